@@ -1,0 +1,66 @@
+/* Architectures are data: a JSON layer stack (cJSON) or a built-in preset.
+ *
+ * JSON form (fer_arch_to_json writes it, fer_arch_from_json reads it):
+ * {"name":"simplecnn","input":[1,48,48],"classes":7,
+ *  "layers":[{"type":"conv2d","out":32,"k":3,"stride":1,"pad":1,"bias":false},
+ *            {"type":"batchnorm2d"},{"type":"relu"},{"type":"maxpool2d","k":2,"stride":2},
+ *            {"type":"flatten"},{"type":"linear","out":256},{"type":"dropout","p":0.3}, ...],
+ *  "head":{"type":"softmax"} | {"type":"arcface","s":30,"m":0.5}}
+ * The layer stack ends in the feature vector; the head maps features to class logits. */
+#ifndef FER_ARCH_H
+#define FER_ARCH_H
+#include "fer/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FER_MAX_LAYERS 64
+#define FER_MAX_CLASSES 16
+#define FER_NAME_LEN 32
+
+typedef enum fer_layer_kind {
+    FER_LAYER_CONV2D = 0,
+    FER_LAYER_BATCHNORM2D,
+    FER_LAYER_RELU,
+    FER_LAYER_MAXPOOL2D,
+    FER_LAYER_FLATTEN,
+    FER_LAYER_LINEAR,
+    FER_LAYER_DROPOUT
+} fer_layer_kind;
+
+typedef struct fer_layer_spec {
+    fer_layer_kind kind;
+    int out;              /* conv2d: output channels; linear: output features */
+    int k, stride, pad;   /* conv2d, maxpool2d */
+    int bias;             /* conv2d, linear */
+    float p;              /* dropout */
+} fer_layer_spec;
+
+typedef enum fer_head_kind { FER_HEAD_SOFTMAX = 0, FER_HEAD_ARCFACE } fer_head_kind;
+
+typedef struct fer_arch {
+    char name[FER_NAME_LEN];
+    int in_c, in_h, in_w;
+    int n_layers;
+    fer_layer_spec layers[FER_MAX_LAYERS];
+    fer_head_kind head;
+    int n_classes;
+    float arc_s, arc_m; /* arcface only */
+} fer_arch;
+
+/* "simplecnn" (the seed's network) and "tiny" (a small net for tests and demos). */
+fer_status fer_arch_preset(const char *name, fer_head_kind head, fer_arch *out);
+/* origin names the source in error messages (a path, or "<config>"). */
+fer_status fer_arch_from_json(const char *json_text, const char *origin, fer_arch *out);
+/* A preset name, or a path to a JSON file. */
+fer_status fer_arch_load(const char *name_or_path, fer_head_kind head, fer_arch *out);
+/* malloc'd JSON text; free() it. NULL on allocation failure. */
+char *fer_arch_to_json(const fer_arch *a);
+/* 1 when both describe the same parameter shapes and layer stack. */
+int fer_arch_equal(const fer_arch *a, const fer_arch *b);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,186 @@
+/* Compute backends behind one small interface (ggml style).
+ *
+ * A backend owns its memory (host for ref/cpu, device for cuda) and implements batch-oriented
+ * layer ops over flat float32 NCHW buffers that it allocated. Callers (model.c) never branch on
+ * the backend. Gradient outputs are overwritten, not accumulated (each parameter is used once).
+ * An op pointer may be NULL when a backend lacks it; fer_backend_* wrappers then report
+ * FER_ERR_UNSUPPORTED. Names: "ref" (plain loops, the test oracle), "cpu" (fast), "cuda".
+ */
+#ifndef FER_BACKEND_H
+#define FER_BACKEND_H
+#include <stddef.h>
+#include <stdint.h>
+#include "fer/status.h"
+#include "fer/threadpool.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fer_backend fer_backend;
+
+typedef enum fer_precision { FER_PREC_FP32 = 0, FER_PREC_BF16, FER_PREC_FP16 } fer_precision;
+
+/* y[n,out_c,out_h,out_w] = conv(x[n,in_c,in_h,in_w], w[out_c,in_c,k,k]) + b[out_c] */
+typedef struct fer_conv2d_args {
+    int n, in_c, in_h, in_w;
+    int out_c, out_h, out_w;
+    int k, stride, pad;
+    int has_bias;
+} fer_conv2d_args;
+
+/* Batch norm over (n, hw) per channel c. */
+typedef struct fer_bn_args {
+    int n, c, hw;
+    float eps;      /* 1e-5 */
+    float momentum; /* 0.1: running = (1-momentum)*running + momentum*batch (unbiased var) */
+} fer_bn_args;
+
+typedef struct fer_pool_args {
+    int n, c, in_h, in_w;
+    int out_h, out_w;
+    int k, stride;
+} fer_pool_args;
+
+/* y[n,out] = x[n,in] . w[out,in]^T + b[out] */
+typedef struct fer_linear_args {
+    int n, in, out;
+    int has_bias;
+} fer_linear_args;
+
+typedef enum fer_loss_kind { FER_LOSS_CE = 0, FER_LOSS_WCE, FER_LOSS_FOCAL } fer_loss_kind;
+
+/* Mean-reduced loss over a batch of logits[n,c] with int32 labels[n].
+ * class_weights (backend memory, length c) may be NULL; when given the mean is
+ * sum(w_y * l) / sum(w_y), as PyTorch's weighted cross_entropy / nll_loss. */
+typedef struct fer_loss_args {
+    int n, c;
+    fer_loss_kind kind;
+    float gamma;           /* focal */
+    float label_smoothing; /* 0..1 */
+} fer_loss_args;
+
+/* ArcFace additive angular margin on cosines cos[n,c] (already clamped): logits = s*cos except
+ * the label column, which gets s*phi, phi = cos(theta+m) or cos - mm below th (see head_math.h). */
+typedef struct fer_arcface_args {
+    int n, c;
+    float s, m;
+} fer_arcface_args;
+
+typedef enum fer_optim_kind { FER_OPTIM_ADAM = 0, FER_OPTIM_ADAMW, FER_OPTIM_SGD } fer_optim_kind;
+
+typedef struct fer_optim_args {
+    fer_optim_kind kind;
+    float lr, beta1, beta2, eps, weight_decay;
+    float momentum, dampening;
+    int nesterov;
+    long step; /* 1-based step count after increment (Adam bias correction; SGD first step) */
+} fer_optim_args;
+
+typedef struct fer_backend_ops {
+    void (*destroy)(fer_backend *b);
+    /* memory */
+    fer_status (*alloc)(fer_backend *b, size_t bytes, void **ptr); /* zero-filled */
+    void (*release)(fer_backend *b, void *ptr);
+    fer_status (*upload)(fer_backend *b, void *dst, const void *host_src, size_t bytes);
+    fer_status (*download)(fer_backend *b, void *host_dst, const void *src, size_t bytes);
+    fer_status (*copy)(fer_backend *b, void *dst, const void *src, size_t bytes);
+    fer_status (*fill)(fer_backend *b, float *dst, float value, size_t n);
+    fer_status (*synchronize)(fer_backend *b);
+    fer_status (*set_precision)(fer_backend *b, fer_precision p); /* NULL: FP32 only */
+
+    /* layers; dx pointers may be NULL when the input gradient is not needed (first layer) */
+    fer_status (*conv2d_forward)(fer_backend *b, const fer_conv2d_args *a, const float *x,
+                                 const float *w, const float *bias, float *y);
+    fer_status (*conv2d_backward)(fer_backend *b, const fer_conv2d_args *a, const float *x,
+                                  const float *w, const float *dy, float *dx, float *dw,
+                                  float *dbias);
+    /* training: batch statistics, updates running stats, saves mean and 1/sqrt(var+eps);
+     * eval (training == 0): running statistics, save_* untouched (may be NULL). */
+    fer_status (*batchnorm_forward)(fer_backend *b, const fer_bn_args *a, int training,
+                                    const float *x, const float *gamma, const float *beta,
+                                    float *running_mean, float *running_var, float *y,
+                                    float *save_mean, float *save_invstd);
+    fer_status (*batchnorm_backward)(fer_backend *b, const fer_bn_args *a, const float *x,
+                                     const float *gamma, const float *save_mean,
+                                     const float *save_invstd, const float *dy, float *dx,
+                                     float *dgamma, float *dbeta);
+    fer_status (*relu_forward)(fer_backend *b, size_t n, const float *x, float *y);
+    /* uses the output y (x > 0 <=> y > 0), so in-place forward is allowed */
+    fer_status (*relu_backward)(fer_backend *b, size_t n, const float *y, const float *dy,
+                                float *dx);
+    fer_status (*maxpool_forward)(fer_backend *b, const fer_pool_args *a, const float *x,
+                                  float *y, int32_t *argmax);
+    fer_status (*maxpool_backward)(fer_backend *b, const fer_pool_args *a, const int32_t *argmax,
+                                   const float *dy, float *dx);
+    fer_status (*linear_forward)(fer_backend *b, const fer_linear_args *a, const float *x,
+                                 const float *w, const float *bias, float *y);
+    fer_status (*linear_backward)(fer_backend *b, const fer_linear_args *a, const float *x,
+                                  const float *w, const float *dy, float *dx, float *dw,
+                                  float *dbias);
+    /* inverted dropout; the keep mask is a pure function of (seed, i) (dropout_math.h) so
+     * backward regenerates it instead of storing it */
+    fer_status (*dropout_forward)(fer_backend *b, size_t n, float p, uint64_t seed,
+                                  const float *x, float *y);
+    fer_status (*dropout_backward)(fer_backend *b, size_t n, float p, uint64_t seed,
+                                   const float *dy, float *dx);
+
+    /* heads */
+    /* y[r,:] = x[r,:] / max(||x[r,:]||, 1e-12) (F.normalize); norms[r] saved for backward */
+    fer_status (*l2norm_rows_forward)(fer_backend *b, int rows, int dim, const float *x, float *y,
+                                      float *norms);
+    fer_status (*l2norm_rows_backward)(fer_backend *b, int rows, int dim, const float *x,
+                                       const float *norms, const float *dy, float *dx);
+    /* labels == NULL: inference, logits = s*clamp(cos) */
+    fer_status (*arcface_forward)(fer_backend *b, const fer_arcface_args *a, const float *cos,
+                                  const int32_t *labels, float *logits);
+    fer_status (*arcface_backward)(fer_backend *b, const fer_arcface_args *a, const float *cos,
+                                   const int32_t *labels, const float *dlogits, float *dcos);
+    /* loss: writes the mean loss to *loss_host and d(mean loss)/dlogits to dlogits */
+    fer_status (*loss_forward_backward)(fer_backend *b, const fer_loss_args *a,
+                                        const float *logits, const int32_t *labels,
+                                        const float *class_weights, float *loss_host,
+                                        float *dlogits);
+    fer_status (*softmax_rows)(fer_backend *b, int rows, int cols, const float *x, float *y);
+
+    /* optimisation */
+    fer_status (*optimizer_step)(fer_backend *b, const fer_optim_args *a, size_t n, float *param,
+                                 const float *grad, float *m, float *v);
+    fer_status (*sum_squares)(fer_backend *b, size_t n, const float *x, double *out_host);
+    fer_status (*scale)(fer_backend *b, size_t n, float *x, float alpha);
+} fer_backend_ops;
+
+struct fer_backend {
+    const fer_backend_ops *ops;
+    void *ctx;              /* backend private state */
+    char name[16];          /* "ref", "cpu", "cuda" */
+    char note[160];         /* one informative line, e.g. why auto fell back to cpu */
+    int threads;
+    fer_threadpool *pool;   /* host worker pool (also lent to data augmentation) */
+    fer_precision precision;
+};
+
+/* name: "auto" (cuda when a device answers, else cpu), "ref", "cpu", "cuda".
+ * threads <= 0: all cores. "cuda" without a device: FER_ERR_NODEVICE with a clear message. */
+fer_status fer_backend_new(const char *name, int threads, fer_backend **out);
+void fer_backend_free(fer_backend *b);
+const char *fer_backend_name(const fer_backend *b);
+/* "" or one line the caller should log (e.g. "no CUDA device found; using cpu"). */
+const char *fer_backend_note(const fer_backend *b);
+fer_threadpool *fer_backend_threadpool(fer_backend *b);
+/* FER_ERR_UNSUPPORTED when the backend has no reduced-precision path. */
+fer_status fer_backend_set_precision(fer_backend *b, fer_precision p);
+/* 1 when the CUDA backend is compiled in and at least one device answers (no CUDA call otherwise). */
+int fer_cuda_device_count(void);
+/* Names of the compiled-in backends, NULL-terminated. */
+const char *const *fer_backend_list(void);
+
+/* Backend constructors, one per backend file; used by fer_backend_new and by tests. */
+fer_status fer_backend_ref_new(int threads, fer_backend **out);
+fer_status fer_backend_cpu_new(int threads, fer_backend **out);
+fer_status fer_backend_cuda_new(int threads, fer_backend **out); /* FER_ERR_UNSUPPORTED if not built */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,47 @@
+/* The .fer checkpoint: magic + version, JSON header, float32 LE payload, CRC32 (see
+ * model/README.md). Written to PATH.tmp, flushed, fsync'ed, renamed into place. */
+#ifndef FER_CHECKPOINT_H
+#define FER_CHECKPOINT_H
+#include "fer/model.h"
+#include "fer/optim.h"
+#include "fer/preprocess.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fer_checkpoint_meta {
+    int n_classes;
+    char class_names[FER_MAX_CLASSES][FER_NAME_LEN]; /* training class order */
+    fer_norm norm;               /* input normalisation used in training */
+    int epoch;                   /* epochs completed */
+    float best_metric;           /* best val macro-F1 so far */
+    int has_prior;
+    float class_prior[FER_MAX_CLASSES]; /* training class frequencies (logit adjustment) */
+    char *config_json;           /* malloc'd JSON object: training config; may be NULL */
+    char *state_json;            /* malloc'd JSON object: trainer state (rng, schedule); may be NULL */
+} fer_checkpoint_meta;
+
+void fer_checkpoint_meta_init(fer_checkpoint_meta *meta); /* FER-2013 class names, norm 0.5/0.5 */
+void fer_checkpoint_meta_clear(fer_checkpoint_meta *meta); /* frees the strings */
+
+/* opt may be NULL (no optimiser section). */
+fer_status fer_checkpoint_save(const char *path, fer_model *m, const fer_checkpoint_meta *meta,
+                               fer_optimizer *opt);
+/* Reads the header only (arch + meta), e.g. to build a model of the right shape. */
+fer_status fer_checkpoint_read_header(const char *path, fer_arch *arch_out,
+                                      fer_checkpoint_meta *meta_out);
+/* Loads tensors into an existing model; its arch must match the file (else FER_ERR_FORMAT
+ * "PATH: architecture mismatch ..."). opt may be NULL; if given and the file has no optimiser
+ * section, FER_ERR_FORMAT. */
+fer_status fer_checkpoint_load_into(const char *path, fer_model *m, fer_optimizer *opt,
+                                    fer_checkpoint_meta *meta_out);
+/* Convenience: header + new model on backend + tensors. */
+fer_status fer_checkpoint_load(const char *path, fer_backend *backend, int max_batch,
+                               fer_model **model_out, fer_checkpoint_meta *meta_out);
+int fer_checkpoint_has_optimizer(const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

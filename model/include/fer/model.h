@@ -1,0 +1,84 @@
+/* A network instance on a backend: parameters, gradients, activations (one arena each),
+ * forward/backward for a batch, the loss, and gradient clipping.
+ *
+ * Tensor names are PyTorch-like and stable ("layers.0.weight", "layers.1.running_mean",
+ * "head.weight", ...) so golden fixtures and checkpoints address tensors by name. */
+#ifndef FER_MODEL_H
+#define FER_MODEL_H
+#include <stddef.h>
+#include <stdint.h>
+#include "fer/arch.h"
+#include "fer/backend.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fer_model fer_model;
+
+typedef enum fer_tensor_role {
+    FER_TENSOR_PARAM = 0, /* trained: has a gradient and optimiser state */
+    FER_TENSOR_BUFFER     /* BN running statistics (and num_batches_tracked as float) */
+} fer_tensor_role;
+
+typedef struct fer_tensor_info {
+    char name[64];
+    fer_tensor_role role;
+    int ndim;
+    int shape[4];
+    size_t numel;
+} fer_tensor_info;
+
+typedef enum fer_mode { FER_MODE_EVAL = 0, FER_MODE_TRAIN = 1 } fer_mode;
+
+typedef struct fer_loss_config {
+    fer_loss_kind kind;
+    float gamma;            /* focal, default 2 */
+    float label_smoothing;  /* default 0 */
+    int use_class_weights;  /* wce always; focal when set */
+    float class_weights[FER_MAX_CLASSES];
+} fer_loss_config;
+
+/* max_batch: the largest batch forward() will see (activation arena size). */
+fer_status fer_model_new(const fer_arch *arch, fer_backend *backend, int max_batch,
+                         fer_model **out);
+void fer_model_free(fer_model *m);
+const fer_arch *fer_model_arch(const fer_model *m);
+fer_backend *fer_model_backend(fer_model *m);
+
+/* PyTorch default initialisation (kaiming_uniform(a=sqrt(5)) weights, uniform biases, BN
+ * gamma 1 beta 0, running 0/1, arcface xavier_uniform) from a deterministic RNG. */
+fer_status fer_model_init(fer_model *m, uint64_t seed);
+
+size_t fer_model_param_count(const fer_model *m); /* trained scalars */
+int fer_model_n_tensors(const fer_model *m);
+fer_status fer_model_tensor_info(const fer_model *m, int i, fer_tensor_info *out);
+fer_status fer_model_get_tensor(fer_model *m, const char *name, float *host, size_t numel);
+fer_status fer_model_set_tensor(fer_model *m, const char *name, const float *host, size_t numel);
+/* gradient of a PARAM tensor, after fer_model_backward */
+fer_status fer_model_get_grad(fer_model *m, const char *name, float *host, size_t numel);
+
+/* x_host: n x in_c x in_h x in_w normalised floats. labels_host is needed in TRAIN mode for the
+ * arcface head (margin on the true class), ignored otherwise. logits_host (n x classes) may be
+ * NULL. dropout_seed makes the dropout mask reproducible (any value in EVAL mode). */
+fer_status fer_model_forward(fer_model *m, const float *x_host, int n, fer_mode mode,
+                             const int32_t *labels_host, uint64_t dropout_seed,
+                             float *logits_host);
+/* After a TRAIN forward: mean loss over the batch and d loss / d logits. */
+fer_status fer_model_loss(fer_model *m, const fer_loss_config *cfg, const int32_t *labels_host,
+                          float *loss_out);
+/* Gradients of every PARAM tensor (overwritten). */
+fer_status fer_model_backward(fer_model *m);
+/* Global L2 norm clipping over all gradients (torch.nn.utils.clip_grad_norm_); max_norm <= 0
+ * only measures. */
+fer_status fer_model_clip_grad_norm(fer_model *m, float max_norm, float *total_norm_out);
+
+/* Internal views used by the optimiser and checkpoint code. */
+float *fer_model_param_arena(fer_model *m, size_t *n_floats); /* backend memory */
+float *fer_model_grad_arena(fer_model *m, size_t *n_floats);  /* same layout as params */
+float *fer_model_buffer_arena(fer_model *m, size_t *n_floats);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
