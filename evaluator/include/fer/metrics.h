@@ -26,11 +26,18 @@ typedef struct fer_metrics {
     int has_calibration;
     double ece;
     int64_t bin_count[FER_ECE_BINS];
-    double bin_confidence[FER_ECE_BINS], bin_accuracy[FER_ECE_BINS];
+    double bin_confidence[FER_ECE_BINS], bin_accuracy[FER_ECE_BINS]; /* per-bin means */
+    /* accumulators behind the bins (fer_metrics_finish may be called again after more adds) */
+    double bin_conf_sum[FER_ECE_BINS];
+    int64_t bin_correct[FER_ECE_BINS];
+    int64_t n_ignored;    /* adds with a label outside [0, n_classes) */
+    int has_confusion;    /* 0 only after reading a metrics.json without confusion_matrix */
 } fer_metrics;
 
 void fer_metrics_init(fer_metrics *m, int n_classes, const char names[][FER_NAME_LEN]);
-/* Adds one prediction; probs (n_classes, may be NULL) feeds the calibration bins. */
+/* Adds one prediction; probs (n_classes, may be NULL) feeds the calibration bins with the
+ * confidence probs[pred_label]. Bins are (i/15, (i+1)/15], confidence 0 goes to bin 0.
+ * A label outside [0, n_classes) is not counted (n_ignored grows). */
 void fer_metrics_add(fer_metrics *m, int true_label, int pred_label, const float *probs);
 /* Computes accuracy, per-class P/R/F1, macro/weighted F1, ECE from the counts. */
 void fer_metrics_finish(fer_metrics *m);
@@ -40,7 +47,9 @@ void fer_metrics_finish(fer_metrics *m);
  * (a JSON object text or NULL) is merged in (e.g. {"tta":"flip","checkpoint":"..."}).
  * Written to PATH.tmp then renamed. */
 fer_status fer_metrics_write_json(const fer_metrics *m, const char *extra_json, const char *path);
-/* Reads back the fields written above (for fer-report). */
+/* Reads back the fields written above (for fer-report); values are taken as written, not
+ * recomputed. Also accepts the seed's metrics.json (no confusion_matrix: has_confusion = 0;
+ * class names from the f1_<class> keys). */
 fer_status fer_metrics_read_json(const char *path, fer_metrics *out);
 /* Human-readable per-class table (precision, recall, F1, support) + summary lines. */
 void fer_metrics_print_table(const fer_metrics *m, FILE *out);

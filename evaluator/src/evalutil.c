@@ -1,0 +1,201 @@
+#include "evalutil.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void fer_fmt_double(char buf[32], double v)
+{
+    if (!isfinite(v)) {
+        strcpy(buf, "null");
+        return;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, 32, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    /* "1" -> "1.0", "1e+20" stays (already reads as a float in Python) */
+    if (!strpbrk(buf, ".eEn"))
+        strcat(buf, ".0");
+}
+
+cJSON *fer_json_float(double v)
+{
+    char buf[32];
+    fer_fmt_double(buf, v);
+    return cJSON_CreateRaw(buf);
+}
+
+typedef struct strbuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} strbuf;
+
+static void sb_add(strbuf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 1024;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = 0;
+}
+
+static void sb_str(strbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
+
+static void sb_indent(strbuf *b, int depth)
+{
+    for (int i = 0; i < depth; i++)
+        sb_add(b, "  ", 2);
+}
+
+static void sb_json_string(strbuf *b, const char *s)
+{
+    sb_add(b, "\"", 1);
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        char esc[8];
+        switch (*c) {
+        case '"': sb_str(b, "\\\""); break;
+        case '\\': sb_str(b, "\\\\"); break;
+        case '\n': sb_str(b, "\\n"); break;
+        case '\t': sb_str(b, "\\t"); break;
+        case '\r': sb_str(b, "\\r"); break;
+        default:
+            if (*c < 0x20) {
+                snprintf(esc, sizeof esc, "\\u%04x", *c);
+                sb_str(b, esc);
+            } else {
+                sb_add(b, (const char *)c, 1);
+            }
+        }
+    }
+    sb_add(b, "\"", 1);
+}
+
+static void sb_json(strbuf *b, const cJSON *node, int depth)
+{
+    char num[32];
+    if (cJSON_IsObject(node) || cJSON_IsArray(node)) {
+        int is_obj = cJSON_IsObject(node);
+        const cJSON *child = node->child;
+        if (!child) {
+            sb_str(b, is_obj ? "{}" : "[]");
+            return;
+        }
+        sb_str(b, is_obj ? "{\n" : "[\n");
+        for (; child; child = child->next) {
+            sb_indent(b, depth + 1);
+            if (is_obj) {
+                sb_json_string(b, child->string ? child->string : "");
+                sb_str(b, ": ");
+            }
+            sb_json(b, child, depth + 1);
+            sb_str(b, child->next ? ",\n" : "\n");
+        }
+        sb_indent(b, depth);
+        sb_str(b, is_obj ? "}" : "]");
+    } else if (cJSON_IsRaw(node)) {
+        sb_str(b, node->valuestring);
+    } else if (cJSON_IsNumber(node)) {
+        double v = node->valuedouble;
+        if (isfinite(v) && v == floor(v) && fabs(v) < 9007199254740992.0)
+            snprintf(num, sizeof num, "%.0f", v);
+        else
+            fer_fmt_double(num, v);
+        sb_str(b, num);
+    } else if (cJSON_IsString(node)) {
+        sb_json_string(b, node->valuestring);
+    } else if (cJSON_IsBool(node)) {
+        sb_str(b, cJSON_IsTrue(node) ? "true" : "false");
+    } else {
+        sb_str(b, "null");
+    }
+}
+
+char *fer_json_print(const cJSON *root)
+{
+    strbuf b = {0};
+    sb_json(&b, root, 0);
+    sb_str(&b, "\n");
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
+}
+
+fer_status fer_write_file_atomic(const char *path, const void *data, size_t len)
+{
+    size_t n = strlen(path) + 5;
+    char *tmp = malloc(n);
+    if (!tmp)
+        return fer_fail(FER_ERR_NOMEM, "%s: out of memory", path);
+    snprintf(tmp, n, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        fer_status st = fer_fail(FER_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+        free(tmp);
+        return st;
+    }
+    int ok = fwrite(data, 1, len, f) == len;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        fer_status st = fer_fail(FER_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+        remove(tmp);
+        free(tmp);
+        return st;
+    }
+    free(tmp);
+    return FER_OK;
+}
+
+fer_status fer_read_file(const char *path, char **out, size_t *len_out)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fer_fail(FER_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        len += fread(buf + len, 1, cap - len - 1, f);
+        if (len < cap - 1)
+            break;
+        char *nb = realloc(buf, cap * 2);
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (!buf)
+        return fer_fail(FER_ERR_NOMEM, "%s: out of memory", path);
+    if (err) {
+        free(buf);
+        return fer_fail(FER_ERR_IO, "%s: read error", path);
+    }
+    buf[len] = 0;
+    *out = buf;
+    if (len_out)
+        *len_out = len;
+    return FER_OK;
+}

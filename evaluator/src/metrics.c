@@ -1,0 +1,391 @@
+/* Classification metrics with scikit-learn's conventions (zero_division=0). */
+#include "fer/metrics.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+
+#include "evalutil.h"
+
+void fer_metrics_init(fer_metrics *m, int n_classes, const char names[][FER_NAME_LEN])
+{
+    memset(m, 0, sizeof *m);
+    if (n_classes < 0)
+        n_classes = 0;
+    if (n_classes > FER_MAX_CLASSES)
+        n_classes = FER_MAX_CLASSES;
+    m->n_classes = n_classes;
+    m->has_confusion = 1;
+    for (int i = 0; i < n_classes; i++) {
+        if (names && names[i][0])
+            snprintf(m->class_names[i], FER_NAME_LEN, "%s", names[i]);
+        else
+            snprintf(m->class_names[i], FER_NAME_LEN, "class%d", i);
+    }
+}
+
+static int ece_bin(double conf)
+{
+    /* bins are (lo, hi]: ceil(conf * 15) - 1, with 0 in the first bin */
+    int b = (int)ceil(conf * FER_ECE_BINS) - 1;
+    if (b < 0)
+        b = 0;
+    if (b >= FER_ECE_BINS)
+        b = FER_ECE_BINS - 1;
+    return b;
+}
+
+void fer_metrics_add(fer_metrics *m, int true_label, int pred_label, const float *probs)
+{
+    if (true_label < 0 || true_label >= m->n_classes || pred_label < 0 ||
+        pred_label >= m->n_classes) {
+        m->n_ignored++;
+        return;
+    }
+    m->confusion[true_label][pred_label]++;
+    if (probs) {
+        double conf = probs[pred_label];
+        if (!(conf >= 0.0)) /* NaN */
+            conf = 0.0;
+        if (conf > 1.0)
+            conf = 1.0;
+        int b = ece_bin(conf);
+        m->bin_count[b]++;
+        m->bin_conf_sum[b] += conf;
+        m->bin_correct[b] += (true_label == pred_label);
+        m->has_calibration = 1;
+    }
+}
+
+static double ratio(double num, double den) { return den > 0 ? num / den : 0.0; }
+
+void fer_metrics_finish(fer_metrics *m)
+{
+    int n = m->n_classes;
+    int64_t total = 0, correct = 0;
+    for (int t = 0; t < n; t++) {
+        m->support[t] = 0;
+        for (int p = 0; p < n; p++)
+            m->support[t] += m->confusion[t][p];
+        total += m->support[t];
+        correct += m->confusion[t][t];
+    }
+    m->total = total;
+    m->accuracy = ratio((double)correct, (double)total);
+
+    double f1_sum = 0.0, weighted = 0.0;
+    for (int c = 0; c < n; c++) {
+        int64_t predicted = 0;
+        for (int t = 0; t < n; t++)
+            predicted += m->confusion[t][c];
+        int64_t tp = m->confusion[c][c];
+        int64_t fp = predicted - tp, fn = m->support[c] - tp;
+        m->precision[c] = ratio((double)tp, (double)predicted);
+        m->recall[c] = ratio((double)tp, (double)m->support[c]);
+        /* F1 = 2tp / (2tp + fp + fn): equal to 2PR/(P+R), exact in one division */
+        m->f1[c] = ratio(2.0 * (double)tp, (double)(2 * tp + fp + fn));
+        f1_sum += m->f1[c];
+        weighted += m->f1[c] * (double)m->support[c];
+    }
+    m->macro_f1 = n > 0 ? f1_sum / n : 0.0;
+    m->weighted_f1 = ratio(weighted, (double)total);
+
+    if (m->has_calibration) {
+        int64_t binned = 0;
+        double ece = 0.0;
+        for (int b = 0; b < FER_ECE_BINS; b++)
+            binned += m->bin_count[b];
+        for (int b = 0; b < FER_ECE_BINS; b++) {
+            m->bin_confidence[b] = ratio(m->bin_conf_sum[b], (double)m->bin_count[b]);
+            m->bin_accuracy[b] = ratio((double)m->bin_correct[b], (double)m->bin_count[b]);
+            ece += ratio((double)m->bin_count[b], (double)binned) *
+                   fabs(m->bin_accuracy[b] - m->bin_confidence[b]);
+        }
+        m->ece = ece;
+    }
+}
+
+/* ---- JSON ---------------------------------------------------------------------------- */
+
+static cJSON *float_array(const double *v, int n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; a && i < n; i++)
+        cJSON_AddItemToArray(a, fer_json_float(v[i]));
+    return a;
+}
+
+static cJSON *int_array(const int64_t *v, int n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; a && i < n; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateNumber((double)v[i]));
+    return a;
+}
+
+static void put(cJSON *obj, const char *key, cJSON *item)
+{
+    if (cJSON_GetObjectItemCaseSensitive(obj, key))
+        cJSON_ReplaceItemInObjectCaseSensitive(obj, key, item);
+    else
+        cJSON_AddItemToObject(obj, key, item);
+}
+
+fer_status fer_metrics_write_json(const fer_metrics *m, const char *extra_json, const char *path)
+{
+    cJSON *extra = NULL;
+    if (extra_json) {
+        extra = cJSON_Parse(extra_json);
+        if (!cJSON_IsObject(extra)) {
+            cJSON_Delete(extra);
+            return fer_fail(FER_ERR_ARG, "%s: extra metrics JSON is not an object", path);
+        }
+    }
+    int n = m->n_classes;
+    cJSON *root = cJSON_CreateObject();
+    /* the seed's keys first, in the seed's order */
+    put(root, "accuracy", fer_json_float(m->accuracy));
+    put(root, "macro_f1", fer_json_float(m->macro_f1));
+    put(root, "per_class_f1", float_array(m->f1, n));
+    put(root, "per_class_precision", float_array(m->precision, n));
+    put(root, "per_class_recall", float_array(m->recall, n));
+    char key[FER_NAME_LEN + 8];
+    for (int c = 0; c < n; c++) {
+        snprintf(key, sizeof key, "f1_%s", m->class_names[c]);
+        put(root, key, fer_json_float(m->f1[c]));
+    }
+    /* ours */
+    put(root, "weighted_f1", fer_json_float(m->weighted_f1));
+    cJSON *names = cJSON_CreateArray();
+    for (int c = 0; c < n; c++)
+        cJSON_AddItemToArray(names, cJSON_CreateString(m->class_names[c]));
+    put(root, "class_names", names);
+    put(root, "support", int_array(m->support, n));
+    put(root, "total", cJSON_CreateNumber((double)m->total));
+    if (m->has_confusion) {
+        cJSON *cm = cJSON_CreateArray();
+        for (int t = 0; t < n; t++)
+            cJSON_AddItemToArray(cm, int_array(m->confusion[t], n));
+        put(root, "confusion_matrix", cm);
+    }
+    if (m->has_calibration) {
+        put(root, "ece", fer_json_float(m->ece));
+        cJSON *cal = cJSON_CreateObject();
+        cJSON_AddItemToObject(cal, "bins", cJSON_CreateNumber(FER_ECE_BINS));
+        cJSON_AddItemToObject(cal, "count", int_array(m->bin_count, FER_ECE_BINS));
+        cJSON_AddItemToObject(cal, "confidence", float_array(m->bin_confidence, FER_ECE_BINS));
+        cJSON_AddItemToObject(cal, "accuracy", float_array(m->bin_accuracy, FER_ECE_BINS));
+        put(root, "calibration", cal);
+    }
+    if (extra) {
+        while (extra->child) {
+            cJSON *item = cJSON_DetachItemViaPointer(extra, extra->child);
+            char *k = item->string;
+            item->string = NULL;
+            put(root, k, item);
+            cJSON_free(k);
+        }
+        cJSON_Delete(extra);
+    }
+    char *text = fer_json_print(root);
+    cJSON_Delete(root);
+    if (!text)
+        return fer_fail(FER_ERR_NOMEM, "%s: out of memory", path);
+    fer_status st = fer_write_file_atomic(path, text, strlen(text));
+    free(text);
+    return st;
+}
+
+static int read_doubles(const cJSON *arr, double *out, int max)
+{
+    if (!cJSON_IsArray(arr))
+        return -1;
+    int n = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, arr) {
+        if (n >= max || !cJSON_IsNumber(it))
+            return -1;
+        out[n++] = it->valuedouble;
+    }
+    return n;
+}
+
+static int read_ints(const cJSON *arr, int64_t *out, int max)
+{
+    double tmp[FER_MAX_CLASSES > FER_ECE_BINS ? FER_MAX_CLASSES : FER_ECE_BINS];
+    int n = read_doubles(arr, tmp, max);
+    for (int i = 0; i < n; i++) {
+        if (tmp[i] < 0 || tmp[i] != floor(tmp[i]))
+            return -1;
+        out[i] = (int64_t)tmp[i];
+    }
+    return n;
+}
+
+static fer_status get_number(const cJSON *root, const char *key, const char *path, int required,
+                             double *out)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!it) {
+        if (required)
+            return fer_fail(FER_ERR_FORMAT, "%s: missing \"%s\"", path, key);
+        return FER_OK;
+    }
+    if (!cJSON_IsNumber(it))
+        return fer_fail(FER_ERR_FORMAT, "%s: \"%s\" is not a number", path, key);
+    *out = it->valuedouble;
+    return FER_OK;
+}
+
+static fer_status parse_metrics(const cJSON *root, const char *path, fer_metrics *out)
+{
+    if (!cJSON_IsObject(root))
+        return fer_fail(FER_ERR_FORMAT, "%s: not a JSON object", path);
+    const cJSON *f1 = cJSON_GetObjectItemCaseSensitive(root, "per_class_f1");
+    int n = read_doubles(f1, out->f1, FER_MAX_CLASSES);
+    if (n <= 0)
+        return fer_fail(FER_ERR_FORMAT, "%s: missing or bad \"per_class_f1\" (1..%d numbers)",
+                        path, FER_MAX_CLASSES);
+    out->n_classes = n;
+    fer_status st;
+    if ((st = get_number(root, "accuracy", path, 1, &out->accuracy)) != FER_OK ||
+        (st = get_number(root, "macro_f1", path, 1, &out->macro_f1)) != FER_OK ||
+        (st = get_number(root, "weighted_f1", path, 0, &out->weighted_f1)) != FER_OK)
+        return st;
+
+    const cJSON *names = cJSON_GetObjectItemCaseSensitive(root, "class_names");
+    if (names) {
+        int i = 0;
+        const cJSON *it;
+        if (!cJSON_IsArray(names) || cJSON_GetArraySize(names) != n)
+            return fer_fail(FER_ERR_FORMAT, "%s: \"class_names\" must list %d names", path, n);
+        cJSON_ArrayForEach(it, names) {
+            if (!cJSON_IsString(it))
+                return fer_fail(FER_ERR_FORMAT, "%s: \"class_names\" has a non-string", path);
+            snprintf(out->class_names[i++], FER_NAME_LEN, "%s", it->valuestring);
+        }
+    } else {
+        /* the seed's files: names from the f1_<class> keys, in file order */
+        int i = 0;
+        const cJSON *it;
+        cJSON_ArrayForEach(it, root) {
+            if (it->string && !strncmp(it->string, "f1_", 3) && i < n)
+                snprintf(out->class_names[i++], FER_NAME_LEN, "%s", it->string + 3);
+        }
+        if (i != n)
+            return fer_fail(FER_ERR_FORMAT, "%s: %d f1_<class> keys for %d classes", path, i, n);
+    }
+
+    const struct {
+        const char *key;
+        double *dst;
+    } arrays[] = {{"per_class_precision", out->precision}, {"per_class_recall", out->recall}};
+    for (size_t a = 0; a < sizeof arrays / sizeof arrays[0]; a++) {
+        const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, arrays[a].key);
+        if (it && read_doubles(it, arrays[a].dst, FER_MAX_CLASSES) != n)
+            return fer_fail(FER_ERR_FORMAT, "%s: \"%s\" must have %d numbers", path,
+                            arrays[a].key, n);
+    }
+
+    const cJSON *cm = cJSON_GetObjectItemCaseSensitive(root, "confusion_matrix");
+    out->has_confusion = 0;
+    if (cm) {
+        if (!cJSON_IsArray(cm) || cJSON_GetArraySize(cm) != n)
+            return fer_fail(FER_ERR_FORMAT, "%s: \"confusion_matrix\" must be %dx%d", path, n, n);
+        int t = 0;
+        const cJSON *row;
+        cJSON_ArrayForEach(row, cm) {
+            if (read_ints(row, out->confusion[t], FER_MAX_CLASSES) != n)
+                return fer_fail(FER_ERR_FORMAT, "%s: \"confusion_matrix\" row %d must have %d "
+                                "non-negative integers", path, t, n);
+            t++;
+        }
+        out->has_confusion = 1;
+        out->total = 0;
+        for (t = 0; t < n; t++) {
+            out->support[t] = 0;
+            for (int p = 0; p < n; p++)
+                out->support[t] += out->confusion[t][p];
+            out->total += out->support[t];
+        }
+    }
+    const cJSON *sup = cJSON_GetObjectItemCaseSensitive(root, "support");
+    if (sup && read_ints(sup, out->support, FER_MAX_CLASSES) != n)
+        return fer_fail(FER_ERR_FORMAT, "%s: \"support\" must have %d counts", path, n);
+
+    const cJSON *ece = cJSON_GetObjectItemCaseSensitive(root, "ece");
+    const cJSON *cal = cJSON_GetObjectItemCaseSensitive(root, "calibration");
+    if (ece && cJSON_IsNumber(ece)) {
+        out->ece = ece->valuedouble;
+        out->has_calibration = 1;
+        if (cJSON_IsObject(cal)) {
+            if (read_ints(cJSON_GetObjectItemCaseSensitive(cal, "count"), out->bin_count,
+                          FER_ECE_BINS) != FER_ECE_BINS ||
+                read_doubles(cJSON_GetObjectItemCaseSensitive(cal, "confidence"),
+                             out->bin_confidence, FER_ECE_BINS) != FER_ECE_BINS ||
+                read_doubles(cJSON_GetObjectItemCaseSensitive(cal, "accuracy"),
+                             out->bin_accuracy, FER_ECE_BINS) != FER_ECE_BINS)
+                return fer_fail(FER_ERR_FORMAT, "%s: \"calibration\" must have %d bins", path,
+                                FER_ECE_BINS);
+        }
+    }
+    return FER_OK;
+}
+
+fer_status fer_metrics_read_json(const char *path, fer_metrics *out)
+{
+    memset(out, 0, sizeof *out);
+    char *text;
+    fer_status st = fer_read_file(path, &text, NULL);
+    if (st != FER_OK)
+        return st;
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    if (!root)
+        return fer_fail(FER_ERR_FORMAT, "%s: not valid JSON", path);
+    st = parse_metrics(root, path, out);
+    cJSON_Delete(root);
+    return st;
+}
+
+void fer_metrics_print_table(const fer_metrics *m, FILE *out)
+{
+    int w = 12;
+    for (int c = 0; c < m->n_classes; c++) {
+        int len = (int)strlen(m->class_names[c]);
+        if (len > w)
+            w = len;
+    }
+    double macro_p = 0, macro_r = 0, wp = 0, wr = 0;
+    for (int c = 0; c < m->n_classes; c++) {
+        macro_p += m->precision[c];
+        macro_r += m->recall[c];
+        wp += m->precision[c] * (double)m->support[c];
+        wr += m->recall[c] * (double)m->support[c];
+    }
+    if (m->n_classes > 0) {
+        macro_p /= m->n_classes;
+        macro_r /= m->n_classes;
+    }
+    if (m->total > 0) {
+        wp /= (double)m->total;
+        wr /= (double)m->total;
+    }
+    fprintf(out, "%*s  %9s  %9s  %9s  %9s\n", w, "", "precision", "recall", "f1-score",
+            "support");
+    for (int c = 0; c < m->n_classes; c++)
+        fprintf(out, "%*s  %9.4f  %9.4f  %9.4f  %9lld\n", w, m->class_names[c], m->precision[c],
+                m->recall[c], m->f1[c], (long long)m->support[c]);
+    fprintf(out, "\n%*s  %9s  %9s  %9.4f  %9lld\n", w, "accuracy", "", "", m->accuracy,
+            (long long)m->total);
+    fprintf(out, "%*s  %9.4f  %9.4f  %9.4f  %9lld\n", w, "macro avg", macro_p, macro_r,
+            m->macro_f1, (long long)m->total);
+    fprintf(out, "%*s  %9.4f  %9.4f  %9.4f  %9lld\n", w, "weighted avg", wp, wr, m->weighted_f1,
+            (long long)m->total);
+    fprintf(out, "\naccuracy %.4f  macro-F1 %.4f  weighted-F1 %.4f", m->accuracy, m->macro_f1,
+            m->weighted_f1);
+    if (m->has_calibration)
+        fprintf(out, "  ECE(%d bins) %.4f", FER_ECE_BINS, m->ece);
+    fprintf(out, "\n");
+}
