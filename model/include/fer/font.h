@@ -1,6 +1,6 @@
 /* One small built-in bitmap font for the figures and the video overlay (ASCII 32..126). */
-#ifndef FER_FONT_H
-#define FER_FONT_H
+#ifndef FER_FONT_H_INCLUDED
+#define FER_FONT_H_INCLUDED
 #include <stdint.h>
 
 #ifdef __cplusplus

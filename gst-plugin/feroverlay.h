@@ -1,0 +1,28 @@
+/* feroverlay: draws every classified face (ROI meta with a "fer/expression" param) into the
+ * frame: its box, "label 91%" in the built-in bitmap font and optionally a probability bar
+ * chart, in class-specific colours. Everything is drawn inside the face box. */
+#ifndef GST_FER_OVERLAY_H
+#define GST_FER_OVERLAY_H
+
+#include <gst/gst.h>
+#include <gst/video/video.h>
+#include <gst/video/gstvideofilter.h>
+
+G_BEGIN_DECLS
+
+#define GST_TYPE_FER_OVERLAY (gst_fer_overlay_get_type ())
+G_DECLARE_FINAL_TYPE (GstFerOverlay, gst_fer_overlay, GST, FER_OVERLAY, GstVideoFilter)
+
+struct _GstFerOverlay {
+  GstVideoFilter parent;
+
+  /* properties, under the object lock */
+  gboolean show_probabilities;
+  gboolean show_track_id;
+};
+
+GST_ELEMENT_REGISTER_DECLARE (feroverlay);
+
+G_END_DECLS
+
+#endif

@@ -1,0 +1,48 @@
+/* Face tracks across frames for ferclassify: greedy IoU matching of this frame's boxes to the
+ * live tracks gives each face a stable id, and each track smooths its class probabilities
+ * (exponential moving average) so labels do not flicker from frame to frame. */
+#ifndef FER_TRACKER_H
+#define FER_TRACKER_H
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct FerBox {
+  gint x, y, w, h;
+} FerBox;
+
+typedef enum {
+  FER_SMOOTHING_NONE = 0,
+  FER_SMOOTHING_EMA = 1,
+} FerSmoothing;
+
+typedef struct FerTrackerConfig {
+  gfloat iou_threshold;   /* a box continues a track when IoU >= this (0.3) */
+  gint max_missed;        /* frames a track survives unmatched (detector gaps) */
+  FerSmoothing smoothing;
+  gfloat alpha;           /* EMA weight of the newest frame, 0 < alpha <= 1 */
+} FerTrackerConfig;
+
+typedef struct FerTracker FerTracker;
+
+FerTracker *fer_tracker_new (gint n_classes);
+void fer_tracker_free (FerTracker * t);
+/* Forgets all tracks; ids keep increasing so they stay unique within the stream. */
+void fer_tracker_clear (FerTracker * t);
+/* Forgets tracks and restarts ids at 1 (new stream). */
+void fer_tracker_reset (FerTracker * t);
+void fer_tracker_configure (FerTracker * t, const FerTrackerConfig * cfg);
+void fer_tracker_default_config (FerTrackerConfig * cfg);
+
+/* One frame: boxes[n] with their raw probabilities probs[n * n_classes] (smoothed in place)
+ * and the track id of each box written to ids[n]. Each track takes at most one box. */
+void fer_tracker_update (FerTracker * t, const FerBox * boxes, gint n, gfloat * probs,
+    gint * ids);
+gint fer_tracker_n_tracks (const FerTracker * t);
+
+gfloat fer_box_iou (const FerBox * a, const FerBox * b);
+
+G_END_DECLS
+
+#endif
