@@ -1,4 +1,4 @@
-/* FER-2013 splits in memory: ROOT/{train,val,test}/<class>/*.png (classes sorted
+/* FER-2013 splits in memory: ROOT/{train,val,test}/<class>/NAME.png (classes sorted
  * alphabetically) or the original fer2013.csv (emotion,pixels,Usage). Pixels are uint8
  * 48x48 gray, preprocessed by fer/preprocess.h's resize when a PNG has another size. */
 #ifndef FER_DATASET_H

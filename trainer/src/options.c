@@ -1,0 +1,352 @@
+/* fer-train settings table, parsing from flags and JSON, and the JSON dump. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include "options.h"
+
+typedef enum { T_STR, T_CHOICE, T_INT, T_LONG, T_DBL, T_BOOL } opt_type;
+
+typedef struct opt_desc {
+    const char *name;
+    opt_type type;
+    size_t offset, size;
+    const char *def;
+    const char *choices; /* "a|b|c" for T_CHOICE */
+    const char *help;
+    int runtime;         /* per-invocation: not taken from a checkpoint's stored config */
+} opt_desc;
+
+#define F(field) offsetof(fer_train_options, field), sizeof(((fer_train_options *)0)->field)
+
+static const opt_desc table[] = {
+    /* the seed's command line (src/train.py), same names and defaults */
+    {"data_root", T_STR, F(data_root), "data/fer2013", NULL,
+     "data folder ROOT/{train,val,test}/<class>/*.png, or fer2013.csv", 0},
+    {"exp", T_STR, F(exp), "E0", NULL, "experiment name: outputs go to RUNS_DIR/EXP/", 0},
+    {"head", T_CHOICE, F(head), "softmax", "softmax|arcface", "classifier head", 0},
+    {"loss", T_CHOICE, F(loss), "ce", "ce|wce|focal", "loss (wce and focal use class weights)", 0},
+    {"epochs", T_INT, F(epochs), "30", NULL, "epochs in total (0 with --resume: evaluate only)", 0},
+    {"batch_size", T_INT, F(batch_size), "256", NULL, "images per batch", 0},
+    {"lr", T_DBL, F(lr), "1e-3", NULL, "base learning rate", 0},
+    {"seed", T_LONG, F(seed), "42", NULL, "random seed (init, sampling, augmentation, dropout)", 0},
+    {"amp", T_BOOL, F(amp), "false", NULL, "reduced precision (bf16) where the backend has it", 0},
+    {"arc_s", T_DBL, F(arc_s), "30.0", NULL, "ArcFace scale", 0},
+    {"arc_m", T_DBL, F(arc_m), "0.5", NULL, "ArcFace margin", 0},
+    {"sampler", T_CHOICE, F(sampler), "default", "default|balanced",
+     "default: shuffle; balanced: with replacement, weight 1/count^sampler_power", 0},
+    {"weight_mode", T_CHOICE, F(weight_mode), "inv_sqrt", "inv|inv_sqrt|effective",
+     "class weights for wce/focal", 0},
+    {"beta", T_DBL, F(beta), "0.999", NULL, "beta of the effective-number class weights", 0},
+    {"resume", T_STR, F(resume), "", NULL,
+     "checkpoint: last.fer continues exactly; other checkpoints give initial weights", 1},
+    /* added */
+    {"optimizer", T_CHOICE, F(optimizer), "adam", "adam|adamw|sgd", "optimiser", 0},
+    {"momentum", T_DBL, F(momentum), "0.9", NULL, "SGD momentum", 0},
+    {"nesterov", T_BOOL, F(nesterov), "false", NULL, "SGD Nesterov momentum", 0},
+    {"weight_decay", T_DBL, F(weight_decay), "0", NULL,
+     "weight decay (adam/sgd: L2 in the gradient; adamw: decoupled)", 0},
+    {"scheduler", T_CHOICE, F(scheduler), "cosine", "cosine|step|plateau|none",
+     "LR schedule, stepped per epoch (cosine: T_max = epochs, as the seed)", 0},
+    {"eta_min", T_DBL, F(eta_min), "0", NULL, "cosine: final learning rate", 0},
+    {"step_size", T_INT, F(step_size), "10", NULL, "step: epochs between decays", 0},
+    {"step_gamma", T_DBL, F(step_gamma), "0.1", NULL, "step: decay factor", 0},
+    {"plateau_factor", T_DBL, F(plateau_factor), "0.1", NULL, "plateau: decay factor", 0},
+    {"plateau_patience", T_INT, F(plateau_patience), "10", NULL,
+     "plateau: epochs without val macro-F1 gain before decaying", 0},
+    {"label_smoothing", T_DBL, F(label_smoothing), "0", NULL, "label smoothing (0..1)", 0},
+    {"focal_gamma", T_DBL, F(focal_gamma), "2.0", NULL, "focal loss gamma", 0},
+    {"clip_grad", T_DBL, F(clip_grad), "5.0", NULL, "global L2 gradient clipping (0: off)", 0},
+    {"threads", T_INT, F(threads), "0", NULL, "worker threads (0: all cores)", 0},
+    {"backend", T_CHOICE, F(backend), "auto", "auto|ref|cpu|cuda", "compute backend", 0},
+    {"arch", T_STR, F(arch), "simplecnn", NULL, "architecture: preset name or JSON file", 0},
+    {"runs_dir", T_STR, F(runs_dir), "runs", NULL, "where RUNS_DIR/EXP/ is created", 0},
+    {"config", T_STR, F(config), "", NULL, "JSON file with these keys; flags override it", 1},
+    {"sampler_power", T_DBL, F(sampler_power), "0.5", NULL,
+     "balanced sampler: per-sample weight 1/count^power", 0},
+    {"skip_bad", T_BOOL, F(skip_bad), "false", NULL,
+     "skip (and count) unreadable images / malformed CSV rows instead of stopping", 0},
+    {"progress", T_CHOICE, F(progress), "auto", "auto|tty|plain",
+     "live progress line (tty), plain log lines, or auto-detect", 1},
+    {"interrupt_after", T_INT, F(interrupt_after), "0", NULL,
+     "testing aid: behave as if Ctrl-C came after N training batches", 1},
+};
+#define N_OPTS ((int)(sizeof table / sizeof table[0]))
+
+static void *field(fer_train_options *o, const opt_desc *d)
+{
+    return (char *)o + d->offset;
+}
+
+static const opt_desc *find(const char *name, int *index)
+{
+    char canon[64];
+    size_t n = strlen(name);
+    if (n >= sizeof canon) return NULL;
+    for (size_t i = 0; i <= n; i++) canon[i] = name[i] == '-' ? '_' : name[i];
+    for (int i = 0; i < N_OPTS; i++)
+        if (!strcmp(table[i].name, canon)) {
+            if (index) *index = i;
+            return &table[i];
+        }
+    return NULL;
+}
+
+const char *fer_options_canonical(const char *flag)
+{
+    const opt_desc *d = find(flag, NULL);
+    return d ? d->name : NULL;
+}
+
+static int choice_ok(const char *choices, const char *v)
+{
+    size_t n = strlen(v);
+    const char *p = choices;
+    while (p && *p) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && !strncmp(p, v, n)) return 1;
+        p = bar ? bar + 1 : NULL;
+    }
+    return 0;
+}
+
+/* origin: "--flag" or "FILE: key" for messages */
+static fer_status set_from_string(fer_train_options *o, const opt_desc *d, const char *v,
+                                  const char *origin)
+{
+    void *p = field(o, d);
+    char *end;
+    switch (d->type) {
+    case T_CHOICE:
+        if (!choice_ok(d->choices, v))
+            return fer_fail(FER_ERR_ARG, "%s: invalid choice \"%s\" (choose from %s)", origin, v,
+                            d->choices);
+        /* fallthrough */
+    case T_STR:
+        if (strlen(v) >= d->size)
+            return fer_fail(FER_ERR_ARG, "%s: value longer than %zu characters", origin,
+                            d->size - 1);
+        memcpy(p, v, strlen(v) + 1);
+        return FER_OK;
+    case T_INT:
+    case T_LONG: {
+        errno = 0;
+        long x = strtol(v, &end, 10);
+        if (!*v || *end || errno || (d->type == T_INT && (x < -2147483647L || x > 2147483647L)))
+            return fer_fail(FER_ERR_ARG, "%s: expected an integer, got \"%s\"", origin, v);
+        if (d->type == T_INT) *(int *)p = (int)x;
+        else *(long *)p = x;
+        return FER_OK;
+    }
+    case T_DBL: {
+        errno = 0;
+        double x = strtod(v, &end);
+        if (!*v || *end || errno || !isfinite(x))
+            return fer_fail(FER_ERR_ARG, "%s: expected a number, got \"%s\"", origin, v);
+        *(double *)p = x;
+        return FER_OK;
+    }
+    case T_BOOL:
+        if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes")) *(int *)p = 1;
+        else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no")) *(int *)p = 0;
+        else return fer_fail(FER_ERR_ARG, "%s: expected true or false, got \"%s\"", origin, v);
+        return FER_OK;
+    }
+    return fer_fail(FER_ERR_INTERNAL, "%s: bad option type", origin);
+}
+
+void fer_options_defaults(fer_cli *cli)
+{
+    memset(cli, 0, sizeof *cli);
+    for (int i = 0; i < N_OPTS; i++) set_from_string(&cli->opt, &table[i], table[i].def, "");
+}
+
+fer_status fer_options_parse_args(fer_cli *cli, int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            cli->help = 1;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0)
+            return fer_fail(FER_ERR_ARG, "unexpected argument \"%s\" (options start with --)", a);
+        char name[64];
+        const char *eq = strchr(a + 2, '=');
+        size_t len = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
+        if (len >= sizeof name) return fer_fail(FER_ERR_ARG, "%s: unknown option", a);
+        memcpy(name, a + 2, len);
+        name[len] = 0;
+        int idx = 0;
+        const opt_desc *d = find(name, &idx);
+        if (!d) return fer_fail(FER_ERR_ARG, "--%s: unknown option (see --help)", name);
+        const char *value;
+        if (eq) {
+            value = eq + 1;
+        } else if (d->type == T_BOOL) {
+            value = "true";
+        } else {
+            if (i + 1 >= argc) return fer_fail(FER_ERR_ARG, "--%s: expects a value", name);
+            value = argv[++i];
+        }
+        char origin[80];
+        snprintf(origin, sizeof origin, "--%s", name);
+        fer_status s = set_from_string(&cli->opt, d, value, origin);
+        if (s) return s;
+        cli->source[idx] = FER_SRC_FLAG;
+    }
+    return FER_OK;
+}
+
+fer_status fer_options_apply_json(fer_cli *cli, const char *json_text, const char *origin,
+                                  fer_opt_source src, int skip_runtime)
+{
+    cJSON *root = cJSON_Parse(json_text);
+    if (!root || !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return fer_fail(FER_ERR_FORMAT, "%s: not a JSON object", origin);
+    }
+    fer_status s = FER_OK;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, root)
+    {
+        char where[FER_OPT_STR + 80];
+        snprintf(where, sizeof where, "%s: key \"%s\"", origin, item->string);
+        int idx = 0;
+        const opt_desc *d = find(item->string, &idx);
+        if (!d) {
+            s = fer_fail(FER_ERR_FORMAT, "%s: unknown setting", where);
+            break;
+        }
+        if ((skip_runtime && d->runtime) || cli->source[idx] > src) continue;
+        char buf[64];
+        const char *v = NULL;
+        if (cJSON_IsString(item)) {
+            v = item->valuestring;
+        } else if (cJSON_IsBool(item)) {
+            v = cJSON_IsTrue(item) ? "true" : "false";
+        } else if (cJSON_IsNumber(item)) {
+            if (d->type == T_STR || d->type == T_CHOICE) {
+                s = fer_fail(FER_ERR_FORMAT, "%s: expected a string", where);
+                break;
+            }
+            if (d->type == T_BOOL || d->type == T_INT || d->type == T_LONG) {
+                if (item->valuedouble != floor(item->valuedouble)) {
+                    s = fer_fail(FER_ERR_FORMAT, "%s: expected an integer", where);
+                    break;
+                }
+                snprintf(buf, sizeof buf, "%.0f", item->valuedouble);
+            } else {
+                snprintf(buf, sizeof buf, "%.17g", item->valuedouble);
+            }
+            v = buf;
+        } else if (cJSON_IsNull(item) && d->type == T_STR) {
+            v = "";
+        } else {
+            s = fer_fail(FER_ERR_FORMAT, "%s: unsupported value type", where);
+            break;
+        }
+        if ((s = set_from_string(&cli->opt, d, v, where))) break;
+        cli->source[idx] = (unsigned char)src;
+    }
+    cJSON_Delete(root);
+    return s;
+}
+
+fer_status fer_options_apply_config_file(fer_cli *cli)
+{
+    const char *path = cli->opt.config;
+    if (!path[0]) return FER_OK;
+    FILE *f = fopen(path, "rb");
+    if (!f) return fer_fail(FER_ERR_IO, "%s: cannot open config file: %s", path, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    if (n < 0 || n > (1 << 20)) {
+        fclose(f);
+        return fer_fail(FER_ERR_FORMAT, "%s: config file too large", path);
+    }
+    char *text = malloc((size_t)n + 1);
+    if (!text) {
+        fclose(f);
+        return fer_fail(FER_ERR_NOMEM, "out of memory");
+    }
+    size_t got = fread(text, 1, (size_t)n, f);
+    fclose(f);
+    text[got] = 0;
+    fer_status s = fer_options_apply_json(cli, text, path, FER_SRC_CONFIG, 0);
+    free(text);
+    return s;
+}
+
+fer_status fer_options_validate(const fer_train_options *o)
+{
+    if (o->epochs < 0) return fer_fail(FER_ERR_ARG, "--epochs: must be >= 0");
+    if (o->batch_size < 1) return fer_fail(FER_ERR_ARG, "--batch_size: must be >= 1");
+    if (!(o->lr > 0)) return fer_fail(FER_ERR_ARG, "--lr: must be > 0");
+    if (o->seed < 0 || o->seed > (1L << 53))
+        return fer_fail(FER_ERR_ARG, "--seed: must be in 0 .. 2^53");
+    if (!(o->beta > 0 && o->beta < 1)) return fer_fail(FER_ERR_ARG, "--beta: must be in (0, 1)");
+    if (o->label_smoothing < 0 || o->label_smoothing >= 1)
+        return fer_fail(FER_ERR_ARG, "--label_smoothing: must be in [0, 1)");
+    if (o->clip_grad < 0) return fer_fail(FER_ERR_ARG, "--clip_grad: must be >= 0");
+    if (o->threads < 0) return fer_fail(FER_ERR_ARG, "--threads: must be >= 0");
+    if (o->weight_decay < 0) return fer_fail(FER_ERR_ARG, "--weight_decay: must be >= 0");
+    if (o->momentum < 0) return fer_fail(FER_ERR_ARG, "--momentum: must be >= 0");
+    if (o->nesterov && !strcmp(o->optimizer, "sgd") && o->momentum <= 0)
+        return fer_fail(FER_ERR_ARG, "--nesterov: needs --momentum > 0");
+    if (o->step_size < 1) return fer_fail(FER_ERR_ARG, "--step_size: must be >= 1");
+    if (o->plateau_patience < 0) return fer_fail(FER_ERR_ARG, "--plateau_patience: must be >= 0");
+    if (o->sampler_power < 0) return fer_fail(FER_ERR_ARG, "--sampler_power: must be >= 0");
+    if (o->focal_gamma < 0) return fer_fail(FER_ERR_ARG, "--focal_gamma: must be >= 0");
+    if (o->interrupt_after < 0) return fer_fail(FER_ERR_ARG, "--interrupt_after: must be >= 0");
+    if (!o->exp[0] || strchr(o->exp, '/'))
+        return fer_fail(FER_ERR_ARG, "--exp: must be a non-empty name without '/'");
+    if (o->epochs == 0 && !o->resume[0])
+        return fer_fail(FER_ERR_ARG, "--epochs 0: evaluation-only mode needs --resume CHECKPOINT");
+    return FER_OK;
+}
+
+char *fer_options_to_json(const fer_train_options *o)
+{
+    cJSON *root = cJSON_CreateObject();
+    if (!root) return NULL;
+    fer_train_options *m = (fer_train_options *)o;
+    for (int i = 0; i < N_OPTS; i++) {
+        const opt_desc *d = &table[i];
+        void *p = field(m, d);
+        switch (d->type) {
+        case T_STR:
+        case T_CHOICE: cJSON_AddStringToObject(root, d->name, (const char *)p); break;
+        case T_INT: cJSON_AddNumberToObject(root, d->name, *(int *)p); break;
+        case T_LONG: cJSON_AddNumberToObject(root, d->name, (double)*(long *)p); break;
+        case T_DBL: cJSON_AddNumberToObject(root, d->name, *(double *)p); break;
+        case T_BOOL: cJSON_AddBoolToObject(root, d->name, *(int *)p); break;
+        }
+    }
+    char *s = cJSON_Print(root);
+    cJSON_Delete(root);
+    return s;
+}
+
+void fer_options_usage(FILE *out)
+{
+    fprintf(out, "usage: fer-train [--flag VALUE]...   (flags also accept --flag=VALUE and "
+                 "hyphens: --data-root)\n\n");
+    for (int i = 0; i < N_OPTS; i++) {
+        const opt_desc *d = &table[i];
+        char left[96];
+        if (d->type == T_BOOL) snprintf(left, sizeof left, "--%s", d->name);
+        else if (d->type == T_CHOICE) snprintf(left, sizeof left, "--%s {%s}", d->name, d->choices);
+        else snprintf(left, sizeof left, "--%s %s", d->name,
+                      d->type == T_STR ? "TEXT" : d->type == T_DBL ? "X" : "N");
+        for (char *c = left; *c; c++)
+            if (*c == '|') *c = ',';
+        fprintf(out, "  %-40s %s", left, d->help);
+        if (d->type != T_BOOL && d->def[0]) fprintf(out, " [%s]", d->def);
+        fputc('\n', out);
+    }
+}

@@ -1,0 +1,83 @@
+/* fer-train settings: the seed's flags with its defaults, plus ours. One table describes every
+ * setting (name, type, default, choices, help); the same names are the keys of --config JSON
+ * files, of config.json and of the config stored in checkpoints. */
+#ifndef FER_TRAIN_OPTIONS_H
+#define FER_TRAIN_OPTIONS_H
+#include <stdio.h>
+#include "fer/status.h"
+
+#define FER_OPT_STR 1024
+
+typedef struct fer_train_options {
+    /* the seed's flags */
+    char data_root[FER_OPT_STR];
+    char exp[256];
+    char head[16];
+    char loss[16];
+    int epochs;
+    int batch_size;
+    double lr;
+    long seed;
+    int amp;
+    double arc_s, arc_m;
+    char sampler[16];
+    char weight_mode[16];
+    double beta;
+    char resume[FER_OPT_STR];
+    /* added */
+    char optimizer[16];
+    double momentum;
+    int nesterov;
+    double weight_decay;
+    char scheduler[16];
+    double eta_min;
+    int step_size;
+    double step_gamma;
+    double plateau_factor;
+    int plateau_patience;
+    double label_smoothing;
+    double focal_gamma;
+    double clip_grad;
+    int threads;
+    char backend[16];
+    char arch[FER_OPT_STR];
+    char runs_dir[FER_OPT_STR];
+    char config[FER_OPT_STR];
+    double sampler_power;
+    int skip_bad;
+    char progress[8];
+    int interrupt_after;
+} fer_train_options;
+
+/* Where a setting's value came from (later sources override earlier ones). */
+typedef enum fer_opt_source {
+    FER_SRC_DEFAULT = 0,
+    FER_SRC_CHECKPOINT, /* config stored in the --resume checkpoint */
+    FER_SRC_CONFIG,     /* --config FILE */
+    FER_SRC_FLAG        /* command line */
+} fer_opt_source;
+
+typedef struct fer_cli {
+    fer_train_options opt;
+    unsigned char source[64]; /* fer_opt_source per table entry */
+    int help;                 /* --help given */
+} fer_cli;
+
+void fer_options_defaults(fer_cli *cli);
+/* Parses argv (after the program name); errors "--flag: problem". Does not read --config. */
+fer_status fer_options_parse_args(fer_cli *cli, int argc, char **argv);
+/* Applies a JSON object's keys (unknown keys are an error naming origin) with the given source,
+ * never overriding a value from a later source. skip_runtime leaves per-invocation keys alone
+ * (resume, config, interrupt_after). */
+fer_status fer_options_apply_json(fer_cli *cli, const char *json_text, const char *origin,
+                                  fer_opt_source src, int skip_runtime);
+/* Reads --config FILE if given and applies it. */
+fer_status fer_options_apply_config_file(fer_cli *cli);
+/* Range checks across settings. */
+fer_status fer_options_validate(const fer_train_options *o);
+/* malloc'd JSON object with every setting (keys = flag names with underscores). */
+char *fer_options_to_json(const fer_train_options *o);
+void fer_options_usage(FILE *out);
+/* Name of the table entry for a flag, e.g. "data-root" -> "data_root"; NULL when unknown. */
+const char *fer_options_canonical(const char *flag);
+#endif

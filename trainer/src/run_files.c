@@ -1,0 +1,151 @@
+/* history.jsonl, curves.png, atomic writes, git revision (see run_files.h). */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "fer/figures.h"
+#include "fer_config.h"
+#include "run_files.h"
+
+fer_status fer_mkdirs(const char *path)
+{
+    char buf[4096];
+    if (strlen(path) >= sizeof buf) return fer_fail(FER_ERR_ARG, "%s: path too long", path);
+    strcpy(buf, path);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == 0) {
+            char c = *p;
+            *p = 0;
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return fer_fail(FER_ERR_IO, "%s: cannot create folder: %s", buf, strerror(errno));
+            *p = c;
+            if (!c) break;
+        }
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return fer_fail(FER_ERR_IO, "%s: not a folder", path);
+    return FER_OK;
+}
+
+fer_status fer_write_file_atomic(const char *path, const char *data, size_t n)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return fer_fail(FER_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    int ok = fwrite(data, 1, n, f) == n;
+    ok &= fflush(f) == 0;
+    ok &= fsync(fileno(f)) == 0;
+    ok &= fclose(f) == 0;
+    if (!ok || rename(tmp, path) != 0) {
+        fer_status s = fer_fail(FER_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+        unlink(tmp);
+        return s;
+    }
+    return FER_OK;
+}
+
+static const char *const hist_keys[6] = {"train/loss", "train/acc",    "val/acc",
+                                         "val/macro_f1", "lr",         "seconds"};
+
+static double *hist_field(fer_history_row *r, int k)
+{
+    double *f[6] = {&r->train_loss, &r->train_acc, &r->val_acc,
+                    &r->val_macro_f1, &r->lr,       &r->seconds};
+    return f[k];
+}
+
+fer_status fer_history_read(const char *path, int max_epoch, int extra, fer_history_row **rows,
+                            int *n)
+{
+    *n = 0;
+    int cap = max_epoch + extra + 1;
+    *rows = calloc((size_t)cap, sizeof(fer_history_row));
+    if (!*rows) return fer_fail(FER_ERR_NOMEM, "out of memory");
+    FILE *f = fopen(path, "rb");
+    if (!f) return FER_OK; /* no history yet */
+    char *line = NULL;
+    size_t lcap = 0;
+    while (getline(&line, &lcap, f) >= 0 && *n < cap) {
+        cJSON *o = cJSON_Parse(line);
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "epoch");
+        if (cJSON_IsNumber(e) && e->valueint >= 1 && e->valueint <= max_epoch) {
+            fer_history_row *r = &(*rows)[*n];
+            r->epoch = e->valueint;
+            for (int k = 0; k < 6; k++) {
+                const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, hist_keys[k]);
+                *hist_field(r, k) = cJSON_IsNumber(v) ? v->valuedouble : NAN;
+            }
+            (*n)++;
+        }
+        cJSON_Delete(o);
+    }
+    free(line);
+    fclose(f);
+    return FER_OK;
+}
+
+fer_status fer_history_write(const char *path, const fer_history_row *rows, int n)
+{
+    size_t cap = 256 * (size_t)(n + 1), len = 0;
+    char *buf = malloc(cap);
+    if (!buf) return fer_fail(FER_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n; i++) {
+        fer_history_row r = rows[i];
+        len += (size_t)snprintf(buf + len, cap - len, "{\"epoch\":%d", r.epoch);
+        for (int k = 0; k < 6; k++) {
+            double v = *hist_field(&r, k);
+            if (isfinite(v)) len += (size_t)snprintf(buf + len, cap - len, ",\"%s\":%.9g", hist_keys[k], v);
+            else len += (size_t)snprintf(buf + len, cap - len, ",\"%s\":null", hist_keys[k]);
+        }
+        len += (size_t)snprintf(buf + len, cap - len, "}\n");
+    }
+    fer_status s = fer_write_file_atomic(path, buf, len);
+    free(buf);
+    return s;
+}
+
+fer_status fer_history_curves(const char *path, const fer_history_row *rows, int n,
+                              const char *title)
+{
+    if (n <= 0) return FER_OK;
+    double *x = malloc(sizeof(double) * 6 * (size_t)n);
+    if (!x) return fer_fail(FER_ERR_NOMEM, "out of memory");
+    double *y[5];
+    for (int k = 0; k < 5; k++) y[k] = x + (size_t)(k + 1) * n;
+    for (int i = 0; i < n; i++) {
+        fer_history_row r = rows[i];
+        x[i] = r.epoch;
+        for (int k = 0; k < 5; k++) y[k][i] = *hist_field(&r, k);
+    }
+    const fer_curve_series series[5] = {
+        {"train loss", 0, y[0]},     {"train acc", 1, y[1]}, {"val acc", 1, y[2]},
+        {"val macro-F1", 1, y[3]},   {"learning rate", 2, y[4]},
+    };
+    const char *const panels[3] = {"loss", "accuracy / macro-F1", "learning rate"};
+    fer_status s = fer_figure_curves(x, n, series, 5, panels, 3, title, path);
+    free(x);
+    return s;
+}
+
+void fer_git_revision(char *buf, size_t n)
+{
+    snprintf(buf, n, "unknown");
+    char cmd[4300];
+    snprintf(cmd, sizeof cmd,
+             "git -C '%s' describe --always --dirty --abbrev=12 --exclude='*' 2>/dev/null",
+             FER_SOURCE_DIR);
+    FILE *p = popen(cmd, "r");
+    if (!p) return;
+    char line[128];
+    if (fgets(line, sizeof line, p)) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (line[0]) snprintf(buf, n, "%s", line);
+    }
+    pclose(p);
+}

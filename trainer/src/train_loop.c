@@ -1,0 +1,183 @@
+/* The epoch loop: sample, augment, step, validate, checkpoint, log (see trainer.h).
+ * Ctrl-C / SIGTERM only set a flag; the loop finishes the batch, saves last.fer (mid-epoch
+ * position included) and returns, so a resume continues exactly. */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "batch.h"
+#include "rng.h"
+#include "trainer.h"
+
+volatile int fer_stop_requested = 0;
+
+static void on_signal(int sig)
+{
+    fer_stop_requested = sig;
+    signal(sig, SIG_DFL); /* a second Ctrl-C ends the process at once */
+}
+
+static void install_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static double wall_clock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int argmax(const float *v, int n)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (v[i] > v[best]) best = i;
+    return best;
+}
+
+/* One optimisation step on batch b of the epoch; adds to the epoch sums. */
+static fer_status train_batch(fer_trainer *t, int epoch, int b, float lr)
+{
+    const int bs = t->o.batch_size, n_total = t->train->n;
+    int first = b * bs, n = n_total - first < bs ? n_total - first : bs;
+    fer_batch_request req = {
+        .data = t->train, .indices = t->order + first, .n = n, .augment = &t->augment,
+        .seed = (uint64_t)t->o.seed, .epoch = epoch, .position = first, .norm = t->norm,
+        .x = t->x, .labels = t->labels};
+    fer_batch_fill(fer_backend_threadpool(t->backend), &req);
+    uint64_t dropout_seed = fer_rng_key((uint64_t)t->o.seed, (uint64_t)epoch, (uint64_t)b,
+                                        FER_RNG_DROPOUT);
+    float loss = 0.0f;
+    fer_status s = fer_model_forward(t->model, t->x, n, FER_MODE_TRAIN, t->labels, dropout_seed,
+                                     t->logits);
+    if (!s) s = fer_model_loss(t->model, &t->loss, t->labels, &loss);
+    if (s) return s;
+    if (!isfinite(loss))
+        return fer_fail(FER_ERR_INTERNAL, "non-finite loss at epoch %d batch %d; stopping "
+                        "(try a lower --lr)", epoch + 1, b + 1);
+    if ((s = fer_model_backward(t->model))) return s;
+    if (t->o.clip_grad > 0 && (s = fer_model_clip_grad_norm(t->model, (float)t->o.clip_grad, NULL)))
+        return s;
+    if ((s = fer_optimizer_step(t->optim, lr))) return s;
+    t->st.optimizer_steps++;
+    t->st.loss_sum += (double)loss * n;
+    for (int i = 0; i < n; i++)
+        t->st.correct += argmax(t->logits + (size_t)i * t->n_classes, t->n_classes) == t->labels[i];
+    t->st.seen += n;
+    return FER_OK;
+}
+
+static fer_status log_epoch(fer_trainer *t, const fer_history_row *row)
+{
+    static const char *const tags[5] = {"train/loss", "train/acc", "val/acc", "val/macro_f1",
+                                        "lr"};
+    const double v[5] = {row->train_loss, row->train_acc, row->val_acc, row->val_macro_f1,
+                         row->lr};
+    fer_status s = FER_OK;
+    double now = wall_clock();
+    for (int k = 0; k < 5 && !s; k++) s = fer_tb_scalar(t->tb, tags[k], (float)v[k], row->epoch, now);
+    if (s) return s;
+    t->history[t->n_history++] = *row;
+    char path[4300], title[512];
+    snprintf(path, sizeof path, "%s/history.jsonl", t->run_dir);
+    if ((s = fer_history_write(path, t->history, t->n_history))) return s;
+    snprintf(path, sizeof path, "%s/curves.png", t->run_dir);
+    snprintf(title, sizeof title, "%s: training curves", t->o.exp);
+    return fer_history_curves(path, t->history, t->n_history, title);
+}
+
+/* Validation, schedule, best/last checkpoints and logs after epoch index e (0-based). */
+static fer_status end_epoch(fer_trainer *t, int e, float lr, double seconds)
+{
+    fer_metrics m;
+    fer_status s = fer_trainer_evaluate(t, t->val, &m);
+    if (s) return s;
+    fer_history_row row = {.epoch = e + 1,
+                           .train_loss = t->st.loss_sum / (t->st.seen ? t->st.seen : 1),
+                           .train_acc = (double)t->st.correct / (t->st.seen ? t->st.seen : 1),
+                           .val_acc = m.accuracy, .val_macro_f1 = m.macro_f1, .lr = lr,
+                           .seconds = seconds};
+    fer_schedule_observe(&t->st.schedule, (float)m.macro_f1);
+    t->st.epoch = e + 1;
+    t->st.batch = 0;
+    t->st.loss_sum = 0.0;
+    t->st.correct = t->st.seen = 0;
+    fer_progress_log(&t->progress,
+                     "epoch %d/%d: train loss %.4f acc %.4f | val acc %.4f macro-F1 %.4f | "
+                     "lr %.3g | %.1f s", e + 1, t->o.epochs, row.train_loss, row.train_acc,
+                     row.val_acc, row.val_macro_f1, lr, seconds);
+    if (m.macro_f1 > t->st.best_metric) {
+        t->st.best_metric = m.macro_f1;
+        t->st.best_epoch = e + 1;
+        if ((s = fer_trainer_save(t, t->best_path, 0))) return s;
+        fer_progress_log(&t->progress, "Epoch %d: new best macro-F1 %.4f", e + 1, m.macro_f1);
+    }
+    if ((s = fer_trainer_save(t, t->last_path, 1))) return s;
+    return log_epoch(t, &row);
+}
+
+static fer_status open_logs(fer_trainer *t)
+{
+    char path[4300];
+    snprintf(path, sizeof path, "%s/history.jsonl", t->run_dir);
+    fer_status s = fer_history_read(path, t->st.epoch, t->o.epochs, &t->history, &t->n_history);
+    if (!s) s = fer_tb_open(t->run_dir, &t->tb);
+    return s;
+}
+
+fer_status fer_trainer_train(fer_trainer *t, int *interrupted)
+{
+    *interrupted = 0;
+    fer_status s = open_logs(t);
+    if (s) return s;
+    install_handlers();
+    fer_progress_init(&t->progress, t->o.progress, t->o.epochs);
+    const int n_batches = (t->train->n + t->o.batch_size - 1) / t->o.batch_size;
+    long batches_run = 0;
+    for (int e = t->st.epoch; e < t->o.epochs; e++) {
+        float lr = fer_schedule_lr(&t->st.schedule, e);
+        if ((s = fer_sampler_epoch(t->sampler, (float)t->o.sampler_power, t->train->labels,
+                                   t->train->n, t->n_classes, (uint64_t)t->o.seed, e, t->order)))
+            return s;
+        fer_progress_epoch_begin(&t->progress, e + 1, n_batches, t->st.batch);
+        double t0 = fer_now();
+        for (int b = t->st.batch; b < n_batches; b++) {
+            if ((s = train_batch(t, e, b, lr))) return s;
+            t->st.batch = b + 1;
+            batches_run++;
+            int n_img = t->train->n - b * t->o.batch_size;
+            fer_progress_batch(&t->progress, b + 1,
+                               n_img < t->o.batch_size ? n_img : t->o.batch_size,
+                               t->st.loss_sum / (t->st.seen ? t->st.seen : 1));
+            if (t->o.interrupt_after && batches_run == t->o.interrupt_after && !fer_stop_requested)
+                fer_stop_requested = SIGINT;
+            if (fer_stop_requested && b + 1 < n_batches) {
+                if ((s = fer_trainer_save(t, t->last_path, 1))) return s;
+                fer_progress_log(&t->progress, "fer-train: interrupted: saved %s at epoch %d, "
+                                 "batch %d/%d; continue with --resume %s", t->last_path, e + 1,
+                                 b + 1, n_batches, t->last_path);
+                *interrupted = 1;
+                return FER_OK;
+            }
+        }
+        if ((s = end_epoch(t, e, lr, fer_now() - t0))) return s;
+        if (fer_stop_requested && e + 1 < t->o.epochs) {
+            fer_progress_log(&t->progress, "fer-train: interrupted: saved %s after epoch %d; "
+                             "continue with --resume %s", t->last_path, e + 1, t->last_path);
+            *interrupted = 1;
+            return FER_OK;
+        }
+    }
+    fer_progress_log(&t->progress, "Training done. Best epoch %d with macro-F1 %.4f",
+                     t->st.best_epoch, t->st.best_metric);
+    return FER_OK;
+}

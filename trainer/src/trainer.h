@@ -1,0 +1,67 @@
+/* fer-train's run: everything one training (or evaluation-only) invocation holds.
+ * trainer_setup.c builds it (data, backend, model, optimiser, resume), train_loop.c runs the
+ * epochs, trainer_eval.c evaluates and writes the end-of-run outputs. */
+#ifndef FER_TRAINER_H
+#define FER_TRAINER_H
+#include "fer/augment.h"
+#include "fer/checkpoint.h"
+#include "fer/dataset.h"
+#include "fer/metrics.h"
+#include "fer/sampler.h"
+#include "options.h"
+#include "progress.h"
+#include "run_files.h"
+#include "tb_events.h"
+#include "train_state.h"
+
+typedef struct fer_trainer {
+    fer_train_options o;
+    char run_dir[4096];
+    char last_path[4200], best_path[4200];
+    fer_backend *backend;
+    fer_dataset *train, *val, *test;
+    int n_classes;
+    char class_names[FER_MAX_CLASSES][FER_NAME_LEN];
+    float class_prior[FER_MAX_CLASSES];
+    fer_arch arch;
+    fer_model *model;
+    fer_optimizer *optim;
+    fer_loss_config loss;
+    fer_sampler_kind sampler;
+    fer_augment_config augment;
+    fer_norm norm;
+    fer_train_state st;
+    char *options_json;         /* every setting (also meta.config_json) */
+    int eval_only;
+    fer_progress progress;
+    fer_tb_writer *tb;
+    fer_history_row *history;
+    int n_history;
+    /* batch buffers */
+    float *x, *logits;
+    int32_t *labels, *order;
+    char command_line[4096];
+} fer_trainer;
+
+/* Process exit codes */
+enum { FER_EXIT_OK = 0, FER_EXIT_ERROR = 1, FER_EXIT_USAGE = 2, FER_EXIT_INTERRUPTED = 130 };
+
+/* Parses argv, including --config and the --resume checkpoint's stored config. Returns
+ * FER_EXIT_OK or an exit code after printing the error (or help). */
+int fer_trainer_parse(fer_trainer *t, int argc, char **argv, int *done);
+fer_status fer_trainer_setup(fer_trainer *t);
+void fer_trainer_free(fer_trainer *t);
+
+/* Trains from t->st to o.epochs; *interrupted set when stopped by a signal (last.fer saved). */
+fer_status fer_trainer_train(fer_trainer *t, int *interrupted);
+/* Loads best.fer (when training ran), evaluates test, writes metrics.json,
+ * confusion_matrix.png and prints the metrics. */
+fer_status fer_trainer_finish(fer_trainer *t);
+
+fer_status fer_trainer_evaluate(fer_trainer *t, const fer_dataset *d, fer_metrics *m);
+fer_status fer_trainer_save(fer_trainer *t, const char *path, int with_optimizer);
+fer_status fer_trainer_write_config(fer_trainer *t);
+
+/* Signal flag set by SIGINT/SIGTERM handlers installed in fer_trainer_train. */
+extern volatile int fer_stop_requested;
+#endif

@@ -1,0 +1,347 @@
+/* fer-train set-up: settings (flags > --config > resumed checkpoint's config > defaults),
+ * data, backend, model, optimiser, and resuming (see trainer.h). */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "fer/losses.h"
+#include "trainer.h"
+
+int fer_trainer_parse(fer_trainer *t, int argc, char **argv, int *done)
+{
+    *done = 0;
+    fer_cli cli;
+    fer_options_defaults(&cli);
+    fer_status s = fer_options_parse_args(&cli, argc - 1, argv + 1);
+    if (!s && cli.help) {
+        fer_options_usage(stdout);
+        *done = 1;
+        return FER_EXIT_OK;
+    }
+    if (!s) s = fer_options_apply_config_file(&cli);
+    if (!s && cli.opt.resume[0]) {
+        fer_arch arch;
+        fer_checkpoint_meta meta;
+        fer_checkpoint_meta_init(&meta);
+        s = fer_checkpoint_read_header(cli.opt.resume, &arch, &meta);
+        if (!s && meta.config_json)
+            s = fer_options_apply_json(&cli, meta.config_json, cli.opt.resume, FER_SRC_CHECKPOINT,
+                                       1);
+        fer_checkpoint_meta_clear(&meta);
+        if (s) {
+            fprintf(stderr, "fer-train: %s\n", fer_last_error());
+            return FER_EXIT_ERROR;
+        }
+    }
+    if (!s) s = fer_options_validate(&cli.opt);
+    if (s) {
+        fprintf(stderr, "fer-train: %s\n", fer_last_error());
+        return FER_EXIT_USAGE;
+    }
+    t->o = cli.opt;
+    size_t len = 0;
+    for (int i = 0; i < argc && len + 2 < sizeof t->command_line; i++)
+        len += (size_t)snprintf(t->command_line + len, sizeof t->command_line - len, "%s%s",
+                                i ? " " : "", argv[i]);
+    return FER_EXIT_OK;
+}
+
+static void on_skip(void *ctx, const char *message)
+{
+    (void)ctx;
+    fprintf(stderr, "fer-train: skipped: %s\n", message);
+}
+
+static fer_status load_split(fer_trainer *t, const char *split, fer_dataset **out)
+{
+    fer_load_options lo = {.skip_bad = t->o.skip_bad, .progress = 1, .on_skip = on_skip};
+    return fer_dataset_load(t->o.data_root, split, &lo, out);
+}
+
+static fer_status same_classes(const fer_dataset *a, const fer_dataset *b, const char *root,
+                               const char *split)
+{
+    int same = a->n_classes == b->n_classes;
+    for (int c = 0; same && c < a->n_classes; c++)
+        same = !strcmp(a->class_names[c], b->class_names[c]);
+    if (!same)
+        return fer_fail(FER_ERR_FORMAT, "%s: the %s split has other classes than %s", root,
+                        split, a->n ? "train" : "the first split");
+    return FER_OK;
+}
+
+static fer_status load_data(fer_trainer *t)
+{
+    fer_status s = FER_OK;
+    if (!t->eval_only) {
+        if ((s = load_split(t, "train", &t->train))) return s;
+        if ((s = load_split(t, "val", &t->val))) return s;
+    }
+    if ((s = load_split(t, "test", &t->test))) return s;
+    const fer_dataset *ref = t->train ? t->train : t->test;
+    if (t->val && (s = same_classes(ref, t->val, t->o.data_root, "val"))) return s;
+    if ((s = same_classes(ref, t->test, t->o.data_root, "test"))) return s;
+    t->n_classes = ref->n_classes;
+    memcpy(t->class_names, ref->class_names, sizeof t->class_names);
+    if (t->train) {
+        for (int c = 0; c < t->n_classes; c++)
+            t->class_prior[c] = (float)((double)t->train->class_counts[c] / t->train->n);
+    }
+    return FER_OK;
+}
+
+static fer_status make_backend(fer_trainer *t)
+{
+    fer_status s = fer_backend_new(t->o.backend, t->o.threads, &t->backend);
+    if (s) return s;
+    if (fer_backend_note(t->backend)[0]) fprintf(stderr, "fer-train: %s\n", fer_backend_note(t->backend));
+    if (t->o.amp) {
+        if (!strcmp(t->o.head, "arcface")) {
+            fprintf(stderr, "fer-train: AMP disabled for ArcFace for stability (as the seed).\n");
+        } else if ((s = fer_backend_set_precision(t->backend, FER_PREC_BF16))) {
+            if (s != FER_ERR_UNSUPPORTED) return s;
+            fprintf(stderr, "fer-train: note: --amp: the %s backend has no reduced-precision "
+                            "path; training in float32\n", fer_backend_name(t->backend));
+            fer_clear_error();
+        }
+    }
+    return FER_OK;
+}
+
+static fer_status make_loss(fer_trainer *t)
+{
+    fer_loss_config *l = &t->loss;
+    memset(l, 0, sizeof *l);
+    l->kind = !strcmp(t->o.loss, "wce") ? FER_LOSS_WCE
+            : !strcmp(t->o.loss, "focal") ? FER_LOSS_FOCAL : FER_LOSS_CE;
+    l->gamma = (float)t->o.focal_gamma;
+    l->label_smoothing = (float)t->o.label_smoothing;
+    /* as the seed: weights computed for wce and focal */
+    l->use_class_weights = l->kind != FER_LOSS_CE;
+    if (!l->use_class_weights || !t->train) return FER_OK;
+    fer_weight_mode mode;
+    fer_status s = fer_weight_mode_parse(t->o.weight_mode, &mode);
+    if (!s) s = fer_class_weights(t->train->class_counts, t->n_classes, mode, (float)t->o.beta,
+                                  l->class_weights);
+    return s;
+}
+
+static fer_status make_optimizer(fer_trainer *t)
+{
+    fer_optim_kind kind = !strcmp(t->o.optimizer, "sgd")     ? FER_OPTIM_SGD
+                        : !strcmp(t->o.optimizer, "adamw") ? FER_OPTIM_ADAMW : FER_OPTIM_ADAM;
+    fer_optim_config cfg;
+    fer_optim_config_default(kind, (float)t->o.lr, &cfg);
+    cfg.weight_decay = (float)t->o.weight_decay;
+    if (kind == FER_OPTIM_SGD) {
+        cfg.momentum = (float)t->o.momentum;
+        cfg.nesterov = t->o.nesterov;
+    }
+    fer_status s = fer_optimizer_new(t->model, &cfg, &t->optim);
+    if (s) return s;
+    fer_schedule_kind sk;
+    if ((s = fer_schedule_parse(t->o.scheduler, &sk))) return s;
+    fer_schedule *sc = &t->st.schedule;
+    fer_schedule_init(sc, sk, (float)t->o.lr, t->o.epochs);
+    sc->eta_min = (float)t->o.eta_min;
+    sc->step_size = t->o.step_size;
+    sc->gamma = (float)t->o.step_gamma;
+    sc->factor = (float)t->o.plateau_factor;
+    sc->patience = t->o.plateau_patience;
+    return FER_OK;
+}
+
+/* The model: from the checkpoint's architecture when resuming, else preset/JSON + head. */
+static fer_status make_model(fer_trainer *t, fer_checkpoint_meta *ckpt_meta)
+{
+    fer_status s;
+    fer_head_kind head = !strcmp(t->o.head, "arcface") ? FER_HEAD_ARCFACE : FER_HEAD_SOFTMAX;
+    if (t->o.resume[0]) {
+        if ((s = fer_checkpoint_read_header(t->o.resume, &t->arch, ckpt_meta))) return s;
+        if (t->arch.head != head)
+            return fer_fail(FER_ERR_ARG, "%s: checkpoint has a %s head, --head says %s",
+                            t->o.resume, t->arch.head == FER_HEAD_ARCFACE ? "arcface" : "softmax",
+                            t->o.head);
+        int same = ckpt_meta->n_classes == t->n_classes;
+        for (int c = 0; same && c < t->n_classes; c++)
+            same = !strcmp(ckpt_meta->class_names[c], t->class_names[c]);
+        if (!same)
+            return fer_fail(FER_ERR_FORMAT, "%s: checkpoint classes differ from the data's "
+                            "class folders", t->o.resume);
+        t->norm = ckpt_meta->norm;
+        if (t->eval_only && ckpt_meta->has_prior)
+            memcpy(t->class_prior, ckpt_meta->class_prior, sizeof t->class_prior);
+    } else {
+        if ((s = fer_arch_load(t->o.arch, head, &t->arch))) return s;
+        t->arch.n_classes = t->n_classes;
+        t->arch.arc_s = (float)t->o.arc_s;
+        t->arch.arc_m = (float)t->o.arc_m;
+    }
+    if ((s = fer_model_new(&t->arch, t->backend, t->o.batch_size, &t->model))) return s;
+    return fer_model_init(t->model, (uint64_t)t->o.seed);
+}
+
+/* last.fer with optimiser + trainer state: continue exactly; otherwise initial weights only. */
+static fer_status resume(fer_trainer *t, const fer_checkpoint_meta *ckpt_meta)
+{
+    const char *path = t->o.resume;
+    int exact = !t->eval_only && ckpt_meta->state_json && fer_checkpoint_has_optimizer(path);
+    fer_status s = fer_checkpoint_load_into(path, t->model, exact ? t->optim : NULL, NULL);
+    if (s || !exact) {
+        if (!s && !t->eval_only)
+            fprintf(stderr, "fer-train: %s: initial weights only (no optimiser/trainer state); "
+                            "training %d epochs from there\n", path, t->o.epochs);
+        return s;
+    }
+    fer_train_state saved;
+    fer_train_state_init(&saved, t->o.seed, t->o.epochs);
+    if ((s = fer_train_state_from_json(ckpt_meta->state_json, path, &saved))) return s;
+    fer_schedule sched = t->st.schedule; /* configuration from the settings ... */
+    sched.plateau_lr = saved.schedule.plateau_lr; /* ... state from the checkpoint */
+    sched.plateau_best = saved.schedule.plateau_best;
+    sched.plateau_bad_epochs = saved.schedule.plateau_bad_epochs;
+    if (saved.seed != t->o.seed || saved.total_epochs != t->o.epochs)
+        fprintf(stderr, "fer-train: note: resuming with --seed %ld --epochs %d (the run had %ld, "
+                        "%d): not an exact continuation\n", t->o.seed, t->o.epochs, saved.seed,
+                saved.total_epochs);
+    t->st = saved;
+    t->st.schedule = sched;
+    t->st.seed = t->o.seed;
+    t->st.total_epochs = t->o.epochs;
+    fprintf(stderr, "fer-train: resuming %s at epoch %d, batch %d\n", path, t->st.epoch + 1,
+            t->st.batch);
+    return FER_OK;
+}
+
+fer_status fer_trainer_setup(fer_trainer *t)
+{
+    fer_status s;
+    t->eval_only = t->o.epochs == 0;
+    t->norm.mean = 0.5f;
+    t->norm.std = 0.5f;
+    fer_augment_config_seed(&t->augment);
+    fer_train_state_init(&t->st, t->o.seed, t->o.epochs);
+    if ((s = fer_sampler_parse(t->o.sampler, &t->sampler))) return s;
+    snprintf(t->run_dir, sizeof t->run_dir, "%s/%s", t->o.runs_dir, t->o.exp);
+    snprintf(t->last_path, sizeof t->last_path, "%s/last.fer", t->run_dir);
+    snprintf(t->best_path, sizeof t->best_path, "%s/best.fer", t->run_dir);
+    if ((s = fer_mkdirs(t->run_dir))) return s;
+    if (!(t->options_json = fer_options_to_json(&t->o)))
+        return fer_fail(FER_ERR_NOMEM, "out of memory");
+    if ((s = load_data(t))) return s;
+    if ((s = make_backend(t))) return s;
+    fer_checkpoint_meta ckpt_meta;
+    fer_checkpoint_meta_init(&ckpt_meta);
+    s = make_model(t, &ckpt_meta);
+    if (!s) s = make_loss(t);
+    if (!s && !t->eval_only) s = make_optimizer(t);
+    if (!s && t->o.resume[0]) s = resume(t, &ckpt_meta);
+    fer_checkpoint_meta_clear(&ckpt_meta);
+    if (s) return s;
+    int bs = t->o.batch_size;
+    t->x = malloc(sizeof(float) * (size_t)bs * FER_INPUT_SIZE * FER_INPUT_SIZE);
+    t->logits = malloc(sizeof(float) * (size_t)bs * t->n_classes);
+    t->labels = malloc(sizeof(int32_t) * (size_t)bs);
+    t->order = t->train ? malloc(sizeof(int32_t) * (size_t)t->train->n) : NULL;
+    if (!t->x || !t->logits || !t->labels || (t->train && !t->order))
+        return fer_fail(FER_ERR_NOMEM, "out of memory");
+    return fer_trainer_write_config(t);
+}
+
+void fer_trainer_free(fer_trainer *t)
+{
+    fer_tb_close(t->tb);
+    fer_optimizer_free(t->optim);
+    fer_model_free(t->model);
+    fer_backend_free(t->backend);
+    fer_dataset_free(t->train);
+    fer_dataset_free(t->val);
+    fer_dataset_free(t->test);
+    free(t->options_json);
+    free(t->history);
+    free(t->x);
+    free(t->logits);
+    free(t->labels);
+    free(t->order);
+    memset(t, 0, sizeof *t);
+}
+
+fer_status fer_trainer_save(fer_trainer *t, const char *path, int with_optimizer)
+{
+    fer_checkpoint_meta meta;
+    fer_checkpoint_meta_init(&meta);
+    meta.n_classes = t->n_classes;
+    memcpy(meta.class_names, t->class_names, sizeof meta.class_names);
+    meta.norm = t->norm;
+    meta.epoch = t->st.epoch;
+    meta.best_metric = (float)t->st.best_metric;
+    meta.has_prior = 1;
+    memcpy(meta.class_prior, t->class_prior, sizeof meta.class_prior);
+    meta.config_json = t->options_json;
+    meta.state_json = fer_train_state_to_json(&t->st);
+    if (!meta.state_json) return fer_fail(FER_ERR_NOMEM, "out of memory");
+    fer_status s = fer_checkpoint_save(path, t->model, &meta, with_optimizer ? t->optim : NULL);
+    free(meta.state_json);
+    return s;
+}
+
+static void add_dataset(cJSON *obj, const char *split, const fer_dataset *d)
+{
+    if (!d) return;
+    cJSON *o = cJSON_AddObjectToObject(obj, split);
+    if (!o) return;
+    cJSON_AddStringToObject(o, "fingerprint", d->fingerprint);
+    cJSON_AddNumberToObject(o, "images", d->n);
+    cJSON_AddNumberToObject(o, "skipped", d->n_skipped);
+    cJSON *counts = cJSON_AddObjectToObject(o, "class_counts");
+    for (int c = 0; counts && c < d->n_classes; c++)
+        cJSON_AddNumberToObject(counts, d->class_names[c], (double)d->class_counts[c]);
+}
+
+fer_status fer_trainer_write_config(fer_trainer *t)
+{
+    cJSON *root = cJSON_CreateObject();
+    if (!root) return fer_fail(FER_ERR_NOMEM, "out of memory");
+    cJSON_AddItemToObject(root, "settings", cJSON_Parse(t->options_json));
+    char rev[128];
+    fer_git_revision(rev, sizeof rev);
+    cJSON_AddStringToObject(root, "git_revision", rev);
+    cJSON_AddStringToObject(root, "command_line", t->command_line);
+    cJSON_AddStringToObject(root, "mode", t->eval_only ? "evaluate" : "train");
+    cJSON *data = cJSON_AddObjectToObject(root, "data");
+    if (data) {
+        cJSON_AddStringToObject(data, "root", t->o.data_root);
+        add_dataset(data, "train", t->train);
+        add_dataset(data, "val", t->val);
+        add_dataset(data, "test", t->test);
+    }
+    cJSON *names = cJSON_AddArrayToObject(root, "class_names");
+    for (int c = 0; names && c < t->n_classes; c++)
+        cJSON_AddItemToArray(names, cJSON_CreateString(t->class_names[c]));
+    cJSON_AddStringToObject(root, "backend", fer_backend_name(t->backend));
+    cJSON_AddNumberToObject(root, "threads", t->backend->threads);
+    cJSON_AddStringToObject(root, "precision", t->backend->precision == FER_PREC_BF16 ? "bf16"
+                                             : t->backend->precision == FER_PREC_FP16 ? "fp16"
+                                                                                       : "fp32");
+    char *arch = fer_arch_to_json(&t->arch);
+    if (arch) cJSON_AddItemToObject(root, "arch", cJSON_Parse(arch));
+    free(arch);
+    cJSON_AddNumberToObject(root, "parameters", (double)fer_model_param_count(t->model));
+    if (t->loss.use_class_weights) {
+        cJSON *w = cJSON_AddArrayToObject(root, "class_weights");
+        for (int c = 0; w && c < t->n_classes; c++)
+            cJSON_AddItemToArray(w, cJSON_CreateNumber(t->loss.class_weights[c]));
+    }
+    cJSON_AddStringToObject(root, "augmentation",
+                            "hflip 0.5, rotate +-15 deg (nearest), pad 4 + crop 44, "
+                            "PIL-bilinear resize 48, normalise (x/255-0.5)/0.5");
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!text) return fer_fail(FER_ERR_NOMEM, "out of memory");
+    char path[4300];
+    snprintf(path, sizeof path, "%s/config.json", t->run_dir);
+    fer_status s = fer_write_file_atomic(path, text, strlen(text));
+    free(text);
+    return s;
+}
