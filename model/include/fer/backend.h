@@ -77,6 +77,14 @@ typedef struct fer_optim_args {
     long step; /* 1-based step count after increment (Adam bias correction; SGD first step) */
 } fer_optim_args;
 
+/* A batch of faces to cut out of one 8-bit gray frame (the video element's batch path). */
+typedef struct fer_face_batch_args {
+    int n;             /* faces (boxes) */
+    int w, h, stride;  /* frame size and row stride in bytes */
+    float margin;      /* box growth per side, as fer_crop_face_48 */
+    float mean, std;   /* normalisation, as fer_normalize_pixel */
+} fer_face_batch_args;
+
 typedef struct fer_backend_ops {
     void (*destroy)(fer_backend *b);
     /* memory */
@@ -148,6 +156,13 @@ typedef struct fer_backend_ops {
                                  const float *grad, float *m, float *v);
     fer_status (*sum_squares)(fer_backend *b, size_t n, const float *x, double *out_host);
     fer_status (*scale)(fer_backend *b, size_t n, float *x, float alpha);
+
+    /* optional (NULL when not offered; callers then crop on the host with fer_crop_face_48):
+     * crops, resizes and normalises n faces into x[n,1,48,48] with the math of
+     * fer_crop_face_48 + fer_normalize_pixel (fer/preprocess_math.h). frame (stride * h bytes)
+     * and boxes (n x 4 int32: x, y, w, h in frame pixels) are backend memory. */
+    fer_status (*crop_faces_48)(fer_backend *b, const fer_face_batch_args *a,
+                                const uint8_t *frame, const int32_t *boxes, float *x);
 } fer_backend_ops;
 
 struct fer_backend {

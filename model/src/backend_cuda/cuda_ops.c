@@ -1,0 +1,170 @@
+/* Ops implemented by our own kernels: argument checks here, thread mapping in the .cu files,
+ * per-element math in cuda_kernel_bodies.h over the shared fer/..._math.h headers. */
+#include <limits.h>
+#include "cuda_internal.h"
+#include "cuda_kernels.h"
+
+/* Small-buffer layout (device): AMP words at 0, loss result at 64, sums from 128. */
+#define SMALL_LOSS_OFFSET 64
+#define SMALL_SUMSQ_OFFSET 128
+
+static cudaStream_t stream_of(fer_backend *b) { return cuda_ctx_of(b)->stream; }
+
+fer_status cuda_fill(fer_backend *b, float *dst, float value, size_t n)
+{
+    CUDA_TRY(fer_cuda_fill_launch(dst, value, n, stream_of(b)));
+    return FER_OK;
+}
+
+fer_status cuda_scale(fer_backend *b, size_t n, float *x, float alpha)
+{
+    CUDA_TRY(fer_cuda_scale_launch(x, alpha, n, stream_of(b)));
+    return FER_OK;
+}
+
+static fer_status pool_check(const fer_pool_args *a)
+{
+    if (a->n < 0 || a->c <= 0 || a->k <= 0 || a->stride <= 0 || a->in_h <= 0 || a->in_w <= 0 ||
+        a->out_h <= 0 || a->out_w <= 0 || (a->out_h - 1) * a->stride + a->k > a->in_h ||
+        (a->out_w - 1) * a->stride + a->k > a->in_w)
+        return fer_fail(FER_ERR_ARG, "cuda: invalid maxpool shape");
+    /* argmax is an int32 index inside one input plane */
+    return cuda_check_count((size_t)a->n * a->c * a->in_h * a->in_w, "maxpool input");
+}
+
+fer_status cuda_maxpool_forward(fer_backend *b, const fer_pool_args *a, const float *x, float *y,
+                                int32_t *argmax)
+{
+    FER_TRY(pool_check(a));
+    CUDA_TRY(fer_cuda_maxpool_forward_launch(a, x, y, argmax, stream_of(b)));
+    return FER_OK;
+}
+
+fer_status cuda_maxpool_backward(fer_backend *b, const fer_pool_args *a, const int32_t *argmax,
+                                 const float *dy, float *dx)
+{
+    FER_TRY(pool_check(a));
+    CUDA_TRY(fer_cuda_maxpool_backward_launch(a, argmax, dy, dx, stream_of(b)));
+    return FER_OK;
+}
+
+fer_status cuda_dropout_forward(fer_backend *b, size_t n, float p, uint64_t seed, const float *x,
+                                float *y)
+{
+    CUDA_TRY(fer_cuda_dropout_launch(n, p, seed, x, y, stream_of(b)));
+    return FER_OK;
+}
+
+fer_status cuda_dropout_backward(fer_backend *b, size_t n, float p, uint64_t seed,
+                                 const float *dy, float *dx)
+{
+    /* the mask is regenerated from (seed, i): backward is the same map applied to dy */
+    CUDA_TRY(fer_cuda_dropout_launch(n, p, seed, dy, dx, stream_of(b)));
+    return FER_OK;
+}
+
+static fer_status rows_check(int rows, int dim, const char *what)
+{
+    if (rows < 0 || dim <= 0)
+        return fer_fail(FER_ERR_ARG, "cuda: invalid %s shape %dx%d", what, rows, dim);
+    return cuda_check_count((size_t)rows * dim, what);
+}
+
+fer_status cuda_l2norm_rows_forward(fer_backend *b, int rows, int dim, const float *x, float *y,
+                                    float *norms)
+{
+    FER_TRY(rows_check(rows, dim, "l2norm"));
+    CUDA_TRY(fer_cuda_l2norm_forward_launch(rows, dim, x, y, norms, stream_of(b)));
+    return FER_OK;
+}
+
+fer_status cuda_l2norm_rows_backward(fer_backend *b, int rows, int dim, const float *x,
+                                     const float *norms, const float *dy, float *dx)
+{
+    FER_TRY(rows_check(rows, dim, "l2norm"));
+    CUDA_TRY(fer_cuda_l2norm_backward_launch(rows, dim, x, norms, dy, dx, stream_of(b)));
+    return FER_OK;
+}
+
+fer_status cuda_arcface_forward(fer_backend *b, const fer_arcface_args *a, const float *cos,
+                                const int32_t *labels, float *logits)
+{
+    FER_TRY(rows_check(a->n, a->c, "arcface"));
+    CUDA_TRY(fer_cuda_arcface_forward_launch(a, cos, labels, logits, stream_of(b)));
+    return FER_OK;
+}
+
+fer_status cuda_arcface_backward(fer_backend *b, const fer_arcface_args *a, const float *cos,
+                                 const int32_t *labels, const float *dlogits, float *dcos)
+{
+    FER_TRY(rows_check(a->n, a->c, "arcface"));
+    CUDA_TRY(fer_cuda_arcface_backward_launch(a, cos, labels, dlogits, dcos, stream_of(b)));
+    return FER_OK;
+}
+
+fer_status cuda_softmax_rows(fer_backend *b, int rows, int cols, const float *x, float *y)
+{
+    FER_TRY(rows_check(rows, cols, "softmax"));
+    CUDA_TRY(fer_cuda_softmax_launch(rows, cols, x, y, stream_of(b)));
+    return FER_OK;
+}
+
+fer_status cuda_loss_forward_backward(fer_backend *b, const fer_loss_args *a,
+                                      const float *logits, const int32_t *labels,
+                                      const float *class_weights, float *loss_host,
+                                      float *dlogits)
+{
+    cuda_ctx *c = cuda_ctx_of(b);
+    FER_TRY(rows_check(a->n, a->c, "loss"));
+    void *rows;
+    FER_TRY(cuda_scratch(c, 2 * (size_t)(a->n ? a->n : 1) * sizeof(float), &rows));
+    float *row_num = rows, *row_den = row_num + a->n;
+    fer_kb_loss_result *res_dev = (fer_kb_loss_result *)((char *)c->small + SMALL_LOSS_OFFSET);
+    CUDA_TRY(fer_cuda_loss_launch(a, logits, labels, class_weights, dlogits, row_num, row_den,
+                                  res_dev, c->stream));
+    fer_kb_loss_result res;
+    CUDA_TRY(cudaMemcpyAsync(&res, res_dev, sizeof res, cudaMemcpyDeviceToHost, c->stream));
+    CUDA_TRY(cudaStreamSynchronize(c->stream));
+    if (res.bad_row >= 0) {
+        int32_t label = 0;
+        CUDA_TRY(cudaMemcpy(&label, labels + res.bad_row, sizeof label, cudaMemcpyDeviceToHost));
+        return fer_fail(FER_ERR_ARG, "loss: label %d of sample %d is outside 0..%d", (int)label,
+                        res.bad_row, a->c - 1);
+    }
+    if (res.den <= 0.0)
+        return fer_fail(FER_ERR_ARG, "loss: class weights of the batch sum to %g", res.den);
+    if (loss_host) *loss_host = res.loss;
+    return FER_OK;
+}
+
+fer_status cuda_optimizer_step(fer_backend *b, const fer_optim_args *a, size_t n, float *param,
+                               const float *grad, float *m, float *v)
+{
+    if (a->kind != FER_OPTIM_SGD && (!m || !v) && n)
+        return fer_fail(FER_ERR_ARG, "cuda: adam needs both moment buffers");
+    CUDA_TRY(fer_cuda_optim_launch(a, n, param, grad, m, v, stream_of(b)));
+    return FER_OK;
+}
+
+fer_status cuda_sum_squares(fer_backend *b, size_t n, const float *x, double *out_host)
+{
+    cuda_ctx *c = cuda_ctx_of(b);
+    double *out_dev = (double *)((char *)c->small + SMALL_SUMSQ_OFFSET);
+    double *partials = out_dev + 1;
+    CUDA_TRY(fer_cuda_sum_squares_launch(x, n, partials, out_dev, c->stream));
+    CUDA_TRY(cudaMemcpyAsync(out_host, out_dev, sizeof *out_host, cudaMemcpyDeviceToHost,
+                             c->stream));
+    CUDA_TRY(cudaStreamSynchronize(c->stream));
+    return FER_OK;
+}
+
+fer_status cuda_crop_faces_48(fer_backend *b, const fer_face_batch_args *a, const uint8_t *frame,
+                              const int32_t *boxes, float *x)
+{
+    if (a->n < 0 || a->w <= 0 || a->h <= 0 || a->stride < a->w || !(a->std != 0.0f))
+        return fer_fail(FER_ERR_ARG, "cuda: invalid face batch (n=%d, frame %dx%d stride %d)",
+                        a->n, a->w, a->h, a->stride);
+    FER_TRY(cuda_check_count((size_t)a->n * FER_INPUT_SIZE * FER_INPUT_SIZE, "face batch"));
+    CUDA_TRY(fer_cuda_crop_faces_launch(a, frame, boxes, x, stream_of(b)));
+    return FER_OK;
+}
