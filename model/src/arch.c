@@ -1,1 +1,562 @@
-/* placeholder until implemented */
+/* Architectures: built-in presets and the JSON form (see fer/arch.h). */
+#include "fer/arch.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch_internal.h"
+#include "fer/layer_math.h"
+
+static const char *const layer_type_names[] = {"conv2d", "batchnorm2d", "relu", "maxpool2d",
+                                                "flatten", "linear", "dropout"};
+
+const char *fer_layer_kind_name(fer_layer_kind k)
+{
+    return (unsigned)k < sizeof layer_type_names / sizeof *layer_type_names ? layer_type_names[k]
+                                                                              : "?";
+}
+
+static fer_layer_spec conv(int out, int k, int stride, int pad, int bias)
+{
+    fer_layer_spec s = {.kind = FER_LAYER_CONV2D, .out = out, .k = k, .stride = stride,
+                        .pad = pad, .bias = bias};
+    return s;
+}
+
+static fer_layer_spec simple(fer_layer_kind kind)
+{
+    fer_layer_spec s = {.kind = kind};
+    return s;
+}
+
+static fer_layer_spec pool(int k, int stride)
+{
+    fer_layer_spec s = {.kind = FER_LAYER_MAXPOOL2D, .k = k, .stride = stride};
+    return s;
+}
+
+static fer_layer_spec linear(int out, int bias)
+{
+    fer_layer_spec s = {.kind = FER_LAYER_LINEAR, .out = out, .bias = bias};
+    return s;
+}
+
+static fer_layer_spec dropout(float p)
+{
+    fer_layer_spec s = {.kind = FER_LAYER_DROPOUT, .p = p};
+    return s;
+}
+
+static void push(fer_arch *a, fer_layer_spec s)
+{
+    a->layers[a->n_layers++] = s;
+}
+
+/* conv3x3(no bias) + BN + ReLU, twice, then maxpool 2: the seed's ConvBlock. */
+static void conv_block(fer_arch *a, int channels)
+{
+    for (int i = 0; i < 2; i++) {
+        push(a, conv(channels, 3, 1, 1, 0));
+        push(a, simple(FER_LAYER_BATCHNORM2D));
+        push(a, simple(FER_LAYER_RELU));
+    }
+    push(a, pool(2, 2));
+}
+
+static void set_head(fer_arch *a, fer_head_kind head)
+{
+    a->head = head;
+    a->n_classes = 7;
+    a->arc_s = 30.0f;
+    a->arc_m = 0.5f;
+}
+
+fer_status fer_arch_preset(const char *name, fer_head_kind head, fer_arch *out)
+{
+    memset(out, 0, sizeof *out);
+    if (head != FER_HEAD_SOFTMAX && head != FER_HEAD_ARCFACE)
+        return fer_fail(FER_ERR_ARG, "arch: unknown head kind %d", (int)head);
+    out->in_c = 1;
+    out->in_h = out->in_w = 48;
+    set_head(out, head);
+    if (strcmp(name, "simplecnn") == 0) {
+        snprintf(out->name, sizeof out->name, "simplecnn");
+        conv_block(out, 32);
+        conv_block(out, 64);
+        conv_block(out, 128);
+        push(out, simple(FER_LAYER_FLATTEN));
+        push(out, linear(256, 1));
+        push(out, simple(FER_LAYER_RELU));
+        push(out, dropout(0.3f));
+        push(out, linear(128, 1));
+        return FER_OK;
+    }
+    if (strcmp(name, "tiny") == 0) {
+        /* 1x48x48 -> 8x24x24 -> 16x12x12 -> 16x6x6 -> 64 -> 32 features */
+        snprintf(out->name, sizeof out->name, "tiny");
+        push(out, conv(8, 3, 1, 1, 0));
+        push(out, simple(FER_LAYER_BATCHNORM2D));
+        push(out, simple(FER_LAYER_RELU));
+        push(out, pool(2, 2));
+        push(out, conv(16, 3, 1, 1, 0));
+        push(out, simple(FER_LAYER_BATCHNORM2D));
+        push(out, simple(FER_LAYER_RELU));
+        push(out, pool(2, 2));
+        push(out, pool(2, 2));
+        push(out, simple(FER_LAYER_FLATTEN));
+        push(out, linear(64, 1));
+        push(out, simple(FER_LAYER_RELU));
+        push(out, dropout(0.3f));
+        push(out, linear(32, 1));
+        return FER_OK;
+    }
+    return fer_fail(FER_ERR_ARG, "arch: unknown preset '%s' (expected simplecnn or tiny)", name);
+}
+
+/* ---- shape inference ------------------------------------------------------------------ */
+
+fer_status fer_arch_shapes(const fer_arch *a, const char *origin, fer_shape *shapes)
+{
+    if (a->in_c <= 0 || a->in_h <= 0 || a->in_w <= 0)
+        return fer_fail(FER_ERR_FORMAT, "%s: input shape %dx%dx%d is not positive", origin,
+                        a->in_c, a->in_h, a->in_w);
+    if (a->n_layers <= 0 || a->n_layers > FER_MAX_LAYERS)
+        return fer_fail(FER_ERR_FORMAT, "%s: %d layers (expected 1..%d)", origin, a->n_layers,
+                        FER_MAX_LAYERS);
+    if (a->n_classes < 2 || a->n_classes > FER_MAX_CLASSES)
+        return fer_fail(FER_ERR_FORMAT, "%s: %d classes (expected 2..%d)", origin, a->n_classes,
+                        FER_MAX_CLASSES);
+    if (a->head == FER_HEAD_ARCFACE && !(a->arc_s > 0.0f && a->arc_m >= 0.0f && a->arc_m < 1.6f))
+        return fer_fail(FER_ERR_FORMAT, "%s: arcface needs s > 0 and 0 <= m < pi/2", origin);
+    fer_shape cur = {a->in_c, a->in_h, a->in_w, 0};
+    for (int i = 0; i < a->n_layers; i++) {
+        const fer_layer_spec *l = &a->layers[i];
+        fer_shape next = cur;
+        switch (l->kind) {
+        case FER_LAYER_CONV2D:
+            if (cur.flat)
+                return fer_fail(FER_ERR_FORMAT, "%s: layer %d (conv2d) after flatten", origin, i);
+            if (l->out <= 0 || l->k <= 0 || l->stride <= 0 || l->pad < 0)
+                return fer_fail(FER_ERR_FORMAT, "%s: layer %d (conv2d) needs out, k, stride > 0",
+                                origin, i);
+            next.c = l->out;
+            next.h = fer_conv_out_size(cur.h, l->k, l->stride, l->pad);
+            next.w = fer_conv_out_size(cur.w, l->k, l->stride, l->pad);
+            break;
+        case FER_LAYER_BATCHNORM2D:
+            if (cur.flat)
+                return fer_fail(FER_ERR_FORMAT, "%s: layer %d (batchnorm2d) after flatten",
+                                origin, i);
+            break;
+        case FER_LAYER_MAXPOOL2D:
+            if (cur.flat)
+                return fer_fail(FER_ERR_FORMAT, "%s: layer %d (maxpool2d) after flatten", origin,
+                                i);
+            if (l->k <= 0 || l->stride <= 0)
+                return fer_fail(FER_ERR_FORMAT, "%s: layer %d (maxpool2d) needs k, stride > 0",
+                                origin, i);
+            next.h = fer_pool_out_size(cur.h, l->k, l->stride);
+            next.w = fer_pool_out_size(cur.w, l->k, l->stride);
+            break;
+        case FER_LAYER_FLATTEN:
+            next.c = cur.c * cur.h * cur.w;
+            next.h = next.w = 1;
+            next.flat = 1;
+            break;
+        case FER_LAYER_LINEAR:
+            if (!cur.flat)
+                return fer_fail(FER_ERR_FORMAT,
+                                "%s: layer %d (linear) needs a flattened input (add a flatten "
+                                "layer)", origin, i);
+            if (l->out <= 0)
+                return fer_fail(FER_ERR_FORMAT, "%s: layer %d (linear) needs out > 0", origin, i);
+            next.c = l->out;
+            break;
+        case FER_LAYER_RELU:
+            break;
+        case FER_LAYER_DROPOUT:
+            if (!(l->p >= 0.0f && l->p < 1.0f))
+                return fer_fail(FER_ERR_FORMAT, "%s: layer %d (dropout) needs 0 <= p < 1", origin,
+                                i);
+            break;
+        default:
+            return fer_fail(FER_ERR_FORMAT, "%s: layer %d has unknown kind %d", origin, i,
+                            (int)l->kind);
+        }
+        if (next.c <= 0 || next.h <= 0 || next.w <= 0)
+            return fer_fail(FER_ERR_FORMAT, "%s: layer %d (%s) output would be empty (%dx%dx%d)",
+                            origin, i, fer_layer_kind_name(l->kind), next.c, next.h, next.w);
+        if ((long long)next.c * next.h * next.w > (1LL << 28))
+            return fer_fail(FER_ERR_FORMAT, "%s: layer %d output is too large", origin, i);
+        if (shapes)
+            shapes[i] = next;
+        cur = next;
+    }
+    if (!cur.flat)
+        return fer_fail(FER_ERR_FORMAT, "%s: the layer stack must end in a flat feature vector",
+                        origin);
+    return FER_OK;
+}
+
+/* ---- JSON ----------------------------------------------------------------------------- */
+
+static fer_status get_int(const cJSON *obj, const char *key, int def, int *out, const char *origin,
+                          int layer)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v) {
+        *out = def;
+        return FER_OK;
+    }
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
+        fabs(v->valuedouble) > 1e9)
+        return fer_fail(FER_ERR_FORMAT, "%s: layer %d: \"%s\" must be an integer", origin, layer,
+                        key);
+    *out = (int)v->valuedouble;
+    return FER_OK;
+}
+
+static fer_status get_bool(const cJSON *obj, const char *key, int def, int *out,
+                           const char *origin, int layer)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v) {
+        *out = def;
+        return FER_OK;
+    }
+    if (!cJSON_IsBool(v))
+        return fer_fail(FER_ERR_FORMAT, "%s: layer %d: \"%s\" must be true or false", origin,
+                        layer, key);
+    *out = cJSON_IsTrue(v);
+    return FER_OK;
+}
+
+static fer_status check_keys(const cJSON *obj, const char *const *allowed, const char *origin,
+                             const char *where)
+{
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        int ok = 0;
+        for (const char *const *k = allowed; *k; k++)
+            if (strcmp(it->string, *k) == 0)
+                ok = 1;
+        if (!ok)
+            return fer_fail(FER_ERR_FORMAT, "%s: %s: unknown field \"%s\"", origin, where,
+                            it->string);
+    }
+    return FER_OK;
+}
+
+#define TRY(expr)                                                                              \
+    do {                                                                                       \
+        fer_status st_ = (expr);                                                               \
+        if (st_ != FER_OK)                                                                     \
+            return st_;                                                                        \
+    } while (0)
+
+static fer_status parse_layer(const cJSON *jl, int i, const char *origin, fer_layer_spec *l)
+{
+    static const char *const conv_keys[] = {"type", "out", "k", "stride", "pad", "bias", NULL};
+    static const char *const pool_keys[] = {"type", "k", "stride", NULL};
+    static const char *const linear_keys[] = {"type", "out", "bias", NULL};
+    static const char *const dropout_keys[] = {"type", "p", NULL};
+    static const char *const plain_keys[] = {"type", NULL};
+    char where[32];
+    snprintf(where, sizeof where, "layer %d", i);
+    if (!cJSON_IsObject(jl))
+        return fer_fail(FER_ERR_FORMAT, "%s: layer %d is not an object", origin, i);
+    const cJSON *jt = cJSON_GetObjectItemCaseSensitive(jl, "type");
+    if (!cJSON_IsString(jt))
+        return fer_fail(FER_ERR_FORMAT, "%s: layer %d has no \"type\"", origin, i);
+    memset(l, 0, sizeof *l);
+    const char *t = jt->valuestring;
+    if (strcmp(t, "conv2d") == 0) {
+        l->kind = FER_LAYER_CONV2D;
+        TRY(check_keys(jl, conv_keys, origin, where));
+        TRY(get_int(jl, "out", 0, &l->out, origin, i));
+        TRY(get_int(jl, "k", 3, &l->k, origin, i));
+        TRY(get_int(jl, "stride", 1, &l->stride, origin, i));
+        TRY(get_int(jl, "pad", 0, &l->pad, origin, i));
+        TRY(get_bool(jl, "bias", 1, &l->bias, origin, i));
+    } else if (strcmp(t, "batchnorm2d") == 0 || strcmp(t, "relu") == 0 ||
+               strcmp(t, "flatten") == 0) {
+        l->kind = t[0] == 'b' ? FER_LAYER_BATCHNORM2D
+                              : (t[0] == 'r' ? FER_LAYER_RELU : FER_LAYER_FLATTEN);
+        TRY(check_keys(jl, plain_keys, origin, where));
+    } else if (strcmp(t, "maxpool2d") == 0) {
+        l->kind = FER_LAYER_MAXPOOL2D;
+        TRY(check_keys(jl, pool_keys, origin, where));
+        TRY(get_int(jl, "k", 2, &l->k, origin, i));
+        TRY(get_int(jl, "stride", l->k, &l->stride, origin, i));
+    } else if (strcmp(t, "linear") == 0) {
+        l->kind = FER_LAYER_LINEAR;
+        TRY(check_keys(jl, linear_keys, origin, where));
+        TRY(get_int(jl, "out", 0, &l->out, origin, i));
+        TRY(get_bool(jl, "bias", 1, &l->bias, origin, i));
+    } else if (strcmp(t, "dropout") == 0) {
+        l->kind = FER_LAYER_DROPOUT;
+        TRY(check_keys(jl, dropout_keys, origin, where));
+        const cJSON *jp = cJSON_GetObjectItemCaseSensitive(jl, "p");
+        if (jp && !cJSON_IsNumber(jp))
+            return fer_fail(FER_ERR_FORMAT, "%s: layer %d: \"p\" must be a number", origin, i);
+        l->p = jp ? (float)jp->valuedouble : 0.5f;
+    } else {
+        return fer_fail(FER_ERR_FORMAT, "%s: layer %d has unknown type \"%s\"", origin, i, t);
+    }
+    return FER_OK;
+}
+
+fer_status fer_arch_from_json_obj(const cJSON *root, const char *origin, fer_head_kind def_head,
+                                  fer_arch *out)
+{
+    static const char *const top_keys[] = {"name", "input", "classes", "layers", "head", NULL};
+    static const char *const head_keys[] = {"type", "s", "m", NULL};
+    memset(out, 0, sizeof *out);
+    if (!cJSON_IsObject(root))
+        return fer_fail(FER_ERR_FORMAT, "%s: architecture is not a JSON object", origin);
+    TRY(check_keys(root, top_keys, origin, "architecture"));
+    const cJSON *jn = cJSON_GetObjectItemCaseSensitive(root, "name");
+    snprintf(out->name, sizeof out->name, "%s", cJSON_IsString(jn) ? jn->valuestring : "custom");
+    const cJSON *jin = cJSON_GetObjectItemCaseSensitive(root, "input");
+    if (jin) {
+        if (!cJSON_IsArray(jin) || cJSON_GetArraySize(jin) != 3)
+            return fer_fail(FER_ERR_FORMAT, "%s: \"input\" must be [channels, height, width]",
+                            origin);
+        int dims[3];
+        for (int i = 0; i < 3; i++) {
+            const cJSON *d = cJSON_GetArrayItem(jin, i);
+            if (!cJSON_IsNumber(d) || d->valuedouble < 1 || d->valuedouble > 4096)
+                return fer_fail(FER_ERR_FORMAT, "%s: \"input\" dimensions must be 1..4096",
+                                origin);
+            dims[i] = (int)d->valuedouble;
+        }
+        out->in_c = dims[0];
+        out->in_h = dims[1];
+        out->in_w = dims[2];
+    } else {
+        out->in_c = 1;
+        out->in_h = out->in_w = 48;
+    }
+    set_head(out, def_head);
+    const cJSON *jc = cJSON_GetObjectItemCaseSensitive(root, "classes");
+    if (jc) {
+        if (!cJSON_IsNumber(jc))
+            return fer_fail(FER_ERR_FORMAT, "%s: \"classes\" must be a number", origin);
+        out->n_classes = (int)jc->valuedouble;
+    }
+    const cJSON *jl = cJSON_GetObjectItemCaseSensitive(root, "layers");
+    if (!cJSON_IsArray(jl))
+        return fer_fail(FER_ERR_FORMAT, "%s: \"layers\" must be an array", origin);
+    int n = cJSON_GetArraySize(jl);
+    if (n < 1 || n > FER_MAX_LAYERS)
+        return fer_fail(FER_ERR_FORMAT, "%s: %d layers (expected 1..%d)", origin, n,
+                        FER_MAX_LAYERS);
+    int i = 0;
+    for (const cJSON *it = jl->child; it; it = it->next, i++)
+        TRY(parse_layer(it, i, origin, &out->layers[i]));
+    out->n_layers = n;
+    const cJSON *jh = cJSON_GetObjectItemCaseSensitive(root, "head");
+    if (jh) {
+        if (!cJSON_IsObject(jh))
+            return fer_fail(FER_ERR_FORMAT, "%s: \"head\" must be an object", origin);
+        TRY(check_keys(jh, head_keys, origin, "head"));
+        const cJSON *jt = cJSON_GetObjectItemCaseSensitive(jh, "type");
+        if (!cJSON_IsString(jt))
+            return fer_fail(FER_ERR_FORMAT, "%s: head has no \"type\"", origin);
+        if (strcmp(jt->valuestring, "softmax") == 0)
+            out->head = FER_HEAD_SOFTMAX;
+        else if (strcmp(jt->valuestring, "arcface") == 0)
+            out->head = FER_HEAD_ARCFACE;
+        else
+            return fer_fail(FER_ERR_FORMAT, "%s: unknown head \"%s\" (softmax or arcface)",
+                            origin, jt->valuestring);
+        const cJSON *js = cJSON_GetObjectItemCaseSensitive(jh, "s");
+        const cJSON *jm = cJSON_GetObjectItemCaseSensitive(jh, "m");
+        if ((js && !cJSON_IsNumber(js)) || (jm && !cJSON_IsNumber(jm)))
+            return fer_fail(FER_ERR_FORMAT, "%s: head \"s\" and \"m\" must be numbers", origin);
+        if (js)
+            out->arc_s = (float)js->valuedouble;
+        if (jm)
+            out->arc_m = (float)jm->valuedouble;
+    }
+    return fer_arch_shapes(out, origin, NULL);
+}
+
+fer_status fer_arch_from_json(const char *json_text, const char *origin, fer_arch *out)
+{
+    cJSON *root = cJSON_Parse(json_text);
+    if (!root) {
+        memset(out, 0, sizeof *out);
+        return fer_fail(FER_ERR_FORMAT, "%s: invalid JSON near \"%.20s\"", origin,
+                        cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "");
+    }
+    fer_status st = fer_arch_from_json_obj(root, origin, FER_HEAD_SOFTMAX, out);
+    cJSON_Delete(root);
+    return st;
+}
+
+static char *read_text_file(const char *path, fer_status *st)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        *st = fer_fail(FER_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        size_t got = fread(buf + len, 1, cap - len - 1, f);
+        len += got;
+        if (got == 0)
+            break;
+        if (len + 1 == cap) {
+            if (cap >= (1u << 24)) {
+                free(buf);
+                fclose(f);
+                *st = fer_fail(FER_ERR_FORMAT, "%s: architecture file is too large", path);
+                return NULL;
+            }
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (!buf) {
+        *st = fer_fail(FER_ERR_NOMEM, "%s: out of memory", path);
+        return NULL;
+    }
+    if (err) {
+        free(buf);
+        *st = fer_fail(FER_ERR_IO, "%s: read error", path);
+        return NULL;
+    }
+    buf[len] = '\0';
+    *st = FER_OK;
+    return buf;
+}
+
+fer_status fer_arch_load(const char *name_or_path, fer_head_kind head, fer_arch *out)
+{
+    if (!name_or_path)
+        return fer_fail(FER_ERR_ARG, "arch: no architecture given");
+    if (strcmp(name_or_path, "simplecnn") == 0 || strcmp(name_or_path, "tiny") == 0)
+        return fer_arch_preset(name_or_path, head, out);
+    fer_status st;
+    char *text = read_text_file(name_or_path, &st);
+    if (!text)
+        return st;
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    if (!root)
+        return fer_fail(FER_ERR_FORMAT, "%s: invalid JSON", name_or_path);
+    st = fer_arch_from_json_obj(root, name_or_path, head, out);
+    cJSON_Delete(root);
+    return st;
+}
+
+cJSON *fer_arch_to_json_obj(const fer_arch *a)
+{
+    cJSON *root = cJSON_CreateObject();
+    if (!root)
+        return NULL;
+    cJSON_AddStringToObject(root, "name", a->name);
+    int dims[3] = {a->in_c, a->in_h, a->in_w};
+    cJSON_AddItemToObject(root, "input", cJSON_CreateIntArray(dims, 3));
+    cJSON_AddNumberToObject(root, "classes", a->n_classes);
+    cJSON *layers = cJSON_AddArrayToObject(root, "layers");
+    for (int i = 0; layers && i < a->n_layers; i++) {
+        const fer_layer_spec *l = &a->layers[i];
+        cJSON *jl = cJSON_CreateObject();
+        if (!jl)
+            break;
+        cJSON_AddStringToObject(jl, "type", fer_layer_kind_name(l->kind));
+        switch (l->kind) {
+        case FER_LAYER_CONV2D:
+            cJSON_AddNumberToObject(jl, "out", l->out);
+            cJSON_AddNumberToObject(jl, "k", l->k);
+            cJSON_AddNumberToObject(jl, "stride", l->stride);
+            cJSON_AddNumberToObject(jl, "pad", l->pad);
+            cJSON_AddBoolToObject(jl, "bias", l->bias);
+            break;
+        case FER_LAYER_MAXPOOL2D:
+            cJSON_AddNumberToObject(jl, "k", l->k);
+            cJSON_AddNumberToObject(jl, "stride", l->stride);
+            break;
+        case FER_LAYER_LINEAR:
+            cJSON_AddNumberToObject(jl, "out", l->out);
+            cJSON_AddBoolToObject(jl, "bias", l->bias);
+            break;
+        case FER_LAYER_DROPOUT:
+            cJSON_AddNumberToObject(jl, "p", (double)l->p);
+            break;
+        default:
+            break;
+        }
+        cJSON_AddItemToArray(layers, jl);
+    }
+    cJSON *head = cJSON_AddObjectToObject(root, "head");
+    if (head) {
+        cJSON_AddStringToObject(head, "type", a->head == FER_HEAD_ARCFACE ? "arcface" : "softmax");
+        if (a->head == FER_HEAD_ARCFACE) {
+            cJSON_AddNumberToObject(head, "s", (double)a->arc_s);
+            cJSON_AddNumberToObject(head, "m", (double)a->arc_m);
+        }
+    }
+    return root;
+}
+
+char *fer_arch_to_json(const fer_arch *a)
+{
+    cJSON *root = fer_arch_to_json_obj(a);
+    if (!root)
+        return NULL;
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return text;
+}
+
+int fer_arch_equal(const fer_arch *a, const fer_arch *b)
+{
+    if (a->in_c != b->in_c || a->in_h != b->in_h || a->in_w != b->in_w ||
+        a->n_layers != b->n_layers || a->head != b->head || a->n_classes != b->n_classes)
+        return 0;
+    if (a->head == FER_HEAD_ARCFACE && (a->arc_s != b->arc_s || a->arc_m != b->arc_m))
+        return 0;
+    for (int i = 0; i < a->n_layers; i++) {
+        const fer_layer_spec *x = &a->layers[i], *y = &b->layers[i];
+        if (x->kind != y->kind)
+            return 0;
+        switch (x->kind) {
+        case FER_LAYER_CONV2D:
+            if (x->out != y->out || x->k != y->k || x->stride != y->stride || x->pad != y->pad ||
+                !x->bias != !y->bias)
+                return 0;
+            break;
+        case FER_LAYER_MAXPOOL2D:
+            if (x->k != y->k || x->stride != y->stride)
+                return 0;
+            break;
+        case FER_LAYER_LINEAR:
+            if (x->out != y->out || !x->bias != !y->bias)
+                return 0;
+            break;
+        case FER_LAYER_DROPOUT:
+            if (x->p != y->p)
+                return 0;
+            break;
+        default:
+            break;
+        }
+    }
+    return 1;
+}

@@ -1,1 +1,578 @@
-/* placeholder until implemented */
+/* The reference backend: plain, obviously-correct loops over host memory, single-threaded.
+ * It stays in the tree as the oracle for the fast backends and the golden tests, so clarity
+ * beats speed here (sums that decide accuracy are accumulated in double). */
+#include "backend_ref.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fer/dropout_math.h"
+#include "fer/head_math.h"
+#include "fer/layer_math.h"
+#include "fer/loss_math.h"
+#include "fer/optim_math.h"
+
+/* ---- memory --------------------------------------------------------------------------- */
+
+fer_status fer_ref_alloc(fer_backend *b, size_t bytes, void **ptr)
+{
+    (void)b;
+    size_t rounded = (bytes + 63) / 64 * 64;
+    if (rounded == 0)
+        rounded = 64;
+    void *p = aligned_alloc(64, rounded);
+    if (!p) {
+        *ptr = NULL;
+        return fer_fail(FER_ERR_NOMEM, "backend: cannot allocate %zu bytes", bytes);
+    }
+    memset(p, 0, rounded);
+    *ptr = p;
+    return FER_OK;
+}
+
+void fer_ref_release(fer_backend *b, void *ptr)
+{
+    (void)b;
+    free(ptr);
+}
+
+fer_status fer_ref_upload(fer_backend *b, void *dst, const void *host_src, size_t bytes)
+{
+    (void)b;
+    if (bytes)
+        memcpy(dst, host_src, bytes);
+    return FER_OK;
+}
+
+fer_status fer_ref_download(fer_backend *b, void *host_dst, const void *src, size_t bytes)
+{
+    (void)b;
+    if (bytes)
+        memcpy(host_dst, src, bytes);
+    return FER_OK;
+}
+
+fer_status fer_ref_copy(fer_backend *b, void *dst, const void *src, size_t bytes)
+{
+    (void)b;
+    if (bytes && dst != src)
+        memmove(dst, src, bytes);
+    return FER_OK;
+}
+
+fer_status fer_ref_fill(fer_backend *b, float *dst, float value, size_t n)
+{
+    (void)b;
+    for (size_t i = 0; i < n; i++)
+        dst[i] = value;
+    return FER_OK;
+}
+
+fer_status fer_ref_synchronize(fer_backend *b)
+{
+    (void)b;
+    return FER_OK;
+}
+
+/* ---- conv2d --------------------------------------------------------------------------- */
+
+/* Output columns ow whose input column ow*stride - pad + kk lies inside [0, in). */
+static void valid_range(int out, int in, int stride, int pad, int kk, int *lo, int *hi)
+{
+    int a = 0;
+    while (a < out && a * stride - pad + kk < 0)
+        a++;
+    int z = out - 1;
+    while (z >= a && z * stride - pad + kk >= in)
+        z--;
+    *lo = a;
+    *hi = z; /* inclusive; hi < lo means empty */
+}
+
+fer_status fer_ref_conv2d_forward(fer_backend *b, const fer_conv2d_args *a, const float *x,
+                                  const float *w, const float *bias, float *y)
+{
+    (void)b;
+    const int S = a->stride, P = a->pad, K = a->k;
+    const size_t out_plane = (size_t)a->out_h * a->out_w, in_plane = (size_t)a->in_h * a->in_w;
+    for (int n = 0; n < a->n; n++) {
+        for (int oc = 0; oc < a->out_c; oc++) {
+            float *yp = y + ((size_t)n * a->out_c + oc) * out_plane;
+            float b0 = (a->has_bias && bias) ? bias[oc] : 0.0f;
+            for (size_t i = 0; i < out_plane; i++)
+                yp[i] = b0;
+            for (int ic = 0; ic < a->in_c; ic++) {
+                const float *xp = x + ((size_t)n * a->in_c + ic) * in_plane;
+                for (int kh = 0; kh < K; kh++) {
+                    int oh_lo, oh_hi;
+                    valid_range(a->out_h, a->in_h, S, P, kh, &oh_lo, &oh_hi);
+                    for (int kw = 0; kw < K; kw++) {
+                        int ow_lo, ow_hi;
+                        valid_range(a->out_w, a->in_w, S, P, kw, &ow_lo, &ow_hi);
+                        float wv = w[(((size_t)oc * a->in_c + ic) * K + kh) * K + kw];
+                        for (int oh = oh_lo; oh <= oh_hi; oh++) {
+                            const float *xr = xp + (size_t)(oh * S - P + kh) * a->in_w;
+                            float *yr = yp + (size_t)oh * a->out_w;
+                            for (int ow = ow_lo; ow <= ow_hi; ow++)
+                                yr[ow] += wv * xr[ow * S - P + kw];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return FER_OK;
+}
+
+fer_status fer_ref_conv2d_backward(fer_backend *b, const fer_conv2d_args *a, const float *x,
+                                   const float *w, const float *dy, float *dx, float *dw,
+                                   float *dbias)
+{
+    (void)b;
+    const int S = a->stride, P = a->pad, K = a->k;
+    const size_t out_plane = (size_t)a->out_h * a->out_w, in_plane = (size_t)a->in_h * a->in_w;
+    if (dx)
+        memset(dx, 0, sizeof(float) * (size_t)a->n * a->in_c * in_plane);
+    if (a->has_bias && dbias) {
+        for (int oc = 0; oc < a->out_c; oc++) {
+            double s = 0.0;
+            for (int n = 0; n < a->n; n++) {
+                const float *dyp = dy + ((size_t)n * a->out_c + oc) * out_plane;
+                for (size_t i = 0; i < out_plane; i++)
+                    s += dyp[i];
+            }
+            dbias[oc] = (float)s;
+        }
+    }
+    for (int oc = 0; oc < a->out_c; oc++) {
+        for (int ic = 0; ic < a->in_c; ic++) {
+            for (int kh = 0; kh < K; kh++) {
+                int oh_lo, oh_hi;
+                valid_range(a->out_h, a->in_h, S, P, kh, &oh_lo, &oh_hi);
+                for (int kw = 0; kw < K; kw++) {
+                    int ow_lo, ow_hi;
+                    valid_range(a->out_w, a->in_w, S, P, kw, &ow_lo, &ow_hi);
+                    size_t widx = (((size_t)oc * a->in_c + ic) * K + kh) * K + kw;
+                    float wv = w[widx];
+                    double gsum = 0.0;
+                    for (int n = 0; n < a->n; n++) {
+                        const float *xp = x + ((size_t)n * a->in_c + ic) * in_plane;
+                        const float *dyp = dy + ((size_t)n * a->out_c + oc) * out_plane;
+                        float *dxp = dx ? dx + ((size_t)n * a->in_c + ic) * in_plane : NULL;
+                        for (int oh = oh_lo; oh <= oh_hi; oh++) {
+                            size_t xrow = (size_t)(oh * S - P + kh) * a->in_w;
+                            const float *dyr = dyp + (size_t)oh * a->out_w;
+                            float rsum = 0.0f;
+                            for (int ow = ow_lo; ow <= ow_hi; ow++)
+                                rsum += dyr[ow] * xp[xrow + ow * S - P + kw];
+                            gsum += rsum;
+                            if (dxp)
+                                for (int ow = ow_lo; ow <= ow_hi; ow++)
+                                    dxp[xrow + ow * S - P + kw] += wv * dyr[ow];
+                        }
+                    }
+                    dw[widx] = (float)gsum;
+                }
+            }
+        }
+    }
+    return FER_OK;
+}
+
+/* ---- batch norm ----------------------------------------------------------------------- */
+
+fer_status fer_ref_batchnorm_forward(fer_backend *b, const fer_bn_args *a, int training,
+                                     const float *x, const float *gamma, const float *beta,
+                                     float *running_mean, float *running_var, float *y,
+                                     float *save_mean, float *save_invstd)
+{
+    (void)b;
+    const size_t hw = (size_t)a->hw, count = (size_t)a->n * hw;
+    for (int c = 0; c < a->c; c++) {
+        float mean, invstd;
+        if (training) {
+            double s = 0.0;
+            for (int n = 0; n < a->n; n++) {
+                const float *xp = x + ((size_t)n * a->c + c) * hw;
+                for (size_t i = 0; i < hw; i++)
+                    s += xp[i];
+            }
+            double dmean = s / (double)count, ss = 0.0;
+            for (int n = 0; n < a->n; n++) {
+                const float *xp = x + ((size_t)n * a->c + c) * hw;
+                for (size_t i = 0; i < hw; i++)
+                    ss += ((double)xp[i] - dmean) * ((double)xp[i] - dmean);
+            }
+            double var = ss / (double)count;
+            mean = (float)dmean;
+            invstd = (float)(1.0 / sqrt(var + (double)a->eps));
+            if (save_mean)
+                save_mean[c] = mean;
+            if (save_invstd)
+                save_invstd[c] = invstd;
+            running_mean[c] = fer_bn_running(running_mean[c], mean, a->momentum);
+            running_var[c] =
+                fer_bn_running(running_var[c], fer_bn_unbiased((float)var, (double)count),
+                               a->momentum);
+        } else {
+            mean = running_mean[c];
+            invstd = 1.0f / sqrtf(running_var[c] + a->eps);
+        }
+        float g = gamma ? gamma[c] : 1.0f, be = beta ? beta[c] : 0.0f;
+        for (int n = 0; n < a->n; n++) {
+            const float *xp = x + ((size_t)n * a->c + c) * hw;
+            float *yp = y + ((size_t)n * a->c + c) * hw;
+            for (size_t i = 0; i < hw; i++)
+                yp[i] = fer_bn_apply(xp[i], mean, invstd, g, be);
+        }
+    }
+    return FER_OK;
+}
+
+fer_status fer_ref_batchnorm_backward(fer_backend *b, const fer_bn_args *a, const float *x,
+                                      const float *gamma, const float *save_mean,
+                                      const float *save_invstd, const float *dy, float *dx,
+                                      float *dgamma, float *dbeta)
+{
+    (void)b;
+    const size_t hw = (size_t)a->hw, count = (size_t)a->n * hw;
+    for (int c = 0; c < a->c; c++) {
+        float mean = save_mean[c], invstd = save_invstd[c];
+        double sdy = 0.0, sdyx = 0.0;
+        for (int n = 0; n < a->n; n++) {
+            const float *xp = x + ((size_t)n * a->c + c) * hw;
+            const float *dyp = dy + ((size_t)n * a->c + c) * hw;
+            for (size_t i = 0; i < hw; i++) {
+                sdy += dyp[i];
+                sdyx += (double)dyp[i] * (double)((xp[i] - mean) * invstd);
+            }
+        }
+        if (dgamma)
+            dgamma[c] = (float)sdyx;
+        if (dbeta)
+            dbeta[c] = (float)sdy;
+        if (!dx)
+            continue;
+        float g = gamma ? gamma[c] : 1.0f;
+        float mean_dy = (float)(sdy / (double)count), mean_dyx = (float)(sdyx / (double)count);
+        for (int n = 0; n < a->n; n++) {
+            const float *xp = x + ((size_t)n * a->c + c) * hw;
+            const float *dyp = dy + ((size_t)n * a->c + c) * hw;
+            float *dxp = dx + ((size_t)n * a->c + c) * hw;
+            for (size_t i = 0; i < hw; i++)
+                dxp[i] = fer_bn_backward_x(dyp[i], (xp[i] - mean) * invstd, g * invstd, mean_dy,
+                                           mean_dyx);
+        }
+    }
+    return FER_OK;
+}
+
+/* ---- relu, maxpool, linear, dropout --------------------------------------------------- */
+
+fer_status fer_ref_relu_forward(fer_backend *b, size_t n, const float *x, float *y)
+{
+    (void)b;
+    for (size_t i = 0; i < n; i++)
+        y[i] = fer_relu(x[i]);
+    return FER_OK;
+}
+
+fer_status fer_ref_relu_backward(fer_backend *b, size_t n, const float *y, const float *dy,
+                                 float *dx)
+{
+    (void)b;
+    for (size_t i = 0; i < n; i++)
+        dx[i] = fer_relu_backward(y[i], dy[i]);
+    return FER_OK;
+}
+
+fer_status fer_ref_maxpool_forward(fer_backend *b, const fer_pool_args *a, const float *x,
+                                   float *y, int32_t *argmax)
+{
+    (void)b;
+    const size_t in_plane = (size_t)a->in_h * a->in_w, out_plane = (size_t)a->out_h * a->out_w;
+    for (size_t plane = 0; plane < (size_t)a->n * a->c; plane++) {
+        const float *xp = x + plane * in_plane;
+        for (int oh = 0; oh < a->out_h; oh++) {
+            for (int ow = 0; ow < a->out_w; ow++) {
+                int best = (oh * a->stride) * a->in_w + ow * a->stride;
+                float bv = xp[best];
+                for (int kh = 0; kh < a->k; kh++) {
+                    for (int kw = 0; kw < a->k; kw++) {
+                        int idx = (oh * a->stride + kh) * a->in_w + ow * a->stride + kw;
+                        float v = xp[idx];
+                        if (v > bv || isnan(v)) { /* first maximum wins; NaN propagates */
+                            bv = v;
+                            best = idx;
+                        }
+                        if (isnan(bv))
+                            break;
+                    }
+                }
+                size_t o = plane * out_plane + (size_t)oh * a->out_w + ow;
+                y[o] = bv;
+                if (argmax)
+                    argmax[o] = best;
+            }
+        }
+    }
+    return FER_OK;
+}
+
+fer_status fer_ref_maxpool_backward(fer_backend *b, const fer_pool_args *a,
+                                    const int32_t *argmax, const float *dy, float *dx)
+{
+    (void)b;
+    const size_t in_plane = (size_t)a->in_h * a->in_w, out_plane = (size_t)a->out_h * a->out_w;
+    memset(dx, 0, sizeof(float) * (size_t)a->n * a->c * in_plane);
+    for (size_t plane = 0; plane < (size_t)a->n * a->c; plane++)
+        for (size_t o = 0; o < out_plane; o++)
+            dx[plane * in_plane + (size_t)argmax[plane * out_plane + o]] += dy[plane * out_plane + o];
+    return FER_OK;
+}
+
+fer_status fer_ref_linear_forward(fer_backend *b, const fer_linear_args *a, const float *x,
+                                  const float *w, const float *bias, float *y)
+{
+    (void)b;
+    for (int n = 0; n < a->n; n++) {
+        const float *xr = x + (size_t)n * a->in;
+        for (int o = 0; o < a->out; o++) {
+            const float *wr = w + (size_t)o * a->in;
+            double s = (a->has_bias && bias) ? bias[o] : 0.0;
+            for (int i = 0; i < a->in; i++)
+                s += (double)xr[i] * wr[i];
+            y[(size_t)n * a->out + o] = (float)s;
+        }
+    }
+    return FER_OK;
+}
+
+fer_status fer_ref_linear_backward(fer_backend *b, const fer_linear_args *a, const float *x,
+                                   const float *w, const float *dy, float *dx, float *dw,
+                                   float *dbias)
+{
+    (void)b;
+    if (dx) {
+        for (int n = 0; n < a->n; n++) {
+            for (int i = 0; i < a->in; i++) {
+                double s = 0.0;
+                for (int o = 0; o < a->out; o++)
+                    s += (double)dy[(size_t)n * a->out + o] * w[(size_t)o * a->in + i];
+                dx[(size_t)n * a->in + i] = (float)s;
+            }
+        }
+    }
+    for (int o = 0; o < a->out; o++) {
+        for (int i = 0; i < a->in; i++) {
+            double s = 0.0;
+            for (int n = 0; n < a->n; n++)
+                s += (double)dy[(size_t)n * a->out + o] * x[(size_t)n * a->in + i];
+            dw[(size_t)o * a->in + i] = (float)s;
+        }
+        if (a->has_bias && dbias) {
+            double s = 0.0;
+            for (int n = 0; n < a->n; n++)
+                s += dy[(size_t)n * a->out + o];
+            dbias[o] = (float)s;
+        }
+    }
+    return FER_OK;
+}
+
+fer_status fer_ref_dropout_forward(fer_backend *b, size_t n, float p, uint64_t seed,
+                                   const float *x, float *y)
+{
+    (void)b;
+    float scale = fer_dropout_scale(p);
+    for (size_t i = 0; i < n; i++)
+        y[i] = fer_dropout_apply(seed, i, p, scale, x[i]);
+    return FER_OK;
+}
+
+fer_status fer_ref_dropout_backward(fer_backend *b, size_t n, float p, uint64_t seed,
+                                    const float *dy, float *dx)
+{
+    (void)b;
+    float scale = fer_dropout_scale(p);
+    for (size_t i = 0; i < n; i++)
+        dx[i] = fer_dropout_apply(seed, i, p, scale, dy[i]);
+    return FER_OK;
+}
+
+/* ---- heads and loss ------------------------------------------------------------------- */
+
+fer_status fer_ref_l2norm_rows_forward(fer_backend *b, int rows, int dim, const float *x,
+                                       float *y, float *norms)
+{
+    (void)b;
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * dim;
+        double ss = 0.0;
+        for (int i = 0; i < dim; i++)
+            ss += (double)xr[i] * xr[i];
+        float norm = (float)sqrt(ss);
+        float d = fer_l2norm_divisor(norm);
+        for (int i = 0; i < dim; i++)
+            y[(size_t)r * dim + i] = xr[i] / d;
+        if (norms)
+            norms[r] = norm;
+    }
+    return FER_OK;
+}
+
+fer_status fer_ref_l2norm_rows_backward(fer_backend *b, int rows, int dim, const float *x,
+                                        const float *norms, const float *dy, float *dx)
+{
+    (void)b;
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * dim, *dyr = dy + (size_t)r * dim;
+        double dot = 0.0;
+        for (int i = 0; i < dim; i++)
+            dot += (double)xr[i] * dyr[i];
+        for (int i = 0; i < dim; i++)
+            dx[(size_t)r * dim + i] = fer_l2norm_backward(xr[i], dyr[i], norms[r], (float)dot);
+    }
+    return FER_OK;
+}
+
+fer_status fer_ref_arcface_forward(fer_backend *b, const fer_arcface_args *a, const float *cos,
+                                   const int32_t *labels, float *logits)
+{
+    (void)b;
+    fer_arcface_consts k = fer_arcface_make_consts(a->s, a->m);
+    for (int r = 0; r < a->n; r++)
+        for (int j = 0; j < a->c; j++) {
+            size_t i = (size_t)r * a->c + j;
+            logits[i] = fer_arcface_logit(cos[i], labels && labels[r] == j, &k);
+        }
+    return FER_OK;
+}
+
+fer_status fer_ref_arcface_backward(fer_backend *b, const fer_arcface_args *a, const float *cos,
+                                    const int32_t *labels, const float *dlogits, float *dcos)
+{
+    (void)b;
+    fer_arcface_consts k = fer_arcface_make_consts(a->s, a->m);
+    for (int r = 0; r < a->n; r++)
+        for (int j = 0; j < a->c; j++) {
+            size_t i = (size_t)r * a->c + j;
+            dcos[i] = fer_arcface_backward(cos[i], labels && labels[r] == j, dlogits[i], &k);
+        }
+    return FER_OK;
+}
+
+fer_status fer_ref_loss_forward_backward(fer_backend *b, const fer_loss_args *a,
+                                         const float *logits, const int32_t *labels,
+                                         const float *class_weights, float *loss_host,
+                                         float *dlogits)
+{
+    (void)b;
+    float gamma = a->kind == FER_LOSS_FOCAL ? a->gamma : 0.0f;
+    double num = 0.0, den = 0.0;
+    for (int r = 0; r < a->n; r++) {
+        if (labels[r] < 0 || labels[r] >= a->c)
+            return fer_fail(FER_ERR_ARG, "loss: label %d of sample %d is outside 0..%d",
+                            (int)labels[r], r, a->c - 1);
+        num += fer_loss_row(logits + (size_t)r * a->c, a->c, labels[r], class_weights, gamma,
+                            a->label_smoothing, dlogits ? dlogits + (size_t)r * a->c : NULL);
+        den += fer_loss_row_weight(class_weights, labels[r]);
+    }
+    if (den <= 0.0)
+        return fer_fail(FER_ERR_ARG, "loss: class weights of the batch sum to %g", den);
+    if (loss_host)
+        *loss_host = (float)(num / den);
+    if (dlogits) {
+        float inv = (float)(1.0 / den);
+        for (size_t i = 0; i < (size_t)a->n * a->c; i++)
+            dlogits[i] *= inv;
+    }
+    return FER_OK;
+}
+
+fer_status fer_ref_softmax_rows(fer_backend *b, int rows, int cols, const float *x, float *y)
+{
+    (void)b;
+    for (int r = 0; r < rows; r++)
+        fer_softmax_row(x + (size_t)r * cols, cols, y + (size_t)r * cols);
+    return FER_OK;
+}
+
+/* ---- optimisation --------------------------------------------------------------------- */
+
+fer_status fer_ref_optimizer_step(fer_backend *b, const fer_optim_args *a, size_t n, float *param,
+                                  const float *grad, float *m, float *v)
+{
+    (void)b;
+    fer_optim_coeffs k = fer_optim_make_coeffs(a);
+    float dummy_m = 0.0f, dummy_v = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        float *mi = m ? &m[i] : &dummy_m, *vi = v ? &v[i] : &dummy_v;
+        fer_optim_update(&k, &param[i], grad[i], mi, vi);
+    }
+    return FER_OK;
+}
+
+fer_status fer_ref_sum_squares(fer_backend *b, size_t n, const float *x, double *out_host)
+{
+    (void)b;
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)x[i] * x[i];
+    *out_host = s;
+    return FER_OK;
+}
+
+fer_status fer_ref_scale(fer_backend *b, size_t n, float *x, float alpha)
+{
+    (void)b;
+    for (size_t i = 0; i < n; i++)
+        x[i] *= alpha;
+    return FER_OK;
+}
+
+/* ---- the backend ---------------------------------------------------------------------- */
+
+static void ref_destroy(fer_backend *b)
+{
+    (void)b;
+}
+
+const fer_backend_ops fer_ref_ops = {
+    .destroy = ref_destroy,
+    .alloc = fer_ref_alloc,
+    .release = fer_ref_release,
+    .upload = fer_ref_upload,
+    .download = fer_ref_download,
+    .copy = fer_ref_copy,
+    .fill = fer_ref_fill,
+    .synchronize = fer_ref_synchronize,
+    .set_precision = NULL,
+    .conv2d_forward = fer_ref_conv2d_forward,
+    .conv2d_backward = fer_ref_conv2d_backward,
+    .batchnorm_forward = fer_ref_batchnorm_forward,
+    .batchnorm_backward = fer_ref_batchnorm_backward,
+    .relu_forward = fer_ref_relu_forward,
+    .relu_backward = fer_ref_relu_backward,
+    .maxpool_forward = fer_ref_maxpool_forward,
+    .maxpool_backward = fer_ref_maxpool_backward,
+    .linear_forward = fer_ref_linear_forward,
+    .linear_backward = fer_ref_linear_backward,
+    .dropout_forward = fer_ref_dropout_forward,
+    .dropout_backward = fer_ref_dropout_backward,
+    .l2norm_rows_forward = fer_ref_l2norm_rows_forward,
+    .l2norm_rows_backward = fer_ref_l2norm_rows_backward,
+    .arcface_forward = fer_ref_arcface_forward,
+    .arcface_backward = fer_ref_arcface_backward,
+    .loss_forward_backward = fer_ref_loss_forward_backward,
+    .softmax_rows = fer_ref_softmax_rows,
+    .optimizer_step = fer_ref_optimizer_step,
+    .sum_squares = fer_ref_sum_squares,
+    .scale = fer_ref_scale,
+};
+
+fer_status fer_backend_ref_new(int threads, fer_backend **out)
+{
+    return fer_backend_host_new("ref", &fer_ref_ops, NULL, threads, out);
+}

@@ -1,1 +1,686 @@
-/* placeholder until implemented */
+/* The .fer checkpoint (format in model/README.md):
+ *   0  "FERMODEL"        8-byte magic
+ *   8  u32 version       FER_CKPT_VERSION
+ *  12  u32 header_bytes  JSON header length
+ *  16  u64 payload_offset  64-byte aligned, after the header
+ *  24  u64 file_size     total bytes including the CRC trailer
+ *  32  JSON header (UTF-8), space padded up to payload_offset
+ *      payload: float32 little-endian tensors at 64-byte aligned offsets
+ *  end u32 CRC-32 (IEEE) of every byte before it
+ * All integers little-endian. Written to PATH.tmp, flushed, fsync'ed, renamed into place. */
+#include "fer/checkpoint.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fer/crc.h"
+#include "model_internal.h"
+
+#define FER_CKPT_MAGIC "FERMODEL"
+#define FER_CKPT_VERSION 1u
+#define FIXED_BYTES 32
+#define ALIGN 64
+#define MAX_FILE_BYTES ((uint64_t)1 << 34)
+
+static const char *const fer2013_classes[7] = {"angry", "disgust", "fear",    "happy",
+                                                "neutral", "sad",   "surprise"};
+
+void fer_checkpoint_meta_init(fer_checkpoint_meta *meta)
+{
+    memset(meta, 0, sizeof *meta);
+    meta->n_classes = 7;
+    for (int i = 0; i < 7; i++)
+        snprintf(meta->class_names[i], FER_NAME_LEN, "%s", fer2013_classes[i]);
+    meta->norm.mean = 0.5f;
+    meta->norm.std = 0.5f;
+    meta->epoch = 0;
+    meta->best_metric = -1.0f;
+}
+
+void fer_checkpoint_meta_clear(fer_checkpoint_meta *meta)
+{
+    if (!meta)
+        return;
+    free(meta->config_json);
+    free(meta->state_json);
+    meta->config_json = meta->state_json = NULL;
+}
+
+/* ---- little-endian helpers ------------------------------------------------------------ */
+
+static int host_is_le(void)
+{
+    const uint16_t one = 1;
+    unsigned char c;
+    memcpy(&c, &one, 1);
+    return c == 1;
+}
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++)
+        v |= (uint32_t)p[i] << (8 * i);
+    return v;
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+/* In-place float32 byte order conversion between host and little-endian (no-op on LE hosts). */
+static void floats_le(void *data, size_t n)
+{
+    if (host_is_le())
+        return;
+    unsigned char *p = data;
+    for (size_t i = 0; i < n; i++, p += 4) {
+        unsigned char t = p[0];
+        p[0] = p[3];
+        p[3] = t;
+        t = p[1];
+        p[1] = p[2];
+        p[2] = t;
+    }
+}
+
+static size_t align_up(size_t v)
+{
+    return (v + ALIGN - 1) / ALIGN * ALIGN;
+}
+
+static const char *optim_kind_name(fer_optim_kind k)
+{
+    return k == FER_OPTIM_ADAM ? "adam" : k == FER_OPTIM_ADAMW ? "adamw" : "sgd";
+}
+
+/* ---- save ----------------------------------------------------------------------------- */
+
+static fer_status add_json_string(cJSON *root, const char *key, const char *text,
+                                  const char *path)
+{
+    if (!text)
+        return FER_OK;
+    cJSON *obj = cJSON_Parse(text);
+    if (!obj || !cJSON_IsObject(obj)) {
+        cJSON_Delete(obj);
+        return fer_fail(FER_ERR_ARG, "%s: %s is not a JSON object", path, key);
+    }
+    cJSON_AddItemToObject(root, key, obj);
+    return FER_OK;
+}
+
+static cJSON *tensor_entry(const char *name, const char *role, int ndim, const int *shape,
+                           size_t offset, size_t numel)
+{
+    cJSON *e = cJSON_CreateObject();
+    if (!e)
+        return NULL;
+    cJSON_AddStringToObject(e, "name", name);
+    if (role)
+        cJSON_AddStringToObject(e, "role", role);
+    if (shape)
+        cJSON_AddItemToObject(e, "shape", cJSON_CreateIntArray(shape, ndim));
+    cJSON_AddNumberToObject(e, "offset", (double)offset);
+    cJSON_AddNumberToObject(e, "numel", (double)numel);
+    return e;
+}
+
+/* Builds the header; *payload_bytes receives the payload size, offsets are relative to it. */
+static fer_status build_header(const char *path, fer_model *m, const fer_checkpoint_meta *meta,
+                               fer_optimizer *opt, cJSON **out, size_t *payload_bytes,
+                               size_t *opt_m_offset, size_t *opt_v_offset)
+{
+    *out = NULL;
+    cJSON *root = cJSON_CreateObject();
+    if (!root)
+        return fer_fail(FER_ERR_NOMEM, "%s: out of memory", path);
+    cJSON_AddStringToObject(root, "format", "fer-checkpoint");
+    cJSON_AddNumberToObject(root, "version", FER_CKPT_VERSION);
+    cJSON_AddItemToObject(root, "arch", fer_arch_to_json_obj(&m->arch));
+    cJSON *classes = cJSON_AddArrayToObject(root, "classes");
+    for (int i = 0; classes && i < meta->n_classes; i++)
+        cJSON_AddItemToArray(classes, cJSON_CreateString(meta->class_names[i]));
+    cJSON *norm = cJSON_AddObjectToObject(root, "norm");
+    if (norm) {
+        cJSON_AddNumberToObject(norm, "mean", (double)meta->norm.mean);
+        cJSON_AddNumberToObject(norm, "std", (double)meta->norm.std);
+    }
+    cJSON_AddNumberToObject(root, "epoch", meta->epoch);
+    cJSON_AddNumberToObject(root, "best_metric", (double)meta->best_metric);
+    if (meta->has_prior) {
+        cJSON *prior = cJSON_AddArrayToObject(root, "class_prior");
+        for (int i = 0; prior && i < meta->n_classes; i++)
+            cJSON_AddItemToArray(prior, cJSON_CreateNumber((double)meta->class_prior[i]));
+    }
+    fer_status st = add_json_string(root, "config", meta->config_json, path);
+    if (st == FER_OK)
+        st = add_json_string(root, "state", meta->state_json, path);
+    if (st != FER_OK) {
+        cJSON_Delete(root);
+        return st;
+    }
+    size_t pos = 0;
+    cJSON *tensors = cJSON_AddArrayToObject(root, "tensors");
+    for (int t = 0; tensors && t < m->n_tensors; t++) {
+        const fer_tensor_info *ti = &m->tensors[t].info;
+        cJSON_AddItemToArray(tensors,
+                             tensor_entry(ti->name,
+                                          ti->role == FER_TENSOR_PARAM ? "param" : "buffer",
+                                          ti->ndim, ti->shape, pos, ti->numel));
+        pos = align_up(pos + ti->numel * sizeof(float));
+    }
+    if (opt) {
+        const fer_optim_config *c = fer_optimizer_config(opt);
+        size_t n = fer_optimizer_state_floats(opt);
+        cJSON *jo = cJSON_AddObjectToObject(root, "optimizer");
+        if (jo) {
+            cJSON_AddStringToObject(jo, "kind", optim_kind_name(c->kind));
+            cJSON_AddNumberToObject(jo, "lr", (double)c->lr);
+            cJSON_AddNumberToObject(jo, "beta1", (double)c->beta1);
+            cJSON_AddNumberToObject(jo, "beta2", (double)c->beta2);
+            cJSON_AddNumberToObject(jo, "eps", (double)c->eps);
+            cJSON_AddNumberToObject(jo, "weight_decay", (double)c->weight_decay);
+            cJSON_AddNumberToObject(jo, "momentum", (double)c->momentum);
+            cJSON_AddNumberToObject(jo, "dampening", (double)c->dampening);
+            cJSON_AddBoolToObject(jo, "nesterov", c->nesterov);
+            cJSON_AddNumberToObject(jo, "step", (double)fer_optimizer_steps(opt));
+            cJSON *js = cJSON_AddArrayToObject(jo, "state");
+            *opt_m_offset = pos;
+            cJSON_AddItemToArray(js, tensor_entry("m", NULL, 0, NULL, pos, n));
+            pos = align_up(pos + n * sizeof(float));
+            *opt_v_offset = pos;
+            cJSON_AddItemToArray(js, tensor_entry("v", NULL, 0, NULL, pos, n));
+            pos = align_up(pos + n * sizeof(float));
+        }
+    }
+    cJSON_AddNumberToObject(root, "payload_bytes", (double)pos);
+    *payload_bytes = pos;
+    *out = root;
+    return FER_OK;
+}
+
+static fer_status write_file_atomic(const char *path, const unsigned char *data, size_t size)
+{
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 5);
+    if (!tmp)
+        return fer_fail(FER_ERR_NOMEM, "%s: out of memory", path);
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp", 5);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        fer_status st = fer_fail(FER_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+        free(tmp);
+        return st;
+    }
+    int ok = fwrite(data, 1, size, f) == size;
+    ok = fflush(f) == 0 && ok;
+    ok = fsync(fileno(f)) == 0 && ok;
+    int err = errno;
+    ok = fclose(f) == 0 && ok;
+    if (!ok) {
+        unlink(tmp);
+        free(tmp);
+        return fer_fail(FER_ERR_IO, "%s: write failed: %s", path, strerror(err));
+    }
+    if (rename(tmp, path) != 0) {
+        err = errno;
+        unlink(tmp);
+        free(tmp);
+        return fer_fail(FER_ERR_IO, "%s: cannot rename into place: %s", path, strerror(err));
+    }
+    free(tmp);
+    return FER_OK;
+}
+
+fer_status fer_checkpoint_save(const char *path, fer_model *m, const fer_checkpoint_meta *meta,
+                               fer_optimizer *opt)
+{
+    if (meta->n_classes != m->arch.n_classes)
+        return fer_fail(FER_ERR_ARG, "%s: meta has %d class names, the model %d classes", path,
+                        meta->n_classes, m->arch.n_classes);
+    cJSON *hdr;
+    size_t payload_bytes = 0, m_off = 0, v_off = 0;
+    FER_TRY(build_header(path, m, meta, opt, &hdr, &payload_bytes, &m_off, &v_off));
+    char *json = cJSON_PrintUnformatted(hdr);
+    cJSON_Delete(hdr);
+    if (!json)
+        return fer_fail(FER_ERR_NOMEM, "%s: out of memory", path);
+    size_t json_len = strlen(json);
+    size_t payload_offset = align_up(FIXED_BYTES + json_len);
+    size_t size = payload_offset + payload_bytes + 4;
+    unsigned char *buf = calloc(1, size);
+    if (!buf) {
+        free(json);
+        return fer_fail(FER_ERR_NOMEM, "%s: out of memory (%zu bytes)", path, size);
+    }
+    memcpy(buf, FER_CKPT_MAGIC, 8);
+    put_u32(buf + 8, FER_CKPT_VERSION);
+    put_u32(buf + 12, (uint32_t)json_len);
+    put_u64(buf + 16, payload_offset);
+    put_u64(buf + 24, size);
+    memcpy(buf + FIXED_BYTES, json, json_len);
+    memset(buf + FIXED_BYTES + json_len, ' ', payload_offset - FIXED_BYTES - json_len);
+    free(json);
+
+    unsigned char *payload = buf + payload_offset;
+    fer_status st = FER_OK;
+    size_t pos = 0;
+    for (int t = 0; t < m->n_tensors && st == FER_OK; t++) {
+        const fer_tensor *tt = &m->tensors[t];
+        st = FER_OP(m->b, download, payload + pos, tt->data, tt->info.numel * sizeof(float));
+        floats_le(payload + pos, tt->info.numel);
+        pos = align_up(pos + tt->info.numel * sizeof(float));
+    }
+    if (st == FER_OK && opt) {
+        /* the packed state is written straight into the payload */
+        size_t n = fer_optimizer_state_floats(opt);
+        float *mh = malloc((n ? n : 1) * sizeof(float)), *vh = malloc((n ? n : 1) * sizeof(float));
+        if (!mh || !vh)
+            st = fer_fail(FER_ERR_NOMEM, "%s: out of memory", path);
+        else
+            st = fer_optimizer_get_state(opt, NULL, mh, vh);
+        if (st == FER_OK) {
+            memcpy(payload + m_off, mh, n * sizeof(float));
+            memcpy(payload + v_off, vh, n * sizeof(float));
+            floats_le(payload + m_off, n);
+            floats_le(payload + v_off, n);
+        }
+        free(mh);
+        free(vh);
+    }
+    if (st == FER_OK) {
+        put_u32(buf + size - 4, fer_crc32(0, buf, size - 4));
+        st = write_file_atomic(path, buf, size);
+    }
+    free(buf);
+    return st;
+}
+
+/* ---- load ----------------------------------------------------------------------------- */
+
+typedef struct ckpt_file {
+    const char *path;
+    unsigned char *data;
+    size_t size;
+    cJSON *hdr;
+    const unsigned char *payload;
+    size_t payload_bytes;
+} ckpt_file;
+
+static void ckpt_close(ckpt_file *f)
+{
+    free(f->data);
+    cJSON_Delete(f->hdr);
+    memset(f, 0, sizeof *f);
+}
+
+static fer_status read_all(const char *path, unsigned char **out, size_t *size)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fer_fail(FER_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (fseek(f, 0, SEEK_END) != 0) {
+        fclose(f);
+        return fer_fail(FER_ERR_IO, "%s: cannot seek", path);
+    }
+    long len = ftell(f);
+    if (len < 0 || (uint64_t)len > MAX_FILE_BYTES || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return fer_fail(FER_ERR_IO, "%s: cannot determine the file size", path);
+    }
+    unsigned char *buf = malloc((size_t)len + 1);
+    if (!buf) {
+        fclose(f);
+        return fer_fail(FER_ERR_NOMEM, "%s: out of memory (%ld bytes)", path, len);
+    }
+    size_t got = fread(buf, 1, (size_t)len, f);
+    int err = ferror(f);
+    fclose(f);
+    if (err || got != (size_t)len) {
+        free(buf);
+        return fer_fail(FER_ERR_IO, "%s: read error", path);
+    }
+    *out = buf;
+    *size = (size_t)len;
+    return FER_OK;
+}
+
+/* Reads and validates framing, checksum and header JSON. */
+static fer_status ckpt_open(const char *path, ckpt_file *f)
+{
+    memset(f, 0, sizeof *f);
+    f->path = path;
+    FER_TRY(read_all(path, &f->data, &f->size));
+    fer_status st = FER_OK;
+    const unsigned char *d = f->data;
+    if (f->size < 8 || memcmp(d, FER_CKPT_MAGIC, 8) != 0) {
+        st = f->size < 8 && memcmp(d, FER_CKPT_MAGIC, f->size) == 0
+                 ? fer_fail(FER_ERR_FORMAT, "%s: truncated (%zu bytes)", path, f->size)
+                 : fer_fail(FER_ERR_FORMAT, "%s: not a .fer checkpoint (bad magic)", path);
+        goto fail;
+    }
+    if (f->size < FIXED_BYTES + 4) {
+        st = fer_fail(FER_ERR_FORMAT, "%s: truncated (%zu bytes)", path, f->size);
+        goto fail;
+    }
+    uint32_t version = get_u32(d + 8);
+    if (version != FER_CKPT_VERSION) {
+        st = fer_fail(FER_ERR_FORMAT,
+                      "%s: unsupported checkpoint version %u (this build reads version %u)", path,
+                      version, FER_CKPT_VERSION);
+        goto fail;
+    }
+    uint64_t json_len = get_u32(d + 12), payload_offset = get_u64(d + 16),
+             file_size = get_u64(d + 24);
+    if (f->size < file_size) {
+        st = fer_fail(FER_ERR_FORMAT, "%s: truncated (%zu of %llu bytes)", path, f->size,
+                      (unsigned long long)file_size);
+        goto fail;
+    }
+    if (f->size > file_size) {
+        st = fer_fail(FER_ERR_FORMAT, "%s: corrupt (%llu unexpected bytes after the end)", path,
+                      (unsigned long long)(f->size - file_size));
+        goto fail;
+    }
+    uint32_t stored = get_u32(d + f->size - 4), computed = fer_crc32(0, d, f->size - 4);
+    if (stored != computed) {
+        st = fer_fail(FER_ERR_FORMAT,
+                      "%s: checksum mismatch (stored %08x, computed %08x): the file is corrupt",
+                      path, stored, computed);
+        goto fail;
+    }
+    if (FIXED_BYTES + json_len > payload_offset || payload_offset > f->size - 4) {
+        st = fer_fail(FER_ERR_FORMAT, "%s: corrupt header lengths", path);
+        goto fail;
+    }
+    f->payload = d + payload_offset;
+    f->payload_bytes = f->size - 4 - (size_t)payload_offset;
+    f->hdr = cJSON_ParseWithLength((const char *)d + FIXED_BYTES, (size_t)json_len);
+    if (!f->hdr || !cJSON_IsObject(f->hdr)) {
+        st = fer_fail(FER_ERR_FORMAT, "%s: the header is not valid JSON", path);
+        goto fail;
+    }
+    return FER_OK;
+fail:
+    ckpt_close(f);
+    return st;
+}
+
+static fer_status parse_meta(const ckpt_file *f, int n_classes, fer_checkpoint_meta *meta)
+{
+    fer_checkpoint_meta_init(meta);
+    const cJSON *jc = cJSON_GetObjectItemCaseSensitive(f->hdr, "classes");
+    if (!cJSON_IsArray(jc) || cJSON_GetArraySize(jc) != n_classes)
+        return fer_fail(FER_ERR_FORMAT, "%s: \"classes\" must list %d class names", f->path,
+                        n_classes);
+    meta->n_classes = n_classes;
+    int i = 0;
+    for (const cJSON *it = jc->child; it; it = it->next, i++) {
+        if (!cJSON_IsString(it) || strlen(it->valuestring) >= FER_NAME_LEN)
+            return fer_fail(FER_ERR_FORMAT, "%s: class name %d is not a short string", f->path, i);
+        snprintf(meta->class_names[i], FER_NAME_LEN, "%s", it->valuestring);
+    }
+    const cJSON *jn = cJSON_GetObjectItemCaseSensitive(f->hdr, "norm");
+    const cJSON *jmean = cJSON_GetObjectItemCaseSensitive(jn, "mean");
+    const cJSON *jstd = cJSON_GetObjectItemCaseSensitive(jn, "std");
+    if (!cJSON_IsNumber(jmean) || !cJSON_IsNumber(jstd) || !(jstd->valuedouble > 0))
+        return fer_fail(FER_ERR_FORMAT, "%s: \"norm\" needs a mean and a positive std", f->path);
+    meta->norm.mean = (float)jmean->valuedouble;
+    meta->norm.std = (float)jstd->valuedouble;
+    const cJSON *je = cJSON_GetObjectItemCaseSensitive(f->hdr, "epoch");
+    const cJSON *jb = cJSON_GetObjectItemCaseSensitive(f->hdr, "best_metric");
+    if (!cJSON_IsNumber(je) || !cJSON_IsNumber(jb))
+        return fer_fail(FER_ERR_FORMAT, "%s: \"epoch\" and \"best_metric\" must be numbers",
+                        f->path);
+    meta->epoch = (int)je->valuedouble;
+    meta->best_metric = (float)jb->valuedouble;
+    const cJSON *jp = cJSON_GetObjectItemCaseSensitive(f->hdr, "class_prior");
+    if (jp) {
+        if (!cJSON_IsArray(jp) || cJSON_GetArraySize(jp) != n_classes)
+            return fer_fail(FER_ERR_FORMAT, "%s: \"class_prior\" must have %d numbers", f->path,
+                            n_classes);
+        i = 0;
+        for (const cJSON *it = jp->child; it; it = it->next, i++) {
+            if (!cJSON_IsNumber(it))
+                return fer_fail(FER_ERR_FORMAT, "%s: \"class_prior\" must have numbers", f->path);
+            meta->class_prior[i] = (float)it->valuedouble;
+        }
+        meta->has_prior = 1;
+    }
+    const cJSON *jcfg = cJSON_GetObjectItemCaseSensitive(f->hdr, "config");
+    const cJSON *jst = cJSON_GetObjectItemCaseSensitive(f->hdr, "state");
+    if (jcfg && !(meta->config_json = cJSON_PrintUnformatted(jcfg)))
+        return fer_fail(FER_ERR_NOMEM, "%s: out of memory", f->path);
+    if (jst && !(meta->state_json = cJSON_PrintUnformatted(jst))) {
+        fer_checkpoint_meta_clear(meta);
+        return fer_fail(FER_ERR_NOMEM, "%s: out of memory", f->path);
+    }
+    return FER_OK;
+}
+
+static fer_status parse_arch(const ckpt_file *f, fer_arch *arch)
+{
+    const cJSON *jv = cJSON_GetObjectItemCaseSensitive(f->hdr, "version");
+    if (!cJSON_IsNumber(jv) || (unsigned)jv->valuedouble != FER_CKPT_VERSION)
+        return fer_fail(FER_ERR_FORMAT, "%s: header version does not match the file version",
+                        f->path);
+    const cJSON *ja = cJSON_GetObjectItemCaseSensitive(f->hdr, "arch");
+    if (!ja)
+        return fer_fail(FER_ERR_FORMAT, "%s: header has no \"arch\"", f->path);
+    return fer_arch_from_json_obj(ja, f->path, FER_HEAD_SOFTMAX, arch);
+}
+
+fer_status fer_checkpoint_read_header(const char *path, fer_arch *arch_out,
+                                      fer_checkpoint_meta *meta_out)
+{
+    ckpt_file f;
+    FER_TRY(ckpt_open(path, &f));
+    fer_arch arch;
+    fer_status st = parse_arch(&f, &arch);
+    if (st == FER_OK && arch_out)
+        *arch_out = arch;
+    if (st == FER_OK && meta_out)
+        st = parse_meta(&f, arch.n_classes, meta_out);
+    ckpt_close(&f);
+    return st;
+}
+
+/* Locates a payload block described by {"offset", "numel"}. */
+static fer_status payload_block(const ckpt_file *f, const cJSON *e, const char *what,
+                                size_t numel_expected, const unsigned char **out)
+{
+    const cJSON *jo = cJSON_GetObjectItemCaseSensitive(e, "offset");
+    const cJSON *jn = cJSON_GetObjectItemCaseSensitive(e, "numel");
+    if (!cJSON_IsNumber(jo) || !cJSON_IsNumber(jn) || jo->valuedouble < 0 || jn->valuedouble < 0)
+        return fer_fail(FER_ERR_FORMAT, "%s: %s: missing offset/numel", f->path, what);
+    double off = jo->valuedouble, numel = jn->valuedouble;
+    if ((size_t)numel != numel_expected)
+        return fer_fail(FER_ERR_FORMAT, "%s: %s has %.0f elements, expected %zu", f->path, what,
+                        numel, numel_expected);
+    if (off + numel * 4.0 > (double)f->payload_bytes || (size_t)off % 4 != 0)
+        return fer_fail(FER_ERR_FORMAT, "%s: %s lies outside the payload", f->path, what);
+    *out = f->payload + (size_t)off;
+    return FER_OK;
+}
+
+static fer_status upload_le(fer_model *m, float *dst, const unsigned char *src, size_t n,
+                            float *scratch)
+{
+    memcpy(scratch, src, n * sizeof(float));
+    floats_le(scratch, n);
+    return FER_OP(m->b, upload, dst, scratch, n * sizeof(float));
+}
+
+static fer_status load_tensors(const ckpt_file *f, fer_model *m)
+{
+    const cJSON *jt = cJSON_GetObjectItemCaseSensitive(f->hdr, "tensors");
+    if (!cJSON_IsArray(jt))
+        return fer_fail(FER_ERR_FORMAT, "%s: header has no tensor table", f->path);
+    if (cJSON_GetArraySize(jt) != m->n_tensors)
+        return fer_fail(FER_ERR_FORMAT, "%s: architecture mismatch: %d tensors in the file, %d in "
+                        "the model", f->path, cJSON_GetArraySize(jt), m->n_tensors);
+    size_t max_numel = 1;
+    for (int t = 0; t < m->n_tensors; t++)
+        if (m->tensors[t].info.numel > max_numel)
+            max_numel = m->tensors[t].info.numel;
+    float *scratch = malloc(max_numel * sizeof(float));
+    if (!scratch)
+        return fer_fail(FER_ERR_NOMEM, "%s: out of memory", f->path);
+    fer_status st = FER_OK;
+    int t = 0;
+    for (const cJSON *e = jt->child; e && st == FER_OK; e = e->next, t++) {
+        const fer_tensor *tt = &m->tensors[t];
+        const cJSON *jn = cJSON_GetObjectItemCaseSensitive(e, "name");
+        const cJSON *js = cJSON_GetObjectItemCaseSensitive(e, "shape");
+        if (!cJSON_IsString(jn) || strcmp(jn->valuestring, tt->info.name) != 0) {
+            st = fer_fail(FER_ERR_FORMAT, "%s: architecture mismatch: tensor %d is '%s', the "
+                          "model expects '%s'", f->path, t,
+                          cJSON_IsString(jn) ? jn->valuestring : "?", tt->info.name);
+            break;
+        }
+        int ok = cJSON_IsArray(js) && cJSON_GetArraySize(js) == tt->info.ndim;
+        for (int d = 0; ok && d < tt->info.ndim; d++) {
+            const cJSON *jd = cJSON_GetArrayItem(js, d);
+            ok = cJSON_IsNumber(jd) && (int)jd->valuedouble == tt->info.shape[d];
+        }
+        if (!ok) {
+            st = fer_fail(FER_ERR_FORMAT, "%s: architecture mismatch: tensor '%s' has another "
+                          "shape", f->path, tt->info.name);
+            break;
+        }
+        const unsigned char *src;
+        st = payload_block(f, e, tt->info.name, tt->info.numel, &src);
+        if (st == FER_OK)
+            st = upload_le(m, tt->data, src, tt->info.numel, scratch);
+    }
+    free(scratch);
+    return st;
+}
+
+static fer_status load_optimizer(const ckpt_file *f, fer_optimizer *opt)
+{
+    const cJSON *jo = cJSON_GetObjectItemCaseSensitive(f->hdr, "optimizer");
+    if (!jo)
+        return fer_fail(FER_ERR_FORMAT, "%s: no optimiser state in this checkpoint (cannot "
+                        "resume training exactly)", f->path);
+    const cJSON *jk = cJSON_GetObjectItemCaseSensitive(jo, "kind");
+    const cJSON *jstep = cJSON_GetObjectItemCaseSensitive(jo, "step");
+    const cJSON *js = cJSON_GetObjectItemCaseSensitive(jo, "state");
+    const char *want = optim_kind_name(fer_optimizer_config(opt)->kind);
+    if (!cJSON_IsString(jk) || !cJSON_IsNumber(jstep) || !cJSON_IsArray(js) ||
+        cJSON_GetArraySize(js) != 2)
+        return fer_fail(FER_ERR_FORMAT, "%s: malformed optimiser section", f->path);
+    if (strcmp(jk->valuestring, want) != 0)
+        return fer_fail(FER_ERR_FORMAT, "%s: optimiser state is for %s, the optimiser is %s",
+                        f->path, jk->valuestring, want);
+    size_t n = fer_optimizer_state_floats(opt);
+    const unsigned char *pm, *pv;
+    FER_TRY(payload_block(f, cJSON_GetArrayItem(js, 0), "optimiser m", n, &pm));
+    FER_TRY(payload_block(f, cJSON_GetArrayItem(js, 1), "optimiser v", n, &pv));
+    float *mh = malloc((n ? n : 1) * sizeof(float)), *vh = malloc((n ? n : 1) * sizeof(float));
+    fer_status st;
+    if (!mh || !vh) {
+        st = fer_fail(FER_ERR_NOMEM, "%s: out of memory", f->path);
+    } else {
+        memcpy(mh, pm, n * sizeof(float));
+        memcpy(vh, pv, n * sizeof(float));
+        floats_le(mh, n);
+        floats_le(vh, n);
+        st = fer_optimizer_set_state(opt, (long)jstep->valuedouble, mh, vh);
+    }
+    free(mh);
+    free(vh);
+    return st;
+}
+
+static void describe_arch(const fer_arch *a, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "'%s' %s head, %d layers, %d classes", a->name,
+             a->head == FER_HEAD_ARCFACE ? "arcface" : "softmax", a->n_layers, a->n_classes);
+}
+
+fer_status fer_checkpoint_load_into(const char *path, fer_model *m, fer_optimizer *opt,
+                                    fer_checkpoint_meta *meta_out)
+{
+    ckpt_file f;
+    FER_TRY(ckpt_open(path, &f));
+    fer_arch arch;
+    fer_status st = parse_arch(&f, &arch);
+    if (st == FER_OK && !fer_arch_equal(&arch, &m->arch)) {
+        char fa[160], ma[160];
+        describe_arch(&arch, fa, sizeof fa);
+        describe_arch(&m->arch, ma, sizeof ma);
+        st = fer_fail(FER_ERR_FORMAT, "%s: architecture mismatch: the file has %s, the model is "
+                      "%s", path, fa, ma);
+    }
+    fer_checkpoint_meta meta;
+    int have_meta = 0;
+    if (st == FER_OK) {
+        st = parse_meta(&f, arch.n_classes, &meta);
+        have_meta = st == FER_OK;
+    }
+    if (st == FER_OK)
+        st = load_tensors(&f, m);
+    if (st == FER_OK && opt)
+        st = load_optimizer(&f, opt);
+    ckpt_close(&f);
+    if (have_meta) {
+        if (st == FER_OK && meta_out)
+            *meta_out = meta;
+        else
+            fer_checkpoint_meta_clear(&meta);
+    }
+    m->have_forward = m->have_loss = 0;
+    return st;
+}
+
+fer_status fer_checkpoint_load(const char *path, fer_backend *backend, int max_batch,
+                               fer_model **model_out, fer_checkpoint_meta *meta_out)
+{
+    *model_out = NULL;
+    fer_arch arch;
+    FER_TRY(fer_checkpoint_read_header(path, &arch, NULL));
+    fer_model *m;
+    FER_TRY(fer_model_new(&arch, backend, max_batch, &m));
+    fer_status st = fer_checkpoint_load_into(path, m, NULL, meta_out);
+    if (st != FER_OK) {
+        fer_model_free(m);
+        return st;
+    }
+    *model_out = m;
+    return FER_OK;
+}
+
+int fer_checkpoint_has_optimizer(const char *path)
+{
+    ckpt_file f;
+    if (ckpt_open(path, &f) != FER_OK)
+        return 0;
+    int has = cJSON_GetObjectItemCaseSensitive(f.hdr, "optimizer") != NULL;
+    ckpt_close(&f);
+    return has;
+}

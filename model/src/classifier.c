@@ -1,1 +1,140 @@
-/* placeholder until implemented */
+/* Inference convenience: checkpoint + backend + model in eval mode, batches of faces in,
+ * logits/probabilities out. */
+#include "fer/classifier.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "fer/loss_math.h"
+
+struct fer_classifier {
+    fer_backend *backend;
+    fer_model *model;
+    fer_checkpoint_meta meta;
+    int max_batch, n_classes;
+    size_t in_numel;
+    float *x;      /* max_batch * in_numel, normalised input */
+    float *logits; /* max_batch * classes */
+};
+
+fer_status fer_classifier_new(const char *checkpoint_path, const char *backend, int threads,
+                              int max_batch, fer_classifier **out)
+{
+    *out = NULL;
+    if (max_batch < 1)
+        return fer_fail(FER_ERR_ARG, "classifier: max_batch must be >= 1");
+    fer_classifier *c = calloc(1, sizeof *c);
+    if (!c)
+        return fer_fail(FER_ERR_NOMEM, "classifier: out of memory");
+    fer_status st = fer_backend_new(backend, threads, &c->backend);
+    if (st == FER_OK)
+        st = fer_checkpoint_load(checkpoint_path, c->backend, max_batch, &c->model, &c->meta);
+    if (st == FER_OK) {
+        const fer_arch *a = fer_model_arch(c->model);
+        c->max_batch = max_batch;
+        c->n_classes = a->n_classes;
+        c->in_numel = (size_t)a->in_c * a->in_h * a->in_w;
+        c->x = malloc((size_t)max_batch * c->in_numel * sizeof(float));
+        c->logits = malloc((size_t)max_batch * c->n_classes * sizeof(float));
+        if (!c->x || !c->logits)
+            st = fer_fail(FER_ERR_NOMEM, "classifier: out of memory");
+    }
+    if (st != FER_OK) {
+        fer_classifier_free(c);
+        return st;
+    }
+    *out = c;
+    return FER_OK;
+}
+
+void fer_classifier_free(fer_classifier *c)
+{
+    if (!c)
+        return;
+    fer_model_free(c->model);
+    fer_backend_free(c->backend);
+    fer_checkpoint_meta_clear(&c->meta);
+    free(c->x);
+    free(c->logits);
+    free(c);
+}
+
+int fer_classifier_n_classes(const fer_classifier *c)
+{
+    return c->n_classes;
+}
+
+const char *fer_classifier_class_name(const fer_classifier *c, int i)
+{
+    return i >= 0 && i < c->n_classes ? c->meta.class_names[i] : "";
+}
+
+const fer_checkpoint_meta *fer_classifier_meta(const fer_classifier *c)
+{
+    return &c->meta;
+}
+
+const char *fer_classifier_backend_name(const fer_classifier *c)
+{
+    return fer_backend_name(c->backend);
+}
+
+const char *fer_classifier_backend_note(const fer_classifier *c)
+{
+    return fer_backend_note(c->backend);
+}
+
+/* One chunk of at most max_batch already-normalised inputs. */
+static fer_status run_chunk(fer_classifier *c, const float *x, int n, float *logits,
+                            float *probs)
+{
+    float *lg = logits ? logits : c->logits;
+    fer_status st = fer_model_forward(c->model, x, n, FER_MODE_EVAL, NULL, 0, lg);
+    if (st != FER_OK)
+        return st;
+    if (probs)
+        for (int i = 0; i < n; i++)
+            fer_softmax_row(lg + (size_t)i * c->n_classes, c->n_classes,
+                            probs + (size_t)i * c->n_classes);
+    return FER_OK;
+}
+
+fer_status fer_classifier_run_f32(fer_classifier *c, const float *x, int n, float *logits,
+                                  float *probs)
+{
+    if (n < 0)
+        return fer_fail(FER_ERR_ARG, "classifier: negative batch size");
+    for (int done = 0; done < n;) {
+        int k = n - done < c->max_batch ? n - done : c->max_batch;
+        size_t oc = (size_t)done * c->n_classes;
+        fer_status st = run_chunk(c, x + (size_t)done * c->in_numel, k,
+                                  logits ? logits + oc : NULL, probs ? probs + oc : NULL);
+        if (st != FER_OK)
+            return st;
+        done += k;
+    }
+    return FER_OK;
+}
+
+fer_status fer_classifier_run_u8(fer_classifier *c, const uint8_t *faces, int n, float *logits,
+                                 float *probs)
+{
+    const fer_arch *a = fer_model_arch(c->model);
+    if (a->in_c != 1 || a->in_h != FER_INPUT_SIZE || a->in_w != FER_INPUT_SIZE)
+        return fer_fail(FER_ERR_ARG, "classifier: the model input is %dx%dx%d, not 1x48x48",
+                        a->in_c, a->in_h, a->in_w);
+    if (n < 0)
+        return fer_fail(FER_ERR_ARG, "classifier: negative batch size");
+    for (int done = 0; done < n;) {
+        int k = n - done < c->max_batch ? n - done : c->max_batch;
+        fer_normalize_u8(faces + (size_t)done * c->in_numel, (size_t)k * c->in_numel,
+                         &c->meta.norm, c->x);
+        size_t oc = (size_t)done * c->n_classes;
+        fer_status st = run_chunk(c, c->x, k, logits ? logits + oc : NULL,
+                                  probs ? probs + oc : NULL);
+        if (st != FER_OK)
+            return st;
+        done += k;
+    }
+    return FER_OK;
+}

@@ -1,1 +1,667 @@
-/* placeholder until implemented */
+/* fer_model: tensor table, the three arenas (parameters + gradients, buffers, activations),
+ * initialisation, forward/backward orchestration over the backend ops, loss and clipping. */
+#include "fer/model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fer/dropout_math.h"
+#include "fer/rng_math.h"
+#include "model_internal.h"
+
+#define ARENA_ALIGN 64
+#define PARAM_PAD 16 /* floats: every tensor starts 64-byte aligned */
+
+static size_t pad_floats(size_t n)
+{
+    return (n + PARAM_PAD - 1) / PARAM_PAD * PARAM_PAD;
+}
+
+/* ---- tensor table --------------------------------------------------------------------- */
+
+static int add_tensor(fer_model *m, int *cap, const char *name, fer_tensor_role role, int ndim,
+                      const int *shape)
+{
+    if (m->n_tensors == *cap) {
+        int nc = *cap ? *cap * 2 : 64;
+        fer_tensor *nt = realloc(m->tensors, (size_t)nc * sizeof *nt);
+        if (!nt)
+            return -1;
+        m->tensors = nt;
+        *cap = nc;
+    }
+    fer_tensor *t = &m->tensors[m->n_tensors];
+    memset(t, 0, sizeof *t);
+    snprintf(t->info.name, sizeof t->info.name, "%s", name);
+    t->info.role = role;
+    t->info.ndim = ndim;
+    size_t numel = 1;
+    for (int d = 0; d < ndim; d++) {
+        t->info.shape[d] = shape[d];
+        numel *= (size_t)shape[d];
+    }
+    t->info.numel = numel;
+    return m->n_tensors++;
+}
+
+static fer_status build_tensor_table(fer_model *m)
+{
+    int cap = 0;
+    char name[64];
+    for (int i = 0; i < m->arch.n_layers; i++) {
+        fer_layer_rt *l = &m->layers[i];
+        l->t_weight = l->t_bias = l->t_running_mean = l->t_running_var = l->t_nbt = -1;
+        if (l->spec.kind == FER_LAYER_CONV2D) {
+            int ws[4] = {l->spec.out, l->in.c, l->spec.k, l->spec.k};
+            snprintf(name, sizeof name, "layers.%d.weight", i);
+            l->t_weight = add_tensor(m, &cap, name, FER_TENSOR_PARAM, 4, ws);
+            if (l->spec.bias) {
+                snprintf(name, sizeof name, "layers.%d.bias", i);
+                l->t_bias = add_tensor(m, &cap, name, FER_TENSOR_PARAM, 1, &l->spec.out);
+            }
+        } else if (l->spec.kind == FER_LAYER_LINEAR) {
+            int ws[2] = {l->spec.out, l->in.c};
+            snprintf(name, sizeof name, "layers.%d.weight", i);
+            l->t_weight = add_tensor(m, &cap, name, FER_TENSOR_PARAM, 2, ws);
+            if (l->spec.bias) {
+                snprintf(name, sizeof name, "layers.%d.bias", i);
+                l->t_bias = add_tensor(m, &cap, name, FER_TENSOR_PARAM, 1, &l->spec.out);
+            }
+        } else if (l->spec.kind == FER_LAYER_BATCHNORM2D) {
+            int c = l->in.c;
+            snprintf(name, sizeof name, "layers.%d.weight", i);
+            l->t_weight = add_tensor(m, &cap, name, FER_TENSOR_PARAM, 1, &c);
+            snprintf(name, sizeof name, "layers.%d.bias", i);
+            l->t_bias = add_tensor(m, &cap, name, FER_TENSOR_PARAM, 1, &c);
+            snprintf(name, sizeof name, "layers.%d.running_mean", i);
+            l->t_running_mean = add_tensor(m, &cap, name, FER_TENSOR_BUFFER, 1, &c);
+            snprintf(name, sizeof name, "layers.%d.running_var", i);
+            l->t_running_var = add_tensor(m, &cap, name, FER_TENSOR_BUFFER, 1, &c);
+            snprintf(name, sizeof name, "layers.%d.num_batches_tracked", i);
+            l->t_nbt = add_tensor(m, &cap, name, FER_TENSOR_BUFFER, 0, NULL);
+        }
+        if ((l->t_weight < 0 && (l->spec.kind == FER_LAYER_CONV2D ||
+                                 l->spec.kind == FER_LAYER_LINEAR ||
+                                 l->spec.kind == FER_LAYER_BATCHNORM2D)) ||
+            (l->spec.kind == FER_LAYER_BATCHNORM2D && l->t_nbt < 0))
+            return fer_fail(FER_ERR_NOMEM, "model: out of memory");
+    }
+    int hs[2] = {m->arch.n_classes, m->feat_dim};
+    m->t_head_weight = add_tensor(m, &cap, "head.weight", FER_TENSOR_PARAM, 2, hs);
+    m->t_head_bias = -1;
+    if (m->arch.head == FER_HEAD_SOFTMAX)
+        m->t_head_bias = add_tensor(m, &cap, "head.bias", FER_TENSOR_PARAM, 1, &m->arch.n_classes);
+    if (m->t_head_weight < 0 || (m->arch.head == FER_HEAD_SOFTMAX && m->t_head_bias < 0))
+        return fer_fail(FER_ERR_NOMEM, "model: out of memory");
+    /* arena offsets */
+    size_t pofs = 0, bofs = 0;
+    for (int t = 0; t < m->n_tensors; t++) {
+        fer_tensor *tt = &m->tensors[t];
+        if (tt->info.role == FER_TENSOR_PARAM) {
+            tt->offset = pofs;
+            pofs += pad_floats(tt->info.numel);
+        } else {
+            tt->offset = bofs;
+            bofs += pad_floats(tt->info.numel);
+        }
+    }
+    m->n_param_floats = pofs;
+    m->n_buffer_floats = bofs;
+    return FER_OK;
+}
+
+int fer_model_find_tensor(const fer_model *m, const char *name)
+{
+    for (int t = 0; t < m->n_tensors; t++)
+        if (strcmp(m->tensors[t].info.name, name) == 0)
+            return t;
+    return -1;
+}
+
+/* ---- activation arena ----------------------------------------------------------------- */
+
+static size_t take(size_t *cursor, size_t bytes)
+{
+    size_t o = *cursor;
+    *cursor += (bytes + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+    return o;
+}
+
+/* With base == NULL only measures; otherwise assigns every activation pointer. */
+static size_t plan_activations(fer_model *m, char *base)
+{
+    size_t cur = 0, B = (size_t)m->max_batch, F = sizeof(float);
+#define PLACE(field, type, count)                                                              \
+    do {                                                                                       \
+        size_t o_ = take(&cur, (size_t)(count) * sizeof(type));                                \
+        if (base)                                                                              \
+            (field) = (type *)(void *)(base + o_);                                             \
+    } while (0)
+    size_t in_numel = (size_t)m->arch.in_c * m->arch.in_h * m->arch.in_w;
+    size_t max_numel = in_numel;
+    PLACE(m->x0, float, B * in_numel);
+    float *prev = m->x0;
+    for (int i = 0; i < m->arch.n_layers; i++) {
+        fer_layer_rt *l = &m->layers[i];
+        if (l->out_numel > max_numel)
+            max_numel = l->out_numel;
+        switch (l->spec.kind) {
+        case FER_LAYER_RELU:
+        case FER_LAYER_FLATTEN:
+            if (base)
+                l->y = prev; /* in place / same memory */
+            break;
+        case FER_LAYER_BATCHNORM2D:
+            PLACE(l->y, float, B * l->out_numel);
+            PLACE(l->save_mean, float, l->out.c);
+            PLACE(l->save_invstd, float, l->out.c);
+            break;
+        case FER_LAYER_MAXPOOL2D:
+            PLACE(l->y, float, B * l->out_numel);
+            PLACE(l->argmax, int32_t, B * l->out_numel);
+            break;
+        default:
+            PLACE(l->y, float, B * l->out_numel);
+            break;
+        }
+        if (base)
+            prev = l->y;
+    }
+    size_t C = (size_t)m->arch.n_classes, D = (size_t)m->feat_dim;
+    PLACE(m->grad_a, float, B * max_numel);
+    PLACE(m->grad_b, float, B * max_numel);
+    PLACE(m->logits, float, B * C);
+    PLACE(m->dlogits, float, B * C);
+    PLACE(m->labels, int32_t, B);
+    PLACE(m->class_weights, float, FER_MAX_CLASSES);
+    if (m->arch.head == FER_HEAD_ARCFACE) {
+        PLACE(m->xnorm, float, B * D);
+        PLACE(m->xnorms, float, B);
+        PLACE(m->wnorm, float, C * D);
+        PLACE(m->wnorms, float, C);
+        PLACE(m->cos, float, B * C);
+        PLACE(m->dcos, float, B * C);
+        PLACE(m->dxnorm, float, B * D);
+        PLACE(m->dwnorm, float, C * D);
+    }
+#undef PLACE
+    (void)F;
+    return cur;
+}
+
+/* ---- lifetime ------------------------------------------------------------------------- */
+
+fer_status fer_model_new(const fer_arch *arch, fer_backend *backend, int max_batch,
+                         fer_model **out)
+{
+    *out = NULL;
+    if (!arch || !backend)
+        return fer_fail(FER_ERR_ARG, "model: no architecture or backend");
+    if (max_batch < 1 || max_batch > 65536)
+        return fer_fail(FER_ERR_ARG, "model: max_batch %d out of range 1..65536", max_batch);
+    fer_shape shapes[FER_MAX_LAYERS];
+    FER_TRY(fer_arch_shapes(arch, arch->name[0] ? arch->name : "<arch>", shapes));
+    fer_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return fer_fail(FER_ERR_NOMEM, "model: out of memory");
+    m->arch = *arch;
+    m->b = backend;
+    m->max_batch = max_batch;
+    fer_shape in = {arch->in_c, arch->in_h, arch->in_w, 0};
+    for (int i = 0; i < arch->n_layers; i++) {
+        fer_layer_rt *l = &m->layers[i];
+        l->spec = arch->layers[i];
+        l->in = in;
+        l->out = shapes[i];
+        l->in_numel = (size_t)in.c * in.h * in.w;
+        l->out_numel = (size_t)l->out.c * l->out.h * l->out.w;
+        in = shapes[i];
+    }
+    m->feat_dim = in.c;
+    fer_status st = build_tensor_table(m);
+    if (st == FER_OK)
+        st = FER_OP(backend, alloc, m->n_param_floats * sizeof(float), (void **)&m->params);
+    if (st == FER_OK)
+        st = FER_OP(backend, alloc, m->n_param_floats * sizeof(float), (void **)&m->grads);
+    if (st == FER_OK)
+        st = FER_OP(backend, alloc, (m->n_buffer_floats ? m->n_buffer_floats : 1) * sizeof(float),
+                    (void **)&m->buffers);
+    if (st == FER_OK)
+        st = FER_OP(backend, alloc, plan_activations(m, NULL), &m->acts);
+    if (st != FER_OK) {
+        fer_model_free(m);
+        return st;
+    }
+    plan_activations(m, m->acts);
+    for (int t = 0; t < m->n_tensors; t++) {
+        fer_tensor *tt = &m->tensors[t];
+        if (tt->info.role == FER_TENSOR_PARAM) {
+            tt->data = m->params + tt->offset;
+            tt->grad = m->grads + tt->offset;
+        } else {
+            tt->data = m->buffers + tt->offset;
+        }
+    }
+    st = fer_model_init(m, 0);
+    if (st != FER_OK) {
+        fer_model_free(m);
+        return st;
+    }
+    *out = m;
+    return FER_OK;
+}
+
+void fer_model_free(fer_model *m)
+{
+    if (!m)
+        return;
+    if (m->b && m->b->ops->release) {
+        if (m->params)
+            m->b->ops->release(m->b, m->params);
+        if (m->grads)
+            m->b->ops->release(m->b, m->grads);
+        if (m->buffers)
+            m->b->ops->release(m->b, m->buffers);
+        if (m->acts)
+            m->b->ops->release(m->b, m->acts);
+    }
+    free(m->tensors);
+    free(m);
+}
+
+const fer_arch *fer_model_arch(const fer_model *m)
+{
+    return &m->arch;
+}
+
+fer_backend *fer_model_backend(fer_model *m)
+{
+    return m->b;
+}
+
+/* ---- initialisation ------------------------------------------------------------------- */
+
+/* Fan-in of the layer owning tensor t (conv: in_c*k*k, linear: in). */
+static int tensor_fan_in(const fer_model *m, int t)
+{
+    for (int i = 0; i < m->arch.n_layers; i++) {
+        const fer_layer_rt *l = &m->layers[i];
+        if (l->t_weight != t && l->t_bias != t)
+            continue;
+        if (l->spec.kind == FER_LAYER_CONV2D)
+            return l->in.c * l->spec.k * l->spec.k;
+        if (l->spec.kind == FER_LAYER_LINEAR)
+            return l->in.c;
+        return 0; /* batchnorm */
+    }
+    return m->feat_dim; /* head */
+}
+
+fer_status fer_model_init(fer_model *m, uint64_t seed)
+{
+    size_t max_numel = 1;
+    for (int t = 0; t < m->n_tensors; t++)
+        if (m->tensors[t].info.numel > max_numel)
+            max_numel = m->tensors[t].info.numel;
+    float *host = malloc(max_numel * sizeof *host);
+    if (!host)
+        return fer_fail(FER_ERR_NOMEM, "model: out of memory");
+    fer_status st = FER_OK;
+    for (int t = 0; t < m->n_tensors && st == FER_OK; t++) {
+        fer_tensor *tt = &m->tensors[t];
+        const char *suffix = strrchr(tt->info.name, '.');
+        int fan_in = tensor_fan_in(m, t);
+        float fill = -1.0f, bound = 0.0f;
+        if (strcmp(suffix, ".running_var") == 0)
+            fill = 1.0f;
+        else if (tt->info.role == FER_TENSOR_BUFFER)
+            fill = 0.0f;
+        else if (fan_in == 0) /* batchnorm affine */
+            fill = strcmp(suffix, ".weight") == 0 ? 1.0f : 0.0f;
+        else if (t == m->t_head_weight && m->arch.head == FER_HEAD_ARCFACE)
+            bound = (float)sqrt(6.0 / (double)(m->feat_dim + m->arch.n_classes)); /* xavier */
+        else
+            bound = (float)(1.0 / sqrt((double)fan_in)); /* kaiming_uniform(a=sqrt(5)), bias */
+        uint64_t stream = fer_rng_substream(seed, (uint64_t)t);
+        for (size_t i = 0; i < tt->info.numel; i++)
+            host[i] = fill >= 0.0f ? fill : bound * fer_rng_symmetric(stream, i);
+        st = FER_OP(m->b, upload, tt->data, host, tt->info.numel * sizeof(float));
+    }
+    free(host);
+    if (st == FER_OK && m->grads)
+        st = FER_OP(m->b, fill, m->grads, 0.0f, m->n_param_floats);
+    m->have_forward = m->have_loss = 0;
+    return st;
+}
+
+/* ---- tensor access -------------------------------------------------------------------- */
+
+size_t fer_model_param_count(const fer_model *m)
+{
+    size_t n = 0;
+    for (int t = 0; t < m->n_tensors; t++)
+        if (m->tensors[t].info.role == FER_TENSOR_PARAM)
+            n += m->tensors[t].info.numel;
+    return n;
+}
+
+int fer_model_n_tensors(const fer_model *m)
+{
+    return m->n_tensors;
+}
+
+fer_status fer_model_tensor_info(const fer_model *m, int i, fer_tensor_info *out)
+{
+    if (i < 0 || i >= m->n_tensors)
+        return fer_fail(FER_ERR_ARG, "model: tensor index %d out of range", i);
+    *out = m->tensors[i].info;
+    return FER_OK;
+}
+
+static fer_status lookup(fer_model *m, const char *name, size_t numel, fer_tensor **out)
+{
+    int t = fer_model_find_tensor(m, name);
+    if (t < 0)
+        return fer_fail(FER_ERR_ARG, "model: no tensor named '%s'", name);
+    if (m->tensors[t].info.numel != numel)
+        return fer_fail(FER_ERR_ARG, "model: tensor '%s' has %zu elements, not %zu", name,
+                        m->tensors[t].info.numel, numel);
+    *out = &m->tensors[t];
+    return FER_OK;
+}
+
+fer_status fer_model_get_tensor(fer_model *m, const char *name, float *host, size_t numel)
+{
+    fer_tensor *t;
+    FER_TRY(lookup(m, name, numel, &t));
+    return FER_OP(m->b, download, host, t->data, numel * sizeof(float));
+}
+
+fer_status fer_model_set_tensor(fer_model *m, const char *name, const float *host, size_t numel)
+{
+    fer_tensor *t;
+    FER_TRY(lookup(m, name, numel, &t));
+    return FER_OP(m->b, upload, t->data, host, numel * sizeof(float));
+}
+
+fer_status fer_model_get_grad(fer_model *m, const char *name, float *host, size_t numel)
+{
+    fer_tensor *t;
+    FER_TRY(lookup(m, name, numel, &t));
+    if (t->info.role != FER_TENSOR_PARAM)
+        return fer_fail(FER_ERR_ARG, "model: tensor '%s' is a buffer and has no gradient", name);
+    return FER_OP(m->b, download, host, t->grad, numel * sizeof(float));
+}
+
+float *fer_model_param_arena(fer_model *m, size_t *n_floats)
+{
+    if (n_floats)
+        *n_floats = m->n_param_floats;
+    return m->params;
+}
+
+float *fer_model_grad_arena(fer_model *m, size_t *n_floats)
+{
+    if (n_floats)
+        *n_floats = m->n_param_floats;
+    return m->grads;
+}
+
+float *fer_model_buffer_arena(fer_model *m, size_t *n_floats)
+{
+    if (n_floats)
+        *n_floats = m->n_buffer_floats;
+    return m->buffers;
+}
+
+/* ---- forward -------------------------------------------------------------------------- */
+
+static float *tdata(fer_model *m, int t)
+{
+    return t >= 0 ? m->tensors[t].data : NULL;
+}
+
+static float *tgrad(fer_model *m, int t)
+{
+    return t >= 0 ? m->tensors[t].grad : NULL;
+}
+
+static fer_conv2d_args conv_args(const fer_layer_rt *l, int n)
+{
+    fer_conv2d_args a = {n, l->in.c, l->in.h, l->in.w, l->out.c, l->out.h, l->out.w,
+                         l->spec.k, l->spec.stride, l->spec.pad, l->spec.bias};
+    return a;
+}
+
+static fer_bn_args bn_args(const fer_layer_rt *l, int n)
+{
+    fer_bn_args a = {n, l->in.c, l->in.h * l->in.w, 1e-5f, 0.1f};
+    return a;
+}
+
+static fer_pool_args pool_args(const fer_layer_rt *l, int n)
+{
+    fer_pool_args a = {n, l->in.c, l->in.h, l->in.w, l->out.h, l->out.w, l->spec.k,
+                       l->spec.stride};
+    return a;
+}
+
+static fer_linear_args linear_args(const fer_layer_rt *l, int n)
+{
+    fer_linear_args a = {n, l->in.c, l->out.c, l->spec.bias};
+    return a;
+}
+
+static fer_status bump_batches_tracked(fer_model *m, int t)
+{
+    float v;
+    FER_TRY(FER_OP(m->b, download, &v, m->tensors[t].data, sizeof v));
+    v += 1.0f;
+    return FER_OP(m->b, upload, m->tensors[t].data, &v, sizeof v);
+}
+
+static fer_status layer_forward(fer_model *m, int i, const float *x, int n, fer_mode mode,
+                                uint64_t dropout_seed)
+{
+    fer_layer_rt *l = &m->layers[i];
+    fer_backend *b = m->b;
+    int train = mode == FER_MODE_TRAIN;
+    switch (l->spec.kind) {
+    case FER_LAYER_CONV2D: {
+        fer_conv2d_args a = conv_args(l, n);
+        return FER_OP(b, conv2d_forward, &a, x, tdata(m, l->t_weight), tdata(m, l->t_bias), l->y);
+    }
+    case FER_LAYER_BATCHNORM2D: {
+        fer_bn_args a = bn_args(l, n);
+        if (train && (size_t)n * l->in.h * l->in.w < 2)
+            return fer_fail(FER_ERR_ARG,
+                            "model: batch norm needs more than one value per channel in "
+                            "training (batch %d of %dx%d)", n, l->in.h, l->in.w);
+        FER_TRY(FER_OP(b, batchnorm_forward, &a, train, x, tdata(m, l->t_weight),
+                       tdata(m, l->t_bias), tdata(m, l->t_running_mean),
+                       tdata(m, l->t_running_var), l->y, l->save_mean, l->save_invstd));
+        return train ? bump_batches_tracked(m, l->t_nbt) : FER_OK;
+    }
+    case FER_LAYER_RELU:
+        return FER_OP(b, relu_forward, (size_t)n * l->out_numel, x, l->y);
+    case FER_LAYER_MAXPOOL2D: {
+        fer_pool_args a = pool_args(l, n);
+        return FER_OP(b, maxpool_forward, &a, x, l->y, l->argmax);
+    }
+    case FER_LAYER_FLATTEN:
+        return FER_OK;
+    case FER_LAYER_LINEAR: {
+        fer_linear_args a = linear_args(l, n);
+        return FER_OP(b, linear_forward, &a, x, tdata(m, l->t_weight), tdata(m, l->t_bias), l->y);
+    }
+    case FER_LAYER_DROPOUT:
+        if (!train || l->spec.p == 0.0f)
+            return FER_OP(b, copy, l->y, x, (size_t)n * l->out_numel * sizeof(float));
+        l->dropout_seed = dropout_seed;
+        return FER_OP(b, dropout_forward, (size_t)n * l->out_numel, l->spec.p, dropout_seed, x,
+                      l->y);
+    }
+    return fer_fail(FER_ERR_INTERNAL, "model: unknown layer kind %d", (int)l->spec.kind);
+}
+
+fer_status fer_model_forward(fer_model *m, const float *x_host, int n, fer_mode mode,
+                             const int32_t *labels_host, uint64_t dropout_seed,
+                             float *logits_host)
+{
+    m->have_forward = m->have_loss = 0;
+    if (n < 1 || n > m->max_batch)
+        return fer_fail(FER_ERR_ARG, "model: batch of %d outside 1..%d", n, m->max_batch);
+    if (mode == FER_MODE_TRAIN && m->arch.head == FER_HEAD_ARCFACE && !labels_host)
+        return fer_fail(FER_ERR_ARG, "model: the arcface head needs labels in training mode");
+    m->have_labels = 0;
+    if (labels_host) {
+        for (int i = 0; i < n; i++)
+            if (labels_host[i] < 0 || labels_host[i] >= m->arch.n_classes)
+                return fer_fail(FER_ERR_ARG, "model: label %d of sample %d is outside 0..%d",
+                                (int)labels_host[i], i, m->arch.n_classes - 1);
+        FER_TRY(FER_OP(m->b, upload, m->labels, labels_host, (size_t)n * sizeof(int32_t)));
+        m->have_labels = 1;
+    }
+    size_t in_numel = (size_t)m->arch.in_c * m->arch.in_h * m->arch.in_w;
+    FER_TRY(FER_OP(m->b, upload, m->x0, x_host, (size_t)n * in_numel * sizeof(float)));
+    const float *x = m->x0;
+    for (int i = 0; i < m->arch.n_layers; i++) {
+        uint64_t seed = 0;
+        if (m->layers[i].spec.kind == FER_LAYER_DROPOUT)
+            seed = fer_dropout_layer_seed(dropout_seed, i);
+        FER_TRY(layer_forward(m, i, x, n, mode, seed));
+        x = m->layers[i].y;
+    }
+    FER_TRY(fer_head_forward(m, x, n, mode));
+    if (logits_host)
+        FER_TRY(FER_OP(m->b, download, logits_host, m->logits,
+                       (size_t)n * m->arch.n_classes * sizeof(float)));
+    m->last_n = n;
+    m->last_mode = mode;
+    m->have_forward = 1;
+    return FER_OK;
+}
+
+/* ---- loss ----------------------------------------------------------------------------- */
+
+fer_status fer_model_loss(fer_model *m, const fer_loss_config *cfg, const int32_t *labels_host,
+                          float *loss_out)
+{
+    if (!m->have_forward)
+        return fer_fail(FER_ERR_ARG, "model: loss needs a forward pass first");
+    int n = m->last_n, c = m->arch.n_classes;
+    if (cfg->kind != FER_LOSS_CE && cfg->kind != FER_LOSS_WCE && cfg->kind != FER_LOSS_FOCAL)
+        return fer_fail(FER_ERR_ARG, "model: unknown loss kind %d", (int)cfg->kind);
+    if (!(cfg->label_smoothing >= 0.0f && cfg->label_smoothing <= 1.0f))
+        return fer_fail(FER_ERR_ARG, "model: label smoothing %g outside 0..1",
+                        (double)cfg->label_smoothing);
+    if (cfg->kind == FER_LOSS_FOCAL && !(cfg->gamma >= 0.0f))
+        return fer_fail(FER_ERR_ARG, "model: focal gamma %g must be >= 0", (double)cfg->gamma);
+    for (int i = 0; i < n; i++)
+        if (labels_host[i] < 0 || labels_host[i] >= c)
+            return fer_fail(FER_ERR_ARG, "model: label %d of sample %d is outside 0..%d",
+                            (int)labels_host[i], i, c - 1);
+    FER_TRY(FER_OP(m->b, upload, m->labels, labels_host, (size_t)n * sizeof(int32_t)));
+    const float *weights = NULL;
+    if (cfg->kind == FER_LOSS_WCE || (cfg->kind == FER_LOSS_FOCAL && cfg->use_class_weights)) {
+        for (int j = 0; j < c; j++)
+            if (!(cfg->class_weights[j] >= 0.0f) || !isfinite(cfg->class_weights[j]))
+                return fer_fail(FER_ERR_ARG, "model: class weight %d is %g", j,
+                                (double)cfg->class_weights[j]);
+        FER_TRY(FER_OP(m->b, upload, m->class_weights, cfg->class_weights,
+                       (size_t)c * sizeof(float)));
+        weights = m->class_weights;
+    }
+    fer_loss_args a = {n, c, cfg->kind, cfg->gamma, cfg->label_smoothing};
+    float loss = 0.0f;
+    FER_TRY(FER_OP(m->b, loss_forward_backward, &a, m->logits, m->labels, weights, &loss,
+                   m->dlogits));
+    if (loss_out)
+        *loss_out = loss;
+    m->have_loss = 1;
+    return FER_OK;
+}
+
+/* ---- backward ------------------------------------------------------------------------- */
+
+static fer_status layer_backward(fer_model *m, int i, int n, const float *dy, float *dx)
+{
+    fer_layer_rt *l = &m->layers[i];
+    fer_backend *b = m->b;
+    const float *x = i == 0 ? m->x0 : m->layers[i - 1].y;
+    switch (l->spec.kind) {
+    case FER_LAYER_CONV2D: {
+        fer_conv2d_args a = conv_args(l, n);
+        return FER_OP(b, conv2d_backward, &a, x, tdata(m, l->t_weight), dy, dx,
+                      tgrad(m, l->t_weight), tgrad(m, l->t_bias));
+    }
+    case FER_LAYER_BATCHNORM2D: {
+        fer_bn_args a = bn_args(l, n);
+        return FER_OP(b, batchnorm_backward, &a, x, tdata(m, l->t_weight), l->save_mean,
+                      l->save_invstd, dy, dx, tgrad(m, l->t_weight), tgrad(m, l->t_bias));
+    }
+    case FER_LAYER_RELU:
+        return dx ? FER_OP(b, relu_backward, (size_t)n * l->out_numel, l->y, dy, dx) : FER_OK;
+    case FER_LAYER_MAXPOOL2D: {
+        fer_pool_args a = pool_args(l, n);
+        return dx ? FER_OP(b, maxpool_backward, &a, l->argmax, dy, dx) : FER_OK;
+    }
+    case FER_LAYER_FLATTEN:
+        return FER_OK;
+    case FER_LAYER_LINEAR: {
+        fer_linear_args a = linear_args(l, n);
+        return FER_OP(b, linear_backward, &a, x, tdata(m, l->t_weight), dy, dx,
+                      tgrad(m, l->t_weight), tgrad(m, l->t_bias));
+    }
+    case FER_LAYER_DROPOUT:
+        if (!dx)
+            return FER_OK;
+        if (l->spec.p == 0.0f)
+            return FER_OP(b, copy, dx, dy, (size_t)n * l->out_numel * sizeof(float));
+        return FER_OP(b, dropout_backward, (size_t)n * l->out_numel, l->spec.p, l->dropout_seed,
+                      dy, dx);
+    }
+    return fer_fail(FER_ERR_INTERNAL, "model: unknown layer kind %d", (int)l->spec.kind);
+}
+
+fer_status fer_model_backward(fer_model *m)
+{
+    if (!m->have_forward || m->last_mode != FER_MODE_TRAIN)
+        return fer_fail(FER_ERR_ARG, "model: backward needs a training-mode forward pass");
+    if (!m->have_loss)
+        return fer_fail(FER_ERR_ARG, "model: backward needs fer_model_loss first");
+    int n = m->last_n, L = m->arch.n_layers;
+    const float *feat = m->layers[L - 1].y;
+    float *dy = m->grad_a;
+    FER_TRY(fer_head_backward(m, feat, n, dy));
+    for (int i = L - 1; i >= 0; i--) {
+        fer_layer_kind k = m->layers[i].spec.kind;
+        if (k == FER_LAYER_FLATTEN)
+            continue; /* same memory, same gradient */
+        float *dx = NULL;
+        if (i > 0) /* relu and dropout work in place; the rest ping-pong */
+            dx = (k == FER_LAYER_RELU || k == FER_LAYER_DROPOUT) ? dy
+                 : (dy == m->grad_a ? m->grad_b : m->grad_a);
+        FER_TRY(layer_backward(m, i, n, dy, dx));
+        dy = dx;
+    }
+    return FER_OK;
+}
+
+fer_status fer_model_clip_grad_norm(fer_model *m, float max_norm, float *total_norm_out)
+{
+    double ss = 0.0;
+    FER_TRY(FER_OP(m->b, sum_squares, m->n_param_floats, m->grads, &ss));
+    double total = sqrt(ss);
+    if (total_norm_out)
+        *total_norm_out = (float)total;
+    if (max_norm > 0.0f) {
+        /* torch.nn.utils.clip_grad_norm_: coef = max_norm / (total + 1e-6), clamped to 1 */
+        float coef = (float)((double)max_norm / (total + 1e-6));
+        if (coef < 1.0f)
+            FER_TRY(FER_OP(m->b, scale, m->n_param_floats, m->grads, coef));
+    }
+    return FER_OK;
+}

@@ -1,0 +1,68 @@
+/* Internal layout of fer_model, shared by model.c, heads.c, optim.c and checkpoint.c. */
+#ifndef FER_MODEL_INTERNAL_H
+#define FER_MODEL_INTERNAL_H
+#include "arch_internal.h"
+#include "fer/model.h"
+
+/* Calls op `name` of backend b, failing cleanly when the backend lacks it. */
+#define FER_OP(b, op, ...)                                                                     \
+    ((b)->ops->op ? (b)->ops->op((b), __VA_ARGS__)                                             \
+                    : fer_fail(FER_ERR_UNSUPPORTED, "backend %s: no %s op", (b)->name, #op))
+
+#define FER_TRY(expr)                                                                          \
+    do {                                                                                       \
+        fer_status st_ = (expr);                                                               \
+        if (st_ != FER_OK)                                                                     \
+            return st_;                                                                        \
+    } while (0)
+
+typedef struct fer_tensor {
+    fer_tensor_info info;
+    float *data; /* backend memory inside the param or buffer arena */
+    float *grad; /* PARAM only: same offset in the grad arena */
+    size_t offset; /* floats from the start of its arena */
+} fer_tensor;
+
+typedef struct fer_layer_rt {
+    fer_layer_spec spec;
+    fer_shape in, out;
+    size_t in_numel, out_numel; /* per sample */
+    int t_weight, t_bias, t_running_mean, t_running_var, t_nbt; /* tensor index or -1 */
+    float *y;                   /* output activation (aliases the input for relu and flatten) */
+    float *save_mean, *save_invstd; /* batchnorm, training forward */
+    int32_t *argmax;            /* maxpool */
+    uint64_t dropout_seed;      /* dropout: seed of the last training forward */
+} fer_layer_rt;
+
+struct fer_model {
+    fer_arch arch;
+    fer_backend *b;
+    int max_batch;
+    fer_layer_rt layers[FER_MAX_LAYERS];
+    int n_tensors;
+    fer_tensor *tensors;
+    int t_head_weight, t_head_bias;
+    int feat_dim;
+
+    float *params, *grads, *buffers; /* arenas (backend memory) */
+    size_t n_param_floats, n_buffer_floats;
+    void *acts;                      /* activation arena */
+
+    float *x0;                       /* input batch */
+    float *grad_a, *grad_b;          /* ping-pong input gradients, max_batch * max_numel */
+    float *logits, *dlogits;         /* max_batch * classes */
+    float *xnorm, *xnorms, *wnorm, *wnorms, *cos, *dcos, *dxnorm, *dwnorm; /* arcface */
+    int32_t *labels;
+    float *class_weights;            /* FER_MAX_CLASSES */
+
+    int last_n;
+    fer_mode last_mode;
+    int have_forward, have_loss, have_labels;
+};
+
+int fer_model_find_tensor(const fer_model *m, const char *name);
+
+/* heads.c: logits from m->layers[last].y; dfeat written to `dfeat`. */
+fer_status fer_head_forward(fer_model *m, const float *feat, int n, fer_mode mode);
+fer_status fer_head_backward(fer_model *m, const float *feat, int n, float *dfeat);
+#endif

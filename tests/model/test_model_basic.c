@@ -1,0 +1,102 @@
+/* Smoke test of the model API on every requested backend: tensor table names, a training step
+ * (forward, loss, backward, clip, optimiser) that lowers the loss, eval determinism, errors. */
+#include "fer/model.h"
+#include "fer/optim.h"
+#include "fer/rng_math.h"
+#include "test_util.h"
+
+static void make_batch(int n, size_t in_numel, float *x, int32_t *labels)
+{
+    for (size_t i = 0; i < (size_t)n * in_numel; i++)
+        x[i] = fer_rng_symmetric(99, i);
+    for (int i = 0; i < n; i++)
+        labels[i] = i % 7;
+}
+
+static void run(const char *backend_name, fer_head_kind head)
+{
+    fer_backend *b;
+    fer_status st = fer_backend_new(backend_name, 1, &b);
+    if (st == FER_ERR_UNSUPPORTED || st == FER_ERR_NODEVICE) {
+        printf("backend %s unavailable: %s\n", backend_name, fer_last_error());
+        exit(77);
+    }
+    OK(st);
+    fer_arch arch;
+    OK(fer_arch_preset("tiny", head, &arch));
+    fer_model *m;
+    OK(fer_model_new(&arch, b, 8, &m));
+    OK(fer_model_init(m, 1234));
+
+    fer_tensor_info ti;
+    OK(fer_model_tensor_info(m, 0, &ti));
+    CHECK(strcmp(ti.name, "layers.0.weight") == 0, "first tensor %s", ti.name);
+    CHECK(ti.ndim == 4 && ti.shape[0] == 8 && ti.shape[1] == 1 && ti.shape[2] == 3, "shape");
+    OK(fer_model_tensor_info(m, 2, &ti));
+    CHECK(strcmp(ti.name, "layers.1.bias") == 0, "bn bias %s", ti.name);
+    OK(fer_model_tensor_info(m, 5, &ti));
+    CHECK(strcmp(ti.name, "layers.1.num_batches_tracked") == 0 && ti.ndim == 0 && ti.numel == 1,
+          "nbt %s", ti.name);
+    CHECK(fer_model_tensor_info(m, fer_model_n_tensors(m), &ti) == FER_ERR_ARG, "range");
+
+    const int n = 8;
+    float x[8 * 48 * 48], logits[8 * 7], logits2[8 * 7];
+    int32_t labels[8];
+    make_batch(n, 48 * 48, x, labels);
+
+    fer_optim_config oc;
+    fer_optim_config_default(FER_OPTIM_ADAM, 1e-2f, &oc);
+    fer_optimizer *opt;
+    OK(fer_optimizer_new(m, &oc, &opt));
+    fer_loss_config lc = {.kind = FER_LOSS_CE, .gamma = 2.0f};
+    float first = 0, last = 0;
+    for (int step = 0; step < 15; step++) {
+        float loss, norm;
+        OK(fer_model_forward(m, x, n, FER_MODE_TRAIN, labels, (uint64_t)step, NULL));
+        OK(fer_model_loss(m, &lc, labels, &loss));
+        OK(fer_model_backward(m));
+        OK(fer_model_clip_grad_norm(m, 5.0f, &norm));
+        CHECK(isfinite(loss) && isfinite(norm), "loss %g norm %g", loss, norm);
+        OK(fer_optimizer_step(opt, 1e-2f));
+        if (step == 0)
+            first = loss;
+        last = loss;
+    }
+    CHECK(last < first * 0.7f, "loss did not fall: %g -> %g", first, last);
+    CHECK(fer_optimizer_steps(opt) == 15, "steps");
+    float nbt;
+    OK(fer_model_get_tensor(m, "layers.1.num_batches_tracked", &nbt, 1));
+    CHECK(nbt == 15.0f, "num_batches_tracked %g", nbt);
+
+    /* eval is deterministic and independent of the dropout seed and labels */
+    OK(fer_model_forward(m, x, n, FER_MODE_EVAL, NULL, 1, logits));
+    OK(fer_model_forward(m, x, n, FER_MODE_EVAL, labels, 2, logits2));
+    CHECK(memcmp(logits, logits2, sizeof logits) == 0, "eval not deterministic");
+    /* a smaller batch gives the same per-sample logits in eval mode */
+    OK(fer_model_forward(m, x, 3, FER_MODE_EVAL, NULL, 0, logits2));
+    for (int i = 0; i < 3 * 7; i++)
+        CHECK_CLOSE(logits[i], logits2[i], 1e-5, "batch independence");
+
+    /* errors */
+    CHECK(fer_model_forward(m, x, 9, FER_MODE_EVAL, NULL, 0, NULL) == FER_ERR_ARG, "batch > max");
+    CHECK(fer_model_backward(m) == FER_ERR_ARG, "backward after eval forward");
+    int32_t bad[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    CHECK(fer_model_forward(m, x, n, FER_MODE_TRAIN, bad, 0, NULL) == FER_ERR_ARG, "label 7");
+    CHECK(strstr(fer_last_error(), "label 7") != NULL, "message: %s", fer_last_error());
+    float tmp[3];
+    CHECK(fer_model_get_tensor(m, "nope", tmp, 3) == FER_ERR_ARG, "unknown tensor");
+    CHECK(fer_model_get_tensor(m, "layers.0.weight", tmp, 3) == FER_ERR_ARG, "numel mismatch");
+    CHECK(fer_model_get_grad(m, "layers.1.running_mean", tmp, 8) == FER_ERR_ARG, "buffer grad");
+
+    fer_optimizer_free(opt);
+    fer_model_free(m);
+    fer_backend_free(b);
+}
+
+int main(int argc, char **argv)
+{
+    const char *backend = argc > 1 ? argv[1] : "ref";
+    run(backend, FER_HEAD_SOFTMAX);
+    run(backend, FER_HEAD_ARCFACE);
+    return test_result("test_model_basic");
+}
