@@ -141,7 +141,7 @@ fer_status fer_canvas_write_png(const fer_canvas *c, const char *path)
     snprintf(tmp, n, "%s.tmp", path);
     FILE *f = fopen(tmp, "wb");
     if (!f) {
-        fer_status st = fer_fail(FER_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+        fer_status st = fer_fail(FER_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
         free(tmp);
         return st;
     }

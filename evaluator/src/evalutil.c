@@ -148,7 +148,7 @@ fer_status fer_write_file_atomic(const char *path, const void *data, size_t len)
     snprintf(tmp, n, "%s.tmp", path);
     FILE *f = fopen(tmp, "wb");
     if (!f) {
-        fer_status st = fer_fail(FER_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+        fer_status st = fer_fail(FER_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
         free(tmp);
         return st;
     }

@@ -35,6 +35,8 @@ static void f1_layout_make(const fer_metrics *m, int bars_per_group, int bar_w, 
     int group_w = bars_per_group * bar_w + 24;
     if (group_w < max_name_width(m) + 10)
         group_w = max_name_width(m) + 10;
+    if (group_w * m->n_classes < 480) /* few classes: keep a readable plot width */
+        group_w = (480 + m->n_classes - 1) / m->n_classes;
     L->group_w = group_w;
     L->ax.x = PAD + th + 12 + fer_font_text_width("0.0", FER_LABEL_SCALE) + 10;
     L->ax.y = PAD + title_h + 12 + legend_h;
@@ -92,8 +94,11 @@ fer_status fer_figure_per_class_f1(const fer_metrics *m, const char *title, cons
     snprintf(sub, sizeof sub, "accuracy %.3f   macro-F1 %.3f (dashed line)   weighted-F1 %.3f"
              "   n = %lld", m->accuracy, m->macro_f1, m->weighted_f1, (long long)m->total);
     f1_layout_make(m, 1, bar_w, th + 12, title, &L);
-    if (L.width < fer_font_text_width(sub, 1) + 2 * PAD)
-        L.width = fer_font_text_width(sub, 1) + 2 * PAD;
+    if (L.width < fer_font_text_width(sub, 1) + 2 * PAD) {
+        int grow = fer_font_text_width(sub, 1) + 2 * PAD - L.width;
+        L.width += grow;
+        L.ax.x += grow / 2;
+    }
     fer_canvas *c;
     fer_status st = fer_canvas_new(L.width, L.height, FER_WHITE, &c);
     if (st != FER_OK)

@@ -122,25 +122,53 @@ static fer_status check_metrics(const fer_metrics *m, const char *path)
     return FER_OK;
 }
 
+static void subtitle(const fer_metrics *m, int normalized, char sub[96])
+{
+    snprintf(sub, 96, normalized ? "rows sum to 1 (recall on the diagonal), n = %lld"
+                                 : "counts, n = %lld",
+             (long long)m->total);
+}
+
+void fer_figure_confusion_layout(const fer_metrics *m, const char *title,
+                                 fer_confusion_layout *out)
+{
+    int n = m->n_classes, cell = cell_size(m);
+    int th = fer_font_text_height(FER_LABEL_SCALE);
+    int title_h = fer_font_text_height(FER_TITLE_SCALE);
+    /* the colour bar's labels: counts up to the largest cell, or 0..1 */
+    int label_w = fer_colorbar_label_width(0, matrix_max(m), 6, "%.0f");
+    int label_w1 = fer_colorbar_label_width(0, 1, 6, "%.1f");
+    out->cell = cell;
+    out->x0 = PAD + th + 10 + max_name_width(m) + 10;
+    out->y0 = PAD + title_h + 6 + th + 14;
+    out->width = out->x0 + n * cell + 20 + 18 + 8 + (label_w > label_w1 ? label_w : label_w1) +
+                 PAD;
+    char sub[96];
+    subtitle(m, 1, sub);
+    int title_w = fer_font_text_width(title ? title : "", FER_TITLE_SCALE) + 2 * PAD;
+    int sub_w = fer_font_text_width(sub, FER_LABEL_SCALE) + 2 * PAD;
+    if (out->width < title_w)
+        out->width = title_w;
+    if (out->width < sub_w)
+        out->width = sub_w;
+    out->height = out->y0 + n * cell + 7 + th + 8 + th + PAD;
+}
+
 fer_status fer_figure_confusion(const fer_metrics *m, int normalized, const char *title,
                                 const char *path)
 {
     fer_status st = check_metrics(m, path);
     if (st != FER_OK)
         return st;
-    int n = m->n_classes, cell = cell_size(m);
+    fer_confusion_layout L;
+    fer_figure_confusion_layout(m, title, &L);
+    int n = m->n_classes, cell = L.cell, left = L.x0, top = L.y0;
+    int width = L.width, height = L.height;
     int th = fer_font_text_height(FER_LABEL_SCALE);
     int title_h = fer_font_text_height(FER_TITLE_SCALE);
     double vmax = normalized ? 1.0 : matrix_max(m);
     const char *fmt = normalized ? "%.1f" : "%.0f";
-    int left = PAD + th + 10 + max_name_width(m) + 10;
-    int top = PAD + title_h + 6 + th + 14;
     int bar_x = left + n * cell + 20, bar_w = 18;
-    int width = bar_x + bar_w + 8 + fer_colorbar_label_width(0, vmax, 6, fmt) + PAD;
-    int title_w = fer_font_text_width(title ? title : "", FER_TITLE_SCALE) + 2 * PAD;
-    if (width < title_w)
-        width = title_w;
-    int height = top + n * cell + 7 + th + 8 + th + PAD;
 
     fer_canvas *c;
     if ((st = fer_canvas_new(width, height, FER_WHITE, &c)) != FER_OK)
@@ -148,9 +176,7 @@ fer_status fer_figure_confusion(const fer_metrics *m, int normalized, const char
     if (title)
         fer_canvas_text(c, title, width / 2, PAD, FER_TITLE_SCALE, FER_ALIGN_CENTER, FER_BLACK);
     char sub[96];
-    snprintf(sub, sizeof sub, normalized ? "rows sum to 1 (recall on the diagonal), n = %lld"
-                                         : "counts, n = %lld",
-             (long long)m->total);
+    subtitle(m, normalized, sub);
     fer_canvas_text(c, sub, width / 2, PAD + title_h + 6, FER_LABEL_SCALE, FER_ALIGN_CENTER,
                     FER_AXIS);
     draw_matrix(c, left, top, cell, m, normalized, vmax, 1);

@@ -12,6 +12,13 @@ extern "C" {
  * counts (normalized == 0) or row-normalised fractions (normalized == 1). */
 fer_status fer_figure_confusion(const fer_metrics *m, int normalized, const char *title,
                                 const char *path);
+/* Where fer_figure_confusion puts the matrix: canvas size, top-left of cell (0,0), cell side
+ * (cell (t,p) spans x0 + p*cell .. x0 + (p+1)*cell - 1). For tests and annotating callers. */
+typedef struct fer_confusion_layout {
+    int width, height, x0, y0, cell;
+} fer_confusion_layout;
+void fer_figure_confusion_layout(const fer_metrics *m, const char *title,
+                                 fer_confusion_layout *out);
 /* Bar chart of per-class F1 (values written above the bars). */
 fer_status fer_figure_per_class_f1(const fer_metrics *m, const char *title, const char *path);
 /* Reliability diagram from the calibration bins, with the ECE in the title. */
