@@ -67,7 +67,7 @@ static fer_status list_dir(const char *dir, int dirs_only, name_list *out)
     }
     closedir(dp);
     if (s) return s;
-    qsort(out->names, (size_t)out->n, sizeof(char *), cmp_str);
+    if (out->n > 1) qsort(out->names, (size_t)out->n, sizeof(char *), cmp_str);
     return FER_OK;
 }
 

@@ -11,7 +11,7 @@
 #include "fer_config.h"
 #include "run_files.h"
 
-fer_status fer_mkdirs(const char *path)
+fer_status fer_run_mkdirs(const char *path)
 {
     char buf[4096];
     if (strlen(path) >= sizeof buf) return fer_fail(FER_ERR_ARG, "%s: path too long", path);
@@ -32,7 +32,7 @@ fer_status fer_mkdirs(const char *path)
     return FER_OK;
 }
 
-fer_status fer_write_file_atomic(const char *path, const char *data, size_t n)
+fer_status fer_run_write_atomic(const char *path, const char *data, size_t n)
 {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -105,7 +105,7 @@ fer_status fer_history_write(const char *path, const fer_history_row *rows, int 
         }
         len += (size_t)snprintf(buf + len, cap - len, "}\n");
     }
-    fer_status s = fer_write_file_atomic(path, buf, len);
+    fer_status s = fer_run_write_atomic(path, buf, len);
     free(buf);
     return s;
 }

@@ -11,8 +11,8 @@ typedef struct fer_history_row {
     double train_loss, train_acc, val_acc, val_macro_f1, lr, seconds;
 } fer_history_row;
 
-fer_status fer_mkdirs(const char *path);
-fer_status fer_write_file_atomic(const char *path, const char *data, size_t n);
+fer_status fer_run_mkdirs(const char *path);
+fer_status fer_run_write_atomic(const char *path, const char *data, size_t n);
 /* Rows with epoch <= max_epoch from an existing history.jsonl (missing file: 0 rows).
  * *rows is malloc'd with room for extra more rows. */
 fer_status fer_history_read(const char *path, int max_epoch, int extra, fer_history_row **rows,

@@ -226,7 +226,7 @@ fer_status fer_trainer_setup(fer_trainer *t)
     snprintf(t->run_dir, sizeof t->run_dir, "%s/%s", t->o.runs_dir, t->o.exp);
     snprintf(t->last_path, sizeof t->last_path, "%s/last.fer", t->run_dir);
     snprintf(t->best_path, sizeof t->best_path, "%s/best.fer", t->run_dir);
-    if ((s = fer_mkdirs(t->run_dir))) return s;
+    if ((s = fer_run_mkdirs(t->run_dir))) return s;
     if (!(t->options_json = fer_options_to_json(&t->o)))
         return fer_fail(FER_ERR_NOMEM, "out of memory");
     if ((s = load_data(t))) return s;
@@ -341,7 +341,7 @@ fer_status fer_trainer_write_config(fer_trainer *t)
     if (!text) return fer_fail(FER_ERR_NOMEM, "out of memory");
     char path[4300];
     snprintf(path, sizeof path, "%s/config.json", t->run_dir);
-    fer_status s = fer_write_file_atomic(path, text, strlen(text));
+    fer_status s = fer_run_write_atomic(path, text, strlen(text));
     free(text);
     return s;
 }

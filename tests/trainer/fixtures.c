@@ -1,0 +1,183 @@
+/* Trainer test fixtures (see fixtures.h). */
+#include "fixtures.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <png.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+char *fx_tempdir(const char *tag)
+{
+    const char *base = getenv("TMPDIR");
+    char tmpl[4096];
+    snprintf(tmpl, sizeof tmpl, "%s/fer-%s-XXXXXX", base && base[0] ? base : "/tmp", tag);
+    char *d = strdup(tmpl);
+    CHECK(d && mkdtemp(d));
+    return d;
+}
+
+void fx_rm_rf(const char *path)
+{
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", path);
+}
+
+void fx_mkdir(const char *path)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir(buf, 0777);
+            *p = '/';
+        }
+    CHECK(mkdir(buf, 0777) == 0 || errno == EEXIST);
+}
+
+void fx_write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    CHECK(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+void fx_write_png(const char *path, int w, int h, int color_type, int bit_depth,
+                  const uint16_t *samples, const uint8_t *palette, int n_palette)
+{
+    FILE *f = fopen(path, "wb");
+    CHECK(f);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    CHECK(png && info);
+    if (setjmp(png_jmpbuf(png))) CHECK(!"libpng write error");
+    png_init_io(png, f);
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, bit_depth, color_type,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    if (color_type == PNG_COLOR_TYPE_PALETTE) {
+        png_color pal[256];
+        for (int i = 0; i < n_palette; i++) {
+            pal[i].red = palette[3 * i];
+            pal[i].green = palette[3 * i + 1];
+            pal[i].blue = palette[3 * i + 2];
+        }
+        png_set_PLTE(png, info, pal, n_palette);
+    }
+    png_write_info(png, info);
+    int ch = color_type == PNG_COLOR_TYPE_RGB ? 3 : color_type == PNG_COLOR_TYPE_RGBA ? 4
+           : color_type == PNG_COLOR_TYPE_GRAY_ALPHA ? 2 : 1;
+    size_t rowbytes = ((size_t)w * ch * bit_depth + 7) / 8;
+    uint8_t *row = calloc(1, rowbytes);
+    CHECK(row);
+    for (int y = 0; y < h; y++) {
+        memset(row, 0, rowbytes);
+        for (int i = 0; i < w * ch; i++) {
+            unsigned v = samples[(size_t)y * w * ch + i];
+            if (bit_depth == 16) {
+                row[2 * i] = (uint8_t)(v >> 8);
+                row[2 * i + 1] = (uint8_t)v;
+            } else if (bit_depth == 8) {
+                row[i] = (uint8_t)v;
+            } else { /* packed, most significant bits first */
+                int per = 8 / bit_depth;
+                int shift = 8 - bit_depth * (i % per + 1);
+                row[i / per] |= (uint8_t)(v << shift);
+            }
+        }
+        png_write_row(png, row);
+    }
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    free(row);
+    fclose(f);
+}
+
+void fx_write_gray48(const char *path, const uint8_t *pixels)
+{
+    uint16_t s[48 * 48];
+    for (int i = 0; i < 48 * 48; i++) s[i] = pixels[i];
+    fx_write_png(path, 48, 48, PNG_COLOR_TYPE_GRAY, 8, s, NULL, 0);
+}
+
+void fx_face(int row, int label, int n_classes, uint8_t *out)
+{
+    uint32_t h = (uint32_t)row * 2654435761u + 12345u;
+    int base = 30 + (190 * label) / (n_classes > 1 ? n_classes - 1 : 1);
+    for (int i = 0; i < 48 * 48; i++) {
+        h = h * 1664525u + 1013904223u;
+        int v = base + (int)((h >> 24) % 41) - 20;
+        out[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+}
+
+void fx_make_dataset(const char *root, const char *csv_path, const fx_dataset_spec *spec)
+{
+    static const char *const splits[3] = {"train", "val", "test"};
+    static const char *const usage[3] = {"Training", "PublicTest", "PrivateTest"};
+    const int per[3] = {spec->n_train, spec->n_val, spec->n_test};
+    FILE *csv = csv_path ? fopen(csv_path, "wb") : NULL;
+    if (csv_path) CHECK(csv);
+    if (csv) fputs("emotion,pixels,Usage\n", csv);
+    int row = 0;
+    uint8_t img[48 * 48];
+    char path[4096];
+    for (int s = 0; s < 3; s++) {
+        for (int c = 0; c < spec->n_classes; c++) {
+            snprintf(path, sizeof path, "%s/%s/%s", root, splits[s], spec->class_names[c]);
+            fx_mkdir(path);
+        }
+        /* interleave classes, as the real CSV does */
+        for (int k = 0; k < per[s]; k++)
+            for (int c = 0; c < spec->n_classes; c++, row++) {
+                fx_face(row, c, spec->n_classes, img);
+                snprintf(path, sizeof path, "%s/%s/%s/%05d.png", root, splits[s],
+                         spec->class_names[c], row);
+                fx_write_gray48(path, img);
+                if (!csv) continue;
+                fprintf(csv, "%d,", spec->csv_ids[c]);
+                for (int i = 0; i < 48 * 48; i++) fprintf(csv, i ? " %d" : "%d", img[i]);
+                fprintf(csv, ",%s\n", usage[s]);
+            }
+    }
+    if (csv) fclose(csv);
+}
+
+int fx_run(char *const argv[], const char *log_path)
+{
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return WEXITSTATUS(status);
+}
+
+char *fx_read_file(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)len + 1);
+    CHECK(buf);
+    size_t got = fread(buf, 1, (size_t)len, f);
+    buf[got] = 0;
+    fclose(f);
+    if (n) *n = got;
+    return buf;
+}

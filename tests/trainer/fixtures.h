@@ -1,0 +1,46 @@
+/* Test fixtures for the trainer: tiny PNG folders and CSV files in a temp dir, a PNG writer for
+ * every colour type, and a helper to run fer-train. */
+#ifndef FER_TEST_FIXTURES_H
+#define FER_TEST_FIXTURES_H
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (!(cond)) {                                                               \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+            exit(1);                                                                 \
+        }                                                                            \
+    } while (0)
+
+/* mkdtemp under $TMPDIR (or /tmp); removed by rm_rf */
+char *fx_tempdir(const char *tag);
+void fx_rm_rf(const char *path);
+void fx_mkdir(const char *path);
+void fx_write_text(const char *path, const char *text);
+/* Writes a PNG: color_type/bit_depth as libpng's; samples holds width*height*channels values
+ * (0..2^bit_depth-1) row-major; palette (RGB triplets, n_palette) for palette images. */
+void fx_write_png(const char *path, int w, int h, int color_type, int bit_depth,
+                  const uint16_t *samples, const uint8_t *palette, int n_palette);
+/* 48x48 gray PNG */
+void fx_write_gray48(const char *path, const uint8_t *pixels);
+
+/* Deterministic 48x48 image for (row, label): separable by mean brightness per class. */
+void fx_face(int row, int label, int n_classes, uint8_t *out);
+
+/* Writes ROOT/{train,val,test}/<class>/<row>.png and ROOT.csv (FER-2013 format with
+ * class ids in csv_ids order) for n_per_class images per class and split. */
+typedef struct fx_dataset_spec {
+    int n_classes;
+    const char *const *class_names;  /* alphabetical */
+    const int *csv_ids;              /* class index -> CSV emotion id */
+    int n_train, n_val, n_test;      /* per class */
+} fx_dataset_spec;
+void fx_make_dataset(const char *root, const char *csv_path, const fx_dataset_spec *spec);
+
+/* Runs argv (NULL-terminated) with stdout+stderr to log_path; returns the exit status
+ * (128+signal when killed). */
+int fx_run(char *const argv[], const char *log_path);
+char *fx_read_file(const char *path, size_t *n);
+#endif

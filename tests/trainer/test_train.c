@@ -1,0 +1,294 @@
+/* fer-train end to end on a generated, separable 3-class set with the "tiny" architecture:
+ * > 95% test accuracy after 20 epochs and every output present; eval-only mode reproduces the
+ * run's test metrics; a run interrupted mid-epoch (--interrupt_after, and a real SIGINT) and
+ * resumed from last.fer ends with the same weights and optimiser state as an uninterrupted run.
+ * argv[1]: the fer-train executable. */
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "fer/checkpoint.h"
+#include "fixtures.h"
+
+static const char *fer_train;
+static char root[4096], runs[4096], logp[4300];
+
+static int run_train(const char *exp, const char *extra1, const char *extra2, const char *extra3,
+                     const char *epochs)
+{
+    char *argv[40];
+    int n = 0;
+    argv[n++] = (char *)fer_train;
+    argv[n++] = "--data_root";
+    argv[n++] = root;
+    argv[n++] = "--runs_dir";
+    argv[n++] = runs;
+    argv[n++] = "--exp";
+    argv[n++] = (char *)exp;
+    argv[n++] = "--arch";
+    argv[n++] = "tiny";
+    argv[n++] = "--backend";
+    argv[n++] = "ref";
+    argv[n++] = "--threads";
+    argv[n++] = "2";
+    argv[n++] = "--batch_size";
+    argv[n++] = "32";
+    argv[n++] = "--lr";
+    argv[n++] = "3e-3";
+    argv[n++] = "--progress";
+    argv[n++] = "plain";
+    if (epochs) {
+        argv[n++] = "--epochs";
+        argv[n++] = (char *)epochs;
+    }
+    if (extra1) argv[n++] = (char *)extra1;
+    if (extra2) argv[n++] = (char *)extra2;
+    if (extra3) argv[n++] = (char *)extra3;
+    argv[n] = NULL;
+    snprintf(logp, sizeof logp, "%s/%s.log", runs, exp);
+    return fx_run(argv, logp);
+}
+
+static void show_log(void)
+{
+    char *log = fx_read_file(logp, NULL);
+    fprintf(stderr, "---- %s\n%s----\n", logp, log ? log : "(no log)");
+    free(log);
+}
+
+#define EXPECT_EXIT(call, code)                                                  \
+    do {                                                                         \
+        int rc_ = (call);                                                        \
+        if (rc_ != (code)) {                                                     \
+            show_log();                                                          \
+            fprintf(stderr, "%s:%d: exit %d, expected %d\n", __FILE__, __LINE__, \
+                    rc_, (code));                                                \
+            exit(1);                                                             \
+        }                                                                        \
+    } while (0)
+
+static int exists(const char *exp, const char *name)
+{
+    char p[4500];
+    snprintf(p, sizeof p, "%s/%s/%s", runs, exp, name);
+    struct stat st;
+    return stat(p, &st) == 0 && st.st_size > 0;
+}
+
+static cJSON *read_json(const char *exp, const char *name)
+{
+    char p[4500];
+    snprintf(p, sizeof p, "%s/%s/%s", runs, exp, name);
+    char *text = fx_read_file(p, NULL);
+    CHECK(text);
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    CHECK(j);
+    return j;
+}
+
+static double num(const cJSON *j, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    CHECK(cJSON_IsNumber(v));
+    return v->valuedouble;
+}
+
+static int count_lines(const char *exp, const char *name)
+{
+    char p[4500];
+    snprintf(p, sizeof p, "%s/%s/%s", runs, exp, name);
+    char *t = fx_read_file(p, NULL);
+    CHECK(t);
+    int n = 0;
+    for (char *c = t; *c; c++) n += *c == '\n';
+    free(t);
+    return n;
+}
+
+static int has_events_file(const char *exp)
+{
+    char p[4500];
+    snprintf(p, sizeof p, "%s/%s", runs, exp);
+    DIR *d = opendir(p);
+    CHECK(d);
+    struct dirent *e;
+    int found = 0;
+    while ((e = readdir(d)))
+        found |= !strncmp(e->d_name, "events.out.tfevents.", 20);
+    closedir(d);
+    return found;
+}
+
+/* Same parameters, buffers and optimiser moments in both checkpoints. */
+static void same_weights(const char *exp_a, const char *exp_b)
+{
+    char pa[4500], pb[4500];
+    snprintf(pa, sizeof pa, "%s/%s/last.fer", runs, exp_a);
+    snprintf(pb, sizeof pb, "%s/%s/last.fer", runs, exp_b);
+    fer_backend *be = NULL;
+    CHECK(fer_backend_new("ref", 1, &be) == FER_OK);
+    fer_model *ma = NULL, *mb = NULL;
+    fer_checkpoint_meta meta_a, meta_b;
+    CHECK(fer_checkpoint_load(pa, be, 4, &ma, &meta_a) == FER_OK);
+    CHECK(fer_checkpoint_load(pb, be, 4, &mb, &meta_b) == FER_OK);
+    CHECK(meta_a.epoch == meta_b.epoch);
+    int nt = fer_model_n_tensors(ma);
+    CHECK(nt == fer_model_n_tensors(mb) && nt > 0);
+    for (int i = 0; i < nt; i++) {
+        fer_tensor_info info;
+        CHECK(fer_model_tensor_info(ma, i, &info) == FER_OK);
+        float *a = malloc(sizeof(float) * info.numel), *b = malloc(sizeof(float) * info.numel);
+        CHECK(a && b);
+        CHECK(fer_model_get_tensor(ma, info.name, a, info.numel) == FER_OK);
+        CHECK(fer_model_get_tensor(mb, info.name, b, info.numel) == FER_OK);
+        if (memcmp(a, b, sizeof(float) * info.numel)) {
+            fprintf(stderr, "tensor %s differs between %s and %s\n", info.name, pa, pb);
+            exit(1);
+        }
+        free(a);
+        free(b);
+    }
+    fer_optim_config oc;
+    fer_optim_config_default(FER_OPTIM_ADAM, 1e-3f, &oc);
+    fer_optimizer *oa = NULL, *ob = NULL;
+    CHECK(fer_optimizer_new(ma, &oc, &oa) == FER_OK && fer_optimizer_new(mb, &oc, &ob) == FER_OK);
+    CHECK(fer_checkpoint_load_into(pa, ma, oa, NULL) == FER_OK);
+    CHECK(fer_checkpoint_load_into(pb, mb, ob, NULL) == FER_OK);
+    size_t n = fer_optimizer_state_floats(oa);
+    float *m1 = malloc(4 * n), *v1 = malloc(4 * n), *m2 = malloc(4 * n), *v2 = malloc(4 * n);
+    long s1, s2;
+    CHECK(fer_optimizer_get_state(oa, &s1, m1, v1) == FER_OK);
+    CHECK(fer_optimizer_get_state(ob, &s2, m2, v2) == FER_OK);
+    CHECK(s1 == s2 && s1 > 0 && !memcmp(m1, m2, 4 * n) && !memcmp(v1, v2, 4 * n));
+    free(m1), free(v1), free(m2), free(v2);
+    fer_optimizer_free(oa);
+    fer_optimizer_free(ob);
+    fer_checkpoint_meta_clear(&meta_a);
+    fer_checkpoint_meta_clear(&meta_b);
+    fer_model_free(ma);
+    fer_model_free(mb);
+    fer_backend_free(be);
+}
+
+static void same_test_metrics(const char *exp_a, const char *exp_b)
+{
+    cJSON *a = read_json(exp_a, "metrics.json"), *b = read_json(exp_b, "metrics.json");
+    CHECK(num(a, "accuracy") == num(b, "accuracy") && num(a, "macro_f1") == num(b, "macro_f1"));
+    char *ca = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(a, "confusion_matrix"));
+    char *cb = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(b, "confusion_matrix"));
+    CHECK(ca && cb && !strcmp(ca, cb));
+    free(ca);
+    free(cb);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+}
+
+int main(int argc, char **argv)
+{
+    CHECK(argc == 2);
+    fer_train = argv[1];
+    char *dir = fx_tempdir("train");
+    snprintf(root, sizeof root, "%s/data", dir);
+    snprintf(runs, sizeof runs, "%s/runs", dir);
+    fx_mkdir(runs);
+    static const char *const names[3] = {"calm", "happy", "sad"};
+    static const int ids[3] = {0, 1, 2};
+    fx_dataset_spec spec = {3, names, ids, 40, 10, 10};
+    fx_make_dataset(root, NULL, &spec);
+
+    /* 1. 20 epochs reach > 95% test accuracy; every output is written */
+    EXPECT_EXIT(run_train("full", NULL, NULL, NULL, "20"), 0);
+    cJSON *m = read_json("full", "metrics.json");
+    double acc = num(m, "accuracy");
+    printf("tiny model, 20 epochs: test accuracy %.3f, macro-F1 %.3f\n", acc, num(m, "macro_f1"));
+    CHECK(acc > 0.95);
+    const char *keys[] = {"macro_f1", "per_class_f1", "per_class_precision", "per_class_recall",
+                          "f1_calm", "f1_happy", "f1_sad", "confusion_matrix"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        CHECK(cJSON_GetObjectItemCaseSensitive(m, keys[i]));
+    cJSON_Delete(m);
+    const char *files[] = {"best.fer", "last.fer", "confusion_matrix.png", "config.json",
+                           "history.jsonl", "curves.png"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) CHECK(exists("full", files[i]));
+    CHECK(has_events_file("full"));
+    CHECK(count_lines("full", "history.jsonl") == 20);
+    cJSON *cfg = read_json("full", "config.json");
+    CHECK(cJSON_GetObjectItemCaseSensitive(cfg, "git_revision"));
+    const cJSON *settings = cJSON_GetObjectItemCaseSensitive(cfg, "settings");
+    CHECK(settings && num(settings, "clip_grad") == 5.0 && num(settings, "epochs") == 20);
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(cfg, "data");
+    const cJSON *train = cJSON_GetObjectItemCaseSensitive(data, "train");
+    CHECK(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(train, "fingerprint")));
+    cJSON_Delete(cfg);
+    fer_arch arch;
+    fer_checkpoint_meta meta;
+    char path[4500];
+    snprintf(path, sizeof path, "%s/full/last.fer", runs);
+    CHECK(fer_checkpoint_read_header(path, &arch, &meta) == FER_OK);
+    CHECK(meta.epoch == 20 && meta.has_prior && meta.config_json && meta.state_json);
+    CHECK(meta.class_prior[0] > 0.33f && meta.class_prior[0] < 0.34f);
+    CHECK(fer_checkpoint_has_optimizer(path));
+    fer_checkpoint_meta_clear(&meta);
+
+    /* 2. eval-only reproduces the run's test numbers */
+    snprintf(path, sizeof path, "%s/full/best.fer", runs);
+    EXPECT_EXIT(run_train("full_eval", "--resume", path, NULL, "0"), 0);
+    same_test_metrics("full", "full_eval");
+
+    /* 3. interrupted mid-epoch (batch 7 of 4-batch epochs) + resumed == uninterrupted */
+    EXPECT_EXIT(run_train("straight", NULL, NULL, NULL, "5"), 0);
+    EXPECT_EXIT(run_train("cut", "--interrupt_after", "7", NULL, "5"), 130);
+    CHECK(exists("cut", "last.fer") && !exists("cut", "metrics.json"));
+    snprintf(path, sizeof path, "%s/cut/last.fer", runs);
+    EXPECT_EXIT(run_train("cut", "--resume", path, NULL, NULL), 0);
+    same_weights("straight", "cut");
+    same_test_metrics("straight", "cut");
+    CHECK(count_lines("cut", "history.jsonl") == 5);
+
+    /* 4. a real SIGINT: finishes the batch, saves last.fer, exits 130; resume is exact */
+    snprintf(logp, sizeof logp, "%s/sig.log", runs);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        FILE *f = freopen(logp, "w", stderr);
+        (void)f;
+        execl(fer_train, fer_train, "--data_root", root, "--runs_dir", runs, "--exp", "sig",
+              "--arch", "tiny", "--backend", "ref", "--threads", "2", "--batch_size", "32",
+              "--lr", "3e-3", "--progress", "plain", "--epochs", "5", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 6000 && !exists("sig", "last.fer"); i++) usleep(10000);
+    kill(pid, SIGINT);
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    int rc = WEXITSTATUS(status);
+    if (rc != 130 && rc != 0) {
+        show_log();
+        CHECK(!"unexpected exit after SIGINT");
+    }
+    if (rc == 130) {
+        snprintf(path, sizeof path, "%s/sig/last.fer", runs);
+        EXPECT_EXIT(run_train("sig", "--resume", path, NULL, NULL), 0);
+    }
+    same_weights("straight", "sig");
+
+    /* 5. bad input through the CLI: one line, non-zero exit */
+    EXPECT_EXIT(run_train("bad", "--head", "linear", NULL, "1"), 2);
+    snprintf(path, sizeof path, "%s/nowhere", dir);
+    char flag[4600];
+    snprintf(flag, sizeof flag, "--data_root=%s", path);
+    EXPECT_EXIT(run_train("bad", flag, NULL, NULL, "1"), 1);
+    char *log = fx_read_file(logp, NULL);
+    CHECK(log && strstr(log, "nowhere") && strstr(log, "no such file"));
+    free(log);
+
+    fx_rm_rf(dir);
+    free(dir);
+    printf("test_train: ok\n");
+    return 0;
+}
