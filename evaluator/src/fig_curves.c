@@ -124,27 +124,30 @@ fer_status fer_figure_curves(const double *x, int n_points, const fer_curve_seri
 
         const char *labels[MAX_SERIES];
         fer_rgb cols[MAX_SERIES];
+        int dashes[MAX_SERIES];
         int n_leg = 0;
         for (int s = 0; s < n_series; s++) {
             if (series[s].panel != p)
                 continue;
-            fer_rgb col = fer_palette(s);
+            fer_rgb col = fer_palette(series[s].color > 0 ? series[s].color - 1 : s);
+            int dash = series[s].dashed ? 6 : 0;
             const double *y = series[s].y;
             for (int i = 0; i + 1 < n_points; i++)
                 if (isfinite(y[i]) && isfinite(y[i + 1]) && isfinite(x[i]) && isfinite(x[i + 1]))
                     fer_canvas_line(c, fer_axes_px(&ax, x[i]), fer_axes_py(&ax, y[i]),
-                                    fer_axes_px(&ax, x[i + 1]), fer_axes_py(&ax, y[i + 1]), 2, 0,
-                                    col);
+                                    fer_axes_px(&ax, x[i + 1]), fer_axes_py(&ax, y[i + 1]), 2,
+                                    dash, col);
             if (n_points <= 60)
                 for (int i = 0; i < n_points; i++)
                     if (isfinite(y[i]) && isfinite(x[i]))
                         fer_canvas_fill_rect(c, fer_axes_px(&ax, x[i]) - 2,
                                              fer_axes_py(&ax, y[i]) - 2, 5, 5, col);
             labels[n_leg] = series[s].label ? series[s].label : "";
+            dashes[n_leg] = series[s].dashed;
             cols[n_leg++] = col;
         }
         if (n_leg > 0)
-            fer_legend_row(c, ax.x, top - legend_h - 6, PANEL_W, labels, cols, n_leg);
+            fer_legend_row(c, ax.x, top - legend_h - 6, PANEL_W, labels, cols, dashes, n_leg);
     }
     st = fer_canvas_write_png(c, path);
     fer_canvas_free(c);

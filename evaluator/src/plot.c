@@ -166,7 +166,7 @@ int fer_legend_row_height(const char *const *labels, int n, int max_width)
 }
 
 void fer_legend_row(fer_canvas *c, int x0, int y0, int max_width, const char *const *labels,
-                    const fer_rgb *colours, int n)
+                    const fer_rgb *colours, const int *dashed, int n)
 {
     int th = fer_font_text_height(FER_LABEL_SCALE), x = 0, y = y0;
     for (int i = 0; i < n; i++) {
@@ -175,7 +175,12 @@ void fer_legend_row(fer_canvas *c, int x0, int y0, int max_width, const char *co
             y += th + 4;
             x = 0;
         }
-        fer_canvas_fill_rect(c, x0 + x, y + 4, 18, th - 8, colours[i]);
+        if (dashed && dashed[i]) { /* two dashes, as the line */
+            fer_canvas_fill_rect(c, x0 + x, y + 4, 7, th - 8, colours[i]);
+            fer_canvas_fill_rect(c, x0 + x + 11, y + 4, 7, th - 8, colours[i]);
+        } else {
+            fer_canvas_fill_rect(c, x0 + x, y + 4, 18, th - 8, colours[i]);
+        }
         fer_canvas_text(c, labels[i], x0 + x + 24, y, FER_LABEL_SCALE, FER_ALIGN_LEFT,
                         FER_BLACK);
         x += w;

@@ -28,7 +28,7 @@ void fer_legend(fer_canvas *c, int right, int top, const char *const *labels,
 /* Legend as rows of "swatch label" entries, wrapped at max_width; its height in pixels. */
 int fer_legend_row_height(const char *const *labels, int n, int max_width);
 void fer_legend_row(fer_canvas *c, int x, int y, int max_width, const char *const *labels,
-                    const fer_rgb *colours, int n);
+                    const fer_rgb *colours, const int *dashed, int n);
 /* Vertical colour bar for values in [vmin, vmax], labelled at about n_ticks nice values. */
 void fer_colorbar(fer_canvas *c, int x, int y, int w, int h, double vmin, double vmax,
                   int n_ticks, const char *format, fer_rgb (*cmap)(double));

@@ -36,6 +36,8 @@ typedef struct fer_curve_series {
     const char *label;
     int panel;            /* 0 = loss panel, 1 = accuracy/F1 panel, ... */
     const double *y;      /* n_points values */
+    int color;            /* 0: by series index; k > 0: palette colour k-1 (e.g. one per run) */
+    int dashed;           /* 1: dashed line (e.g. a second metric of the same run) */
 } fer_curve_series;
 fer_status fer_figure_curves(const double *x, int n_points, const fer_curve_series *series,
                              int n_series, const char *const *panel_titles, int n_panels,
