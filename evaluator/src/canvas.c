@@ -9,12 +9,12 @@
 
 #include "fer/font.h"
 
-fer_status fer_canvas_new(int w, int h, fer_rgb background, fer_canvas **out)
+fer_status fev_canvas_new(int w, int h, fev_rgb background, fev_canvas **out)
 {
     *out = NULL;
     if (w <= 0 || h <= 0 || w > 16384 || h > 16384)
         return fer_fail(FER_ERR_ARG, "canvas: bad size %dx%d", w, h);
-    fer_canvas *c = calloc(1, sizeof *c);
+    fev_canvas *c = calloc(1, sizeof *c);
     if (!c)
         return fer_fail(FER_ERR_NOMEM, "canvas: out of memory");
     c->rgb = malloc((size_t)w * h * 3);
@@ -24,12 +24,12 @@ fer_status fer_canvas_new(int w, int h, fer_rgb background, fer_canvas **out)
     }
     c->w = w;
     c->h = h;
-    fer_canvas_fill_rect(c, 0, 0, w, h, background);
+    fev_canvas_fill_rect(c, 0, 0, w, h, background);
     *out = c;
     return FER_OK;
 }
 
-void fer_canvas_free(fer_canvas *c)
+void fev_canvas_free(fev_canvas *c)
 {
     if (!c)
         return;
@@ -37,15 +37,15 @@ void fer_canvas_free(fer_canvas *c)
     free(c);
 }
 
-fer_rgb fer_canvas_get(const fer_canvas *c, int x, int y)
+fev_rgb fev_canvas_get(const fev_canvas *c, int x, int y)
 {
     if (x < 0 || y < 0 || x >= c->w || y >= c->h)
-        return FER_BLACK;
+        return FEV_BLACK;
     const uint8_t *p = c->rgb + ((size_t)y * c->w + x) * 3;
-    return FER_RGB(p[0], p[1], p[2]);
+    return FEV_RGB(p[0], p[1], p[2]);
 }
 
-void fer_canvas_set(fer_canvas *c, int x, int y, fer_rgb col)
+void fev_canvas_set(fev_canvas *c, int x, int y, fev_rgb col)
 {
     if (x < 0 || y < 0 || x >= c->w || y >= c->h)
         return;
@@ -55,25 +55,25 @@ void fer_canvas_set(fer_canvas *c, int x, int y, fer_rgb col)
     p[2] = col.b;
 }
 
-void fer_canvas_fill_rect(fer_canvas *c, int x, int y, int w, int h, fer_rgb col)
+void fev_canvas_fill_rect(fev_canvas *c, int x, int y, int w, int h, fev_rgb col)
 {
     int x0 = x < 0 ? 0 : x, y0 = y < 0 ? 0 : y;
     int x1 = x + w > c->w ? c->w : x + w, y1 = y + h > c->h ? c->h : y + h;
     for (int yy = y0; yy < y1; yy++)
         for (int xx = x0; xx < x1; xx++)
-            fer_canvas_set(c, xx, yy, col);
+            fev_canvas_set(c, xx, yy, col);
 }
 
-void fer_canvas_rect(fer_canvas *c, int x, int y, int w, int h, fer_rgb col)
+void fev_canvas_rect(fev_canvas *c, int x, int y, int w, int h, fev_rgb col)
 {
-    fer_canvas_fill_rect(c, x, y, w, 1, col);
-    fer_canvas_fill_rect(c, x, y + h - 1, w, 1, col);
-    fer_canvas_fill_rect(c, x, y, 1, h, col);
-    fer_canvas_fill_rect(c, x + w - 1, y, 1, h, col);
+    fev_canvas_fill_rect(c, x, y, w, 1, col);
+    fev_canvas_fill_rect(c, x, y + h - 1, w, 1, col);
+    fev_canvas_fill_rect(c, x, y, 1, h, col);
+    fev_canvas_fill_rect(c, x + w - 1, y, 1, h, col);
 }
 
-void fer_canvas_line(fer_canvas *c, double x0, double y0, double x1, double y1, int thickness,
-                     int dash, fer_rgb col)
+void fev_canvas_line(fev_canvas *c, double x0, double y0, double x1, double y1, int thickness,
+                     int dash, fev_rgb col)
 {
     if (!isfinite(x0) || !isfinite(y0) || !isfinite(x1) || !isfinite(y1))
         return;
@@ -92,13 +92,13 @@ void fer_canvas_line(fer_canvas *c, double x0, double y0, double x1, double y1, 
         int px = (int)lround(x0 + t * dx), py = (int)lround(y0 + t * dy);
         for (int oy = lo; oy <= hi; oy++)
             for (int ox = lo; ox <= hi; ox++)
-                fer_canvas_set(c, px + ox, py + oy, col);
+                fev_canvas_set(c, px + ox, py + oy, col);
     }
 }
 
 typedef struct plot_ctx {
-    fer_canvas *c;
-    fer_rgb col;
+    fev_canvas *c;
+    fev_rgb col;
     int vertical, ox, oy, text_h;
 } plot_ctx;
 
@@ -106,33 +106,33 @@ static void plot_pixel(void *vctx, int x, int y)
 {
     plot_ctx *p = vctx;
     if (p->vertical) /* rotate (x, y) in text space by 90 degrees counter-clockwise */
-        fer_canvas_set(p->c, p->ox + y, p->oy - x, p->col);
+        fev_canvas_set(p->c, p->ox + y, p->oy - x, p->col);
     else
-        fer_canvas_set(p->c, x, y, p->col);
+        fev_canvas_set(p->c, x, y, p->col);
 }
 
-int fer_canvas_text(fer_canvas *c, const char *text, int x, int y, int scale, fer_align align,
-                    fer_rgb col)
+int fev_canvas_text(fev_canvas *c, const char *text, int x, int y, int scale, fev_align align,
+                    fev_rgb col)
 {
     int w = fer_font_text_width(text, scale);
-    if (align == FER_ALIGN_CENTER)
+    if (align == FEV_ALIGN_CENTER)
         x -= w / 2;
-    else if (align == FER_ALIGN_RIGHT)
+    else if (align == FEV_ALIGN_RIGHT)
         x -= w;
     plot_ctx p = {c, col, 0, 0, 0, 0};
     fer_font_draw(text, x, y, scale, plot_pixel, &p);
     return w;
 }
 
-void fer_canvas_text_vertical(fer_canvas *c, const char *text, int cx, int cy, int scale,
-                              fer_rgb col)
+void fev_canvas_text_vertical(fev_canvas *c, const char *text, int cx, int cy, int scale,
+                              fev_rgb col)
 {
     int w = fer_font_text_width(text, scale), h = fer_font_text_height(scale);
     plot_ctx p = {c, col, 1, cx - h / 2, cy + w / 2, h};
     fer_font_draw(text, 0, 0, scale, plot_pixel, &p);
 }
 
-fer_status fer_canvas_write_png(const fer_canvas *c, const char *path)
+fer_status fev_canvas_write_png(const fev_canvas *c, const char *path)
 {
     size_t n = strlen(path) + 5;
     char *tmp = malloc(n);
@@ -174,7 +174,7 @@ fer_status fer_canvas_write_png(const fer_canvas *c, const char *path)
     return FER_OK;
 }
 
-static fer_rgb lerp_stops(const uint8_t (*stops)[3], int n_stops, double t)
+static fev_rgb lerp_stops(const uint8_t (*stops)[3], int n_stops, double t)
 {
     if (!(t >= 0.0))
         t = 0.0;
@@ -188,10 +188,10 @@ static fer_rgb lerp_stops(const uint8_t (*stops)[3], int n_stops, double t)
     uint8_t out[3];
     for (int k = 0; k < 3; k++)
         out[k] = (uint8_t)lround(stops[i][k] + f * (stops[i + 1][k] - stops[i][k]));
-    return FER_RGB(out[0], out[1], out[2]);
+    return FEV_RGB(out[0], out[1], out[2]);
 }
 
-fer_rgb fer_cmap_blues(double t)
+fev_rgb fev_cmap_blues(double t)
 {
     /* white to dark blue, as the seed's matplotlib "Blues" */
     static const uint8_t stops[][3] = {{247, 251, 255}, {222, 235, 247}, {198, 219, 239},
@@ -200,7 +200,7 @@ fer_rgb fer_cmap_blues(double t)
     return lerp_stops(stops, (int)(sizeof stops / sizeof stops[0]), t);
 }
 
-fer_rgb fer_cmap_viridis(double t)
+fev_rgb fev_cmap_viridis(double t)
 {
     static const uint8_t stops[][3] = {{68, 1, 84},    {72, 40, 120},  {62, 74, 137},
                                        {49, 104, 142}, {38, 130, 142}, {31, 158, 137},
@@ -209,16 +209,16 @@ fer_rgb fer_cmap_viridis(double t)
     return lerp_stops(stops, (int)(sizeof stops / sizeof stops[0]), t);
 }
 
-fer_rgb fer_contrast_text(fer_rgb bg)
+fev_rgb fev_contrast_text(fev_rgb bg)
 {
     double lum = 0.299 * bg.r + 0.587 * bg.g + 0.114 * bg.b;
-    return lum < 140.0 ? FER_WHITE : FER_BLACK;
+    return lum < 140.0 ? FEV_WHITE : FEV_BLACK;
 }
 
-fer_rgb fer_palette(int i)
+fev_rgb fev_palette(int i)
 {
     /* colour-blind-friendly qualitative set (Okabe-Ito, then greys) */
-    static const fer_rgb pal[] = {{0, 114, 178},  {230, 159, 0},  {0, 158, 115},
+    static const fev_rgb pal[] = {{0, 114, 178},  {230, 159, 0},  {0, 158, 115},
                                   {204, 121, 167}, {213, 94, 0},  {86, 180, 233},
                                   {240, 228, 66},  {90, 90, 90}};
     int n = (int)(sizeof pal / sizeof pal[0]);

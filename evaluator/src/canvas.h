@@ -6,46 +6,46 @@
 #include <stdint.h>
 #include "fer/status.h"
 
-typedef struct fer_rgb {
+typedef struct fev_rgb {
     uint8_t r, g, b;
-} fer_rgb;
+} fev_rgb;
 
-#define FER_RGB(r, g, b) ((fer_rgb){(uint8_t)(r), (uint8_t)(g), (uint8_t)(b)})
-#define FER_WHITE FER_RGB(255, 255, 255)
-#define FER_BLACK FER_RGB(0, 0, 0)
-#define FER_GRID FER_RGB(225, 225, 225)
-#define FER_AXIS FER_RGB(60, 60, 60)
+#define FEV_RGB(r, g, b) ((fev_rgb){(uint8_t)(r), (uint8_t)(g), (uint8_t)(b)})
+#define FEV_WHITE FEV_RGB(255, 255, 255)
+#define FEV_BLACK FEV_RGB(0, 0, 0)
+#define FEV_GRID FEV_RGB(225, 225, 225)
+#define FEV_AXIS FEV_RGB(60, 60, 60)
 
-typedef struct fer_canvas {
+typedef struct fev_canvas {
     int w, h;
     uint8_t *rgb; /* w * h * 3 */
-} fer_canvas;
+} fev_canvas;
 
-typedef enum fer_align { FER_ALIGN_LEFT, FER_ALIGN_CENTER, FER_ALIGN_RIGHT } fer_align;
+typedef enum fev_align { FEV_ALIGN_LEFT, FEV_ALIGN_CENTER, FEV_ALIGN_RIGHT } fev_align;
 
-fer_status fer_canvas_new(int w, int h, fer_rgb background, fer_canvas **out);
-void fer_canvas_free(fer_canvas *c);
-fer_rgb fer_canvas_get(const fer_canvas *c, int x, int y);
-void fer_canvas_set(fer_canvas *c, int x, int y, fer_rgb col);
-void fer_canvas_fill_rect(fer_canvas *c, int x, int y, int w, int h, fer_rgb col);
-void fer_canvas_rect(fer_canvas *c, int x, int y, int w, int h, fer_rgb col); /* 1px outline */
+fer_status fev_canvas_new(int w, int h, fev_rgb background, fev_canvas **out);
+void fev_canvas_free(fev_canvas *c);
+fev_rgb fev_canvas_get(const fev_canvas *c, int x, int y);
+void fev_canvas_set(fev_canvas *c, int x, int y, fev_rgb col);
+void fev_canvas_fill_rect(fev_canvas *c, int x, int y, int w, int h, fev_rgb col);
+void fev_canvas_rect(fev_canvas *c, int x, int y, int w, int h, fev_rgb col); /* 1px outline */
 /* Line of the given thickness (pixels); dash > 0 draws dash-long pieces with dash-long gaps. */
-void fer_canvas_line(fer_canvas *c, double x0, double y0, double x1, double y1, int thickness,
-                     int dash, fer_rgb col);
+void fev_canvas_line(fev_canvas *c, double x0, double y0, double x1, double y1, int thickness,
+                     int dash, fev_rgb col);
 /* Text with its top at y; align is relative to x. Returns the drawn width. */
-int fer_canvas_text(fer_canvas *c, const char *text, int x, int y, int scale, fer_align align,
-                    fer_rgb col);
+int fev_canvas_text(fev_canvas *c, const char *text, int x, int y, int scale, fev_align align,
+                    fev_rgb col);
 /* Text rotated 90 degrees counter-clockwise (reads bottom to top), centred on (cx, cy). */
-void fer_canvas_text_vertical(fer_canvas *c, const char *text, int cx, int cy, int scale,
-                              fer_rgb col);
-fer_status fer_canvas_write_png(const fer_canvas *c, const char *path);
+void fev_canvas_text_vertical(fev_canvas *c, const char *text, int cx, int cy, int scale,
+                              fev_rgb col);
+fer_status fev_canvas_write_png(const fev_canvas *c, const char *path);
 
 /* Colour maps, t in [0, 1] (clamped). */
-fer_rgb fer_cmap_blues(double t);
-fer_rgb fer_cmap_viridis(double t);
+fev_rgb fev_cmap_blues(double t);
+fev_rgb fev_cmap_viridis(double t);
 /* Black or white, whichever reads better on bg. */
-fer_rgb fer_contrast_text(fer_rgb bg);
+fev_rgb fev_contrast_text(fev_rgb bg);
 /* The i-th colour of a qualitative palette (runs, curves). */
-fer_rgb fer_palette(int i);
+fev_rgb fev_palette(int i);
 
 #endif

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void fer_fmt_double(char buf[32], double v)
+void fev_fmt_double(char buf[32], double v)
 {
     if (!isfinite(v)) {
         strcpy(buf, "null");
@@ -22,10 +22,10 @@ void fer_fmt_double(char buf[32], double v)
         strcat(buf, ".0");
 }
 
-cJSON *fer_json_float(double v)
+cJSON *fev_json_float(double v)
 {
     char buf[32];
-    fer_fmt_double(buf, v);
+    fev_fmt_double(buf, v);
     return cJSON_CreateRaw(buf);
 }
 
@@ -116,7 +116,7 @@ static void sb_json(strbuf *b, const cJSON *node, int depth)
         if (isfinite(v) && v == floor(v) && fabs(v) < 9007199254740992.0)
             snprintf(num, sizeof num, "%.0f", v);
         else
-            fer_fmt_double(num, v);
+            fev_fmt_double(num, v);
         sb_str(b, num);
     } else if (cJSON_IsString(node)) {
         sb_json_string(b, node->valuestring);
@@ -127,7 +127,7 @@ static void sb_json(strbuf *b, const cJSON *node, int depth)
     }
 }
 
-char *fer_json_print(const cJSON *root)
+char *fev_json_print(const cJSON *root)
 {
     strbuf b = {0};
     sb_json(&b, root, 0);
@@ -139,7 +139,7 @@ char *fer_json_print(const cJSON *root)
     return b.p;
 }
 
-fer_status fer_write_file_atomic(const char *path, const void *data, size_t len)
+fer_status fev_write_file_atomic(const char *path, const void *data, size_t len)
 {
     size_t n = strlen(path) + 5;
     char *tmp = malloc(n);
@@ -164,7 +164,7 @@ fer_status fer_write_file_atomic(const char *path, const void *data, size_t len)
     return FER_OK;
 }
 
-fer_status fer_read_file(const char *path, char **out, size_t *len_out)
+fer_status fev_read_file(const char *path, char **out, size_t *len_out)
 {
     *out = NULL;
     FILE *f = fopen(path, "rb");

@@ -8,14 +8,14 @@
 
 /* Shortest "%.*g" text that reads back to exactly v (like Python's repr); integral values get
  * ".0"; non-finite values give "null" (JSON has no NaN). buf must hold 32 bytes. */
-void fer_fmt_double(char buf[32], double v);
-/* cJSON raw node holding fer_fmt_double(v): keeps floats looking like floats ("1.0"). */
-cJSON *fer_json_float(double v);
+void fev_fmt_double(char buf[32], double v);
+/* cJSON raw node holding fev_fmt_double(v): keeps floats looking like floats ("1.0"). */
+cJSON *fev_json_float(double v);
 /* Pretty text of a cJSON tree, 2-space indent, "key": value; malloc'd, NULL on no memory. */
-char *fer_json_print(const cJSON *root);
+char *fev_json_print(const cJSON *root);
 /* Writes len bytes to PATH.tmp, then renames it to path. */
-fer_status fer_write_file_atomic(const char *path, const void *data, size_t len);
+fer_status fev_write_file_atomic(const char *path, const void *data, size_t len);
 /* Whole file into a malloc'd NUL-terminated buffer; *len_out optional. */
-fer_status fer_read_file(const char *path, char **out, size_t *len_out);
+fer_status fev_read_file(const char *path, char **out, size_t *len_out);
 
 #endif

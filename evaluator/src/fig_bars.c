@@ -23,7 +23,7 @@ static int max_name_width(const fer_metrics *m)
 
 /* Shared frame of an F1 chart: title, y axis 0..1, class names under the groups. */
 typedef struct f1_layout {
-    fer_axes ax;
+    fev_axes ax;
     int group_w, width, height;
 } f1_layout;
 
@@ -53,34 +53,34 @@ static void f1_layout_make(const fer_metrics *m, int bars_per_group, int bar_w, 
     L->height = L->ax.y + L->ax.h + 8 + th + 8 + th + PAD;
 }
 
-static void f1_frame(fer_canvas *c, const fer_metrics *m, const f1_layout *L, const char *title)
+static void f1_frame(fev_canvas *c, const fer_metrics *m, const f1_layout *L, const char *title)
 {
     int th = fer_font_text_height(FER_LABEL_SCALE);
     if (title)
-        fer_canvas_text(c, title, L->width / 2, PAD, FER_TITLE_SCALE, FER_ALIGN_CENTER,
-                        FER_BLACK);
-    fer_axes_draw(c, &L->ax, 0.1, "%.1f", 0, NULL);
+        fev_canvas_text(c, title, L->width / 2, PAD, FER_TITLE_SCALE, FEV_ALIGN_CENTER,
+                        FEV_BLACK);
+    fev_axes_draw(c, &L->ax, 0.1, "%.1f", 0, NULL);
     for (int k = 0; k < m->n_classes; k++)
-        fer_canvas_text(c, m->class_names[k], L->ax.x + k * L->group_w + L->group_w / 2,
-                        L->ax.y + L->ax.h + 8, FER_LABEL_SCALE, FER_ALIGN_CENTER, FER_BLACK);
-    fer_canvas_text_vertical(c, "F1", PAD + th / 2, L->ax.y + L->ax.h / 2, FER_LABEL_SCALE,
-                             FER_AXIS);
-    fer_canvas_text(c, "class", L->ax.x + L->ax.w / 2, L->ax.y + L->ax.h + 8 + th + 8,
-                    FER_LABEL_SCALE, FER_ALIGN_CENTER, FER_AXIS);
+        fev_canvas_text(c, m->class_names[k], L->ax.x + k * L->group_w + L->group_w / 2,
+                        L->ax.y + L->ax.h + 8, FER_LABEL_SCALE, FEV_ALIGN_CENTER, FEV_BLACK);
+    fev_canvas_text_vertical(c, "F1", PAD + th / 2, L->ax.y + L->ax.h / 2, FER_LABEL_SCALE,
+                             FEV_AXIS);
+    fev_canvas_text(c, "class", L->ax.x + L->ax.w / 2, L->ax.y + L->ax.h + 8 + th + 8,
+                    FER_LABEL_SCALE, FEV_ALIGN_CENTER, FEV_AXIS);
 }
 
 static double clamp01(double v) { return !(v >= 0) ? 0 : v > 1 ? 1 : v; }
 
-static void bar(fer_canvas *c, const fer_axes *ax, int x, int w, double v, fer_rgb col,
+static void bar(fev_canvas *c, const fev_axes *ax, int x, int w, double v, fev_rgb col,
                 int label)
 {
-    int top = fer_axes_py(ax, clamp01(v)), base = fer_axes_py(ax, 0);
-    fer_canvas_fill_rect(c, x, top, w, base - top + 1, col);
+    int top = fev_axes_py(ax, clamp01(v)), base = fev_axes_py(ax, 0);
+    fev_canvas_fill_rect(c, x, top, w, base - top + 1, col);
     if (label) {
         char buf[16];
         snprintf(buf, sizeof buf, "%.2f", v);
-        fer_canvas_text(c, buf, x + w / 2, top - fer_font_text_height(1) - 1, 1,
-                        FER_ALIGN_CENTER, FER_BLACK);
+        fev_canvas_text(c, buf, x + w / 2, top - fer_font_text_height(1) - 1, 1,
+                        FEV_ALIGN_CENTER, FEV_BLACK);
     }
 }
 
@@ -99,20 +99,20 @@ fer_status fer_figure_per_class_f1(const fer_metrics *m, const char *title, cons
         L.width += grow;
         L.ax.x += grow / 2;
     }
-    fer_canvas *c;
-    fer_status st = fer_canvas_new(L.width, L.height, FER_WHITE, &c);
+    fev_canvas *c;
+    fer_status st = fev_canvas_new(L.width, L.height, FEV_WHITE, &c);
     if (st != FER_OK)
         return st;
     f1_frame(c, m, &L, title);
-    fer_canvas_text(c, sub, L.width / 2, L.ax.y - th - 12, 1, FER_ALIGN_CENTER, FER_AXIS);
+    fev_canvas_text(c, sub, L.width / 2, L.ax.y - th - 12, 1, FEV_ALIGN_CENTER, FEV_AXIS);
     for (int k = 0; k < m->n_classes; k++)
         bar(c, &L.ax, L.ax.x + k * L.group_w + (L.group_w - bar_w) / 2, bar_w, m->f1[k],
-            fer_palette(0), 1);
+            fev_palette(0), 1);
     /* macro-F1 as a dashed reference line */
-    int py = fer_axes_py(&L.ax, clamp01(m->macro_f1));
-    fer_canvas_line(c, L.ax.x, py, L.ax.x + L.ax.w - 1, py, 1, 6, fer_palette(4));
-    st = fer_canvas_write_png(c, path);
-    fer_canvas_free(c);
+    int py = fev_axes_py(&L.ax, clamp01(m->macro_f1));
+    fev_canvas_line(c, L.ax.x, py, L.ax.x + L.ax.w - 1, py, 1, 6, fev_palette(4));
+    st = fev_canvas_write_png(c, path);
+    fev_canvas_free(c);
     return st;
 }
 
@@ -134,8 +134,8 @@ fer_status fer_figure_compare_f1(const fer_metrics *runs, const char *const *run
     int legend_h = n_runs * (th + 4) + 8 + 6;
     f1_layout L;
     f1_layout_make(&runs[0], n_runs, bar_w, legend_h, title, &L);
-    fer_canvas *c;
-    fer_status st = fer_canvas_new(L.width, L.height, FER_WHITE, &c);
+    fev_canvas *c;
+    fer_status st = fev_canvas_new(L.width, L.height, FEV_WHITE, &c);
     if (st != FER_OK)
         return st;
     f1_frame(c, &runs[0], &L, title);
@@ -143,19 +143,19 @@ fer_status fer_figure_compare_f1(const fer_metrics *runs, const char *const *run
     for (int k = 0; k < runs[0].n_classes; k++) {
         int gx = L.ax.x + k * L.group_w + (L.group_w - n_runs * bar_w) / 2;
         for (int r = 0; r < n_runs; r++)
-            bar(c, &L.ax, gx + r * bar_w, bar_w - 2, runs[r].f1[k], fer_palette(r), label);
+            bar(c, &L.ax, gx + r * bar_w, bar_w - 2, runs[r].f1[k], fev_palette(r), label);
     }
     const char *labels[8];
     char lbuf[8][96];
-    fer_rgb cols[8];
+    fev_rgb cols[8];
     for (int r = 0; r < n_runs; r++) {
         snprintf(lbuf[r], sizeof lbuf[r], "%s (macro-F1 %.3f)", run_names[r], runs[r].macro_f1);
         labels[r] = lbuf[r];
-        cols[r] = fer_palette(r);
+        cols[r] = fev_palette(r);
     }
-    fer_legend(c, L.ax.x + L.ax.w, L.ax.y - legend_h, labels, cols, n_runs);
-    st = fer_canvas_write_png(c, path);
-    fer_canvas_free(c);
+    fev_legend(c, L.ax.x + L.ax.w, L.ax.y - legend_h, labels, cols, n_runs);
+    st = fev_canvas_write_png(c, path);
+    fev_canvas_free(c);
     return st;
 }
 
@@ -168,13 +168,13 @@ fer_status fer_figure_reliability(const fer_metrics *m, const char *title, const
     char full_title[160];
     snprintf(full_title, sizeof full_title, "%s%sECE = %.4f", title ? title : "",
              title ? "  " : "", m->ece);
-    fer_axes ax = {0};
+    fev_axes ax = {0};
     ax.x = PAD + th + 12 + fer_font_text_width("0.0", 1) + 10;
     ax.y = PAD + title_h + 6 + th + 12;
     ax.w = ax.h = 400;
     ax.xmin = ax.ymin = 0;
     ax.xmax = ax.ymax = 1;
-    fer_axes hist = ax; /* sample share per bin, under the main panel */
+    fev_axes hist = ax; /* sample share per bin, under the main panel */
     hist.y = ax.y + ax.h + 12;
     hist.h = 90;
     int64_t total = 0;
@@ -185,62 +185,62 @@ fer_status fer_figure_reliability(const fer_metrics *m, const char *title, const
         if (total > 0 && (double)m->bin_count[b] / total > share_max)
             share_max = (double)m->bin_count[b] / total;
     hist.ymax = share_max > 0 ? share_max : 1;
-    fer_nice_range(&hist.ymin, &hist.ymax, 2);
+    fev_nice_range(&hist.ymin, &hist.ymax, 2);
     int width = ax.x + ax.w + PAD + 12;
     int tw = fer_font_text_width(full_title, FER_TITLE_SCALE) + 2 * PAD;
     if (width < tw)
         width = tw;
     int height = hist.y + hist.h + 8 + th + 8 + th + PAD;
 
-    fer_canvas *c;
-    fer_status st = fer_canvas_new(width, height, FER_WHITE, &c);
+    fev_canvas *c;
+    fer_status st = fev_canvas_new(width, height, FEV_WHITE, &c);
     if (st != FER_OK)
         return st;
-    fer_canvas_text(c, full_title, width / 2, PAD, FER_TITLE_SCALE, FER_ALIGN_CENTER, FER_BLACK);
+    fev_canvas_text(c, full_title, width / 2, PAD, FER_TITLE_SCALE, FEV_ALIGN_CENTER, FEV_BLACK);
     char sub[96];
     snprintf(sub, sizeof sub, "%d equal-width confidence bins, n = %lld", FER_ECE_BINS,
              (long long)total);
-    fer_canvas_text(c, sub, width / 2, PAD + title_h + 6, 1, FER_ALIGN_CENTER, FER_AXIS);
-    fer_axes_draw(c, &ax, 0.2, "%.1f", 0, NULL);
-    fer_rgb acc_col = fer_palette(0), gap_col = FER_RGB(240, 150, 140);
+    fev_canvas_text(c, sub, width / 2, PAD + title_h + 6, 1, FEV_ALIGN_CENTER, FEV_AXIS);
+    fev_axes_draw(c, &ax, 0.2, "%.1f", 0, NULL);
+    fev_rgb acc_col = fev_palette(0), gap_col = FEV_RGB(240, 150, 140);
     for (int b = 0; b < FER_ECE_BINS; b++) {
         if (m->bin_count[b] == 0)
             continue;
-        int x0 = fer_axes_px(&ax, (double)b / FER_ECE_BINS);
-        int x1 = fer_axes_px(&ax, (double)(b + 1) / FER_ECE_BINS);
-        int base = fer_axes_py(&ax, 0);
-        int ya = fer_axes_py(&ax, clamp01(m->bin_accuracy[b]));
-        int yc = fer_axes_py(&ax, clamp01(m->bin_confidence[b]));
-        fer_canvas_fill_rect(c, x0 + 1, ya, x1 - x0 - 1, base - ya + 1, acc_col);
+        int x0 = fev_axes_px(&ax, (double)b / FER_ECE_BINS);
+        int x1 = fev_axes_px(&ax, (double)(b + 1) / FER_ECE_BINS);
+        int base = fev_axes_py(&ax, 0);
+        int ya = fev_axes_py(&ax, clamp01(m->bin_accuracy[b]));
+        int yc = fev_axes_py(&ax, clamp01(m->bin_confidence[b]));
+        fev_canvas_fill_rect(c, x0 + 1, ya, x1 - x0 - 1, base - ya + 1, acc_col);
         /* gap between accuracy and mean confidence */
         int g0 = ya < yc ? ya : yc, g1 = ya < yc ? yc : ya;
-        fer_canvas_fill_rect(c, x0 + 1, g0, x1 - x0 - 1, g1 - g0 + 1, gap_col);
+        fev_canvas_fill_rect(c, x0 + 1, g0, x1 - x0 - 1, g1 - g0 + 1, gap_col);
         if (ya <= yc)
-            fer_canvas_fill_rect(c, x0 + 1, ya, x1 - x0 - 1, base - ya + 1, acc_col);
-        fer_canvas_fill_rect(c, x0 + 1, yc - 1, x1 - x0 - 1, 2, FER_RGB(180, 40, 30));
+            fev_canvas_fill_rect(c, x0 + 1, ya, x1 - x0 - 1, base - ya + 1, acc_col);
+        fev_canvas_fill_rect(c, x0 + 1, yc - 1, x1 - x0 - 1, 2, FEV_RGB(180, 40, 30));
     }
-    fer_canvas_line(c, fer_axes_px(&ax, 0), fer_axes_py(&ax, 0), fer_axes_px(&ax, 1),
-                    fer_axes_py(&ax, 1), 1, 5, FER_RGB(90, 90, 90));
+    fev_canvas_line(c, fev_axes_px(&ax, 0), fev_axes_py(&ax, 0), fev_axes_px(&ax, 1),
+                    fev_axes_py(&ax, 1), 1, 5, FEV_RGB(90, 90, 90));
     const char *labels[] = {"accuracy in bin", "mean confidence in bin", "gap",
                             "perfect calibration (dashed)"};
-    fer_rgb cols[] = {acc_col, FER_RGB(180, 40, 30), gap_col, FER_RGB(90, 90, 90)};
-    fer_legend(c, ax.x + 6 + fer_font_text_width(labels[3], 1) + 40, ax.y + 6, labels, cols, 4);
-    fer_canvas_text_vertical(c, "accuracy", PAD + th / 2, ax.y + ax.h / 2, 1, FER_AXIS);
+    fev_rgb cols[] = {acc_col, FEV_RGB(180, 40, 30), gap_col, FEV_RGB(90, 90, 90)};
+    fev_legend(c, ax.x + 6 + fer_font_text_width(labels[3], 1) + 40, ax.y + 6, labels, cols, 4);
+    fev_canvas_text_vertical(c, "accuracy", PAD + th / 2, ax.y + ax.h / 2, 1, FEV_AXIS);
 
-    fer_axes_draw(c, &hist, hist.ymax / 2, "%g", 0.2, "%.1f");
+    fev_axes_draw(c, &hist, hist.ymax / 2, "%g", 0.2, "%.1f");
     for (int b = 0; b < FER_ECE_BINS; b++) {
         if (m->bin_count[b] == 0 || total == 0)
             continue;
-        int x0 = fer_axes_px(&hist, (double)b / FER_ECE_BINS);
-        int x1 = fer_axes_px(&hist, (double)(b + 1) / FER_ECE_BINS);
-        int top = fer_axes_py(&hist, (double)m->bin_count[b] / total);
-        int base = fer_axes_py(&hist, 0);
-        fer_canvas_fill_rect(c, x0 + 1, top, x1 - x0 - 1, base - top + 1, FER_RGB(150, 150, 150));
+        int x0 = fev_axes_px(&hist, (double)b / FER_ECE_BINS);
+        int x1 = fev_axes_px(&hist, (double)(b + 1) / FER_ECE_BINS);
+        int top = fev_axes_py(&hist, (double)m->bin_count[b] / total);
+        int base = fev_axes_py(&hist, 0);
+        fev_canvas_fill_rect(c, x0 + 1, top, x1 - x0 - 1, base - top + 1, FEV_RGB(150, 150, 150));
     }
-    fer_canvas_text_vertical(c, "share", PAD + th / 2, hist.y + hist.h / 2, 1, FER_AXIS);
-    fer_canvas_text(c, "confidence (probability of the predicted class)", ax.x + ax.w / 2,
-                    hist.y + hist.h + 8 + th + 8, 1, FER_ALIGN_CENTER, FER_AXIS);
-    st = fer_canvas_write_png(c, path);
-    fer_canvas_free(c);
+    fev_canvas_text_vertical(c, "share", PAD + th / 2, hist.y + hist.h / 2, 1, FEV_AXIS);
+    fev_canvas_text(c, "confidence (probability of the predicted class)", ax.x + ax.w / 2,
+                    hist.y + hist.h + 8 + th + 8, 1, FEV_ALIGN_CENTER, FEV_AXIS);
+    st = fev_canvas_write_png(c, path);
+    fev_canvas_free(c);
     return st;
 }

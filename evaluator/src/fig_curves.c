@@ -57,7 +57,7 @@ fer_status fer_figure_curves(const double *x, int n_points, const fer_curve_seri
         for (int s = 0; s < n_series; s++)
             if (series[s].panel == p)
                 labels[n++] = series[s].label ? series[s].label : "";
-        int h = fer_legend_row_height(labels, n, PANEL_W);
+        int h = fev_legend_row_height(labels, n, PANEL_W);
         if (h > legend_h)
             legend_h = h;
     }
@@ -80,21 +80,21 @@ fer_status fer_figure_curves(const double *x, int n_points, const fer_curve_seri
         xmin -= 1;
         xmax += 1;
     }
-    double x_step = fer_nice_step(xmin, xmax, 8);
+    double x_step = fev_nice_step(xmin, xmax, 8);
     if (x_step < 1 && xmax - xmin >= 1 && floor(xmin) == xmin)
         x_step = 1; /* epochs are integers */
     char x_fmt[16];
     tick_format(x_step, x_fmt);
 
-    fer_canvas *c;
-    fer_status st = fer_canvas_new(width, height, FER_WHITE, &c);
+    fev_canvas *c;
+    fer_status st = fev_canvas_new(width, height, FEV_WHITE, &c);
     if (st != FER_OK)
         return st;
     if (title)
-        fer_canvas_text(c, title, width / 2, PAD, FER_TITLE_SCALE, FER_ALIGN_CENTER, FER_BLACK);
+        fev_canvas_text(c, title, width / 2, PAD, FER_TITLE_SCALE, FEV_ALIGN_CENTER, FEV_BLACK);
 
     for (int p = 0; p < n_panels; p++) {
-        fer_axes ax = {panel_x0 + p * panel_stride, top, PANEL_W, PANEL_H, xmin, xmax, 0, 0};
+        fev_axes ax = {panel_x0 + p * panel_stride, top, PANEL_W, PANEL_H, xmin, xmax, 0, 0};
         double lo = INFINITY, hi = -INFINITY;
         for (int s = 0; s < n_series; s++) {
             if (series[s].panel != p)
@@ -109,47 +109,47 @@ fer_status fer_figure_curves(const double *x, int n_points, const fer_curve_seri
             lo = 0;
             hi = 1;
         }
-        fer_nice_range(&lo, &hi, 5);
+        fev_nice_range(&lo, &hi, 5);
         ax.ymin = lo;
         ax.ymax = hi;
-        double y_step = fer_nice_step(lo, hi, 5);
+        double y_step = fev_nice_step(lo, hi, 5);
         char y_fmt[16];
         tick_format_for(lo, hi, y_step, y_fmt);
         if (panel_titles && panel_titles[p])
-            fer_canvas_text(c, panel_titles[p], ax.x + ax.w / 2, top - legend_h - 6 - th - 8,
-                            1, FER_ALIGN_CENTER, FER_BLACK);
-        fer_axes_draw(c, &ax, y_step, y_fmt, x_step, x_fmt);
-        fer_canvas_text(c, "epoch", ax.x + ax.w / 2, ax.y + ax.h + 6 + th + 8, 1,
-                        FER_ALIGN_CENTER, FER_AXIS);
+            fev_canvas_text(c, panel_titles[p], ax.x + ax.w / 2, top - legend_h - 6 - th - 8,
+                            1, FEV_ALIGN_CENTER, FEV_BLACK);
+        fev_axes_draw(c, &ax, y_step, y_fmt, x_step, x_fmt);
+        fev_canvas_text(c, "epoch", ax.x + ax.w / 2, ax.y + ax.h + 6 + th + 8, 1,
+                        FEV_ALIGN_CENTER, FEV_AXIS);
 
         const char *labels[MAX_SERIES];
-        fer_rgb cols[MAX_SERIES];
+        fev_rgb cols[MAX_SERIES];
         int dashes[MAX_SERIES];
         int n_leg = 0;
         for (int s = 0; s < n_series; s++) {
             if (series[s].panel != p)
                 continue;
-            fer_rgb col = fer_palette(series[s].color > 0 ? series[s].color - 1 : s);
+            fev_rgb col = fev_palette(series[s].color > 0 ? series[s].color - 1 : s);
             int dash = series[s].dashed ? 6 : 0;
             const double *y = series[s].y;
             for (int i = 0; i + 1 < n_points; i++)
                 if (isfinite(y[i]) && isfinite(y[i + 1]) && isfinite(x[i]) && isfinite(x[i + 1]))
-                    fer_canvas_line(c, fer_axes_px(&ax, x[i]), fer_axes_py(&ax, y[i]),
-                                    fer_axes_px(&ax, x[i + 1]), fer_axes_py(&ax, y[i + 1]), 2,
+                    fev_canvas_line(c, fev_axes_px(&ax, x[i]), fev_axes_py(&ax, y[i]),
+                                    fev_axes_px(&ax, x[i + 1]), fev_axes_py(&ax, y[i + 1]), 2,
                                     dash, col);
             if (n_points <= 60)
                 for (int i = 0; i < n_points; i++)
                     if (isfinite(y[i]) && isfinite(x[i]))
-                        fer_canvas_fill_rect(c, fer_axes_px(&ax, x[i]) - 2,
-                                             fer_axes_py(&ax, y[i]) - 2, 5, 5, col);
+                        fev_canvas_fill_rect(c, fev_axes_px(&ax, x[i]) - 2,
+                                             fev_axes_py(&ax, y[i]) - 2, 5, 5, col);
             labels[n_leg] = series[s].label ? series[s].label : "";
             dashes[n_leg] = series[s].dashed;
             cols[n_leg++] = col;
         }
         if (n_leg > 0)
-            fer_legend_row(c, ax.x, top - legend_h - 6, PANEL_W, labels, cols, dashes, n_leg);
+            fev_legend_row(c, ax.x, top - legend_h - 6, PANEL_W, labels, cols, dashes, n_leg);
     }
-    st = fer_canvas_write_png(c, path);
-    fer_canvas_free(c);
+    st = fev_canvas_write_png(c, path);
+    fev_canvas_free(c);
     return st;
 }

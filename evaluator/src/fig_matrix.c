@@ -78,7 +78,7 @@ static double matrix_max(const fer_metrics *m)
 }
 
 /* Matrix with its top-left cell at (x0, y0); names on the left when left_names. */
-static void draw_matrix(fer_canvas *c, int x0, int y0, int cell, const fer_metrics *m,
+static void draw_matrix(fev_canvas *c, int x0, int y0, int cell, const fer_metrics *m,
                         int normalized, double vmax, int left_names)
 {
     int n = m->n_classes, th = fer_font_text_height(FER_LABEL_SCALE);
@@ -88,29 +88,29 @@ static void draw_matrix(fer_canvas *c, int x0, int y0, int cell, const fer_metri
         for (int p = 0; p < n; p++) {
             int empty = 0;
             double v = cell_value(m, t, p, normalized, &empty);
-            fer_rgb bg = fer_cmap_blues(vmax > 0 ? v / vmax : 0.0);
+            fev_rgb bg = fev_cmap_blues(vmax > 0 ? v / vmax : 0.0);
             int cx = x0 + p * cell, cy = y0 + t * cell;
-            fer_canvas_fill_rect(c, cx, cy, cell, cell, bg);
+            fev_canvas_fill_rect(c, cx, cy, cell, cell, bg);
             format_value(buf, v, normalized, empty);
-            fer_canvas_text(c, buf, cx + cell / 2, cy + (cell - fer_font_text_height(scale)) / 2,
-                            scale, FER_ALIGN_CENTER, fer_contrast_text(bg));
+            fev_canvas_text(c, buf, cx + cell / 2, cy + (cell - fer_font_text_height(scale)) / 2,
+                            scale, FEV_ALIGN_CENTER, fev_contrast_text(bg));
         }
     }
     /* thin separators keep neighbouring pale cells apart */
     for (int k = 0; k <= n; k++) {
-        fer_canvas_fill_rect(c, x0 + k * cell, y0, 1, n * cell, FER_RGB(210, 215, 225));
-        fer_canvas_fill_rect(c, x0, y0 + k * cell, n * cell, 1, FER_RGB(210, 215, 225));
+        fev_canvas_fill_rect(c, x0 + k * cell, y0, 1, n * cell, FEV_RGB(210, 215, 225));
+        fev_canvas_fill_rect(c, x0, y0 + k * cell, n * cell, 1, FEV_RGB(210, 215, 225));
     }
-    fer_canvas_rect(c, x0 - 1, y0 - 1, n * cell + 2, n * cell + 2, FER_AXIS);
+    fev_canvas_rect(c, x0 - 1, y0 - 1, n * cell + 2, n * cell + 2, FEV_AXIS);
     for (int k = 0; k < n; k++) {
-        fer_canvas_text(c, m->class_names[k], x0 + k * cell + cell / 2, y0 + n * cell + 7,
-                        FER_LABEL_SCALE, FER_ALIGN_CENTER, FER_BLACK);
+        fev_canvas_text(c, m->class_names[k], x0 + k * cell + cell / 2, y0 + n * cell + 7,
+                        FER_LABEL_SCALE, FEV_ALIGN_CENTER, FEV_BLACK);
         if (left_names)
-            fer_canvas_text(c, m->class_names[k], x0 - 8, y0 + k * cell + (cell - th) / 2,
-                            FER_LABEL_SCALE, FER_ALIGN_RIGHT, FER_BLACK);
+            fev_canvas_text(c, m->class_names[k], x0 - 8, y0 + k * cell + (cell - th) / 2,
+                            FER_LABEL_SCALE, FEV_ALIGN_RIGHT, FEV_BLACK);
     }
-    fer_canvas_text(c, "Predicted label", x0 + n * cell / 2, y0 + n * cell + 7 + th + 8,
-                    FER_LABEL_SCALE, FER_ALIGN_CENTER, FER_AXIS);
+    fev_canvas_text(c, "Predicted label", x0 + n * cell / 2, y0 + n * cell + 7 + th + 8,
+                    FER_LABEL_SCALE, FEV_ALIGN_CENTER, FEV_AXIS);
 }
 
 static fer_status check_metrics(const fer_metrics *m, const char *path)
@@ -136,8 +136,8 @@ void fer_figure_confusion_layout(const fer_metrics *m, const char *title,
     int th = fer_font_text_height(FER_LABEL_SCALE);
     int title_h = fer_font_text_height(FER_TITLE_SCALE);
     /* the colour bar's labels: counts up to the largest cell, or 0..1 */
-    int label_w = fer_colorbar_label_width(0, matrix_max(m), 6, "%.0f");
-    int label_w1 = fer_colorbar_label_width(0, 1, 6, "%.1f");
+    int label_w = fev_colorbar_label_width(0, matrix_max(m), 6, "%.0f");
+    int label_w1 = fev_colorbar_label_width(0, 1, 6, "%.1f");
     out->cell = cell;
     out->x0 = PAD + th + 10 + max_name_width(m) + 10;
     out->y0 = PAD + title_h + 6 + th + 14;
@@ -170,21 +170,21 @@ fer_status fer_figure_confusion(const fer_metrics *m, int normalized, const char
     const char *fmt = normalized ? "%.1f" : "%.0f";
     int bar_x = left + n * cell + 20, bar_w = 18;
 
-    fer_canvas *c;
-    if ((st = fer_canvas_new(width, height, FER_WHITE, &c)) != FER_OK)
+    fev_canvas *c;
+    if ((st = fev_canvas_new(width, height, FEV_WHITE, &c)) != FER_OK)
         return st;
     if (title)
-        fer_canvas_text(c, title, width / 2, PAD, FER_TITLE_SCALE, FER_ALIGN_CENTER, FER_BLACK);
+        fev_canvas_text(c, title, width / 2, PAD, FER_TITLE_SCALE, FEV_ALIGN_CENTER, FEV_BLACK);
     char sub[96];
     subtitle(m, normalized, sub);
-    fer_canvas_text(c, sub, width / 2, PAD + title_h + 6, FER_LABEL_SCALE, FER_ALIGN_CENTER,
-                    FER_AXIS);
+    fev_canvas_text(c, sub, width / 2, PAD + title_h + 6, FER_LABEL_SCALE, FEV_ALIGN_CENTER,
+                    FEV_AXIS);
     draw_matrix(c, left, top, cell, m, normalized, vmax, 1);
-    fer_canvas_text_vertical(c, "True label", PAD + th / 2, top + n * cell / 2, FER_LABEL_SCALE,
-                             FER_AXIS);
-    fer_colorbar(c, bar_x, top, bar_w, n * cell, 0.0, vmax, 6, fmt, fer_cmap_blues);
-    st = fer_canvas_write_png(c, path);
-    fer_canvas_free(c);
+    fev_canvas_text_vertical(c, "True label", PAD + th / 2, top + n * cell / 2, FER_LABEL_SCALE,
+                             FEV_AXIS);
+    fev_colorbar(c, bar_x, top, bar_w, n * cell, 0.0, vmax, 6, fmt, fev_cmap_blues);
+    st = fev_canvas_write_png(c, path);
+    fev_canvas_free(c);
     return st;
 }
 
@@ -214,7 +214,7 @@ fer_status fer_figure_compare_confusion(const fer_metrics *runs, const char *con
     int top = PAD + title_h + 6 + th + 14 + run_title_h + 10;
     int mats_w = n_runs * n * cell + (n_runs - 1) * gap;
     int bar_x = left + mats_w + 20, bar_w = 18;
-    int width = bar_x + bar_w + 8 + fer_colorbar_label_width(0, 1, 6, "%.1f") + PAD;
+    int width = bar_x + bar_w + 8 + fev_colorbar_label_width(0, 1, 6, "%.1f") + PAD;
     int height = top + n * cell + 7 + th + 8 + th + PAD;
 
     char title[256];
@@ -227,26 +227,26 @@ fer_status fer_figure_compare_confusion(const fer_metrics *runs, const char *con
     if (width < title_w)
         width = title_w;
 
-    fer_canvas *c;
-    if ((st = fer_canvas_new(width, height, FER_WHITE, &c)) != FER_OK)
+    fev_canvas *c;
+    if ((st = fev_canvas_new(width, height, FEV_WHITE, &c)) != FER_OK)
         return st;
-    fer_canvas_text(c, title, width / 2, PAD, FER_TITLE_SCALE, FER_ALIGN_CENTER, FER_BLACK);
-    fer_canvas_text(c, "row-normalised confusion matrices (rows sum to 1)", width / 2,
-                    PAD + title_h + 6, FER_LABEL_SCALE, FER_ALIGN_CENTER, FER_AXIS);
+    fev_canvas_text(c, title, width / 2, PAD, FER_TITLE_SCALE, FEV_ALIGN_CENTER, FEV_BLACK);
+    fev_canvas_text(c, "row-normalised confusion matrices (rows sum to 1)", width / 2,
+                    PAD + title_h + 6, FER_LABEL_SCALE, FEV_ALIGN_CENTER, FEV_AXIS);
     for (int r = 0; r < n_runs; r++) {
         int x0 = left + r * (n * cell + gap);
         char label[96];
         snprintf(label, sizeof label, "%s (macro-F1 %.3f)", run_names[r], runs[r].macro_f1);
         int sc = fer_font_text_width(label, FER_TITLE_SCALE) <= n * cell ? FER_TITLE_SCALE : 1;
-        fer_canvas_text(c, label, x0 + n * cell / 2, top - run_title_h - 10 +
-                        (run_title_h - fer_font_text_height(sc)), sc, FER_ALIGN_CENTER,
-                        fer_palette(r));
+        fev_canvas_text(c, label, x0 + n * cell / 2, top - run_title_h - 10 +
+                        (run_title_h - fer_font_text_height(sc)), sc, FEV_ALIGN_CENTER,
+                        fev_palette(r));
         draw_matrix(c, x0, top, cell, &runs[r], 1, 1.0, 1);
     }
-    fer_canvas_text_vertical(c, "True label", PAD + th / 2, top + n * cell / 2, FER_LABEL_SCALE,
-                             FER_AXIS);
-    fer_colorbar(c, bar_x, top, bar_w, n * cell, 0.0, 1.0, 6, "%.1f", fer_cmap_blues);
-    st = fer_canvas_write_png(c, path);
-    fer_canvas_free(c);
+    fev_canvas_text_vertical(c, "True label", PAD + th / 2, top + n * cell / 2, FER_LABEL_SCALE,
+                             FEV_AXIS);
+    fev_colorbar(c, bar_x, top, bar_w, n * cell, 0.0, 1.0, 6, "%.1f", fev_cmap_blues);
+    st = fev_canvas_write_png(c, path);
+    fev_canvas_free(c);
     return st;
 }

@@ -112,7 +112,7 @@ static cJSON *float_array(const double *v, int n)
 {
     cJSON *a = cJSON_CreateArray();
     for (int i = 0; a && i < n; i++)
-        cJSON_AddItemToArray(a, fer_json_float(v[i]));
+        cJSON_AddItemToArray(a, fev_json_float(v[i]));
     return a;
 }
 
@@ -145,18 +145,18 @@ fer_status fer_metrics_write_json(const fer_metrics *m, const char *extra_json, 
     int n = m->n_classes;
     cJSON *root = cJSON_CreateObject();
     /* the seed's keys first, in the seed's order */
-    put(root, "accuracy", fer_json_float(m->accuracy));
-    put(root, "macro_f1", fer_json_float(m->macro_f1));
+    put(root, "accuracy", fev_json_float(m->accuracy));
+    put(root, "macro_f1", fev_json_float(m->macro_f1));
     put(root, "per_class_f1", float_array(m->f1, n));
     put(root, "per_class_precision", float_array(m->precision, n));
     put(root, "per_class_recall", float_array(m->recall, n));
     char key[FER_NAME_LEN + 8];
     for (int c = 0; c < n; c++) {
         snprintf(key, sizeof key, "f1_%s", m->class_names[c]);
-        put(root, key, fer_json_float(m->f1[c]));
+        put(root, key, fev_json_float(m->f1[c]));
     }
     /* ours */
-    put(root, "weighted_f1", fer_json_float(m->weighted_f1));
+    put(root, "weighted_f1", fev_json_float(m->weighted_f1));
     cJSON *names = cJSON_CreateArray();
     for (int c = 0; c < n; c++)
         cJSON_AddItemToArray(names, cJSON_CreateString(m->class_names[c]));
@@ -170,7 +170,7 @@ fer_status fer_metrics_write_json(const fer_metrics *m, const char *extra_json, 
         put(root, "confusion_matrix", cm);
     }
     if (m->has_calibration) {
-        put(root, "ece", fer_json_float(m->ece));
+        put(root, "ece", fev_json_float(m->ece));
         cJSON *cal = cJSON_CreateObject();
         cJSON_AddItemToObject(cal, "bins", cJSON_CreateNumber(FER_ECE_BINS));
         cJSON_AddItemToObject(cal, "count", int_array(m->bin_count, FER_ECE_BINS));
@@ -188,11 +188,11 @@ fer_status fer_metrics_write_json(const fer_metrics *m, const char *extra_json, 
         }
         cJSON_Delete(extra);
     }
-    char *text = fer_json_print(root);
+    char *text = fev_json_print(root);
     cJSON_Delete(root);
     if (!text)
         return fer_fail(FER_ERR_NOMEM, "%s: out of memory", path);
-    fer_status st = fer_write_file_atomic(path, text, strlen(text));
+    fer_status st = fev_write_file_atomic(path, text, strlen(text));
     free(text);
     return st;
 }
@@ -337,7 +337,7 @@ fer_status fer_metrics_read_json(const char *path, fer_metrics *out)
 {
     memset(out, 0, sizeof *out);
     char *text;
-    fer_status st = fer_read_file(path, &text, NULL);
+    fer_status st = fev_read_file(path, &text, NULL);
     if (st != FER_OK)
         return st;
     cJSON *root = cJSON_Parse(text);

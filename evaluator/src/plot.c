@@ -6,21 +6,21 @@
 
 #include "fer/font.h"
 
-int fer_axes_px(const fer_axes *a, double x)
+int fev_axes_px(const fev_axes *a, double x)
 {
     double span = a->xmax - a->xmin;
     double t = span != 0 ? (x - a->xmin) / span : 0.5;
     return a->x + (int)lround(t * (a->w - 1));
 }
 
-int fer_axes_py(const fer_axes *a, double y)
+int fev_axes_py(const fev_axes *a, double y)
 {
     double span = a->ymax - a->ymin;
     double t = span != 0 ? (y - a->ymin) / span : 0.5;
     return a->y + a->h - 1 - (int)lround(t * (a->h - 1));
 }
 
-double fer_nice_step(double lo, double hi, int n_target)
+double fev_nice_step(double lo, double hi, int n_target)
 {
     double span = hi - lo;
     if (!(span > 0) || !isfinite(span))
@@ -32,7 +32,7 @@ double fer_nice_step(double lo, double hi, int n_target)
     return nice * mag;
 }
 
-void fer_nice_range(double *lo, double *hi, int n_target)
+void fev_nice_range(double *lo, double *hi, int n_target)
 {
     if (!isfinite(*lo) || !isfinite(*hi)) {
         *lo = 0;
@@ -44,12 +44,12 @@ void fer_nice_range(double *lo, double *hi, int n_target)
         *lo -= pad;
         *hi += pad;
     }
-    double step = fer_nice_step(*lo, *hi, n_target);
+    double step = fev_nice_step(*lo, *hi, n_target);
     *lo = floor(*lo / step + 1e-9) * step;
     *hi = ceil(*hi / step - 1e-9) * step;
 }
 
-void fer_axes_draw(fer_canvas *c, const fer_axes *a, double y_step, const char *y_format,
+void fev_axes_draw(fev_canvas *c, const fev_axes *a, double y_step, const char *y_format,
                    double x_step, const char *x_format)
 {
     char buf[64];
@@ -57,30 +57,30 @@ void fer_axes_draw(fer_canvas *c, const fer_axes *a, double y_step, const char *
     if (y_step > 0) {
         double first = ceil(a->ymin / y_step - 1e-9) * y_step;
         for (double v = first; v <= a->ymax + y_step * 1e-6; v += y_step) {
-            int py = fer_axes_py(a, v);
-            fer_canvas_fill_rect(c, a->x, py, a->w, 1, FER_GRID);
-            fer_canvas_fill_rect(c, a->x - 4, py, 4, 1, FER_AXIS);
+            int py = fev_axes_py(a, v);
+            fev_canvas_fill_rect(c, a->x, py, a->w, 1, FEV_GRID);
+            fev_canvas_fill_rect(c, a->x - 4, py, 4, 1, FEV_AXIS);
             snprintf(buf, sizeof buf, y_format, fabs(v) < y_step * 1e-6 ? 0.0 : v);
-            fer_canvas_text(c, buf, a->x - 7, py - th / 2, FER_LABEL_SCALE, FER_ALIGN_RIGHT,
-                            FER_AXIS);
+            fev_canvas_text(c, buf, a->x - 7, py - th / 2, FER_LABEL_SCALE, FEV_ALIGN_RIGHT,
+                            FEV_AXIS);
         }
     }
     if (x_format && x_step > 0) {
         double first = ceil(a->xmin / x_step - 1e-9) * x_step;
         for (double v = first; v <= a->xmax + x_step * 1e-6; v += x_step) {
-            int px = fer_axes_px(a, v);
-            fer_canvas_fill_rect(c, px, a->y, 1, a->h, FER_GRID);
-            fer_canvas_fill_rect(c, px, a->y + a->h, 1, 4, FER_AXIS);
+            int px = fev_axes_px(a, v);
+            fev_canvas_fill_rect(c, px, a->y, 1, a->h, FEV_GRID);
+            fev_canvas_fill_rect(c, px, a->y + a->h, 1, 4, FEV_AXIS);
             snprintf(buf, sizeof buf, x_format, fabs(v) < x_step * 1e-6 ? 0.0 : v);
-            fer_canvas_text(c, buf, px, a->y + a->h + 6, FER_LABEL_SCALE, FER_ALIGN_CENTER,
-                            FER_AXIS);
+            fev_canvas_text(c, buf, px, a->y + a->h + 6, FER_LABEL_SCALE, FEV_ALIGN_CENTER,
+                            FEV_AXIS);
         }
     }
-    fer_canvas_rect(c, a->x - 1, a->y - 1, a->w + 2, a->h + 2, FER_AXIS);
+    fev_canvas_rect(c, a->x - 1, a->y - 1, a->w + 2, a->h + 2, FEV_AXIS);
 }
 
-void fer_legend(fer_canvas *c, int right, int top, const char *const *labels,
-                const fer_rgb *colours, int n)
+void fev_legend(fev_canvas *c, int right, int top, const char *const *labels,
+                const fev_rgb *colours, int n)
 {
     int th = fer_font_text_height(FER_LABEL_SCALE), tw = 0;
     for (int i = 0; i < n; i++) {
@@ -91,13 +91,13 @@ void fer_legend(fer_canvas *c, int right, int top, const char *const *labels,
     int row = th + 4, sw = 18;
     int bw = 8 + sw + 6 + tw + 8, bh = 6 + n * row + 2;
     int x = right - bw, y = top;
-    fer_canvas_fill_rect(c, x, y, bw, bh, FER_WHITE);
-    fer_canvas_rect(c, x, y, bw, bh, FER_RGB(190, 190, 190));
+    fev_canvas_fill_rect(c, x, y, bw, bh, FEV_WHITE);
+    fev_canvas_rect(c, x, y, bw, bh, FEV_RGB(190, 190, 190));
     for (int i = 0; i < n; i++) {
         int ry = y + 5 + i * row;
-        fer_canvas_fill_rect(c, x + 8, ry + 2, sw, th - 4, colours[i]);
-        fer_canvas_text(c, labels[i], x + 8 + sw + 6, ry, FER_LABEL_SCALE, FER_ALIGN_LEFT,
-                        FER_BLACK);
+        fev_canvas_fill_rect(c, x + 8, ry + 2, sw, th - 4, colours[i]);
+        fev_canvas_text(c, labels[i], x + 8 + sw + 6, ry, FER_LABEL_SCALE, FEV_ALIGN_LEFT,
+                        FEV_BLACK);
     }
 }
 
@@ -105,7 +105,7 @@ void fer_legend(fer_canvas *c, int right, int top, const char *const *labels,
 static int colorbar_ticks(double vmin, double vmax, int n_target, const char *format,
                           double *ticks, int max)
 {
-    double step = fer_nice_step(vmin, vmax, n_target > 1 ? n_target - 1 : 1);
+    double step = fev_nice_step(vmin, vmax, n_target > 1 ? n_target - 1 : 1);
     if (strstr(format, ".0f") && step < 1)
         step = 1; /* integer labels (counts) */
     int n = 0;
@@ -115,7 +115,7 @@ static int colorbar_ticks(double vmin, double vmax, int n_target, const char *fo
     return n;
 }
 
-int fer_colorbar_label_width(double vmin, double vmax, int n_ticks, const char *format)
+int fev_colorbar_label_width(double vmin, double vmax, int n_ticks, const char *format)
 {
     char buf[64];
     double ticks[32];
@@ -129,29 +129,29 @@ int fer_colorbar_label_width(double vmin, double vmax, int n_ticks, const char *
     return w;
 }
 
-void fer_colorbar(fer_canvas *c, int x, int y, int w, int h, double vmin, double vmax,
-                  int n_ticks, const char *format, fer_rgb (*cmap)(double))
+void fev_colorbar(fev_canvas *c, int x, int y, int w, int h, double vmin, double vmax,
+                  int n_ticks, const char *format, fev_rgb (*cmap)(double))
 {
     char buf[64];
     for (int yy = 0; yy < h; yy++) {
         double t = h > 1 ? 1.0 - (double)yy / (h - 1) : 0.0;
-        fer_canvas_fill_rect(c, x, y + yy, w, 1, cmap(t));
+        fev_canvas_fill_rect(c, x, y + yy, w, 1, cmap(t));
     }
-    fer_canvas_rect(c, x - 1, y - 1, w + 2, h + 2, FER_AXIS);
+    fev_canvas_rect(c, x - 1, y - 1, w + 2, h + 2, FEV_AXIS);
     int th = fer_font_text_height(FER_LABEL_SCALE);
     double ticks[32];
     int n = vmax > vmin ? colorbar_ticks(vmin, vmax, n_ticks, format, ticks, 32) : 0;
     for (int i = 0; i < n; i++) {
         double t = (ticks[i] - vmin) / (vmax - vmin);
         int py = y + h - 1 - (int)lround(t * (h - 1));
-        fer_canvas_fill_rect(c, x + w, py, 4, 1, FER_AXIS);
+        fev_canvas_fill_rect(c, x + w, py, 4, 1, FEV_AXIS);
         snprintf(buf, sizeof buf, format, ticks[i]);
-        fer_canvas_text(c, buf, x + w + 7, py - th / 2, FER_LABEL_SCALE, FER_ALIGN_LEFT,
-                        FER_AXIS);
+        fev_canvas_text(c, buf, x + w + 7, py - th / 2, FER_LABEL_SCALE, FEV_ALIGN_LEFT,
+                        FEV_AXIS);
     }
 }
 
-int fer_legend_row_height(const char *const *labels, int n, int max_width)
+int fev_legend_row_height(const char *const *labels, int n, int max_width)
 {
     int th = fer_font_text_height(FER_LABEL_SCALE), x = 0, rows = n > 0;
     for (int i = 0; i < n; i++) {
@@ -165,8 +165,8 @@ int fer_legend_row_height(const char *const *labels, int n, int max_width)
     return rows * (th + 4);
 }
 
-void fer_legend_row(fer_canvas *c, int x0, int y0, int max_width, const char *const *labels,
-                    const fer_rgb *colours, const int *dashed, int n)
+void fev_legend_row(fev_canvas *c, int x0, int y0, int max_width, const char *const *labels,
+                    const fev_rgb *colours, const int *dashed, int n)
 {
     int th = fer_font_text_height(FER_LABEL_SCALE), x = 0, y = y0;
     for (int i = 0; i < n; i++) {
@@ -176,13 +176,13 @@ void fer_legend_row(fer_canvas *c, int x0, int y0, int max_width, const char *co
             x = 0;
         }
         if (dashed && dashed[i]) { /* two dashes, as the line */
-            fer_canvas_fill_rect(c, x0 + x, y + 4, 7, th - 8, colours[i]);
-            fer_canvas_fill_rect(c, x0 + x + 11, y + 4, 7, th - 8, colours[i]);
+            fev_canvas_fill_rect(c, x0 + x, y + 4, 7, th - 8, colours[i]);
+            fev_canvas_fill_rect(c, x0 + x + 11, y + 4, 7, th - 8, colours[i]);
         } else {
-            fer_canvas_fill_rect(c, x0 + x, y + 4, 18, th - 8, colours[i]);
+            fev_canvas_fill_rect(c, x0 + x, y + 4, 18, th - 8, colours[i]);
         }
-        fer_canvas_text(c, labels[i], x0 + x + 24, y, FER_LABEL_SCALE, FER_ALIGN_LEFT,
-                        FER_BLACK);
+        fev_canvas_text(c, labels[i], x0 + x + 24, y, FER_LABEL_SCALE, FEV_ALIGN_LEFT,
+                        FEV_BLACK);
         x += w;
     }
 }
