@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Annotates a video: faces, expression labels and confidences drawn into an H.264 MP4, plus one
+# JSON line per frame (OUT.jsonl next to OUT.mp4).
+#   Usage: pipelines/annotate-clip.sh IN OUT.mp4
+# IN: any file decodebin reads. Env: FER_BUILD_DIR, FER_MODEL (see pipelines/fer-env.sh),
+# FER_QUIET=1 hides the progress lines.
+set -euo pipefail
+source "$(dirname "$0")/fer-env.sh"
+
+[ $# -eq 2 ] || fer_die "usage: $0 IN OUT.mp4"
+in="$1"
+out="$2"
+[ -f "$in" ] || fer_die "$in: no such file"
+[ -r "$in" ] || fer_die "$in: not readable"
+case "$out" in
+  *.mp4) ;;
+  *) fer_die "$out: the output name must end in .mp4" ;;
+esac
+out_dir="$(dirname "$out")"
+[ -d "$out_dir" ] || fer_die "$out_dir: output folder does not exist"
+[ -w "$out_dir" ] || fer_die "$out_dir: output folder is not writable"
+
+jsonl="${out%.mp4}.jsonl"
+tmp_mp4="${out%.mp4}.part.mp4"
+log="$(mktemp)"
+trap 'rm -f "$tmp_mp4" "$log"' EXIT
+
+progress=(progressreport update-freq=1 silent=false !)
+[ "${FER_QUIET:-0}" = 1 ] && progress=()
+
+# ferclassify writes JSONL.tmp and renames it at EOS; the MP4 is renamed here on success.
+# The video/x-raw filter picks decodebin's video pad (an audio track stays unlinked).
+set +e
+gst-launch-1.0 -q -e \
+  filesrc location="$in" ! decodebin ! video/x-raw ! queue ! "${progress[@]}" \
+  videoconvert ! ferfacedetect ! \
+  ferclassify "${fer_model_arg[@]}" results-location="$jsonl" ! \
+  feroverlay ! videoconvert ! video/x-raw,format=I420 ! \
+  x264enc speed-preset=faster key-int-max=250 ! h264parse ! mp4mux ! \
+  filesink location="$tmp_mp4" 2>&1 | tee "$log" >&2
+status=${PIPESTATUS[0]}
+set -e
+
+if [ "$status" -ne 0 ] || grep -q '^ERROR' "$log"; then
+  msg="$(grep -m1 '^ERROR' "$log" || true)"
+  rm -f "$jsonl" "$jsonl.tmp"
+  fer_die "failed on $in${msg:+: $msg}"
+fi
+[ -s "$tmp_mp4" ] || fer_die "failed on $in: no video was written (no video stream?)"
+mv -f "$tmp_mp4" "$out"
+frames="$(wc -l < "$jsonl" | tr -d ' ')"
+echo "annotate-clip: $in -> $out ($frames frames), $jsonl"
