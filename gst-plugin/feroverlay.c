@@ -95,11 +95,12 @@ read_face (GstVideoRegionOfInterestMeta * roi, FaceView * f)
   return f->w > 0 && f->h > 0;
 }
 
-/* Bars for every class at the bottom of the box, with 3-letter names when there is room. */
+/* Bars for every class at the bottom of the box (at most 45% of its height, so the face stays
+ * visible), with 3-letter names when there is room. */
 static void
 draw_probabilities (FerCanvas * cv, const FaceView * f, gint top, gint t)
 {
-  gint avail = f->y + f->h - t - top, n = f->n_classes;
+  gint avail = MIN (f->y + f->h - t - top, f->h * 45 / 100), n = f->n_classes;
   gint row_h, label_w, x0 = f->x + t, w = f->w - 2 * t, y0;
   gboolean with_names;
   FerRgb panel = { 0, 0, 0 }, white = { 255, 255, 255 };
