@@ -1,6 +1,7 @@
 /* CUDA backend: device probe, context (stream, cuDNN and cuBLAS handles, work buffers), device
  * memory and the ops table. Layer math lives in cuda_dnn.c (cuDNN), cuda_blas.c (cuBLAS) and
  * cuda_ops.c (our kernels, whose per-element math is the shared FER_HD header code). */
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,12 +41,21 @@ fer_status cuda_check_count(size_t n, const char *what)
 static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
 static int probe_count;
 static char probe_reason[128];
+static void *probe_driver;
 
-/* The only CUDA call a CPU-only run makes. Without a driver cudart answers with an error
- * (e.g. "CUDA driver version is insufficient"), which means zero devices, never a crash. */
+/* The only CUDA call a CPU-only run makes. Without the driver library we do not even start
+ * cudart; with it, any error from cudart (no device, driver too old, ...) means zero devices,
+ * never a crash. */
 static void probe_devices(void)
 {
     int n = 0;
+    probe_driver = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
+    if (!probe_driver) {
+        snprintf(probe_reason, sizeof probe_reason, "no NVIDIA driver: libcuda.so.1 not found");
+        probe_count = 0;
+        return;
+    }
+    /* kept loaded: cudart opens it again and drivers are not meant to be unloaded */
     cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess) {
         snprintf(probe_reason, sizeof probe_reason, "%s", cudaGetErrorString(e));

@@ -224,10 +224,10 @@ FER_HD float fer_kb_amp_scale_for(float maxabs)
     int e;
     (void)frexpf(maxabs, &e); /* maxabs = m * 2^e, m in [0.5, 1) */
     int shift = FER_AMP_TARGET_EXP - e;
-    if (shift > 100)
-        shift = 100;
-    if (shift < -100)
-        shift = -100;
+    if (shift > 127) /* S stays a finite, normal float */
+        shift = 127;
+    if (shift < -126)
+        shift = -126;
     return ldexpf(1.0f, shift);
 }
 
