@@ -620,6 +620,8 @@ gst_fer_classify_init (GstFerClassify * self)
   self->results = g_array_new (FALSE, FALSE, sizeof (FerFaceResult));
   /* metadata only: pixels are read, never written */
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
+  /* every frame gets its results (JSON line, message): never drop late frames for QoS */
+  gst_base_transform_set_qos_enabled (GST_BASE_TRANSFORM (self), FALSE);
 }
 
 static void

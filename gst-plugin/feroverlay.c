@@ -245,6 +245,8 @@ gst_fer_overlay_init (GstFerOverlay * self)
   self->show_probabilities = DEFAULT_SHOW_PROBABILITIES;
   self->show_track_id = DEFAULT_SHOW_TRACK_ID;
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
+  /* drawing is cheap; late frames are the sink's to drop, not ours */
+  gst_base_transform_set_qos_enabled (GST_BASE_TRANSFORM (self), FALSE);
 }
 
 static void

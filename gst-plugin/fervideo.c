@@ -96,11 +96,13 @@ fer_video_frame_luma (const GstVideoFrame * frame, FerLumaScratch * scratch, gin
 GstVideoRegionOfInterestMeta *
 fer_buffer_iterate_faces (GstBuffer * buf, gpointer * state)
 {
-  static GQuark face_quark;
+  static gsize face_quark_once;
+  GQuark face_quark;
   GstMeta *meta;
 
-  if (!face_quark)
-    face_quark = g_quark_from_static_string (FER_ROI_TYPE_FACE);
+  if (g_once_init_enter (&face_quark_once))
+    g_once_init_leave (&face_quark_once, g_quark_from_static_string (FER_ROI_TYPE_FACE));
+  face_quark = (GQuark) face_quark_once;
   while ((meta = gst_buffer_iterate_meta_filtered (buf, state,
               GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE))) {
     GstVideoRegionOfInterestMeta *roi = (GstVideoRegionOfInterestMeta *) meta;

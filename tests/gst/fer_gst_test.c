@@ -202,3 +202,25 @@ fer_gst_test_find_sample (const gchar * name, ...)
   va_end (ap);
   return NULL;
 }
+
+static gint alive_buffers;
+
+static void
+buffer_finalized (G_GNUC_UNUSED gpointer data, G_GNUC_UNUSED GstMiniObject * obj)
+{
+  g_atomic_int_add (&alive_buffers, -1);
+}
+
+GstBuffer *
+fer_gst_test_track (GstBuffer * buf)
+{
+  g_atomic_int_inc (&alive_buffers);
+  gst_mini_object_weak_ref (GST_MINI_OBJECT_CAST (buf), buffer_finalized, NULL);
+  return buf;
+}
+
+gint
+fer_gst_test_alive_buffers (void)
+{
+  return g_atomic_int_get (&alive_buffers);
+}

@@ -44,6 +44,11 @@ gchar *fer_gst_test_run_pipeline (GstElement * pipeline, guint timeout_s);
  * (NULL-terminated absolute paths); NULL when none exists. */
 gchar *fer_gst_test_find_sample (const gchar * name, ...) G_GNUC_NULL_TERMINATED;
 
+/* Counts buf as alive until it is finalized (weak ref): a test pushes tracked frames and
+ * checks fer_gst_test_alive_buffers() == 0 after dropping its own references. */
+GstBuffer *fer_gst_test_track (GstBuffer * buf);
+gint fer_gst_test_alive_buffers (void);
+
 /* Source dir of the project (FER_SOURCE_DIR) joined with a relative path. */
 gchar *fer_gst_test_source_path (const gchar * relative);
 

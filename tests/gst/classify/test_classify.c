@@ -522,6 +522,43 @@ test_second_classifier_replaces_param (void)
   g_free (line);
 }
 
+/* More faces than one classifier batch; every frame pushed is freed again (none leaked or
+ * kept), with faces, without, across EOS and teardown. */
+static void
+test_many_faces_and_no_leaked_frames (void)
+{
+  gchar *path = g_build_filename (tmpdir, "leak.jsonl", NULL);
+  GstHarness *h = classify_harness (fixed_model, GST_VIDEO_FORMAT_NV12, 640, 480,
+      "results-location", path, "post-messages", TRUE, NULL);
+  GstBus *bus = gst_bus_new ();
+
+  gst_element_set_bus (h->element, bus);
+  for (gint f = 0; f < 6; f++) {
+    GstBuffer *in = fer_gst_test_track (fer_gst_test_frame (GST_VIDEO_FORMAT_NV12, 640, 480,
+            (guint) f)), *out;
+    GstVideoRegionOfInterestMeta *roi;
+    gpointer state = NULL;
+    guint n = 0, want = f % 2 ? 40 : 0;
+    for (guint k = 0; k < want; k++)
+      fer_gst_test_add_face (in, (gint) (k % 8) * 78, (gint) (k / 8) * 90, 70, 80);
+    out = gst_harness_push_and_pull (h, in);
+    while ((roi = fer_buffer_iterate_faces (out, &state))) {
+      check_expression (roi, "many faces");
+      n++;
+    }
+    FER_CHECK (n == want, "%u of %u faces came out", n, want);
+    gst_buffer_unref (out);
+  }
+  FER_CHECK (gst_harness_push_event (h, gst_event_new_eos ()), "EOS");
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);       /* with its queued messages */
+  gst_harness_teardown (h);
+  FER_CHECK (fer_gst_test_alive_buffers () == 0, "%d frame(s) leaked",
+      fer_gst_test_alive_buffers ());
+  g_unlink (path);
+  g_free (path);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -549,6 +586,7 @@ main (int argc, char **argv)
   test_caps_change ();
   test_messages_and_min_confidence ();
   test_second_classifier_replaces_param ();
+  test_many_faces_and_no_leaked_frames ();
 
   fer_gst_test_rmdir (tmpdir);
   g_free (tmpdir);

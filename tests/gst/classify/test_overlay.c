@@ -148,7 +148,8 @@ test_pixels_inside_boxes_only (void)
       GstVideoFormat format = all_formats[f];
       const gchar *fmt = gst_video_format_to_string (format);
       GstHarness *h = overlay_harness (format, 320, 240, show);
-      GstBuffer *in = fer_gst_test_frame (format, 320, 240, (guint) f), *out;
+      GstBuffer *in = fer_gst_test_track (fer_gst_test_frame (format, 320, 240, (guint) f));
+      GstBuffer *out;
       guint changed[2];
 
       add_classified_face (in, boxes[0], "happy", 3, 1);
@@ -285,6 +286,8 @@ main (int argc, char **argv)
   test_untouched_without_classification ();
   test_clipping ();
   test_caps_change ();
+  FER_CHECK (fer_gst_test_alive_buffers () == 0, "%d frame(s) leaked",
+      fer_gst_test_alive_buffers ());
   gst_deinit ();
   g_print ("feroverlay: ok\n");
   return 0;
