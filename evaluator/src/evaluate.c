@@ -136,13 +136,12 @@ void fer_eval_score(const float *logits, const int32_t *labels, int n, int n_cla
             if (adj[k] > adj[best])
                 best = k;
         }
-        float sum = 0.0f;
-        for (int k = 0; k < n_classes; k++) {
-            p[k] = expf(adj[k] - adj[best]);
-            sum += p[k];
-        }
+        /* softmax: float exponentials, double sum (the trainer's validation does the same) */
+        double sum = 0.0;
         for (int k = 0; k < n_classes; k++)
-            p[k] /= sum;
+            sum += (p[k] = expf(adj[k] - adj[best]));
+        for (int k = 0; k < n_classes; k++)
+            p[k] = (float)(p[k] / sum);
         fer_metrics_add(m, labels[i], best, p);
         if (pred)
             pred[i] = best;

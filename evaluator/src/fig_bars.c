@@ -167,11 +167,18 @@ fer_status fer_figure_reliability(const fer_metrics *m, const char *title, const
     int title_h = fer_font_text_height(FER_TITLE_SCALE);
     char full_title[160];
     snprintf(full_title, sizeof full_title, "%s%sECE = %.4f", title ? title : "",
-             title ? "  " : "", m->ece);
+             title ? ", " : "", m->ece);
+    const char *labels[] = {"accuracy in bin", "mean confidence in bin", "gap",
+                            "perfect calibration (dashed)"};
+    fev_rgb acc_col = fev_palette(0), conf_col = FEV_RGB(180, 40, 30);
+    fev_rgb gap_col = FEV_RGB(240, 150, 140), diag_col = FEV_RGB(90, 90, 90);
+    fev_rgb cols[] = {acc_col, conf_col, gap_col, diag_col};
+    int legend_w = 400; /* the plot width */
+    int legend_h = fev_legend_row_height(labels, 4, legend_w);
     fev_axes ax = {0};
     ax.x = PAD + th + 12 + fer_font_text_width("0.0", 1) + 10;
-    ax.y = PAD + title_h + 6 + th + 12;
-    ax.w = ax.h = 400;
+    ax.y = PAD + title_h + 6 + th + 10 + legend_h + 8;
+    ax.w = ax.h = legend_w;
     ax.xmin = ax.ymin = 0;
     ax.xmax = ax.ymax = 1;
     fev_axes hist = ax; /* sample share per bin, under the main panel */
@@ -201,8 +208,8 @@ fer_status fer_figure_reliability(const fer_metrics *m, const char *title, const
     snprintf(sub, sizeof sub, "%d equal-width confidence bins, n = %lld", FER_ECE_BINS,
              (long long)total);
     fev_canvas_text(c, sub, width / 2, PAD + title_h + 6, 1, FEV_ALIGN_CENTER, FEV_AXIS);
+    fev_legend_row(c, ax.x, ax.y - legend_h - 8, legend_w, labels, cols, NULL, 4);
     fev_axes_draw(c, &ax, 0.2, "%.1f", 0, NULL);
-    fev_rgb acc_col = fev_palette(0), gap_col = FEV_RGB(240, 150, 140);
     for (int b = 0; b < FER_ECE_BINS; b++) {
         if (m->bin_count[b] == 0)
             continue;
@@ -217,14 +224,10 @@ fer_status fer_figure_reliability(const fer_metrics *m, const char *title, const
         fev_canvas_fill_rect(c, x0 + 1, g0, x1 - x0 - 1, g1 - g0 + 1, gap_col);
         if (ya <= yc)
             fev_canvas_fill_rect(c, x0 + 1, ya, x1 - x0 - 1, base - ya + 1, acc_col);
-        fev_canvas_fill_rect(c, x0 + 1, yc - 1, x1 - x0 - 1, 2, FEV_RGB(180, 40, 30));
+        fev_canvas_fill_rect(c, x0 + 1, yc - 1, x1 - x0 - 1, 2, conf_col);
     }
     fev_canvas_line(c, fev_axes_px(&ax, 0), fev_axes_py(&ax, 0), fev_axes_px(&ax, 1),
-                    fev_axes_py(&ax, 1), 1, 5, FEV_RGB(90, 90, 90));
-    const char *labels[] = {"accuracy in bin", "mean confidence in bin", "gap",
-                            "perfect calibration (dashed)"};
-    fev_rgb cols[] = {acc_col, FEV_RGB(180, 40, 30), gap_col, FEV_RGB(90, 90, 90)};
-    fev_legend(c, ax.x + 6 + fer_font_text_width(labels[3], 1) + 40, ax.y + 6, labels, cols, 4);
+                    fev_axes_py(&ax, 1), 1, 5, diag_col);
     fev_canvas_text_vertical(c, "accuracy", PAD + th / 2, ax.y + ax.h / 2, 1, FEV_AXIS);
 
     fev_axes_draw(c, &hist, hist.ymax / 2, "%g", 0.2, "%.1f");

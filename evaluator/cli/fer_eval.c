@@ -1,0 +1,375 @@
+/* fer-eval: evaluate a checkpoint on a data split; per-class table, metrics.json, figures,
+ * optional per-image predictions. The numbers come from fer_evaluate (libfereval), the same
+ * code fer-train uses for its final test metrics. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cjson/cJSON.h>
+
+#include "cli_util.h"
+#include "evalutil.h"
+#include "fer/augment.h"
+#include "fer/classifier.h"
+#include "fer/dataset.h"
+#include "fer/evaluate.h"
+#include "fer/figures.h"
+
+static const char *PROG = "fer-eval";
+
+typedef struct eval_args {
+    const char *model, *data_root, *split, *out, *backend, *predictions;
+    fer_tta tta;
+    int batch_size, threads, tune_tau, skip_bad;
+    float tau;
+} eval_args;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: fer-eval --model CKPT --data_root DIR|CSV [options]\n"
+            "  --split test|val|train   split to evaluate (default test)\n"
+            "  --out DIR                output folder (default runs/<checkpoint name>_eval)\n"
+            "  --tta none|flip|tencrop  test-time augmentation, logits averaged (default none)\n"
+            "  --batch_size N           images per forward pass (default %d)\n"
+            "  --backend auto|ref|cpu|cuda   compute backend (default auto)\n"
+            "  --threads N              worker threads (default 0: all cores)\n"
+            "  --predictions FILE.csv   one row per image: source, true, predicted, 7 probs\n"
+            "  --logit_adjust TAU       subtract TAU*log(train prior) from the logits\n"
+            "  --tune_tau               pick TAU on val (max macro-F1), report the split at it\n"
+            "  --skip_bad               skip unreadable images (counted) instead of stopping\n"
+            "Hyphenated spellings (--data-root, ...) work too.\n",
+            FER_EVAL_BATCH_DEFAULT);
+}
+
+static int parse_args(int argc, char **argv, eval_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->split = "test";
+    a->backend = "auto";
+    a->batch_size = FER_EVAL_BATCH_DEFAULT;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        int r;
+#define VALUED(name, dst)                                                                    \
+    if ((r = cli_flag(PROG, argc, argv, &i, name, &v)) != 0) {                               \
+        if (r < 0)                                                                           \
+            return 2;                                                                        \
+        dst;                                                                                 \
+        continue;                                                                            \
+    }
+        VALUED("model", a->model = v)
+        VALUED("data_root", a->data_root = v)
+        VALUED("split", a->split = v)
+        VALUED("out", a->out = v)
+        VALUED("backend", a->backend = v)
+        VALUED("predictions", a->predictions = v)
+        VALUED("tta", if (fer_tta_parse(v, &a->tta) != FER_OK) return cli_fail(PROG, FER_ERR_ARG) + 1)
+        VALUED("batch_size", if (!cli_int(PROG, "batch_size", v, 1, 65536, &a->batch_size)) return 2)
+        VALUED("threads", if (!cli_int(PROG, "threads", v, 0, 1024, &a->threads)) return 2)
+        VALUED("logit_adjust", if (!cli_float(PROG, "logit_adjust", v, &a->tau)) return 2)
+#undef VALUED
+        if ((r = cli_flag(PROG, argc, argv, &i, "tune_tau", NULL)) != 0) {
+            if (r < 0)
+                return 2;
+            a->tune_tau = 1;
+            continue;
+        }
+        if ((r = cli_flag(PROG, argc, argv, &i, "skip_bad", NULL)) != 0) {
+            if (r < 0)
+                return 2;
+            a->skip_bad = 1;
+            continue;
+        }
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            exit(0);
+        }
+        fprintf(stderr, "%s: unknown argument '%s' (see --help)\n", PROG, argv[i]);
+        return 2;
+    }
+    if (!a->model || !a->data_root) {
+        fprintf(stderr, "%s: --model and --data_root are required (see --help)\n", PROG);
+        return 2;
+    }
+    if (strcmp(a->split, "test") && strcmp(a->split, "val") && strcmp(a->split, "train")) {
+        fprintf(stderr, "%s: --split: '%s' is not one of test, val, train\n", PROG, a->split);
+        return 2;
+    }
+    if (a->tune_tau && a->tau != 0.0f) {
+        fprintf(stderr, "%s: use either --logit_adjust TAU or --tune_tau, not both\n", PROG);
+        return 2;
+    }
+    return 0;
+}
+
+static void on_skip(void *ctx, const char *message)
+{
+    (void)ctx;
+    fprintf(stderr, "%s: skipped: %s\n", PROG, message);
+}
+
+/* Loads a split and maps its labels onto the checkpoint's class order (by class name). */
+static fer_status load_split(const eval_args *a, const char *split, fer_classifier *c,
+                             fer_dataset **out)
+{
+    fer_load_options opt = {a->skip_bad, isatty(2), on_skip, NULL};
+    fer_status st = fer_dataset_load(a->data_root, split, &opt, out);
+    if (st != FER_OK)
+        return st;
+    fer_dataset *d = *out;
+    int map[FER_MAX_CLASSES], n_ck = fer_classifier_n_classes(c);
+    for (int j = 0; j < d->n_classes; j++) {
+        map[j] = -1;
+        for (int i = 0; i < n_ck; i++)
+            if (!strcmp(d->class_names[j], fer_classifier_class_name(c, i)))
+                map[j] = i;
+        if (map[j] < 0) {
+            st = fer_fail(FER_ERR_FORMAT, "%s: class '%s' of the %s split is not one of the "
+                          "checkpoint's %d classes", a->data_root, d->class_names[j], split, n_ck);
+            fer_dataset_free(d);
+            *out = NULL;
+            return st;
+        }
+    }
+    for (int k = 0; k < d->n; k++)
+        d->labels[k] = map[d->labels[k]];
+    return FER_OK;
+}
+
+static void progress(void *ctx, int done, int total)
+{
+    (void)ctx;
+    fprintf(stderr, "\r%s: %d/%d images", PROG, done, total);
+    if (done == total)
+        fputc('\n', stderr);
+}
+
+static fer_status run_logits(const eval_args *a, fer_classifier *c, const fer_dataset *d,
+                             float **logits)
+{
+    int nc = fer_classifier_n_classes(c);
+    *logits = malloc(sizeof(float) * nc * (d->n > 0 ? d->n : 1));
+    if (!*logits)
+        return fer_fail(FER_ERR_NOMEM, "out of memory for %d logits", d->n);
+    fer_eval_options opt = {a->tta, a->batch_size, fer_resize_bilinear_pil,
+                            isatty(2) ? progress : NULL, NULL};
+    return fer_eval_logits(c, d->pixels, d->n, &opt, *logits);
+}
+
+/* CSV field, quoted when it needs to be. */
+static void csv_field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\n\r")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static fer_status write_predictions(const char *path, const fer_dataset *d, fer_classifier *c,
+                                    const int32_t *pred, const float *probs)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return fer_fail(FER_ERR_NOMEM, "%s: out of memory", path);
+    int nc = fer_classifier_n_classes(c);
+    fputs("source,true_label,pred_label", f);
+    for (int k = 0; k < nc; k++)
+        fprintf(f, ",prob_%s", fer_classifier_class_name(c, k));
+    fputc('\n', f);
+    for (int i = 0; i < d->n; i++) {
+        csv_field(f, d->sources ? d->sources[i] : "");
+        fprintf(f, ",%s,%s", fer_classifier_class_name(c, d->labels[i]),
+                fer_classifier_class_name(c, pred[i]));
+        for (int k = 0; k < nc; k++)
+            fprintf(f, ",%.6f", probs[(size_t)i * nc + k]);
+        fputc('\n', f);
+    }
+    fclose(f);
+    fer_status st = buf ? fev_write_file_atomic(path, buf, len)
+                        : fer_fail(FER_ERR_NOMEM, "%s: out of memory", path);
+    free(buf);
+    return st;
+}
+
+/* The extra metrics.json keys: what was evaluated and how. */
+static char *extra_json(const eval_args *a, fer_classifier *c, const fer_dataset *d, float tau,
+                        double val_f1)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "split", a->split);
+    cJSON_AddStringToObject(o, "checkpoint", a->model);
+    cJSON_AddStringToObject(o, "data_root", a->data_root);
+    cJSON_AddStringToObject(o, "tta", fer_tta_name(a->tta));
+    cJSON_AddItemToObject(o, "logit_adjust_tau", fev_json_float(tau));
+    cJSON_AddBoolToObject(o, "tau_tuned_on_val", a->tune_tau);
+    if (a->tune_tau)
+        cJSON_AddItemToObject(o, "val_macro_f1_at_tau", fev_json_float(val_f1));
+    cJSON_AddStringToObject(o, "backend", fer_classifier_backend_name(c));
+    cJSON_AddNumberToObject(o, "batch_size", a->batch_size);
+    cJSON_AddNumberToObject(o, "images", d->n);
+    cJSON_AddNumberToObject(o, "skipped", d->n_skipped);
+    cJSON_AddStringToObject(o, "data_fingerprint", d->fingerprint);
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}
+
+/* A checkpoint's display name: its file name without extension, with the run folder in front
+ * for the trainer's generic best/last files ("E5/best"). */
+static void model_label(const char *model, char *out, size_t cap)
+{
+    char stem[256], dir[4096], parent[256];
+    cli_stem(model, 1, stem, sizeof stem);
+    snprintf(dir, sizeof dir, "%s", model);
+    char *slash = strrchr(dir, '/');
+    if (slash && (!strcmp(stem, "best") || !strcmp(stem, "last"))) {
+        *slash = 0;
+        cli_stem(dir, 0, parent, sizeof parent);
+        snprintf(out, cap, "%s/%s", parent, stem);
+    } else {
+        snprintf(out, cap, "%s", stem);
+    }
+}
+
+static fer_status write_outputs(const eval_args *a, const char *out_dir, const fer_metrics *m,
+                                const char *extra)
+{
+    char path[4200], title[700], stem[512];
+    fer_status st;
+    model_label(a->model, stem, sizeof stem);
+    snprintf(path, sizeof path, "%s/metrics.json", out_dir);
+    if ((st = fer_metrics_write_json(m, extra, path)) != FER_OK)
+        return st;
+    snprintf(title, sizeof title, "%s on %s (TTA %s)", stem, a->split, fer_tta_name(a->tta));
+    snprintf(path, sizeof path, "%s/confusion_matrix.png", out_dir);
+    if ((st = fer_figure_confusion(m, 0, title, path)) != FER_OK)
+        return st;
+    snprintf(path, sizeof path, "%s/confusion_matrix_normalized.png", out_dir);
+    if ((st = fer_figure_confusion(m, 1, title, path)) != FER_OK)
+        return st;
+    snprintf(path, sizeof path, "%s/per_class_f1.png", out_dir);
+    if ((st = fer_figure_per_class_f1(m, title, path)) != FER_OK)
+        return st;
+    snprintf(path, sizeof path, "%s/reliability.png", out_dir);
+    snprintf(title, sizeof title, "%s on %s", stem, a->split);
+    return fer_figure_reliability(m, title, path);
+}
+
+int main(int argc, char **argv)
+{
+    eval_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc)
+        return rc;
+    char label[512], out_dir[4096];
+    model_label(a.model, label, sizeof label);
+    if (a.out) {
+        snprintf(out_dir, sizeof out_dir, "%s", a.out);
+    } else {
+        snprintf(out_dir, sizeof out_dir, "runs/%s_eval", label);
+        for (char *p = out_dir + 5; *p; p++)
+            if (*p == '/')
+                *p = '_'; /* runs/E5/best.fer -> runs/E5_best_eval */
+    }
+
+    fer_classifier *c = NULL;
+    fer_dataset *d = NULL, *val = NULL;
+    float *logits = NULL, *val_logits = NULL, *probs = NULL;
+    int32_t *pred = NULL;
+    char *extra = NULL;
+    fer_status st;
+    int views = fer_tta_n_views(a.tta);
+    if ((st = fer_classifier_new(a.model, a.backend, a.threads, a.batch_size * views, &c)))
+        goto fail;
+    const fer_checkpoint_meta *meta = fer_classifier_meta(c);
+    int nc = fer_classifier_n_classes(c);
+    if ((a.tau != 0.0f || a.tune_tau) && !meta->has_prior) {
+        st = fer_fail(FER_ERR_ARG, "%s: the checkpoint stores no training class prior, so "
+                      "--logit_adjust/--tune_tau cannot be used", a.model);
+        goto fail;
+    }
+    const char *note = fer_classifier_backend_note(c);
+    if (note && *note)
+        fprintf(stderr, "%s: %s\n", PROG, note);
+
+    float log_prior[FER_MAX_CLASSES];
+    if (meta->has_prior)
+        fer_log_prior(meta->class_prior, nc, log_prior);
+    float tau = a.tau;
+    double val_f1 = 0.0;
+    if (a.tune_tau) {
+        if ((st = load_split(&a, "val", c, &val)) || (st = run_logits(&a, c, val, &val_logits)))
+            goto fail;
+        tau = fer_eval_tune_tau(val_logits, val->labels, val->n, nc, log_prior, &val_f1);
+        fprintf(stderr, "%s: tuned on val (%d images): tau = %.2f, val macro-F1 %.4f\n", PROG,
+                val->n, tau, val_f1);
+        if (!strcmp(a.split, "val"))
+            fprintf(stderr, "%s: note: reporting val at a tau chosen on val (optimistic)\n",
+                    PROG);
+    }
+
+    if ((st = load_split(&a, a.split, c, &d)) || (st = run_logits(&a, c, d, &logits)))
+        goto fail;
+    pred = malloc(sizeof(int32_t) * (d->n > 0 ? d->n : 1));
+    probs = malloc(sizeof(float) * nc * (d->n > 0 ? d->n : 1));
+    if (!pred || !probs) {
+        st = fer_fail(FER_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    fer_metrics m;
+    char names[FER_MAX_CLASSES][FER_NAME_LEN];
+    for (int k = 0; k < nc; k++)
+        snprintf(names[k], FER_NAME_LEN, "%s", fer_classifier_class_name(c, k));
+    fer_metrics_init(&m, nc, (const char(*)[FER_NAME_LEN])names);
+    fer_eval_score(logits, d->labels, d->n, nc, tau != 0.0f ? log_prior : NULL, tau, &m, pred,
+                   probs);
+
+    printf("fer-eval: %s on the %s split of %s (%d images), backend %s, TTA %s",
+           a.model, a.split, a.data_root, d->n, fer_classifier_backend_name(c),
+           fer_tta_name(a.tta));
+    if (tau != 0.0f)
+        printf(", logit adjustment tau %.2f%s", tau, a.tune_tau ? " (tuned on val)" : "");
+    printf("\n\n");
+    fer_metrics_print_table(&m, stdout);
+    if (d->n_skipped)
+        fprintf(stderr, "%s: skipped %d bad inputs (--skip_bad)\n", PROG, d->n_skipped);
+
+    if ((st = cli_mkdirs(out_dir)))
+        goto fail;
+    if (!(extra = extra_json(&a, c, d, tau, val_f1))) {
+        st = fer_fail(FER_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    if ((st = write_outputs(&a, out_dir, &m, extra)))
+        goto fail;
+    if (a.predictions && (st = write_predictions(a.predictions, d, c, pred, probs)))
+        goto fail;
+    printf("\nwrote %s/{metrics.json, confusion_matrix.png, confusion_matrix_normalized.png, "
+           "per_class_f1.png, reliability.png}%s%s\n",
+           out_dir, a.predictions ? " and " : "", a.predictions ? a.predictions : "");
+    rc = 0;
+    goto done;
+fail:
+    rc = cli_fail(PROG, st);
+done:
+    cJSON_free(extra);
+    free(pred);
+    free(probs);
+    free(logits);
+    free(val_logits);
+    fer_dataset_free(d);
+    fer_dataset_free(val);
+    fer_classifier_free(c);
+    return rc;
+}
