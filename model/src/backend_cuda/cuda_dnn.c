@@ -4,7 +4,8 @@
  * Convolution algorithms are chosen once per shape and precision from cuDNN's heuristics
  * (cudnnGet*Algorithm_v7: no benchmarking, so the choice is reproducible) and cached with the
  * descriptors. A candidate is accepted only when cuDNN reports a workspace size for it under
- * the wanted math type (which also proves the configuration is supported); deterministic
+ * the math type it comes with (which proves the pair is supported for the shape); the math
+ * type is set again before every call since forward and backward may differ. Deterministic
  * algorithms win over faster non-deterministic ones so training runs repeat exactly.
  *
  * Batch norm semantics match PyTorch: cuDNN normalises with the biased batch variance, saves
@@ -31,6 +32,7 @@ typedef struct algo_candidate {
     int algo;
     cudnnStatus_t status;
     cudnnDeterminism_t determinism;
+    cudnnMathType_t math; /* the math type cuDNN wants this algorithm run with */
 } algo_candidate;
 
 enum conv_dir { DIR_FWD = 0, DIR_BWD_DATA, DIR_BWD_FILTER };
@@ -67,48 +69,58 @@ static fer_status candidates(cuda_ctx *c, const cuda_conv_plan *p, enum conv_dir
                                                        CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got,
                                                        perf));
         for (int i = 0; i < got; i++)
-            out[i] = (algo_candidate){(int)perf[i].algo, perf[i].status, perf[i].determinism};
+            out[i] = (algo_candidate){(int)perf[i].algo, perf[i].status, perf[i].determinism,
+                                      perf[i].mathType};
     } else if (dir == DIR_BWD_DATA) {
         cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
         DNN_TRY(cudnnGetConvolutionBackwardDataAlgorithm_v7(
             c->dnn, p->w_desc, p->y_desc, p->conv_desc, p->x_desc,
             CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got, perf));
         for (int i = 0; i < got; i++)
-            out[i] = (algo_candidate){(int)perf[i].algo, perf[i].status, perf[i].determinism};
+            out[i] = (algo_candidate){(int)perf[i].algo, perf[i].status, perf[i].determinism,
+                                      perf[i].mathType};
     } else {
         cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
         DNN_TRY(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
             c->dnn, p->x_desc, p->y_desc, p->conv_desc, p->w_desc,
             CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &got, perf));
         for (int i = 0; i < got; i++)
-            out[i] = (algo_candidate){(int)perf[i].algo, perf[i].status, perf[i].determinism};
+            out[i] = (algo_candidate){(int)perf[i].algo, perf[i].status, perf[i].determinism,
+                                      perf[i].mathType};
     }
     *n_out = got;
     return FER_OK;
 }
 
+/* Passes, best first: request the wanted math type and take a candidate that runs with it
+ * (deterministic, then any); then, for reduced precisions, any math cuDNN pairs with a
+ * candidate; last, default math (may be TF32 on Ampere: better than no convolution). */
 static fer_status choose_algo(cuda_ctx *c, cuda_conv_plan *p, enum conv_dir dir, int *algo,
                               cudnnMathType_t *math, size_t *ws)
 {
-    enum { MAXC = 16 };
+    enum { MAXC = 16, PASSES = 6 };
     algo_candidate cand[MAXC];
-    int n = 0;
-    const cudnnMathType_t maths[2] = {wanted_math(p->precision), CUDNN_DEFAULT_MATH};
-    /* pass 0: wanted math, deterministic; 1: wanted math, any; 2/3: default math */
-    for (int pass = 0; pass < 4; pass++) {
-        cudnnMathType_t m = maths[pass / 2];
-        int need_det = (pass % 2) == 0;
-        DNN_TRY(cudnnSetConvolutionMathType(p->conv_desc, m));
+    const cudnnMathType_t wanted = wanted_math(p->precision);
+    for (int pass = 0; pass < PASSES; pass++) {
+        int exact = pass < 2, need_det = pass % 2 == 0, fallback = pass >= 4;
+        if (pass >= 2 && pass < 4 && p->precision == FER_PREC_FP32)
+            continue; /* FP32 never takes tensor-core math unless nothing else exists */
+        cudnnMathType_t request = fallback ? CUDNN_DEFAULT_MATH : wanted;
+        int n = 0;
+        DNN_TRY(cudnnSetConvolutionMathType(p->conv_desc, request));
         FER_TRY(candidates(c, p, dir, cand, &n));
         for (int i = 0; i < n && i < MAXC; i++) {
             size_t bytes = 0;
             if (cand[i].status != CUDNN_STATUS_SUCCESS) continue;
             if (need_det && cand[i].determinism != CUDNN_DETERMINISTIC) continue;
+            if (exact && cand[i].math != wanted) continue;
+            /* proves the (algorithm, math type) pair is supported for this shape */
+            DNN_TRY(cudnnSetConvolutionMathType(p->conv_desc, cand[i].math));
             if (workspace_size(c, p, dir, cand[i].algo, &bytes) != CUDNN_STATUS_SUCCESS)
                 continue;
             if (bytes > CUDA_MAX_WORKSPACE) continue;
             *algo = cand[i].algo;
-            *math = m;
+            *math = cand[i].math;
             *ws = bytes;
             return FER_OK;
         }
@@ -220,7 +232,7 @@ fer_status cuda_dnn_init(cuda_ctx *c)
 {
     DNN_TRY(cudnnCreateActivationDescriptor(&c->relu_desc));
     DNN_TRY(cudnnSetActivationDescriptor(c->relu_desc, CUDNN_ACTIVATION_RELU,
-                                         CUDNN_PROPAGATE_NAN, 0.0));
+                                         CUDNN_NOT_PROPAGATE_NAN, 0.0)); /* NaN -> 0, as ref */
     return FER_OK;
 }
 
