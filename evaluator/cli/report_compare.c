@@ -13,7 +13,7 @@
 
 static void md_table(FILE *f, const report_run *r, int n)
 {
-    fputs("| class |", f);
+    fputs("| metric |", f);
     for (int i = 0; i < n; i++)
         fprintf(f, " %s |", r[i].name);
     if (n == 2)

@@ -98,7 +98,11 @@ static fer_status collect_runs(char **patterns, int n_patterns, report_run **run
         }
         int matched = 0;
         for (size_t k = 0; k < g.gl_pathc && st == FER_OK; k++) {
-            const char *path = g.gl_pathv[k];
+            char path[4096];
+            snprintf(path, sizeof path, "%s", g.gl_pathv[k]);
+            size_t len = strlen(path);
+            while (len > 1 && path[len - 1] == '/') /* GLOB_MARK's slash */
+                path[--len] = 0;
             if (!is_dir(path))
                 continue;
             if (!has_metrics(path)) {
@@ -225,7 +229,7 @@ static fer_status write_outputs(const char *out_dir, const report_run *runs, con
     for (int i = 0; i < n_groups; i++) {
         fprintf(f, "- %s:", g[i].name);
         for (int r = 0; r < g[i].count; r++)
-            fprintf(f, "%s %s", r ? "," : "", runs[g[i].first + r].dir);
+            fprintf(f, "%s %s", r ? "," : "", runs[g[i].first + r].name);
         fputc('\n', f);
     }
     fclose(f);
