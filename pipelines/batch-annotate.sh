@@ -75,7 +75,7 @@ classes=""
 for clip in "${clips[@]}"; do
   j="$out_dir/$(stem_of "$clip").jsonl"
   [ -f "$status_dir/$(stem_of "$clip").ok" ] && [ -f "$j" ] || continue
-  classes="$(grep -m1 -o '"probabilities":{[^}]*}' "$j" |
+  classes="$(grep -m1 -o '"probabilities":{[^}]*}' "$j" | sed 's/^"probabilities"://' |
     grep -o '"[^"]*":' | tr -d '":' | paste -sd, -)" || true
   [ -n "$classes" ] && break
 done
@@ -126,8 +126,8 @@ echo "batch-annotate: $ok of ${#clips[@]} clip(s) annotated; summary: $summary"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "batch-annotate: ${#failed[@]} clip(s) failed:" >&2
   for f in "${failed[@]}"; do
-    echo "  $f: $(grep -m1 -e 'annotate-clip:' -e 'ERROR' "$out_dir/$(stem_of "$f").log" |
-      tail -c 300)" >&2
+    reason="$(grep -m1 -e '^annotate-clip.sh:' "$out_dir/$(stem_of "$f").log" || true)"
+    echo "  $f: ${reason:-see $out_dir/$(stem_of "$f").log}" >&2
   done
   exit 1
 fi

@@ -7,7 +7,7 @@ source "$(dirname "$0")/fer-env.sh"
 
 device="${1:-/dev/video0}"
 if [ ! -e "$device" ]; then
-  cams="$(ls /dev/video* 2>/dev/null | tr '\n' ' ')"
+  cams="$(ls /dev/video* 2>/dev/null | tr '\n' ' ' || true)"
   if [ -n "$cams" ]; then
     fer_die "no camera at $device (found: $cams); pass one, e.g. $0 ${cams%% *}"
   fi

@@ -50,7 +50,7 @@ lines=$(wc -l < "$tmp/out/face.jsonl")
 bad=$(grep -vc '^{"frame":[0-9]*,"pts_ns":[0-9]*,"faces":\[.*\]}$' "$tmp/out/face.jsonl")
 [ "$bad" -eq 0 ] || fail "$bad malformed JSON lines"
 grep -q 'progressreport\|%' "$tmp/annotate.log" || fail "no progress indication"
-decoded=$(gst-launch-1.0 -q filesrc location="$tmp/out/face.mp4" ! decodebin ! \
+decoded=$(gst-launch-1.0 filesrc location="$tmp/out/face.mp4" ! decodebin ! \
   fakesink silent=false -v 2>/dev/null | grep -c 'chain') || true
 [ "$decoded" -ge "$face_frames" ] || fail "annotated MP4 decodes to $decoded frames"
 echo "annotate-clip: ok ($lines frames, $(grep -o '"track_id"' "$tmp/out/face.jsonl" | wc -l) faces)"
