@@ -2,12 +2,18 @@
 # Annotates a video: faces, expression labels and confidences drawn into an H.264 MP4, plus one
 # JSON line per frame (OUT.jsonl next to OUT.mp4).
 #   Usage: pipelines/annotate-clip.sh IN OUT.mp4
+#          pipelines/annotate-clip.sh    (the bundled sample: data/samples/cap13_edit2.mp4 ->
+#                                         runs/annotate/cap13_edit2.mp4 + .jsonl)
 # IN: any file decodebin reads. Env: FER_BUILD_DIR, FER_MODEL (see pipelines/fer-env.sh),
 # FER_QUIET=1 hides the progress lines.
 set -euo pipefail
 source "$(dirname "$0")/fer-env.sh"
 
-[ $# -eq 2 ] || fer_die "usage: $0 IN OUT.mp4"
+if [ $# -eq 0 ]; then
+  set -- "$fer_root/data/samples/cap13_edit2.mp4" "$fer_root/runs/annotate/cap13_edit2.mp4"
+  mkdir -p "$fer_root/runs/annotate"
+fi
+[ $# -eq 2 ] || fer_die "usage: $0 IN OUT.mp4 (or no arguments for the bundled sample clip)"
 in="$1"
 out="$2"
 [ -f "$in" ] || fer_die "$in: no such file"
