@@ -1,1 +1,182 @@
-/* placeholder until implemented */
+/* The fast CPU backend ("cpu"): op table, run-time kernel selection, workspaces.
+ *
+ * Kernel set: AVX2+FMA when the CPU has both (and the build is not -Dcpu_backend=portable),
+ * else portable C. FER_CPU_KERNELS=portable forces the portable set (tests run both).
+ * Threads: every parallel loop runs on the backend's fer_threadpool (b->pool), the process's one
+ * pool, so compute never oversubscribes the cores. Heads, losses and softmax are tiny (n x 7)
+ * and reuse the reference ops. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../backend_ref.h"
+#include "cpu_internal.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
+/* ---- CPU features ----------------------------------------------------------------------- */
+
+static int cpu_has_avx2_fma(void)
+{
+#if defined(FER_CPU_HAVE_AVX2)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
+/* AVX512F + AVX512_BF16 with the OS saving the zmm state. */
+static int cpu_has_avx512_bf16(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(1, 0, &a, &b, &c, &d) || !(c & (1u << 27))) /* OSXSAVE */
+        return 0;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    (void)hi;
+    if ((lo & 0xE6u) != 0xE6u) /* xmm, ymm, opmask, zmm state enabled */
+        return 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(b & (1u << 16))) /* AVX512F */
+        return 0;
+    if (!__get_cpuid_count(7, 1, &a, &b, &c, &d))
+        return 0;
+    return (a >> 5) & 1u; /* AVX512_BF16 */
+#else
+    return 0;
+#endif
+}
+
+static const cpu_kernels *pick_kernels(void)
+{
+    const char *force = getenv("FER_CPU_KERNELS");
+    if (force && strcmp(force, "portable") == 0)
+        return &cpu_kernels_portable;
+#if defined(FER_CPU_HAVE_AVX2)
+    if (cpu_has_avx2_fma())
+        return &cpu_kernels_avx2;
+#endif
+    return &cpu_kernels_portable;
+}
+
+/* ---- workspace and threads -------------------------------------------------------------- */
+
+fer_status cpu_grow(float **buf, size_t *cap, size_t n)
+{
+    if (n <= *cap)
+        return FER_OK;
+    free(*buf);
+    *buf = NULL;
+    *cap = 0;
+    size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+    float *p = aligned_alloc(64, bytes);
+    if (!p)
+        return fer_fail(FER_ERR_NOMEM, "cpu backend: cannot allocate a %zu MiB workspace",
+                        bytes >> 20);
+    *buf = p;
+    *cap = bytes / sizeof(float);
+    return FER_OK;
+}
+
+float *cpu_workspace(cpu_ctx *c, size_t n)
+{
+    if (cpu_grow(&c->ws, &c->ws_floats, n) != FER_OK)
+        return NULL;
+    return c->ws;
+}
+
+void cpu_parallel(cpu_ctx *c, int n_tasks, fer_task_fn fn, void *ctx)
+{
+    fer_threadpool_run(c->pool, n_tasks, fn, ctx);
+}
+
+/* ---- precision -------------------------------------------------------------------------- */
+
+static fer_status cpu_set_precision(fer_backend *b, fer_precision p)
+{
+    cpu_ctx *c = cpu_of(b);
+    if (p == FER_PREC_FP32)
+        return FER_OK;
+    if (p == FER_PREC_BF16 && !c->has_bf16)
+        return fer_fail(FER_ERR_UNSUPPORTED,
+                        "cpu backend: bf16 needs a CPU with AVX512_BF16; this one has %s kernels "
+                        "only (train in fp32)",
+                        c->k->name);
+    if (p == FER_PREC_BF16)
+        return fer_fail(FER_ERR_UNSUPPORTED,
+                        "cpu backend: this build has no bf16 kernels (train in fp32)");
+    return fer_fail(FER_ERR_UNSUPPORTED, "cpu backend: fp16 is not supported (use bf16 or fp32)");
+}
+
+/* ---- the backend ------------------------------------------------------------------------ */
+
+static void cpu_destroy(fer_backend *b)
+{
+    cpu_ctx *c = cpu_of(b);
+    if (!c)
+        return;
+    free(c->ws);
+    free(c->gemm_ws);
+    free(c);
+    b->ctx = NULL;
+}
+
+static const fer_backend_ops cpu_ops = {
+    .destroy = cpu_destroy,
+    .alloc = fer_ref_alloc,
+    .release = fer_ref_release,
+    .upload = fer_ref_upload,
+    .download = fer_ref_download,
+    .copy = cpu_copy,
+    .fill = cpu_fill,
+    .synchronize = fer_ref_synchronize,
+    .set_precision = cpu_set_precision,
+    .conv2d_forward = cpu_conv2d_forward,
+    .conv2d_backward = cpu_conv2d_backward,
+    .batchnorm_forward = cpu_batchnorm_forward,
+    .batchnorm_backward = cpu_batchnorm_backward,
+    .relu_forward = cpu_relu_forward,
+    .relu_backward = cpu_relu_backward,
+    .maxpool_forward = cpu_maxpool_forward,
+    .maxpool_backward = cpu_maxpool_backward,
+    .linear_forward = cpu_linear_forward,
+    .linear_backward = cpu_linear_backward,
+    .dropout_forward = cpu_dropout_forward,
+    .dropout_backward = cpu_dropout_backward,
+    .l2norm_rows_forward = fer_ref_l2norm_rows_forward,
+    .l2norm_rows_backward = fer_ref_l2norm_rows_backward,
+    .arcface_forward = fer_ref_arcface_forward,
+    .arcface_backward = fer_ref_arcface_backward,
+    .loss_forward_backward = fer_ref_loss_forward_backward,
+    .softmax_rows = fer_ref_softmax_rows,
+    .optimizer_step = cpu_optimizer_step,
+    .sum_squares = cpu_sum_squares,
+    .scale = cpu_scale,
+};
+
+/* Referenced by the meson link arguments (-Wl,-u) so the static archive always pulls this
+ * object in and its fer_backend_cpu_new replaces the weak ref-ops stand-in in backend.c. */
+const char fer_cpu_backend_linked = 1;
+
+fer_status fer_backend_cpu_new(int threads, fer_backend **out)
+{
+    *out = NULL;
+    cpu_ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return fer_fail(FER_ERR_NOMEM, "cpu backend: out of memory");
+    c->k = pick_kernels();
+    c->has_bf16 = cpu_has_avx512_bf16();
+    fer_status st = fer_backend_host_new("cpu", &cpu_ops, c, threads, out);
+    if (st != FER_OK) {
+        free(c);
+        return st;
+    }
+    c->pool = (*out)->pool;
+    c->threads = (*out)->threads;
+    snprintf((*out)->note, sizeof (*out)->note, "cpu backend: %s kernels, %d thread%s",
+             c->k->name, c->threads, c->threads == 1 ? "" : "s");
+    return FER_OK;
+}

@@ -1,0 +1,151 @@
+/* Blocked SGEMM (Goto-style): B is packed into KC x NR column panels shared by all workers,
+ * each task packs its MC x KC block of A into MR-row panels and runs the ISA's MR x NR
+ * micro-kernel. Edges are zero-padded in the panels and written through a small tile. */
+#include <string.h>
+
+#include "cpu_internal.h"
+
+#define KC 256
+#define MC 96   /* multiple of CPU_GEMM_MR */
+#define NC 2048 /* multiple of CPU_GEMM_NR */
+#define NS 256  /* columns per task (multiple of CPU_GEMM_NR) */
+
+typedef struct gemm_job {
+    const cpu_kernels *k;
+    int ta, tb, M, N, K;
+    const float *A, *B;
+    size_t lda, ldb, ldc;
+    float *C;
+    int accumulate;
+    int jc, nc, pc, kc;
+    float *bp;      /* packed B: [nc/NR][kc][NR] */
+    float *ap;      /* per worker: [MC/MR][kc][MR] */
+    int n_ns;       /* column groups per row block */
+} gemm_job;
+
+static void pack_b_task(void *ctx, int panel, int worker)
+{
+    (void)worker;
+    const gemm_job *j = ctx;
+    float *dst = j->bp + (size_t)panel * j->kc * CPU_GEMM_NR;
+    int j0 = j->jc + panel * CPU_GEMM_NR;
+    int cols = j->N - j0 < CPU_GEMM_NR ? j->N - j0 : CPU_GEMM_NR;
+    if (cols < CPU_GEMM_NR)
+        memset(dst, 0, (size_t)j->kc * CPU_GEMM_NR * sizeof(float));
+    if (j->tb) { /* op(B)[p][c] = B[c*ldb + p] */
+        for (int c = 0; c < cols; c++) {
+            const float *src = j->B + (size_t)(j0 + c) * j->ldb + j->pc;
+            for (int p = 0; p < j->kc; p++)
+                dst[(size_t)p * CPU_GEMM_NR + c] = src[p];
+        }
+    } else { /* op(B)[p][c] = B[p*ldb + c] */
+        for (int p = 0; p < j->kc; p++) {
+            const float *src = j->B + (size_t)(j->pc + p) * j->ldb + j0;
+            memcpy(dst + (size_t)p * CPU_GEMM_NR, src, (size_t)cols * sizeof(float));
+        }
+    }
+}
+
+static void pack_a(const gemm_job *j, int i0, int rows, float *dst)
+{
+    int panels = (rows + CPU_GEMM_MR - 1) / CPU_GEMM_MR;
+    for (int ir = 0; ir < panels; ir++) {
+        float *d = dst + (size_t)ir * j->kc * CPU_GEMM_MR;
+        int r0 = i0 + ir * CPU_GEMM_MR;
+        int mr = j->M - r0 < CPU_GEMM_MR ? j->M - r0 : CPU_GEMM_MR;
+        if (mr < CPU_GEMM_MR)
+            memset(d, 0, (size_t)j->kc * CPU_GEMM_MR * sizeof(float));
+        if (j->ta) { /* op(A)[i][p] = A[p*lda + i] */
+            for (int p = 0; p < j->kc; p++) {
+                const float *src = j->A + (size_t)(j->pc + p) * j->lda + r0;
+                for (int i = 0; i < mr; i++)
+                    d[(size_t)p * CPU_GEMM_MR + i] = src[i];
+            }
+        } else {
+            for (int i = 0; i < mr; i++) {
+                const float *src = j->A + (size_t)(r0 + i) * j->lda + j->pc;
+                for (int p = 0; p < j->kc; p++)
+                    d[(size_t)p * CPU_GEMM_MR + i] = src[p];
+            }
+        }
+    }
+}
+
+static void compute_task(void *ctx, int task, int worker)
+{
+    const gemm_job *j = ctx;
+    int ib = task / j->n_ns, ns = task % j->n_ns;
+    int i0 = ib * MC, rows = j->M - i0 < MC ? j->M - i0 : MC;
+    int c0 = ns * NS, cols = j->nc - c0 < NS ? j->nc - c0 : NS; /* within the jc block */
+    float *ap = j->ap + (size_t)worker * MC * KC;
+    pack_a(j, i0, rows, ap);
+    int acc = j->accumulate || j->pc > 0;
+    float tile[CPU_GEMM_MR * CPU_GEMM_NR];
+    for (int jr = 0; jr < cols; jr += CPU_GEMM_NR) {
+        int col = j->jc + c0 + jr;
+        int nr = j->N - col < CPU_GEMM_NR ? j->N - col : CPU_GEMM_NR;
+        const float *bp = j->bp + (size_t)((c0 + jr) / CPU_GEMM_NR) * j->kc * CPU_GEMM_NR;
+        for (int ir = 0; ir < rows; ir += CPU_GEMM_MR) {
+            int mr = rows - ir < CPU_GEMM_MR ? rows - ir : CPU_GEMM_MR;
+            const float *a = ap + (size_t)(ir / CPU_GEMM_MR) * j->kc * CPU_GEMM_MR;
+            float *c = j->C + (size_t)(i0 + ir) * j->ldc + col;
+            if (mr == CPU_GEMM_MR && nr == CPU_GEMM_NR) {
+                j->k->gemm_micro(j->kc, a, bp, c, j->ldc, acc);
+                continue;
+            }
+            j->k->gemm_micro(j->kc, a, bp, tile, CPU_GEMM_NR, 0);
+            for (int i = 0; i < mr; i++)
+                for (int q = 0; q < nr; q++)
+                    c[(size_t)i * j->ldc + q] =
+                        (acc ? c[(size_t)i * j->ldc + q] : 0.0f) + tile[i * CPU_GEMM_NR + q];
+        }
+    }
+}
+
+size_t cpu_sgemm_ws_floats(cpu_ctx *c, int M, int N, int K)
+{
+    (void)M;
+    size_t nc = (size_t)(N < NC ? N : NC);
+    nc = (nc + CPU_GEMM_NR - 1) / CPU_GEMM_NR * CPU_GEMM_NR;
+    size_t kc = (size_t)(K < KC ? K : KC);
+    return nc * kc + (size_t)c->threads * MC * KC + 64;
+}
+
+fer_status cpu_sgemm(cpu_ctx *c, int trans_a, int trans_b, int M, int N, int K, const float *A,
+                     size_t lda, const float *B, size_t ldb, float *C, size_t ldc, int accumulate)
+{
+    if (M <= 0 || N <= 0)
+        return FER_OK;
+    if (K <= 0) {
+        if (!accumulate)
+            for (int i = 0; i < M; i++)
+                memset(C + (size_t)i * ldc, 0, (size_t)N * sizeof(float));
+        return FER_OK;
+    }
+    float *ws = c->gemm_ws;
+    size_t need = cpu_sgemm_ws_floats(c, M, N, K);
+    if (need > c->gemm_ws_floats) {
+        if (cpu_grow(&c->gemm_ws, &c->gemm_ws_floats, need) != FER_OK)
+            return FER_ERR_NOMEM;
+        ws = c->gemm_ws;
+    }
+    size_t nc_max = (size_t)(N < NC ? N : NC);
+    nc_max = (nc_max + CPU_GEMM_NR - 1) / CPU_GEMM_NR * CPU_GEMM_NR;
+    size_t kc_max = (size_t)(K < KC ? K : KC);
+    gemm_job j = {c->k, trans_a, trans_b, M, N, K, A, B, lda, ldb, ldc, C, accumulate,
+                  0, 0, 0, 0, ws, ws + nc_max * kc_max, 0};
+    for (int jc = 0; jc < N; jc += NC) {
+        j.jc = jc;
+        j.nc = N - jc < NC ? N - jc : NC;
+        int panels = (j.nc + CPU_GEMM_NR - 1) / CPU_GEMM_NR;
+        j.n_ns = (j.nc + NS - 1) / NS;
+        int tasks = ((M + MC - 1) / MC) * j.n_ns;
+        for (int pc = 0; pc < K; pc += KC) {
+            j.pc = pc;
+            j.kc = K - pc < KC ? K - pc : KC;
+            cpu_parallel(c, panels, pack_b_task, &j);
+            cpu_parallel(c, tasks, compute_task, &j);
+        }
+    }
+    return FER_OK;
+}

@@ -1,0 +1,136 @@
+/* Internal interface of the fast CPU backend ("cpu").
+ *
+ * Design (measured choice, see bench/RESULTS.md): own kernels, threaded over the backend's
+ * fer_threadpool (the one pool of the process), with runtime ISA dispatch between an AVX2+FMA
+ * kernel set and a portable C set that computes the same thing.
+ *
+ * Stride-1 convolutions run on "flat planes": every channel of the whole batch is one zero-gapped
+ * plane, so each filter tap is a constant offset and a 3x3 convolution is an implicit GEMM with
+ * contiguous vector loads and no im2col. Other convolutions use im2col + the blocked SGEMM.
+ * All workspaces live in one per-backend arena that only grows: after the first step of a given
+ * batch size nothing is allocated. */
+#ifndef FER_CPU_INTERNAL_H
+#define FER_CPU_INTERNAL_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fer/backend.h"
+
+/* ---- kernels (one table per ISA) -------------------------------------------------------- */
+
+#define CPU_CONV_MR 4   /* output channels per conv tile */
+#define CPU_CONV_NR 24  /* flat positions per conv tile */
+#define CPU_CONVW_MR 4  /* output channels per weight-gradient tile */
+#define CPU_GEMM_MR 6
+#define CPU_GEMM_NR 16
+
+typedef struct cpu_kernels {
+    const char *name; /* "avx2" or "portable" */
+    /* out[r*out_stride + j] = bias[r] + sum_{c<cin, t<kk} w[(c*kk + t)*MR + r] * x[c*x_stride +
+     * offs[t] + j] for r < MR, j < NR. x points at the tile's first flat position. */
+    void (*conv_tile)(const float *x, size_t x_stride, int cin, const int *offs, int kk,
+                      const float *w, const float *bias, float *out, size_t out_stride);
+    /* acc[r*ntaps + t] += sum_{j<len} dy[r*dy_stride + j] * x[j + t] for r < CONVW_MR,
+     * t < ntaps (1..3); len is a multiple of 8. */
+    void (*convw_tile)(const float *dy, size_t dy_stride, const float *x, int ntaps, size_t len,
+                       float *acc);
+    /* C[i*ldc + j] (+)= sum_p a[p*MR + i] * b[p*NR + j], i < MR, j < NR (packed panels);
+     * accumulate: 0 overwrites C. */
+    void (*gemm_micro)(int kc, const float *a, const float *b, float *c, size_t ldc,
+                       int accumulate);
+} cpu_kernels;
+
+extern const cpu_kernels cpu_kernels_portable;
+#if defined(FER_CPU_HAVE_AVX2)
+extern const cpu_kernels cpu_kernels_avx2;
+#endif
+
+/* ---- backend state ---------------------------------------------------------------------- */
+
+typedef struct cpu_ctx {
+    const cpu_kernels *k;
+    fer_threadpool *pool;
+    int threads;
+    int has_bf16; /* CPU has AVX512_BF16 (only then FER_PREC_BF16 is accepted) */
+    /* workspace arenas: grow to the largest request, never shrink */
+    float *ws;
+    size_t ws_floats;
+    float *gemm_ws;
+    size_t gemm_ws_floats;
+} cpu_ctx;
+
+static inline cpu_ctx *cpu_of(fer_backend *b)
+{
+    return (cpu_ctx *)b->ctx;
+}
+
+/* Workspace of at least n floats (64-byte aligned); contents undefined. NULL + fer_fail on OOM.
+ * Invalidates pointers from earlier calls. */
+float *cpu_workspace(cpu_ctx *c, size_t n);
+/* Grows *buf (64-byte aligned, contents dropped) to at least n floats. */
+fer_status cpu_grow(float **buf, size_t *cap, size_t n);
+
+/* Runs fn(ctx, task, worker) over the pool. */
+void cpu_parallel(cpu_ctx *c, int n_tasks, fer_task_fn fn, void *ctx);
+
+/* Splits [0, n) into at most `parts` ranges aligned to `align`; returns range i. */
+static inline void cpu_range(size_t n, int parts, int i, size_t align, size_t *lo, size_t *hi)
+{
+    size_t units = (n + align - 1) / align;
+    size_t per = units / (size_t)parts, extra = units % (size_t)parts;
+    size_t a = (size_t)i * per + ((size_t)i < extra ? (size_t)i : extra);
+    size_t b = a + per + ((size_t)i < extra ? 1 : 0);
+    *lo = a * align < n ? a * align : n;
+    *hi = b * align < n ? b * align : n;
+}
+
+/* ---- SGEMM ------------------------------------------------------------------------------ */
+
+/* C[M x N] = op(A) op(B) (+ C when accumulate), row-major; op(A)[i][p] = trans_a ? A[p*lda + i]
+ * : A[i*lda + p], op(B)[p][j] = trans_b ? B[j*ldb + p] : B[p*ldb + j]. Threads over the pool;
+ * call it from the op's thread, not from inside a pool task. Uses its own arena (gemm_ws), so
+ * callers may hold pointers into the op workspace across the call. */
+fer_status cpu_sgemm(cpu_ctx *c, int trans_a, int trans_b, int M, int N, int K, const float *A,
+                     size_t lda, const float *B, size_t ldb, float *C, size_t ldc, int accumulate);
+/* Floats of workspace cpu_sgemm needs. */
+size_t cpu_sgemm_ws_floats(cpu_ctx *c, int M, int N, int K);
+
+/* ---- ops (fer_backend_ops signatures) --------------------------------------------------- */
+
+fer_status cpu_conv2d_forward(fer_backend *b, const fer_conv2d_args *a, const float *x,
+                              const float *w, const float *bias, float *y);
+fer_status cpu_conv2d_backward(fer_backend *b, const fer_conv2d_args *a, const float *x,
+                               const float *w, const float *dy, float *dx, float *dw,
+                               float *dbias);
+fer_status cpu_batchnorm_forward(fer_backend *b, const fer_bn_args *a, int training,
+                                 const float *x, const float *gamma, const float *beta,
+                                 float *running_mean, float *running_var, float *y,
+                                 float *save_mean, float *save_invstd);
+fer_status cpu_batchnorm_backward(fer_backend *b, const fer_bn_args *a, const float *x,
+                                  const float *gamma, const float *save_mean,
+                                  const float *save_invstd, const float *dy, float *dx,
+                                  float *dgamma, float *dbeta);
+fer_status cpu_maxpool_forward(fer_backend *b, const fer_pool_args *a, const float *x, float *y,
+                               int32_t *argmax);
+fer_status cpu_maxpool_backward(fer_backend *b, const fer_pool_args *a, const int32_t *argmax,
+                                const float *dy, float *dx);
+fer_status cpu_linear_forward(fer_backend *b, const fer_linear_args *a, const float *x,
+                              const float *w, const float *bias, float *y);
+fer_status cpu_linear_backward(fer_backend *b, const fer_linear_args *a, const float *x,
+                               const float *w, const float *dy, float *dx, float *dw,
+                               float *dbias);
+fer_status cpu_relu_forward(fer_backend *b, size_t n, const float *x, float *y);
+fer_status cpu_relu_backward(fer_backend *b, size_t n, const float *y, const float *dy,
+                             float *dx);
+fer_status cpu_dropout_forward(fer_backend *b, size_t n, float p, uint64_t seed, const float *x,
+                               float *y);
+fer_status cpu_dropout_backward(fer_backend *b, size_t n, float p, uint64_t seed,
+                                const float *dy, float *dx);
+fer_status cpu_optimizer_step(fer_backend *b, const fer_optim_args *a, size_t n, float *param,
+                              const float *grad, float *m, float *v);
+fer_status cpu_sum_squares(fer_backend *b, size_t n, const float *x, double *out_host);
+fer_status cpu_scale(fer_backend *b, size_t n, float *x, float alpha);
+fer_status cpu_fill(fer_backend *b, float *dst, float value, size_t n);
+fer_status cpu_copy(fer_backend *b, void *dst, const void *src, size_t bytes);
+
+#endif

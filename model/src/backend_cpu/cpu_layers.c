@@ -1,0 +1,389 @@
+/* Batch norm, max pooling and linear layers of the CPU backend, threaded over channels, planes
+ * or GEMM blocks. Per-element formulas come from the shared headers (layer_math.h) so the
+ * backends agree; reductions use 8 float lanes per plane and double across planes, and every
+ * reduction has a fixed order (results do not depend on the thread count). */
+#include <math.h>
+#include <string.h>
+
+#include "../backend_ref.h"
+#include "cpu_internal.h"
+#include "fer/layer_math.h"
+
+/* ---- batch norm ------------------------------------------------------------------------- */
+
+/* sum(x - pivot), sum((x - pivot)^2) over one plane, 8 lanes */
+static void plane_shifted_sums(const float *x, size_t n, float pivot, double *s1, double *s2)
+{
+    float a[8] = {0}, b[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) {
+            float d = x[i + l] - pivot;
+            a[l] += d;
+            b[l] += d * d;
+        }
+    float ta = 0.0f, tb = 0.0f;
+    for (; i < n; i++) {
+        float d = x[i] - pivot;
+        ta += d;
+        tb += d * d;
+    }
+    for (int l = 0; l < 8; l++) {
+        ta += a[l];
+        tb += b[l];
+    }
+    *s1 += ta;
+    *s2 += tb;
+}
+
+typedef struct bn_job {
+    const fer_bn_args *a;
+    const float *x, *dy;
+    const float *gamma, *beta;
+    float *mean, *invstd;   /* per channel (statistics in, or out) */
+    float *y;               /* y or dx */
+    float *running_mean, *running_var;
+    float *save_mean, *save_invstd;
+    float *dgamma, *dbeta;
+    float *scale, *shift;   /* per channel: y = x*scale + shift */
+    float *mdy, *mdyx;      /* backward: means of dy and dy*xhat */
+} bn_job;
+
+static void bn_stats_task(void *ctx, int c, int worker)
+{
+    (void)worker;
+    const bn_job *j = ctx;
+    const fer_bn_args *a = j->a;
+    size_t hw = (size_t)a->hw, count = (size_t)a->n * hw;
+    float pivot = j->x[(size_t)c * hw];
+    double s1 = 0.0, s2 = 0.0;
+    for (int n = 0; n < a->n; n++)
+        plane_shifted_sums(j->x + ((size_t)n * a->c + c) * hw, hw, pivot, &s1, &s2);
+    double m1 = s1 / (double)count;
+    double var = s2 / (double)count - m1 * m1;
+    if (var < 0.0)
+        var = 0.0;
+    float mean = (float)((double)pivot + m1);
+    float invstd = (float)(1.0 / sqrt(var + (double)a->eps));
+    if (j->save_mean)
+        j->save_mean[c] = mean;
+    if (j->save_invstd)
+        j->save_invstd[c] = invstd;
+    j->running_mean[c] = fer_bn_running(j->running_mean[c], mean, a->momentum);
+    j->running_var[c] =
+        fer_bn_running(j->running_var[c], fer_bn_unbiased((float)var, (double)count), a->momentum);
+    float g = j->gamma ? j->gamma[c] : 1.0f, be = j->beta ? j->beta[c] : 0.0f;
+    j->scale[c] = invstd * g;
+    j->shift[c] = be - mean * invstd * g;
+}
+
+static void bn_apply_task(void *ctx, int plane, int worker)
+{
+    (void)worker;
+    const bn_job *j = ctx;
+    size_t hw = (size_t)j->a->hw;
+    int c = plane % j->a->c;
+    const float *x = j->x + (size_t)plane * hw;
+    float *y = j->y + (size_t)plane * hw;
+    float sc = j->scale[c], sh = j->shift[c];
+    for (size_t i = 0; i < hw; i++)
+        y[i] = x[i] * sc + sh;
+}
+
+fer_status cpu_batchnorm_forward(fer_backend *b, const fer_bn_args *a, int training,
+                                 const float *x, const float *gamma, const float *beta,
+                                 float *running_mean, float *running_var, float *y,
+                                 float *save_mean, float *save_invstd)
+{
+    cpu_ctx *cx = cpu_of(b);
+    float *ws = cpu_workspace(cx, 2 * (size_t)a->c);
+    if (!ws)
+        return FER_ERR_NOMEM;
+    bn_job j = {0};
+    j.a = a;
+    j.x = x;
+    j.gamma = gamma;
+    j.beta = beta;
+    j.y = y;
+    j.running_mean = running_mean;
+    j.running_var = running_var;
+    j.save_mean = save_mean;
+    j.save_invstd = save_invstd;
+    j.scale = ws;
+    j.shift = ws + a->c;
+    if (training) {
+        cpu_parallel(cx, a->c, bn_stats_task, &j);
+    } else {
+        for (int c = 0; c < a->c; c++) {
+            float invstd = 1.0f / sqrtf(running_var[c] + a->eps);
+            float g = gamma ? gamma[c] : 1.0f, be = beta ? beta[c] : 0.0f;
+            j.scale[c] = invstd * g;
+            j.shift[c] = be - running_mean[c] * invstd * g;
+        }
+    }
+    cpu_parallel(cx, a->n * a->c, bn_apply_task, &j);
+    return FER_OK;
+}
+
+static void bn_grad_stats_task(void *ctx, int c, int worker)
+{
+    (void)worker;
+    const bn_job *j = ctx;
+    const fer_bn_args *a = j->a;
+    size_t hw = (size_t)a->hw, count = (size_t)a->n * hw;
+    float mean = j->mean[c], invstd = j->invstd[c];
+    double sdy = 0.0, sdyx = 0.0;
+    for (int n = 0; n < a->n; n++) {
+        const float *x = j->x + ((size_t)n * a->c + c) * hw;
+        const float *dy = j->dy + ((size_t)n * a->c + c) * hw;
+        float p[8] = {0}, q[8] = {0};
+        size_t i = 0;
+        for (; i + 8 <= hw; i += 8)
+            for (int l = 0; l < 8; l++) {
+                p[l] += dy[i + l];
+                q[l] += dy[i + l] * (x[i + l] - mean);
+            }
+        float tp = 0.0f, tq = 0.0f;
+        for (; i < hw; i++) {
+            tp += dy[i];
+            tq += dy[i] * (x[i] - mean);
+        }
+        for (int l = 0; l < 8; l++) {
+            tp += p[l];
+            tq += q[l];
+        }
+        sdy += tp;
+        sdyx += tq;
+    }
+    sdyx *= invstd;
+    if (j->dgamma)
+        j->dgamma[c] = (float)sdyx;
+    if (j->dbeta)
+        j->dbeta[c] = (float)sdy;
+    j->mdy[c] = (float)(sdy / (double)count);
+    j->mdyx[c] = (float)(sdyx / (double)count);
+}
+
+static void bn_grad_apply_task(void *ctx, int plane, int worker)
+{
+    (void)worker;
+    const bn_job *j = ctx;
+    size_t hw = (size_t)j->a->hw;
+    int c = plane % j->a->c;
+    const float *x = j->x + (size_t)plane * hw, *dy = j->dy + (size_t)plane * hw;
+    float *dx = j->y + (size_t)plane * hw;
+    float mean = j->mean[c], invstd = j->invstd[c];
+    float gi = (j->gamma ? j->gamma[c] : 1.0f) * invstd, mdy = j->mdy[c], mdyx = j->mdyx[c];
+    for (size_t i = 0; i < hw; i++)
+        dx[i] = fer_bn_backward_x(dy[i], (x[i] - mean) * invstd, gi, mdy, mdyx);
+}
+
+fer_status cpu_batchnorm_backward(fer_backend *b, const fer_bn_args *a, const float *x,
+                                  const float *gamma, const float *save_mean,
+                                  const float *save_invstd, const float *dy, float *dx,
+                                  float *dgamma, float *dbeta)
+{
+    cpu_ctx *cx = cpu_of(b);
+    float *ws = cpu_workspace(cx, 2 * (size_t)a->c);
+    if (!ws)
+        return FER_ERR_NOMEM;
+    bn_job j = {0};
+    j.a = a;
+    j.x = x;
+    j.dy = dy;
+    j.gamma = gamma;
+    j.mean = (float *)save_mean;
+    j.invstd = (float *)save_invstd;
+    j.y = dx;
+    j.dgamma = dgamma;
+    j.dbeta = dbeta;
+    j.mdy = ws;
+    j.mdyx = ws + a->c;
+    cpu_parallel(cx, a->c, bn_grad_stats_task, &j);
+    if (dx)
+        cpu_parallel(cx, a->n * a->c, bn_grad_apply_task, &j);
+    return FER_OK;
+}
+
+/* ---- max pooling ------------------------------------------------------------------------ */
+
+typedef struct pool_job {
+    const fer_pool_args *a;
+    const float *x, *dy;
+    float *y;
+    int32_t *argmax;
+    const int32_t *argmax_in;
+    float *dx;
+    int planes_per_task;
+} pool_job;
+
+/* One plane with the reference rule: first maximum in window order wins, NaN propagates. */
+static void pool_plane(const fer_pool_args *a, const float *xp, float *yp, int32_t *ap)
+{
+    for (int oh = 0; oh < a->out_h; oh++) {
+        for (int ow = 0; ow < a->out_w; ow++) {
+            int best = (oh * a->stride) * a->in_w + ow * a->stride;
+            float bv = xp[best];
+            for (int kh = 0; kh < a->k && !isnan(bv); kh++) {
+                const float *row = xp + (oh * a->stride + kh) * a->in_w + ow * a->stride;
+                for (int kw = 0; kw < a->k; kw++) {
+                    float v = row[kw];
+                    if (v > bv || isnan(v)) {
+                        bv = v;
+                        best = (oh * a->stride + kh) * a->in_w + ow * a->stride + kw;
+                        if (isnan(v))
+                            break;
+                    }
+                }
+            }
+            yp[oh * a->out_w + ow] = bv;
+            if (ap)
+                ap[oh * a->out_w + ow] = best;
+        }
+    }
+}
+
+/* 2x2, stride 2: the same rule unrolled */
+static void pool_plane_2x2(const fer_pool_args *a, const float *xp, float *yp, int32_t *ap)
+{
+    for (int oh = 0; oh < a->out_h; oh++) {
+        const float *r0 = xp + (size_t)(2 * oh) * a->in_w, *r1 = r0 + a->in_w;
+        int base = 2 * oh * a->in_w;
+        for (int ow = 0; ow < a->out_w; ow++) {
+            float v0 = r0[2 * ow], v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
+            float bv = v0;
+            int best = base + 2 * ow;
+            if (!isnan(bv)) {
+                if (v1 > bv || isnan(v1)) {
+                    bv = v1;
+                    best = base + 2 * ow + 1;
+                }
+                if (!isnan(bv) && (v2 > bv || isnan(v2))) {
+                    bv = v2;
+                    best = base + a->in_w + 2 * ow;
+                }
+                if (!isnan(bv) && (v3 > bv || isnan(v3))) {
+                    bv = v3;
+                    best = base + a->in_w + 2 * ow + 1;
+                }
+            }
+            yp[oh * a->out_w + ow] = bv;
+            if (ap)
+                ap[oh * a->out_w + ow] = best;
+        }
+    }
+}
+
+static void pool_fwd_task(void *ctx, int task, int worker)
+{
+    (void)worker;
+    const pool_job *j = ctx;
+    const fer_pool_args *a = j->a;
+    size_t in_plane = (size_t)a->in_h * a->in_w, out_plane = (size_t)a->out_h * a->out_w;
+    size_t p0 = (size_t)task * j->planes_per_task, p1 = p0 + j->planes_per_task;
+    size_t planes = (size_t)a->n * a->c;
+    if (p1 > planes)
+        p1 = planes;
+    int fast = a->k == 2 && a->stride == 2;
+    for (size_t p = p0; p < p1; p++) {
+        int32_t *ap = j->argmax ? j->argmax + p * out_plane : NULL;
+        if (fast)
+            pool_plane_2x2(a, j->x + p * in_plane, j->y + p * out_plane, ap);
+        else
+            pool_plane(a, j->x + p * in_plane, j->y + p * out_plane, ap);
+    }
+}
+
+static void pool_bwd_task(void *ctx, int task, int worker)
+{
+    (void)worker;
+    const pool_job *j = ctx;
+    const fer_pool_args *a = j->a;
+    size_t in_plane = (size_t)a->in_h * a->in_w, out_plane = (size_t)a->out_h * a->out_w;
+    size_t p0 = (size_t)task * j->planes_per_task, p1 = p0 + j->planes_per_task;
+    size_t planes = (size_t)a->n * a->c;
+    if (p1 > planes)
+        p1 = planes;
+    for (size_t p = p0; p < p1; p++) {
+        float *dx = j->dx + p * in_plane;
+        const float *dy = j->dy + p * out_plane;
+        const int32_t *am = j->argmax_in + p * out_plane;
+        memset(dx, 0, in_plane * sizeof(float));
+        for (size_t o = 0; o < out_plane; o++)
+            dx[am[o]] += dy[o];
+    }
+}
+
+static int planes_per_task(cpu_ctx *cx, size_t planes, size_t plane_floats)
+{
+    size_t by_size = (32768 + plane_floats - 1) / plane_floats; /* ~128 KiB of input per task */
+    size_t by_balance = planes / (size_t)(8 * cx->threads);
+    size_t per = by_size < by_balance ? by_size : by_balance;
+    return per < 1 ? 1 : (int)per;
+}
+
+fer_status cpu_maxpool_forward(fer_backend *b, const fer_pool_args *a, const float *x, float *y,
+                               int32_t *argmax)
+{
+    cpu_ctx *cx = cpu_of(b);
+    size_t planes = (size_t)a->n * a->c;
+    pool_job j = {a, x, NULL, y, argmax, NULL, NULL,
+                  planes_per_task(cx, planes, (size_t)a->in_h * a->in_w)};
+    cpu_parallel(cx, (int)((planes + j.planes_per_task - 1) / j.planes_per_task), pool_fwd_task,
+                 &j);
+    return FER_OK;
+}
+
+fer_status cpu_maxpool_backward(fer_backend *b, const fer_pool_args *a, const int32_t *argmax,
+                                const float *dy, float *dx)
+{
+    cpu_ctx *cx = cpu_of(b);
+    size_t planes = (size_t)a->n * a->c;
+    pool_job j = {a, NULL, dy, NULL, NULL, argmax, dx,
+                  planes_per_task(cx, planes, (size_t)a->in_h * a->in_w)};
+    cpu_parallel(cx, (int)((planes + j.planes_per_task - 1) / j.planes_per_task), pool_bwd_task,
+                 &j);
+    return FER_OK;
+}
+
+/* ---- linear ----------------------------------------------------------------------------- */
+
+fer_status cpu_linear_forward(fer_backend *b, const fer_linear_args *a, const float *x,
+                              const float *w, const float *bias, float *y)
+{
+    cpu_ctx *cx = cpu_of(b);
+    int has_bias = a->has_bias && bias;
+    if (has_bias)
+        for (int n = 0; n < a->n; n++)
+            memcpy(y + (size_t)n * a->out, bias, (size_t)a->out * sizeof(float));
+    return cpu_sgemm(cx, 0, 1, a->n, a->out, a->in, x, (size_t)a->in, w, (size_t)a->in, y,
+                     (size_t)a->out, has_bias);
+}
+
+fer_status cpu_linear_backward(fer_backend *b, const fer_linear_args *a, const float *x,
+                               const float *w, const float *dy, float *dx, float *dw,
+                               float *dbias)
+{
+    cpu_ctx *cx = cpu_of(b);
+    if (dx) {
+        fer_status st = cpu_sgemm(cx, 0, 0, a->n, a->in, a->out, dy, (size_t)a->out, w,
+                                  (size_t)a->in, dx, (size_t)a->in, 0);
+        if (st != FER_OK)
+            return st;
+    }
+    if (dw) {
+        fer_status st = cpu_sgemm(cx, 1, 0, a->out, a->in, a->n, dy, (size_t)a->out, x,
+                                  (size_t)a->in, dw, (size_t)a->in, 0);
+        if (st != FER_OK)
+            return st;
+    }
+    if (a->has_bias && dbias) {
+        for (int o = 0; o < a->out; o++) {
+            double s = 0.0;
+            for (int n = 0; n < a->n; n++)
+                s += dy[(size_t)n * a->out + o];
+            dbias[o] = (float)s;
+        }
+    }
+    return FER_OK;
+}

@@ -1,0 +1,454 @@
+/* The case table of test_backend_ops.c: one function per op family, one row per shape. */
+#ifndef FER_BACKEND_CASES_H
+#define FER_BACKEND_CASES_H
+
+#define LINE 512
+
+/* ---- conv2d: forward, input/weight/bias gradients, and the first-layer form (dx = NULL) -- */
+
+typedef struct conv_case {
+    int n, ci, co, h, w, k, s, p, bias;
+} conv_case;
+
+static const conv_case conv_cases[] = {
+    {1, 1, 32, 48, 48, 3, 1, 1, 0},   /* SimpleCNN first layer, batch 1 */
+    {3, 32, 64, 24, 24, 3, 1, 1, 0},  /* SimpleCNN block 2 entry, batch 3 */
+    {3, 5, 7, 9, 11, 3, 1, 1, 1},     /* odd channels, non-square, bias */
+    {1, 33, 31, 13, 13, 3, 1, 1, 0},  /* odd channels, odd plane */
+    {3, 3, 6, 7, 5, 1, 1, 0, 1},      /* 1x1 */
+    {2, 4, 5, 8, 6, 5, 1, 2, 0},      /* 5x5 same */
+    {3, 3, 4, 6, 7, 3, 1, 0, 1},      /* valid (no pad) */
+    {1, 2, 3, 5, 4, 3, 1, 2, 0},      /* pad 2 > (k-1)/2: output larger than input */
+    {3, 2, 3, 9, 7, 3, 2, 1, 1},      /* stride 2 */
+    {2, 3, 5, 10, 9, 4, 1, 1, 0},     /* even kernel, asymmetric reach */
+};
+
+static void case_conv(fer_backend *ref, fer_backend *be, const conv_case *c)
+{
+    char name[128], line[LINE] = "";
+    int oh = (c->h + 2 * c->p - c->k) / c->s + 1, ow = (c->w + 2 * c->p - c->k) / c->s + 1;
+    snprintf(name, sizeof name, "conv2d(n=%d,ci=%d,co=%d,%dx%d,k=%d,s=%d,p=%d%s)", c->n, c->ci,
+             c->co, c->h, c->w, c->k, c->s, c->p, c->bias ? ",bias" : "");
+    NEED(be, conv2d_forward, name);
+    NEED(be, conv2d_backward, name);
+    fer_conv2d_args a = {c->n, c->ci, c->h, c->w, c->co, oh, ow, c->k, c->s, c->p, c->bias};
+    size_t nx = (size_t)c->n * c->ci * c->h * c->w, ny = (size_t)c->n * c->co * oh * ow;
+    size_t nw = (size_t)c->co * c->ci * c->k * c->k;
+    float wscale = 1.0f / sqrtf((float)(c->ci * c->k * c->k));
+    mirror x = mk_rand(ref, be, nx, 11, 1.0f, 0.0f), w = mk_rand(ref, be, nw, 12, wscale, 0.0f);
+    mirror bias = mk_rand(ref, be, (size_t)c->co, 13, 0.5f, 0.0f);
+    mirror dy = mk_rand(ref, be, ny, 14, 1.0f, 0.0f);
+    mirror y = mk(ref, be, NULL, ny), dx = mk(ref, be, NULL, nx), dw = mk(ref, be, NULL, nw);
+    mirror db = mk(ref, be, NULL, (size_t)c->co), dw2 = mk(ref, be, NULL, nw);
+    RUN(ref, conv2d_forward, &a, x.r, w.r, bias.r, y.r);
+    RUN(be, conv2d_forward, &a, x.d, w.d, bias.d, y.d);
+    RUN(ref, conv2d_backward, &a, x.r, w.r, dy.r, dx.r, dw.r, db.r);
+    RUN(be, conv2d_backward, &a, x.d, w.d, dy.d, dx.d, dw.d, db.d);
+    RUN(ref, conv2d_backward, &a, x.r, w.r, dy.r, NULL, dw2.r, NULL);
+    RUN(be, conv2d_backward, &a, x.d, w.d, dy.d, NULL, dw2.d, NULL);
+    int ok = compare(ref, be, &y, "y", TOL_GEMM, line, LINE);
+    ok &= compare(ref, be, &dx, "dx", TOL_GEMM, line, LINE);
+    ok &= compare(ref, be, &dw, "dw", TOL_GEMM, line, LINE);
+    if (c->bias)
+        ok &= compare(ref, be, &db, "db", TOL_GEMM, line, LINE);
+    ok &= compare(ref, be, &dw2, "dw(no dx)", TOL_GEMM, line, LINE);
+    verdict(name, ok, line);
+    mirror *all[] = {&x, &w, &bias, &dy, &y, &dx, &dw, &db, &dw2};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        rm(ref, be, all[i]);
+}
+
+/* ---- batch norm: training forward (+ statistics), backward, eval forward ---------------- */
+
+typedef struct bn_case {
+    int n, c, h, w;
+    float offset; /* data mean: large offsets stress the variance computation */
+} bn_case;
+
+static const bn_case bn_cases[] = {
+    {1, 32, 48, 48, 0.0f}, {3, 5, 7, 9, 0.0f}, {3, 7, 1, 1, 5.0f}, {1, 3, 5, 3, 20.0f},
+    {3, 33, 13, 11, 0.5f},
+};
+
+static void case_bn(fer_backend *ref, fer_backend *be, const bn_case *c)
+{
+    char name[128], line[LINE] = "";
+    snprintf(name, sizeof name, "batchnorm(n=%d,c=%d,%dx%d,mean~%g)", c->n, c->c, c->h, c->w,
+             (double)c->offset);
+    NEED(be, batchnorm_forward, name);
+    NEED(be, batchnorm_backward, name);
+    fer_bn_args a = {c->n, c->c, c->h * c->w, 1e-5f, 0.1f};
+    size_t nx = (size_t)c->n * c->c * c->h * c->w, C = (size_t)c->c;
+    mirror x = mk_rand(ref, be, nx, 21, 2.0f, c->offset), dy = mk_rand(ref, be, nx, 22, 1.0f, 0.0f);
+    mirror g = mk_rand(ref, be, C, 23, 0.5f, 1.0f), bt = mk_rand(ref, be, C, 24, 0.5f, 0.0f);
+    mirror rmean = mk_rand(ref, be, C, 25, 0.5f, 0.0f), rvar = mk_rand(ref, be, C, 26, 0.5f, 1.0f);
+    mirror y = mk(ref, be, NULL, nx), sm = mk(ref, be, NULL, C), si = mk(ref, be, NULL, C);
+    mirror dx = mk(ref, be, NULL, nx), dg = mk(ref, be, NULL, C), dbt = mk(ref, be, NULL, C);
+    mirror ye = mk(ref, be, NULL, nx);
+    RUN(ref, batchnorm_forward, &a, 1, x.r, g.r, bt.r, rmean.r, rvar.r, y.r, sm.r, si.r);
+    RUN(be, batchnorm_forward, &a, 1, x.d, g.d, bt.d, rmean.d, rvar.d, y.d, sm.d, si.d);
+    RUN(ref, batchnorm_backward, &a, x.r, g.r, sm.r, si.r, dy.r, dx.r, dg.r, dbt.r);
+    RUN(be, batchnorm_backward, &a, x.d, g.d, sm.d, si.d, dy.d, dx.d, dg.d, dbt.d);
+    RUN(ref, batchnorm_forward, &a, 0, x.r, g.r, bt.r, rmean.r, rvar.r, ye.r, NULL, NULL);
+    RUN(be, batchnorm_forward, &a, 0, x.d, g.d, bt.d, rmean.d, rvar.d, ye.d, NULL, NULL);
+    int ok = compare(ref, be, &y, "y", TOL_NORM, line, LINE);
+    ok &= compare(ref, be, &sm, "mean", TOL_STAT, line, LINE);
+    ok &= compare(ref, be, &si, "invstd", TOL_STAT, line, LINE);
+    ok &= compare(ref, be, &rmean, "run_mean", TOL_STAT, line, LINE);
+    ok &= compare(ref, be, &rvar, "run_var", TOL_STAT, line, LINE);
+    ok &= compare(ref, be, &dx, "dx", TOL_NORM, line, LINE);
+    ok &= compare(ref, be, &dg, "dgamma", TOL_NORM, line, LINE);
+    ok &= compare(ref, be, &dbt, "dbeta", TOL_NORM, line, LINE);
+    ok &= compare(ref, be, &ye, "y(eval)", TOL_NORM, line, LINE);
+    verdict(name, ok, line);
+    mirror *all[] = {&x, &dy, &g, &bt, &rmean, &rvar, &y, &sm, &si, &dx, &dg, &dbt, &ye};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        rm(ref, be, all[i]);
+}
+
+/* ---- max pooling: values, argmax (ties: first maximum wins; NaN propagates), gradient ---- */
+
+typedef struct pool_case {
+    int n, c, h, w, k, s;
+    int ties; /* inputs quantised to a few levels: many ties */
+    int nans; /* a few NaN inputs */
+} pool_case;
+
+static const pool_case pool_cases[] = {
+    {1, 32, 48, 48, 2, 2, 0, 0}, {3, 5, 7, 9, 2, 2, 0, 0}, {3, 3, 9, 7, 3, 2, 0, 0},
+    {2, 4, 9, 9, 3, 3, 1, 0},    {3, 7, 6, 10, 2, 2, 1, 0}, {1, 2, 6, 6, 2, 2, 0, 1},
+};
+
+static void case_pool(fer_backend *ref, fer_backend *be, const pool_case *c)
+{
+    char name[128], line[LINE] = "";
+    int oh = (c->h - c->k) / c->s + 1, ow = (c->w - c->k) / c->s + 1;
+    snprintf(name, sizeof name, "maxpool(n=%d,c=%d,%dx%d,k=%d,s=%d%s%s)", c->n, c->c, c->h, c->w,
+             c->k, c->s, c->ties ? ",ties" : "", c->nans ? ",NaN" : "");
+    NEED(be, maxpool_forward, name);
+    NEED(be, maxpool_backward, name);
+    fer_pool_args a = {c->n, c->c, c->h, c->w, oh, ow, c->k, c->s};
+    size_t nx = (size_t)c->n * c->c * c->h * c->w, ny = (size_t)c->n * c->c * oh * ow;
+    float *hx = rand_vec(nx, 31, 1.0f, 0.0f);
+    for (size_t i = 0; i < nx; i++) {
+        if (c->ties)
+            hx[i] = roundf(hx[i] * 1.5f);
+        if (c->nans && i % 7 == 3)
+            hx[i] = NAN;
+    }
+    mirror x = mk(ref, be, hx, nx), dy = mk_rand(ref, be, ny, 32, 1.0f, 0.0f);
+    free(hx);
+    mirror y = mk(ref, be, NULL, ny), dx = mk(ref, be, NULL, nx);
+    void *am_r = dev_from(ref, NULL, ny * sizeof(int32_t)), *am_d = dev_from(be, NULL, ny * 4);
+    RUN(ref, maxpool_forward, &a, x.r, y.r, am_r);
+    RUN(be, maxpool_forward, &a, x.d, y.d, am_d);
+    RUN(ref, maxpool_backward, &a, am_r, dy.r, dx.r);
+    RUN(be, maxpool_backward, &a, am_d, dy.d, dx.d);
+    int ok = compare(ref, be, &y, "y", TOL_EXACT, line, LINE);
+    ok &= compare_i32(ref, be, am_r, am_d, ny, "argmax", line, LINE);
+    ok &= compare(ref, be, &dx, "dx", TOL_EXACT, line, LINE);
+    verdict(name, ok, line);
+    ref->ops->release(ref, am_r);
+    be->ops->release(be, am_d);
+    mirror *all[] = {&x, &dy, &y, &dx};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        rm(ref, be, all[i]);
+}
+
+/* ---- linear ----------------------------------------------------------------------------- */
+
+typedef struct linear_case {
+    int n, in, out, bias;
+} linear_case;
+
+static const linear_case linear_cases[] = {
+    {1, 7, 5, 1}, {3, 33, 17, 1}, {3, 130, 257, 0}, {5, 4608, 256, 1}, {7, 256, 128, 1},
+    {1, 128, 7, 1},
+};
+
+static void case_linear(fer_backend *ref, fer_backend *be, const linear_case *c)
+{
+    char name[128], line[LINE] = "";
+    snprintf(name, sizeof name, "linear(n=%d,in=%d,out=%d%s)", c->n, c->in, c->out,
+             c->bias ? ",bias" : "");
+    NEED(be, linear_forward, name);
+    NEED(be, linear_backward, name);
+    fer_linear_args a = {c->n, c->in, c->out, c->bias};
+    size_t nx = (size_t)c->n * c->in, ny = (size_t)c->n * c->out, nw = (size_t)c->out * c->in;
+    mirror x = mk_rand(ref, be, nx, 41, 1.0f, 0.0f);
+    mirror w = mk_rand(ref, be, nw, 42, 1.0f / sqrtf((float)c->in), 0.0f);
+    mirror bias = mk_rand(ref, be, (size_t)c->out, 43, 0.5f, 0.0f);
+    mirror dy = mk_rand(ref, be, ny, 44, 1.0f, 0.0f);
+    mirror y = mk(ref, be, NULL, ny), dx = mk(ref, be, NULL, nx), dw = mk(ref, be, NULL, nw);
+    mirror db = mk(ref, be, NULL, (size_t)c->out);
+    RUN(ref, linear_forward, &a, x.r, w.r, bias.r, y.r);
+    RUN(be, linear_forward, &a, x.d, w.d, bias.d, y.d);
+    RUN(ref, linear_backward, &a, x.r, w.r, dy.r, dx.r, dw.r, db.r);
+    RUN(be, linear_backward, &a, x.d, w.d, dy.d, dx.d, dw.d, db.d);
+    int ok = compare(ref, be, &y, "y", TOL_GEMM, line, LINE);
+    ok &= compare(ref, be, &dx, "dx", TOL_GEMM, line, LINE);
+    ok &= compare(ref, be, &dw, "dw", TOL_GEMM, line, LINE);
+    if (c->bias)
+        ok &= compare(ref, be, &db, "db", TOL_GEMM, line, LINE);
+    verdict(name, ok, line);
+    mirror *all[] = {&x, &w, &bias, &dy, &y, &dx, &dw, &db};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        rm(ref, be, all[i]);
+}
+
+/* ---- element-wise: relu (also in place), dropout, scale, fill, copy, sum of squares ------ */
+
+static void case_eltwise(fer_backend *ref, fer_backend *be, size_t n)
+{
+    char name[128], line[LINE] = "";
+    snprintf(name, sizeof name, "relu/dropout/scale/fill/copy/sumsq(n=%zu)", n);
+    NEED(be, relu_forward, name);
+    NEED(be, relu_backward, name);
+    NEED(be, dropout_forward, name);
+    NEED(be, dropout_backward, name);
+    NEED(be, scale, name);
+    NEED(be, fill, name);
+    NEED(be, copy, name);
+    NEED(be, sum_squares, name);
+    float *hx = rand_vec(n, 51, 1.0f, 0.0f);
+    hx[0] = 0.0f;
+    if (n > 2)
+        hx[2] = -0.0f;
+    mirror x = mk(ref, be, hx, n), xi = mk(ref, be, hx, n);
+    free(hx);
+    mirror dy = mk_rand(ref, be, n, 52, 1.0f, 0.0f), dyi = mk_rand(ref, be, n, 52, 1.0f, 0.0f);
+    mirror y = mk(ref, be, NULL, n), dx = mk(ref, be, NULL, n), d1 = mk(ref, be, NULL, n),
+           d2 = mk(ref, be, NULL, n), cp = mk(ref, be, NULL, n), fl = mk(ref, be, NULL, n);
+    fer_backend *bs[2] = {ref, be};
+    for (int i = 0; i < 2; i++) {
+        fer_backend *b = bs[i];
+        int r = i == 0;
+        RUN(b, relu_forward, n, r ? x.r : x.d, r ? y.r : y.d);
+        RUN(b, relu_forward, n, r ? xi.r : xi.d, r ? xi.r : xi.d); /* in place, as model.c */
+        RUN(b, relu_backward, n, r ? y.r : y.d, r ? dy.r : dy.d, r ? dx.r : dx.d);
+        RUN(b, relu_backward, n, r ? y.r : y.d, r ? dyi.r : dyi.d, r ? dyi.r : dyi.d);
+        RUN(b, dropout_forward, n, 0.3f, 777, r ? x.r : x.d, r ? d1.r : d1.d);
+        RUN(b, dropout_backward, n, 0.3f, 777, r ? dy.r : dy.d, r ? d2.r : d2.d);
+        RUN(b, copy, r ? cp.r : cp.d, r ? x.r : x.d, n * sizeof(float));
+        RUN(b, scale, n, r ? cp.r : cp.d, -0.37f);
+        RUN(b, fill, r ? fl.r : fl.d, 2.5f, n);
+    }
+    double ss_r = 0.0, ss_d = 0.0;
+    RUN(ref, sum_squares, n, x.r, &ss_r);
+    RUN(be, sum_squares, n, x.d, &ss_d);
+    int ok = compare(ref, be, &y, "relu", TOL_EXACT, line, LINE);
+    ok &= compare(ref, be, &xi, "relu(inpl)", TOL_EXACT, line, LINE);
+    ok &= compare(ref, be, &dx, "relu'", TOL_EXACT, line, LINE);
+    ok &= compare(ref, be, &dyi, "relu'(inpl)", TOL_EXACT, line, LINE);
+    ok &= compare(ref, be, &d1, "drop", TOL_EXACT, line, LINE);
+    ok &= compare(ref, be, &d2, "drop'", TOL_EXACT, line, LINE);
+    ok &= compare(ref, be, &cp, "copy*s", TOL_EXACT, line, LINE);
+    ok &= compare(ref, be, &fl, "fill", TOL_EXACT, line, LINE);
+    double rel = fabs(ss_r - ss_d) / (ss_r > 0.0 ? ss_r : 1.0);
+    int ok_ss = rel <= 1e-12;
+    size_t len = strlen(line);
+    snprintf(line + len, LINE - len, " sumsq=%.1e%s", rel, ok_ss ? "" : "(!)");
+    verdict(name, ok && ok_ss, line);
+    mirror *all[] = {&x, &xi, &dy, &dyi, &y, &dx, &d1, &d2, &cp, &fl};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        rm(ref, be, all[i]);
+}
+
+/* ---- optimiser step: Adam, Adam + L2, AdamW, SGD (momentum, Nesterov, plain) ------------- */
+
+#define TOL_OPTIM 1e-12 /* same per-element math; devices may fuse multiply-adds */
+
+static void case_optim(fer_backend *ref, fer_backend *be, fer_optim_kind kind, float wd,
+                       float momentum, int nesterov, size_t n)
+{
+    static const char *names[] = {"adam", "adamw", "sgd"};
+    char name[128], line[LINE] = "";
+    snprintf(name, sizeof name, "optimizer(%s,wd=%g,mom=%g%s,n=%zu,3 steps)", names[kind],
+             (double)wd, (double)momentum, nesterov ? ",nesterov" : "", n);
+    NEED(be, optimizer_step, name);
+    mirror p = mk_rand(ref, be, n, 61, 1.0f, 0.0f), m = mk(ref, be, NULL, n),
+           v = mk(ref, be, NULL, n);
+    mirror g[3] = {mk_rand(ref, be, n, 62, 1.0f, 0.0f), mk_rand(ref, be, n, 63, 0.1f, 0.0f),
+                   mk_rand(ref, be, n, 64, 2.0f, 0.0f)};
+    for (long step = 1; step <= 3; step++) {
+        fer_optim_args a = {kind, 1e-2f, 0.9f, 0.999f, 1e-8f, wd, momentum, 0.0f, nesterov, step};
+        RUN(ref, optimizer_step, &a, n, p.r, g[step - 1].r, m.r, v.r);
+        RUN(be, optimizer_step, &a, n, p.d, g[step - 1].d, m.d, v.d);
+    }
+    int ok = compare(ref, be, &p, "param", TOL_OPTIM, line, LINE);
+    ok &= compare(ref, be, &m, "m", TOL_OPTIM, line, LINE);
+    if (kind != FER_OPTIM_SGD)
+        ok &= compare(ref, be, &v, "v", TOL_OPTIM, line, LINE);
+    verdict(name, ok, line);
+    mirror *all[] = {&p, &m, &v, &g[0], &g[1], &g[2]};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        rm(ref, be, all[i]);
+}
+
+/* ---- heads and loss --------------------------------------------------------------------- */
+
+#define TOL_HEAD 1e-10
+
+static void case_heads(fer_backend *ref, fer_backend *be, int n, int c, int dim)
+{
+    char name[128], line[LINE] = "";
+    snprintf(name, sizeof name, "l2norm/arcface/softmax(n=%d,c=%d,dim=%d)", n, c, dim);
+    NEED(be, l2norm_rows_forward, name);
+    NEED(be, l2norm_rows_backward, name);
+    NEED(be, arcface_forward, name);
+    NEED(be, arcface_backward, name);
+    NEED(be, softmax_rows, name);
+    int32_t labels[16];
+    for (int i = 0; i < n; i++)
+        labels[i] = (i * 5 + 3) % c;
+    void *lab_r = dev_from(ref, labels, (size_t)n * 4), *lab_d = dev_from(be, labels, (size_t)n * 4);
+    mirror x = mk_rand(ref, be, (size_t)n * dim, 71, 1.0f, 0.0f);
+    mirror dyn = mk_rand(ref, be, (size_t)n * dim, 72, 1.0f, 0.0f);
+    mirror xn = mk(ref, be, NULL, (size_t)n * dim), norms = mk(ref, be, NULL, (size_t)n),
+           dxn = mk(ref, be, NULL, (size_t)n * dim);
+    mirror cs = mk_rand(ref, be, (size_t)n * c, 73, 0.99f, 0.0f);
+    mirror dl = mk_rand(ref, be, (size_t)n * c, 74, 1.0f, 0.0f);
+    mirror lg = mk(ref, be, NULL, (size_t)n * c), lgi = mk(ref, be, NULL, (size_t)n * c),
+           dcs = mk(ref, be, NULL, (size_t)n * c), sm = mk(ref, be, NULL, (size_t)n * c);
+    fer_arcface_args aa = {n, c, 30.0f, 0.5f};
+    fer_backend *bs[2] = {ref, be};
+    for (int i = 0; i < 2; i++) {
+        fer_backend *b = bs[i];
+        int r = i == 0;
+        RUN(b, l2norm_rows_forward, n, dim, r ? x.r : x.d, r ? xn.r : xn.d, r ? norms.r : norms.d);
+        RUN(b, l2norm_rows_backward, n, dim, r ? x.r : x.d, r ? norms.r : norms.d,
+            r ? dyn.r : dyn.d, r ? dxn.r : dxn.d);
+        RUN(b, arcface_forward, &aa, r ? cs.r : cs.d, r ? lab_r : lab_d, r ? lg.r : lg.d);
+        RUN(b, arcface_forward, &aa, r ? cs.r : cs.d, NULL, r ? lgi.r : lgi.d);
+        RUN(b, arcface_backward, &aa, r ? cs.r : cs.d, r ? lab_r : lab_d, r ? dl.r : dl.d,
+            r ? dcs.r : dcs.d);
+        RUN(b, softmax_rows, n, c, r ? dl.r : dl.d, r ? sm.r : sm.d);
+    }
+    int ok = compare(ref, be, &xn, "l2n", TOL_HEAD, line, LINE);
+    ok &= compare(ref, be, &norms, "norms", TOL_HEAD, line, LINE);
+    ok &= compare(ref, be, &dxn, "l2n'", TOL_HEAD, line, LINE);
+    ok &= compare(ref, be, &lg, "arc", TOL_HEAD, line, LINE);
+    ok &= compare(ref, be, &lgi, "arc(inf)", TOL_HEAD, line, LINE);
+    ok &= compare(ref, be, &dcs, "arc'", TOL_HEAD, line, LINE);
+    ok &= compare(ref, be, &sm, "softmax", TOL_HEAD, line, LINE);
+    verdict(name, ok, line);
+    ref->ops->release(ref, lab_r);
+    be->ops->release(be, lab_d);
+    mirror *all[] = {&x, &dyn, &xn, &norms, &dxn, &cs, &dl, &lg, &lgi, &dcs, &sm};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        rm(ref, be, all[i]);
+}
+
+static void case_loss(fer_backend *ref, fer_backend *be, fer_loss_kind kind, float gamma,
+                      float smoothing, int weighted, int n, int c)
+{
+    static const char *names[] = {"ce", "wce", "focal"};
+    char name[128], line[LINE] = "";
+    snprintf(name, sizeof name, "loss(%s,gamma=%g,ls=%g%s,n=%d,c=%d)", names[kind],
+             (double)gamma, (double)smoothing, weighted ? ",weights" : "", n, c);
+    NEED(be, loss_forward_backward, name);
+    int32_t labels[16];
+    for (int i = 0; i < n; i++)
+        labels[i] = (i * 3 + 1) % c;
+    void *lab_r = dev_from(ref, labels, (size_t)n * 4), *lab_d = dev_from(be, labels, (size_t)n * 4);
+    mirror z = mk_rand(ref, be, (size_t)n * c, 81, 4.0f, 0.0f);
+    mirror w = mk_rand(ref, be, (size_t)c, 82, 0.5f, 1.0f);
+    mirror dz = mk(ref, be, NULL, (size_t)n * c);
+    fer_loss_args a = {n, c, kind, gamma, smoothing};
+    float loss_r = 0.0f, loss_d = 0.0f;
+    RUN(ref, loss_forward_backward, &a, z.r, lab_r, weighted ? w.r : NULL, &loss_r, dz.r);
+    RUN(be, loss_forward_backward, &a, z.d, lab_d, weighted ? w.d : NULL, &loss_d, dz.d);
+    int ok = compare(ref, be, &dz, "dlogits", TOL_HEAD, line, LINE);
+    double rel = fabs((double)loss_r - loss_d) / fabs((double)loss_r);
+    size_t len = strlen(line);
+    snprintf(line + len, LINE - len, " loss=%.1e%s", rel, rel <= 1e-6 ? "" : "(!)");
+    verdict(name, ok && rel <= 1e-6, line);
+    ref->ops->release(ref, lab_r);
+    be->ops->release(be, lab_d);
+    rm(ref, be, &z);
+    rm(ref, be, &w);
+    rm(ref, be, &dz);
+}
+
+/* ---- determinism: the cpu backend gives identical bits for 1 and 3 threads -------------- */
+
+static void case_thread_invariance(fer_backend *ref, fer_backend *be)
+{
+    (void)ref;
+    if (strcmp(be->name, "cpu") != 0)
+        return;
+    const char *name = "cpu: conv/bn/linear/sumsq bits equal for 1 and 3 threads";
+    fer_backend *b1, *b3;
+    if (fer_backend_new("cpu", 1, &b1) != FER_OK || fer_backend_new("cpu", 3, &b3) != FER_OK)
+        die("cpu backend");
+    fer_conv2d_args a = {3, 6, 17, 13, 9, 17, 13, 3, 1, 1, 0};
+    size_t nx = (size_t)3 * 6 * 17 * 13, ny = (size_t)3 * 9 * 17 * 13, nw = (size_t)9 * 6 * 9;
+    float *x = rand_vec(nx, 91, 1.0f, 0.0f), *w = rand_vec(nw, 92, 0.3f, 0.0f),
+          *dy = rand_vec(ny, 93, 1.0f, 0.0f);
+    float *out[2];
+    size_t total = ny + nx + nw + 2;
+    for (int t = 0; t < 2; t++) {
+        fer_backend *b = t ? b3 : b1;
+        out[t] = calloc(total, sizeof(float));
+        float *o = out[t];
+        /* host memory is valid backend memory for the cpu backend */
+        RUN(b, conv2d_forward, &a, x, w, NULL, o);
+        RUN(b, conv2d_backward, &a, x, w, dy, o + ny, o + ny + nx, NULL);
+        double ss = 0.0;
+        RUN(b, sum_squares, ny, dy, &ss);
+        o[total - 2] = (float)ss;
+        o[total - 1] = (float)(ss - (double)(float)ss);
+    }
+    int ok = memcmp(out[0], out[1], total * sizeof(float)) == 0;
+    verdict(name, ok, ok ? "" : "results depend on the thread count");
+    free(out[0]);
+    free(out[1]);
+    free(x);
+    free(w);
+    free(dy);
+    fer_backend_free(b1);
+    fer_backend_free(b3);
+}
+
+/* ---- the table -------------------------------------------------------------------------- */
+
+#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+#define N_ELTWISE 2
+#define N_OPTIM 5
+#define N_HEADS 2
+#define N_LOSS 5
+
+static int n_all_cases(void)
+{
+    return COUNT(conv_cases) + COUNT(bn_cases) + COUNT(pool_cases) + COUNT(linear_cases) +
+           N_ELTWISE + N_OPTIM + N_HEADS + N_LOSS;
+}
+
+static void run_all_cases(fer_backend *ref, fer_backend *be)
+{
+    for (int i = 0; i < COUNT(conv_cases); i++)
+        case_conv(ref, be, &conv_cases[i]);
+    for (int i = 0; i < COUNT(bn_cases); i++)
+        case_bn(ref, be, &bn_cases[i]);
+    for (int i = 0; i < COUNT(pool_cases); i++)
+        case_pool(ref, be, &pool_cases[i]);
+    for (int i = 0; i < COUNT(linear_cases); i++)
+        case_linear(ref, be, &linear_cases[i]);
+    case_eltwise(ref, be, 1);
+    case_eltwise(ref, be, 70001);
+    case_optim(ref, be, FER_OPTIM_ADAM, 0.0f, 0.0f, 0, 70001);
+    case_optim(ref, be, FER_OPTIM_ADAM, 0.01f, 0.0f, 0, 1001);
+    case_optim(ref, be, FER_OPTIM_ADAMW, 0.01f, 0.0f, 0, 70001);
+    case_optim(ref, be, FER_OPTIM_SGD, 1e-4f, 0.9f, 1, 70001);
+    case_optim(ref, be, FER_OPTIM_SGD, 0.0f, 0.0f, 0, 33);
+    case_heads(ref, be, 3, 7, 128);
+    case_heads(ref, be, 1, 7, 5);
+    case_loss(ref, be, FER_LOSS_CE, 0.0f, 0.0f, 0, 3, 7);
+    case_loss(ref, be, FER_LOSS_WCE, 0.0f, 0.0f, 1, 5, 7);
+    case_loss(ref, be, FER_LOSS_FOCAL, 2.0f, 0.0f, 0, 3, 7);
+    case_loss(ref, be, FER_LOSS_FOCAL, 2.0f, 0.0f, 1, 1, 7);
+    case_loss(ref, be, FER_LOSS_CE, 0.0f, 0.1f, 0, 3, 7);
+    case_thread_invariance(ref, be);
+}
+
+#endif
