@@ -139,6 +139,7 @@ int report_curves(int argc, char **argv)
 
     double *x = st == FER_OK ? malloc(sizeof(double) * (epochs > 0 ? epochs : 1)) : NULL;
     fer_curve_series s[4 * MAX_RUNS];
+    fer_curve_style sty[4 * MAX_RUNS];
     char labels[4 * MAX_RUNS][300];
     int ns = 0;
     char path[6000], title[1100];
@@ -155,7 +156,8 @@ int report_curves(int argc, char **argv)
             for (int k = 0; k < N_KEYS; k++) {
                 if (!has_values(&h[0], k) && k == 1)
                     continue; /* no val loss in this history */
-                s[ns] = (fer_curve_series){lab[k], panel[k], h[0].y[k], ns + 1, 0};
+                s[ns] = (fer_curve_series){lab[k], panel[k], h[0].y[k]};
+                sty[ns] = (fer_curve_style){ns + 1, 0};
                 ns++;
             }
             snprintf(title, sizeof title, "%s: training curves", h[0].name);
@@ -165,16 +167,20 @@ int report_curves(int argc, char **argv)
             title[0] = 0;
             for (int i = 0; i < n; i++) {
                 snprintf(labels[ns], sizeof labels[ns], "%.200s train loss", h[i].name);
-                s[ns] = (fer_curve_series){labels[ns], 0, h[i].y[0], i + 1, 0};
+                s[ns] = (fer_curve_series){labels[ns], 0, h[i].y[0]};
+                sty[ns] = (fer_curve_style){i + 1, 0};
                 ns++;
                 snprintf(labels[ns], sizeof labels[ns], "%.200s val macro-F1", h[i].name);
-                s[ns] = (fer_curve_series){labels[ns], 1, h[i].y[4], i + 1, 0};
+                s[ns] = (fer_curve_series){labels[ns], 1, h[i].y[4]};
+                sty[ns] = (fer_curve_style){i + 1, 0};
                 ns++;
                 snprintf(labels[ns], sizeof labels[ns], "%.200s val acc", h[i].name);
-                s[ns] = (fer_curve_series){labels[ns], 1, h[i].y[3], i + 1, 1};
+                s[ns] = (fer_curve_series){labels[ns], 1, h[i].y[3]};
+                sty[ns] = (fer_curve_style){i + 1, 1};
                 ns++;
                 snprintf(labels[ns], sizeof labels[ns], "%.200s lr", h[i].name);
-                s[ns] = (fer_curve_series){labels[ns], 2, h[i].y[5], i + 1, 0};
+                s[ns] = (fer_curve_series){labels[ns], 2, h[i].y[5]};
+                sty[ns] = (fer_curve_style){i + 1, 0};
                 ns++;
                 if (len < sizeof title)
                     len += (size_t)snprintf(title + len, sizeof title - len, "%s%s",
@@ -191,7 +197,7 @@ int report_curves(int argc, char **argv)
         if (out_dir)
             st = cli_mkdirs(out_dir);
         if (st == FER_OK)
-            st = fer_figure_curves(x, epochs, s, ns, panels, 3, title, path);
+            st = fer_figure_curves_styled(x, epochs, s, sty, ns, panels, 3, title, path);
     }
     free(x);
     for (int i = 0; i < n; i++)

@@ -36,6 +36,16 @@ fer_status fer_figure_curves(const double *x, int n_points, const fer_curve_seri
                              int n_series, const char *const *panel_titles, int n_panels,
                              const char *title, const char *path)
 {
+    return fer_figure_curves_styled(x, n_points, series, NULL, n_series, panel_titles,
+                                    n_panels, title, path);
+}
+
+fer_status fer_figure_curves_styled(const double *x, int n_points,
+                                    const fer_curve_series *series,
+                                    const fer_curve_style *styles, int n_series,
+                                    const char *const *panel_titles, int n_panels,
+                                    const char *title, const char *path)
+{
     if (n_points < 1 || !x)
         return fer_fail(FER_ERR_ARG, "%s: no points to plot", path);
     if (n_series < 1 || n_series > MAX_SERIES || n_panels < 1 || n_panels > 8)
@@ -129,8 +139,9 @@ fer_status fer_figure_curves(const double *x, int n_points, const fer_curve_seri
         for (int s = 0; s < n_series; s++) {
             if (series[s].panel != p)
                 continue;
-            fev_rgb col = fev_palette(series[s].color > 0 ? series[s].color - 1 : s);
-            int dash = series[s].dashed ? 6 : 0;
+            int color = styles ? styles[s].color : 0, dashed = styles ? styles[s].dashed : 0;
+            fev_rgb col = fev_palette(color > 0 ? color - 1 : s);
+            int dash = dashed ? 6 : 0;
             const double *y = series[s].y;
             for (int i = 0; i + 1 < n_points; i++)
                 if (isfinite(y[i]) && isfinite(y[i + 1]) && isfinite(x[i]) && isfinite(x[i + 1]))
@@ -143,7 +154,7 @@ fer_status fer_figure_curves(const double *x, int n_points, const fer_curve_seri
                         fev_canvas_fill_rect(c, fev_axes_px(&ax, x[i]) - 2,
                                              fev_axes_py(&ax, y[i]) - 2, 5, 5, col);
             labels[n_leg] = series[s].label ? series[s].label : "";
-            dashes[n_leg] = series[s].dashed;
+            dashes[n_leg] = dashed;
             cols[n_leg++] = col;
         }
         if (n_leg > 0)

@@ -129,8 +129,10 @@ static void check_predictions(const char *csv_path, const char *metrics_path, in
 int main(int argc, char **argv)
 {
     CHECK(argc == 3);
-    const char *fer_train = argv[1];
-    fer_eval = argv[2];
+    /* absolute paths: the test changes directory later */
+    char *fer_train = realpath(argv[1], NULL);
+    fer_eval = realpath(argv[2], NULL);
+    CHECK(fer_train && fer_eval);
     char *t = fx_tempdir("fer_test_eval_cli");
     snprintf(root, sizeof root, "%s", t);
     free(t);
@@ -245,6 +247,8 @@ int main(int argc, char **argv)
         CHECK(run_eval("err.log", a7) == 1 && log_has("err.log", "class 'zzz'"));
     }
     fx_rm_rf(root);
+    free(fer_train);
+    free((char *)fer_eval);
     printf("fer-eval: all checks passed\n");
     return 0;
 }

@@ -36,12 +36,21 @@ typedef struct fer_curve_series {
     const char *label;
     int panel;            /* 0 = loss panel, 1 = accuracy/F1 panel, ... */
     const double *y;      /* n_points values */
-    int color;            /* 0: by series index; k > 0: palette colour k-1 (e.g. one per run) */
-    int dashed;           /* 1: dashed line (e.g. a second metric of the same run) */
 } fer_curve_series;
 fer_status fer_figure_curves(const double *x, int n_points, const fer_curve_series *series,
                              int n_series, const char *const *panel_titles, int n_panels,
                              const char *title, const char *path);
+/* The same with a line style per series (styles: n_series entries, or NULL = defaults),
+ * e.g. one colour per run and dashed lines for a second metric (fer-report curves). */
+typedef struct fer_curve_style {
+    int color;  /* 0: by series index; k > 0: palette colour k-1 */
+    int dashed; /* 1: dashed line */
+} fer_curve_style;
+fer_status fer_figure_curves_styled(const double *x, int n_points,
+                                    const fer_curve_series *series,
+                                    const fer_curve_style *styles, int n_series,
+                                    const char *const *panel_titles, int n_panels,
+                                    const char *title, const char *path);
 
 #ifdef __cplusplus
 }
