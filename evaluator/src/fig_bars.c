@@ -168,7 +168,8 @@ fer_status fer_figure_reliability(const fer_metrics *m, const char *title, const
     char full_title[160];
     snprintf(full_title, sizeof full_title, "%s%sECE = %.4f", title ? title : "",
              title ? ", " : "", m->ece);
-    const char *labels[] = {"accuracy in bin", "mean confidence in bin", "gap",
+    const char *labels[] = {"accuracy in bin", "mean confidence in bin",
+                            "gap (hatched where under-confident)",
                             "perfect calibration (dashed)"};
     fev_rgb acc_col = fev_palette(0), conf_col = FEV_RGB(180, 40, 30);
     fev_rgb gap_col = FEV_RGB(240, 150, 140), diag_col = FEV_RGB(90, 90, 90);
@@ -219,11 +220,14 @@ fer_status fer_figure_reliability(const fer_metrics *m, const char *title, const
         int ya = fev_axes_py(&ax, clamp01(m->bin_accuracy[b]));
         int yc = fev_axes_py(&ax, clamp01(m->bin_confidence[b]));
         fev_canvas_fill_rect(c, x0 + 1, ya, x1 - x0 - 1, base - ya + 1, acc_col);
-        /* gap between accuracy and mean confidence */
-        int g0 = ya < yc ? ya : yc, g1 = ya < yc ? yc : ya;
-        fev_canvas_fill_rect(c, x0 + 1, g0, x1 - x0 - 1, g1 - g0 + 1, gap_col);
-        if (ya <= yc)
-            fev_canvas_fill_rect(c, x0 + 1, ya, x1 - x0 - 1, base - ya + 1, acc_col);
+        /* the gap between accuracy and mean confidence: solid above an overconfident bar,
+         * hatched inside an underconfident one */
+        if (yc < ya)
+            fev_canvas_fill_rect(c, x0 + 1, yc, x1 - x0 - 1, ya - yc, gap_col);
+        for (int y = ya; y < yc; y++)
+            for (int x = x0 + 1; x < x1; x++)
+                if ((x + y) % 5 < 2)
+                    fev_canvas_set(c, x, y, gap_col);
         fev_canvas_fill_rect(c, x0 + 1, yc - 1, x1 - x0 - 1, 2, conf_col);
     }
     fev_canvas_line(c, fev_axes_px(&ax, 0), fev_axes_py(&ax, 0), fev_axes_px(&ax, 1),
