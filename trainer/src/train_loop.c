@@ -53,7 +53,10 @@ static fer_status train_batch(fer_trainer *t, int epoch, int b, float lr)
         .data = t->train, .indices = t->order + first, .n = n, .augment = &t->augment,
         .seed = (uint64_t)t->o.seed, .epoch = epoch, .position = first, .norm = t->norm,
         .x = t->x, .labels = t->labels};
+    double t0 = fer_now();
     fer_batch_fill(fer_backend_threadpool(t->backend), &req);
+    double t1 = fer_now();
+    t->epoch_data_s += t1 - t0;
     uint64_t dropout_seed = fer_rng_key((uint64_t)t->o.seed, (uint64_t)epoch, (uint64_t)b,
                                         FER_RNG_DROPOUT);
     float loss = 0.0f;
@@ -73,6 +76,7 @@ static fer_status train_batch(fer_trainer *t, int epoch, int b, float lr)
     for (int i = 0; i < n; i++)
         t->st.correct += argmax(t->logits + (size_t)i * t->n_classes, t->n_classes) == t->labels[i];
     t->st.seen += n;
+    t->epoch_step_s += fer_now() - t1;
     return FER_OK;
 }
 
@@ -113,8 +117,9 @@ static fer_status end_epoch(fer_trainer *t, int e, float lr, double seconds)
     t->st.correct = t->st.seen = 0;
     fer_progress_log(&t->progress,
                      "epoch %d/%d: train loss %.4f acc %.4f | val acc %.4f macro-F1 %.4f | "
-                     "lr %.3g | %.1f s", e + 1, t->o.epochs, row.train_loss, row.train_acc,
-                     row.val_acc, row.val_macro_f1, lr, seconds);
+                     "lr %.3g | %.1f s (batches: data %.2f s, model %.1f s)", e + 1, t->o.epochs,
+                     row.train_loss, row.train_acc, row.val_acc, row.val_macro_f1, lr, seconds,
+                     t->epoch_data_s, t->epoch_step_s);
     if (m.macro_f1 > t->st.best_metric) {
         t->st.best_metric = m.macro_f1;
         t->st.best_epoch = e + 1;
@@ -149,6 +154,7 @@ fer_status fer_trainer_train(fer_trainer *t, int *interrupted)
                                    t->train->n, t->n_classes, (uint64_t)t->o.seed, e, t->order)))
             return s;
         fer_progress_epoch_begin(&t->progress, e + 1, n_batches, t->st.batch);
+        t->epoch_data_s = t->epoch_step_s = 0.0;
         double t0 = fer_now();
         for (int b = t->st.batch; b < n_batches; b++) {
             if ((s = train_batch(t, e, b, lr))) return s;
@@ -163,8 +169,9 @@ fer_status fer_trainer_train(fer_trainer *t, int *interrupted)
             if (fer_stop_requested && b + 1 < n_batches) {
                 if ((s = fer_trainer_save(t, t->last_path, 1))) return s;
                 fer_progress_log(&t->progress, "fer-train: interrupted: saved %s at epoch %d, "
-                                 "batch %d/%d; continue with --resume %s", t->last_path, e + 1,
-                                 b + 1, n_batches, t->last_path);
+                                 "batch %d/%d (batches: data %.2f s, model %.1f s); continue "
+                                 "with --resume %s", t->last_path, e + 1, b + 1, n_batches,
+                                 t->epoch_data_s, t->epoch_step_s, t->last_path);
                 *interrupted = 1;
                 return FER_OK;
             }

@@ -41,6 +41,7 @@ typedef struct fer_trainer {
     float *x, *logits;
     int32_t *labels, *order;
     char command_line[4096];
+    double epoch_data_s, epoch_step_s; /* time in batch assembly vs model step, this epoch */
 } fer_trainer;
 
 /* Process exit codes */
