@@ -244,6 +244,7 @@ fer_status cuda_conv2d_forward(fer_backend *b, const fer_conv2d_args *a, const f
     cuda_ctx *c = cuda_ctx_of(b);
     cuda_conv_plan *p;
     void *ws;
+    if (a->n == 0) return FER_OK; /* empty batch, as ref (cuDNN rejects zero dimensions) */
     FER_TRY(plan_get(c, a, &p));
     FER_TRY(cuda_workspace(c, p->fwd_ws, &ws));
     DNN_TRY(cudnnSetConvolutionMathType(p->conv_desc, p->fwd_math));
@@ -261,6 +262,14 @@ fer_status cuda_conv2d_backward(fer_backend *b, const fer_conv2d_args *a, const 
     cuda_ctx *c = cuda_ctx_of(b);
     cuda_conv_plan *p;
     void *ws;
+    if (a->n == 0) { /* empty batch: zero parameter gradients, as ref */
+        if (dw)
+            CUDA_TRY(cudaMemsetAsync(dw, 0, (size_t)a->out_c * a->in_c * a->k * a->k * 4,
+                                     c->stream));
+        if (a->has_bias && dbias)
+            CUDA_TRY(cudaMemsetAsync(dbias, 0, (size_t)a->out_c * 4, c->stream));
+        return FER_OK;
+    }
     FER_TRY(plan_get(c, a, &p));
     /* bias gradient is a plain FP32 reduction over the unscaled gradient */
     if (a->has_bias && dbias)
