@@ -103,12 +103,14 @@ static void host_copy(fer_backend *b, void *host, const void *dev, size_t bytes)
 
 static void op_conv(fer_backend *g, fer_backend *r, fer_conv2d_args a)
 {
-    size_t nx = (size_t)a.n * a.in_c * a.in_h * a.in_w, ny = (size_t)a.n * a.out_c * a.out_h * a.out_w;
+    size_t nx = (size_t)a.n * a.in_c * a.in_h * a.in_w;
+    size_t ny = (size_t)a.n * a.out_c * a.out_h * a.out_w;
     size_t nw = (size_t)a.out_c * a.in_c * a.k * a.k;
     float *x = randv(nx, 1.0f), *w = randv(nw, 0.3f), *bias = randv((size_t)a.out_c, 0.5f);
     float *dy = randv(ny, 1.0f);
     float *y0 = calloc(ny, 4), *y1 = calloc(ny, 4), *dx0 = calloc(nx, 4), *dx1 = calloc(nx, 4);
-    float *dw0 = calloc(nw, 4), *dw1 = calloc(nw, 4), *db0 = calloc(a.out_c, 4), *db1 = calloc(a.out_c, 4);
+    float *dw0 = calloc(nw, 4), *dw1 = calloc(nw, 4);
+    float *db0 = calloc(a.out_c, 4), *db1 = calloc(a.out_c, 4);
     float *gx = dev_copy(g, x, nx * 4), *gw = dev_copy(g, w, nw * 4);
     float *gb = dev_copy(g, bias, (size_t)a.out_c * 4), *gdy = dev_copy(g, dy, ny * 4);
     float *gy = dev_copy(g, NULL, ny * 4), *gdx = dev_copy(g, NULL, nx * 4);
@@ -141,7 +143,8 @@ static void op_batchnorm(fer_backend *g, fer_backend *r)
 {
     fer_bn_args a = {4, 5, 36, 1e-5f, 0.1f};
     size_t n = (size_t)a.n * a.c * a.hw;
-    float *x = randv(n, 2.0f), *dy = randv(n, 1.0f), *gam = randv(a.c, 1.0f), *bet = randv(a.c, 1.0f);
+    float *x = randv(n, 2.0f), *dy = randv(n, 1.0f);
+    float *gam = randv(a.c, 1.0f), *bet = randv(a.c, 1.0f);
     for (size_t i = 0; i < n; i++)
         x[i] += 0.7f; /* non-zero mean */
     float rm0[5] = {0}, rv0[5] = {1, 1, 1, 1, 1}, sm0[5], si0[5], rm1[5], rv1[5], sm1[5], si1[5];
@@ -202,10 +205,12 @@ static void op_relu_linear_pool_loss(fer_backend *g, fer_backend *r)
     /* linear, shapes that catch row/column-major mix-ups (all dims distinct) */
     fer_linear_args la = {5, 37, 11, 1};
     size_t nx = 5 * 37, nw = 11 * 37, ny = 5 * 11;
-    float *lx = randv(nx, 1.0f), *lw = randv(nw, 0.2f), *lb = randv(11, 0.5f), *ldy = randv(ny, 1.0f);
+    float *lx = randv(nx, 1.0f), *lw = randv(nw, 0.2f);
+    float *lb = randv(11, 0.5f), *ldy = randv(ny, 1.0f);
     float *ly0 = calloc(ny, 4), *ly1 = calloc(ny, 4), *ldx0 = calloc(nx, 4), *ldx1 = calloc(nx, 4);
     float *ldw0 = calloc(nw, 4), *ldw1 = calloc(nw, 4), ldb0[11], ldb1[11];
-    float *glx = dev_copy(g, lx, nx * 4), *glw = dev_copy(g, lw, nw * 4), *glb = dev_copy(g, lb, 44);
+    float *glx = dev_copy(g, lx, nx * 4), *glw = dev_copy(g, lw, nw * 4);
+    float *glb = dev_copy(g, lb, 44);
     float *gldy = dev_copy(g, ldy, ny * 4), *gly = dev_copy(g, NULL, ny * 4);
     float *gldx = dev_copy(g, NULL, nx * 4), *gldw = dev_copy(g, NULL, nw * 4);
     float *gldb = dev_copy(g, NULL, 44);
@@ -230,7 +235,8 @@ static void op_relu_linear_pool_loss(fer_backend *g, fer_backend *r)
     fer_pool_args pa = {3, 4, 9, 9, 4, 4, 3, 2};
     size_t pin = 3 * 4 * 81, pout = 3 * 4 * 16;
     float *px = randv(pin, 1.0f), *pdy = randv(pout, 1.0f);
-    float *py0 = calloc(pout, 4), *py1 = calloc(pout, 4), *pdx0 = calloc(pin, 4), *pdx1 = calloc(pin, 4);
+    float *py0 = calloc(pout, 4), *py1 = calloc(pout, 4);
+    float *pdx0 = calloc(pin, 4), *pdx1 = calloc(pin, 4);
     int32_t *am0 = calloc(pout, 4), *am1 = calloc(pout, 4);
     float *gpx = dev_copy(g, px, pin * 4), *gpdy = dev_copy(g, pdy, pout * 4);
     float *gpy = dev_copy(g, NULL, pout * 4), *gpdx = dev_copy(g, NULL, pin * 4);

@@ -60,7 +60,8 @@ static void need(const void *p, size_t bytes, const char *op, const char *arg)
         return;
     const char *c = p;
     for (int i = 0; i < n_regions; i++)
-        if (regions[i].base && c >= regions[i].base && c + bytes <= regions[i].base + regions[i].len)
+        if (regions[i].base && c >= regions[i].base &&
+            c + bytes <= regions[i].base + regions[i].len)
             return;
     CHECK(0, "%s: %s: argument '%s' (%zu bytes) is not backend memory", current_phase, op, arg,
           bytes);

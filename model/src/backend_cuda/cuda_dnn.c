@@ -164,7 +164,8 @@ static fer_status plan_build(cuda_ctx *c, cuda_conv_plan *p)
     DNN_TRY(cudnnGetConvolution2dForwardOutputDim(p->conv_desc, p->x_desc, p->w_desc, &n, &ch,
                                                   &h, &w));
     if (n != a->n || ch != a->out_c || h != a->out_h || w != a->out_w)
-        return fer_fail(FER_ERR_ARG, "cuda: conv output shape %dx%dx%dx%d does not match %dx%dx%dx%d",
+        return fer_fail(FER_ERR_ARG,
+                        "cuda: conv output shape %dx%dx%dx%d does not match cuDNN's %dx%dx%dx%d",
                         a->n, a->out_c, a->out_h, a->out_w, n, ch, h, w);
     int algo;
     FER_TRY(choose_algo(c, p, DIR_FWD, &algo, &p->fwd_math, &p->fwd_ws));
