@@ -64,31 +64,6 @@ static void rotate_pil(const uint8_t *src, double degrees, uint8_t *dst)
     }
 }
 
-void fer_augment_apply(const fer_augment_config *cfg, const fer_augment_params *p,
-                       const uint8_t *src, uint8_t *dst)
-{
-    uint8_t flipped[S * S], rotated[S * S], crop[S * S];
-    const uint8_t *in = src;
-    if (p->flip) {
-        for (int y = 0; y < S; y++)
-            for (int x = 0; x < S; x++) flipped[y * S + x] = src[y * S + (S - 1 - x)];
-        in = flipped;
-    }
-    if (p->degrees != 0.0) {
-        rotate_pil(in, p->degrees, rotated);
-        in = rotated;
-    }
-    int cs = cfg->crop;
-    for (int y = 0; y < cs; y++) {
-        int sy = y + p->top - cfg->pad;
-        for (int x = 0; x < cs; x++) {
-            int sx = x + p->left - cfg->pad;
-            crop[y * cs + x] = (sx >= 0 && sx < S && sy >= 0 && sy < S) ? in[sy * S + sx] : 0;
-        }
-    }
-    fer_resize_bilinear_pil(crop, cs, cs, dst, S, S);
-}
-
 /* --- PIL bilinear resize ------------------------------------------------------------------ */
 
 typedef struct pil_coeffs {
@@ -97,27 +72,27 @@ typedef struct pil_coeffs {
     int32_t *kk;   /* [out][ksize] fixed-point weights */
 } pil_coeffs;
 
+static int pil_ksize(int in_size, int out_size)
+{
+    double scale = (double)in_size / out_size;
+    return (int)ceil(scale < 1.0 ? 1.0 : scale) * 2 + 1;
+}
+
 static double bilinear_filter(double x)
 {
     if (x < 0.0) x = -x;
     return x < 1.0 ? 1.0 - x : 0.0;
 }
 
-/* PIL's precompute_coeffs + normalize_coeffs_8bpc (Resample.c) */
-static int pil_precompute(int in_size, int out_size, pil_coeffs *c)
+/* PIL's precompute_coeffs + normalize_coeffs_8bpc (Resample.c), into c->bounds (2*out) and
+ * c->kk (ksize*out) provided by the caller; k: ksize doubles of scratch. */
+static void pil_precompute(int in_size, int out_size, pil_coeffs *c, double *k)
 {
     double scale = (double)in_size / out_size;
     double filterscale = scale < 1.0 ? 1.0 : scale;
     double support = 1.0 * filterscale;
-    int ksize = (int)ceil(support) * 2 + 1;
+    int ksize = pil_ksize(in_size, out_size);
     c->ksize = ksize;
-    c->bounds = malloc(sizeof(int) * 2 * (size_t)out_size);
-    c->kk = malloc(sizeof(int32_t) * (size_t)ksize * out_size);
-    double *k = malloc(sizeof(double) * (size_t)ksize);
-    if (!c->bounds || !c->kk || !k) {
-        free(k);
-        return -1;
-    }
     for (int xx = 0; xx < out_size; xx++) {
         double center = (xx + 0.5) * scale;
         double ww = 0.0, ss = 1.0 / filterscale;
@@ -141,8 +116,6 @@ static int pil_precompute(int in_size, int out_size, pil_coeffs *c)
         c->bounds[2 * xx] = xmin;
         c->bounds[2 * xx + 1] = xmax;
     }
-    free(k);
-    return 0;
 }
 
 static uint8_t pil_clip8(int64_t v)
@@ -152,41 +125,88 @@ static uint8_t pil_clip8(int64_t v)
     return (uint8_t)(v >> PIL_PRECISION_BITS);
 }
 
-void fer_resize_bilinear_pil(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw, int dh)
+/* Both passes with precomputed coefficients; tmp holds dw x sh bytes. */
+static void pil_resample(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw, int dh,
+                         const pil_coeffs *hc, const pil_coeffs *vc, uint8_t *tmp)
 {
-    if (sw == dw && sh == dh) {
-        memcpy(dst, src, (size_t)sw * sh);
-        return;
-    }
-    pil_coeffs hc = {0}, vc = {0};
-    uint8_t *tmp = malloc((size_t)dw * sh);
-    if (!tmp || pil_precompute(sw, dw, &hc) || pil_precompute(sh, dh, &vc)) {
-        /* allocation failure: fall back to nearest so the caller still gets an image */
-        for (int y = 0; y < dh; y++)
-            for (int x = 0; x < dw; x++) dst[y * dw + x] = src[(y * sh / dh) * sw + x * sw / dw];
-        goto done;
-    }
     for (int y = 0; y < sh; y++)
         for (int xx = 0; xx < dw; xx++) {
-            const int32_t *k = hc.kk + xx * hc.ksize;
-            int xmin = hc.bounds[2 * xx], n = hc.bounds[2 * xx + 1];
+            const int32_t *k = hc->kk + xx * hc->ksize;
+            int xmin = hc->bounds[2 * xx], n = hc->bounds[2 * xx + 1];
             int64_t acc = 1 << (PIL_PRECISION_BITS - 1);
             for (int x = 0; x < n; x++) acc += (int64_t)src[y * sw + xmin + x] * k[x];
             tmp[y * dw + xx] = pil_clip8(acc);
         }
     for (int yy = 0; yy < dh; yy++) {
-        const int32_t *k = vc.kk + yy * vc.ksize;
-        int ymin = vc.bounds[2 * yy], n = vc.bounds[2 * yy + 1];
+        const int32_t *k = vc->kk + yy * vc->ksize;
+        int ymin = vc->bounds[2 * yy], n = vc->bounds[2 * yy + 1];
         for (int xx = 0; xx < dw; xx++) {
             int64_t acc = 1 << (PIL_PRECISION_BITS - 1);
             for (int y = 0; y < n; y++) acc += (int64_t)tmp[(ymin + y) * dw + xx] * k[y];
             dst[yy * dw + xx] = pil_clip8(acc);
         }
     }
-done:
+}
+
+void fer_resize_bilinear_pil(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw, int dh)
+{
+    if (sw == dw && sh == dh) {
+        memcpy(dst, src, (size_t)sw * sh);
+        return;
+    }
+    int hk = pil_ksize(sw, dw), vk = pil_ksize(sh, dh);
+    int kmax = hk > vk ? hk : vk;
+    pil_coeffs hc = {hk, malloc(sizeof(int) * 2 * (size_t)dw), malloc(sizeof(int32_t) * (size_t)hk * dw)};
+    pil_coeffs vc = {vk, malloc(sizeof(int) * 2 * (size_t)dh), malloc(sizeof(int32_t) * (size_t)vk * dh)};
+    double *scratch = malloc(sizeof(double) * (size_t)kmax);
+    uint8_t *tmp = malloc((size_t)dw * sh);
+    if (hc.bounds && hc.kk && vc.bounds && vc.kk && scratch && tmp) {
+        pil_precompute(sw, dw, &hc, scratch);
+        pil_precompute(sh, dh, &vc, scratch);
+        pil_resample(src, sw, sh, dst, dw, dh, &hc, &vc, tmp);
+    } else { /* allocation failure: nearest, so the caller still gets an image */
+        for (int y = 0; y < dh; y++)
+            for (int x = 0; x < dw; x++) dst[y * dw + x] = src[(y * sh / dh) * sw + x * sw / dw];
+    }
     free(tmp);
+    free(scratch);
     free(hc.bounds);
     free(hc.kk);
     free(vc.bounds);
     free(vc.kk);
+}
+
+void fer_augment_apply(const fer_augment_config *cfg, const fer_augment_params *p,
+                       const uint8_t *src, uint8_t *dst)
+{
+    uint8_t flipped[S * S], rotated[S * S], crop[S * S];
+    const uint8_t *in = src;
+    if (p->flip) {
+        for (int y = 0; y < S; y++)
+            for (int x = 0; x < S; x++) flipped[y * S + x] = src[y * S + (S - 1 - x)];
+        in = flipped;
+    }
+    if (p->degrees != 0.0) {
+        rotate_pil(in, p->degrees, rotated);
+        in = rotated;
+    }
+    int cs = cfg->crop;
+    for (int y = 0; y < cs; y++) {
+        int sy = y + p->top - cfg->pad;
+        for (int x = 0; x < cs; x++) {
+            int sx = x + p->left - cfg->pad;
+            crop[y * cs + x] = (sx >= 0 && sx < S && sy >= 0 && sy < S) ? in[sy * S + sx] : 0;
+        }
+    }
+    if (cs > S || pil_ksize(cs, S) > 3) { /* crops larger than the output: generic path */
+        fer_resize_bilinear_pil(crop, cs, cs, dst, S, S);
+        return;
+    }
+    int bounds[2 * S];
+    int32_t kk[3 * S];
+    double scratch[3];
+    uint8_t tmp[S * S];
+    pil_coeffs c = {3, bounds, kk};
+    pil_precompute(cs, S, &c, scratch);
+    pil_resample(crop, cs, cs, dst, S, S, &c, &c, tmp);
 }

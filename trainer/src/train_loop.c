@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 #include "batch.h"
+#include "prefetch.h"
 #include "rng.h"
 #include "trainer.h"
 
@@ -44,25 +45,28 @@ static int argmax(const float *v, int n)
     return best;
 }
 
-/* One optimisation step on batch b of the epoch; adds to the epoch sums. */
-static fer_status train_batch(fer_trainer *t, int epoch, int b, float lr)
+/* The training batch b of epoch e (its images are keyed by their position in the epoch). */
+static fer_batch_request batch_request(const fer_trainer *t, int epoch, int b)
 {
-    const int bs = t->o.batch_size, n_total = t->train->n;
-    int first = b * bs, n = n_total - first < bs ? n_total - first : bs;
+    const int bs = t->o.batch_size, first = b * bs;
     fer_batch_request req = {
-        .data = t->train, .indices = t->order + first, .n = n, .augment = &t->augment,
-        .seed = (uint64_t)t->o.seed, .epoch = epoch, .position = first, .norm = t->norm,
-        .x = t->x, .labels = t->labels};
+        .data = t->train, .indices = t->order + first,
+        .n = t->train->n - first < bs ? t->train->n - first : bs, .augment = &t->augment,
+        .seed = (uint64_t)t->o.seed, .epoch = epoch, .position = first, .norm = t->norm};
+    return req;
+}
+
+/* One optimisation step on a prepared batch; adds to the epoch sums. */
+static fer_status train_batch(fer_trainer *t, int epoch, int b, float lr, int n, const float *x,
+                              const int32_t *labels)
+{
     double t0 = fer_now();
-    fer_batch_fill(fer_backend_threadpool(t->backend), &req);
-    double t1 = fer_now();
-    t->epoch_data_s += t1 - t0;
     uint64_t dropout_seed = fer_rng_key((uint64_t)t->o.seed, (uint64_t)epoch, (uint64_t)b,
                                         FER_RNG_DROPOUT);
     float loss = 0.0f;
-    fer_status s = fer_model_forward(t->model, t->x, n, FER_MODE_TRAIN, t->labels, dropout_seed,
+    fer_status s = fer_model_forward(t->model, x, n, FER_MODE_TRAIN, labels, dropout_seed,
                                      t->logits);
-    if (!s) s = fer_model_loss(t->model, &t->loss, t->labels, &loss);
+    if (!s) s = fer_model_loss(t->model, &t->loss, labels, &loss);
     if (s) return s;
     if (!isfinite(loss))
         return fer_fail(FER_ERR_INTERNAL, "non-finite loss at epoch %d batch %d; stopping "
@@ -74,9 +78,9 @@ static fer_status train_batch(fer_trainer *t, int epoch, int b, float lr)
     t->st.optimizer_steps++;
     t->st.loss_sum += (double)loss * n;
     for (int i = 0; i < n; i++)
-        t->st.correct += argmax(t->logits + (size_t)i * t->n_classes, t->n_classes) == t->labels[i];
+        t->st.correct += argmax(t->logits + (size_t)i * t->n_classes, t->n_classes) == labels[i];
     t->st.seen += n;
-    t->epoch_step_s += fer_now() - t1;
+    t->epoch_step_s += fer_now() - t0;
     return FER_OK;
 }
 
@@ -117,7 +121,7 @@ static fer_status end_epoch(fer_trainer *t, int e, float lr, double seconds)
     t->st.correct = t->st.seen = 0;
     fer_progress_log(&t->progress,
                      "epoch %d/%d: train loss %.4f acc %.4f | val acc %.4f macro-F1 %.4f | "
-                     "lr %.3g | %.1f s (batches: data %.2f s, model %.1f s)", e + 1, t->o.epochs,
+                     "lr %.3g | %.1f s (batches: data wait %.2f s, model %.1f s)", e + 1, t->o.epochs,
                      row.train_loss, row.train_acc, row.val_acc, row.val_macro_f1, lr, seconds,
                      t->epoch_data_s, t->epoch_step_s);
     if (m.macro_f1 > t->st.best_metric) {
@@ -139,15 +143,11 @@ static fer_status open_logs(fer_trainer *t)
     return s;
 }
 
-fer_status fer_trainer_train(fer_trainer *t, int *interrupted)
+static fer_status run_epochs(fer_trainer *t, fer_prefetch *pf, int *interrupted)
 {
-    *interrupted = 0;
-    fer_status s = open_logs(t);
-    if (s) return s;
-    install_handlers();
-    fer_progress_init(&t->progress, t->o.progress, t->o.epochs);
     const int n_batches = (t->train->n + t->o.batch_size - 1) / t->o.batch_size;
     long batches_run = 0;
+    fer_status s;
     for (int e = t->st.epoch; e < t->o.epochs; e++) {
         float lr = fer_schedule_lr(&t->st.schedule, e);
         if ((s = fer_sampler_epoch(t->sampler, (float)t->o.sampler_power, t->train->labels,
@@ -156,22 +156,32 @@ fer_status fer_trainer_train(fer_trainer *t, int *interrupted)
         fer_progress_epoch_begin(&t->progress, e + 1, n_batches, t->st.batch);
         t->epoch_data_s = t->epoch_step_s = 0.0;
         double t0 = fer_now();
+        fer_batch_request req = batch_request(t, e, t->st.batch);
+        fer_prefetch_submit(pf, &req);
         for (int b = t->st.batch; b < n_batches; b++) {
-            if ((s = train_batch(t, e, b, lr))) return s;
+            float *x;
+            int32_t *labels;
+            double w0 = fer_now();
+            fer_prefetch_wait(pf, &x, &labels);
+            t->epoch_data_s += fer_now() - w0; /* time the model waited for data */
+            int n = batch_request(t, e, b).n;
+            if (b + 1 < n_batches) {
+                req = batch_request(t, e, b + 1);
+                fer_prefetch_submit(pf, &req);
+            }
+            if ((s = train_batch(t, e, b, lr, n, x, labels))) return s;
             t->st.batch = b + 1;
             batches_run++;
-            int n_img = t->train->n - b * t->o.batch_size;
-            fer_progress_batch(&t->progress, b + 1,
-                               n_img < t->o.batch_size ? n_img : t->o.batch_size,
+            fer_progress_batch(&t->progress, b + 1, n,
                                t->st.loss_sum / (t->st.seen ? t->st.seen : 1));
             if (t->o.interrupt_after && batches_run == t->o.interrupt_after && !fer_stop_requested)
                 fer_stop_requested = SIGINT;
             if (fer_stop_requested && b + 1 < n_batches) {
                 if ((s = fer_trainer_save(t, t->last_path, 1))) return s;
                 fer_progress_log(&t->progress, "fer-train: interrupted: saved %s at epoch %d, "
-                                 "batch %d/%d (batches: data %.2f s, model %.1f s); continue "
-                                 "with --resume %s", t->last_path, e + 1, b + 1, n_batches,
-                                 t->epoch_data_s, t->epoch_step_s, t->last_path);
+                                 "batch %d/%d (batches: data wait %.2f s, model %.1f s); "
+                                 "continue with --resume %s", t->last_path, e + 1, b + 1,
+                                 n_batches, t->epoch_data_s, t->epoch_step_s, t->last_path);
                 *interrupted = 1;
                 return FER_OK;
             }
@@ -187,4 +197,21 @@ fer_status fer_trainer_train(fer_trainer *t, int *interrupted)
     fer_progress_log(&t->progress, "Training done. Best epoch %d with macro-F1 %.4f",
                      t->st.best_epoch, t->st.best_metric);
     return FER_OK;
+}
+
+fer_status fer_trainer_train(fer_trainer *t, int *interrupted)
+{
+    *interrupted = 0;
+    fer_status s = open_logs(t);
+    if (s) return s;
+    install_handlers();
+    fer_progress_init(&t->progress, t->o.progress, t->o.epochs);
+    /* CPU backends: one prefetch thread (the pool keeps the other cores); CUDA: the host is
+     * idle during GPU steps, so the prefetcher gets a pool of its own. */
+    int pool = !strcmp(fer_backend_name(t->backend), "cuda") ? t->backend->threads : 1;
+    fer_prefetch *pf = NULL;
+    if ((s = fer_prefetch_new(t->o.batch_size, pool, &pf))) return s;
+    s = run_epochs(t, pf, interrupted);
+    fer_prefetch_free(pf);
+    return s;
 }
