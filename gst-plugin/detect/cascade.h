@@ -1,0 +1,86 @@
+/* Viola-Jones cascade face detector that evaluates OpenCV cascade XML files (the
+ * "opencv-cascade-classifier" format shipped by Debian's opencv-data: BOOST stages of Haar,
+ * incl. tilted, or LBP features) without the OpenCV library.
+ *
+ * Behaviour follows cv::CascadeClassifier::detectMultiScale: the image (not the window) is
+ * scaled down by powers of scale_factor, each level gets integral images, the window slides
+ * with a small step, every window runs the stage cascade, and the hits are merged like
+ * cv::groupRectangles (eps 0.2). A last pass removes any remaining overlapping duplicate.
+ *
+ * Independent of GStreamer so it is unit-testable. A fer_cascade owns scratch buffers reused
+ * across calls: use one cascade per thread. */
+#ifndef FER_CASCADE_H
+#define FER_CASCADE_H
+#include <stddef.h>
+#include <stdint.h>
+#include "fer/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fer_cascade fer_cascade;
+
+typedef enum fer_cascade_feature {
+    FER_CASCADE_HAAR = 0,
+    FER_CASCADE_LBP = 1
+} fer_cascade_feature;
+
+typedef struct fer_cascade_params {
+    double scale_factor; /* > 1: size ratio between pyramid levels */
+    int min_neighbors;   /* a face needs more than this many raw hits (cv::groupRectangles) */
+    int min_size;        /* smallest face side in pixels; 0 = the cascade window */
+    int max_size;        /* largest face side in pixels; 0 = unlimited */
+    int step;            /* window step in pyramid-level pixels; 0 = OpenCV's (2, or 1 at >= 2x) */
+    int exhaustive;      /* 1: every window on the step grid (as OpenCV); 0: coarse-to-fine, a
+                          * grid of twice the step refined around promising windows */
+} fer_cascade_params;
+
+typedef struct fer_cascade_box {
+    int x, y, w, h;
+    int neighbors; /* raw windows merged into this box: a confidence measure */
+} fer_cascade_box;
+
+/* A growable list of boxes, filled by fer_cascade_detect. Zero-initialise, free with
+ * fer_cascade_boxes_clear. */
+typedef struct fer_cascade_boxes {
+    fer_cascade_box *v;
+    size_t n, cap;
+} fer_cascade_boxes;
+
+void fer_cascade_boxes_clear(fer_cascade_boxes *b);
+fer_status fer_cascade_boxes_push(fer_cascade_boxes *b, fer_cascade_box box);
+
+/* Defaults tuned for faces in video: scale 1.2, min_neighbors 3, min_size 48, max unlimited,
+ * step 0 (OpenCV's rule), coarse-to-fine. */
+void fer_cascade_params_default(fer_cascade_params *p);
+
+/* Loads an OpenCV cascade XML file. Errors name the file and the problem ("PATH: line N: ..."):
+ * unreadable file, malformed XML, old "opencv-haar-classifier" format, unsupported stage or
+ * feature type, out-of-range feature/node/leaf indices, rectangles outside the window. */
+fer_status fer_cascade_load(const char *path, fer_cascade **out);
+void fer_cascade_free(fer_cascade *c);
+
+fer_cascade_feature fer_cascade_feature_type(const fer_cascade *c);
+void fer_cascade_window(const fer_cascade *c, int *width, int *height);
+int fer_cascade_n_stages(const fer_cascade *c);
+int fer_cascade_has_tilted(const fer_cascade *c);
+
+/* Detects objects in an 8-bit gray image (w x h, row stride in bytes). out is cleared first
+ * and receives the grouped boxes in image coordinates, clipped to the image, sorted by
+ * neighbors (most first). */
+fer_status fer_cascade_detect(fer_cascade *c, const uint8_t *gray, int w, int h, int stride,
+                              const fer_cascade_params *p, fer_cascade_boxes *out);
+
+/* cv::groupRectangles(rects, min_neighbors, eps) followed by the duplicate-removal pass:
+ * in holds raw window hits (neighbors ignored); out is cleared first. Exposed for tests. */
+fer_status fer_cascade_group(const fer_cascade_box *in, size_t n, int min_neighbors, double eps,
+                             fer_cascade_boxes *out);
+
+/* Intersection over union of two boxes (0 when either is empty). */
+double fer_cascade_box_iou(const fer_cascade_box *a, const fer_cascade_box *b);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
