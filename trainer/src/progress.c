@@ -48,21 +48,32 @@ void fer_progress_batch(fer_progress *p, int done, int batch_images, double mean
     double ips = dt > 0 ? p->images / dt : 0.0;
     int trained = done - p->start_batch;
     double eta = trained > 0 ? dt / trained * (p->n_batches - done) : 0.0;
-    char eta_s[32];
+    /* whole run: this epoch's rest + later epochs at the mean epoch time seen so far */
+    double per_epoch = p->done_epochs ? p->done_seconds / p->done_epochs
+                     : trained > 0 ? dt / trained * p->n_batches : 0.0;
+    double run_eta = eta + per_epoch * (p->epochs - p->epoch);
+    char eta_s[32], run_s[32];
     fer_format_duration(eta, eta_s, sizeof eta_s);
+    fer_format_duration(run_eta, run_s, sizeof run_s);
     if (p->tty) {
         if (now - p->t_last_draw < 0.1 && done < p->n_batches) return;
         p->t_last_draw = now;
-        fprintf(stderr, "\r\033[Kepoch %d/%d  batch %d/%d  %.0f img/s  loss %.4f  ETA %s",
-                p->epoch, p->epochs, done, p->n_batches, ips, mean_loss, eta_s);
+        fprintf(stderr, "\r\033[Kepoch %d/%d  batch %d/%d  %.0f img/s  loss %.4f  ETA %s (run %s)",
+                p->epoch, p->epochs, done, p->n_batches, ips, mean_loss, eta_s, run_s);
         fflush(stderr);
         p->line_open = 1;
     } else if (done >= p->next_log_batch && done < p->n_batches) {
         int quarter = p->n_batches / 4 > 0 ? p->n_batches / 4 : 1;
         p->next_log_batch = done + quarter;
-        fprintf(stderr, "epoch %d/%d  batch %d/%d  %.0f img/s  loss %.4f  ETA %s\n", p->epoch,
-                p->epochs, done, p->n_batches, ips, mean_loss, eta_s);
+        fprintf(stderr, "epoch %d/%d  batch %d/%d  %.0f img/s  loss %.4f  ETA %s (run %s)\n",
+                p->epoch, p->epochs, done, p->n_batches, ips, mean_loss, eta_s, run_s);
     }
+}
+
+void fer_progress_epoch_done(fer_progress *p, double seconds)
+{
+    p->done_seconds += seconds;
+    p->done_epochs++;
 }
 
 void fer_progress_log(fer_progress *p, const char *fmt, ...)

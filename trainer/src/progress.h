@@ -11,6 +11,8 @@ typedef struct fer_progress {
     long images;           /* images trained this epoch (since start_batch) */
     int next_log_batch;    /* plain mode */
     int line_open;         /* tty: a live line is on screen */
+    double done_seconds;   /* finished epochs of this invocation: total time and count */
+    int done_epochs;
 } fer_progress;
 
 double fer_now(void); /* monotonic seconds */
@@ -18,6 +20,7 @@ double fer_now(void); /* monotonic seconds */
 void fer_progress_init(fer_progress *p, const char *mode, int epochs);
 void fer_progress_epoch_begin(fer_progress *p, int epoch, int n_batches, int start_batch);
 void fer_progress_batch(fer_progress *p, int batches_done, int batch_images, double mean_loss);
+void fer_progress_epoch_done(fer_progress *p, double seconds); /* feeds the whole-run ETA */
 /* A log line (newline added); clears the live line first. */
 void fer_progress_log(fer_progress *p, const char *fmt, ...)
 #if defined(__GNUC__)

@@ -187,6 +187,7 @@ static fer_status run_epochs(fer_trainer *t, fer_prefetch *pf, int *interrupted)
             }
         }
         if ((s = end_epoch(t, e, lr, fer_now() - t0))) return s;
+        fer_progress_epoch_done(&t->progress, fer_now() - t0); /* incl. validation, for the ETA */
         if (fer_stop_requested && e + 1 < t->o.epochs) {
             fer_progress_log(&t->progress, "fer-train: interrupted: saved %s after epoch %d; "
                              "continue with --resume %s", t->last_path, e + 1, t->last_path);

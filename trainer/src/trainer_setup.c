@@ -1,6 +1,7 @@
 /* fer-train set-up: settings (flags > --config > resumed checkpoint's config > defaults),
  * data, backend, model, optimiser, and resuming (see trainer.h). */
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,6 +183,48 @@ static fer_status make_model(fer_trainer *t, fer_checkpoint_meta *ckpt_meta)
     return fer_model_init(t->model, (uint64_t)t->o.seed);
 }
 
+/* Resuming into another run folder: bring the run's best.fer along, so the end-of-run test
+ * evaluation uses the best epoch as it would have. */
+static fer_status carry_best(fer_trainer *t)
+{
+    char src[FER_OPT_STR + 16];
+    snprintf(src, sizeof src, "%s", t->o.resume);
+    char *slash = strrchr(src, '/');
+    if (slash) strcpy(slash + 1, "best.fer");
+    else strcpy(src, "best.fer");
+    FILE *in = fopen(src, "rb");
+    if (!in) return fer_fail(FER_ERR_IO, "%s: the run's best.fer is needed to continue it", src);
+    FILE *probe = fopen(t->best_path, "rb");
+    int same = 0;
+    if (probe) { /* same folder (or already copied): nothing to do */
+        char a[4300], b[4300];
+        same = realpath(src, a) && realpath(t->best_path, b) && !strcmp(a, b);
+        fclose(probe);
+        if (same) {
+            fclose(in);
+            return FER_OK;
+        }
+    }
+    size_t cap = 1 << 20, n = 0, got;
+    char *buf = malloc(cap);
+    while (buf && (got = fread(buf + n, 1, cap - n, in)) > 0) {
+        n += got;
+        if (n == cap) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+            }
+            buf = nb;
+        }
+    }
+    fclose(in);
+    if (!buf) return fer_fail(FER_ERR_NOMEM, "out of memory");
+    fer_status s = fer_run_write_atomic(t->best_path, buf, n);
+    free(buf);
+    return s;
+}
+
 /* last.fer with optimiser + trainer state: continue exactly; otherwise initial weights only. */
 static fer_status resume(fer_trainer *t, const fer_checkpoint_meta *ckpt_meta)
 {
@@ -207,6 +250,7 @@ static fer_status resume(fer_trainer *t, const fer_checkpoint_meta *ckpt_meta)
                 saved.total_epochs);
     t->st = saved;
     t->st.schedule = sched;
+    if (t->st.best_epoch >= 1 && (s = carry_best(t))) return s;
     t->st.seed = t->o.seed;
     t->st.total_epochs = t->o.epochs;
     fprintf(stderr, "fer-train: resuming %s at epoch %d, batch %d\n", path, t->st.epoch + 1,
@@ -340,7 +384,9 @@ fer_status fer_trainer_write_config(fer_trainer *t)
     cJSON_Delete(root);
     if (!text) return fer_fail(FER_ERR_NOMEM, "out of memory");
     char path[4300];
-    snprintf(path, sizeof path, "%s/config.json", t->run_dir);
+    /* evaluation-only runs may share a training run's folder: keep its config.json */
+    snprintf(path, sizeof path, "%s/%s", t->run_dir,
+             t->eval_only ? "eval_config.json" : "config.json");
     fer_status s = fer_run_write_atomic(path, text, strlen(text));
     free(text);
     return s;
