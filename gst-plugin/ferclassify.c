@@ -31,6 +31,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_fer_classify_debug);
 #define DEFAULT_MARGIN 0.1
 #define DEFAULT_SMOOTHING FER_SMOOTHING_EMA
 #define DEFAULT_SMOOTHING_ALPHA 0.4
+#define DEFAULT_CLASSIFY_EVERY 1
 #define MAX_BATCH 16
 
 enum {
@@ -44,6 +45,7 @@ enum {
   PROP_MARGIN,
   PROP_SMOOTHING,
   PROP_SMOOTHING_ALPHA,
+  PROP_CLASSIFY_EVERY,
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK,
@@ -291,6 +293,7 @@ gst_fer_classify_set_info (GstVideoFilter * filter, G_GNUC_UNUSED GstCaps * inca
 
 typedef struct FrameSettings {
   gdouble min_confidence, margin;
+  gint classify_every;
   gboolean post_messages;
   FerTrackerConfig tracking;
 } FrameSettings;
@@ -302,6 +305,7 @@ snapshot_settings (GstFerClassify * self, FrameSettings * s)
   GST_OBJECT_LOCK (self);
   s->min_confidence = self->min_confidence;
   s->margin = self->margin;
+  s->classify_every = self->classify_every;
   s->post_messages = self->post_messages;
   s->tracking.smoothing = self->smoothing;
   s->tracking.alpha = (gfloat) self->smoothing_alpha;
@@ -325,8 +329,9 @@ collect_faces (GstFerClassify * self, GstBuffer * buf)
   return self->metas->len;
 }
 
+/* 48x48 faces of the boxes listed in self->due, in that order, into self->faces48. */
 static gboolean
-crop_faces (GstFerClassify * self, GstBuffer * buf, gdouble margin)
+crop_due_faces (GstFerClassify * self, GstBuffer * buf, gdouble margin)
 {
   GstVideoFilter *filter = GST_VIDEO_FILTER (self);
   GstVideoFrame frame;
@@ -339,14 +344,62 @@ crop_faces (GstFerClassify * self, GstBuffer * buf, gdouble margin)
   w = GST_VIDEO_FRAME_WIDTH (&frame);
   h = GST_VIDEO_FRAME_HEIGHT (&frame);
   luma = fer_video_frame_luma (&frame, &self->luma, &stride);
-  g_array_set_size (self->faces48, self->boxes->len * face_px);
-  for (guint i = 0; i < self->boxes->len; i++) {
-    const FerBox *b = &g_array_index (self->boxes, FerBox, i);
+  g_array_set_size (self->faces48, self->due->len * face_px);
+  for (guint d = 0; d < self->due->len; d++) {
+    const FerBox *b = &g_array_index (self->boxes, FerBox, g_array_index (self->due, gint, d));
     fer_crop_face_48 (luma, w, h, stride, b->x, b->y, b->w, b->h, (float) margin,
-        (uint8_t *) self->faces48->data + i * face_px);
+        (uint8_t *) self->faces48->data + d * face_px);
   }
   gst_video_frame_unmap (&frame);
   return TRUE;
+}
+
+/* Tracks the faces, classifies those due (new tracks, and the others every classify-every
+ * frames) as one batch, and leaves every face's smoothed probabilities in self->probs. */
+static GstFlowReturn
+classify_faces (GstFerClassify * self, GstBuffer * buf, const FrameSettings * set)
+{
+  guint n = self->boxes->len;
+  gint k = self->n_classes;
+  const gint *ids;
+  gfloat *probs, *fresh;
+
+  g_array_set_size (self->probs, (gsize) n * k);
+  g_array_set_size (self->ids, n);
+  fer_tracker_match (self->tracker, (const FerBox *) self->boxes->data, (gint) n,
+      (gint *) self->ids->data);
+  ids = (const gint *) self->ids->data;
+
+  g_array_set_size (self->due, 0);
+  for (guint i = 0; i < n; i++)
+    if (fer_tracker_due (self->tracker, ids[i], set->classify_every))
+      g_array_append_val (self->due, i);
+
+  if (self->due->len > 0) {
+    fer_status st;
+    if (!crop_due_faces (self, buf, set->margin)) {
+      GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Cannot map video frame for reading"), (NULL));
+      return GST_FLOW_ERROR;
+    }
+    g_array_set_size (self->fresh, (gsize) self->due->len * k);
+    st = fer_classifier_run_u8 (self->classifier, (const uint8_t *) self->faces48->data,
+        (int) self->due->len, NULL, (float *) self->fresh->data);
+    if (st != FER_OK) {
+      GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Expression classifier failed: %s",
+              fer_last_error ()), (NULL));
+      return GST_FLOW_ERROR;
+    }
+  }
+
+  probs = (gfloat *) self->probs->data;
+  fresh = (gfloat *) self->fresh->data;
+  for (guint d = 0, i = 0; i < n; i++) {
+    if (d < self->due->len && (guint) g_array_index (self->due, gint, d) == i)
+      fer_tracker_observe (self->tracker, ids[i], fresh + (gsize) (d++) * k, probs + i * k);
+    else if (!fer_tracker_current (self->tracker, ids[i], probs + i * k))
+      g_warn_if_reached ();     /* not due means the track has probabilities */
+  }
+  return GST_FLOW_OK;
 }
 
 static GstStructure *
@@ -458,32 +511,17 @@ gst_fer_classify_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
   GstFerClassify *self = GST_FER_CLASSIFY (trans);
   FrameSettings set;
   guint64 frame = self->frame_count++;
-  guint n;
+  GstFlowReturn ret;
 
   if (G_UNLIKELY (!self->classifier || !GST_VIDEO_FILTER (self)->negotiated))
     return GST_FLOW_NOT_NEGOTIATED;
   snapshot_settings (self, &set);
   fer_tracker_configure (self->tracker, &set.tracking);
 
-  n = collect_faces (self, buf);
-  g_array_set_size (self->probs, (gsize) n * self->n_classes);
-  g_array_set_size (self->ids, n);
-  if (n > 0) {
-    fer_status st;
-    if (!crop_faces (self, buf, set.margin)) {
-      GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Cannot map video frame for reading"), (NULL));
-      return GST_FLOW_ERROR;
-    }
-    st = fer_classifier_run_u8 (self->classifier, (const uint8_t *) self->faces48->data,
-        (int) n, NULL, (float *) self->probs->data);
-    if (st != FER_OK) {
-      GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Expression classifier failed: %s",
-              fer_last_error ()), (NULL));
-      return GST_FLOW_ERROR;
-    }
-  }
-  fer_tracker_update (self->tracker, (const FerBox *) self->boxes->data, (gint) n,
-      (gfloat *) self->probs->data, (gint *) self->ids->data);
+  collect_faces (self, buf);
+  ret = classify_faces (self, buf, &set);
+  if (ret != GST_FLOW_OK)
+    return ret;
   label_faces (self, &set);
 
   if (set.post_messages)
@@ -532,6 +570,9 @@ gst_fer_classify_set_property (GObject * object, guint prop_id, const GValue * v
     case PROP_SMOOTHING_ALPHA:
       self->smoothing_alpha = g_value_get_double (value);
       break;
+    case PROP_CLASSIFY_EVERY:
+      self->classify_every = g_value_get_int (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -574,6 +615,9 @@ gst_fer_classify_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_SMOOTHING_ALPHA:
       g_value_set_double (value, self->smoothing_alpha);
       break;
+    case PROP_CLASSIFY_EVERY:
+      g_value_set_int (value, self->classify_every);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -596,6 +640,8 @@ gst_fer_classify_finalize (GObject * object)
   g_array_unref (self->probs);
   g_array_unref (self->boxes);
   g_array_unref (self->ids);
+  g_array_unref (self->due);
+  g_array_unref (self->fresh);
   g_ptr_array_unref (self->metas);
   g_array_unref (self->results);
   G_OBJECT_CLASS (gst_fer_classify_parent_class)->finalize (object);
@@ -612,10 +658,13 @@ gst_fer_classify_init (GstFerClassify * self)
   self->margin = DEFAULT_MARGIN;
   self->smoothing = DEFAULT_SMOOTHING;
   self->smoothing_alpha = DEFAULT_SMOOTHING_ALPHA;
+  self->classify_every = DEFAULT_CLASSIFY_EVERY;
   self->faces48 = g_array_new (FALSE, FALSE, 1);
   self->probs = g_array_new (FALSE, FALSE, sizeof (gfloat));
   self->boxes = g_array_new (FALSE, FALSE, sizeof (FerBox));
   self->ids = g_array_new (FALSE, FALSE, sizeof (gint));
+  self->due = g_array_new (FALSE, FALSE, sizeof (gint));
+  self->fresh = g_array_new (FALSE, FALSE, sizeof (gfloat));
   self->metas = g_ptr_array_new ();
   self->results = g_array_new (FALSE, FALSE, sizeof (FerFaceResult));
   /* metadata only: pixels are read, never written */
@@ -675,6 +724,11 @@ gst_fer_classify_class_init (GstFerClassifyClass * klass)
       g_param_spec_double ("smoothing-alpha", "Smoothing alpha",
           "EMA weight of the newest frame (1 = no smoothing)", 0.01, 1.0,
           DEFAULT_SMOOTHING_ALPHA, rw_playing));
+  g_object_class_install_property (gobject_class, PROP_CLASSIFY_EVERY,
+      g_param_spec_int ("classify-every", "Classify every",
+          "Run the network on each tracked face every N frames (new faces at once) and carry "
+          "its smoothed probabilities in between", 1, 1000, DEFAULT_CLASSIFY_EVERY,
+          rw_playing));
 
   gst_element_class_set_static_metadata (element_class, "Facial expression classifier",
       "Filter/Analyzer/Video",

@@ -37,6 +37,7 @@ struct _GstFerClassify {
   gdouble margin;
   FerSmoothing smoothing;
   gdouble smoothing_alpha;
+  gint classify_every;
 
   /* streaming state (start .. stop) */
   fer_classifier *classifier;
@@ -49,9 +50,11 @@ struct _GstFerClassify {
   gint width, height;         /* last negotiated size; a change restarts the tracks */
   FerLumaScratch luma;
   GArray *faces48;            /* guint8, n x 48 x 48 */
-  GArray *probs;              /* gfloat, n x n_classes */
+  GArray *probs;              /* gfloat, n x n_classes, smoothed */
   GArray *boxes;              /* FerBox */
-  GArray *ids;                /* gint */
+  GArray *ids;                /* gint, track id per face */
+  GArray *due;                /* gint, indices of the faces classified this frame */
+  GArray *fresh;              /* gfloat, due x n_classes network output */
   GPtrArray *metas;           /* GstVideoRegionOfInterestMeta*, borrowed from the buffer */
   GArray *results;            /* FerFaceResult */
 };

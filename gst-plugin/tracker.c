@@ -7,6 +7,7 @@ typedef struct FerTrack {
   gint id;
   FerBox box;
   gint missed;     /* consecutive frames without a matching box */
+  gint since_classified;  /* frames since the last observe; -1: never classified */
   gfloat *probs;   /* smoothed, n_classes */
 } FerTrack;
 
@@ -112,23 +113,19 @@ candidate_cmp (const void *pa, const void *pb)
   return a->box - b->box;
 }
 
-static void
-smooth_into_track (FerTracker * t, FerTrack * tr, gfloat * probs, gboolean fresh)
+static FerTrack *
+find_track (const FerTracker * t, gint id)
 {
-  gint c, k = t->n_classes;
-
-  if (fresh || t->cfg.smoothing == FER_SMOOTHING_NONE) {
-    memcpy (tr->probs, probs, sizeof (gfloat) * k);
-    return;
+  for (guint i = 0; i < t->tracks->len; i++) {
+    FerTrack *tr = &g_array_index (t->tracks, FerTrack, i);
+    if (tr->id == id)
+      return tr;
   }
-  for (c = 0; c < k; c++) {
-    tr->probs[c] = t->cfg.alpha * probs[c] + (1.0f - t->cfg.alpha) * tr->probs[c];
-    probs[c] = tr->probs[c];
-  }
+  return NULL;
 }
 
 void
-fer_tracker_update (FerTracker * t, const FerBox * boxes, gint n, gfloat * probs, gint * ids)
+fer_tracker_match (FerTracker * t, const FerBox * boxes, gint n, gint * ids)
 {
   gint n_tracks = (gint) t->tracks->len, n_cand = 0, i, j;
   Candidate *cand = NULL;
@@ -161,32 +158,33 @@ fer_tracker_update (FerTracker * t, const FerBox * boxes, gint n, gfloat * probs
     }
   }
 
-  /* age unmatched tracks (before appending new ones) */
-  for (i = 0; i < n_tracks; i++)
+  /* age every existing track; matched ones are refreshed below */
+  for (i = 0; i < n_tracks; i++) {
+    FerTrack *tr = &g_array_index (t->tracks, FerTrack, i);
     if (!track_used[i])
-      g_array_index (t->tracks, FerTrack, i).missed++;
+      tr->missed++;
+    if (tr->since_classified >= 0)
+      tr->since_classified++;
+  }
 
   for (j = 0; j < n; j++) {
     FerTrack *tr;
-    gboolean fresh = FALSE;
     if (box_track[j] >= 0) {
       tr = &g_array_index (t->tracks, FerTrack, box_track[j]);
     } else {
       FerTrack nt = { 0 };
       nt.id = t->next_id++;
+      nt.since_classified = -1;
       nt.probs = g_new0 (gfloat, t->n_classes);
       g_array_append_val (t->tracks, nt);
       tr = &g_array_index (t->tracks, FerTrack, t->tracks->len - 1);
-      fresh = TRUE;
     }
     tr->box = boxes[j];
     tr->missed = 0;
-    if (probs)
-      smooth_into_track (t, tr, probs + (gsize) j * t->n_classes, fresh);
     ids[j] = tr->id;
   }
 
-  /* drop tracks unmatched for too long (indices of matched tracks are no longer needed) */
+  /* forget tracks unmatched for too long (this frame's boxes all have live tracks) */
   for (i = (gint) t->tracks->len - 1; i >= 0; i--)
     if (g_array_index (t->tracks, FerTrack, i).missed > t->cfg.max_missed)
       g_array_remove_index (t->tracks, i);
@@ -194,4 +192,52 @@ fer_tracker_update (FerTracker * t, const FerBox * boxes, gint n, gfloat * probs
   g_free (cand);
   g_free (track_used);
   g_free (box_track);
+}
+
+gboolean
+fer_tracker_due (const FerTracker * t, gint id, gint every)
+{
+  const FerTrack *tr = find_track (t, id);
+  return !tr || tr->since_classified < 0 || every <= 1 || tr->since_classified >= every;
+}
+
+void
+fer_tracker_observe (FerTracker * t, gint id, const gfloat * fresh, gfloat * out)
+{
+  FerTrack *tr = find_track (t, id);
+  gint c, k = t->n_classes;
+
+  if (!tr) {
+    memmove (out, fresh, sizeof (gfloat) * k);
+    return;
+  }
+  if (tr->since_classified < 0 || t->cfg.smoothing == FER_SMOOTHING_NONE) {
+    memcpy (tr->probs, fresh, sizeof (gfloat) * k);
+  } else {
+    for (c = 0; c < k; c++)
+      tr->probs[c] = t->cfg.alpha * fresh[c] + (1.0f - t->cfg.alpha) * tr->probs[c];
+  }
+  tr->since_classified = 0;
+  memmove (out, tr->probs, sizeof (gfloat) * k);
+}
+
+gboolean
+fer_tracker_current (const FerTracker * t, gint id, gfloat * out)
+{
+  const FerTrack *tr = find_track (t, id);
+
+  if (!tr || tr->since_classified < 0)
+    return FALSE;
+  memcpy (out, tr->probs, sizeof (gfloat) * t->n_classes);
+  return TRUE;
+}
+
+void
+fer_tracker_update (FerTracker * t, const FerBox * boxes, gint n, gfloat * probs, gint * ids)
+{
+  fer_tracker_match (t, boxes, n, ids);
+  if (probs)
+    for (gint j = 0; j < n; j++)
+      fer_tracker_observe (t, ids[j], probs + (gsize) j * t->n_classes,
+          probs + (gsize) j * t->n_classes);
 }

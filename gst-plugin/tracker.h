@@ -35,8 +35,22 @@ void fer_tracker_reset (FerTracker * t);
 void fer_tracker_configure (FerTracker * t, const FerTrackerConfig * cfg);
 void fer_tracker_default_config (FerTrackerConfig * cfg);
 
-/* One frame: boxes[n] with their raw probabilities probs[n * n_classes] (smoothed in place)
- * and the track id of each box written to ids[n]. Each track takes at most one box. */
+/* One frame, step 1: matches boxes[n] to the live tracks (a new track for each unmatched box),
+ * writes each box's track id to ids[n], ages unmatched tracks and forgets those unmatched for
+ * more than max_missed frames. Each track takes at most one box. */
+void fer_tracker_match (FerTracker * t, const FerBox * boxes, gint n, gint * ids);
+/* TRUE when track id has no probabilities yet or was last classified `every` or more frames
+ * ago (every <= 1: always). */
+gboolean fer_tracker_due (const FerTracker * t, gint id, gint every);
+/* Step 2 for a classified face: feeds its fresh probabilities (n_classes) to track id and
+ * writes the track's smoothed probabilities to out (may alias fresh). */
+void fer_tracker_observe (FerTracker * t, gint id, const gfloat * fresh, gfloat * out);
+/* Step 2 for a face not classified this frame: the track's current smoothed probabilities.
+ * FALSE when the track has none. */
+gboolean fer_tracker_current (const FerTracker * t, gint id, gfloat * out);
+
+/* Both steps for every box: match, then observe probs[n * n_classes] (smoothed in place;
+ * probs may be NULL to only track). */
 void fer_tracker_update (FerTracker * t, const FerBox * boxes, gint n, gfloat * probs,
     gint * ids);
 gint fer_tracker_n_tracks (const FerTracker * t);

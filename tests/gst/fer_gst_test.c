@@ -185,10 +185,18 @@ fer_gst_test_run_pipeline (GstElement * pipeline, guint timeout_s)
 gchar *
 fer_gst_test_find_sample (const gchar * name, ...)
 {
-  gchar *p = g_build_filename (FER_SOURCE_DIR, "data", "samples", name, NULL);
+  const gchar *env_dir = g_getenv ("FER_SAMPLES_DIR");
+  gchar *p;
   const gchar *alt;
   va_list ap;
 
+  if (env_dir) {
+    p = g_build_filename (env_dir, name, NULL);
+    if (g_file_test (p, G_FILE_TEST_IS_REGULAR))
+      return p;
+    g_free (p);
+  }
+  p = g_build_filename (FER_SOURCE_DIR, "data", "samples", name, NULL);
   if (g_file_test (p, G_FILE_TEST_IS_REGULAR))
     return p;
   g_free (p);

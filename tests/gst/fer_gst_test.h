@@ -40,7 +40,8 @@ GstVideoRegionOfInterestMeta *fer_gst_test_add_face (GstBuffer * buf, gint x, gi
  * Returns NULL on EOS, else a newly allocated error text. */
 gchar *fer_gst_test_run_pipeline (GstElement * pipeline, guint timeout_s);
 
-/* First existing file among data/samples/NAME in the source tree and the fallbacks
+/* First existing file among $FER_SAMPLES_DIR/NAME, data/samples/NAME in the source tree and
+ * the fallbacks
  * (NULL-terminated absolute paths); NULL when none exists. */
 gchar *fer_gst_test_find_sample (const gchar * name, ...) G_GNUC_NULL_TERMINATED;
 

@@ -289,7 +289,10 @@ test_properties (void)
   gst_util_set_object_arg (G_OBJECT (e), "smoothing", "none");
   g_object_set (e, "model", "/some/model.fer", "threads", 3, "min-confidence", 0.42,
       "post-messages", TRUE, "results-location", "/tmp/x.jsonl", "margin", 0.25,
-      "smoothing-alpha", 0.7, NULL);
+      "smoothing-alpha", 0.7, "classify-every", 4, NULL);
+  gint every = 0;
+  g_object_get (e, "classify-every", &every, NULL);
+  FER_CHECK (every == 4, "classify-every read back %d", every);
   g_object_get (e, "model", &model, "results-location", &loc, "backend", &backend,
       "threads", &threads, "smoothing", &smoothing, "margin", &margin, "smoothing-alpha",
       &alpha, "min-confidence", &minc, "post-messages", &post, NULL);
@@ -559,6 +562,49 @@ test_many_faces_and_no_leaked_frames (void)
   g_free (path);
 }
 
+/* classify-every=3: the network runs on frames 0, 3, 6 of a track; in between the face carries
+ * the last probabilities (smoothing none makes that exact); a new face is classified at once. */
+static void
+test_classify_every (void)
+{
+  GstHarness *h = classify_harness (random_model, GST_VIDEO_FORMAT_GRAY8, 320, 240,
+      "classify-every", 3, "smoothing", 0, NULL);
+  gdouble last[7] = { 0 }, first_new = -1.0;
+  guint changes = 0;
+
+  for (gint f = 0; f < 9; f++) {
+    GstBuffer *in = fer_gst_test_frame (GST_VIDEO_FORMAT_GRAY8, 320, 240, (guint) f * 5), *out;
+    GstVideoRegionOfInterestMeta *roi;
+    gpointer state = NULL;
+    fer_gst_test_add_face (in, 50, 50, 100, 100);
+    if (f == 4)
+      fer_gst_test_add_face (in, 200, 60, 90, 90);    /* appears between classifications */
+    out = gst_harness_push_and_pull (h, in);
+    while ((roi = fer_buffer_iterate_faces (out, &state))) {
+      const GValue *probs = gst_structure_get_value (expression_of (roi), "probabilities");
+      gboolean same = TRUE;
+      if (roi->x == 200) {
+        first_new = g_value_get_double (gst_value_array_get_value (probs, 0));
+        continue;
+      }
+      for (guint c = 0; c < 7; c++) {
+        gdouble p = g_value_get_double (gst_value_array_get_value (probs, c));
+        same &= p == last[c];
+        last[c] = p;
+      }
+      if (f % 3 != 0)
+        FER_CHECK (same, "frame %d: probabilities changed between classifications", f);
+      else
+        changes += !same;
+    }
+    gst_buffer_unref (out);
+  }
+  FER_CHECK (changes == 3, "the network changed the answer on %u of 3 classified frames",
+      changes);
+  FER_CHECK (first_new >= 0.0, "the new face had no probabilities");
+  gst_harness_teardown (h);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -587,6 +633,7 @@ main (int argc, char **argv)
   test_messages_and_min_confidence ();
   test_second_classifier_replaces_param ();
   test_many_faces_and_no_leaked_frames ();
+  test_classify_every ();
 
   fer_gst_test_rmdir (tmpdir);
   g_free (tmpdir);
