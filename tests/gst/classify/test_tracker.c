@@ -133,6 +133,34 @@ test_ema (void)
   fer_tracker_free (t);
 }
 
+/* due/observe/current: a new track is due at once, then every `every` frames. */
+static void
+test_due (void)
+{
+  FerTracker *t = fer_tracker_new (2);
+  FerBox a = { 10, 10, 50, 50 };
+  const gfloat fresh[2] = { 0.25f, 0.75f };
+  gfloat out[2];
+  gint id;
+
+  fer_tracker_match (t, &a, 1, &id);
+  CHECK (fer_tracker_due (t, id, 3), "new track not due");
+  CHECK (!fer_tracker_current (t, id, out), "new track has probabilities");
+  fer_tracker_observe (t, id, fresh, out);
+  CHECK (out[0] == 0.25f && out[1] == 0.75f, "first observation");
+  for (gint f = 1; f <= 6; f++) {
+    fer_tracker_match (t, &a, 1, &id);
+    gboolean due = fer_tracker_due (t, id, 3);
+    CHECK (due == (f % 3 == 0), "frame %d: due %d", f, due);
+    if (due)
+      fer_tracker_observe (t, id, fresh, out);
+    else
+      CHECK (fer_tracker_current (t, id, out) && out[1] == 0.75f, "frame %d: carried", f);
+    CHECK (fer_tracker_due (t, id, 1), "every=1 is always due");
+  }
+  fer_tracker_free (t);
+}
+
 int
 main (void)
 {
@@ -140,6 +168,7 @@ main (void)
   test_stable_ids ();
   test_expiry_and_new_ids ();
   test_ema ();
+  test_due ();
   printf ("tracker: ok\n");
   return 0;
 }
