@@ -139,6 +139,13 @@ static fer_status open_logs(fer_trainer *t)
     char path[4300];
     snprintf(path, sizeof path, "%s/history.jsonl", t->run_dir);
     fer_status s = fer_history_read(path, t->st.epoch, t->o.epochs, &t->history, &t->n_history);
+    if (!s && t->n_history == 0 && t->st.epoch > 0 && strrchr(t->o.resume, '/')) {
+        /* resumed into another folder: start from the original run's history */
+        snprintf(path, sizeof path, "%.*s/history.jsonl",
+                 (int)(strrchr(t->o.resume, '/') - t->o.resume), t->o.resume);
+        free(t->history);
+        s = fer_history_read(path, t->st.epoch, t->o.epochs, &t->history, &t->n_history);
+    }
     if (!s) s = fer_tb_open(t->run_dir, &t->tb);
     return s;
 }
