@@ -216,6 +216,11 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) CHECK(exists("full", files[i]));
     CHECK(has_events_file("full"));
     CHECK(count_lines("full", "history.jsonl") == 20);
+    snprintf(logp, sizeof logp, "%s/full/history.jsonl", runs);
+    char *hist = fx_read_file(logp, NULL);
+    CHECK(hist && strstr(hist, "\"val/macro_f1\"") && strstr(hist, "\"val/f1_sad\"") &&
+          strstr(hist, "\"lr\"") && strstr(hist, "\"train/acc\""));
+    free(hist);
     cJSON *cfg = read_json("full", "config.json");
     CHECK(cJSON_GetObjectItemCaseSensitive(cfg, "git_revision"));
     const cJSON *settings = cJSON_GetObjectItemCaseSensitive(cfg, "settings");

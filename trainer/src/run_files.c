@@ -60,8 +60,8 @@ static double *hist_field(fer_history_row *r, int k)
     return f[k];
 }
 
-fer_status fer_history_read(const char *path, int max_epoch, int extra, fer_history_row **rows,
-                            int *n)
+fer_status fer_history_read(const char *path, int max_epoch, int extra, fer_class_names names,
+                            int n_classes, fer_history_row **rows, int *n)
 {
     *n = 0;
     int cap = max_epoch + extra + 1;
@@ -81,6 +81,12 @@ fer_status fer_history_read(const char *path, int max_epoch, int extra, fer_hist
                 const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, hist_keys[k]);
                 *hist_field(r, k) = cJSON_IsNumber(v) ? v->valuedouble : NAN;
             }
+            for (int c = 0; c < n_classes; c++) {
+                char key[FER_NAME_LEN + 16];
+                snprintf(key, sizeof key, "val/f1_%s", names[c]);
+                const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+                r->val_f1[c] = cJSON_IsNumber(v) ? v->valuedouble : NAN;
+            }
             (*n)++;
         }
         cJSON_Delete(o);
@@ -90,9 +96,10 @@ fer_status fer_history_read(const char *path, int max_epoch, int extra, fer_hist
     return FER_OK;
 }
 
-fer_status fer_history_write(const char *path, const fer_history_row *rows, int n)
+fer_status fer_history_write(const char *path, const fer_history_row *rows, int n,
+                             fer_class_names names, int n_classes)
 {
-    size_t cap = 256 * (size_t)(n + 1), len = 0;
+    size_t cap = (256 + 64 * (size_t)n_classes) * (size_t)(n + 1), len = 0;
     char *buf = malloc(cap);
     if (!buf) return fer_fail(FER_ERR_NOMEM, "out of memory");
     for (int i = 0; i < n; i++) {
@@ -102,6 +109,13 @@ fer_status fer_history_write(const char *path, const fer_history_row *rows, int 
             double v = *hist_field(&r, k);
             if (isfinite(v)) len += (size_t)snprintf(buf + len, cap - len, ",\"%s\":%.9g", hist_keys[k], v);
             else len += (size_t)snprintf(buf + len, cap - len, ",\"%s\":null", hist_keys[k]);
+        }
+        for (int c = 0; c < n_classes; c++) {
+            if (isfinite(r.val_f1[c]))
+                len += (size_t)snprintf(buf + len, cap - len, ",\"val/f1_%s\":%.9g", names[c],
+                                        r.val_f1[c]);
+            else
+                len += (size_t)snprintf(buf + len, cap - len, ",\"val/f1_%s\":null", names[c]);
         }
         len += (size_t)snprintf(buf + len, cap - len, "}\n");
     }

@@ -93,11 +93,18 @@ static fer_status log_epoch(fer_trainer *t, const fer_history_row *row)
     fer_status s = FER_OK;
     double now = wall_clock();
     for (int k = 0; k < 5 && !s; k++) s = fer_tb_scalar(t->tb, tags[k], (float)v[k], row->epoch, now);
+    for (int c = 0; c < t->n_classes && !s; c++) {
+        char tag[FER_NAME_LEN + 16];
+        snprintf(tag, sizeof tag, "val/f1_%s", t->class_names[c]);
+        s = fer_tb_scalar(t->tb, tag, (float)row->val_f1[c], row->epoch, now);
+    }
     if (s) return s;
     t->history[t->n_history++] = *row;
     char path[4300], title[512];
     snprintf(path, sizeof path, "%s/history.jsonl", t->run_dir);
-    if ((s = fer_history_write(path, t->history, t->n_history))) return s;
+    if ((s = fer_history_write(path, t->history, t->n_history,
+                               (fer_class_names)t->class_names, t->n_classes)))
+        return s;
     snprintf(path, sizeof path, "%s/curves.png", t->run_dir);
     snprintf(title, sizeof title, "%s: training curves", t->o.exp);
     return fer_history_curves(path, t->history, t->n_history, title);
@@ -114,6 +121,12 @@ static fer_status end_epoch(fer_trainer *t, int e, float lr, double seconds)
                            .train_acc = (double)t->st.correct / (t->st.seen ? t->st.seen : 1),
                            .val_acc = m.accuracy, .val_macro_f1 = m.macro_f1, .lr = lr,
                            .seconds = seconds};
+    char per_class[FER_MAX_CLASSES * (FER_NAME_LEN + 8)] = "";
+    for (int c = 0; c < t->n_classes; c++) {
+        row.val_f1[c] = m.f1[c];
+        size_t len = strlen(per_class);
+        snprintf(per_class + len, sizeof per_class - len, " %s %.3f", t->class_names[c], m.f1[c]);
+    }
     fer_schedule_observe(&t->st.schedule, (float)m.macro_f1);
     t->st.epoch = e + 1;
     t->st.batch = 0;
@@ -124,6 +137,7 @@ static fer_status end_epoch(fer_trainer *t, int e, float lr, double seconds)
                      "lr %.3g | %.1f s (batches: data wait %.2f s, model %.1f s)", e + 1, t->o.epochs,
                      row.train_loss, row.train_acc, row.val_acc, row.val_macro_f1, lr, seconds,
                      t->epoch_data_s, t->epoch_step_s);
+    fer_progress_log(&t->progress, "  val F1:%s", per_class);
     if (m.macro_f1 > t->st.best_metric) {
         t->st.best_metric = m.macro_f1;
         t->st.best_epoch = e + 1;
@@ -138,13 +152,15 @@ static fer_status open_logs(fer_trainer *t)
 {
     char path[4300];
     snprintf(path, sizeof path, "%s/history.jsonl", t->run_dir);
-    fer_status s = fer_history_read(path, t->st.epoch, t->o.epochs, &t->history, &t->n_history);
+    fer_status s = fer_history_read(path, t->st.epoch, t->o.epochs, (fer_class_names)t->class_names,
+                         t->n_classes, &t->history, &t->n_history);
     if (!s && t->n_history == 0 && t->st.epoch > 0 && strrchr(t->o.resume, '/')) {
         /* resumed into another folder: start from the original run's history */
         snprintf(path, sizeof path, "%.*s/history.jsonl",
                  (int)(strrchr(t->o.resume, '/') - t->o.resume), t->o.resume);
         free(t->history);
-        s = fer_history_read(path, t->st.epoch, t->o.epochs, &t->history, &t->n_history);
+        s = fer_history_read(path, t->st.epoch, t->o.epochs, (fer_class_names)t->class_names,
+                         t->n_classes, &t->history, &t->n_history);
     }
     if (!s) s = fer_tb_open(t->run_dir, &t->tb);
     return s;
