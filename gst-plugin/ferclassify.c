@@ -31,7 +31,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_fer_classify_debug);
 #define DEFAULT_MARGIN 0.1
 #define DEFAULT_SMOOTHING FER_SMOOTHING_EMA
 #define DEFAULT_SMOOTHING_ALPHA 0.4
-#define DEFAULT_CLASSIFY_EVERY 1
+#define DEFAULT_CLASSIFY_EVERY 3
 #define MAX_BATCH 16
 
 enum {
@@ -354,6 +354,56 @@ crop_due_faces (GstFerClassify * self, GstBuffer * buf, gdouble margin)
   return TRUE;
 }
 
+typedef struct Stale {
+  gint face, staleness;
+} Stale;
+
+static gint
+by_staleness_desc (gconstpointer a, gconstpointer b)
+{
+  const Stale *x = a, *y = b;
+  return x->staleness != y->staleness ? y->staleness - x->staleness : x->face - y->face;
+}
+
+static gint
+int_cmp (gconstpointer a, gconstpointer b)
+{
+  return *(const gint *) a - *(const gint *) b;
+}
+
+/* Fills self->due (ascending face indices) with the faces to classify this frame: every new
+ * face, plus the most overdue tracked faces up to about n/every per frame, so the network's
+ * work is spread evenly over the frames instead of every face falling due on the same one.
+ * A face is never left unclassified for 2*every frames or more. */
+static void
+choose_due_faces (GstFerClassify * self, const gint * ids, guint n, gint every)
+{
+  GArray *overdue = g_array_new (FALSE, FALSE, sizeof (Stale));
+  guint budget = every <= 1 ? n : (n + (guint) every - 1) / (guint) every, taken = 0;
+
+  g_array_set_size (self->due, 0);
+  for (guint i = 0; i < n; i++) {
+    gint s = fer_tracker_staleness (self->tracker, ids[i]);
+    if (s < 0 || every <= 1) {
+      g_array_append_val (self->due, i);
+      taken++;
+    } else if (s >= every) {
+      Stale st = { (gint) i, s };
+      g_array_append_val (overdue, st);
+    }
+  }
+  g_array_sort (overdue, by_staleness_desc);
+  for (guint j = 0; j < overdue->len; j++) {
+    const Stale *st = &g_array_index (overdue, Stale, j);
+    if (taken >= budget && st->staleness < 2 * every)
+      break;
+    g_array_append_val (self->due, st->face);
+    taken++;
+  }
+  g_array_sort (self->due, int_cmp);
+  g_array_unref (overdue);
+}
+
 /* Tracks the faces, classifies those due (new tracks, and the others every classify-every
  * frames) as one batch, and leaves every face's smoothed probabilities in self->probs. */
 static GstFlowReturn
@@ -370,10 +420,7 @@ classify_faces (GstFerClassify * self, GstBuffer * buf, const FrameSettings * se
       (gint *) self->ids->data);
   ids = (const gint *) self->ids->data;
 
-  g_array_set_size (self->due, 0);
-  for (guint i = 0; i < n; i++)
-    if (fer_tracker_due (self->tracker, ids[i], set->classify_every))
-      g_array_append_val (self->due, i);
+  choose_due_faces (self, ids, n, set->classify_every);
 
   if (self->due->len > 0) {
     fer_status st;

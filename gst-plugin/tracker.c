@@ -194,11 +194,18 @@ fer_tracker_match (FerTracker * t, const FerBox * boxes, gint n, gint * ids)
   g_free (box_track);
 }
 
+gint
+fer_tracker_staleness (const FerTracker * t, gint id)
+{
+  const FerTrack *tr = find_track (t, id);
+  return tr ? tr->since_classified : -1;
+}
+
 gboolean
 fer_tracker_due (const FerTracker * t, gint id, gint every)
 {
-  const FerTrack *tr = find_track (t, id);
-  return !tr || tr->since_classified < 0 || every <= 1 || tr->since_classified >= every;
+  gint s = fer_tracker_staleness (t, id);
+  return s < 0 || every <= 1 || s >= every;
 }
 
 void

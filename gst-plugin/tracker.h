@@ -39,6 +39,8 @@ void fer_tracker_default_config (FerTrackerConfig * cfg);
  * writes each box's track id to ids[n], ages unmatched tracks and forgets those unmatched for
  * more than max_missed frames. Each track takes at most one box. */
 void fer_tracker_match (FerTracker * t, const FerBox * boxes, gint n, gint * ids);
+/* Frames since track id was last classified; -1 when it never was (or is unknown). */
+gint fer_tracker_staleness (const FerTracker * t, gint id);
 /* TRUE when track id has no probabilities yet or was last classified `every` or more frames
  * ago (every <= 1: always). */
 gboolean fer_tracker_due (const FerTracker * t, gint id, gint every);

@@ -289,8 +289,11 @@ test_properties (void)
   gst_util_set_object_arg (G_OBJECT (e), "smoothing", "none");
   g_object_set (e, "model", "/some/model.fer", "threads", 3, "min-confidence", 0.42,
       "post-messages", TRUE, "results-location", "/tmp/x.jsonl", "margin", 0.25,
-      "smoothing-alpha", 0.7, "classify-every", 4, NULL);
+      "smoothing-alpha", 0.7, NULL);
   gint every = 0;
+  g_object_get (e, "classify-every", &every, NULL);
+  FER_CHECK (every == 3, "default classify-every %d", every);
+  g_object_set (e, "classify-every", 4, NULL);
   g_object_get (e, "classify-every", &every, NULL);
   FER_CHECK (every == 4, "classify-every read back %d", every);
   g_object_get (e, "model", &model, "results-location", &loc, "backend", &backend,
@@ -605,6 +608,45 @@ test_classify_every (void)
   gst_harness_teardown (h);
 }
 
+/* Six faces appearing together with classify-every=3: after the first frame the network sees
+ * about two faces per frame, and each face is reclassified within 2*3 frames. */
+static void
+test_classify_every_spreads_work (void)
+{
+  GstHarness *h = classify_harness (random_model, GST_VIDEO_FORMAT_GRAY8, 640, 240,
+      "smoothing", 0, NULL);
+  gdouble last[6] = { 0 };
+  gint last_change[6] = { 0 };
+
+  for (gint f = 0; f < 13; f++) {
+    GstBuffer *in = fer_gst_test_frame (GST_VIDEO_FORMAT_GRAY8, 640, 240, (guint) f * 3), *out;
+    GstVideoRegionOfInterestMeta *roi;
+    gpointer state = NULL;
+    guint changed = 0;
+    for (gint k = 0; k < 6; k++)
+      fer_gst_test_add_face (in, 5 + k * 105, 60, 100, 100);
+    out = gst_harness_push_and_pull (h, in);
+    while ((roi = fer_buffer_iterate_faces (out, &state))) {
+      gint k = (gint) (roi->x - 5) / 105;
+      gdouble p = g_value_get_double (gst_value_array_get_value (gst_structure_get_value
+              (expression_of (roi), "probabilities"), 0));
+      if (f == 0 || p != last[k]) {
+        changed++;
+        last_change[k] = f;
+      }
+      FER_CHECK (f - last_change[k] < 6, "frame %d: face %d not reclassified since frame %d",
+          f, k, last_change[k]);
+      last[k] = p;
+    }
+    if (f == 0)
+      FER_CHECK (changed == 6, "new faces classified: %u of 6", changed);
+    else
+      FER_CHECK (changed <= 3, "frame %d: %u faces classified (work not spread)", f, changed);
+    gst_buffer_unref (out);
+  }
+  gst_harness_teardown (h);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -634,6 +676,7 @@ main (int argc, char **argv)
   test_second_classifier_replaces_param ();
   test_many_faces_and_no_leaked_frames ();
   test_classify_every ();
+  test_classify_every_spreads_work ();
 
   fer_gst_test_rmdir (tmpdir);
   g_free (tmpdir);
