@@ -1,0 +1,134 @@
+/* Architectures: presets (exact SimpleCNN shapes and parameter counts), JSON round trip,
+ * loading from a file, equality, and clear errors for malformed descriptions. */
+#include <unistd.h>
+
+#include "fer/model.h"
+#include "test_util.h"
+
+static void expect_error(const char *json, const char *needle)
+{
+    fer_arch a;
+    fer_status st = fer_arch_from_json(json, "arch.json", &a);
+    CHECK(st == FER_ERR_FORMAT, "'%s' accepted", json);
+    CHECK(strstr(fer_last_error(), needle) && strstr(fer_last_error(), "arch.json"),
+          "message '%s' lacks '%s'", fer_last_error(), needle);
+}
+
+int main(void)
+{
+    fer_backend *b;
+    OK(fer_backend_new("ref", 1, &b));
+
+    /* SimpleCNN exactly as the seed: 3 blocks 32/64/128, 4608 -> 256 -> 128 features, 7 classes */
+    fer_arch a;
+    OK(fer_arch_preset("simplecnn", FER_HEAD_SOFTMAX, &a));
+    CHECK(a.n_layers == 26 && a.in_c == 1 && a.in_h == 48 && a.n_classes == 7, "layers %d",
+          a.n_layers);
+    CHECK(a.layers[0].kind == FER_LAYER_CONV2D && a.layers[0].out == 32 && !a.layers[0].bias &&
+              a.layers[0].k == 3 && a.layers[0].pad == 1,
+          "first conv");
+    CHECK(a.layers[22].kind == FER_LAYER_LINEAR && a.layers[22].out == 256, "linear 256");
+    CHECK(a.layers[24].kind == FER_LAYER_DROPOUT && a.layers[24].p == 0.3f, "dropout 0.3");
+    CHECK(a.layers[25].kind == FER_LAYER_LINEAR && a.layers[25].out == 128, "features 128");
+    fer_model *m;
+    OK(fer_model_new(&a, b, 1, &m));
+    CHECK(fer_model_param_count(m) == 1500583, "simplecnn softmax params %zu",
+          fer_model_param_count(m));
+    CHECK(fer_model_n_tensors(m) == 42, "tensors %d", fer_model_n_tensors(m));
+    fer_tensor_info ti;
+    OK(fer_model_tensor_info(m, 36, &ti)); /* layers.22.weight */
+    CHECK(strcmp(ti.name, "layers.22.weight") == 0 && ti.shape[0] == 256 && ti.shape[1] == 4608,
+          "%s", ti.name);
+    OK(fer_model_tensor_info(m, 41, &ti));
+    CHECK(strcmp(ti.name, "head.bias") == 0 && ti.numel == 7, "%s", ti.name);
+    fer_model_free(m);
+    OK(fer_arch_preset("simplecnn", FER_HEAD_ARCFACE, &a));
+    OK(fer_model_new(&a, b, 1, &m));
+    CHECK(fer_model_param_count(m) == 1500576, "simplecnn arcface params %zu",
+          fer_model_param_count(m));
+    CHECK(a.arc_s == 30.0f && a.arc_m == 0.5f, "arcface defaults");
+    fer_model_free(m);
+    CHECK(fer_arch_preset("nope", FER_HEAD_SOFTMAX, &a) == FER_ERR_ARG, "unknown preset");
+
+    /* JSON round trip of both presets and both heads */
+    const char *presets[] = {"simplecnn", "tiny"};
+    for (int p = 0; p < 2; p++)
+        for (int h = 0; h < 2; h++) {
+            fer_arch x, y;
+            OK(fer_arch_preset(presets[p], (fer_head_kind)h, &x));
+            char *json = fer_arch_to_json(&x);
+            CHECK(json != NULL, "to_json");
+            OK(fer_arch_from_json(json, "<roundtrip>", &y));
+            CHECK(fer_arch_equal(&x, &y) && strcmp(x.name, y.name) == 0, "round trip %s/%d",
+                  presets[p], h);
+            free(json);
+        }
+
+    /* from a file; JSON defaults as PyTorch (stride 1, pad 0, bias true, pool stride = k) */
+    char path[] = "/tmp/fer_arch_XXXXXX";
+    int fd = mkstemp(path);
+    const char *json =
+        "{\"name\":\"mini\",\"input\":[1,12,12],\"classes\":3,\"layers\":["
+        "{\"type\":\"conv2d\",\"out\":4,\"k\":3},{\"type\":\"relu\"},"
+        "{\"type\":\"maxpool2d\",\"k\":2},{\"type\":\"flatten\"},"
+        "{\"type\":\"linear\",\"out\":5}],\"head\":{\"type\":\"arcface\",\"s\":16,\"m\":0.2}}";
+    CHECK(write(fd, json, strlen(json)) == (ssize_t)strlen(json), "write");
+    close(fd);
+    OK(fer_arch_load(path, FER_HEAD_SOFTMAX, &a));
+    unlink(path);
+    CHECK(a.layers[0].stride == 1 && a.layers[0].pad == 0 && a.layers[0].bias == 1 &&
+              a.layers[2].stride == 2 && a.layers[4].bias == 1,
+          "json defaults");
+    CHECK(a.head == FER_HEAD_ARCFACE && a.arc_s == 16.0f && fabsf(a.arc_m - 0.2f) < 1e-7f &&
+              a.n_classes == 3,
+          "json head");
+    OK(fer_model_new(&a, b, 1, &m));
+    /* conv 4x1x3x3 + 4, linear 5x100 + 5, head 3x5 */
+    CHECK(fer_model_param_count(m) == 36 + 4 + 500 + 5 + 15, "mini params %zu",
+          fer_model_param_count(m));
+    fer_model_free(m);
+    CHECK(fer_arch_load("/nonexistent/arch.json", FER_HEAD_SOFTMAX, &a) == FER_ERR_IO &&
+              strstr(fer_last_error(), "/nonexistent/arch.json"),
+          "missing file: %s", fer_last_error());
+    OK(fer_arch_load("tiny", FER_HEAD_ARCFACE, &a));
+    CHECK(a.head == FER_HEAD_ARCFACE && strcmp(a.name, "tiny") == 0, "preset via load");
+
+    /* equality */
+    fer_arch x, y;
+    OK(fer_arch_preset("tiny", FER_HEAD_SOFTMAX, &x));
+    y = x;
+    CHECK(fer_arch_equal(&x, &y), "equal");
+    y.layers[0].out = 9;
+    CHECK(!fer_arch_equal(&x, &y), "conv width");
+    y = x;
+    y.head = FER_HEAD_ARCFACE;
+    CHECK(!fer_arch_equal(&x, &y), "head");
+    y = x;
+    y.n_classes = 6;
+    CHECK(!fer_arch_equal(&x, &y), "classes");
+    y = x;
+    snprintf(y.name, sizeof y.name, "renamed");
+    CHECK(fer_arch_equal(&x, &y), "name is not part of the shape");
+
+    /* errors */
+    expect_error("{", "invalid JSON");
+    expect_error("{\"layers\":[{\"type\":\"conv3d\"}]}", "unknown type \"conv3d\"");
+    expect_error("{\"layers\":[{\"type\":\"conv2d\",\"out\":4,\"kernel\":3}]}",
+                 "unknown field \"kernel\"");
+    expect_error("{\"layers\":[{\"type\":\"linear\",\"out\":4}]}", "flatten");
+    expect_error("{\"layers\":[{\"type\":\"flatten\"},{\"type\":\"conv2d\",\"out\":2}]}",
+                 "after flatten");
+    expect_error("{\"input\":[1,4,4],\"layers\":[{\"type\":\"maxpool2d\",\"k\":8},"
+                 "{\"type\":\"flatten\"}]}",
+                 "empty");
+    expect_error("{\"classes\":1,\"layers\":[{\"type\":\"flatten\"}]}", "classes");
+    expect_error("{\"layers\":[{\"type\":\"flatten\"},{\"type\":\"dropout\",\"p\":1.5}]}",
+                 "dropout");
+    expect_error("{\"layers\":[{\"type\":\"conv2d\",\"out\":2,\"k\":3}]}", "flat feature");
+    expect_error("{\"layers\":[{\"type\":\"flatten\"}],\"head\":{\"type\":\"cosface\"}}",
+                 "unknown head");
+    expect_error("{\"layers\":[{\"type\":\"conv2d\",\"out\":2.5}]}", "integer");
+
+    fer_backend_free(b);
+    return test_result("test_arch");
+}
