@@ -1,27 +1,20 @@
-/* Evaluation on a split and the end-of-run outputs (see trainer.h). Images are fed exactly as
- * fer-eval feeds them (no augmentation, fer/preprocess.h normalisation), so both agree. */
+/* Evaluation on a split and the end-of-run outputs (see trainer.h). Validation scores the
+ * training model's logits with libfereval's fer_eval_score; the final test evaluation runs the
+ * saved checkpoint through libfereval's shared loop (fer_evaluate_arrays), the same code
+ * fer-eval uses, so both report identical numbers for the same checkpoint and split. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "batch.h"
+#include "fer/evaluate.h"
 #include "fer/figures.h"
 #include "trainer.h"
-
-static void softmax_row(const float *z, int n, float *p)
-{
-    float mx = z[0];
-    for (int i = 1; i < n; i++) mx = z[i] > mx ? z[i] : mx;
-    double sum = 0.0;
-    for (int i = 0; i < n; i++) sum += (p[i] = expf(z[i] - mx));
-    for (int i = 0; i < n; i++) p[i] = (float)(p[i] / sum);
-}
 
 fer_status fer_trainer_evaluate(fer_trainer *t, const fer_dataset *d, fer_metrics *m)
 {
     fer_metrics_init(m, t->n_classes, (const char(*)[FER_NAME_LEN])t->class_names);
     const int bs = t->o.batch_size;
-    float probs[FER_MAX_CLASSES];
     for (int first = 0; first < d->n; first += bs) {
         int n = d->n - first < bs ? d->n - first : bs;
         fer_batch_request req = {.data = d, .first = first, .n = n, .norm = t->norm,
@@ -29,17 +22,22 @@ fer_status fer_trainer_evaluate(fer_trainer *t, const fer_dataset *d, fer_metric
         fer_batch_fill(fer_backend_threadpool(t->backend), &req);
         fer_status s = fer_model_forward(t->model, t->x, n, FER_MODE_EVAL, NULL, 0, t->logits);
         if (s) return s;
-        for (int i = 0; i < n; i++) {
-            const float *z = t->logits + (size_t)i * t->n_classes;
-            int pred = 0;
-            for (int c = 1; c < t->n_classes; c++)
-                if (z[c] > z[pred]) pred = c;
-            softmax_row(z, t->n_classes, probs);
-            fer_metrics_add(m, t->labels[i], pred, probs);
-        }
+        fer_eval_score(t->logits, t->labels, n, t->n_classes, NULL, 0.0f, m, NULL, NULL);
     }
-    fer_metrics_finish(m);
     return FER_OK;
+}
+
+/* The checkpoint on the test split through the evaluator's loop (as fer-eval). */
+static fer_status evaluate_checkpoint(fer_trainer *t, const char *ckpt, fer_metrics *m)
+{
+    fer_classifier *c = NULL;
+    fer_status s = fer_classifier_new(ckpt, fer_backend_name(t->backend), t->o.threads,
+                                      t->o.batch_size, &c);
+    if (s) return s;
+    fer_eval_options eo = {.tta = FER_TTA_NONE, .batch_size = t->o.batch_size};
+    s = fer_evaluate_arrays(c, t->test->pixels, t->test->labels, t->test->n, &eo, 0.0f, m, NULL);
+    fer_classifier_free(c);
+    return s;
 }
 
 static fer_status print_file(const char *path)
@@ -59,16 +57,9 @@ fer_status fer_trainer_finish(fer_trainer *t)
 {
     fer_status s;
     const char *ckpt = t->o.resume;
-    if (!t->eval_only) {
-        if (t->st.best_epoch >= 1) {
-            if ((s = fer_checkpoint_load_into(t->best_path, t->model, NULL, NULL))) return s;
-            ckpt = t->best_path;
-        } else {
-            ckpt = t->last_path;
-        }
-    }
+    if (!t->eval_only) ckpt = t->st.best_epoch >= 1 ? t->best_path : t->last_path;
     fer_metrics m;
-    if ((s = fer_trainer_evaluate(t, t->test, &m))) return s;
+    if ((s = evaluate_checkpoint(t, ckpt, &m))) return s;
     char extra[8600], path[4300], title[512];
     char *esc = malloc(2 * strlen(ckpt) + 1), *q = esc;
     if (!esc) return fer_fail(FER_ERR_NOMEM, "out of memory");
