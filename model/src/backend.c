@@ -28,16 +28,6 @@ fer_status fer_backend_host_new(const char *name, const fer_backend_ops *ops, vo
     return FER_OK;
 }
 
-/* Until the fast CPU backend (model/src/backend_cpu/) provides fer_backend_cpu_new, "cpu" is the
- * ref backend under that name; the strong definition there replaces this weak one. */
-__attribute__((weak)) fer_status fer_backend_cpu_new(int threads, fer_backend **out)
-{
-    fer_status st = fer_backend_host_new("cpu", &fer_ref_ops, NULL, threads, out);
-    if (st == FER_OK)
-        snprintf((*out)->note, sizeof (*out)->note, "cpu backend runs the reference ops");
-    return st;
-}
-
 #ifndef FER_WITH_CUDA
 /* Built without CUDA: the constructor exists so callers need no #ifdef. */
 fer_status fer_backend_cuda_new(int threads, fer_backend **out)

@@ -60,8 +60,9 @@ typedef struct fer_loss_args {
     float label_smoothing; /* 0..1 */
 } fer_loss_args;
 
-/* ArcFace additive angular margin on cosines cos[n,c] (already clamped): logits = s*cos except
- * the label column, which gets s*phi, phi = cos(theta+m) or cos - mm below th (see head_math.h). */
+/* ArcFace additive angular margin on raw cosines cos[n,c]; the op clamps them to
+ * [-1+1e-7, 1-1e-7] (zero gradient outside): logits = s*cos except the label column, which gets
+ * s*phi, phi = cos(theta+m) or cos - mm below th (fer_arcface_logit in head_math.h). */
 typedef struct fer_arcface_args {
     int n, c;
     float s, m;
