@@ -1,22 +1,23 @@
 /* Element-wise ops of the CPU backend (ReLU, dropout, optimiser step, norms), split into
- * fixed-size chunks over the pool. The per-element math is the shared FER_HD code, so the
- * results equal the reference backend's bit for bit; reductions sum chunk partials in order. */
+ * fixed-size chunks over the pool. ReLU runs the ISA kernels (same semantics as fer_relu, NaN
+ * and -0 included); dropout and the optimiser use the shared FER_HD code, so all of them equal
+ * the reference backend bit for bit. Reductions sum chunk partials in order. */
 #include <string.h>
 
 #include "cpu_internal.h"
 #include "fer/dropout_math.h"
-#include "fer/layer_math.h"
 #include "fer/optim_math.h"
 
 #define CHUNK 16384 /* elements per task */
 
 typedef struct elt_job {
+    const cpu_kernels *k;
     size_t n;
     const float *x, *y, *dy;
     float *out;
     float p, scale;
     uint64_t seed;
-    const fer_optim_coeffs *k;
+    const fer_optim_coeffs *coef;
     float *param, *m, *v;
     const float *grad;
     double *partial;
@@ -41,13 +42,12 @@ static void relu_fwd_task(void *ctx, int task, int worker)
     const elt_job *j = ctx;
     size_t a, b;
     chunk_range(j, task, &a, &b);
-    for (size_t i = a; i < b; i++)
-        j->out[i] = fer_relu(j->x[i]);
+    j->k->relu_fwd(b - a, j->x + a, j->out + a);
 }
 
 fer_status cpu_relu_forward(fer_backend *b, size_t n, const float *x, float *y)
 {
-    elt_job j = {.n = n, .x = x, .out = y};
+    elt_job j = {.k = cpu_of(b)->k, .n = n, .x = x, .out = y};
     cpu_parallel(cpu_of(b), n_chunks(n), relu_fwd_task, &j);
     return FER_OK;
 }
@@ -58,14 +58,13 @@ static void relu_bwd_task(void *ctx, int task, int worker)
     const elt_job *j = ctx;
     size_t a, b;
     chunk_range(j, task, &a, &b);
-    for (size_t i = a; i < b; i++)
-        j->out[i] = fer_relu_backward(j->y[i], j->dy[i]);
+    j->k->relu_bwd(b - a, j->y + a, j->dy + a, j->out + a);
 }
 
 fer_status cpu_relu_backward(fer_backend *b, size_t n, const float *y, const float *dy,
                              float *dx)
 {
-    elt_job j = {.n = n, .y = y, .dy = dy, .out = dx};
+    elt_job j = {.k = cpu_of(b)->k, .n = n, .y = y, .dy = dy, .out = dx};
     cpu_parallel(cpu_of(b), n_chunks(n), relu_bwd_task, &j);
     return FER_OK;
 }
@@ -103,7 +102,7 @@ static void optim_task(void *ctx, int task, int worker)
     float dm = 0.0f, dv = 0.0f;
     for (size_t i = a; i < b; i++) {
         float *mi = j->m ? &j->m[i] : &dm, *vi = j->v ? &j->v[i] : &dv;
-        fer_optim_update(j->k, &j->param[i], j->grad[i], mi, vi);
+        fer_optim_update(j->coef, &j->param[i], j->grad[i], mi, vi);
     }
 }
 
@@ -111,7 +110,7 @@ fer_status cpu_optimizer_step(fer_backend *b, const fer_optim_args *a, size_t n,
                               const float *grad, float *m, float *v)
 {
     fer_optim_coeffs k = fer_optim_make_coeffs(a);
-    elt_job j = {.n = n, .k = &k, .param = param, .grad = grad, .m = m, .v = v};
+    elt_job j = {.n = n, .coef = &k, .param = param, .grad = grad, .m = m, .v = v};
     cpu_parallel(cpu_of(b), n_chunks(n), optim_task, &j);
     return FER_OK;
 }

@@ -102,6 +102,47 @@ static void compute_task(void *ctx, int task, int worker)
     }
 }
 
+/* ---- small M (batch-1 inference): dot products or row updates, no packing -------------- */
+
+#define SMALL_M 4
+#define SMALL_COLS 64 /* output columns per task */
+
+typedef struct small_job {
+    const cpu_kernels *k;
+    int ta, tb, M, N, K;
+    const float *A, *B;
+    size_t lda, ldb, ldc;
+    float *C;
+    int accumulate;
+} small_job;
+
+static void small_task(void *ctx, int task, int worker)
+{
+    (void)worker;
+    const small_job *j = ctx;
+    int j0 = task * SMALL_COLS, j1 = j0 + SMALL_COLS < j->N ? j0 + SMALL_COLS : j->N;
+    for (int i = 0; i < j->M; i++) {
+        float *c = j->C + (size_t)i * j->ldc;
+        if (!j->accumulate)
+            memset(c + j0, 0, (size_t)(j1 - j0) * sizeof(float));
+        if (j->tb && !j->ta) { /* C[i][c] += dot(A row i, B row c) */
+            for (int col = j0; col < j1; col++)
+                c[col] += j->k->dot((size_t)j->K, j->A + (size_t)i * j->lda,
+                                    j->B + (size_t)col * j->ldb);
+            continue;
+        }
+        for (int p = 0; p < j->K; p++) {
+            float a = j->ta ? j->A[(size_t)p * j->lda + i] : j->A[(size_t)i * j->lda + p];
+            if (j->tb) { /* op(B)[p][c] = B[c*ldb + p] */
+                for (int col = j0; col < j1; col++)
+                    c[col] += a * j->B[(size_t)col * j->ldb + p];
+            } else {
+                j->k->axpy((size_t)(j1 - j0), a, j->B + (size_t)p * j->ldb + j0, c + j0);
+            }
+        }
+    }
+}
+
 size_t cpu_sgemm_ws_floats(cpu_ctx *c, int M, int N, int K)
 {
     (void)M;
@@ -120,6 +161,11 @@ fer_status cpu_sgemm(cpu_ctx *c, int trans_a, int trans_b, int M, int N, int K, 
         if (!accumulate)
             for (int i = 0; i < M; i++)
                 memset(C + (size_t)i * ldc, 0, (size_t)N * sizeof(float));
+        return FER_OK;
+    }
+    if (M <= SMALL_M) {
+        small_job sj = {c->k, trans_a, trans_b, M, N, K, A, B, lda, ldb, ldc, C, accumulate};
+        cpu_parallel(c, (N + SMALL_COLS - 1) / SMALL_COLS, small_task, &sj);
         return FER_OK;
     }
     float *ws = c->gemm_ws;

@@ -18,18 +18,20 @@
 
 /* ---- kernels (one table per ISA) -------------------------------------------------------- */
 
-#define CPU_CONV_MR 4   /* output channels per conv tile */
-#define CPU_CONV_NR 24  /* flat positions per conv tile */
+#define CPU_CONV_PX 6   /* flat positions per conv tile */
+#define CPU_CONV_CO 16  /* output channels per conv tile */
 #define CPU_CONVW_MR 4  /* output channels per weight-gradient tile */
 #define CPU_GEMM_MR 6
 #define CPU_GEMM_NR 16
 
 typedef struct cpu_kernels {
     const char *name; /* "avx2" or "portable" */
-    /* out[r*out_stride + j] = bias[r] + sum_{c<cin, t<kk} w[(c*kk + t)*MR + r] * x[c*x_stride +
-     * offs[t] + j] for r < MR, j < NR. x points at the tile's first flat position. */
+    /* out[o*out_stride + p] = bias[o] + sum_{c<cin, t<kk} x[c*x_stride + offs[t] + p] *
+     * w[(c*kk + t)*CO + o] for o < n_co, p < n_px (n_co <= CO, n_px <= PX; bias may be NULL).
+     * x points at the tile's first flat position; w is 32-byte aligned. */
     void (*conv_tile)(const float *x, size_t x_stride, int cin, const int *offs, int kk,
-                      const float *w, const float *bias, float *out, size_t out_stride);
+                      const float *w, const float *bias, float *out, size_t out_stride, int n_co,
+                      int n_px);
     /* acc[r*ntaps + t] += sum_{j<len} dy[r*dy_stride + j] * x[j + t] for r < CONVW_MR,
      * t < ntaps (1..3); len is a multiple of 8. */
     void (*convw_tile)(const float *dy, size_t dy_stride, const float *x, int ntaps, size_t len,
@@ -38,6 +40,20 @@ typedef struct cpu_kernels {
      * accumulate: 0 overwrites C. */
     void (*gemm_micro)(int kc, const float *a, const float *b, float *c, size_t ldc,
                        int accumulate);
+    /* streaming ops (memory bound; x and y may be the same buffer) */
+    void (*relu_fwd)(size_t n, const float *x, float *y);                   /* fer_relu */
+    void (*relu_bwd)(size_t n, const float *y, const float *dy, float *dx); /* fer_relu_backward */
+    void (*affine)(size_t n, const float *x, float scale, float shift, float *y);
+    /* dx = gi * (dy - mdy - (x - mean) * invstd * mdyx) (fer_bn_backward_x) */
+    void (*bn_bwd_apply)(size_t n, const float *x, const float *dy, float mean, float invstd,
+                         float gi, float mdy, float mdyx, float *dx);
+    /* s[0] += sum(x - pivot), s[1] += sum((x - pivot)^2) */
+    void (*shifted_sums)(size_t n, const float *x, float pivot, double *s);
+    /* s[0] += sum(dy), s[1] += sum(dy * (x - mean)) */
+    void (*grad_sums)(size_t n, const float *x, const float *dy, float mean, double *s);
+    /* small-batch GEMM: sum(a[i] * b[i]); y[i] += alpha * x[i] */
+    float (*dot)(size_t n, const float *a, const float *b);
+    void (*axpy)(size_t n, float alpha, const float *x, float *y);
 } cpu_kernels;
 
 extern const cpu_kernels cpu_kernels_portable;

@@ -6,62 +6,83 @@
 #pragma GCC target("avx2,fma")
 #include <immintrin.h>
 
-/* 4 output channels x 24 flat positions: per (channel, tap) 3 vector loads, 4 broadcasts, 12 FMA */
-static void conv_tile_avx2(const float *x, size_t x_stride, int cin, const int *offs, int kk,
-                           const float *w, const float *bias, float *out, size_t out_stride)
+/* Writes 8 channel rows (o0..o0+7) of the tile from rows r[p] = (position p, channels o0..o0+7):
+ * an 8x8 transpose (positions 6 and 7 are zero), the bias, then 6 positions per channel. */
+static inline void store_rows8(__m256 r0, __m256 r1, __m256 r2, __m256 r3, __m256 r4, __m256 r5,
+                               const float *bias, float *out, size_t out_stride, int n_co,
+                               int n_px)
 {
-    __m256 a00, a01, a02, a10, a11, a12, a20, a21, a22, a30, a31, a32;
-    if (bias) {
-        a00 = a01 = a02 = _mm256_broadcast_ss(bias + 0);
-        a10 = a11 = a12 = _mm256_broadcast_ss(bias + 1);
-        a20 = a21 = a22 = _mm256_broadcast_ss(bias + 2);
-        a30 = a31 = a32 = _mm256_broadcast_ss(bias + 3);
-    } else {
-        a00 = a01 = a02 = a10 = a11 = a12 = _mm256_setzero_ps();
-        a20 = a21 = a22 = a30 = a31 = a32 = _mm256_setzero_ps();
-    }
-    for (int c = 0; c < cin; c++) {
-        const float *xc = x + (size_t)c * x_stride;
-        const float *wc = w + (size_t)c * kk * CPU_CONV_MR;
-        for (int t = 0; t < kk; t++) {
-            const float *xt = xc + offs[t];
-            const float *wt = wc + t * CPU_CONV_MR;
-            __m256 x0 = _mm256_loadu_ps(xt), x1 = _mm256_loadu_ps(xt + 8),
-                   x2 = _mm256_loadu_ps(xt + 16);
-            __m256 wv = _mm256_broadcast_ss(wt + 0);
-            a00 = _mm256_fmadd_ps(wv, x0, a00);
-            a01 = _mm256_fmadd_ps(wv, x1, a01);
-            a02 = _mm256_fmadd_ps(wv, x2, a02);
-            wv = _mm256_broadcast_ss(wt + 1);
-            a10 = _mm256_fmadd_ps(wv, x0, a10);
-            a11 = _mm256_fmadd_ps(wv, x1, a11);
-            a12 = _mm256_fmadd_ps(wv, x2, a12);
-            wv = _mm256_broadcast_ss(wt + 2);
-            a20 = _mm256_fmadd_ps(wv, x0, a20);
-            a21 = _mm256_fmadd_ps(wv, x1, a21);
-            a22 = _mm256_fmadd_ps(wv, x2, a22);
-            wv = _mm256_broadcast_ss(wt + 3);
-            a30 = _mm256_fmadd_ps(wv, x0, a30);
-            a31 = _mm256_fmadd_ps(wv, x1, a31);
-            a32 = _mm256_fmadd_ps(wv, x2, a32);
+    __m256 z = _mm256_setzero_ps();
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, z, 0x44), u5 = _mm256_shuffle_ps(t4, z, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, z, 0x44), u7 = _mm256_shuffle_ps(t5, z, 0xEE);
+    __m256 col[8];
+    col[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    col[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    col[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    col[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    col[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    col[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    col[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    col[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+    int n = n_co < 8 ? n_co : 8;
+    for (int o = 0; o < n; o++) {
+        __m256 v = bias ? _mm256_add_ps(col[o], _mm256_broadcast_ss(bias + o)) : col[o];
+        float *d = out + (size_t)o * out_stride;
+        if (n_px == CPU_CONV_PX) {
+            _mm_storeu_ps(d, _mm256_castps256_ps128(v));
+            _mm_storel_pi((__m64 *)(void *)(d + 4), _mm256_extractf128_ps(v, 1));
+        } else {
+            float tmp[8];
+            _mm256_storeu_ps(tmp, v);
+            for (int p = 0; p < n_px; p++)
+                d[p] = tmp[p];
         }
     }
-    float *o = out;
-    _mm256_storeu_ps(o, a00);
-    _mm256_storeu_ps(o + 8, a01);
-    _mm256_storeu_ps(o + 16, a02);
-    o += out_stride;
-    _mm256_storeu_ps(o, a10);
-    _mm256_storeu_ps(o + 8, a11);
-    _mm256_storeu_ps(o + 16, a12);
-    o += out_stride;
-    _mm256_storeu_ps(o, a20);
-    _mm256_storeu_ps(o + 8, a21);
-    _mm256_storeu_ps(o + 16, a22);
-    o += out_stride;
-    _mm256_storeu_ps(o, a30);
-    _mm256_storeu_ps(o + 8, a31);
-    _mm256_storeu_ps(o + 16, a32);
+}
+
+/* 6 flat positions x 16 output channels: per (channel, tap) 2 aligned weight loads, 6 input
+ * broadcasts (never split across cache lines), 12 FMA */
+static void conv_tile_avx2(const float *x, size_t x_stride, int cin, const int *offs, int kk,
+                           const float *w, const float *bias, float *out, size_t out_stride,
+                           int n_co, int n_px)
+{
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+           c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (int c = 0; c < cin; c++) {
+        const float *xc = x + (size_t)c * x_stride;
+        for (int t = 0; t < kk; t++) {
+            const float *a = xc + offs[t];
+            __m256 b0 = _mm256_load_ps(w), b1 = _mm256_load_ps(w + 8);
+            w += CPU_CONV_CO;
+            __m256 av = _mm256_broadcast_ss(a + 0);
+            c00 = _mm256_fmadd_ps(av, b0, c00);
+            c01 = _mm256_fmadd_ps(av, b1, c01);
+            av = _mm256_broadcast_ss(a + 1);
+            c10 = _mm256_fmadd_ps(av, b0, c10);
+            c11 = _mm256_fmadd_ps(av, b1, c11);
+            av = _mm256_broadcast_ss(a + 2);
+            c20 = _mm256_fmadd_ps(av, b0, c20);
+            c21 = _mm256_fmadd_ps(av, b1, c21);
+            av = _mm256_broadcast_ss(a + 3);
+            c30 = _mm256_fmadd_ps(av, b0, c30);
+            c31 = _mm256_fmadd_ps(av, b1, c31);
+            av = _mm256_broadcast_ss(a + 4);
+            c40 = _mm256_fmadd_ps(av, b0, c40);
+            c41 = _mm256_fmadd_ps(av, b1, c41);
+            av = _mm256_broadcast_ss(a + 5);
+            c50 = _mm256_fmadd_ps(av, b0, c50);
+            c51 = _mm256_fmadd_ps(av, b1, c51);
+        }
+    }
+    store_rows8(c00, c10, c20, c30, c40, c50, bias, out, out_stride, n_co, n_px);
+    if (n_co > 8)
+        store_rows8(c01, c11, c21, c31, c41, c51, bias ? bias + 8 : NULL, out + 8 * out_stride,
+                    out_stride, n_co - 8, n_px);
 }
 
 static inline float hsum256(__m256 v)
@@ -173,10 +194,139 @@ static void gemm_micro_avx2(int kc, const float *a, const float *b, float *c, si
     }
 }
 
+/* ---- streaming ops ---- */
+
+static void relu_fwd_avx2(size_t n, const float *x, float *y)
+{
+    /* max(x, +0) returns the second operand for NaN and for -0, exactly as fer_relu */
+    __m256 z = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_max_ps(_mm256_loadu_ps(x + i), z));
+    for (; i < n; i++)
+        y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+static void relu_bwd_avx2(size_t n, const float *y, const float *dy, float *dx)
+{
+    __m256 z = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 keep = _mm256_cmp_ps(_mm256_loadu_ps(y + i), z, _CMP_GT_OQ);
+        _mm256_storeu_ps(dx + i, _mm256_and_ps(keep, _mm256_loadu_ps(dy + i)));
+    }
+    for (; i < n; i++)
+        dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+static void affine_avx2(size_t n, const float *x, float scale, float shift, float *y)
+{
+    __m256 sc = _mm256_set1_ps(scale), sh = _mm256_set1_ps(shift);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(_mm256_loadu_ps(x + i), sc, sh));
+    for (; i < n; i++)
+        y[i] = x[i] * scale + shift;
+}
+
+static void bn_bwd_apply_avx2(size_t n, const float *x, const float *dy, float mean,
+                              float invstd, float gi, float mdy, float mdyx, float *dx)
+{
+    /* gi*(dy - mdy - (x-mean)*invstd*mdyx) = gi*dy - gi*mdy - (x-mean)*(gi*invstd*mdyx) */
+    __m256 vm = _mm256_set1_ps(mean), vk = _mm256_set1_ps(gi * invstd * mdyx),
+           vg = _mm256_set1_ps(gi), vb = _mm256_set1_ps(gi * mdy);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 xc = _mm256_sub_ps(_mm256_loadu_ps(x + i), vm);
+        __m256 t = _mm256_fmsub_ps(vg, _mm256_loadu_ps(dy + i), vb);
+        _mm256_storeu_ps(dx + i, _mm256_fnmadd_ps(xc, vk, t));
+    }
+    for (; i < n; i++)
+        dx[i] = gi * (dy[i] - mdy - (x[i] - mean) * invstd * mdyx);
+}
+
+static void shifted_sums_avx2(size_t n, const float *x, float pivot, double *s)
+{
+    __m256 p = _mm256_set1_ps(pivot), a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(x + i), p);
+        __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(x + i + 8), p);
+        a0 = _mm256_add_ps(a0, d0);
+        a1 = _mm256_add_ps(a1, d1);
+        b0 = _mm256_fmadd_ps(d0, d0, b0);
+        b1 = _mm256_fmadd_ps(d1, d1, b1);
+    }
+    float ta = hsum256(_mm256_add_ps(a0, a1)), tb = hsum256(_mm256_add_ps(b0, b1));
+    for (; i < n; i++) {
+        float d = x[i] - pivot;
+        ta += d;
+        tb += d * d;
+    }
+    s[0] += ta;
+    s[1] += tb;
+}
+
+static void grad_sums_avx2(size_t n, const float *x, const float *dy, float mean, double *s)
+{
+    __m256 m = _mm256_set1_ps(mean), a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 g0 = _mm256_loadu_ps(dy + i), g1 = _mm256_loadu_ps(dy + i + 8);
+        a0 = _mm256_add_ps(a0, g0);
+        a1 = _mm256_add_ps(a1, g1);
+        b0 = _mm256_fmadd_ps(g0, _mm256_sub_ps(_mm256_loadu_ps(x + i), m), b0);
+        b1 = _mm256_fmadd_ps(g1, _mm256_sub_ps(_mm256_loadu_ps(x + i + 8), m), b1);
+    }
+    float ta = hsum256(_mm256_add_ps(a0, a1)), tb = hsum256(_mm256_add_ps(b0, b1));
+    for (; i < n; i++) {
+        ta += dy[i];
+        tb += dy[i] * (x[i] - mean);
+    }
+    s[0] += ta;
+    s[1] += tb;
+}
+
+static float dot_avx2(size_t n, const float *a, const float *b)
+{
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+    }
+    for (; i + 8 <= n; i += 8)
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    float s = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    for (; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+static void axpy_avx2(size_t n, float alpha, const float *x, float *y)
+{
+    __m256 va = _mm256_set1_ps(alpha);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++)
+        y[i] += alpha * x[i];
+}
+
 const cpu_kernels cpu_kernels_avx2 = {
     .name = "avx2",
     .conv_tile = conv_tile_avx2,
     .convw_tile = convw_tile_avx2,
     .gemm_micro = gemm_micro_avx2,
+    .relu_fwd = relu_fwd_avx2,
+    .relu_bwd = relu_bwd_avx2,
+    .affine = affine_avx2,
+    .bn_bwd_apply = bn_bwd_apply_avx2,
+    .shifted_sums = shifted_sums_avx2,
+    .grad_sums = grad_sums_avx2,
+    .dot = dot_avx2,
+    .axpy = axpy_avx2,
 };
 #endif

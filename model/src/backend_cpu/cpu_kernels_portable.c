@@ -6,26 +6,27 @@
 #include "cpu_internal.h"
 
 static void conv_tile_portable(const float *x, size_t x_stride, int cin, const int *offs, int kk,
-                               const float *w, const float *bias, float *out, size_t out_stride)
+                               const float *w, const float *bias, float *out, size_t out_stride,
+                               int n_co, int n_px)
 {
-    float acc[CPU_CONV_MR][CPU_CONV_NR];
-    for (int r = 0; r < CPU_CONV_MR; r++)
-        for (int j = 0; j < CPU_CONV_NR; j++)
-            acc[r][j] = bias ? bias[r] : 0.0f;
+    float acc[CPU_CONV_PX][CPU_CONV_CO] = {{0}};
     for (int c = 0; c < cin; c++) {
         const float *xc = x + (size_t)c * x_stride;
         for (int t = 0; t < kk; t++) {
             const float *xt = xc + offs[t];
-            const float *wt = w + ((size_t)c * kk + t) * CPU_CONV_MR;
-            for (int r = 0; r < CPU_CONV_MR; r++) {
-                float wv = wt[r];
-                for (int j = 0; j < CPU_CONV_NR; j++)
-                    acc[r][j] += wv * xt[j];
+            const float *wt = w + ((size_t)c * kk + t) * CPU_CONV_CO;
+            for (int p = 0; p < CPU_CONV_PX; p++) {
+                float xv = xt[p];
+                for (int o = 0; o < CPU_CONV_CO; o++)
+                    acc[p][o] += xv * wt[o];
             }
         }
     }
-    for (int r = 0; r < CPU_CONV_MR; r++)
-        memcpy(out + (size_t)r * out_stride, acc[r], sizeof acc[r]);
+    for (int o = 0; o < n_co; o++) {
+        float bv = bias ? bias[o] : 0.0f;
+        for (int p = 0; p < n_px; p++)
+            out[(size_t)o * out_stride + p] = acc[p][o] + bv;
+    }
 }
 
 static void convw_tile_portable(const float *dy, size_t dy_stride, const float *x, int ntaps,
@@ -66,9 +67,112 @@ static void gemm_micro_portable(int kc, const float *a, const float *b, float *c
     }
 }
 
+static void relu_fwd_portable(size_t n, const float *x, float *y)
+{
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        y[i] = v > 0.0f ? v : 0.0f;
+    }
+}
+
+static void relu_bwd_portable(size_t n, const float *y, const float *dy, float *dx)
+{
+    for (size_t i = 0; i < n; i++)
+        dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+static void affine_portable(size_t n, const float *x, float scale, float shift, float *y)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = x[i] * scale + shift;
+}
+
+static void bn_bwd_apply_portable(size_t n, const float *x, const float *dy, float mean,
+                                  float invstd, float gi, float mdy, float mdyx, float *dx)
+{
+    for (size_t i = 0; i < n; i++)
+        dx[i] = gi * (dy[i] - mdy - (x[i] - mean) * invstd * mdyx);
+}
+
+/* 8 float lanes per call, summed in double by the caller's per-plane accumulation */
+static void shifted_sums_portable(size_t n, const float *x, float pivot, double *s)
+{
+    float a[8] = {0}, b[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) {
+            float d = x[i + l] - pivot;
+            a[l] += d;
+            b[l] += d * d;
+        }
+    for (; i < n; i++) {
+        float d = x[i] - pivot;
+        a[0] += d;
+        b[0] += d * d;
+    }
+    float ta = 0.0f, tb = 0.0f;
+    for (int l = 0; l < 8; l++) {
+        ta += a[l];
+        tb += b[l];
+    }
+    s[0] += ta;
+    s[1] += tb;
+}
+
+static void grad_sums_portable(size_t n, const float *x, const float *dy, float mean, double *s)
+{
+    float a[8] = {0}, b[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) {
+            a[l] += dy[i + l];
+            b[l] += dy[i + l] * (x[i + l] - mean);
+        }
+    for (; i < n; i++) {
+        a[0] += dy[i];
+        b[0] += dy[i] * (x[i] - mean);
+    }
+    float ta = 0.0f, tb = 0.0f;
+    for (int l = 0; l < 8; l++) {
+        ta += a[l];
+        tb += b[l];
+    }
+    s[0] += ta;
+    s[1] += tb;
+}
+
+static float dot_portable(size_t n, const float *a, const float *b)
+{
+    float acc[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++)
+            acc[l] += a[i + l] * b[i + l];
+    for (; i < n; i++)
+        acc[0] += a[i] * b[i];
+    float s = 0.0f;
+    for (int l = 0; l < 8; l++)
+        s += acc[l];
+    return s;
+}
+
+static void axpy_portable(size_t n, float alpha, const float *x, float *y)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] += alpha * x[i];
+}
+
 const cpu_kernels cpu_kernels_portable = {
     .name = "portable",
     .conv_tile = conv_tile_portable,
     .convw_tile = convw_tile_portable,
     .gemm_micro = gemm_micro_portable,
+    .relu_fwd = relu_fwd_portable,
+    .relu_bwd = relu_bwd_portable,
+    .affine = affine_portable,
+    .bn_bwd_apply = bn_bwd_apply_portable,
+    .shifted_sums = shifted_sums_portable,
+    .grad_sums = grad_sums_portable,
+    .dot = dot_portable,
+    .axpy = axpy_portable,
 };

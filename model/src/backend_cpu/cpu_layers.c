@@ -11,32 +11,8 @@
 
 /* ---- batch norm ------------------------------------------------------------------------- */
 
-/* sum(x - pivot), sum((x - pivot)^2) over one plane, 8 lanes */
-static void plane_shifted_sums(const float *x, size_t n, float pivot, double *s1, double *s2)
-{
-    float a[8] = {0}, b[8] = {0};
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; l++) {
-            float d = x[i + l] - pivot;
-            a[l] += d;
-            b[l] += d * d;
-        }
-    float ta = 0.0f, tb = 0.0f;
-    for (; i < n; i++) {
-        float d = x[i] - pivot;
-        ta += d;
-        tb += d * d;
-    }
-    for (int l = 0; l < 8; l++) {
-        ta += a[l];
-        tb += b[l];
-    }
-    *s1 += ta;
-    *s2 += tb;
-}
-
 typedef struct bn_job {
+    const cpu_kernels *k;
     const fer_bn_args *a;
     const float *x, *dy;
     const float *gamma, *beta;
@@ -56,11 +32,11 @@ static void bn_stats_task(void *ctx, int c, int worker)
     const fer_bn_args *a = j->a;
     size_t hw = (size_t)a->hw, count = (size_t)a->n * hw;
     float pivot = j->x[(size_t)c * hw];
-    double s1 = 0.0, s2 = 0.0;
+    double s[2] = {0.0, 0.0};
     for (int n = 0; n < a->n; n++)
-        plane_shifted_sums(j->x + ((size_t)n * a->c + c) * hw, hw, pivot, &s1, &s2);
-    double m1 = s1 / (double)count;
-    double var = s2 / (double)count - m1 * m1;
+        j->k->shifted_sums(hw, j->x + ((size_t)n * a->c + c) * hw, pivot, s);
+    double m1 = s[0] / (double)count;
+    double var = s[1] / (double)count - m1 * m1;
     if (var < 0.0)
         var = 0.0;
     float mean = (float)((double)pivot + m1);
@@ -83,11 +59,7 @@ static void bn_apply_task(void *ctx, int plane, int worker)
     const bn_job *j = ctx;
     size_t hw = (size_t)j->a->hw;
     int c = plane % j->a->c;
-    const float *x = j->x + (size_t)plane * hw;
-    float *y = j->y + (size_t)plane * hw;
-    float sc = j->scale[c], sh = j->shift[c];
-    for (size_t i = 0; i < hw; i++)
-        y[i] = x[i] * sc + sh;
+    j->k->affine(hw, j->x + (size_t)plane * hw, j->scale[c], j->shift[c], j->y + (size_t)plane * hw);
 }
 
 fer_status cpu_batchnorm_forward(fer_backend *b, const fer_bn_args *a, int training,
@@ -100,6 +72,7 @@ fer_status cpu_batchnorm_forward(fer_backend *b, const fer_bn_args *a, int train
     if (!ws)
         return FER_ERR_NOMEM;
     bn_job j = {0};
+    j.k = cx->k;
     j.a = a;
     j.x = x;
     j.gamma = gamma;
@@ -132,30 +105,12 @@ static void bn_grad_stats_task(void *ctx, int c, int worker)
     const fer_bn_args *a = j->a;
     size_t hw = (size_t)a->hw, count = (size_t)a->n * hw;
     float mean = j->mean[c], invstd = j->invstd[c];
-    double sdy = 0.0, sdyx = 0.0;
+    double s[2] = {0.0, 0.0};
     for (int n = 0; n < a->n; n++) {
-        const float *x = j->x + ((size_t)n * a->c + c) * hw;
-        const float *dy = j->dy + ((size_t)n * a->c + c) * hw;
-        float p[8] = {0}, q[8] = {0};
-        size_t i = 0;
-        for (; i + 8 <= hw; i += 8)
-            for (int l = 0; l < 8; l++) {
-                p[l] += dy[i + l];
-                q[l] += dy[i + l] * (x[i + l] - mean);
-            }
-        float tp = 0.0f, tq = 0.0f;
-        for (; i < hw; i++) {
-            tp += dy[i];
-            tq += dy[i] * (x[i] - mean);
-        }
-        for (int l = 0; l < 8; l++) {
-            tp += p[l];
-            tq += q[l];
-        }
-        sdy += tp;
-        sdyx += tq;
+        size_t off = ((size_t)n * a->c + c) * hw;
+        j->k->grad_sums(hw, j->x + off, j->dy + off, mean, s);
     }
-    sdyx *= invstd;
+    double sdy = s[0], sdyx = s[1] * invstd;
     if (j->dgamma)
         j->dgamma[c] = (float)sdyx;
     if (j->dbeta)
@@ -170,12 +125,10 @@ static void bn_grad_apply_task(void *ctx, int plane, int worker)
     const bn_job *j = ctx;
     size_t hw = (size_t)j->a->hw;
     int c = plane % j->a->c;
-    const float *x = j->x + (size_t)plane * hw, *dy = j->dy + (size_t)plane * hw;
-    float *dx = j->y + (size_t)plane * hw;
-    float mean = j->mean[c], invstd = j->invstd[c];
-    float gi = (j->gamma ? j->gamma[c] : 1.0f) * invstd, mdy = j->mdy[c], mdyx = j->mdyx[c];
-    for (size_t i = 0; i < hw; i++)
-        dx[i] = fer_bn_backward_x(dy[i], (x[i] - mean) * invstd, gi, mdy, mdyx);
+    float invstd = j->invstd[c], gi = (j->gamma ? j->gamma[c] : 1.0f) * invstd;
+    size_t off = (size_t)plane * hw;
+    j->k->bn_bwd_apply(hw, j->x + off, j->dy + off, j->mean[c], invstd, gi, j->mdy[c], j->mdyx[c],
+                       j->y + off);
 }
 
 fer_status cpu_batchnorm_backward(fer_backend *b, const fer_bn_args *a, const float *x,
@@ -188,6 +141,7 @@ fer_status cpu_batchnorm_backward(fer_backend *b, const fer_bn_args *a, const fl
     if (!ws)
         return FER_ERR_NOMEM;
     bn_job j = {0};
+    j.k = cx->k;
     j.a = a;
     j.x = x;
     j.dy = dy;
