@@ -97,6 +97,7 @@ int main(int argc, char **argv)
     check(fer_backend_new(backend, threads, &b), "backend");
     if (amp)
         check(fer_backend_set_precision(b, FER_PREC_BF16), "--amp");
+    printf("# backend: %s\n", fer_backend_note(b));
     fer_model *m;
     check(fer_model_new(&arch, b, batch, &m), "model");
     check(fer_model_init(m, 42), "init");

@@ -1,0 +1,130 @@
+#!/bin/sh
+# CPU benchmark: our "cpu" backend against PyTorch on the same machine, alternating.
+#
+#   bench/run.sh [--rounds N] [--batch B] [--threads T] [--build DIR] [--no-torch]
+#
+# Builds bench_model and bench_sgemm (meson + ninja, DIR defaults to build-bench in the source
+# tree), measures the SGEMM ceiling, then runs N rounds (default 5); each round runs, one after
+# the other, ours, PyTorch eager NCHW and PyTorch channels_last (+ TorchScript freeze for
+# inference) for
+#   - the training step (forward + cross-entropy + backward + clip 5.0 + Adam), batch B, T threads
+#   - inference, batch B, T threads
+#   - batch-1 latency, 1 thread
+# and prints the medians over all timed iterations, the ratios ours/PyTorch and the fraction of
+# the SGEMM ceiling. Last line: train_ratio_vs_torch=X.XX (against eager NCHW).
+# PyTorch comes from /usr/bin/python3 (Debian python3-torch); without it that side is skipped.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+rounds=5 batch=256 threads=2 build="$root/build-bench" torch=1
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --rounds) rounds=$2; shift 2 ;;
+    --batch) batch=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    --build) build=$2; shift 2 ;;
+    --no-torch) torch=0; shift ;;
+    -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+    esac
+done
+
+# ---- build -----------------------------------------------------------------------------------
+if [ ! -f "$build/build.ninja" ]; then
+    meson setup "$build" "$root" --buildtype=release >/dev/null ||
+        { echo "run.sh: meson setup failed in $build" >&2; exit 1; }
+fi
+ninja -C "$build" bench/bench_model bench/bench_sgemm >/dev/null ||
+    { echo "run.sh: building the benchmarks failed" >&2; exit 1; }
+bm="$build/bench/bench_model"
+bs="$build/bench/bench_sgemm"
+
+py=/usr/bin/python3
+if [ "$torch" = 1 ] && ! "$py" -c 'import torch' 2>/dev/null; then
+    echo "run.sh: PyTorch not found for $py (Debian: apt-get install python3-torch);" \
+         "skipping the PyTorch side" >&2
+    torch=0
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---- measurements ----------------------------------------------------------------------------
+"$bs" "$threads" 2048 3 >"$tmp/sgemm"
+"$bm" flops >"$tmp/flops"
+
+# run <file> <command...>: appends the timed lines of one invocation
+run() {
+    out=$1; shift
+    "$@" >>"$out" || { echo "run.sh: '$*' failed" >&2; exit 1; }
+}
+
+r=1
+while [ "$r" -le "$rounds" ]; do
+    printf 'round %d/%d\r' "$r" "$rounds" >&2
+    run "$tmp/ours_train" "$bm" train cpu "$threads" "$batch" 2 1
+    if [ "$torch" = 1 ]; then
+        run "$tmp/eager_train" "$py" "$here/torch_ref.py" train --variant eager --threads "$threads" --batch "$batch" --iters 2
+        run "$tmp/cl_train" "$py" "$here/torch_ref.py" train --variant cl --threads "$threads" --batch "$batch" --iters 2
+    fi
+    run "$tmp/ours_infer" "$bm" infer cpu "$threads" "$batch" 3 1
+    if [ "$torch" = 1 ]; then
+        run "$tmp/eager_infer" "$py" "$here/torch_ref.py" infer --variant eager --threads "$threads" --batch "$batch" --iters 3
+        run "$tmp/cl_infer" "$py" "$here/torch_ref.py" infer --variant cl --threads "$threads" --batch "$batch" --iters 3
+    fi
+    run "$tmp/ours_lat" "$bm" latency cpu 1 1 20 10
+    if [ "$torch" = 1 ]; then
+        run "$tmp/eager_lat" "$py" "$here/torch_ref.py" latency --variant eager --threads 1 --batch 1 --iters 20 --warmup 10
+    fi
+    r=$((r + 1))
+done
+printf '\n' >&2
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---- report ----------------------------------------------------------------------------------
+median() { # file -> median of column 2 ("-" when missing)
+    if [ -s "$1" ]; then
+        grep -v '^#' "$1" | awk '{print $2}' | sort -g | awk '{v[NR]=$1} END {
+            if (NR % 2) printf "%.2f", v[(NR+1)/2]; else printf "%.2f", (v[NR/2]+v[NR/2+1])/2 }'
+    else
+        printf -- '-'
+    fi
+}
+count() { [ -s "$1" ] && grep -vc '^#' "$1" || echo 0; }
+ratio() { # a b -> a/b with 2 decimals, "-" when either is missing
+    awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-";
+                                     else printf "%.2f", a / b }'
+}
+
+ot=$(median "$tmp/ours_train") oi=$(median "$tmp/ours_infer") ol=$(median "$tmp/ours_lat")
+et=$(median "$tmp/eager_train") ei=$(median "$tmp/eager_infer") el=$(median "$tmp/eager_lat")
+ct=$(median "$tmp/cl_train") ci=$(median "$tmp/cl_infer")
+sg_blas=$(awk '/^sgemm_openblas_gflops/ {print $2}' "$tmp/sgemm")
+sg_ours=$(awk '/^sgemm_ours_gflops/ {print $2}' "$tmp/sgemm")
+ceiling=${sg_blas:-$sg_ours}
+ceiling_src=$([ -n "$sg_blas" ] && echo "OpenBLAS" || echo "ours (OpenBLAS not built in)")
+ft=$(awk '/^flops_train/ {print $2}' "$tmp/flops")
+fi_=$(awk '/^flops_infer/ {print $2}' "$tmp/flops")
+cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+isa=$(grep -q avx512f /proc/cpuinfo && echo "AVX-512" || (grep -q avx2 /proc/cpuinfo && echo "AVX2+FMA" || echo "no AVX2"))
+note=$(sed -n 's/^# backend: //p' "$tmp/ours_train" | head -n 1)
+
+echo "fer CPU benchmark - SimpleCNN (1x48x48, 7 classes), $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "ours: $note"
+echo "machine: $cpu, $(nproc) cores, $isa; torch: $([ "$torch" = 1 ] && "$py" -c 'import torch; print(torch.__version__)' || echo 'not run')"
+echo "load average (1/5/15 min) before: $load_before, after: $load_after"
+echo "batch $batch, $threads threads (latency: batch 1, 1 thread); $rounds alternating rounds;" \
+     "medians of $(count "$tmp/ours_train") / $(count "$tmp/ours_infer") / $(count "$tmp/ours_lat") timed iterations"
+echo "SGEMM ceiling ($ceiling_src, $threads threads, 2048^3): $ceiling GFLOP/s (OpenBLAS ${sg_blas:--}, ours $sg_ours)"
+echo
+printf '%-26s %10s %13s %13s %11s %11s\n' "" "ours" "torch eager" "torch best" "ours/eager" "ours/best"
+printf '%-26s %10s %13s %13s %11s %11s\n' "training step (img/s)" "$ot" "$et" "$ct" "$(ratio "$ot" "$et")" "$(ratio "$ot" "$ct")"
+printf '%-26s %10s %13s %13s %11s %11s\n' "inference (img/s)" "$oi" "$ei" "$ci" "$(ratio "$oi" "$ei")" "$(ratio "$oi" "$ci")"
+printf '%-26s %10s %13s %13s %11s %11s\n' "batch-1 latency (ms)" "$ol" "$el" "-" "$(ratio "$el" "$ol")" "-"
+echo "(torch best: channels_last; inference also TorchScript script+freeze. latency ratio = torch ms / ours ms)"
+awk -v t="$ot" -v i="$oi" -v ft="$ft" -v fi="$fi_" -v c="$ceiling" 'BEGIN {
+    printf "ours: training %.1f GFLOP/s = %.0f%% of the SGEMM ceiling; inference %.1f GFLOP/s = %.0f%%\n",
+        t * ft * 1e-9, 100 * t * ft * 1e-9 / c, i * fi * 1e-9, 100 * i * fi * 1e-9 / c }'
+echo "train_ratio_vs_torch=$(ratio "$ot" "$et" | sed 's/^-$/n\/a/')"
