@@ -1,9 +1,7 @@
 /* The gstfer plugin: ferfacedetect (gst-plugin/detect), ferclassify, feroverlay. */
 #include <gst/gst.h>
 
-#ifdef FER_HAVE_FERFACEDETECT
 #include "detect/gstferfacedetect.h"
-#endif
 #include "ferclassify.h"
 #include "feroverlay.h"
 #include "fer_config.h"
@@ -15,9 +13,7 @@ plugin_init (GstPlugin * plugin)
 {
   gboolean ok = TRUE;
 
-#ifdef FER_HAVE_FERFACEDETECT
   ok &= GST_ELEMENT_REGISTER (ferfacedetect, plugin);
-#endif
   ok &= GST_ELEMENT_REGISTER (ferclassify, plugin);
   ok &= GST_ELEMENT_REGISTER (feroverlay, plugin);
   return ok;

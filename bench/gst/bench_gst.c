@@ -27,9 +27,7 @@
 #include "ferclassify.h"
 #include "feroverlay.h"
 #include "fervideo.h"
-#ifdef FER_HAVE_FERFACEDETECT
 #include "detect/gstferfacedetect.h"
-#endif
 
 typedef struct Input {
   const gchar *name;
@@ -209,9 +207,7 @@ main (int argc, char **argv)
   gboolean all_ok = TRUE;
 
   gst_init (&argc, &argv);
-#ifdef FER_HAVE_FERFACEDETECT
   GST_ELEMENT_REGISTER (ferfacedetect, NULL);
-#endif
   GST_ELEMENT_REGISTER (ferclassify, NULL);
   GST_ELEMENT_REGISTER (feroverlay, NULL);
   for (gint i = 1; i < argc; i++) {

@@ -11,17 +11,13 @@
 #include "fer_config.h"
 #include "ferclassify.h"
 #include "feroverlay.h"
-#ifdef FER_HAVE_FERFACEDETECT
 #include "detect/gstferfacedetect.h"
-#endif
 
 void
 fer_gst_test_init (int *argc, char ***argv)
 {
   gst_init (argc, argv);
-#ifdef FER_HAVE_FERFACEDETECT
   GST_ELEMENT_REGISTER (ferfacedetect, NULL);
-#endif
   GST_ELEMENT_REGISTER (ferclassify, NULL);
   GST_ELEMENT_REGISTER (feroverlay, NULL);
 }
