@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# GStreamer benchmark pinned to one core: fps of ferfacedetect+ferclassify vs gst-plugins-bad
-# facedetect on the sample clip, the clip at 640x480 and the five-face photo at 640x480.
-#   Usage: bench/gst/run.sh [BUILD_DIR] [bench_gst options]
+# Detect+classify benchmark pinned to one core (taskset -c 0): fps of ferfacedetect+ferclassify
+# (default properties) vs gst-plugins-bad facedetect (defaults) on the sample clip, the clip at
+# 640x480 and the five-face photo at 640x480, with the share of frames with a face found.
+# Results also go to BUILD_DIR/bench/gst/bench_gst.txt.
+#   Usage: bench/gst/run.sh [BUILD_DIR] [bench_gst options: --model M --frames N --repeat R]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-build="${1:-$root/build}"
+build="$(cd "${1:-$root/build}" && pwd)"
 [ $# -gt 0 ] && shift
-exe="$build/bench/gst/bench_gst"
-[ -x "$exe" ] || { echo "bench/gst/run.sh: $exe not built (ninja -C $build)" >&2; exit 1; }
+ninja -C "$build" bench/gst/bench_gst >/dev/null ||
+  { echo "bench/gst/run.sh: cannot build bench/gst/bench_gst in $build" >&2; exit 1; }
 export GST_REGISTRY_1_0="$build/bench/gst/gst-registry.bin"
-exec taskset -c 0 "$exe" "$@"
+taskset -c 0 "$build/bench/gst/bench_gst" "$@" 2> >(grep -v 'persistence.cpp' >&2) |
+  tee "$build/bench/gst/bench_gst.txt"
