@@ -67,8 +67,13 @@ blend (guint8 src, guint8 dst, guint alpha)
   return (guint8) ((src * alpha + dst * (255u - alpha) + 127u) / 255u);
 }
 
-void
-fer_canvas_fill_rect (FerCanvas * c, gint x, gint y, gint w, gint h, FerRgb color, guint alpha)
+/* Subsampled chroma: with partial_blocks, every chroma sample whose pixel block touches the
+ * rectangle is written (solid colour for thin lines at odd positions); without, only those
+ * whose block lies inside it (text keeps the background's chroma around its strokes). Either
+ * way only blocks wholly inside the clip rectangle are written. */
+static void
+fill_rect (FerCanvas * c, gint x, gint y, gint w, gint h, FerRgb color, guint alpha,
+    gboolean partial_blocks)
 {
   const GstVideoFormatInfo *finfo = c->frame->info.finfo;
   gint x0 = MAX (x, c->clip_x0), y0 = MAX (y, c->clip_y0);
@@ -87,9 +92,25 @@ fer_canvas_fill_rect (FerCanvas * c, gint x, gint y, gint w, gint h, FerRgb colo
     gint pstride = GST_VIDEO_FRAME_COMP_PSTRIDE (c->frame, comp);
     gint ws = GST_VIDEO_FORMAT_INFO_W_SUB (finfo, comp);
     gint hs = GST_VIDEO_FORMAT_INFO_H_SUB (finfo, comp);
-    /* samples whose whole (1<<ws) x (1<<hs) pixel block is inside [x0,x1) x [y0,y1) */
-    gint sx0 = (x0 + (1 << ws) - 1) >> ws, sx1 = x1 >> ws;
-    gint sy0 = (y0 + (1 << hs) - 1) >> hs, sy1 = y1 >> hs;
+    /* blocks wholly inside the clip */
+    gint cx0 = (c->clip_x0 + (1 << ws) - 1) >> ws, cx1 = c->clip_x1 >> ws;
+    gint cy0 = (c->clip_y0 + (1 << hs) - 1) >> hs, cy1 = c->clip_y1 >> hs;
+    gint sx0, sx1, sy0, sy1;
+    if (partial_blocks) {       /* blocks touching [x0,x1) x [y0,y1) */
+      sx0 = x0 >> ws;
+      sx1 = ((x1 - 1) >> ws) + 1;
+      sy0 = y0 >> hs;
+      sy1 = ((y1 - 1) >> hs) + 1;
+    } else {                    /* blocks inside it */
+      sx0 = (x0 + (1 << ws) - 1) >> ws;
+      sx1 = x1 >> ws;
+      sy0 = (y0 + (1 << hs) - 1) >> hs;
+      sy1 = y1 >> hs;
+    }
+    sx0 = MAX (sx0, cx0);
+    sx1 = MIN (sx1, cx1);
+    sy0 = MAX (sy0, cy0);
+    sy1 = MIN (sy1, cy1);
 
     for (gint sy = sy0; sy < sy1; sy++) {
       guint8 *p = data + (gsize) sy * stride + (gsize) sx0 * pstride;
@@ -97,6 +118,12 @@ fer_canvas_fill_rect (FerCanvas * c, gint x, gint y, gint w, gint h, FerRgb colo
         *p = alpha == 255u ? value[comp] : blend (value[comp], *p, alpha);
     }
   }
+}
+
+void
+fer_canvas_fill_rect (FerCanvas * c, gint x, gint y, gint w, gint h, FerRgb color, guint alpha)
+{
+  fill_rect (c, x, y, w, h, color, alpha, TRUE);
 }
 
 void
@@ -118,7 +145,7 @@ static void
 plot_text_pixel (void *ctx, int x, int y)
 {
   TextCtx *t = ctx;
-  fer_canvas_fill_rect (t->canvas, x, y, 1, 1, t->color, 255);
+  fill_rect (t->canvas, x, y, 1, 1, t->color, 255, FALSE);
 }
 
 void

@@ -1,7 +1,9 @@
 /* Drawing on a mapped raw video frame of any FER_VIDEO_FORMATS format: filled rectangles
  * (optionally blended), outlines and text in the built-in bitmap font (fer/font.h), all clipped
  * to a rectangle. Nothing outside the clip rectangle is modified, including subsampled chroma:
- * a chroma sample is only written when its whole pixel block lies inside the clip. */
+ * a chroma sample is only written when its whole pixel block lies inside the clip. Text
+ * strokes set luma only where chroma is subsampled (the background's colour stays around
+ * them). */
 #ifndef FER_OVERLAY_DRAW_H
 #define FER_OVERLAY_DRAW_H
 
