@@ -2,6 +2,7 @@
 # Live expression recognition from a webcam: v4l2src -> ferfacedetect -> ferclassify ->
 # feroverlay -> display.   Usage: pipelines/webcam.sh [DEVICE]   (default /dev/video0)
 # Env: FER_BUILD_DIR, FER_MODEL (see pipelines/fer-env.sh), FER_SINK (default autovideosink).
+# decodebin takes raw and MJPEG cameras alike.
 set -euo pipefail
 source "$(dirname "$0")/fer-env.sh"
 
@@ -23,6 +24,6 @@ fi
 
 echo "webcam: $device -> ferfacedetect -> ferclassify -> feroverlay -> $sink (Ctrl-C to stop)"
 exec gst-launch-1.0 -e \
-  v4l2src device="$device" ! videoconvert ! \
+  v4l2src device="$device" ! decodebin ! videoconvert ! \
   ferfacedetect ! ferclassify "${fer_model_arg[@]}" ! \
   feroverlay show-probabilities=true ! videoconvert ! "$sink" sync=false
