@@ -112,10 +112,12 @@ fer_status fer_ref_conv2d_forward(fer_backend *b, const fer_conv2d_args *a, cons
                         valid_range(a->out_w, a->in_w, S, P, kw, &ow_lo, &ow_hi);
                         float wv = w[(((size_t)oc * a->in_c + ic) * K + kh) * K + kw];
                         for (int oh = oh_lo; oh <= oh_hi; oh++) {
-                            const float *xr = xp + (size_t)(oh * S - P + kh) * a->in_w;
-                            float *yr = yp + (size_t)oh * a->out_w;
-                            for (int ow = ow_lo; ow <= ow_hi; ow++)
-                                yr[ow] += wv * xr[ow * S - P + kw];
+                            /* y[oh, ow] += w * x[oh*S - P + kh, ow*S - P + kw] */
+                            const float *xs = xp + (size_t)(oh * S - P + kh) * a->in_w +
+                                              (ow_lo * S - P + kw);
+                            float *yd = yp + (size_t)oh * a->out_w + ow_lo;
+                            for (int ow = ow_lo; ow <= ow_hi; ow++, xs += S)
+                                *yd++ += wv * *xs;
                         }
                     }
                 }
@@ -161,15 +163,21 @@ fer_status fer_ref_conv2d_backward(fer_backend *b, const fer_conv2d_args *a, con
                         const float *dyp = dy + ((size_t)n * a->out_c + oc) * out_plane;
                         float *dxp = dx ? dx + ((size_t)n * a->in_c + ic) * in_plane : NULL;
                         for (int oh = oh_lo; oh <= oh_hi; oh++) {
-                            size_t xrow = (size_t)(oh * S - P + kh) * a->in_w;
-                            const float *dyr = dyp + (size_t)oh * a->out_w;
+                            /* element (oh, ow) pairs with input (oh*S - P + kh, ow*S - P + kw) */
+                            size_t first = (size_t)(oh * S - P + kh) * a->in_w +
+                                           (size_t)(ow_lo * S - P + kw);
+                            const float *dyr = dyp + (size_t)oh * a->out_w + ow_lo;
+                            const float *xs = xp + first;
+                            int cnt = ow_hi - ow_lo + 1;
                             float rsum = 0.0f;
-                            for (int ow = ow_lo; ow <= ow_hi; ow++)
-                                rsum += dyr[ow] * xp[xrow + ow * S - P + kw];
+                            for (int j = 0; j < cnt; j++)
+                                rsum += dyr[j] * xs[(size_t)j * S];
                             gsum += rsum;
-                            if (dxp)
-                                for (int ow = ow_lo; ow <= ow_hi; ow++)
-                                    dxp[xrow + ow * S - P + kw] += wv * dyr[ow];
+                            if (dxp) {
+                                float *dxs = dxp + first;
+                                for (int j = 0; j < cnt; j++)
+                                    dxs[(size_t)j * S] += wv * dyr[j];
+                            }
                         }
                     }
                     dw[widx] = (float)gsum;

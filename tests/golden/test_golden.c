@@ -263,6 +263,21 @@ static void compare_tensors(fer_model *m, const char *prefix, int grads, int rol
     }
 }
 
+/* One training forward/backward from the initial weights: logits, loss, every gradient (float32
+ * sums of thousands of terms in another order than PyTorch: 2e-3), BN running statistics. */
+static void check_train_step(fer_model *m, const float *logits, float loss)
+{
+    group g = {"train logits + loss", 0, 0};
+    group_add(&g, compare("train/logits", logits, BATCH * 7, 1e-4, 1e-4));
+    group_add(&g, compare("train/loss", &loss, 1, 1e-4, 1e-6));
+    group_print(&g);
+    group gg = {"gradients", 0, 0}, gb = {"BN running statistics", 0, 0};
+    compare_tensors(m, "train/grad/", 1, FER_TENSOR_PARAM, 2e-3, 2e-3, &gg, &gg, NULL, 0, 0);
+    compare_tensors(m, "train/", 0, FER_TENSOR_BUFFER, 1e-5, 1e-6, &gb, &gb, NULL, 0, 0);
+    group_print(&gg);
+    group_print(&gb);
+}
+
 static void run_network(const char *config)
 {
     float x[BATCH * 48 * 48], logits[BATCH * 7], loss;
@@ -285,26 +300,13 @@ static void run_network(const char *config)
     group_add(&g, compare("eval/loss", &loss, 1, 1e-4, 1e-6));
     group_print(&g);
 
-    /* one training forward/backward */
-    g = (group){"train logits + loss", 0, 0};
-    OK(fer_model_forward(m, x, BATCH, FER_MODE_TRAIN, labels, dseed, logits));
-    group_add(&g, compare("train/logits", logits, BATCH * 7, 1e-4, 1e-4));
-    OK(fer_model_loss(m, &lc, labels, &loss));
-    group_add(&g, compare("train/loss", &loss, 1, 1e-4, 1e-6));
-    group_print(&g);
-    OK(fer_model_backward(m));
-    group gg = {"gradients", 0, 0}, gb = {"BN running statistics", 0, 0};
-    /* gradients: float32 sums of thousands of terms in another order than PyTorch */
-    compare_tensors(m, "train/grad/", 1, FER_TENSOR_PARAM, 2e-3, 2e-3, &gg, &gg, NULL, 0, 0);
-    compare_tensors(m, "train/", 0, FER_TENSOR_BUFFER, 1e-5, 1e-6, &gb, &gb, NULL, 0, 0);
-    group_print(&gg);
-    group_print(&gb);
-    fer_model_free(m);
-
-    /* three optimiser steps with clipping, from the initial weights */
+    /* three optimiser steps with clipping, from the initial weights (an eval forward changes
+     * nothing, so the Adam run continues with m); the first step's forward/backward is also
+     * the "one training step" check of logits, loss, every gradient and BN statistics */
     for (int k = 0; k < 2; k++) {
         const char *name = k == 0 ? "adam" : "sgd";
-        m = golden_model(config);
+        if (k == 1)
+            m = golden_model(config);
         fer_optim_config oc;
         if (k == 0) {
             fer_optim_config_default(FER_OPTIM_ADAM, 1e-4f, &oc);
@@ -318,9 +320,11 @@ static void run_network(const char *config)
         OK(fer_optimizer_new(m, &oc, &opt));
         float losses[STEPS], norms[STEPS];
         for (int s = 0; s < STEPS; s++) {
-            OK(fer_model_forward(m, x, BATCH, FER_MODE_TRAIN, labels, dseed + s, NULL));
+            OK(fer_model_forward(m, x, BATCH, FER_MODE_TRAIN, labels, dseed + s, logits));
             OK(fer_model_loss(m, &lc, labels, &losses[s]));
             OK(fer_model_backward(m));
+            if (k == 0 && s == 0)
+                check_train_step(m, logits, losses[0]);
             OK(fer_model_clip_grad_norm(m, CLIP, &norms[s]));
             OK(fer_optimizer_step(opt, oc.lr));
         }
@@ -337,7 +341,7 @@ static void run_network(const char *config)
         snprintf(gp_name, sizeof gp_name, "%s: parameters", name);
         snprintf(gb_name, sizeof gb_name, "%s: BN statistics", name);
         group gp = {gp_name, 0, 0};
-        gb = (group){gb_name, 0, 0};
+        group gb = {gb_name, 0, 0};
         /* The update of every parameter (final - initial) within 2% of the largest update of
          * its tensor + 2% relative; a wrong rule (bias correction, momentum, Nesterov, decay) is
          * off by far more, and golden_optim checks the rules themselves to 1e-5. Adam scales
