@@ -21,6 +21,12 @@ static const conv_case conv_cases[] = {
     {1, 2, 3, 5, 4, 3, 1, 2, 0},      /* pad 2 > (k-1)/2: output larger than input */
     {3, 2, 3, 9, 7, 3, 2, 1, 1},      /* stride 2 */
     {2, 3, 5, 10, 9, 4, 1, 1, 0},     /* even kernel, asymmetric reach */
+    /* >= 8 channels: the cpu backend's Winograd F(4x4,3x3) path, partial tiles at the edges */
+    {3, 9, 17, 13, 11, 3, 1, 1, 1},   /* odd channels and planes, bias */
+    {2, 8, 8, 7, 9, 3, 1, 0, 0},      /* valid: input gradient with pad 2 */
+    {1, 16, 24, 6, 5, 3, 1, 2, 1},    /* pad 2: input gradient with pad 0 */
+    {3, 32, 32, 48, 48, 3, 1, 1, 0},  /* SimpleCNN block 1, several bands per image */
+    {2, 128, 128, 12, 12, 3, 1, 1, 0}, /* SimpleCNN block 3 */
 };
 
 static void case_conv(fer_backend *ref, fer_backend *be, const conv_case *c)
@@ -117,6 +123,7 @@ typedef struct pool_case {
 static const pool_case pool_cases[] = {
     {1, 32, 48, 48, 2, 2, 0, 0}, {3, 5, 7, 9, 2, 2, 0, 0}, {3, 3, 9, 7, 3, 2, 0, 0},
     {2, 4, 9, 9, 3, 3, 1, 0},    {3, 7, 6, 10, 2, 2, 1, 0}, {1, 2, 6, 6, 2, 2, 0, 1},
+    {2, 3, 8, 37, 2, 2, 1, 0},   {1, 2, 6, 34, 2, 2, 0, 1}, /* >= 8 outputs per row: vector path */
 };
 
 static void case_pool(fer_backend *ref, fer_backend *be, const pool_case *c)

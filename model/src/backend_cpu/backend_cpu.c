@@ -169,6 +169,8 @@ fer_status fer_backend_cpu_new(int threads, fer_backend **out)
         return fer_fail(FER_ERR_NOMEM, "cpu backend: out of memory");
     c->k = pick_kernels();
     c->has_bf16 = cpu_has_avx512_bf16();
+    const char *wino = getenv("FER_CPU_WINOGRAD");
+    c->wino = !(wino && strcmp(wino, "0") == 0);
     fer_status st = fer_backend_host_new("cpu", &cpu_ops, c, threads, out);
     if (st != FER_OK) {
         free(c);

@@ -214,9 +214,11 @@ static void fwd_task(void *ctx, int task, int worker)
 fer_status cpu_conv2d_forward(fer_backend *b, const fer_conv2d_args *a, const float *x,
                               const float *w, const float *bias, float *y)
 {
+    cpu_ctx *cx = cpu_of(b);
+    if (cpu_wino_supported(a) && cx->wino)
+        return cpu_wino_conv(cx, a, x, w, 0, a->has_bias ? bias : NULL, y);
     if (!flat_supported(a))
         return fer_ref_conv2d_forward(b, a, x, w, bias, y);
-    cpu_ctx *cx = cpu_of(b);
     flat_geom gm;
     flat_geom_init(&gm, a, chunk_images(a, a->in_c));
     int kk = a->k * a->k;
@@ -360,9 +362,22 @@ fer_status cpu_conv2d_backward(fer_backend *b, const fer_conv2d_args *a, const f
                                const float *w, const float *dy, float *dx, float *dw,
                                float *dbias)
 {
+    cpu_ctx *cx = cpu_of(b);
+    /* the input gradient is a convolution of dy with the rotated, transposed filter */
+    fer_conv2d_args da = {a->n, a->out_c, a->out_h, a->out_w, a->in_c, a->in_h, a->in_w,
+                          a->k, 1, a->k - 1 - a->pad, 0};
+    if (cx->wino && cpu_wino_supported(a) && (!dx || cpu_wino_supported(&da))) {
+        if (a->has_bias && dbias) {
+            bias_job bj = {dy, a->n, a->out_c, (size_t)a->out_h * a->out_w, dbias};
+            cpu_parallel(cx, a->out_c, bias_task, &bj);
+        }
+        fer_status st = cpu_wino_wgrad(cx, a, x, dy, dw);
+        if (st == FER_OK && dx)
+            st = cpu_wino_conv(cx, &da, dy, w, 1, NULL, dx);
+        return st;
+    }
     if (!flat_supported(a))
         return fer_ref_conv2d_backward(b, a, x, w, dy, dx, dw, dbias);
-    cpu_ctx *cx = cpu_of(b);
     int kk = a->k * a->k;
     int c_out_pad = (int)round_up((size_t)a->out_c, CPU_CONVW_MR);
     flat_geom gm;
@@ -381,9 +396,11 @@ fer_status cpu_conv2d_backward(fer_backend *b, const fer_conv2d_args *a, const f
         bias_job bj = {dy, a->n, a->out_c, (size_t)a->out_h * a->out_w, dbias};
         cpu_parallel(cx, a->out_c, bias_task, &bj);
     }
-    if (dx)
+    /* input gradient: Winograd when it qualifies, else the tiles below while dy is packed */
+    int dx_wino = dx && cx->wino && cpu_wino_supported(&da);
+    if (dx && !dx_wino)
         pack_weights_bwd(w, a->out_c, a->in_c, kk, wt);
-    bwd_job j = {cx->k, a, &gm, x, dy, wt, dx, part, scr, kk, c_out_pad,
+    bwd_job j = {cx->k, a, &gm, x, dy, wt, dx_wino ? NULL : dx, part, scr, kk, c_out_pad,
                  (a->n + gm.n - 1) / gm.n, 1, {0}};
     for (int t = 0; t < kk; t++)
         j.offs_bwd[t] = -gm.offs_fwd[t];
@@ -394,5 +411,7 @@ fer_status cpu_conv2d_backward(fer_backend *b, const fer_conv2d_args *a, const f
     size_t dw_n = (size_t)a->out_c * a->in_c * kk;
     reduce_job rj = {part, slots, dw_n, per_slot, 4096, dw};
     cpu_parallel(cx, (int)((dw_n + rj.per_task - 1) / rj.per_task), reduce_task, &rj);
+    if (dx_wino) /* reuses the workspace: nothing above is needed any more */
+        return cpu_wino_conv(cx, &da, dy, w, 1, NULL, dx);
     return FER_OK;
 }

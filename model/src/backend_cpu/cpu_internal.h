@@ -51,9 +51,28 @@ typedef struct cpu_kernels {
     void (*shifted_sums)(size_t n, const float *x, float pivot, double *s);
     /* s[0] += sum(dy), s[1] += sum(dy * (x - mean)) */
     void (*grad_sums)(size_t n, const float *x, const float *dy, float mean, double *s);
+    /* 2x2 stride-2 max pooling of one plane (first maximum wins, NaN propagates, as ref);
+     * argmax (index in the input plane) may be NULL */
+    void (*maxpool2x2)(const float *x, int in_w, int out_h, int out_w, float *y,
+                       int32_t *argmax);
     /* small-batch GEMM: sum(a[i] * b[i]); y[i] += alpha * x[i] */
     float (*dot)(size_t n, const float *a, const float *b);
     void (*axpy)(size_t n, float alpha, const float *x, float *y);
+    /* Winograd F(4x4,3x3) pieces (cpu_wino_impl.h, cpu_winograd.c) */
+    void (*wino_block)(const float *x, int c, int h, int w, int c0, int row0, int rows, int col0,
+                       int cols, float *xb);
+    void (*wino_in)(const float *xb, int cols, int tr, int tw, float *v, size_t xi_stride,
+                    size_t tile_stride);
+    void (*wino_out)(const float *m, size_t xi_stride, size_t tile_stride, int tr, int tw,
+                     const float *bias, int n_co, float *y, size_t plane, int out_w,
+                     int rows_valid, int cols_valid);
+    void (*wino_dy)(const float *xb, int cols, int tr, int tw, float *v, size_t xi_stride,
+                    size_t tile_stride);
+    /* c[p*ldc + o] = sum_{k<kc} a[p*lda + k] * b[k*16 + o], p < 6, o < 16 */
+    void (*wino_gemm)(int kc, const float *a, size_t lda, const float *b, float *c, size_t ldc);
+    /* c[p*ldc + o] += sum_{k<kc} a[k*lda + p] * b[k*ldb + o], p < 6, o < 16 (weight gradient) */
+    void (*wino_gemm_tn)(int kc, const float *a, size_t lda, const float *b, size_t ldb, float *c,
+                         size_t ldc);
 } cpu_kernels;
 
 extern const cpu_kernels cpu_kernels_portable;
@@ -68,6 +87,7 @@ typedef struct cpu_ctx {
     fer_threadpool *pool;
     int threads;
     int has_bf16; /* CPU has AVX512_BF16 (only then FER_PREC_BF16 is accepted) */
+    int wino;     /* Winograd for 3x3 convolutions (FER_CPU_WINOGRAD=0 turns it off) */
     /* workspace arenas: grow to the largest request, never shrink */
     float *ws;
     size_t ws_floats;
@@ -118,6 +138,14 @@ fer_status cpu_conv2d_forward(fer_backend *b, const fer_conv2d_args *a, const fl
 fer_status cpu_conv2d_backward(fer_backend *b, const fer_conv2d_args *a, const float *x,
                                const float *w, const float *dy, float *dx, float *dw,
                                float *dbias);
+/* Winograd F(4x4,3x3) path (cpu_winograd.c) for 3x3 stride-1 convolutions with >= 8 channels.
+ * flip: w is used as the input-gradient filter (transposed, rotated 180 degrees). */
+int cpu_wino_supported(const fer_conv2d_args *a);
+fer_status cpu_wino_conv(cpu_ctx *c, const fer_conv2d_args *a, const float *x, const float *w,
+                         int flip, const float *bias, float *y);
+/* dw[co][ci][3][3] of the same layers (F(3x3,4x4): tiles of dy as the filter). */
+fer_status cpu_wino_wgrad(cpu_ctx *c, const fer_conv2d_args *a, const float *x, const float *dy,
+                          float *dw);
 fer_status cpu_batchnorm_forward(fer_backend *b, const fer_bn_args *a, int training,
                                  const float *x, const float *gamma, const float *beta,
                                  float *running_mean, float *running_var, float *y,

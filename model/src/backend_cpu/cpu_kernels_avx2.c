@@ -6,6 +6,11 @@
 #pragma GCC target("avx2,fma")
 #include <immintrin.h>
 
+#define WINO_FMA(a, b, c) ((wv8)_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
+#define WINO_FNMA(a, b, c) ((wv8)_mm256_fnmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
+#include "cpu_pool_impl.h"
+#include "cpu_wino_impl.h"
+
 /* Writes 8 channel rows (o0..o0+7) of the tile from rows r[p] = (position p, channels o0..o0+7):
  * an 8x8 transpose (positions 6 and 7 are zero), the bias, then 6 positions per channel. */
 static inline void store_rows8(__m256 r0, __m256 r1, __m256 r2, __m256 r3, __m256 r4, __m256 r5,
@@ -287,6 +292,48 @@ static void grad_sums_avx2(size_t n, const float *x, const float *dy, float mean
     s[1] += tb;
 }
 
+/* 8 outputs at a time: even/odd columns split with shuffles, the reference rule as masks */
+static void maxpool2x2_avx2(const float *x, int in_w, int out_h, int out_w, float *y,
+                            int32_t *argmax)
+{
+    const __m256i lane2 = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+    for (int oh = 0; oh < out_h; oh++) {
+        const float *r0 = x + (size_t)(2 * oh) * in_w, *r1 = r0 + in_w;
+        float *yr = y + (size_t)oh * out_w;
+        int32_t *ar = argmax ? argmax + (size_t)oh * out_w : NULL;
+        int ow = 0;
+        for (; ow + 8 <= out_w; ow += 8) {
+            __m256 a0 = _mm256_loadu_ps(r0 + 2 * ow), a1 = _mm256_loadu_ps(r0 + 2 * ow + 8);
+            __m256 b0 = _mm256_loadu_ps(r1 + 2 * ow), b1 = _mm256_loadu_ps(r1 + 2 * ow + 8);
+            __m256 v[4];
+            v[0] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a0, a1, 0x88)), 0xD8));
+            v[1] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a0, a1, 0xDD)), 0xD8));
+            v[2] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(b0, b1, 0x88)), 0xD8));
+            v[3] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(b0, b1, 0xDD)), 0xD8));
+            __m256i base = _mm256_add_epi32(_mm256_set1_epi32(2 * oh * in_w + 2 * ow), lane2);
+            __m256i off[4] = {_mm256_setzero_si256(), _mm256_set1_epi32(1),
+                              _mm256_set1_epi32(in_w), _mm256_set1_epi32(in_w + 1)};
+            __m256 best = v[0];
+            __m256i idx = base;
+            for (int k = 1; k < 4; k++) {
+                /* replace when v > best, or v is NaN and best is not */
+                __m256 gt = _mm256_cmp_ps(v[k], best, _CMP_GT_OQ);
+                __m256 nan = _mm256_andnot_ps(_mm256_cmp_ps(best, best, _CMP_UNORD_Q),
+                                              _mm256_cmp_ps(v[k], v[k], _CMP_UNORD_Q));
+                __m256 sel = _mm256_or_ps(gt, nan);
+                best = _mm256_blendv_ps(best, v[k], sel);
+                idx = _mm256_castps_si256(_mm256_blendv_ps(
+                    _mm256_castsi256_ps(idx), _mm256_castsi256_ps(_mm256_add_epi32(base, off[k])), sel));
+            }
+            _mm256_storeu_ps(yr + ow, best);
+            if (ar)
+                _mm256_storeu_si256((__m256i *)(void *)(ar + ow), idx);
+        }
+        if (ow < out_w)
+            maxpool2x2_row(x, in_w, out_w, oh, ow, y, argmax);
+    }
+}
+
 static float dot_avx2(size_t n, const float *a, const float *b)
 {
     __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
@@ -315,6 +362,107 @@ static void axpy_avx2(size_t n, float alpha, const float *x, float *y)
         y[i] += alpha * x[i];
 }
 
+/* 6 tiles x 16 channels, A rows strided (the transformed tiles), B packed [kc][16] */
+static void wino_gemm_avx2(int kc, const float *a, size_t lda, const float *b, float *c,
+                           size_t ldc)
+{
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+           c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    const float *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda, *a4 = a + 4 * lda,
+                *a5 = a + 5 * lda;
+    for (int k = 0; k < kc; k++) {
+        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+        b += 16;
+        __m256 av = _mm256_broadcast_ss(a0 + k);
+        c00 = _mm256_fmadd_ps(av, b0, c00);
+        c01 = _mm256_fmadd_ps(av, b1, c01);
+        av = _mm256_broadcast_ss(a1 + k);
+        c10 = _mm256_fmadd_ps(av, b0, c10);
+        c11 = _mm256_fmadd_ps(av, b1, c11);
+        av = _mm256_broadcast_ss(a2 + k);
+        c20 = _mm256_fmadd_ps(av, b0, c20);
+        c21 = _mm256_fmadd_ps(av, b1, c21);
+        av = _mm256_broadcast_ss(a3 + k);
+        c30 = _mm256_fmadd_ps(av, b0, c30);
+        c31 = _mm256_fmadd_ps(av, b1, c31);
+        av = _mm256_broadcast_ss(a4 + k);
+        c40 = _mm256_fmadd_ps(av, b0, c40);
+        c41 = _mm256_fmadd_ps(av, b1, c41);
+        av = _mm256_broadcast_ss(a5 + k);
+        c50 = _mm256_fmadd_ps(av, b0, c50);
+        c51 = _mm256_fmadd_ps(av, b1, c51);
+    }
+    _mm256_storeu_ps(c, c00);
+    _mm256_storeu_ps(c + 8, c01);
+    c += ldc;
+    _mm256_storeu_ps(c, c10);
+    _mm256_storeu_ps(c + 8, c11);
+    c += ldc;
+    _mm256_storeu_ps(c, c20);
+    _mm256_storeu_ps(c + 8, c21);
+    c += ldc;
+    _mm256_storeu_ps(c, c30);
+    _mm256_storeu_ps(c + 8, c31);
+    c += ldc;
+    _mm256_storeu_ps(c, c40);
+    _mm256_storeu_ps(c + 8, c41);
+    c += ldc;
+    _mm256_storeu_ps(c, c50);
+    _mm256_storeu_ps(c + 8, c51);
+}
+
+/* 6 input channels x 16 output channels of the weight gradient, accumulated over kc tiles */
+static void wino_gemm_tn_avx2(int kc, const float *a, size_t lda, const float *b, size_t ldb,
+                              float *c, size_t ldc)
+{
+    __m256 c00 = _mm256_loadu_ps(c), c01 = _mm256_loadu_ps(c + 8);
+    __m256 c10 = _mm256_loadu_ps(c + ldc), c11 = _mm256_loadu_ps(c + ldc + 8);
+    __m256 c20 = _mm256_loadu_ps(c + 2 * ldc), c21 = _mm256_loadu_ps(c + 2 * ldc + 8);
+    __m256 c30 = _mm256_loadu_ps(c + 3 * ldc), c31 = _mm256_loadu_ps(c + 3 * ldc + 8);
+    __m256 c40 = _mm256_loadu_ps(c + 4 * ldc), c41 = _mm256_loadu_ps(c + 4 * ldc + 8);
+    __m256 c50 = _mm256_loadu_ps(c + 5 * ldc), c51 = _mm256_loadu_ps(c + 5 * ldc + 8);
+    for (int k = 0; k < kc; k++) {
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+        b += ldb;
+        __m256 av = _mm256_broadcast_ss(a + 0);
+        c00 = _mm256_fmadd_ps(av, b0, c00);
+        c01 = _mm256_fmadd_ps(av, b1, c01);
+        av = _mm256_broadcast_ss(a + 1);
+        c10 = _mm256_fmadd_ps(av, b0, c10);
+        c11 = _mm256_fmadd_ps(av, b1, c11);
+        av = _mm256_broadcast_ss(a + 2);
+        c20 = _mm256_fmadd_ps(av, b0, c20);
+        c21 = _mm256_fmadd_ps(av, b1, c21);
+        av = _mm256_broadcast_ss(a + 3);
+        c30 = _mm256_fmadd_ps(av, b0, c30);
+        c31 = _mm256_fmadd_ps(av, b1, c31);
+        av = _mm256_broadcast_ss(a + 4);
+        c40 = _mm256_fmadd_ps(av, b0, c40);
+        c41 = _mm256_fmadd_ps(av, b1, c41);
+        av = _mm256_broadcast_ss(a + 5);
+        c50 = _mm256_fmadd_ps(av, b0, c50);
+        c51 = _mm256_fmadd_ps(av, b1, c51);
+        a += lda;
+    }
+    _mm256_storeu_ps(c, c00);
+    _mm256_storeu_ps(c + 8, c01);
+    c += ldc;
+    _mm256_storeu_ps(c, c10);
+    _mm256_storeu_ps(c + 8, c11);
+    c += ldc;
+    _mm256_storeu_ps(c, c20);
+    _mm256_storeu_ps(c + 8, c21);
+    c += ldc;
+    _mm256_storeu_ps(c, c30);
+    _mm256_storeu_ps(c + 8, c31);
+    c += ldc;
+    _mm256_storeu_ps(c, c40);
+    _mm256_storeu_ps(c + 8, c41);
+    c += ldc;
+    _mm256_storeu_ps(c, c50);
+    _mm256_storeu_ps(c + 8, c51);
+}
+
 const cpu_kernels cpu_kernels_avx2 = {
     .name = "avx2",
     .conv_tile = conv_tile_avx2,
@@ -326,7 +474,14 @@ const cpu_kernels cpu_kernels_avx2 = {
     .bn_bwd_apply = bn_bwd_apply_avx2,
     .shifted_sums = shifted_sums_avx2,
     .grad_sums = grad_sums_avx2,
+    .maxpool2x2 = maxpool2x2_avx2,
     .dot = dot_avx2,
     .axpy = axpy_avx2,
+    .wino_block = wino_block_band,
+    .wino_in = wino_in_tiles,
+    .wino_out = wino_out_tiles,
+    .wino_dy = wino_dy_tiles,
+    .wino_gemm = wino_gemm_avx2,
+    .wino_gemm_tn = wino_gemm_tn_avx2,
 };
 #endif

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "cpu_internal.h"
+#include "cpu_pool_impl.h"
+#include "cpu_wino_impl.h"
 
 static void conv_tile_portable(const float *x, size_t x_stride, int cin, const int *offs, int kk,
                                const float *w, const float *bias, float *out, size_t out_stride,
@@ -141,6 +143,14 @@ static void grad_sums_portable(size_t n, const float *x, const float *dy, float 
     s[1] += tb;
 }
 
+/* 2x2, stride 2, the reference rule unrolled */
+static void maxpool2x2_portable(const float *x, int in_w, int out_h, int out_w, float *y,
+                                int32_t *argmax)
+{
+    for (int oh = 0; oh < out_h; oh++)
+        maxpool2x2_row(x, in_w, out_w, oh, 0, y, argmax);
+}
+
 static float dot_portable(size_t n, const float *a, const float *b)
 {
     float acc[8] = {0};
@@ -162,6 +172,36 @@ static void axpy_portable(size_t n, float alpha, const float *x, float *y)
         y[i] += alpha * x[i];
 }
 
+static void wino_gemm_portable(int kc, const float *a, size_t lda, const float *b, float *c,
+                               size_t ldc)
+{
+    float acc[6][16] = {{0}};
+    for (int k = 0; k < kc; k++)
+        for (int p = 0; p < 6; p++) {
+            float av = a[(size_t)p * lda + k];
+            for (int o = 0; o < 16; o++)
+                acc[p][o] += av * b[(size_t)k * 16 + o];
+        }
+    for (int p = 0; p < 6; p++)
+        memcpy(c + (size_t)p * ldc, acc[p], sizeof acc[p]);
+}
+
+static void wino_gemm_tn_portable(int kc, const float *a, size_t lda, const float *b, size_t ldb,
+                                  float *c, size_t ldc)
+{
+    float acc[6][16];
+    for (int p = 0; p < 6; p++)
+        memcpy(acc[p], c + (size_t)p * ldc, sizeof acc[p]);
+    for (int k = 0; k < kc; k++)
+        for (int p = 0; p < 6; p++) {
+            float av = a[(size_t)k * lda + p];
+            for (int o = 0; o < 16; o++)
+                acc[p][o] += av * b[(size_t)k * ldb + o];
+        }
+    for (int p = 0; p < 6; p++)
+        memcpy(c + (size_t)p * ldc, acc[p], sizeof acc[p]);
+}
+
 const cpu_kernels cpu_kernels_portable = {
     .name = "portable",
     .conv_tile = conv_tile_portable,
@@ -173,6 +213,13 @@ const cpu_kernels cpu_kernels_portable = {
     .bn_bwd_apply = bn_bwd_apply_portable,
     .shifted_sums = shifted_sums_portable,
     .grad_sums = grad_sums_portable,
+    .maxpool2x2 = maxpool2x2_portable,
     .dot = dot_portable,
     .axpy = axpy_portable,
+    .wino_block = wino_block_band,
+    .wino_in = wino_in_tiles,
+    .wino_out = wino_out_tiles,
+    .wino_dy = wino_dy_tiles,
+    .wino_gemm = wino_gemm_portable,
+    .wino_gemm_tn = wino_gemm_tn_portable,
 };

@@ -162,6 +162,7 @@ fer_status cpu_batchnorm_backward(fer_backend *b, const fer_bn_args *a, const fl
 /* ---- max pooling ------------------------------------------------------------------------ */
 
 typedef struct pool_job {
+    const cpu_kernels *k;
     const fer_pool_args *a;
     const float *x, *dy;
     float *y;
@@ -197,37 +198,6 @@ static void pool_plane(const fer_pool_args *a, const float *xp, float *yp, int32
     }
 }
 
-/* 2x2, stride 2: the same rule unrolled */
-static void pool_plane_2x2(const fer_pool_args *a, const float *xp, float *yp, int32_t *ap)
-{
-    for (int oh = 0; oh < a->out_h; oh++) {
-        const float *r0 = xp + (size_t)(2 * oh) * a->in_w, *r1 = r0 + a->in_w;
-        int base = 2 * oh * a->in_w;
-        for (int ow = 0; ow < a->out_w; ow++) {
-            float v0 = r0[2 * ow], v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
-            float bv = v0;
-            int best = base + 2 * ow;
-            if (!isnan(bv)) {
-                if (v1 > bv || isnan(v1)) {
-                    bv = v1;
-                    best = base + 2 * ow + 1;
-                }
-                if (!isnan(bv) && (v2 > bv || isnan(v2))) {
-                    bv = v2;
-                    best = base + a->in_w + 2 * ow;
-                }
-                if (!isnan(bv) && (v3 > bv || isnan(v3))) {
-                    bv = v3;
-                    best = base + a->in_w + 2 * ow + 1;
-                }
-            }
-            yp[oh * a->out_w + ow] = bv;
-            if (ap)
-                ap[oh * a->out_w + ow] = best;
-        }
-    }
-}
-
 static void pool_fwd_task(void *ctx, int task, int worker)
 {
     (void)worker;
@@ -242,7 +212,8 @@ static void pool_fwd_task(void *ctx, int task, int worker)
     for (size_t p = p0; p < p1; p++) {
         int32_t *ap = j->argmax ? j->argmax + p * out_plane : NULL;
         if (fast)
-            pool_plane_2x2(a, j->x + p * in_plane, j->y + p * out_plane, ap);
+            j->k->maxpool2x2(j->x + p * in_plane, a->in_w, a->out_h, a->out_w, j->y + p * out_plane,
+                             ap);
         else
             pool_plane(a, j->x + p * in_plane, j->y + p * out_plane, ap);
     }
@@ -281,7 +252,7 @@ fer_status cpu_maxpool_forward(fer_backend *b, const fer_pool_args *a, const flo
 {
     cpu_ctx *cx = cpu_of(b);
     size_t planes = (size_t)a->n * a->c;
-    pool_job j = {a, x, NULL, y, argmax, NULL, NULL,
+    pool_job j = {cx->k, a, x, NULL, y, argmax, NULL, NULL,
                   planes_per_task(cx, planes, (size_t)a->in_h * a->in_w)};
     cpu_parallel(cx, (int)((planes + j.planes_per_task - 1) / j.planes_per_task), pool_fwd_task,
                  &j);
@@ -293,7 +264,7 @@ fer_status cpu_maxpool_backward(fer_backend *b, const fer_pool_args *a, const in
 {
     cpu_ctx *cx = cpu_of(b);
     size_t planes = (size_t)a->n * a->c;
-    pool_job j = {a, NULL, dy, NULL, NULL, argmax, dx,
+    pool_job j = {cx->k, a, NULL, dy, NULL, NULL, argmax, dx,
                   planes_per_task(cx, planes, (size_t)a->in_h * a->in_w)};
     cpu_parallel(cx, (int)((planes + j.planes_per_task - 1) / j.planes_per_task), pool_bwd_task,
                  &j);

@@ -1,0 +1,267 @@
+/* Winograd F(4x4, 3x3) transforms over 8-channel vectors, written once with the GCC/clang
+ * vector extension and included by each kernel file (cpu_kernels_portable.c,
+ * cpu_kernels_avx2.c), so every ISA compiles it with its own target.
+ *
+ * Lavin & Gray, points 0, +-1, +-2, inf:  Y = A^T [ (G g G^T) . (B^T d B) ] A
+ *   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+ *   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+ * (G is applied once per call to the weights, in cpu_winograd.c.)
+ *
+ * Layouts: xb, a band of the input in blocks of 8 channels, [rows][cols][8] with zero padding;
+ * v / m, the transformed tiles: element xi (0..35) of tile t, channel c at
+ * [xi*xi_stride + t*tile_stride + c]. */
+#ifndef FER_CPU_WINO_IMPL_H
+#define FER_CPU_WINO_IMPL_H
+#include <string.h>
+
+/* 32-byte vectors are passed between static functions of this file only: the ABI note about
+ * targets without AVX does not apply */
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+typedef float wv8 __attribute__((vector_size(32)));
+typedef float wv8u __attribute__((vector_size(32), aligned(4)));
+typedef float wv4u __attribute__((vector_size(16), aligned(4)));
+
+static inline wv8 wino_ld(const float *p)
+{
+    return *(const wv8u *)(const void *)p;
+}
+
+static inline void wino_st(float *p, wv8 v)
+{
+    *(wv8u *)(void *)p = v;
+}
+
+/* Fused multiply-adds where the including file provides them (AVX2), plain otherwise:
+ * WINO_FMA(a, b, c) = a*b + c, WINO_FNMA(a, b, c) = c - a*b. */
+#ifndef WINO_FMA
+#define WINO_FMA(a, b, c) ((a) * (b) + (c))
+#define WINO_FNMA(a, b, c) ((c) - (a) * (b))
+#endif
+
+static inline wv8 wino_splat(float f)
+{
+    wv8 v = {f, f, f, f, f, f, f, f};
+    return v;
+}
+
+/* o = B^T d along one axis (6 -> 6) */
+static inline void wino_bt6(const wv8 d[6], wv8 o[6])
+{
+    const wv8 k4 = wino_splat(4.0f), k5 = wino_splat(5.0f), k2 = wino_splat(2.0f);
+    wv8 t0 = WINO_FNMA(k4, d[2], d[4]), t1 = WINO_FNMA(k4, d[1], d[3]);
+    wv8 t2 = d[4] - d[2], t3 = d[3] - d[1];
+    o[0] = WINO_FMA(k4, d[0], WINO_FNMA(k5, d[2], d[4]));
+    o[1] = t0 + t1;
+    o[2] = t0 - t1;
+    o[3] = WINO_FMA(k2, t3, t2);
+    o[4] = WINO_FNMA(k2, t3, t2);
+    o[5] = WINO_FMA(k4, d[1], WINO_FNMA(k5, d[3], d[5]));
+}
+
+/* o = A^T m along one axis (6 -> 4) */
+static inline void wino_at6(const wv8 m[6], wv8 o[4])
+{
+    const wv8 k2 = wino_splat(2.0f), k4 = wino_splat(4.0f), k8 = wino_splat(8.0f);
+    wv8 a = m[1] + m[2], b = m[1] - m[2], c = m[3] + m[4], d = m[3] - m[4];
+    o[0] = m[0] + a + c;
+    o[1] = WINO_FMA(k2, d, b);
+    o[2] = WINO_FMA(k4, c, a);
+    o[3] = WINO_FMA(k8, d, b + m[5]);
+}
+
+/* Input transform of tr x tw tiles (tile (r, t) reads rows 4r..4r+5, cols 4t..4t+5 of xb). */
+static void wino_in_tiles(const float *xb, int cols, int tr, int tw, float *v, size_t xi_stride,
+                          size_t tile_stride)
+{
+    size_t row = (size_t)cols * 8;
+    for (int r = 0; r < tr; r++) {
+        for (int t = 0; t < tw; t++) {
+            const float *p = xb + (size_t)(4 * r) * row + (size_t)(4 * t) * 8;
+            wv8 u[6][6];
+            for (int j = 0; j < 6; j++) { /* columns: B^T over rows i */
+                wv8 d[6];
+                for (int i = 0; i < 6; i++)
+                    d[i] = wino_ld(p + (size_t)i * row + (size_t)j * 8);
+                wv8 o[6];
+                wino_bt6(d, o);
+                for (int i = 0; i < 6; i++)
+                    u[i][j] = o[i];
+            }
+            float *dst = v + (size_t)(r * tw + t) * tile_stride;
+            for (int i = 0; i < 6; i++) { /* rows: B^T over columns j */
+                wv8 o[6];
+                wino_bt6(u[i], o);
+                for (int j = 0; j < 6; j++)
+                    wino_st(dst + (size_t)(i * 6 + j) * xi_stride, o[j]);
+            }
+        }
+    }
+}
+
+/* o = A e along one axis (4 -> 6), A = (A^T)^T: the weight gradient's dy transform */
+static inline void wino_a4(const wv8 e[4], wv8 o[6])
+{
+    const wv8 k2 = wino_splat(2.0f), k4 = wino_splat(4.0f), k8 = wino_splat(8.0f);
+    wv8 s02 = e[0] + e[2], s13 = e[1] + e[3];
+    wv8 q = WINO_FMA(k4, e[2], e[0]), r = WINO_FMA(k8, e[3], k2 * e[1]);
+    o[0] = e[0];
+    o[1] = s02 + s13;
+    o[2] = s02 - s13;
+    o[3] = q + r;
+    o[4] = q - r;
+    o[5] = e[3];
+}
+
+/* dy transform (A E A^T) of tr x tw 4x4 tiles of the blocked band xb (tile (r, t) reads rows
+ * 4r..4r+3, cols 4t..4t+3), same output layout as wino_in_tiles. */
+static void wino_dy_tiles(const float *xb, int cols, int tr, int tw, float *v, size_t xi_stride,
+                          size_t tile_stride)
+{
+    size_t row = (size_t)cols * 8;
+    for (int r = 0; r < tr; r++) {
+        for (int t = 0; t < tw; t++) {
+            const float *p = xb + (size_t)(4 * r) * row + (size_t)(4 * t) * 8;
+            wv8 u[6][4];
+            for (int j = 0; j < 4; j++) {
+                wv8 e[4], o[6];
+                for (int i = 0; i < 4; i++)
+                    e[i] = wino_ld(p + (size_t)i * row + (size_t)j * 8);
+                wino_a4(e, o);
+                for (int i = 0; i < 6; i++)
+                    u[i][j] = o[i];
+            }
+            float *dst = v + (size_t)(r * tw + t) * tile_stride;
+            for (int i = 0; i < 6; i++) {
+                wv8 o[6];
+                wino_a4(u[i], o);
+                for (int j = 0; j < 6; j++)
+                    wino_st(dst + (size_t)(i * 6 + j) * xi_stride, o[j]);
+            }
+        }
+    }
+}
+
+/* Stores 4 pixels (a, b, c, d: one vector of 8 channels each) as 8 channel rows of 4 floats. */
+static inline void wino_store_4x8(wv8 a, wv8 b, wv8 c, wv8 d, float *y, size_t plane, int n_co)
+{
+    wv8 ab_lo = __builtin_shufflevector(a, b, 0, 8, 1, 9, 4, 12, 5, 13);
+    wv8 ab_hi = __builtin_shufflevector(a, b, 2, 10, 3, 11, 6, 14, 7, 15);
+    wv8 cd_lo = __builtin_shufflevector(c, d, 0, 8, 1, 9, 4, 12, 5, 13);
+    wv8 cd_hi = __builtin_shufflevector(c, d, 2, 10, 3, 11, 6, 14, 7, 15);
+    wv8 r[4];
+    r[0] = __builtin_shufflevector(ab_lo, cd_lo, 0, 1, 8, 9, 4, 5, 12, 13);   /* ch 0 | ch 4 */
+    r[1] = __builtin_shufflevector(ab_lo, cd_lo, 2, 3, 10, 11, 6, 7, 14, 15); /* ch 1 | ch 5 */
+    r[2] = __builtin_shufflevector(ab_hi, cd_hi, 0, 1, 8, 9, 4, 5, 12, 13);   /* ch 2 | ch 6 */
+    r[3] = __builtin_shufflevector(ab_hi, cd_hi, 2, 3, 10, 11, 6, 7, 14, 15); /* ch 3 | ch 7 */
+    for (int k = 0; k < 4 && k < n_co; k++)
+        *(wv4u *)(void *)(y + (size_t)k * plane) = __builtin_shufflevector(r[k], r[k], 0, 1, 2, 3);
+    for (int k = 0; k < 4 && k + 4 < n_co; k++)
+        *(wv4u *)(void *)(y + (size_t)(k + 4) * plane) =
+            __builtin_shufflevector(r[k], r[k], 4, 5, 6, 7);
+}
+
+/* Output transform of tr x tw tiles for 8 output channels (n_co valid) into NCHW planes y
+ * (tile (r, t) -> rows 4r.., cols 4t..; rows >= rows_valid / cols >= cols_valid dropped). */
+static void wino_out_tiles(const float *m, size_t xi_stride, size_t tile_stride, int tr, int tw,
+                           const float *bias, int n_co, float *y, size_t plane, int out_w,
+                           int rows_valid, int cols_valid)
+{
+    wv8 bv = wino_splat(0.0f);
+    if (bias)
+        for (int k = 0; k < n_co; k++)
+            bv[k] = bias[k];
+    for (int r = 0; r < tr; r++) {
+        for (int t = 0; t < tw; t++) {
+            const float *src = m + (size_t)(r * tw + t) * tile_stride;
+            wv8 s[4][6];
+            for (int j = 0; j < 6; j++) { /* columns: A^T over rows i */
+                wv8 c[6], o[4];
+                for (int i = 0; i < 6; i++)
+                    c[i] = wino_ld(src + (size_t)(i * 6 + j) * xi_stride);
+                wino_at6(c, o);
+                for (int i = 0; i < 4; i++)
+                    s[i][j] = o[i];
+            }
+            int h0 = 4 * r, w0 = 4 * t;
+            for (int i = 0; i < 4 && h0 + i < rows_valid; i++) {
+                wv8 o[4];
+                wino_at6(s[i], o);
+                for (int j = 0; j < 4; j++)
+                    o[j] += bv;
+                float *yr = y + (size_t)(h0 + i) * out_w + w0;
+                if (w0 + 4 <= cols_valid) {
+                    wino_store_4x8(o[0], o[1], o[2], o[3], yr, plane, n_co);
+                } else {
+                    for (int j = 0; j < 4 && w0 + j < cols_valid; j++)
+                        for (int k = 0; k < n_co; k++)
+                            yr[(size_t)k * plane + j] = o[j][k];
+                }
+            }
+        }
+    }
+}
+
+/* Blocks channels [c0, c0+8) of one dense image x[c][h][w] into xb[rows][cols][8]: row i, col j
+ * of the band is input row row0+i, column col0+j; zero outside the image or past c. */
+static void wino_block_band(const float *x, int c, int h, int w, int c0, int row0, int rows,
+                            int col0, int cols, float *xb)
+{
+    size_t plane = (size_t)h * w;
+    int nc = c - c0 < 8 ? c - c0 : 8;
+    int j_lo = -col0 > 0 ? -col0 : 0;             /* first band column inside the image */
+    int j_hi = w - col0 < cols ? w - col0 : cols; /* one past the last */
+    for (int i = 0; i < rows; i++) {
+        float *d = xb + (size_t)i * cols * 8;
+        int ih = row0 + i;
+        if (ih < 0 || ih >= h || j_hi <= j_lo) {
+            memset(d, 0, (size_t)cols * 8 * sizeof(float));
+            continue;
+        }
+        if (j_lo > 0)
+            memset(d, 0, (size_t)j_lo * 8 * sizeof(float));
+        if (j_hi < cols)
+            memset(d + (size_t)j_hi * 8, 0, (size_t)(cols - j_hi) * 8 * sizeof(float));
+        const float *src[8];
+        for (int k = 0; k < 8; k++)
+            src[k] = k < nc ? x + (size_t)(c0 + k) * plane + (size_t)ih * w + col0 : NULL;
+        int j = j_lo;
+        if (nc == 8) { /* 8 columns at a time: an 8x8 transpose */
+            for (; j + 8 <= j_hi; j += 8) {
+                wv8 a0 = wino_ld(src[0] + j), a1 = wino_ld(src[1] + j), a2 = wino_ld(src[2] + j),
+                    a3 = wino_ld(src[3] + j), a4 = wino_ld(src[4] + j), a5 = wino_ld(src[5] + j),
+                    a6 = wino_ld(src[6] + j), a7 = wino_ld(src[7] + j);
+                wv8 t0 = __builtin_shufflevector(a0, a1, 0, 8, 1, 9, 4, 12, 5, 13);
+                wv8 t1 = __builtin_shufflevector(a0, a1, 2, 10, 3, 11, 6, 14, 7, 15);
+                wv8 t2 = __builtin_shufflevector(a2, a3, 0, 8, 1, 9, 4, 12, 5, 13);
+                wv8 t3 = __builtin_shufflevector(a2, a3, 2, 10, 3, 11, 6, 14, 7, 15);
+                wv8 t4 = __builtin_shufflevector(a4, a5, 0, 8, 1, 9, 4, 12, 5, 13);
+                wv8 t5 = __builtin_shufflevector(a4, a5, 2, 10, 3, 11, 6, 14, 7, 15);
+                wv8 t6 = __builtin_shufflevector(a6, a7, 0, 8, 1, 9, 4, 12, 5, 13);
+                wv8 t7 = __builtin_shufflevector(a6, a7, 2, 10, 3, 11, 6, 14, 7, 15);
+                wv8 u0 = __builtin_shufflevector(t0, t2, 0, 1, 8, 9, 4, 5, 12, 13);
+                wv8 u1 = __builtin_shufflevector(t0, t2, 2, 3, 10, 11, 6, 7, 14, 15);
+                wv8 u2 = __builtin_shufflevector(t1, t3, 0, 1, 8, 9, 4, 5, 12, 13);
+                wv8 u3 = __builtin_shufflevector(t1, t3, 2, 3, 10, 11, 6, 7, 14, 15);
+                wv8 u4 = __builtin_shufflevector(t4, t6, 0, 1, 8, 9, 4, 5, 12, 13);
+                wv8 u5 = __builtin_shufflevector(t4, t6, 2, 3, 10, 11, 6, 7, 14, 15);
+                wv8 u6 = __builtin_shufflevector(t5, t7, 0, 1, 8, 9, 4, 5, 12, 13);
+                wv8 u7 = __builtin_shufflevector(t5, t7, 2, 3, 10, 11, 6, 7, 14, 15);
+                float *o = d + (size_t)j * 8;
+                wino_st(o + 0, __builtin_shufflevector(u0, u4, 0, 1, 2, 3, 8, 9, 10, 11));
+                wino_st(o + 8, __builtin_shufflevector(u1, u5, 0, 1, 2, 3, 8, 9, 10, 11));
+                wino_st(o + 16, __builtin_shufflevector(u2, u6, 0, 1, 2, 3, 8, 9, 10, 11));
+                wino_st(o + 24, __builtin_shufflevector(u3, u7, 0, 1, 2, 3, 8, 9, 10, 11));
+                wino_st(o + 32, __builtin_shufflevector(u0, u4, 4, 5, 6, 7, 12, 13, 14, 15));
+                wino_st(o + 40, __builtin_shufflevector(u1, u5, 4, 5, 6, 7, 12, 13, 14, 15));
+                wino_st(o + 48, __builtin_shufflevector(u2, u6, 4, 5, 6, 7, 12, 13, 14, 15));
+                wino_st(o + 56, __builtin_shufflevector(u3, u7, 4, 5, 6, 7, 12, 13, 14, 15));
+            }
+        }
+        for (; j < j_hi; j++)
+            for (int k = 0; k < 8; k++)
+                d[(size_t)j * 8 + k] = k < nc ? src[k][j] : 0.0f;
+    }
+}
+
+#endif
