@@ -102,13 +102,14 @@ count_frames() { # frames through the pipeline
 }
 
 report="$out_dir/detect_bench.txt"
+partial="$report.partial" # renamed into place when complete
 {
   echo "# detect_bench $(date -u +%Y-%m-%dT%H:%M:%SZ), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), taskset -c 0"
   echo "# faces640: $faces_note"
   echo "# fps = frames / CPU seconds of the whole pipeline (decode included); det ms = CPU ms per"
   echo "# frame beyond \"decode only\"; wall fps for reference (the core may be shared)"
   printf '%-9s %-40s %6s %7s %8s %8s %14s %11s\n' input element frames fps "wall fps" "det ms" "with face" "faces/frame"
-} | tee "$report"
+} | tee "$partial"
 
 for input in clip400 clip640 faces640; do
   src="${SRC[$input]}"
@@ -116,7 +117,7 @@ for input in clip400 clip640 faces640; do
   read -r t_dec w_dec _ _ < <(run "$src ! videoconvert ! video/x-raw,format=I420 ! fakesink sync=false" none)
   awk -v in_="$input" -v n="$frames" -v t="$t_dec" -v w="$w_dec" 'BEGIN {
     printf "%-9s %-40s %6d %7.1f %8.1f %8s %14s %11s\n", in_, "decode only", n, n / t, n / w, "-", "-", "-" }' |
-    tee -a "$report"
+    tee -a "$partial"
   variants=("ferfacedetect" "ferfacedetect detect-every=2" "ferfacedetect exhaustive=true"
     "ferfacedetect cascade=/usr/share/opencv4/lbpcascades/lbpcascade_frontalface.xml")
   [ "$have_facedetect" = 1 ] && variants+=("facedetect")
@@ -128,8 +129,9 @@ for input in clip400 clip640 faces640; do
     label="${el/cascade=\/usr\/share\/opencv4\/lbpcascades\//}"
     awk -v e="$label" -v in_="$input" -v n="$frames" -v t="$t" -v wl="$wall" -v td="$t_dec" -v w="$with" -v f="$total" 'BEGIN {
       printf "%-9s %-40s %6d %7.1f %8.1f %8.2f %5d (%5.1f%%) %11.2f\n", in_, e, n, n / t, n / wl,
-        1000 * (t - td) / n, w, 100 * w / n, f / n }' | tee -a "$report"
+        1000 * (t - td) / n, w, 100 * w / n, f / n }' | tee -a "$partial"
   done
 done
-[ "$have_facedetect" = 1 ] || echo "# facedetect (gstreamer1.0-opencv) not installed: no comparison" | tee -a "$report"
+[ "$have_facedetect" = 1 ] || echo "# facedetect (gstreamer1.0-opencv) not installed: no comparison" | tee -a "$partial"
+mv "$partial" "$report"
 echo "detect_bench: results in $report" >&2

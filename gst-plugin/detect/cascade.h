@@ -3,9 +3,18 @@
  * incl. tilted, or LBP features) without the OpenCV library.
  *
  * Behaviour follows cv::CascadeClassifier::detectMultiScale: the image (not the window) is
- * scaled down by powers of scale_factor, each level gets integral images, the window slides
- * with a small step, every window runs the stage cascade, and the hits are merged like
- * cv::groupRectangles (eps 0.2). A last pass removes any remaining overlapping duplicate.
+ * scaled down by powers of scale_factor (bilinear), each level gets integral images (sum,
+ * squared sum for Haar variance normalisation, 45-degree sum for tilted features), the window
+ * slides with OpenCV's step, each window runs the stage cascade with OpenCV's arithmetic, and
+ * the hits are merged like cv::groupRectangles (eps 0.2). Differences, all deliberate:
+ *  - by default the scan is coarse-to-fine (params.exhaustive = 0): a grid of twice the step,
+ *    refined on the fine grid around every window that is a hit or passes half the stages;
+ *    it finds the faces of the exhaustive scan at about a third of its cost (cascade_scan.c);
+ *  - stump cascades evaluate 8 windows at once (cascade_simd.c), identical results;
+ *  - LBP stage sums are fixed point (integers end to end);
+ *  - a last pass drops boxes that overlap a stronger box (IoU > 0.3, or 70% of the smaller
+ *    inside it): one box per face, also where cv::groupRectangles leaves two;
+ *  - min_neighbors 0 still merges the hits of one face (OpenCV returns them all).
  *
  * Independent of GStreamer so it is unit-testable. A fer_cascade owns scratch buffers reused
  * across calls: use one cascade per thread. */
@@ -27,7 +36,7 @@ typedef enum fer_cascade_feature {
 } fer_cascade_feature;
 
 typedef struct fer_cascade_params {
-    double scale_factor; /* > 1: size ratio between pyramid levels */
+    double scale_factor; /* 1.01 .. 16: size ratio between pyramid levels */
     int min_neighbors;   /* a face needs more than this many raw hits (cv::groupRectangles) */
     int min_size;        /* smallest face side in pixels; 0 = the cascade window */
     int max_size;        /* largest face side in pixels; 0 = unlimited */

@@ -7,7 +7,7 @@
 #include "cascade_eval.h"
 
 #define GROUP_EPS 0.2
-#define MAX_SCALES 512
+#define MAX_SCALES 1024 /* 1.01^1024: any image up to the 32768 px limit */
 
 void fer_cascade_params_default(fer_cascade_params *p)
 {
@@ -43,8 +43,8 @@ static fer_status check_args(const fer_cascade *c, const uint8_t *gray, int w, i
     if (w <= 0 || h <= 0 || stride < w || w > 32768 || h > 32768)
         return fer_fail(FER_ERR_ARG, "%s: bad image size %dx%d (stride %d)", c->path, w, h,
                         stride);
-    if (!(p->scale_factor > 1.0001 && p->scale_factor <= 16.0))
-        return fer_fail(FER_ERR_ARG, "%s: scale factor %g outside (1, 16]", c->path,
+    if (!(p->scale_factor >= 1.01 && p->scale_factor <= 16.0))
+        return fer_fail(FER_ERR_ARG, "%s: scale factor %g outside [1.01, 16]", c->path,
                         p->scale_factor);
     if (p->min_neighbors < 0 || p->min_size < 0 || p->max_size < 0 || p->step < 0)
         return fer_fail(FER_ERR_ARG, "%s: negative detection parameter", c->path);
