@@ -1,6 +1,7 @@
 /* conv2d on the CPU backend.
  *
- * Stride-1 convolutions use "flat planes". A chunk of images is copied into per-worker scratch
+ * 3x3 stride-1 layers with >= 8 channels go to Winograd (cpu_winograd.c). Other stride-1
+ * convolutions (and SimpleCNN's first layer, 1 input channel) use "flat planes". A chunk of images is copied into per-worker scratch
  * where channel c is one plane and image n, row h, column w sits at flat index
  * (g + n*hp + h)*wp + w, with wp = W + g, hp = H + g; the g columns right of every row and the g
  * rows below every image are zero (g = max(pad, k-1-pad)). A tap (kh, kw) is then the constant

@@ -24,6 +24,19 @@
 #define CPU_GEMM_MR 6
 #define CPU_GEMM_NR 16
 
+/* Tile transforms of one Winograd variant F(m x m, 3x3) (cpu_wino_impl.h). */
+typedef struct cpu_wino_fns {
+    /* input tiles B^T d B (and the weight gradient's dy tiles A e A^T) of a blocked band */
+    void (*in)(const float *xb, int cols, int tr, int tw, float *v, size_t xi_stride,
+               size_t tile_stride);
+    void (*dy)(const float *xb, int cols, int tr, int tw, float *v, size_t xi_stride,
+               size_t tile_stride);
+    /* A^T m A (+ bias) into NCHW planes */
+    void (*out)(const float *m, size_t xi_stride, size_t tile_stride, int tr, int tw,
+                const float *bias, int n_co, float *y, size_t plane, int out_w, int rows_valid,
+                int cols_valid);
+} cpu_wino_fns;
+
 typedef struct cpu_kernels {
     const char *name; /* "avx2" or "portable" */
     /* out[o*out_stride + p] = bias[o] + sum_{c<cin, t<kk} x[c*x_stride + offs[t] + p] *
@@ -58,16 +71,10 @@ typedef struct cpu_kernels {
     /* small-batch GEMM: sum(a[i] * b[i]); y[i] += alpha * x[i] */
     float (*dot)(size_t n, const float *a, const float *b);
     void (*axpy)(size_t n, float alpha, const float *x, float *y);
-    /* Winograd F(4x4,3x3) pieces (cpu_wino_impl.h, cpu_winograd.c) */
+    /* Winograd pieces (cpu_wino_impl.h, cpu_winograd.c) */
     void (*wino_block)(const float *x, int c, int h, int w, int c0, int row0, int rows, int col0,
                        int cols, float *xb);
-    void (*wino_in)(const float *xb, int cols, int tr, int tw, float *v, size_t xi_stride,
-                    size_t tile_stride);
-    void (*wino_out)(const float *m, size_t xi_stride, size_t tile_stride, int tr, int tw,
-                     const float *bias, int n_co, float *y, size_t plane, int out_w,
-                     int rows_valid, int cols_valid);
-    void (*wino_dy)(const float *xb, int cols, int tr, int tw, float *v, size_t xi_stride,
-                    size_t tile_stride);
+    cpu_wino_fns f23, f43; /* F(2x2,3x3), F(4x4,3x3) tile transforms */
     /* c[p*ldc + o] = sum_{k<kc} a[p*lda + k] * b[k*16 + o], p < 6, o < 16 */
     void (*wino_gemm)(int kc, const float *a, size_t lda, const float *b, float *c, size_t ldc);
     /* c[p*ldc + o] += sum_{k<kc} a[k*lda + p] * b[k*ldb + o], p < 6, o < 16 (weight gradient) */
@@ -87,7 +94,8 @@ typedef struct cpu_ctx {
     fer_threadpool *pool;
     int threads;
     int has_bf16; /* CPU has AVX512_BF16 (only then FER_PREC_BF16 is accepted) */
-    int wino;     /* Winograd for 3x3 convolutions (FER_CPU_WINOGRAD=0 turns it off) */
+    int wino;     /* Winograd tile for 3x3 convolutions: 2 (default), 4, or 0 = off
+                   * (FER_CPU_WINOGRAD=2|4|0) */
     /* workspace arenas: grow to the largest request, never shrink */
     float *ws;
     size_t ws_floats;
@@ -138,7 +146,8 @@ fer_status cpu_conv2d_forward(fer_backend *b, const fer_conv2d_args *a, const fl
 fer_status cpu_conv2d_backward(fer_backend *b, const fer_conv2d_args *a, const float *x,
                                const float *w, const float *dy, float *dx, float *dw,
                                float *dbias);
-/* Winograd F(4x4,3x3) path (cpu_winograd.c) for 3x3 stride-1 convolutions with >= 8 channels.
+/* Winograd F(m x m,3x3) path (cpu_winograd.c) for 3x3 stride-1 convolutions with >= 8 channels,
+ * m = c->wino.
  * flip: w is used as the input-gradient filter (transposed, rotated 180 degrees). */
 int cpu_wino_supported(const fer_conv2d_args *a);
 fer_status cpu_wino_conv(cpu_ctx *c, const fer_conv2d_args *a, const float *x, const float *w,

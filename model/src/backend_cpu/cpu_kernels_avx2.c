@@ -478,9 +478,8 @@ const cpu_kernels cpu_kernels_avx2 = {
     .dot = dot_avx2,
     .axpy = axpy_avx2,
     .wino_block = wino_block_band,
-    .wino_in = wino_in_tiles,
-    .wino_out = wino_out_tiles,
-    .wino_dy = wino_dy_tiles,
+    .f23 = {wino2_in_tiles, wino2_dy_tiles, wino2_out_tiles},
+    .f43 = {wino_in_tiles, wino_dy_tiles, wino_out_tiles},
     .wino_gemm = wino_gemm_avx2,
     .wino_gemm_tn = wino_gemm_tn_avx2,
 };

@@ -217,9 +217,8 @@ const cpu_kernels cpu_kernels_portable = {
     .dot = dot_portable,
     .axpy = axpy_portable,
     .wino_block = wino_block_band,
-    .wino_in = wino_in_tiles,
-    .wino_out = wino_out_tiles,
-    .wino_dy = wino_dy_tiles,
+    .f23 = {wino2_in_tiles, wino2_dy_tiles, wino2_out_tiles},
+    .f43 = {wino_in_tiles, wino_dy_tiles, wino_out_tiles},
     .wino_gemm = wino_gemm_portable,
     .wino_gemm_tn = wino_gemm_tn_portable,
 };

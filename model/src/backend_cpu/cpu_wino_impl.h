@@ -1,10 +1,13 @@
-/* Winograd F(4x4, 3x3) transforms over 8-channel vectors, written once with the GCC/clang
+/* Winograd F(4x4, 3x3) and F(2x2, 3x3) transforms over 8-channel vectors, written once with the GCC/clang
  * vector extension and included by each kernel file (cpu_kernels_portable.c,
  * cpu_kernels_avx2.c), so every ISA compiles it with its own target.
  *
- * Lavin & Gray, points 0, +-1, +-2, inf:  Y = A^T [ (G g G^T) . (B^T d B) ] A
+ * Lavin & Gray:  Y = A^T [ (G g G^T) . (B^T d B) ] A.
+ * F(4,3), points 0, +-1, +-2, inf:
  *   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
  *   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+ * F(2,3), points 0, +-1, inf (a few ulp from the direct sum, as the golden tests need):
+ *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]     A^T = [1 1 1 0; 0 1 -1 -1]
  * (G is applied once per call to the weights, in cpu_winograd.c.)
  *
  * Layouts: xb, a band of the input in blocks of 8 channels, [rows][cols][8] with zero padding;
@@ -196,6 +199,139 @@ static void wino_out_tiles(const float *m, size_t xi_stride, size_t tile_stride,
                     for (int j = 0; j < 4 && w0 + j < cols_valid; j++)
                         for (int k = 0; k < n_co; k++)
                             yr[(size_t)k * plane + j] = o[j][k];
+                }
+            }
+        }
+    }
+}
+
+/* ---- F(2x2, 3x3) ---- */
+
+static inline void wino2_bt4(const wv8 d[4], wv8 o[4])
+{
+    o[0] = d[0] - d[2];
+    o[1] = d[1] + d[2];
+    o[2] = d[2] - d[1];
+    o[3] = d[1] - d[3];
+}
+
+static inline void wino2_at4(const wv8 m[4], wv8 o[2])
+{
+    o[0] = m[0] + m[1] + m[2];
+    o[1] = m[1] - m[2] - m[3];
+}
+
+static inline void wino2_a2(const wv8 e[2], wv8 o[4])
+{
+    o[0] = e[0];
+    o[1] = e[0] + e[1];
+    o[2] = e[0] - e[1];
+    o[3] = -e[1];
+}
+
+/* Input transform: tile (r, t) reads rows 2r..2r+3, cols 2t..2t+3 of xb. */
+static void wino2_in_tiles(const float *xb, int cols, int tr, int tw, float *v, size_t xi_stride,
+                           size_t tile_stride)
+{
+    size_t row = (size_t)cols * 8;
+    for (int r = 0; r < tr; r++) {
+        for (int t = 0; t < tw; t++) {
+            const float *p = xb + (size_t)(2 * r) * row + (size_t)(2 * t) * 8;
+            wv8 u[4][4];
+            for (int j = 0; j < 4; j++) {
+                wv8 d[4], o[4];
+                for (int i = 0; i < 4; i++)
+                    d[i] = wino_ld(p + (size_t)i * row + (size_t)j * 8);
+                wino2_bt4(d, o);
+                for (int i = 0; i < 4; i++)
+                    u[i][j] = o[i];
+            }
+            float *dst = v + (size_t)(r * tw + t) * tile_stride;
+            for (int i = 0; i < 4; i++) {
+                wv8 o[4];
+                wino2_bt4(u[i], o);
+                for (int j = 0; j < 4; j++)
+                    wino_st(dst + (size_t)(i * 4 + j) * xi_stride, o[j]);
+            }
+        }
+    }
+}
+
+/* dy transform (A E A^T): tile (r, t) reads rows 2r..2r+1, cols 2t..2t+1 of xb. */
+static void wino2_dy_tiles(const float *xb, int cols, int tr, int tw, float *v, size_t xi_stride,
+                           size_t tile_stride)
+{
+    size_t row = (size_t)cols * 8;
+    for (int r = 0; r < tr; r++) {
+        for (int t = 0; t < tw; t++) {
+            const float *p = xb + (size_t)(2 * r) * row + (size_t)(2 * t) * 8;
+            wv8 u[4][2];
+            for (int j = 0; j < 2; j++) {
+                wv8 e[2] = {wino_ld(p + (size_t)j * 8), wino_ld(p + row + (size_t)j * 8)}, o[4];
+                wino2_a2(e, o);
+                for (int i = 0; i < 4; i++)
+                    u[i][j] = o[i];
+            }
+            float *dst = v + (size_t)(r * tw + t) * tile_stride;
+            for (int i = 0; i < 4; i++) {
+                wv8 o[4];
+                wino2_a2(u[i], o);
+                for (int j = 0; j < 4; j++)
+                    wino_st(dst + (size_t)(i * 4 + j) * xi_stride, o[j]);
+            }
+        }
+    }
+}
+
+/* 2x2 output block of one tile: o[i][j] (8 channels each). */
+static inline void wino2_tile_out(const float *src, size_t xi_stride, wv8 bv, wv8 o[2][2])
+{
+    wv8 s[2][4];
+    for (int j = 0; j < 4; j++) {
+        wv8 c[4], q[2];
+        for (int i = 0; i < 4; i++)
+            c[i] = wino_ld(src + (size_t)(i * 4 + j) * xi_stride);
+        wino2_at4(c, q);
+        s[0][j] = q[0];
+        s[1][j] = q[1];
+    }
+    for (int i = 0; i < 2; i++) {
+        wv8 q[2];
+        wino2_at4(s[i], q);
+        o[i][0] = q[0] + bv;
+        o[i][1] = q[1] + bv;
+    }
+}
+
+/* Output transform into NCHW planes; two neighbouring tiles make 4 pixels per row store. */
+static void wino2_out_tiles(const float *m, size_t xi_stride, size_t tile_stride, int tr, int tw,
+                            const float *bias, int n_co, float *y, size_t plane, int out_w,
+                            int rows_valid, int cols_valid)
+{
+    wv8 bv = wino_splat(0.0f);
+    if (bias)
+        for (int k = 0; k < n_co; k++)
+            bv[k] = bias[k];
+    for (int r = 0; r < tr; r++) {
+        for (int t = 0; t < tw; t += 2) {
+            int pair = t + 1 < tw;
+            wv8 a[2][2], b[2][2];
+            wino2_tile_out(m + (size_t)(r * tw + t) * tile_stride, xi_stride, bv, a);
+            if (pair)
+                wino2_tile_out(m + (size_t)(r * tw + t + 1) * tile_stride, xi_stride, bv, b);
+            int h0 = 2 * r, w0 = 2 * t;
+            for (int i = 0; i < 2 && h0 + i < rows_valid; i++) {
+                float *yr = y + (size_t)(h0 + i) * out_w + w0;
+                if (pair && w0 + 4 <= cols_valid) {
+                    wino_store_4x8(a[i][0], a[i][1], b[i][0], b[i][1], yr, plane, n_co);
+                    continue;
+                }
+                for (int j = 0; j < 4 && w0 + j < cols_valid; j++) {
+                    if (j >= 2 && !pair)
+                        break;
+                    wv8 v = j < 2 ? a[i][j] : b[i][j - 2];
+                    for (int k = 0; k < n_co; k++)
+                        yr[(size_t)k * plane + j] = v[k];
                 }
             }
         }

@@ -1,5 +1,6 @@
-/* Winograd F(4x4, 3x3) convolution for 3x3, stride-1 layers with at least 8 input and output
- * channels: 36 multiplications per 4x4 output tile and channel pair instead of 144.
+/* Winograd F(m x m, 3x3) convolution for 3x3, stride-1 layers with at least 8 input and output
+ * channels: (m+2)^2 multiplications per m x m output tile and channel pair instead of 9 m^2
+ * (m = 2: 16 for 36, the default; m = 4: 36 for 144, less accurate).
  *
  * A task takes a band of tile rows of some images: it blocks the input band into 8-channel
  * vectors, transforms every tile (B^T d B), multiplies the 36 transformed planes by the
@@ -13,9 +14,8 @@
 
 #include "cpu_internal.h"
 
-#define XI 36                   /* transformed tile elements (6 x 6) */
 #define CONV_BUDGET (160 * 1024)  /* floats of transformed tiles (in + out) per task: L2 */
-#define WGRAD_BUDGET (384 * 1024) /* larger: the GEMM's reduction runs over the task's tiles */
+#define WGRAD_BUDGET (160 * 1024) /* larger: the GEMM's reduction runs over the task's tiles */
 
 int cpu_wino_supported(const fer_conv2d_args *a)
 {
@@ -35,9 +35,11 @@ typedef struct wino_plan {
     const float *x, *u, *bias;
     const float *dy;    /* weight gradient */
     float *y, *scratch;
-    float *partial;     /* weight gradient: [slot][XI][ci_rows][cop] */
+    float *partial;     /* weight gradient: [slot][xi][ci_rows][cop] */
     int ci_rows;        /* cip rounded up to the GEMM's 6 */
     int chunks_per_slot;
+    const cpu_wino_fns *f;
+    int m, xi;          /* output tile m x m, transformed tile (m+2)^2 */
     int th, tw;         /* tiles per image */
     int G, R;           /* images per task, tile rows per task */
     int groups, bands;  /* tasks = groups * bands */
@@ -47,17 +49,24 @@ typedef struct wino_plan {
     size_t xb_floats, v_floats, m_floats;
 } wino_plan;
 
+static const float G4[6][3] = {{0.25f, 0.0f, 0.0f},
+                              {-1.0f / 6, -1.0f / 6, -1.0f / 6},
+                              {-1.0f / 6, 1.0f / 6, -1.0f / 6},
+                              {1.0f / 24, 1.0f / 12, 1.0f / 6},
+                              {1.0f / 24, -1.0f / 12, 1.0f / 6},
+                              {0.0f, 0.0f, 1.0f}};
+static const float G2[4][3] = {{1.0f, 0.0f, 0.0f},
+                              {0.5f, 0.5f, 0.5f},
+                              {0.5f, -0.5f, 0.5f},
+                              {0.0f, 0.0f, 1.0f}};
+
 /* U[xi][co/16][ci][co%16] = (G g G^T)[xi] for g = w[co][ci] (flip: w[ci][co] rotated). */
-static void transform_weights(const fer_conv2d_args *a, const float *w, int flip, int cip,
+static void transform_weights(const fer_conv2d_args *a, const float *w, int flip, int m, int cip,
                               int cop, float *u)
 {
-    static const float G[6][3] = {{0.25f, 0.0f, 0.0f},
-                                  {-1.0f / 6, -1.0f / 6, -1.0f / 6},
-                                  {-1.0f / 6, 1.0f / 6, -1.0f / 6},
-                                  {1.0f / 24, 1.0f / 12, 1.0f / 6},
-                                  {1.0f / 24, -1.0f / 12, 1.0f / 6},
-                                  {0.0f, 0.0f, 1.0f}};
-    memset(u, 0, (size_t)XI * cip * cop * sizeof(float));
+    const float(*G)[3] = m == 4 ? G4 : G2;
+    int at = m + 2;
+    memset(u, 0, (size_t)at * at * cip * cop * sizeof(float));
     int ob_n = cop / 16;
     for (int co = 0; co < a->out_c; co++) {
         for (int ci = 0; ci < a->in_c; ci++) {
@@ -66,13 +75,13 @@ static void transform_weights(const fer_conv2d_args *a, const float *w, int flip
                 for (int j = 0; j < 3; j++)
                     g[i][j] = flip ? w[(((size_t)ci * a->out_c + co) * 3 + 2 - i) * 3 + 2 - j]
                                    : w[(((size_t)co * a->in_c + ci) * 3 + i) * 3 + j];
-            for (int i = 0; i < 6; i++)
+            for (int i = 0; i < at; i++)
                 for (int j = 0; j < 3; j++)
                     t[i][j] = G[i][0] * g[0][j] + G[i][1] * g[1][j] + G[i][2] * g[2][j];
             float *dst = u + ((size_t)(co / 16) * cip + ci) * 16 + co % 16;
-            for (int i = 0; i < 6; i++)
-                for (int j = 0; j < 6; j++)
-                    dst[(size_t)(i * 6 + j) * ob_n * cip * 16] =
+            for (int i = 0; i < at; i++)
+                for (int j = 0; j < at; j++)
+                    dst[(size_t)(i * at + j) * ob_n * cip * 16] =
                         t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
         }
     }
@@ -84,11 +93,14 @@ static void plan_init(wino_plan *p, cpu_ctx *c, const fer_conv2d_args *a, size_t
     memset(p, 0, sizeof *p);
     p->k = c->k;
     p->a = a;
-    p->th = (a->out_h + 3) / 4;
-    p->tw = (a->out_w + 3) / 4;
+    p->m = c->wino == 4 ? 4 : 2;
+    p->f = p->m == 4 ? &c->k->f43 : &c->k->f23;
+    p->xi = (p->m + 2) * (p->m + 2);
+    p->th = (a->out_h + p->m - 1) / p->m;
+    p->tw = (a->out_w + p->m - 1) / p->m;
     p->cip = (int)round_to((size_t)a->in_c, 8);
     p->cop = (int)round_to((size_t)a->out_c, 16);
-    size_t t_max = budget / ((size_t)XI * (p->cip + p->cop));
+    size_t t_max = budget / ((size_t)p->xi * (p->cip + p->cop));
     size_t per_img = (size_t)p->th * p->tw;
     if (t_max < (size_t)p->tw)
         t_max = (size_t)p->tw;
@@ -112,13 +124,13 @@ static void plan_init(wino_plan *p, cpu_ctx *c, const fer_conv2d_args *a, size_t
     }
     p->groups = (a->n + p->G - 1) / p->G;
     p->bands = (p->th + p->R - 1) / p->R;
-    p->band_rows = 4 * p->R + 2;
-    p->band_cols = 4 * p->tw + 2;
+    p->band_rows = p->m * p->R + 2;
+    p->band_cols = p->m * p->tw + 2;
     p->tp = round_to((size_t)p->G * p->R * p->tw, 6);
     p->xb_floats = round_to((size_t)p->band_rows * p->band_cols * 8, 16);
     /* + slack: the weight-gradient GEMM reads up to 5 channels past a tile row */
-    p->v_floats = round_to((size_t)XI * p->tp * p->cip + 16, 16);
-    p->m_floats = round_to((size_t)XI * p->tp * p->cop, 16);
+    p->v_floats = round_to((size_t)p->xi * p->tp * p->cip + 16, 16);
+    p->m_floats = round_to((size_t)p->xi * p->tp * p->cop, 16);
 }
 
 /* The task's images and tile rows. */
@@ -143,8 +155,8 @@ static void wino_task(void *ctx, int task, int worker)
     float *v = xb + p->xb_floats, *m = v + p->v_floats;
     size_t tiles_img = (size_t)nr * p->tw, tiles = (size_t)n_img * tiles_img;
     size_t in_plane = (size_t)a->in_h * a->in_w, out_plane = (size_t)a->out_h * a->out_w;
-    /* tile-major: element (xi, tile t, channel c) at t*XI*C + xi*C + c */
-    size_t v_t = (size_t)XI * p->cip, m_t = (size_t)XI * p->cop;
+    /* tile-major: element (xi, tile t, channel c) at t*xi_count*C + xi*C + c */
+    size_t v_t = (size_t)p->xi * p->cip, m_t = (size_t)p->xi * p->cop;
 
     /* padding tiles of the GEMM: zero inputs, outputs ignored */
     if (tiles < p->tp)
@@ -152,14 +164,14 @@ static void wino_task(void *ctx, int task, int worker)
     for (int i = 0; i < n_img; i++) {
         const float *xi_img = p->x + (size_t)(n0 + i) * a->in_c * in_plane;
         for (int cg = 0; cg < p->cip / 8; cg++) {
-            k->wino_block(xi_img, a->in_c, a->in_h, a->in_w, cg * 8, 4 * r0 - a->pad,
+            k->wino_block(xi_img, a->in_c, a->in_h, a->in_w, cg * 8, p->m * r0 - a->pad,
                           p->band_rows, -a->pad, p->band_cols, xb);
-            k->wino_in(xb, p->band_cols, nr, p->tw, v + (size_t)i * tiles_img * v_t + cg * 8,
-                       (size_t)p->cip, v_t);
+            p->f->in(xb, p->band_cols, nr, p->tw, v + (size_t)i * tiles_img * v_t + cg * 8,
+                     (size_t)p->cip, v_t);
         }
     }
     int ob_n = p->cop / 16;
-    for (int xi = 0; xi < XI; xi++)
+    for (int xi = 0; xi < p->xi; xi++)
         for (int ob = 0; ob < ob_n; ob++) {
             const float *b = p->u + ((size_t)xi * ob_n + ob) * p->cip * 16;
             for (size_t t = 0; t < p->tp; t += 6)
@@ -167,12 +179,13 @@ static void wino_task(void *ctx, int task, int worker)
                              m + t * m_t + (size_t)xi * p->cop + ob * 16, m_t);
         }
     for (int i = 0; i < n_img; i++) {
-        float *y_img = p->y + (size_t)(n0 + i) * a->out_c * out_plane + (size_t)(4 * r0) * a->out_w;
+        float *y_img =
+            p->y + (size_t)(n0 + i) * a->out_c * out_plane + (size_t)(p->m * r0) * a->out_w;
         for (int og = 0; og < a->out_c; og += 8) {
             int n_co = a->out_c - og < 8 ? a->out_c - og : 8;
-            k->wino_out(m + (size_t)i * tiles_img * m_t + og, (size_t)p->cop, m_t, nr, p->tw,
-                        p->bias ? p->bias + og : NULL, n_co, y_img + (size_t)og * out_plane,
-                        out_plane, a->out_w, a->out_h - 4 * r0, a->out_w);
+            p->f->out(m + (size_t)i * tiles_img * m_t + og, (size_t)p->cop, m_t, nr, p->tw,
+                      p->bias ? p->bias + og : NULL, n_co, y_img + (size_t)og * out_plane,
+                      out_plane, a->out_w, a->out_h - p->m * r0, a->out_w);
         }
     }
 }
@@ -185,19 +198,20 @@ fer_status cpu_wino_conv(cpu_ctx *c, const fer_conv2d_args *a, const float *x, c
     p.x = x;
     p.bias = bias;
     p.y = y;
-    size_t u_floats = round_to((size_t)XI * p.cip * p.cop, 16);
+    size_t u_floats = round_to((size_t)p.xi * p.cip * p.cop, 16);
     size_t per_worker = p.xb_floats + p.v_floats + p.m_floats;
     float *ws = cpu_workspace(c, u_floats + per_worker * (size_t)c->threads);
     if (!ws)
         return FER_ERR_NOMEM;
-    transform_weights(a, w, flip, p.cip, p.cop, ws);
+    transform_weights(a, w, flip, p.m, p.cip, p.cop, ws);
     p.u = ws;
     p.scratch = ws + u_floats;
     cpu_parallel(c, p.groups * p.bands, wino_task, &p);
     return FER_OK;
 }
 
-/* ---- weight gradient: dW = G^T [ sum over tiles (A E A^T) . (B^T D B) ] G ------------------ */
+/* ---- weight gradient: dW = G^T [ sum over tiles (A E A^T) . (B^T D B) ] G ------------------
+ * (F(3x3, m x m): the m x m tiles of dy are the filter; same transforms as above) */
 
 /* Partial sums in slots (a fixed function of the work, reduced in order: the same bits for any
  * thread count); about 4 chunks per slot, at most 16 slots. */
@@ -208,14 +222,15 @@ static void wgrad_task(void *ctx, int slot, int worker)
     const wino_plan *p = ctx;
     const fer_conv2d_args *a = p->a;
     const cpu_kernels *k = p->k;
-    size_t per_slot = (size_t)XI * p->ci_rows * p->cop;
+    size_t per_slot = (size_t)p->xi * p->ci_rows * p->cop;
     float *acc = p->partial + (size_t)slot * per_slot;
     memset(acc, 0, per_slot * sizeof(float));
     size_t per_worker = p->xb_floats + p->v_floats + p->m_floats;
     float *xb = p->scratch + (size_t)worker * per_worker;
     float *vx = xb + p->xb_floats, *vd = vx + p->v_floats;
     size_t in_plane = (size_t)a->in_h * a->in_w, out_plane = (size_t)a->out_h * a->out_w;
-    size_t v_t = (size_t)XI * p->cip, m_t = (size_t)XI * p->cop; /* tile-major, as above */
+    /* xi-major here: the GEMM below streams contiguous tile rows for each xi */
+    size_t vx_xi = p->tp * p->cip, vd_xi = p->tp * p->cop;
     int ob_n = p->cop / 16;
     int c0 = slot * p->chunks_per_slot, c1 = c0 + p->chunks_per_slot;
     if (c1 > p->groups * p->bands)
@@ -228,24 +243,24 @@ static void wgrad_task(void *ctx, int slot, int worker)
             const float *x_img = p->x + (size_t)(n0 + i) * a->in_c * in_plane;
             const float *dy_img = p->dy + (size_t)(n0 + i) * a->out_c * out_plane;
             for (int cg = 0; cg < p->cip / 8; cg++) {
-                k->wino_block(x_img, a->in_c, a->in_h, a->in_w, cg * 8, 4 * r0 - a->pad,
+                k->wino_block(x_img, a->in_c, a->in_h, a->in_w, cg * 8, p->m * r0 - a->pad,
                               p->band_rows, -a->pad, p->band_cols, xb);
-                k->wino_in(xb, p->band_cols, nr, p->tw, vx + (size_t)i * tiles_img * v_t + cg * 8,
-                           (size_t)p->cip, v_t);
+                p->f->in(xb, p->band_cols, nr, p->tw, vx + (size_t)i * tiles_img * p->cip + cg * 8,
+                         vx_xi, (size_t)p->cip);
             }
             for (int og = 0; og < p->cop / 8; og++) {
-                k->wino_block(dy_img, a->out_c, a->out_h, a->out_w, og * 8, 4 * r0, 4 * nr, 0,
-                              4 * p->tw, xb);
-                k->wino_dy(xb, 4 * p->tw, nr, p->tw, vd + (size_t)i * tiles_img * m_t + og * 8,
-                           (size_t)p->cop, m_t);
+                k->wino_block(dy_img, a->out_c, a->out_h, a->out_w, og * 8, p->m * r0, p->m * nr,
+                              0, p->m * p->tw, xb);
+                p->f->dy(xb, p->m * p->tw, nr, p->tw, vd + (size_t)i * tiles_img * p->cop + og * 8,
+                         vd_xi, (size_t)p->cop);
             }
         }
         int tiles = (int)((size_t)n_img * tiles_img);
-        for (int xi = 0; xi < XI; xi++)
+        for (int xi = 0; xi < p->xi; xi++)
             for (int ci0 = 0; ci0 < p->cip; ci0 += 6)
                 for (int ob = 0; ob < ob_n; ob++)
-                    k->wino_gemm_tn(tiles, vx + (size_t)xi * p->cip + ci0, v_t,
-                                    vd + (size_t)xi * p->cop + ob * 16, m_t,
+                    k->wino_gemm_tn(tiles, vx + xi * vx_xi + ci0, (size_t)p->cip,
+                                    vd + xi * vd_xi + ob * 16, (size_t)p->cop,
                                     acc + ((size_t)xi * p->ci_rows + ci0) * p->cop + ob * 16,
                                     p->cop);
     }
@@ -277,23 +292,20 @@ static void wgrad_out_task(void *ctx, int ci, int worker)
     const wgrad_out_job *j = ctx;
     const wino_plan *p = j->p;
     const fer_conv2d_args *a = p->a;
-    static const float G[6][3] = {{0.25f, 0.0f, 0.0f},
-                                  {-1.0f / 6, -1.0f / 6, -1.0f / 6},
-                                  {-1.0f / 6, 1.0f / 6, -1.0f / 6},
-                                  {1.0f / 24, 1.0f / 12, 1.0f / 6},
-                                  {1.0f / 24, -1.0f / 12, 1.0f / 6},
-                                  {0.0f, 0.0f, 1.0f}};
+    const float(*G)[3] = p->m == 4 ? G4 : G2;
+    int at = p->m + 2;
     for (int co0 = 0; co0 < a->out_c; co0 += OUT_CO) {
         int n = a->out_c - co0 < OUT_CO ? a->out_c - co0 : OUT_CO;
         float t[3][6][OUT_CO], o[9][OUT_CO];
         for (int r = 0; r < 3; r++) /* t = G^T m (rows) */
-            for (int c = 0; c < 6; c++) {
+            for (int c = 0; c < at; c++) {
                 float *tr = t[r][c];
                 for (int q = 0; q < n; q++)
                     tr[q] = 0.0f;
-                for (int i = 0; i < 6; i++) {
+                for (int i = 0; i < at; i++) {
                     float g = G[i][r];
-                    const float *m = p->partial + ((size_t)(i * 6 + c) * p->ci_rows + ci) * p->cop + co0;
+                    const float *m =
+                        p->partial + ((size_t)(i * at + c) * p->ci_rows + ci) * p->cop + co0;
                     if (g != 0.0f)
                         for (int q = 0; q < n; q++)
                             tr[q] += g * m[q];
@@ -304,7 +316,7 @@ static void wgrad_out_task(void *ctx, int ci, int worker)
                 float *orow = o[r * 3 + c];
                 for (int q = 0; q < n; q++)
                     orow[q] = 0.0f;
-                for (int i = 0; i < 6; i++) {
+                for (int i = 0; i < at; i++) {
                     float g = G[i][c];
                     if (g != 0.0f)
                         for (int q = 0; q < n; q++)
@@ -331,7 +343,7 @@ fer_status cpu_wino_wgrad(cpu_ctx *c, const fer_conv2d_args *a, const float *x, 
     int want = chunks / 4 < 1 ? 1 : (chunks / 4 > WGRAD_SLOTS_MAX ? WGRAD_SLOTS_MAX : chunks / 4);
     p.chunks_per_slot = (chunks + want - 1) / want;
     int slots = (chunks + p.chunks_per_slot - 1) / p.chunks_per_slot;
-    size_t per_slot = round_to((size_t)XI * p.ci_rows * p.cop, 16);
+    size_t per_slot = round_to((size_t)p.xi * p.ci_rows * p.cop, 16);
     size_t per_worker = p.xb_floats + p.v_floats + p.m_floats;
     float *ws = cpu_workspace(c, per_slot * (size_t)slots + per_worker * (size_t)c->threads);
     if (!ws)
@@ -342,7 +354,7 @@ fer_status cpu_wino_wgrad(cpu_ctx *c, const fer_conv2d_args *a, const float *x, 
     for (int t = 0; t < c->threads; t++)
         memset(p.scratch + (size_t)t * per_worker + p.xb_floats, 0, p.v_floats * sizeof(float));
     cpu_parallel(c, slots, wgrad_task, &p);
-    wgrad_out_job oj = {&p, slots, (size_t)XI * p.ci_rows * p.cop, 16384, dw};
+    wgrad_out_job oj = {&p, slots, (size_t)p.xi * p.ci_rows * p.cop, 16384, dw};
     if (slots > 1)
         cpu_parallel(c, (int)((oj.n + oj.per_task - 1) / oj.per_task), wgrad_reduce_task, &oj);
     cpu_parallel(c, a->in_c, wgrad_out_task, &oj);
