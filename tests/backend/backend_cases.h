@@ -52,14 +52,24 @@ static void case_conv(fer_backend *ref, fer_backend *be, const conv_case *c)
     RUN(be, conv2d_backward, &a, x.d, w.d, dy.d, dx.d, dw.d, db.d);
     RUN(ref, conv2d_backward, &a, x.r, w.r, dy.r, NULL, dw2.r, NULL);
     RUN(be, conv2d_backward, &a, x.d, w.d, dy.d, NULL, dw2.d, NULL);
+    /* new weights in the same buffer: a backend that caches prepared weights must notice */
+    float *w2 = rand_vec(nw, 15, wscale, 0.0f);
+    if (ref->ops->upload(ref, w.r, w2, nw * sizeof(float)) != FER_OK ||
+        be->ops->upload(be, w.d, w2, nw * sizeof(float)) != FER_OK)
+        die("upload");
+    free(w2);
+    mirror y2 = mk(ref, be, NULL, ny);
+    RUN(ref, conv2d_forward, &a, x.r, w.r, bias.r, y2.r);
+    RUN(be, conv2d_forward, &a, x.d, w.d, bias.d, y2.d);
     int ok = compare(ref, be, &y, "y", TOL_GEMM, line, LINE);
     ok &= compare(ref, be, &dx, "dx", TOL_GEMM, line, LINE);
     ok &= compare(ref, be, &dw, "dw", TOL_GEMM, line, LINE);
     if (c->bias)
         ok &= compare(ref, be, &db, "db", TOL_GEMM, line, LINE);
     ok &= compare(ref, be, &dw2, "dw(no dx)", TOL_GEMM, line, LINE);
+    ok &= compare(ref, be, &y2, "y(new w)", TOL_GEMM, line, LINE);
     verdict(name, ok, line);
-    mirror *all[] = {&x, &w, &bias, &dy, &y, &dx, &dw, &db, &dw2};
+    mirror *all[] = {&x, &w, &bias, &dy, &y, &dx, &dw, &db, &dw2, &y2};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         rm(ref, be, all[i]);
 }

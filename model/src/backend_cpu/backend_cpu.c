@@ -120,6 +120,7 @@ static void cpu_destroy(fer_backend *b)
         return;
     free(c->ws);
     free(c->gemm_ws);
+    cpu_wcache_free(c);
     free(c);
     b->ctx = NULL;
 }

@@ -165,6 +165,17 @@ static void pack_weights_fwd(const float *w, int c_out, int c_in, int kk, float 
     }
 }
 
+typedef struct pack_ctx {
+    const float *w;
+    int c_out, c_in, kk;
+} pack_ctx;
+
+static void pack_fwd_cb(const void *ctx, float *dst)
+{
+    const pack_ctx *p = ctx;
+    pack_weights_fwd(p->w, p->c_out, p->c_in, p->kk, dst);
+}
+
 /* Input-gradient weights: block over c_in, reduce over c_out: [blk][c_out][kk][CO]. */
 static void pack_weights_bwd(const float *w, int c_out, int c_in, int kk, float *dst)
 {
@@ -226,11 +237,13 @@ fer_status cpu_conv2d_forward(fer_backend *b, const fer_conv2d_args *a, const fl
     int blocks = (a->out_c + CPU_CONV_CO - 1) / CPU_CONV_CO;
     size_t w_floats = round_up((size_t)blocks * CPU_CONV_CO * a->in_c * kk, 16);
     size_t scratch = (size_t)a->in_c * gm.plane;
-    float *ws = cpu_workspace(cx, w_floats + scratch * (size_t)cx->threads);
-    if (!ws)
+    pack_ctx pc = {w, a->out_c, a->in_c, kk};
+    const float *wpk = cpu_wcache_get(cx, w, (size_t)a->out_c * a->in_c * kk, 1, a->out_c,
+                                      a->in_c, kk, w_floats, pack_fwd_cb, &pc);
+    float *ws = cpu_workspace(cx, scratch * (size_t)cx->threads);
+    if (!ws || !wpk)
         return FER_ERR_NOMEM;
-    pack_weights_fwd(w, a->out_c, a->in_c, kk, ws);
-    fwd_job j = {cx->k, a, &gm, x, ws, a->has_bias ? bias : NULL, y, ws + w_floats, kk,
+    fwd_job j = {cx->k, a, &gm, x, wpk, a->has_bias ? bias : NULL, y, ws, kk,
                  (a->n + gm.n - 1) / gm.n, 1, blocks};
     /* few chunks (small batches): split output channels too, so every thread has work */
     if (cx->threads > 1 && j.n_chunks < 4 * cx->threads) {

@@ -89,6 +89,18 @@ extern const cpu_kernels cpu_kernels_avx2;
 
 /* ---- backend state ---------------------------------------------------------------------- */
 
+/* Repacked / transformed weights (cpu_wcache.c). */
+#define CPU_WCACHE_ENTRIES 16
+typedef struct cpu_wcache_entry {
+    const float *w; /* source */
+    size_t n;
+    int kind, s[3]; /* layout and shape */
+    uint64_t hash;  /* of the source floats */
+    float *packed;
+    size_t cap, packed_floats;
+    unsigned long last_use;
+} cpu_wcache_entry;
+
 typedef struct cpu_ctx {
     const cpu_kernels *k;
     fer_threadpool *pool;
@@ -101,6 +113,8 @@ typedef struct cpu_ctx {
     size_t ws_floats;
     float *gemm_ws;
     size_t gemm_ws_floats;
+    cpu_wcache_entry wcache[CPU_WCACHE_ENTRIES];
+    unsigned long wcache_clock;
 } cpu_ctx;
 
 static inline cpu_ctx *cpu_of(fer_backend *b)
@@ -113,6 +127,14 @@ static inline cpu_ctx *cpu_of(fer_backend *b)
 float *cpu_workspace(cpu_ctx *c, size_t n);
 /* Grows *buf (64-byte aligned, contents dropped) to at least n floats. */
 fer_status cpu_grow(float **buf, size_t *cap, size_t n);
+
+/* Packed form of the n source floats w for (kind, s0..s2), packed_floats long: from the cache
+ * when the source hashes the same as when it was packed, else pack(pack_ctx, buffer). Valid
+ * until the next cpu_wcache_get call but one. NULL + fer_fail on OOM. */
+typedef void (*cpu_pack_fn)(const void *pack_ctx, float *dst);
+float *cpu_wcache_get(cpu_ctx *c, const float *w, size_t n, int kind, int s0, int s1, int s2,
+                      size_t packed_floats, cpu_pack_fn pack, const void *pack_ctx);
+void cpu_wcache_free(cpu_ctx *c);
 
 /* Runs fn(ctx, task, worker) over the pool. */
 void cpu_parallel(cpu_ctx *c, int n_tasks, fer_task_fn fn, void *ctx);

@@ -143,6 +143,18 @@ static void task_span(const wino_plan *p, int task, int *n0, int *n_img, int *r0
     *nr = p->th - *r0 < p->R ? p->th - *r0 : p->R;
 }
 
+typedef struct transform_ctx {
+    const fer_conv2d_args *a;
+    const float *w;
+    int flip, m, cip, cop;
+} transform_ctx;
+
+static void transform_cb(const void *ctx, float *dst)
+{
+    const transform_ctx *t = ctx;
+    transform_weights(t->a, t->w, t->flip, t->m, t->cip, t->cop, dst);
+}
+
 static void wino_task(void *ctx, int task, int worker)
 {
     const wino_plan *p = ctx;
@@ -200,12 +212,12 @@ fer_status cpu_wino_conv(cpu_ctx *c, const fer_conv2d_args *a, const float *x, c
     p.y = y;
     size_t u_floats = round_to((size_t)p.xi * p.cip * p.cop, 16);
     size_t per_worker = p.xb_floats + p.v_floats + p.m_floats;
-    float *ws = cpu_workspace(c, u_floats + per_worker * (size_t)c->threads);
-    if (!ws)
+    transform_ctx tc = {a, w, flip, p.m, p.cip, p.cop};
+    p.u = cpu_wcache_get(c, w, (size_t)a->in_c * a->out_c * 9, 10 + 2 * p.m + flip, a->out_c,
+                         a->in_c, p.m, u_floats, transform_cb, &tc);
+    p.scratch = cpu_workspace(c, per_worker * (size_t)c->threads);
+    if (!p.u || !p.scratch)
         return FER_ERR_NOMEM;
-    transform_weights(a, w, flip, p.m, p.cip, p.cop, ws);
-    p.u = ws;
-    p.scratch = ws + u_floats;
     cpu_parallel(c, p.groups * p.bands, wino_task, &p);
     return FER_OK;
 }
