@@ -18,15 +18,13 @@
 
 /* ---- CPU features ----------------------------------------------------------------------- */
 
+#if defined(FER_CPU_HAVE_AVX2)
 static int cpu_has_avx2_fma(void)
 {
-#if defined(FER_CPU_HAVE_AVX2)
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-    return 0;
-#endif
 }
+#endif
 
 /* AVX512F + AVX512_BF16 with the OS saving the zmm state. */
 static int cpu_has_avx512_bf16(void)

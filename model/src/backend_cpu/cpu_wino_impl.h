@@ -229,29 +229,35 @@ static inline void wino2_a2(const wv8 e[2], wv8 o[4])
     o[3] = -e[1];
 }
 
-/* Input transform: tile (r, t) reads rows 2r..2r+3, cols 2t..2t+3 of xb. */
+/* Input transform: tile (r, t) reads rows 2r..2r+3, cols 2t..2t+3 of xb. Neighbouring tiles
+ * share two columns, so the column pass runs once per column of a block of tiles. */
 static void wino2_in_tiles(const float *xb, int cols, int tr, int tw, float *v, size_t xi_stride,
                            size_t tile_stride)
 {
+    enum { TB = 16 }; /* tiles per block */
     size_t row = (size_t)cols * 8;
+    wv8 u[4][2 * TB + 2];
     for (int r = 0; r < tr; r++) {
-        for (int t = 0; t < tw; t++) {
-            const float *p = xb + (size_t)(2 * r) * row + (size_t)(2 * t) * 8;
-            wv8 u[4][4];
-            for (int j = 0; j < 4; j++) {
-                wv8 d[4], o[4];
-                for (int i = 0; i < 4; i++)
-                    d[i] = wino_ld(p + (size_t)i * row + (size_t)j * 8);
+        const float *base = xb + (size_t)(2 * r) * row;
+        for (int t0 = 0; t0 < tw; t0 += TB) {
+            int nt = tw - t0 < TB ? tw - t0 : TB;
+            for (int j = 0; j < 2 * nt + 2; j++) { /* columns: B^T over rows */
+                const float *p = base + (size_t)(2 * t0 + j) * 8;
+                wv8 d[4] = {wino_ld(p), wino_ld(p + row), wino_ld(p + 2 * row),
+                            wino_ld(p + 3 * row)};
+                wv8 o[4];
                 wino2_bt4(d, o);
                 for (int i = 0; i < 4; i++)
                     u[i][j] = o[i];
             }
-            float *dst = v + (size_t)(r * tw + t) * tile_stride;
-            for (int i = 0; i < 4; i++) {
-                wv8 o[4];
-                wino2_bt4(u[i], o);
-                for (int j = 0; j < 4; j++)
-                    wino_st(dst + (size_t)(i * 4 + j) * xi_stride, o[j]);
+            for (int t = 0; t < nt; t++) { /* rows: B^T over the tile's 4 columns */
+                float *dst = v + (size_t)(r * tw + t0 + t) * tile_stride;
+                for (int i = 0; i < 4; i++) {
+                    wv8 o[4];
+                    wino2_bt4(&u[i][2 * t], o);
+                    for (int j = 0; j < 4; j++)
+                        wino_st(dst + (size_t)(i * 4 + j) * xi_stride, o[j]);
+                }
             }
         }
     }
