@@ -80,7 +80,10 @@ static gboolean parse_numbers(const char *s, GArray *arr, char bad[32])
             break;
         char *end = NULL;
         double v = g_ascii_strtod(s, &end);
-        if (end == s || (*end && !g_ascii_isspace(*end)) || !isfinite(v)) {
+        /* All values of a cascade (indices, coordinates, LBP subset words, thresholds) fit
+         * 32 bits; anything larger is corrupt and must not reach an int conversion. */
+        if (end == s || (*end && !g_ascii_isspace(*end)) || !isfinite(v) ||
+            fabs(v) > 4294967295.0) {
             g_strlcpy(bad, s, 32);
             for (char *p = bad; *p; p++)
                 if (g_ascii_isspace(*p))
@@ -267,6 +270,16 @@ static void parse_state_free(parse_state *st)
 
 /* --- building the validated cascade --------------------------------------------------- */
 
+/* A whole number of at most 2^24 in magnitude (indices, coordinates): sums of a few of them
+ * cannot overflow an int. */
+static int as_int(double v, int *out)
+{
+    if (v != floor(v) || fabs(v) > 16777216.0)
+        return 0;
+    *out = (int)v;
+    return 1;
+}
+
 static fer_status build_features(fer_cascade *c, const parse_state *st)
 {
     const char *path = st->path;
@@ -288,7 +301,10 @@ static fer_status build_features(fer_cascade *c, const parse_state *st)
                 return fer_fail(FER_ERR_FORMAT, "%s: LBP feature %d needs one <rect> of 4 "
                                 "numbers", path, i);
             fer_lbp_feature *l = &c->lbp[i];
-            l->x = (int)v[0], l->y = (int)v[1], l->w = (int)v[2], l->h = (int)v[3];
+            if (!as_int(v[0], &l->x) || !as_int(v[1], &l->y) || !as_int(v[2], &l->w) ||
+                !as_int(v[3], &l->h))
+                return fer_fail(FER_ERR_FORMAT, "%s: LBP feature %d: rectangle values must be "
+                                "integers (|v| <= 2^24)", path, i);
             if (l->x < 0 || l->y < 0 || l->w <= 0 || l->h <= 0 || l->x + 3 * l->w > c->win_w ||
                 l->y + 3 * l->h > c->win_h)
                 return fer_fail(FER_ERR_FORMAT, "%s: LBP feature %d (%d %d %d %d) lies outside "
@@ -306,8 +322,10 @@ static fer_status build_features(fer_cascade *c, const parse_state *st)
         c->has_tilted |= h->tilted;
         for (int r = 0; r < n; r++) {
             fer_haar_rect *q = &h->r[r];
-            q->x = (int)v[5 * r], q->y = (int)v[5 * r + 1];
-            q->w = (int)v[5 * r + 2], q->h = (int)v[5 * r + 3];
+            if (!as_int(v[5 * r], &q->x) || !as_int(v[5 * r + 1], &q->y) ||
+                !as_int(v[5 * r + 2], &q->w) || !as_int(v[5 * r + 3], &q->h))
+                return fer_fail(FER_ERR_FORMAT, "%s: Haar feature %d rectangle %d: coordinates "
+                                "must be integers (|v| <= 2^24)", path, i, r);
             q->weight = (float)v[5 * r + 4];
             int inside = h->tilted
                 ? q->x - q->h >= 0 && q->y >= 0 && q->x + q->w <= c->win_w &&
@@ -374,9 +392,10 @@ static fer_status build_trees(fer_cascade *c, const parse_state *st, int subset_
         for (int k = 0; k < nn; k++) {
             const double *v = nv + (size_t)k * node_step;
             fer_tree_node *node = &c->nodes[c->n_nodes++];
-            node->left = (int)v[0];
-            node->right = (int)v[1];
-            node->feature = (int)v[2];
+            if (!as_int(v[0], &node->left) || !as_int(v[1], &node->right) ||
+                !as_int(v[2], &node->feature))
+                return fer_fail(FER_ERR_FORMAT, "%s: weak classifier %d node %d: child and "
+                                "feature indices must be integers (|v| <= 2^24)", path, t, k);
             if (node->feature < 0 || node->feature >= c->n_features)
                 return fer_fail(FER_ERR_FORMAT, "%s: weak classifier %d node %d uses feature "
                                 "%d, but there are %d features", path, t, k, node->feature,
@@ -390,8 +409,13 @@ static fer_status build_trees(fer_cascade *c, const parse_state *st, int subset_
                                     "child %d", path, t, k, kids[j]);
             }
             if (c->type == FER_CASCADE_LBP) {
-                for (int w = 0; w < subset_words; w++)
-                    node->subset[w] = (uint32_t)(int32_t)v[3 + w];
+                for (int w = 0; w < subset_words; w++) {
+                    double word = v[3 + w]; /* signed (as written by OpenCV) or unsigned */
+                    if (word != floor(word) || word < INT32_MIN)
+                        return fer_fail(FER_ERR_FORMAT, "%s: weak classifier %d node %d: bad "
+                                        "LBP subset word %g", path, t, k, word);
+                    node->subset[w] = (uint32_t)(int64_t)word;
+                }
             } else {
                 node->threshold = (float)v[3];
             }

@@ -112,6 +112,10 @@ test_errors (void)
   expect_variant_error ("zero_width.xml", "<width>6", "<width>0", "window size");
   expect_variant_error ("bad_number.xml", "0 -1 0 0.1", "0 -1 0 abc", "bad number \"abc\"");
   expect_variant_error ("feature_idx.xml", "0 -1 0 0.1", "0 -1 5 0.1", "feature 5");
+  expect_variant_error ("huge_idx.xml", "0 -1 0 0.1", "0 -1 1e30 0.1", "bad number \"1e30\"");
+  expect_variant_error ("frac_idx.xml", "0 -1 0 0.1", "0 -1 0.5 0.1", "must be integers");
+  expect_variant_error ("frac_rect.xml", "3 0 3 6 1.", "3 0 2.5 6 1.", "must be integers");
+  expect_variant_error ("big_rect.xml", "3 0 3 6 1.", "2147483647 0 1 6 1.", "must be integers");
   expect_variant_error ("bad_child.xml", "0 -1 0 0.1", "0 3 0 0.1", "invalid child 3");
   expect_variant_error ("node_count.xml", "0 -1 0 0.1", "0 -1 0 0.1 7", "multiple of 4");
   expect_variant_error ("leaves.xml", "<leafValues>0. 1.", "<leafValues>0.", "leafValues");
