@@ -77,13 +77,13 @@ ensure_cascade (GstFerFaceDetect * self)
   fer_status st;
 
   GST_OBJECT_LOCK (self);
+  if (self->cascade && self->cascade_path &&
+      g_strcmp0 (self->cascade_path, self->loaded_path) == 0) {
+    GST_OBJECT_UNLOCK (self);
+    return TRUE;                /* the usual case: nothing to do */
+  }
   path = g_strdup (self->cascade_path);
   GST_OBJECT_UNLOCK (self);
-
-  if (self->cascade && path && g_strcmp0 (path, self->loaded_path) == 0) {
-    g_free (path);
-    return TRUE;
-  }
   if (!path) {
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
         ("No face cascade: none of the OpenCV frontal-face cascades is installed "
