@@ -105,9 +105,11 @@ ensure_cascade (GstFerFaceDetect * self)
   GST_INFO_OBJECT (self, "loaded %s cascade %s", fer_cascade_feature_type (c) ==
       FER_CASCADE_LBP ? "LBP" : "Haar", path);
   fer_cascade_free (self->cascade);
+  GST_OBJECT_LOCK (self);       /* loaded_path is compared under the lock */
   g_free (self->loaded_path);
   self->cascade = c;
   self->loaded_path = path;
+  GST_OBJECT_UNLOCK (self);
   self->have_boxes = FALSE;     /* boxes of another cascade are not carried over */
   return TRUE;
 }
@@ -125,9 +127,11 @@ gst_fer_face_detect_change_state (GstElement * element, GstStateChange transitio
       transition);
 
   if (transition == GST_STATE_CHANGE_READY_TO_NULL) {
+    GST_OBJECT_LOCK (self);
     fer_cascade_free (self->cascade);
     self->cascade = NULL;
     g_clear_pointer (&self->loaded_path, g_free);
+    GST_OBJECT_UNLOCK (self);
   }
   return ret;
 }
