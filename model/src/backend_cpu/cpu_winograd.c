@@ -15,6 +15,7 @@
 #include "cpu_internal.h"
 
 #define CONV_BUDGET (160 * 1024)  /* floats of transformed tiles (in + out) per task: L2 */
+#define MIN_TASKS 8
 #define WGRAD_BUDGET (160 * 1024) /* larger: the GEMM's reduction runs over the task's tiles */
 
 int cpu_wino_supported(const fer_conv2d_args *a)
@@ -115,8 +116,10 @@ static void plan_init(wino_plan *p, cpu_ctx *c, const fer_conv2d_args *a, size_t
             }
         if (p->G > a->n)
             p->G = a->n;
-        /* small batches: enough tasks for every thread */
-        while (p->G > 1 && (a->n + p->G - 1) / p->G < 2 * c->threads)
+        /* small batches: enough tasks to spread (a constant, not the thread count: the
+         * weight gradient sums tile chunks in this grouping, and its bits must not depend on
+         * the number of threads) */
+        while (p->G > 1 && (a->n + p->G - 1) / p->G < MIN_TASKS)
             p->G = (p->G + 1) / 2;
     } else {
         p->G = 1;
