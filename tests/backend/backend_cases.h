@@ -490,6 +490,37 @@ static void case_thread_invariance(fer_backend *ref, fer_backend *be)
     fer_backend_free(b3);
 }
 
+/* ---- batch independence: a sample's eval logits do not depend on its batch --------------- */
+
+static void case_batch_invariance(fer_backend *ref, fer_backend *be)
+{
+    (void)ref;
+    if (strcmp(be->name, "cpu") != 0)
+        return;
+    const char *name = "cpu: simplecnn eval logits equal in batches of 7, 5 and 1";
+    fer_arch arch;
+    fer_model *m;
+    if (fer_arch_preset("simplecnn", FER_HEAD_SOFTMAX, &arch) != FER_OK ||
+        fer_model_new(&arch, be, 7, &m) != FER_OK || fer_model_init(m, 5) != FER_OK)
+        die("model");
+    size_t in = (size_t)arch.in_c * arch.in_h * arch.in_w;
+    float *x = rand_vec(7 * in, 99, 1.0f, 0.0f), all[7 * 7], part[7 * 7];
+    if (fer_model_forward(m, x, 7, FER_MODE_EVAL, NULL, 0, all) != FER_OK)
+        die("forward");
+    int ok = 1;
+    if (fer_model_forward(m, x + 2 * in, 5, FER_MODE_EVAL, NULL, 0, part) != FER_OK)
+        die("forward");
+    ok &= memcmp(part, all + 2 * 7, 5 * 7 * sizeof(float)) == 0;
+    for (int i = 0; i < 7; i++) {
+        if (fer_model_forward(m, x + (size_t)i * in, 1, FER_MODE_EVAL, NULL, 0, part) != FER_OK)
+            die("forward");
+        ok &= memcmp(part, all + i * 7, 7 * sizeof(float)) == 0;
+    }
+    verdict(name, ok, ok ? "" : "logits depend on the batch size");
+    free(x);
+    fer_model_free(m);
+}
+
 /* ---- the table -------------------------------------------------------------------------- */
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -529,6 +560,7 @@ static void run_all_cases(fer_backend *ref, fer_backend *be)
     case_loss(ref, be, FER_LOSS_FOCAL, 2.0f, 0.0f, 1, 1, 7);
     case_loss(ref, be, FER_LOSS_CE, 0.0f, 0.1f, 0, 3, 7);
     case_thread_invariance(ref, be);
+    case_batch_invariance(ref, be);
 }
 
 #endif

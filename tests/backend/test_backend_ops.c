@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fer/arch.h"
 #include "fer/backend.h"
+#include "fer/model.h"
 #include "fer/rng_math.h"
 
 /* Tolerances (NMSE). fp32 kernels that sum in another order differ by ~1e-14..1e-11. */

@@ -1,6 +1,11 @@
 /* Blocked SGEMM (Goto-style): B is packed into KC x NR column panels shared by all workers,
  * each task packs its MC x KC block of A into MR-row panels and runs the ISA's MR x NR
- * micro-kernel. Edges are zero-padded in the panels and written through a small tile. */
+ * micro-kernel. Edges are zero-padded in the panels and written through a small tile.
+ * Every C element is summed in the same order whatever M is, so a sample's result does not
+ * depend on the batch it came in: batches smaller than a register tile (A B^T, e.g. batch-1
+ * inference) read B's rows directly with the micro-kernel's exact per-element arithmetic
+ * instead of packing the whole matrix. When B is a weight matrix its packed panels come from
+ * the weight cache. */
 #include <string.h>
 
 #include "cpu_internal.h"
@@ -22,6 +27,38 @@ typedef struct gemm_job {
     float *ap;      /* per worker: [MC/MR][kc][MR] */
     int n_ns;       /* column groups per row block */
 } gemm_job;
+
+/* Packed B of every (jc, pc) block, one fixed-size slot each (weight cache form). */
+typedef struct pack_all_ctx {
+    gemm_job j;
+    size_t slot;
+} pack_all_ctx;
+
+static size_t slot_floats(int N, int K)
+{
+    size_t nc = (size_t)(N < NC ? N : NC);
+    nc = (nc + CPU_GEMM_NR - 1) / CPU_GEMM_NR * CPU_GEMM_NR;
+    return nc * (size_t)(K < KC ? K : KC);
+}
+
+static void pack_b_task(void *ctx, int panel, int worker);
+
+static void pack_all_cb(const void *ctx, float *dst)
+{
+    const pack_all_ctx *pa = ctx;
+    gemm_job j = pa->j;
+    size_t slot = 0;
+    for (int jc = 0; jc < j.N; jc += NC)
+        for (int pc = 0; pc < j.K; pc += KC, slot++) {
+            j.jc = jc;
+            j.nc = j.N - jc < NC ? j.N - jc : NC;
+            j.pc = pc;
+            j.kc = j.K - pc < KC ? j.K - pc : KC;
+            j.bp = dst + slot * pa->slot;
+            for (int p = 0; p < (j.nc + CPU_GEMM_NR - 1) / CPU_GEMM_NR; p++)
+                pack_b_task(&j, p, 0);
+        }
+}
 
 static void pack_b_task(void *ctx, int panel, int worker)
 {
@@ -102,43 +139,31 @@ static void compute_task(void *ctx, int task, int worker)
     }
 }
 
-/* ---- small M (batch-1 inference): dot products or row updates, no packing -------------- */
+/* ---- batches below one register tile: C = A B^T straight from B's rows ------------------- */
 
-#define SMALL_M 4
-#define SMALL_COLS 64 /* output columns per task */
+#define ROW_COLS 64 /* output columns per task */
 
-typedef struct small_job {
+typedef struct row_job {
     const cpu_kernels *k;
-    int ta, tb, M, N, K;
+    int M, N, K;
     const float *A, *B;
     size_t lda, ldb, ldc;
     float *C;
     int accumulate;
-} small_job;
+} row_job;
 
-static void small_task(void *ctx, int task, int worker)
+static void row_task(void *ctx, int task, int worker)
 {
     (void)worker;
-    const small_job *j = ctx;
-    int j0 = task * SMALL_COLS, j1 = j0 + SMALL_COLS < j->N ? j0 + SMALL_COLS : j->N;
+    const row_job *j = ctx;
+    int j0 = task * ROW_COLS, j1 = j0 + ROW_COLS < j->N ? j0 + ROW_COLS : j->N;
     for (int i = 0; i < j->M; i++) {
-        float *c = j->C + (size_t)i * j->ldc;
-        if (!j->accumulate)
-            memset(c + j0, 0, (size_t)(j1 - j0) * sizeof(float));
-        if (j->tb && !j->ta) { /* C[i][c] += dot(A row i, B row c) */
-            for (int col = j0; col < j1; col++)
-                c[col] += j->k->dot((size_t)j->K, j->A + (size_t)i * j->lda,
-                                    j->B + (size_t)col * j->ldb);
-            continue;
-        }
-        for (int p = 0; p < j->K; p++) {
-            float a = j->ta ? j->A[(size_t)p * j->lda + i] : j->A[(size_t)i * j->lda + p];
-            if (j->tb) { /* op(B)[p][c] = B[c*ldb + p] */
-                for (int col = j0; col < j1; col++)
-                    c[col] += a * j->B[(size_t)col * j->ldb + p];
-            } else {
-                j->k->axpy((size_t)(j1 - j0), a, j->B + (size_t)p * j->ldb + j0, c + j0);
-            }
+        const float *a = j->A + (size_t)i * j->lda;
+        float *c = j->C + (size_t)i * j->ldc + j0;
+        for (int pc = 0; pc < j->K; pc += KC) { /* the same K blocks as the packed path */
+            int kc = j->K - pc < KC ? j->K - pc : KC;
+            j->k->gemm_row_nt(kc, a + pc, j->B + (size_t)j0 * j->ldb + pc, j->ldb, j1 - j0, c,
+                              pc == 0 && !j->accumulate);
         }
     }
 }
@@ -153,7 +178,8 @@ size_t cpu_sgemm_ws_floats(cpu_ctx *c, int M, int N, int K)
 }
 
 fer_status cpu_sgemm(cpu_ctx *c, int trans_a, int trans_b, int M, int N, int K, const float *A,
-                     size_t lda, const float *B, size_t ldb, float *C, size_t ldc, int accumulate)
+                     size_t lda, const float *B, size_t ldb, float *C, size_t ldc, int accumulate,
+                     int b_is_weight)
 {
     if (M <= 0 || N <= 0)
         return FER_OK;
@@ -163,9 +189,9 @@ fer_status cpu_sgemm(cpu_ctx *c, int trans_a, int trans_b, int M, int N, int K, 
                 memset(C + (size_t)i * ldc, 0, (size_t)N * sizeof(float));
         return FER_OK;
     }
-    if (M <= SMALL_M) {
-        small_job sj = {c->k, trans_a, trans_b, M, N, K, A, B, lda, ldb, ldc, C, accumulate};
-        cpu_parallel(c, (N + SMALL_COLS - 1) / SMALL_COLS, small_task, &sj);
+    if (M < CPU_GEMM_MR && !trans_a && trans_b) { /* e.g. batch-1 inference */
+        row_job rj = {c->k, M, N, K, A, B, lda, ldb, ldc, C, accumulate};
+        cpu_parallel(c, (N + ROW_COLS - 1) / ROW_COLS, row_task, &rj);
         return FER_OK;
     }
     float *ws = c->gemm_ws;
@@ -180,6 +206,16 @@ fer_status cpu_sgemm(cpu_ctx *c, int trans_a, int trans_b, int M, int N, int K, 
     size_t kc_max = (size_t)(K < KC ? K : KC);
     gemm_job j = {c->k, trans_a, trans_b, M, N, K, A, B, lda, ldb, ldc, C, accumulate,
                   0, 0, 0, 0, ws, ws + nc_max * kc_max, 0};
+    const float *cached = NULL;
+    size_t slot = slot_floats(N, K), n_slots = (size_t)((N + NC - 1) / NC) * ((K + KC - 1) / KC);
+    if (b_is_weight && ldb == (size_t)(trans_b ? K : N)) {
+        pack_all_ctx pa = {j, slot};
+        cached = cpu_wcache_get(c, B, (size_t)N * K, 30 + trans_b, N, K, 0, slot * n_slots,
+                                pack_all_cb, &pa);
+        if (!cached)
+            return FER_ERR_NOMEM;
+    }
+    size_t slot_i = 0;
     for (int jc = 0; jc < N; jc += NC) {
         j.jc = jc;
         j.nc = N - jc < NC ? N - jc : NC;
@@ -189,7 +225,13 @@ fer_status cpu_sgemm(cpu_ctx *c, int trans_a, int trans_b, int M, int N, int K, 
         for (int pc = 0; pc < K; pc += KC) {
             j.pc = pc;
             j.kc = K - pc < KC ? K - pc : KC;
-            cpu_parallel(c, panels, pack_b_task, &j);
+            if (cached) {
+                j.bp = (float *)cached + slot_i * slot;
+            } else {
+                j.bp = ws;
+                cpu_parallel(c, panels, pack_b_task, &j);
+            }
+            slot_i++;
             cpu_parallel(c, tasks, compute_task, &j);
         }
     }

@@ -68,9 +68,13 @@ typedef struct cpu_kernels {
      * argmax (index in the input plane) may be NULL */
     void (*maxpool2x2)(const float *x, int in_w, int out_h, int out_w, float *y,
                        int32_t *argmax);
-    /* small-batch GEMM: sum(a[i] * b[i]); y[i] += alpha * x[i] */
-    float (*dot)(size_t n, const float *a, const float *b);
+    /* y[i] += alpha * x[i] */
     void (*axpy)(size_t n, float alpha, const float *x, float *y);
+    /* C[j] (one row, j < n) from a[k] and rows b[j*ldb + k], k < kc, with exactly
+     * gemm_micro's arithmetic for that element: acc = chain over k, then
+     * C = first ? acc : C + acc (small-batch linear without packing, same bits) */
+    void (*gemm_row_nt)(int kc, const float *a, const float *b, size_t ldb, int n, float *c,
+                        int first);
     /* Winograd pieces (cpu_wino_impl.h, cpu_winograd.c) */
     void (*wino_block)(const float *x, int c, int h, int w, int c0, int row0, int rows, int col0,
                        int cols, float *xb);
@@ -155,9 +159,11 @@ static inline void cpu_range(size_t n, int parts, int i, size_t align, size_t *l
 /* C[M x N] = op(A) op(B) (+ C when accumulate), row-major; op(A)[i][p] = trans_a ? A[p*lda + i]
  * : A[i*lda + p], op(B)[p][j] = trans_b ? B[j*ldb + p] : B[p*ldb + j]. Threads over the pool;
  * call it from the op's thread, not from inside a pool task. Uses its own arena (gemm_ws), so
- * callers may hold pointers into the op workspace across the call. */
+ * callers may hold pointers into the op workspace across the call. b_is_weight: B is a weight
+ * matrix whose packed form may be cached (cpu_wcache_get). */
 fer_status cpu_sgemm(cpu_ctx *c, int trans_a, int trans_b, int M, int N, int K, const float *A,
-                     size_t lda, const float *B, size_t ldb, float *C, size_t ldc, int accumulate);
+                     size_t lda, const float *B, size_t ldb, float *C, size_t ldc, int accumulate,
+                     int b_is_weight);
 /* Floats of workspace cpu_sgemm needs. */
 size_t cpu_sgemm_ws_floats(cpu_ctx *c, int M, int N, int K);
 

@@ -5,6 +5,7 @@
 #if defined(FER_CPU_HAVE_AVX2)
 #pragma GCC target("avx2,fma")
 #include <immintrin.h>
+#include <math.h>
 
 #define WINO_FMA(a, b, c) ((wv8)_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
 #define WINO_FNMA(a, b, c) ((wv8)_mm256_fnmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
@@ -334,24 +335,6 @@ static void maxpool2x2_avx2(const float *x, int in_w, int out_h, int out_w, floa
     }
 }
 
-static float dot_avx2(size_t n, const float *a, const float *b)
-{
-    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
-        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
-    }
-    for (; i + 8 <= n; i += 8)
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    float s = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-    for (; i < n; i++)
-        s += a[i] * b[i];
-    return s;
-}
-
 static void axpy_avx2(size_t n, float alpha, const float *x, float *y)
 {
     __m256 va = _mm256_set1_ps(alpha);
@@ -463,6 +446,56 @@ static void wino_gemm_tn_avx2(int kc, const float *a, size_t lda, const float *b
     _mm256_storeu_ps(c + 8, c51);
 }
 
+/* 8 outputs at a time: 8 rows of b, 8 k per step, transposed in registers so each lane runs
+ * the same fused chain over k as the 6x16 micro-kernel */
+static void gemm_row_nt_avx2(int kc, const float *a, const float *b, size_t ldb, int n, float *c,
+                             int first)
+{
+    int j = 0;
+    for (; j + 8 <= n; j += 8) {
+        const float *r = b + (size_t)j * ldb;
+        __m256 acc = _mm256_setzero_ps();
+        int k = 0;
+        for (; k + 8 <= kc; k += 8) {
+            __m256 r0 = _mm256_loadu_ps(r + k), r1 = _mm256_loadu_ps(r + ldb + k),
+                   r2 = _mm256_loadu_ps(r + 2 * ldb + k), r3 = _mm256_loadu_ps(r + 3 * ldb + k),
+                   r4 = _mm256_loadu_ps(r + 4 * ldb + k), r5 = _mm256_loadu_ps(r + 5 * ldb + k),
+                   r6 = _mm256_loadu_ps(r + 6 * ldb + k), r7 = _mm256_loadu_ps(r + 7 * ldb + k);
+            __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+            __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+            __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+            __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+            __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+            __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+            __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+            __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+            /* column k+q of the 8 rows, in k order */
+            acc = _mm256_fmadd_ps(_mm256_broadcast_ss(a + k + 0), _mm256_permute2f128_ps(u0, u4, 0x20), acc);
+            acc = _mm256_fmadd_ps(_mm256_broadcast_ss(a + k + 1), _mm256_permute2f128_ps(u1, u5, 0x20), acc);
+            acc = _mm256_fmadd_ps(_mm256_broadcast_ss(a + k + 2), _mm256_permute2f128_ps(u2, u6, 0x20), acc);
+            acc = _mm256_fmadd_ps(_mm256_broadcast_ss(a + k + 3), _mm256_permute2f128_ps(u3, u7, 0x20), acc);
+            acc = _mm256_fmadd_ps(_mm256_broadcast_ss(a + k + 4), _mm256_permute2f128_ps(u0, u4, 0x31), acc);
+            acc = _mm256_fmadd_ps(_mm256_broadcast_ss(a + k + 5), _mm256_permute2f128_ps(u1, u5, 0x31), acc);
+            acc = _mm256_fmadd_ps(_mm256_broadcast_ss(a + k + 6), _mm256_permute2f128_ps(u2, u6, 0x31), acc);
+            acc = _mm256_fmadd_ps(_mm256_broadcast_ss(a + k + 7), _mm256_permute2f128_ps(u3, u7, 0x31), acc);
+        }
+        for (; k < kc; k++) {
+            __m256 col = _mm256_setr_ps(r[k], r[ldb + k], r[2 * ldb + k], r[3 * ldb + k],
+                                        r[4 * ldb + k], r[5 * ldb + k], r[6 * ldb + k],
+                                        r[7 * ldb + k]);
+            acc = _mm256_fmadd_ps(_mm256_broadcast_ss(a + k), col, acc);
+        }
+        _mm256_storeu_ps(c + j, first ? acc : _mm256_add_ps(_mm256_loadu_ps(c + j), acc));
+    }
+    for (; j < n; j++) { /* fmaf: the same correctly rounded fused step as a vector lane */
+        const float *r = b + (size_t)j * ldb;
+        float acc = 0.0f;
+        for (int k = 0; k < kc; k++)
+            acc = fmaf(a[k], r[k], acc);
+        c[j] = first ? acc : c[j] + acc;
+    }
+}
+
 const cpu_kernels cpu_kernels_avx2 = {
     .name = "avx2",
     .conv_tile = conv_tile_avx2,
@@ -475,8 +508,8 @@ const cpu_kernels cpu_kernels_avx2 = {
     .shifted_sums = shifted_sums_avx2,
     .grad_sums = grad_sums_avx2,
     .maxpool2x2 = maxpool2x2_avx2,
-    .dot = dot_avx2,
     .axpy = axpy_avx2,
+    .gemm_row_nt = gemm_row_nt_avx2,
     .wino_block = wino_block_band,
     .f23 = {wino2_in_tiles, wino2_dy_tiles, wino2_out_tiles},
     .f43 = {wino_in_tiles, wino_dy_tiles, wino_out_tiles},

@@ -151,21 +151,6 @@ static void maxpool2x2_portable(const float *x, int in_w, int out_h, int out_w, 
         maxpool2x2_row(x, in_w, out_w, oh, 0, y, argmax);
 }
 
-static float dot_portable(size_t n, const float *a, const float *b)
-{
-    float acc[8] = {0};
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; l++)
-            acc[l] += a[i + l] * b[i + l];
-    for (; i < n; i++)
-        acc[0] += a[i] * b[i];
-    float s = 0.0f;
-    for (int l = 0; l < 8; l++)
-        s += acc[l];
-    return s;
-}
-
 static void axpy_portable(size_t n, float alpha, const float *x, float *y)
 {
     for (size_t i = 0; i < n; i++)
@@ -202,6 +187,18 @@ static void wino_gemm_tn_portable(int kc, const float *a, size_t lda, const floa
         memcpy(c + (size_t)p * ldc, acc[p], sizeof acc[p]);
 }
 
+static void gemm_row_nt_portable(int kc, const float *a, const float *b, size_t ldb, int n,
+                                 float *c, int first)
+{
+    for (int j = 0; j < n; j++) {
+        const float *bj = b + (size_t)j * ldb;
+        float acc = 0.0f;
+        for (int k = 0; k < kc; k++)
+            acc += a[k] * bj[k];
+        c[j] = first ? acc : c[j] + acc;
+    }
+}
+
 const cpu_kernels cpu_kernels_portable = {
     .name = "portable",
     .conv_tile = conv_tile_portable,
@@ -214,8 +211,8 @@ const cpu_kernels cpu_kernels_portable = {
     .shifted_sums = shifted_sums_portable,
     .grad_sums = grad_sums_portable,
     .maxpool2x2 = maxpool2x2_portable,
-    .dot = dot_portable,
     .axpy = axpy_portable,
+    .gemm_row_nt = gemm_row_nt_portable,
     .wino_block = wino_block_band,
     .f23 = {wino2_in_tiles, wino2_dy_tiles, wino2_out_tiles},
     .f43 = {wino_in_tiles, wino_dy_tiles, wino_out_tiles},

@@ -282,7 +282,7 @@ fer_status cpu_linear_forward(fer_backend *b, const fer_linear_args *a, const fl
         for (int n = 0; n < a->n; n++)
             memcpy(y + (size_t)n * a->out, bias, (size_t)a->out * sizeof(float));
     return cpu_sgemm(cx, 0, 1, a->n, a->out, a->in, x, (size_t)a->in, w, (size_t)a->in, y,
-                     (size_t)a->out, has_bias);
+                     (size_t)a->out, has_bias, 1);
 }
 
 fer_status cpu_linear_backward(fer_backend *b, const fer_linear_args *a, const float *x,
@@ -292,13 +292,13 @@ fer_status cpu_linear_backward(fer_backend *b, const fer_linear_args *a, const f
     cpu_ctx *cx = cpu_of(b);
     if (dx) {
         fer_status st = cpu_sgemm(cx, 0, 0, a->n, a->in, a->out, dy, (size_t)a->out, w,
-                                  (size_t)a->in, dx, (size_t)a->in, 0);
+                                  (size_t)a->in, dx, (size_t)a->in, 0, 1);
         if (st != FER_OK)
             return st;
     }
     if (dw) {
         fer_status st = cpu_sgemm(cx, 1, 0, a->out, a->in, a->n, dy, (size_t)a->out, x,
-                                  (size_t)a->in, dw, (size_t)a->in, 0);
+                                  (size_t)a->in, dw, (size_t)a->in, 0, 0);
         if (st != FER_OK)
             return st;
     }
