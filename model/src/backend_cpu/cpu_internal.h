@@ -4,11 +4,12 @@
  * fer_threadpool (the one pool of the process), with runtime ISA dispatch between an AVX2+FMA
  * kernel set and a portable C set that computes the same thing.
  *
- * Stride-1 convolutions run on "flat planes": every channel of the whole batch is one zero-gapped
- * plane, so each filter tap is a constant offset and a 3x3 convolution is an implicit GEMM with
- * contiguous vector loads and no im2col. Other convolutions use im2col + the blocked SGEMM.
- * All workspaces live in one per-backend arena that only grows: after the first step of a given
- * batch size nothing is allocated. */
+ * 3x3 stride-1 convolutions with >= 8 channels use Winograd F(2x2,3x3) (cpu_winograd.c); other
+ * stride-1 convolutions run on "flat planes" (cpu_conv.c), where each filter tap is a constant
+ * offset and the convolution an implicit GEMM without im2col; the rest use the ref ops.
+ * Workspaces live in per-backend arenas that only grow, prepared weights in a hash-validated
+ * cache: after the first step of a given batch size nothing is allocated (model/src/backend_cpu/
+ * README.md). */
 #ifndef FER_CPU_INTERNAL_H
 #define FER_CPU_INTERNAL_H
 #include <stddef.h>
