@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "arch_internal.h"
+#include "fer/fileio.h"
 #include "fer/layer_math.h"
 
 static const char *const layer_type_names[] = {"conv2d", "batchnorm2d", "relu", "maxpool2d",
@@ -398,51 +399,13 @@ fer_status fer_arch_from_json(const char *json_text, const char *origin, fer_arc
     return st;
 }
 
-static char *read_text_file(const char *path, fer_status *st)
+/* Architecture files are small JSON; the cap stops a wrong path (a dataset, a device) early. */
+static fer_status read_arch_text(const char *path, char **text)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        *st = fer_fail(FER_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t got = fread(buf + len, 1, cap - len - 1, f);
-        len += got;
-        if (got == 0)
-            break;
-        if (len + 1 == cap) {
-            if (cap >= (1u << 24)) {
-                free(buf);
-                fclose(f);
-                *st = fer_fail(FER_ERR_FORMAT, "%s: architecture file is too large", path);
-                return NULL;
-            }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (!buf) {
-        *st = fer_fail(FER_ERR_NOMEM, "%s: out of memory", path);
-        return NULL;
-    }
-    if (err) {
-        free(buf);
-        *st = fer_fail(FER_ERR_IO, "%s: read error", path);
-        return NULL;
-    }
-    buf[len] = '\0';
-    *st = FER_OK;
-    return buf;
+    fer_status st = fer_read_file(path, (size_t)1 << 24, text, NULL);
+    if (st == FER_ERR_FORMAT)
+        return fer_fail(FER_ERR_FORMAT, "%s: architecture file is too large", path);
+    return st;
 }
 
 fer_status fer_arch_load(const char *name_or_path, fer_head_kind head, fer_arch *out)
@@ -451,9 +414,9 @@ fer_status fer_arch_load(const char *name_or_path, fer_head_kind head, fer_arch 
         return fer_fail(FER_ERR_ARG, "arch: no architecture given");
     if (strcmp(name_or_path, "simplecnn") == 0 || strcmp(name_or_path, "tiny") == 0)
         return fer_arch_preset(name_or_path, head, out);
-    fer_status st;
-    char *text = read_text_file(name_or_path, &st);
-    if (!text)
+    char *text;
+    fer_status st = read_arch_text(name_or_path, &text);
+    if (st)
         return st;
     cJSON *root = cJSON_Parse(text);
     free(text);

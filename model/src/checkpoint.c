@@ -16,9 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "fer/crc.h"
+#include "fer/fileio.h"
 #include "model_internal.h"
 
 #define FER_CKPT_MAGIC "FERMODEL"
@@ -221,40 +221,6 @@ static fer_status build_header(const char *path, fer_model *m, const fer_checkpo
     return FER_OK;
 }
 
-static fer_status write_file_atomic(const char *path, const unsigned char *data, size_t size)
-{
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 5);
-    if (!tmp)
-        return fer_fail(FER_ERR_NOMEM, "%s: out of memory", path);
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        fer_status st = fer_fail(FER_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-        free(tmp);
-        return st;
-    }
-    int ok = fwrite(data, 1, size, f) == size;
-    ok = fflush(f) == 0 && ok;
-    ok = fsync(fileno(f)) == 0 && ok;
-    int err = errno;
-    ok = fclose(f) == 0 && ok;
-    if (!ok) {
-        unlink(tmp);
-        free(tmp);
-        return fer_fail(FER_ERR_IO, "%s: write failed: %s", path, strerror(err));
-    }
-    if (rename(tmp, path) != 0) {
-        err = errno;
-        unlink(tmp);
-        free(tmp);
-        return fer_fail(FER_ERR_IO, "%s: cannot rename into place: %s", path, strerror(err));
-    }
-    free(tmp);
-    return FER_OK;
-}
-
 fer_status fer_checkpoint_save(const char *path, fer_model *m, const fer_checkpoint_meta *meta,
                                fer_optimizer *opt)
 {
@@ -313,7 +279,7 @@ fer_status fer_checkpoint_save(const char *path, fer_model *m, const fer_checkpo
     }
     if (st == FER_OK) {
         put_u32(buf + size - 4, fer_crc32(0, buf, size - 4));
-        st = write_file_atomic(path, buf, size);
+        st = fer_write_file_atomic(path, buf, size);
     }
     free(buf);
     return st;
