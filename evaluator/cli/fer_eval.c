@@ -196,7 +196,7 @@ static fer_status write_predictions(const char *path, const fer_dataset *d, fer_
         fputc('\n', f);
     }
     fclose(f);
-    fer_status st = buf ? fev_write_file_atomic(path, buf, len)
+    fer_status st = buf ? fer_write_file_atomic(path, buf, len)
                         : fer_fail(FER_ERR_NOMEM, "%s: out of memory", path);
     free(buf);
     return st;

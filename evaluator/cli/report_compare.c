@@ -122,7 +122,7 @@ int report_compare(int argc, char **argv)
         md_table(f, runs, n);
         fclose(f);
         snprintf(path, sizeof path, "%s/compare_%s.md", out_dir, tag);
-        st = fev_write_file_atomic(path, buf, len);
+        st = fer_write_file_atomic(path, buf, len);
         if (st == FER_OK)
             fputs(buf, stdout);
         free(buf);

@@ -191,7 +191,7 @@ static fer_status write_outputs(const char *out_dir, const report_run *runs, con
     }
     fclose(f);
     snprintf(path, sizeof path, "%s/seed_summary.csv", out_dir);
-    st = fev_write_file_atomic(path, buf, len);
+    st = fer_write_file_atomic(path, buf, len);
     free(buf);
     if (st != FER_OK)
         return st;
@@ -209,7 +209,7 @@ static fer_status write_outputs(const char *out_dir, const report_run *runs, con
     fputs("\\hline\n\\end{tabular}", f);
     fclose(f);
     snprintf(path, sizeof path, "%s/seed_summary_table.tex", out_dir);
-    st = fev_write_file_atomic(path, buf, len);
+    st = fer_write_file_atomic(path, buf, len);
     free(buf);
     if (st != FER_OK)
         return st;
@@ -234,7 +234,7 @@ static fer_status write_outputs(const char *out_dir, const report_run *runs, con
     }
     fclose(f);
     snprintf(path, sizeof path, "%s/seed_summary.md", out_dir);
-    st = fev_write_file_atomic(path, buf, len);
+    st = fer_write_file_atomic(path, buf, len);
     free(buf);
     return st;
 }

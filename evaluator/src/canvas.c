@@ -1,12 +1,12 @@
 #include "canvas.h"
 
-#include <errno.h>
 #include <math.h>
 #include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fer/fileio.h"
 #include "fer/font.h"
 
 fer_status fev_canvas_new(int w, int h, fev_rgb background, fev_canvas **out)
@@ -134,23 +134,16 @@ void fev_canvas_text_vertical(fev_canvas *c, const char *text, int cx, int cy, i
 
 fer_status fev_canvas_write_png(const fev_canvas *c, const char *path)
 {
-    size_t n = strlen(path) + 5;
-    char *tmp = malloc(n);
-    if (!tmp)
-        return fer_fail(FER_ERR_NOMEM, "%s: out of memory", path);
-    snprintf(tmp, n, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        fer_status st = fer_fail(FER_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-        free(tmp);
+    fer_atomic_file af;
+    fer_status st = fer_atomic_open(path, &af);
+    if (st)
         return st;
-    }
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     png_bytep *rows = malloc(sizeof(png_bytep) * c->h);
     volatile int ok = 0;
     if (png && info && rows && !setjmp(png_jmpbuf(png))) {
-        png_init_io(png, f);
+        png_init_io(png, af.f);
         png_set_IHDR(png, info, c->w, c->h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
                      PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
         png_set_compression_level(png, 9);
@@ -163,15 +156,11 @@ fer_status fev_canvas_write_png(const fev_canvas *c, const char *path)
     }
     png_destroy_write_struct(&png, &info);
     free(rows);
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        fer_status st = fer_fail(FER_ERR_IO, "%s: cannot write PNG", path);
-        remove(tmp);
-        free(tmp);
-        return st;
+    if (!ok) {
+        fer_atomic_abort(&af);
+        return fer_fail(FER_ERR_IO, "%s: cannot write PNG", path);
     }
-    free(tmp);
-    return FER_OK;
+    return fer_atomic_commit(&af);
 }
 
 static fev_rgb lerp_stops(const uint8_t (*stops)[3], int n_stops, double t)

@@ -1,6 +1,5 @@
 #include "evalutil.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,65 +136,4 @@ char *fev_json_print(const cJSON *root)
         return NULL;
     }
     return b.p;
-}
-
-fer_status fev_write_file_atomic(const char *path, const void *data, size_t len)
-{
-    size_t n = strlen(path) + 5;
-    char *tmp = malloc(n);
-    if (!tmp)
-        return fer_fail(FER_ERR_NOMEM, "%s: out of memory", path);
-    snprintf(tmp, n, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        fer_status st = fer_fail(FER_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-        free(tmp);
-        return st;
-    }
-    int ok = fwrite(data, 1, len, f) == len;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        fer_status st = fer_fail(FER_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-        remove(tmp);
-        free(tmp);
-        return st;
-    }
-    free(tmp);
-    return FER_OK;
-}
-
-fer_status fev_read_file(const char *path, char **out, size_t *len_out)
-{
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return fer_fail(FER_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        len += fread(buf + len, 1, cap - len - 1, f);
-        if (len < cap - 1)
-            break;
-        char *nb = realloc(buf, cap * 2);
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (!buf)
-        return fer_fail(FER_ERR_NOMEM, "%s: out of memory", path);
-    if (err) {
-        free(buf);
-        return fer_fail(FER_ERR_IO, "%s: read error", path);
-    }
-    buf[len] = 0;
-    *out = buf;
-    if (len_out)
-        *len_out = len;
-    return FER_OK;
 }

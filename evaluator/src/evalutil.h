@@ -1,9 +1,10 @@
-/* Small helpers shared inside libfereval (not installed): atomic file output, number
- * formatting, and a JSON printer that writes the seed's layout (Python json.dump, indent 2). */
+/* Small helpers shared inside libfereval (not installed): number formatting and a JSON
+ * printer that writes the seed's layout (Python json.dump, indent 2). */
 #ifndef FER_EVALUTIL_H
 #define FER_EVALUTIL_H
 #include <stddef.h>
 #include <cjson/cJSON.h>
+#include "fer/fileio.h" /* atomic output and whole-file reads for every evaluator file */
 #include "fer/status.h"
 
 /* Shortest "%.*g" text that reads back to exactly v (like Python's repr); integral values get
@@ -13,9 +14,5 @@ void fev_fmt_double(char buf[32], double v);
 cJSON *fev_json_float(double v);
 /* Pretty text of a cJSON tree, 2-space indent, "key": value; malloc'd, NULL on no memory. */
 char *fev_json_print(const cJSON *root);
-/* Writes len bytes to PATH.tmp, then renames it to path. */
-fer_status fev_write_file_atomic(const char *path, const void *data, size_t len);
-/* Whole file into a malloc'd NUL-terminated buffer; *len_out optional. */
-fer_status fev_read_file(const char *path, char **out, size_t *len_out);
 
 #endif

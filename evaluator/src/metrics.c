@@ -192,7 +192,7 @@ fer_status fer_metrics_write_json(const fer_metrics *m, const char *extra_json, 
     cJSON_Delete(root);
     if (!text)
         return fer_fail(FER_ERR_NOMEM, "%s: out of memory", path);
-    fer_status st = fev_write_file_atomic(path, text, strlen(text));
+    fer_status st = fer_write_file_atomic(path, text, strlen(text));
     free(text);
     return st;
 }
@@ -337,7 +337,7 @@ fer_status fer_metrics_read_json(const char *path, fer_metrics *out)
 {
     memset(out, 0, sizeof *out);
     char *text;
-    fer_status st = fev_read_file(path, &text, NULL);
+    fer_status st = fer_read_file(path, 0, &text, NULL);
     if (st != FER_OK)
         return st;
     cJSON *root = cJSON_Parse(text);
