@@ -1,4 +1,4 @@
-/* history.jsonl, curves.png, atomic writes, git revision (see run_files.h). */
+/* history.jsonl, curves.png, git revision (see run_files.h). */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include "fer/figures.h"
 #include "fer_config.h"
 #include "run_files.h"
@@ -29,24 +28,6 @@ fer_status fer_run_mkdirs(const char *path)
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
         return fer_fail(FER_ERR_IO, "%s: not a folder", path);
-    return FER_OK;
-}
-
-fer_status fer_run_write_atomic(const char *path, const char *data, size_t n)
-{
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return fer_fail(FER_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    int ok = fwrite(data, 1, n, f) == n;
-    ok &= fflush(f) == 0;
-    ok &= fsync(fileno(f)) == 0;
-    ok &= fclose(f) == 0;
-    if (!ok || rename(tmp, path) != 0) {
-        fer_status s = fer_fail(FER_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-        unlink(tmp);
-        return s;
-    }
     return FER_OK;
 }
 
@@ -119,7 +100,7 @@ fer_status fer_history_write(const char *path, const fer_history_row *rows, int 
         }
         len += (size_t)snprintf(buf + len, cap - len, "}\n");
     }
-    fer_status s = fer_run_write_atomic(path, buf, len);
+    fer_status s = fer_write_file_atomic(path, buf, len);
     free(buf);
     return s;
 }

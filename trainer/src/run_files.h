@@ -5,6 +5,7 @@
 #define FER_RUN_FILES_H
 #include <stddef.h>
 #include "fer/arch.h"
+#include "fer/fileio.h"
 #include "fer/status.h"
 
 typedef struct fer_history_row {
@@ -16,7 +17,6 @@ typedef struct fer_history_row {
 typedef const char (*fer_class_names)[FER_NAME_LEN];
 
 fer_status fer_run_mkdirs(const char *path);
-fer_status fer_run_write_atomic(const char *path, const char *data, size_t n);
 /* Rows with epoch <= max_epoch from an existing history.jsonl (missing file: 0 rows).
  * *rows is malloc'd with room for extra more rows. */
 fer_status fer_history_read(const char *path, int max_epoch, int extra, fer_class_names names,

@@ -194,33 +194,20 @@ static fer_status carry_best(fer_trainer *t)
     else strcpy(src, "best.fer");
     FILE *in = fopen(src, "rb");
     if (!in) return fer_fail(FER_ERR_IO, "%s: the run's best.fer is needed to continue it", src);
+    fclose(in);
     FILE *probe = fopen(t->best_path, "rb");
     int same = 0;
     if (probe) { /* same folder (or already copied): nothing to do */
         char a[4300], b[4300];
         same = realpath(src, a) && realpath(t->best_path, b) && !strcmp(a, b);
         fclose(probe);
-        if (same) {
-            fclose(in);
-            return FER_OK;
-        }
+        if (same) return FER_OK;
     }
-    size_t cap = 1 << 20, n = 0, got;
-    char *buf = malloc(cap);
-    while (buf && (got = fread(buf + n, 1, cap - n, in)) > 0) {
-        n += got;
-        if (n == cap) {
-            char *nb = realloc(buf, cap *= 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-            }
-            buf = nb;
-        }
-    }
-    fclose(in);
-    if (!buf) return fer_fail(FER_ERR_NOMEM, "out of memory");
-    fer_status s = fer_run_write_atomic(t->best_path, buf, n);
+    char *buf;
+    size_t n;
+    fer_status s = fer_read_file(src, 0, &buf, &n);
+    if (s) return s;
+    s = fer_write_file_atomic(t->best_path, buf, n);
     free(buf);
     return s;
 }
@@ -387,7 +374,7 @@ fer_status fer_trainer_write_config(fer_trainer *t)
     /* evaluation-only runs may share a training run's folder: keep its config.json */
     snprintf(path, sizeof path, "%s/%s", t->run_dir,
              t->eval_only ? "eval_config.json" : "config.json");
-    fer_status s = fer_run_write_atomic(path, text, strlen(text));
+    fer_status s = fer_write_file_atomic(path, text, strlen(text));
     free(text);
     return s;
 }
