@@ -9,15 +9,7 @@
 
 #include "ferclassify_results.h"
 
-#define CHECK(cond, ...) \
-  do { \
-    if (!(cond)) { \
-      fprintf (stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      fprintf (stderr, __VA_ARGS__); \
-      fprintf (stderr, "\n"); \
-      exit (1); \
-    } \
-  } while (0)
+#include "../../common/fer_check.h"
 
 static const gchar *const names[7] =
     { "angry", "disgust", "fear", "happy", "neutral", "sad", "surprise" };

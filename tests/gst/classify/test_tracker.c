@@ -6,15 +6,7 @@
 
 #include "tracker.h"
 
-#define CHECK(cond, ...) \
-  do { \
-    if (!(cond)) { \
-      fprintf (stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      fprintf (stderr, __VA_ARGS__); \
-      fprintf (stderr, "\n"); \
-      exit (1); \
-    } \
-  } while (0)
+#include "../../common/fer_check.h"
 
 static void
 test_iou (void)

@@ -8,15 +8,7 @@
 
 #include "cascade_internal.h"
 
-#define CHECK(cond, ...) \
-  do { \
-    if (!(cond)) { \
-      fprintf (stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      fprintf (stderr, __VA_ARGS__); \
-      fprintf (stderr, "\n"); \
-      exit (1); \
-    } \
-  } while (0)
+#include "../../common/fer_check.h"
 
 /* A tiny valid Haar cascade: one stage, one stump on "right half minus left half". */
 static const char *minimal =

@@ -9,15 +9,7 @@
 
 #include "cascade_internal.h"
 
-#define CHECK(cond, ...) \
-  do { \
-    if (!(cond)) { \
-      fprintf (stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      fprintf (stderr, __VA_ARGS__); \
-      fprintf (stderr, "\n"); \
-      exit (1); \
-    } \
-  } while (0)
+#include "../../common/fer_check.h"
 
 static guint8 *
 random_image (int w, int h, guint32 seed)
