@@ -11,27 +11,9 @@
 #include "fer/backend.h"
 #include "fer/preprocess.h"
 
-static int failures;
+#define FER_CHECK_CONTINUE /* report every mismatch, not only the first */
+#include "../common/fer_check.h"
 
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            failures++;                                                                        \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                        \
-            printf(__VA_ARGS__);                                                               \
-            printf("\n");                                                                      \
-        }                                                                                      \
-    } while (0)
-
-#define OK(call) CHECK((call) == FER_OK, "%s: %s", #call, fer_last_error())
-
-/* deterministic test data */
-static uint64_t rng_state = 0x12345678u;
-static float frand(void) /* [-1, 1) */
-{
-    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)((rng_state >> 40) & 0xffffff) / 8388608.0f - 1.0f;
-}
 static int irand(int n) { return (int)(((frand() + 1.0f) * 0.5f) * (float)n) % n; }
 
 static float *randv(size_t n, float scale)
@@ -313,10 +295,8 @@ int main(void)
     test_amp_scale();
     test_faces();
     fer_backend_free(ref);
-    if (failures) {
-        printf("%d check(s) failed\n", failures);
+    if (fer_check_summary())
         return 1;
-    }
     printf("cuda kernel bodies match the ref backend and preprocess.c\n");
     return 0;
 }

@@ -10,16 +10,8 @@
 #include "fer/backend.h"
 #include "fer_config.h"
 
-static int failures;
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            failures++;                                                                        \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                        \
-            printf(__VA_ARGS__);                                                               \
-            printf("\n");                                                                      \
-        }                                                                                      \
-    } while (0)
+#define FER_CHECK_CONTINUE /* report every mismatch, not only the first */
+#include "../common/fer_check.h"
 
 static int listed(const char *name)
 {
@@ -99,9 +91,7 @@ int main(void)
         check_device();
     else
         check_no_device();
-    if (failures) {
-        printf("%d check(s) failed\n", failures);
+    if (fer_check_summary())
         return 1;
-    }
     return 0;
 }

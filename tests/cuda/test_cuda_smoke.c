@@ -20,24 +20,9 @@
 #include "fer/optim.h"
 #include "fer/preprocess.h"
 
-static int failures;
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            failures++;                                                                        \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                        \
-            printf(__VA_ARGS__);                                                               \
-            printf("\n");                                                                      \
-        }                                                                                      \
-    } while (0)
-#define OK(call) CHECK((call) == FER_OK, "%s: %s", #call, fer_last_error())
+#define FER_CHECK_CONTINUE /* report every mismatch, not only the first */
+#include "../common/fer_check.h"
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-static float frand(void) /* [-1, 1) */
-{
-    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)((rng_state >> 40) & 0xffffff) / 8388608.0f - 1.0f;
-}
 static float *randv(size_t n, float scale)
 {
     float *v = malloc(n * sizeof *v);
@@ -463,6 +448,7 @@ static void classifier_batch(fer_backend *r, const char *name)
  * parts the backend does not offer (face batch op, reduced precision) are then skipped. */
 int main(int argc, char **argv)
 {
+    fer_rng_state = 0x9e3779b97f4a7c15ull;
     const char *name = argc > 1 ? argv[1] : "cuda";
     if (strcmp(name, "cuda") == 0 && fer_cuda_device_count() == 0) {
         fer_backend *b = NULL;
@@ -506,10 +492,8 @@ int main(int argc, char **argv)
 
     fer_backend_free(g);
     fer_backend_free(r);
-    if (failures) {
-        printf("%d check(s) failed\n", failures);
+    if (fer_check_summary())
         return 1;
-    }
     printf("smoke test passed on %s\n", name);
     return 0;
 }

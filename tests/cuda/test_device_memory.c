@@ -19,17 +19,8 @@
 #include "fer/model.h"
 #include "fer/optim.h"
 
-static int failures;
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            failures++;                                                                        \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                        \
-            printf(__VA_ARGS__);                                                               \
-            printf("\n");                                                                      \
-        }                                                                                      \
-    } while (0)
-#define OK(call) CHECK((call) == FER_OK, "%s: %s", #call, fer_last_error())
+#define FER_CHECK_CONTINUE /* report every mismatch, not only the first */
+#include "../common/fer_check.h"
 
 /* ---- guarded memory ------------------------------------------------------------------------ */
 
@@ -452,10 +443,8 @@ int main(void)
     CHECK(n_regions == 0, "%d backend allocation(s) not released", n_regions);
     b->ops = inner;
     fer_backend_free(b);
-    if (failures) {
-        printf("%d check(s) failed\n", failures);
+    if (fer_check_summary())
         return 1;
-    }
     printf("model, optimiser and checkpoint code reach backend memory only through the ops\n");
     return 0;
 }
