@@ -1,7 +1,8 @@
 /* fer-train end to end on a generated, separable 3-class set with the "tiny" architecture:
  * > 95% test accuracy after 20 epochs and every output present; eval-only mode reproduces the
  * run's test metrics; a run interrupted mid-epoch (--interrupt_after, and a real SIGINT) and
- * resumed from last.fer ends with the same weights and optimiser state as an uninterrupted run.
+ * resumed from last.fer ends with the same weights and optimiser state as an uninterrupted run;
+ * on the cpu backend the run has no threads beyond the backend's pool.
  * argv[1]: the fer-train executable. */
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -124,6 +125,17 @@ static int has_events_file(const char *exp)
 }
 
 /* Same parameters, buffers and optimiser moments in both checkpoints. */
+/* entries of a directory, "." and ".." excepted; 0 when it cannot be read */
+static int count_entries(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d) return 0;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
 static void same_weights(const char *exp_a, const char *exp_b)
 {
     char pa[4500], pb[4500];
@@ -282,7 +294,36 @@ int main(int argc, char **argv)
     }
     same_weights("straight", "sig");
 
-    /* 5. bad input through the CLI: one line, non-zero exit */
+    /* 5. cpu backend, 2 threads: batches are assembled on the backend's pool, so the process
+     * never has more than its 2 threads (main + 1 pool worker), sampled all through the run */
+    snprintf(logp, sizeof logp, "%s/threads.log", runs);
+    pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        FILE *f = freopen(logp, "w", stderr);
+        (void)f;
+        execl(fer_train, fer_train, "--data_root", root, "--runs_dir", runs, "--exp", "threads",
+              "--arch", "tiny", "--backend", "cpu", "--threads", "2", "--batch_size", "32",
+              "--progress", "plain", "--epochs", "2", (char *)NULL);
+        _exit(127);
+    }
+    int most = 0, samples = 0;
+    char task_dir[64];
+    snprintf(task_dir, sizeof task_dir, "/proc/%d/task", (int)pid);
+    for (;;) {
+        int n = count_entries(task_dir);
+        most = n > most ? n : most;
+        samples += n > 0;
+        if (waitpid(pid, &status, WNOHANG) == pid) break;
+        usleep(500);
+    }
+    CHECK(WIFEXITED(status));
+    if (WEXITSTATUS(status) != 0) show_log();
+    CHECK(WEXITSTATUS(status) == 0);
+    printf("cpu backend, --threads 2: at most %d threads in %d samples\n", most, samples);
+    CHECK(most == 2);
+
+    /* 6. bad input through the CLI: one line, non-zero exit */
     EXPECT_EXIT(run_train("bad", "--head", "linear", NULL, "1"), 2);
     snprintf(path, sizeof path, "%s/nowhere", dir);
     char flag[4600];

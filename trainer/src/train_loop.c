@@ -134,7 +134,7 @@ static fer_status end_epoch(fer_trainer *t, int e, float lr, double seconds)
     t->st.correct = t->st.seen = 0;
     fer_progress_log(&t->progress,
                      "epoch %d/%d: train loss %.4f acc %.4f | val acc %.4f macro-F1 %.4f | "
-                     "lr %.3g | %.1f s (batches: data wait %.2f s, model %.1f s)", e + 1, t->o.epochs,
+                     "lr %.3g | %.1f s (batches: data %.2f s, model %.1f s)", e + 1, t->o.epochs,
                      row.train_loss, row.train_acc, row.val_acc, row.val_macro_f1, lr, seconds,
                      t->epoch_data_s, t->epoch_step_s);
     fer_progress_log(&t->progress, "  val F1:%s", per_class);
@@ -186,7 +186,8 @@ static fer_status run_epochs(fer_trainer *t, fer_prefetch *pf, int *interrupted)
             int32_t *labels;
             double w0 = fer_now();
             fer_prefetch_wait(pf, &x, &labels);
-            t->epoch_data_s += fer_now() - w0; /* time the model waited for data */
+            /* host backends: the assembly itself; cuda: what the background did not hide */
+            t->epoch_data_s += fer_now() - w0;
             int n = batch_request(t, e, b).n;
             if (b + 1 < n_batches) {
                 req = batch_request(t, e, b + 1);
@@ -202,7 +203,7 @@ static fer_status run_epochs(fer_trainer *t, fer_prefetch *pf, int *interrupted)
             if (fer_stop_requested && b + 1 < n_batches) {
                 if ((s = fer_trainer_save(t, t->last_path, 1))) return s;
                 fer_progress_log(&t->progress, "fer-train: interrupted: saved %s at epoch %d, "
-                                 "batch %d/%d (batches: data wait %.2f s, model %.1f s); "
+                                 "batch %d/%d (batches: data %.2f s, model %.1f s); "
                                  "continue with --resume %s", t->last_path, e + 1, b + 1,
                                  n_batches, t->epoch_data_s, t->epoch_step_s, t->last_path);
                 *interrupted = 1;
@@ -230,11 +231,15 @@ fer_status fer_trainer_train(fer_trainer *t, int *interrupted)
     if (s) return s;
     install_handlers();
     fer_progress_init(&t->progress, t->o.progress, t->o.epochs);
-    /* CPU backends: one prefetch thread (the pool keeps the other cores); CUDA: the host is
-     * idle during GPU steps, so the prefetcher gets a pool of its own. */
-    int pool = !strcmp(fer_backend_name(t->backend), "cuda") ? t->backend->threads : 1;
+    /* Host backends: batches are assembled on the backend's own pool between model steps (one
+     * pool, no oversubscription); cuda: the host is idle during GPU steps, so a background
+     * thread with a pool of its own prepares the next batch meanwhile. */
     fer_prefetch *pf = NULL;
-    if ((s = fer_prefetch_new(t->o.batch_size, pool, &pf))) return s;
+    if (!strcmp(fer_backend_name(t->backend), "cuda"))
+        s = fer_prefetch_new_background(t->o.batch_size, t->backend->threads, &pf);
+    else
+        s = fer_prefetch_new_inline(t->o.batch_size, fer_backend_threadpool(t->backend), &pf);
+    if (s) return s;
     s = run_epochs(t, pf, interrupted);
     fer_prefetch_free(pf);
     return s;

@@ -56,7 +56,8 @@ void fer_trainer_free(fer_trainer *t);
 /* Trains from t->st to o.epochs; *interrupted set when stopped by a signal (last.fer saved). */
 fer_status fer_trainer_train(fer_trainer *t, int *interrupted);
 /* Loads best.fer (when training ran), evaluates test, writes metrics.json,
- * confusion_matrix.png and prints the metrics. */
+ * confusion_matrix.png and prints the metrics. Releases the training model, optimiser and
+ * backend first (the evaluation brings its own). */
 fer_status fer_trainer_finish(fer_trainer *t);
 
 fer_status fer_trainer_evaluate(fer_trainer *t, const fer_dataset *d, fer_metrics *m);

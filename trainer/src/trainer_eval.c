@@ -27,12 +27,21 @@ fer_status fer_trainer_evaluate(fer_trainer *t, const fer_dataset *d, fer_metric
     return FER_OK;
 }
 
-/* The checkpoint on the test split through the evaluator's loop (as fer-eval). */
+/* The checkpoint on the test split through the evaluator's loop (as fer-eval). The classifier
+ * brings a backend (and pool) of its own, so the training model, optimiser and backend are
+ * released first: one pool in the process at any time, and no second model's memory. */
 static fer_status evaluate_checkpoint(fer_trainer *t, const char *ckpt, fer_metrics *m)
 {
+    char backend[32];
+    snprintf(backend, sizeof backend, "%s", fer_backend_name(t->backend));
+    fer_optimizer_free(t->optim);
+    fer_model_free(t->model);
+    fer_backend_free(t->backend);
+    t->optim = NULL;
+    t->model = NULL;
+    t->backend = NULL;
     fer_classifier *c = NULL;
-    fer_status s = fer_classifier_new(ckpt, fer_backend_name(t->backend), t->o.threads,
-                                      t->o.batch_size, &c);
+    fer_status s = fer_classifier_new(ckpt, backend, t->o.threads, t->o.batch_size, &c);
     if (s) return s;
     fer_eval_options eo = {.tta = FER_TTA_NONE, .batch_size = t->o.batch_size};
     s = fer_evaluate_arrays(c, t->test->pixels, t->test->labels, t->test->n, &eo, 0.0f, m, NULL);
