@@ -12,6 +12,30 @@
 #include "cpu_pool_impl.h"
 #include "cpu_wino_impl.h"
 
+/* One rank-1 update of the 6x16 register tile (accumulators cR0/cR1 for row R, B row in b0/b1):
+ * row R adds broadcast(*pR) * [b0 b1]. Shared by the conv and GEMM micro-kernels. */
+#define TILE6X16_FMA(p0, p1, p2, p3, p4, p5)                                                       \
+    do {                                                                                           \
+        __m256 av_ = _mm256_broadcast_ss(p0);                                                      \
+        c00 = _mm256_fmadd_ps(av_, b0, c00);                                                       \
+        c01 = _mm256_fmadd_ps(av_, b1, c01);                                                       \
+        av_ = _mm256_broadcast_ss(p1);                                                             \
+        c10 = _mm256_fmadd_ps(av_, b0, c10);                                                       \
+        c11 = _mm256_fmadd_ps(av_, b1, c11);                                                       \
+        av_ = _mm256_broadcast_ss(p2);                                                             \
+        c20 = _mm256_fmadd_ps(av_, b0, c20);                                                       \
+        c21 = _mm256_fmadd_ps(av_, b1, c21);                                                       \
+        av_ = _mm256_broadcast_ss(p3);                                                             \
+        c30 = _mm256_fmadd_ps(av_, b0, c30);                                                       \
+        c31 = _mm256_fmadd_ps(av_, b1, c31);                                                       \
+        av_ = _mm256_broadcast_ss(p4);                                                             \
+        c40 = _mm256_fmadd_ps(av_, b0, c40);                                                       \
+        c41 = _mm256_fmadd_ps(av_, b1, c41);                                                       \
+        av_ = _mm256_broadcast_ss(p5);                                                             \
+        c50 = _mm256_fmadd_ps(av_, b0, c50);                                                       \
+        c51 = _mm256_fmadd_ps(av_, b1, c51);                                                       \
+    } while (0)
+
 /* Writes 8 channel rows (o0..o0+7) of the tile from rows r[p] = (position p, channels o0..o0+7):
  * an 8x8 transpose (positions 6 and 7 are zero), the bias, then 6 positions per channel. */
 static inline void store_rows8(__m256 r0, __m256 r1, __m256 r2, __m256 r3, __m256 r4, __m256 r5,
@@ -65,24 +89,7 @@ static void conv_tile_avx2(const float *x, size_t x_stride, int cin, const int *
             const float *a = xc + offs[t];
             __m256 b0 = _mm256_load_ps(w), b1 = _mm256_load_ps(w + 8);
             w += CPU_CONV_CO;
-            __m256 av = _mm256_broadcast_ss(a + 0);
-            c00 = _mm256_fmadd_ps(av, b0, c00);
-            c01 = _mm256_fmadd_ps(av, b1, c01);
-            av = _mm256_broadcast_ss(a + 1);
-            c10 = _mm256_fmadd_ps(av, b0, c10);
-            c11 = _mm256_fmadd_ps(av, b1, c11);
-            av = _mm256_broadcast_ss(a + 2);
-            c20 = _mm256_fmadd_ps(av, b0, c20);
-            c21 = _mm256_fmadd_ps(av, b1, c21);
-            av = _mm256_broadcast_ss(a + 3);
-            c30 = _mm256_fmadd_ps(av, b0, c30);
-            c31 = _mm256_fmadd_ps(av, b1, c31);
-            av = _mm256_broadcast_ss(a + 4);
-            c40 = _mm256_fmadd_ps(av, b0, c40);
-            c41 = _mm256_fmadd_ps(av, b1, c41);
-            av = _mm256_broadcast_ss(a + 5);
-            c50 = _mm256_fmadd_ps(av, b0, c50);
-            c51 = _mm256_fmadd_ps(av, b1, c51);
+            TILE6X16_FMA(a + 0, a + 1, a + 2, a + 3, a + 4, a + 5);
         }
     }
     store_rows8(c00, c10, c20, c30, c40, c50, bias, out, out_stride, n_co, n_px);
@@ -166,24 +173,7 @@ static void gemm_micro_avx2(int kc, const float *a, const float *b, float *c, si
            c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
     for (int p = 0; p < kc; p++) {
         __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-        __m256 av = _mm256_broadcast_ss(a + 0);
-        c00 = _mm256_fmadd_ps(av, b0, c00);
-        c01 = _mm256_fmadd_ps(av, b1, c01);
-        av = _mm256_broadcast_ss(a + 1);
-        c10 = _mm256_fmadd_ps(av, b0, c10);
-        c11 = _mm256_fmadd_ps(av, b1, c11);
-        av = _mm256_broadcast_ss(a + 2);
-        c20 = _mm256_fmadd_ps(av, b0, c20);
-        c21 = _mm256_fmadd_ps(av, b1, c21);
-        av = _mm256_broadcast_ss(a + 3);
-        c30 = _mm256_fmadd_ps(av, b0, c30);
-        c31 = _mm256_fmadd_ps(av, b1, c31);
-        av = _mm256_broadcast_ss(a + 4);
-        c40 = _mm256_fmadd_ps(av, b0, c40);
-        c41 = _mm256_fmadd_ps(av, b1, c41);
-        av = _mm256_broadcast_ss(a + 5);
-        c50 = _mm256_fmadd_ps(av, b0, c50);
-        c51 = _mm256_fmadd_ps(av, b1, c51);
+        TILE6X16_FMA(a + 0, a + 1, a + 2, a + 3, a + 4, a + 5);
         a += CPU_GEMM_MR;
         b += CPU_GEMM_NR;
     }
@@ -356,24 +346,7 @@ static void wino_gemm_avx2(int kc, const float *a, size_t lda, const float *b, f
     for (int k = 0; k < kc; k++) {
         __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
         b += 16;
-        __m256 av = _mm256_broadcast_ss(a0 + k);
-        c00 = _mm256_fmadd_ps(av, b0, c00);
-        c01 = _mm256_fmadd_ps(av, b1, c01);
-        av = _mm256_broadcast_ss(a1 + k);
-        c10 = _mm256_fmadd_ps(av, b0, c10);
-        c11 = _mm256_fmadd_ps(av, b1, c11);
-        av = _mm256_broadcast_ss(a2 + k);
-        c20 = _mm256_fmadd_ps(av, b0, c20);
-        c21 = _mm256_fmadd_ps(av, b1, c21);
-        av = _mm256_broadcast_ss(a3 + k);
-        c30 = _mm256_fmadd_ps(av, b0, c30);
-        c31 = _mm256_fmadd_ps(av, b1, c31);
-        av = _mm256_broadcast_ss(a4 + k);
-        c40 = _mm256_fmadd_ps(av, b0, c40);
-        c41 = _mm256_fmadd_ps(av, b1, c41);
-        av = _mm256_broadcast_ss(a5 + k);
-        c50 = _mm256_fmadd_ps(av, b0, c50);
-        c51 = _mm256_fmadd_ps(av, b1, c51);
+        TILE6X16_FMA(a0 + k, a1 + k, a2 + k, a3 + k, a4 + k, a5 + k);
     }
     _mm256_storeu_ps(c, c00);
     _mm256_storeu_ps(c + 8, c01);
@@ -407,24 +380,7 @@ static void wino_gemm_tn_avx2(int kc, const float *a, size_t lda, const float *b
     for (int k = 0; k < kc; k++) {
         __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
         b += ldb;
-        __m256 av = _mm256_broadcast_ss(a + 0);
-        c00 = _mm256_fmadd_ps(av, b0, c00);
-        c01 = _mm256_fmadd_ps(av, b1, c01);
-        av = _mm256_broadcast_ss(a + 1);
-        c10 = _mm256_fmadd_ps(av, b0, c10);
-        c11 = _mm256_fmadd_ps(av, b1, c11);
-        av = _mm256_broadcast_ss(a + 2);
-        c20 = _mm256_fmadd_ps(av, b0, c20);
-        c21 = _mm256_fmadd_ps(av, b1, c21);
-        av = _mm256_broadcast_ss(a + 3);
-        c30 = _mm256_fmadd_ps(av, b0, c30);
-        c31 = _mm256_fmadd_ps(av, b1, c31);
-        av = _mm256_broadcast_ss(a + 4);
-        c40 = _mm256_fmadd_ps(av, b0, c40);
-        c41 = _mm256_fmadd_ps(av, b1, c41);
-        av = _mm256_broadcast_ss(a + 5);
-        c50 = _mm256_fmadd_ps(av, b0, c50);
-        c51 = _mm256_fmadd_ps(av, b1, c51);
+        TILE6X16_FMA(a + 0, a + 1, a + 2, a + 3, a + 4, a + 5);
         a += lda;
     }
     _mm256_storeu_ps(c, c00);
