@@ -261,10 +261,26 @@ int main(int argc, char **argv)
     EXPECT_EXIT(run_train("cut", "--interrupt_after", "4", NULL, "3"), 130);
     CHECK(exists("cut", "last.fer") && !exists("cut", "metrics.json"));
     snprintf(path, sizeof path, "%s/cut/last.fer", runs);
+    /* the interrupted epoch's wall time so far travels in the checkpoint ... */
+    CHECK(fer_checkpoint_read_header(path, &arch, &meta) == FER_OK);
+    cJSON *state = cJSON_Parse(meta.state_json);
+    double cut_seconds = num(state, "epoch_seconds");
+    CHECK(num(state, "batch") == 1 && cut_seconds > 0);
+    cJSON_Delete(state);
+    fer_checkpoint_meta_clear(&meta);
     EXPECT_EXIT(run_train("cut", "--resume", path, NULL, NULL), 0);
     same_weights("straight", "cut");
     same_test_metrics("straight", "cut");
     CHECK(count_lines("cut", "history.jsonl") == 3);
+    /* ... and is part of that epoch's logged seconds after the resume */
+    snprintf(logp, sizeof logp, "%s/cut/history.jsonl", runs);
+    hist = fx_read_file(logp, NULL);
+    char *epoch2 = hist ? strchr(hist, '\n') : NULL;
+    CHECK(epoch2);
+    cJSON *row2 = cJSON_Parse(epoch2 + 1); /* stops at the end of the first object */
+    CHECK(row2 && num(row2, "epoch") == 2 && num(row2, "seconds") >= cut_seconds);
+    cJSON_Delete(row2);
+    free(hist);
 
     /* 4. a real SIGINT: finishes the batch, saves last.fer, exits 130; resume is exact */
     snprintf(logp, sizeof logp, "%s/sig.log", runs);

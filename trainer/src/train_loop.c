@@ -130,6 +130,7 @@ static fer_status end_epoch(fer_trainer *t, int e, float lr, double seconds)
     fer_schedule_observe(&t->st.schedule, (float)m.macro_f1);
     t->st.epoch = e + 1;
     t->st.batch = 0;
+    t->st.epoch_seconds = 0.0;
     t->st.loss_sum = 0.0;
     t->st.correct = t->st.seen = 0;
     fer_progress_log(&t->progress,
@@ -178,7 +179,8 @@ static fer_status run_epochs(fer_trainer *t, fer_prefetch *pf, int *interrupted)
             return s;
         fer_progress_epoch_begin(&t->progress, e + 1, n_batches, t->st.batch);
         t->epoch_data_s = t->epoch_step_s = 0.0;
-        double t0 = fer_now();
+        /* a resumed epoch counts the time spent on it before the interruption too */
+        double t0 = fer_now() - (t->st.batch ? t->st.epoch_seconds : 0.0);
         fer_batch_request req = batch_request(t, e, t->st.batch);
         fer_prefetch_submit(pf, &req);
         for (int b = t->st.batch; b < n_batches; b++) {
@@ -201,6 +203,7 @@ static fer_status run_epochs(fer_trainer *t, fer_prefetch *pf, int *interrupted)
             if (t->o.interrupt_after && batches_run == t->o.interrupt_after && !fer_stop_requested)
                 fer_stop_requested = SIGINT;
             if (fer_stop_requested && b + 1 < n_batches) {
+                t->st.epoch_seconds = fer_now() - t0;
                 if ((s = fer_trainer_save(t, t->last_path, 1))) return s;
                 fer_progress_log(&t->progress, "fer-train: interrupted: saved %s at epoch %d, "
                                  "batch %d/%d (batches: data %.2f s, model %.1f s); "

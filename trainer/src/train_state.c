@@ -23,6 +23,7 @@ char *fer_train_state_to_json(const fer_train_state *s)
     cJSON_AddNumberToObject(o, "epoch_loss_sum", s->loss_sum);
     cJSON_AddNumberToObject(o, "epoch_correct", (double)s->correct);
     cJSON_AddNumberToObject(o, "epoch_seen", (double)s->seen);
+    cJSON_AddNumberToObject(o, "epoch_seconds", s->epoch_seconds);
     cJSON_AddNumberToObject(o, "best_metric", s->best_metric);
     cJSON_AddNumberToObject(o, "best_epoch", s->best_epoch);
     cJSON_AddNumberToObject(o, "total_epochs", s->total_epochs);
@@ -71,6 +72,8 @@ fer_status fer_train_state_from_json(const char *json, const char *origin, fer_t
     bad |= get_num(sc, "kind", &kind) | get_num(sc, "plateau_lr", &plr) |
            get_num(sc, "plateau_bad_epochs", &pbad);
     if (get_num(sc, "plateau_best", &pbest)) pbest = -INFINITY;
+    double epoch_seconds = 0; /* absent in checkpoints of earlier builds */
+    (void)get_num(o, "epoch_seconds", &epoch_seconds);
     cJSON_Delete(o);
     if (bad) return fer_fail(FER_ERR_FORMAT, "%s: trainer state lacks fields", origin);
     s->epoch = (int)v[0];
@@ -78,6 +81,7 @@ fer_status fer_train_state_from_json(const char *json, const char *origin, fer_t
     s->loss_sum = v[2];
     s->correct = (long)v[3];
     s->seen = (long)v[4];
+    s->epoch_seconds = epoch_seconds;
     s->best_metric = v[5];
     s->best_epoch = (int)v[6];
     s->total_epochs = (int)v[7];

@@ -1,6 +1,6 @@
 /* The trainer's own state, stored as JSON in every checkpoint (meta.state_json) so that
  * --resume of last.fer continues exactly: position (epoch, batch within the epoch), the partial
- * epoch sums, best-so-far, the LR schedule state and the RNG scheme. Randomness is counter
+ * epoch sums and wall time, best-so-far, the LR schedule state and the RNG scheme. Randomness is counter
  * based (rng.h), so (seed, epoch, batch) is the whole RNG state. */
 #ifndef FER_TRAIN_STATE_H
 #define FER_TRAIN_STATE_H
@@ -11,6 +11,7 @@ typedef struct fer_train_state {
     int batch;             /* batches of the next epoch already trained (after Ctrl-C), else 0 */
     double loss_sum;       /* partial-epoch sums for the train loss / accuracy */
     long correct, seen;
+    double epoch_seconds;  /* wall time of that partial epoch, so its logged time is whole */
     double best_metric;    /* best val macro-F1, -1 before the first epoch */
     int best_epoch;
     long seed;
