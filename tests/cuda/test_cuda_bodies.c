@@ -295,7 +295,7 @@ int main(void)
     test_amp_scale();
     test_faces();
     fer_backend_free(ref);
-    if (fer_check_summary())
+    if (fer_check_summary("test_cuda_bodies"))
         return 1;
     printf("cuda kernel bodies match the ref backend and preprocess.c\n");
     return 0;

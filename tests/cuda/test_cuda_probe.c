@@ -91,7 +91,7 @@ int main(void)
         check_device();
     else
         check_no_device();
-    if (fer_check_summary())
+    if (fer_check_summary("test_cuda_probe"))
         return 1;
     return 0;
 }

@@ -492,7 +492,7 @@ int main(int argc, char **argv)
 
     fer_backend_free(g);
     fer_backend_free(r);
-    if (fer_check_summary())
+    if (fer_check_summary("test_cuda_smoke"))
         return 1;
     printf("smoke test passed on %s\n", name);
     return 0;

@@ -443,7 +443,7 @@ int main(void)
     CHECK(n_regions == 0, "%d backend allocation(s) not released", n_regions);
     b->ops = inner;
     fer_backend_free(b);
-    if (fer_check_summary())
+    if (fer_check_summary("test_device_memory"))
         return 1;
     printf("model, optimiser and checkpoint code reach backend memory only through the ops\n");
     return 0;

@@ -5,7 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "fer/status.h"
+#include "../common/fer_check.h"
 #include "fer/figures.h"
 #include "fer/font.h"
 #include "png_read.h"
@@ -85,7 +86,7 @@ static void test_confusion(const fer_metrics *m)
     CHECK(L.cell >= fer_font_text_width("surprise", 1) + 8); /* names fit under the columns */
     for (int normalized = 0; normalized < 2; normalized++) {
         const char *name = normalized ? "cm_norm.png" : "cm.png";
-        CHECK_OK(fer_figure_confusion(m, normalized, "Confusion matrix (test)", out_path(name)));
+        OK(fer_figure_confusion(m, normalized, "Confusion matrix (test)", out_path(name)));
         test_image im = load(name);
         CHECK(im.w == L.width && im.h == L.height);
         CHECK(im.w >= 7 * L.cell && im.w < 7 * L.cell + 400);
@@ -152,7 +153,7 @@ static int bar_runs(const test_image *im, int y0, int r, int g, int b, int *h, i
 
 static void test_f1_bars(const fer_metrics *m, const fer_metrics *m2)
 {
-    CHECK_OK(fer_figure_per_class_f1(m, "Per-class F1 (test)", out_path("f1.png")));
+    OK(fer_figure_per_class_f1(m, "Per-class F1 (test)", out_path("f1.png")));
     test_image im = load("f1.png");
     CHECK(im.w > 7 * 48 && im.w < 1200 && im.h > 320 && im.h < 600);
     int h[16];
@@ -168,7 +169,7 @@ static void test_f1_bars(const fer_metrics *m, const fer_metrics *m2)
 
     fer_metrics runs[2] = {*m, *m2};
     const char *run_names[2] = {"E0_match", "E5_balanced"};
-    CHECK_OK(fer_figure_compare_f1(runs, run_names, 2, out_path("cmp_f1.png")));
+    OK(fer_figure_compare_f1(runs, run_names, 2, out_path("cmp_f1.png")));
     im = load("cmp_f1.png");
     int h0[16], h1[16];
     CHECK(bar_runs(&im, PLOT_TOP(im), 0, 114, 178, h0, 16) == 7);
@@ -186,7 +187,7 @@ static void test_compare_confusion(const fer_metrics *m, const fer_metrics *m2)
 {
     fer_metrics runs[2] = {*m, *m2};
     const char *run_names[2] = {"E0_match", "E5_balanced"};
-    CHECK_OK(fer_figure_compare_confusion(runs, run_names, 2, out_path("cmp_cm.png")));
+    OK(fer_figure_compare_confusion(runs, run_names, 2, out_path("cmp_cm.png")));
     test_image im = load("cmp_cm.png");
     fer_confusion_layout L;
     fer_figure_confusion_layout(m, NULL, &L);
@@ -209,7 +210,7 @@ static void test_compare_confusion(const fer_metrics *m, const fer_metrics *m2)
 
 static void test_reliability(const fer_metrics *m)
 {
-    CHECK_OK(fer_figure_reliability(m, "Reliability (test)", out_path("reliability.png")));
+    OK(fer_figure_reliability(m, "Reliability (test)", out_path("reliability.png")));
     test_image im = load("reliability.png");
     CHECK(im.w >= 400 && im.w < 800 && im.h >= 500 && im.h < 900);
     int h[32];
@@ -246,7 +247,7 @@ static void test_curves(void)
                              {"val/macro_f1", 1, f1},
                              {"lr", 2, lr}};
     const char *panels[3] = {"loss", "accuracy / macro-F1", "learning rate"};
-    CHECK_OK(fer_figure_curves(x, 30, s, 5, panels, 3, "curves (test)", out_path("curves.png")));
+    OK(fer_figure_curves(x, 30, s, 5, panels, 3, "curves (test)", out_path("curves.png")));
     test_image im = load("curves.png");
     CHECK(im.w > 3 * 380 && im.w < 3 * 380 + 400 && im.h > 260 && im.h < 500);
     const int pal[5][3] = {{0, 114, 178}, {230, 159, 0}, {0, 158, 115}, {204, 121, 167},
@@ -261,7 +262,7 @@ static void test_curves(void)
     /* one point, and a series of NaN only, still give a picture */
     double one = 1, nan_y = NAN;
     fer_curve_series s1[2] = {{"a", 0, &one}, {"b", 0, &nan_y}};
-    CHECK_OK(fer_figure_curves(&one, 1, s1, 2, NULL, 1, NULL, out_path("curves1.png")));
+    OK(fer_figure_curves(&one, 1, s1, 2, NULL, 1, NULL, out_path("curves1.png")));
     CHECK(fer_figure_curves(x, 30, s, 5, panels, 2, NULL, out_path("x.png")) == FER_ERR_ARG);
     CHECK(fer_figure_curves(x, 0, s, 5, panels, 3, NULL, out_path("x.png")) == FER_ERR_ARG);
 }
@@ -278,8 +279,8 @@ static void test_errors(const fer_metrics *m)
     fer_metrics_init(&e, 3, NULL);
     fer_metrics_add(&e, 0, 1, NULL);
     fer_metrics_finish(&e);
-    CHECK_OK(fer_figure_confusion(&e, 1, "sparse", out_path("sparse.png")));
-    CHECK_OK(fer_figure_per_class_f1(&e, NULL, out_path("sparse_f1.png")));
+    OK(fer_figure_confusion(&e, 1, "sparse", out_path("sparse.png")));
+    OK(fer_figure_per_class_f1(&e, NULL, out_path("sparse_f1.png")));
     test_image im = load("sparse.png");
     free(im.rgb);
 }

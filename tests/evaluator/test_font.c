@@ -2,7 +2,8 @@
  * (including the easily confused pairs), unknown bytes draw '?', and drawing/measuring agree. */
 #include <string.h>
 
-#include "check.h"
+#include "fer/status.h"
+#include "../common/fer_check.h"
 #include "fer/font.h"
 
 static int ink(unsigned char c)

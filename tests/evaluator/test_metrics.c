@@ -3,7 +3,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "fer/status.h"
+#include "../common/fer_check.h"
 #include "fer/metrics.h"
 
 static const char names3[3][FER_NAME_LEN] = {"a", "b", "c"};
@@ -131,7 +132,7 @@ static void test_json(const char *dir)
     for (int i = 0; i < 7; i++)
         fer_metrics_add(&m, t[i], p[i], probs);
     fer_metrics_finish(&m);
-    CHECK_OK(fer_metrics_write_json(&m, "{\"tta\":\"flip\",\"accuracy_note\":[1,2]}", path));
+    OK(fer_metrics_write_json(&m, "{\"tta\":\"flip\",\"accuracy_note\":[1,2]}", path));
     CHECK(access(path, F_OK) == 0);
     char tmp[600];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -158,7 +159,7 @@ static void test_json(const char *dir)
     }
     CHECK(strstr(text, "\"f1_y\": 0.0,")); /* zero F1 written as a float */
 
-    CHECK_OK(fer_metrics_read_json(path, &r));
+    OK(fer_metrics_read_json(path, &r));
     CHECK(r.n_classes == 4 && !strcmp(r.class_names[3], "z"));
     CHECK(r.accuracy == m.accuracy && r.macro_f1 == m.macro_f1 && r.weighted_f1 == m.weighted_f1);
     for (int c = 0; c < 4; c++) {
@@ -176,7 +177,7 @@ static void test_json(const char *dir)
                      "  \"per_class_precision\": [0.5, 0.5, 0.5],\n"
                      "  \"per_class_recall\": [0.6, 0.4, 0.2],\n"
                      "  \"f1_angry\": 0.55, \"f1_disgust\": 0.49523809523809526, \"f1_fear\": 0.3\n}");
-    CHECK_OK(fer_metrics_read_json(path, &r));
+    OK(fer_metrics_read_json(path, &r));
     CHECK(r.n_classes == 3 && !r.has_confusion && !r.has_calibration);
     CHECK(!strcmp(r.class_names[0], "angry") && !strcmp(r.class_names[2], "fear"));
     CHECK(r.accuracy == 0.6168849261632767 && r.f1[1] == 0.49523809523809526);

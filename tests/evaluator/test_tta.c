@@ -4,7 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "fer/status.h"
+#include "../common/fer_check.h"
 #include "fer/checkpoint.h"
 #include "fer/evaluate.h"
 
@@ -86,12 +87,12 @@ static const char *make_checkpoint(const char *dir, int with_prior)
     static char path[512];
     snprintf(path, sizeof path, "%s/tiny_%d.fer", dir, with_prior);
     fer_arch arch;
-    CHECK_OK(fer_arch_preset("tiny", FER_HEAD_SOFTMAX, &arch));
+    OK(fer_arch_preset("tiny", FER_HEAD_SOFTMAX, &arch));
     fer_backend *b;
-    CHECK_OK(fer_backend_new("ref", 1, &b));
+    OK(fer_backend_new("ref", 1, &b));
     fer_model *m;
-    CHECK_OK(fer_model_new(&arch, b, 4, &m));
-    CHECK_OK(fer_model_init(m, 7));
+    OK(fer_model_new(&arch, b, 4, &m));
+    OK(fer_model_init(m, 7));
     fer_checkpoint_meta meta;
     fer_checkpoint_meta_init(&meta);
     meta.n_classes = arch.n_classes;
@@ -100,7 +101,7 @@ static const char *make_checkpoint(const char *dir, int with_prior)
         for (int k = 0; k < arch.n_classes; k++)
             meta.class_prior[k] = (float)(k + 1) / (arch.n_classes * (arch.n_classes + 1) / 2);
     }
-    CHECK_OK(fer_checkpoint_save(path, m, &meta, NULL));
+    OK(fer_checkpoint_save(path, m, &meta, NULL));
     fer_checkpoint_meta_clear(&meta);
     fer_model_free(m);
     fer_backend_free(b);
@@ -110,7 +111,7 @@ static const char *make_checkpoint(const char *dir, int with_prior)
 static void test_loop(const char *dir)
 {
     fer_classifier *c;
-    CHECK_OK(fer_classifier_new(make_checkpoint(dir, 1), "ref", 1, 64, &c));
+    OK(fer_classifier_new(make_checkpoint(dir, 1), "ref", 1, 64, &c));
     int nc = fer_classifier_n_classes(c), n = 7;
     const fer_norm *norm = &fer_classifier_meta(c)->norm;
     uint8_t faces[7 * PX];
@@ -124,11 +125,11 @@ static void test_loop(const char *dir)
     /* none: the classifier on the normalised faces, whatever the batch size */
     for (int i = 0; i < n; i++) {
         fer_normalize_u8(faces + i * PX, PX, norm, x);
-        CHECK_OK(fer_classifier_run_f32(c, x, 1, direct + i * nc, NULL));
+        OK(fer_classifier_run_f32(c, x, 1, direct + i * nc, NULL));
     }
     for (int bs = 1; bs <= 8; bs += 3) {
         fer_eval_options opt = {FER_TTA_NONE, bs, NULL, NULL, NULL};
-        CHECK_OK(fer_eval_logits(c, faces, n, &opt, got));
+        OK(fer_eval_logits(c, faces, n, &opt, got));
         for (int i = 0; i < n * nc; i++)
             CHECK_NEAR(got[i], direct[i], 1e-5);
     }
@@ -137,13 +138,13 @@ static void test_loop(const char *dir)
         int views = fer_tta_n_views((fer_tta)t);
         resize_calls = 0;
         fer_eval_options opt = {(fer_tta)t, 3, counting_resize, NULL, NULL};
-        CHECK_OK(fer_eval_logits(c, faces, n, &opt, got));
+        OK(fer_eval_logits(c, faces, n, &opt, got));
         CHECK(resize_calls == (t == FER_TTA_TENCROP ? 10 * n : 0));
         opt.batch_size = 64;
-        CHECK_OK(fer_eval_logits(c, faces, n, &opt, got2));
+        OK(fer_eval_logits(c, faces, n, &opt, got2));
         for (int i = 0; i < n; i++) {
             fer_tta_make_views((fer_tta)t, faces + i * PX, norm, NULL, x);
-            CHECK_OK(fer_classifier_run_f32(c, x, views, vl, NULL));
+            OK(fer_classifier_run_f32(c, x, views, vl, NULL));
             for (int k = 0; k < nc; k++) {
                 double mean = 0;
                 for (int v = 0; v < views; v++)
@@ -157,18 +158,18 @@ static void test_loop(const char *dir)
     /* the whole loop: metrics over the labels, logits returned unadjusted */
     fer_metrics m;
     fer_eval_options opt = {FER_TTA_NONE, 4, NULL, NULL, NULL};
-    CHECK_OK(fer_evaluate_arrays(c, faces, labels, n, &opt, 0.0f, &m, got));
+    OK(fer_evaluate_arrays(c, faces, labels, n, &opt, 0.0f, &m, got));
     CHECK(m.total == n && m.n_classes == nc && m.has_calibration);
     CHECK(!strcmp(m.class_names[0], fer_classifier_class_name(c, 0)));
     for (int i = 0; i < n * nc; i++)
         CHECK_NEAR(got[i], direct[i], 1e-5);
-    CHECK_OK(fer_evaluate_arrays(c, faces, labels, n, &opt, 1.0f, &m, NULL));
+    OK(fer_evaluate_arrays(c, faces, labels, n, &opt, 1.0f, &m, NULL));
     CHECK(fer_evaluate_arrays(c, faces, labels, 0, &opt, 0.0f, &m, NULL) == FER_OK &&
           m.total == 0);
     fer_classifier_free(c);
 
     /* no stored prior: logit adjustment is refused with a clear message */
-    CHECK_OK(fer_classifier_new(make_checkpoint(dir, 0), "ref", 1, 8, &c));
+    OK(fer_classifier_new(make_checkpoint(dir, 0), "ref", 1, 8, &c));
     CHECK(fer_evaluate_arrays(c, faces, labels, n, &opt, 1.0f, &m, NULL) == FER_ERR_ARG);
     CHECK(strstr(fer_last_error(), "prior"));
     fer_classifier_free(c);

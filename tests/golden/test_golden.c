@@ -24,6 +24,7 @@
 #include "fer/optim.h"
 #include "fer/rng_math.h"
 #include "golden.h"
+#include "../common/fer_check.h"
 
 /* must match make_golden.py */
 #define INIT_SEED 2024
@@ -42,13 +43,6 @@ static fer_backend *B;
         fprintf(stderr, __VA_ARGS__);                                                          \
         fprintf(stderr, "\n");                                                                 \
         exit(1);                                                                               \
-    } while (0)
-
-#define OK(expr)                                                                               \
-    do {                                                                                       \
-        fer_status st_ = (expr);                                                               \
-        if (st_ != FER_OK)                                                                     \
-            DIE("%s:%d: %s: %s", __FILE__, __LINE__, #expr, fer_last_error());                 \
     } while (0)
 
 static const golden_entry *need(const char *name)

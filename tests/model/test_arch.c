@@ -1,9 +1,12 @@
 /* Architectures: presets (exact SimpleCNN shapes and parameter counts), JSON round trip,
  * loading from a file, equality, and clear errors for malformed descriptions. */
+#include <string.h>
 #include <unistd.h>
 
 #include "fer/model.h"
-#include "test_util.h"
+#define FER_CHECK_CONTINUE /* count failures, report them all */
+#include "fer/status.h"
+#include "../common/fer_check.h"
 
 static void expect_error(const char *json, const char *needle)
 {
@@ -130,5 +133,5 @@ int main(void)
     expect_error("{\"layers\":[{\"type\":\"conv2d\",\"out\":2.5}]}", "integer");
 
     fer_backend_free(b);
-    return test_result("test_arch");
+    return fer_check_summary("test_arch");
 }

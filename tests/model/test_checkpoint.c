@@ -1,11 +1,14 @@
 /* .fer checkpoints: bit-exact round trip (tensors, optimiser state, meta, re-saved file bytes)
  * and rejection of truncated, bit-flipped, wrong-version, wrong-architecture and otherwise
  * unusable files with the promised messages. */
+#include <string.h>
 #include <unistd.h>
 
 #include "fer/checkpoint.h"
 #include "fer/rng_math.h"
-#include "test_util.h"
+#define FER_CHECK_CONTINUE /* count failures, report them all */
+#include "fer/status.h"
+#include "../common/fer_check.h"
 
 static char dir[64];
 
@@ -290,5 +293,5 @@ int main(void)
     for (size_t k = 0; k < sizeof names / sizeof *names; k++)
         unlink(path_in(names[k]));
     rmdir(dir);
-    return test_result("test_checkpoint");
+    return fer_check_summary("test_checkpoint");
 }

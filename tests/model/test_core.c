@@ -1,10 +1,13 @@
 /* Core utilities: status messages, CRC-32/CRC-32C check values, the thread pool, and the
  * backend registry ("auto" note, "cuda" without a device or without the build). */
+#include <string.h>
 #include <stdatomic.h>
 
 #include "fer/backend.h"
 #include "fer/crc.h"
-#include "test_util.h"
+#define FER_CHECK_CONTINUE /* count failures, report them all */
+#include "fer/status.h"
+#include "../common/fer_check.h"
 
 static atomic_long total;
 static atomic_int seen[4];
@@ -77,5 +80,5 @@ int main(void)
           "unknown backend");
     const char *const *names = fer_backend_list();
     CHECK(strcmp(names[0], "ref") == 0 && strcmp(names[1], "cpu") == 0, "list");
-    return test_result("test_core");
+    return fer_check_summary("test_core");
 }

@@ -9,7 +9,11 @@
 #include "../../model/src/backend_ref.h"
 #include "fer/model.h"
 #include "fer/rng_math.h"
-#include "test_util.h"
+#include <string.h>
+
+#define FER_CHECK_CONTINUE /* count failures, report them all */
+#include "fer/status.h"
+#include "../common/fer_check.h"
 
 typedef void (*forward_fn)(void *ctx, float *y);
 
@@ -209,7 +213,7 @@ static void check_relu_pool_dropout(void)
     for (int i = 0; i < N; i++) {
         kept += y[i] != 0.0f;
         if (y[i] != 0.0f)
-            CHECK_CLOSE(y[i], x[i] / 0.7f, 1e-6, "dropout scale");
+            CHECK_NEAR(y[i], x[i] / 0.7f, 1e-6, "%s", "dropout scale");
     }
     CHECK(kept > N * 0.55 && kept < N * 0.85, "dropout kept %d of %d at p=0.3", kept, N);
 }
@@ -294,8 +298,8 @@ static void check_heads(void)
               2e-3);
     /* inference logits are s * clamp(cos) */
     arcface_fwd(&k, lg);
-    CHECK_CLOSE(lg[7], 30.0f * (1.0f - 1e-7f), 1e-4, "arcface clamp high");
-    CHECK_CLOSE(lg[0], 30.0f * 0.9f, 1e-5, "arcface inference");
+    CHECK_NEAR(lg[7], 30.0f * (1.0f - 1e-7f), 1e-4, "%s", "arcface clamp high");
+    CHECK_NEAR(lg[0], 30.0f * 0.9f, 1e-5, "%s", "arcface inference");
 }
 
 /* ---- losses ---------------------------------------------------------------------------- */
@@ -434,5 +438,5 @@ int main(void)
     check_network(FER_HEAD_SOFTMAX, FER_LOSS_WCE, 0.1f);
     check_network(FER_HEAD_SOFTMAX, FER_LOSS_FOCAL, 0.0f);
     check_network(FER_HEAD_ARCFACE, FER_LOSS_CE, 0.0f);
-    return test_result("test_gradcheck");
+    return fer_check_summary("test_gradcheck");
 }

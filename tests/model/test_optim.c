@@ -5,7 +5,11 @@
 #include "fer/losses.h"
 #include "fer/optim.h"
 #include "fer/rng_math.h"
-#include "test_util.h"
+#include <string.h>
+
+#define FER_CHECK_CONTINUE /* count failures, report them all */
+#include "fer/status.h"
+#include "../common/fer_check.h"
 
 #define N 5
 static const double P0[N] = {1.0, -0.5, 0.25, 2.0, -1.5};
@@ -59,7 +63,7 @@ static void check_op(const char *what, fer_optim_args a, const double *want)
         OK(fer_ref_optimizer_step(NULL, &a, N, p, g, m, v));
     }
     for (int i = 0; i < N; i++)
-        CHECK_CLOSE(p[i], want[i], 2e-6 * fmax(1.0, fabs(want[i])), what);
+        CHECK_NEAR(p[i], want[i], 2e-6 * fmax(1.0, fabs(want[i])), "%s", what);
 }
 
 static void test_rules(void)
@@ -70,7 +74,7 @@ static void test_rules(void)
     check_op("adam", (fer_optim_args){FER_OPTIM_ADAM, 0.1f, 0.9f, 0.999f, 1e-8f, 0, 0, 0, 0, 0},
              p);
     /* first Adam step is lr * sign(g) (bias correction) */
-    CHECK_CLOSE(P0[0] - 0.1, 0.9, 1e-12, "sanity");
+    CHECK_NEAR(P0[0] - 0.1, 0.9, 1e-12, "%s", "sanity");
     memcpy(p, P0, sizeof p);
     adam_ref(0.05, 0.8, 0.99, 1e-6, 0.1, 0, p);
     check_op("adam + L2", (fer_optim_args){FER_OPTIM_ADAM, 0.05f, 0.8f, 0.99f, 1e-6f, 0.1f, 0, 0, 0,
@@ -131,14 +135,14 @@ static void test_optimizer_object(void)
     CHECK(total == fer_model_param_count(m), "param count");
     float norm, norm2;
     OK(fer_model_clip_grad_norm(m, 0.0f, &norm));
-    CHECK_CLOSE(norm, sqrt(ss), 1e-5 * sqrt(ss), "grad norm");
+    CHECK_NEAR(norm, sqrt(ss), 1e-5 * sqrt(ss), "%s", "grad norm");
     OK(fer_model_clip_grad_norm(m, norm / 4, &norm2));
-    CHECK_CLOSE(norm2, norm, 1e-6 * norm, "norm before clipping is returned");
+    CHECK_NEAR(norm2, norm, 1e-6 * norm, "%s", "norm before clipping is returned");
     OK(fer_model_clip_grad_norm(m, 0.0f, &norm2));
-    CHECK_CLOSE(norm2, norm / 4, 1e-4 * norm, "clipped norm");
+    CHECK_NEAR(norm2, norm / 4, 1e-4 * norm, "%s", "clipped norm");
     OK(fer_model_clip_grad_norm(m, norm, &norm2)); /* no-op above the norm */
     OK(fer_model_clip_grad_norm(m, 0.0f, &norm2));
-    CHECK_CLOSE(norm2, norm / 4, 1e-4 * norm, "clip above the norm is a no-op");
+    CHECK_NEAR(norm2, norm / 4, 1e-4 * norm, "%s", "clip above the norm is a no-op");
 
     fer_optim_config oc;
     fer_optim_config_default(FER_OPTIM_SGD, 0.5f, &oc);
@@ -153,7 +157,7 @@ static void test_optimizer_object(void)
     OK(fer_optimizer_step(o, 0.25f)); /* the schedule's lr wins over the config's */
     OK(fer_model_get_tensor(m, ti.name, w1, 72));
     for (int i = 0; i < 72; i++)
-        CHECK_CLOSE(w1[i], w0[i] - 0.25f * g0[i], 1e-7, "sgd step on the model");
+        CHECK_NEAR(w1[i], w0[i] - 0.25f * g0[i], 1e-7, "%s", "sgd step on the model");
     CHECK(fer_optimizer_steps(o) == 1, "steps");
     fer_optimizer_free(o);
 
@@ -208,10 +212,10 @@ static void test_class_weights(void)
             sum += raw[c];
         }
         for (int c = 0; c < 7; c++) {
-            CHECK_CLOSE(w[c], raw[c] * 7 / sum, 1e-6 * w[c], modes[k]);
+            CHECK_NEAR(w[c], raw[c] * 7 / sum, 1e-6 * w[c], "%s", modes[k]);
             mean += w[c] / 7;
         }
-        CHECK_CLOSE(mean, 1.0, 1e-6, "mean 1");
+        CHECK_NEAR(mean, 1.0, 1e-6, "%s", "mean 1");
         CHECK(w[6] > w[1] && w[1] > w[3], "%s: rarer classes weigh more", modes[k]);
     }
     fer_weight_mode mode;
@@ -229,18 +233,18 @@ static void test_schedules(void)
     fer_schedule_init(&s, FER_SCHED_COSINE, 1e-3f, 30);
     CHECK(s.t_max == 30, "t_max = epochs");
     for (int e = 0; e <= 30; e++)
-        CHECK_CLOSE(fer_schedule_lr(&s, e), 1e-3 * (1 + cos(pi * e / 30)) / 2, 1e-10, "cosine");
-    CHECK_CLOSE(fer_schedule_lr(&s, 0), 1e-3, 1e-10, "cosine starts at base");
-    CHECK_CLOSE(fer_schedule_lr(&s, 30), 0.0, 1e-12, "cosine ends at eta_min");
+        CHECK_NEAR(fer_schedule_lr(&s, e), 1e-3 * (1 + cos(pi * e / 30)) / 2, 1e-10, "%s", "cosine");
+    CHECK_NEAR(fer_schedule_lr(&s, 0), 1e-3, 1e-10, "%s", "cosine starts at base");
+    CHECK_NEAR(fer_schedule_lr(&s, 30), 0.0, 1e-12, "%s", "cosine ends at eta_min");
     s.eta_min = 1e-5f;
-    CHECK_CLOSE(fer_schedule_lr(&s, 15), 1e-5 + (1e-3 - 1e-5) / 2, 1e-9, "cosine eta_min");
+    CHECK_NEAR(fer_schedule_lr(&s, 15), 1e-5 + (1e-3 - 1e-5) / 2, 1e-9, "%s", "cosine eta_min");
 
     fer_schedule_init(&s, FER_SCHED_STEP, 0.1f, 30);
     s.step_size = 10;
     s.gamma = 0.5f;
-    CHECK_CLOSE(fer_schedule_lr(&s, 9), 0.1, 1e-8, "step 9");
-    CHECK_CLOSE(fer_schedule_lr(&s, 10), 0.05, 1e-8, "step 10");
-    CHECK_CLOSE(fer_schedule_lr(&s, 25), 0.025, 1e-8, "step 25");
+    CHECK_NEAR(fer_schedule_lr(&s, 9), 0.1, 1e-8, "%s", "step 9");
+    CHECK_NEAR(fer_schedule_lr(&s, 10), 0.05, 1e-8, "%s", "step 10");
+    CHECK_NEAR(fer_schedule_lr(&s, 25), 0.025, 1e-8, "%s", "step 25");
 
     fer_schedule_init(&s, FER_SCHED_PLATEAU, 0.1f, 30);
     CHECK(s.factor == 0.1f && s.patience == 10 && s.threshold == 1e-4f, "plateau defaults");
@@ -250,12 +254,12 @@ static void test_schedules(void)
     const float metric[] = {0.3f, 0.4f, 0.4f, 0.39f, 0.4f, 0.41f, 0.41f, 0.41f, 0.41f};
     const double want[] = {0.1, 0.1, 0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.05};
     for (int e = 0; e < 9; e++) {
-        CHECK_CLOSE(fer_schedule_lr(&s, e), want[e], 1e-7 * want[e], "plateau");
+        CHECK_NEAR(fer_schedule_lr(&s, e), want[e], 1e-7 * want[e], "%s", "plateau");
         fer_schedule_observe(&s, metric[e]);
     }
-    CHECK_CLOSE(fer_schedule_lr(&s, 9), 0.025, 1e-9, "plateau second reduction");
+    CHECK_NEAR(fer_schedule_lr(&s, 9), 0.025, 1e-9, "%s", "plateau second reduction");
     fer_schedule_init(&s, FER_SCHED_NONE, 0.2f, 30);
-    CHECK_CLOSE(fer_schedule_lr(&s, 17), 0.2, 1e-8, "none");
+    CHECK_NEAR(fer_schedule_lr(&s, 17), 0.2, 1e-8, "%s", "none");
     fer_schedule_kind k;
     OK(fer_schedule_parse("cosine", &k));
     CHECK(k == FER_SCHED_COSINE, "parse cosine");
@@ -270,5 +274,5 @@ int main(void)
     test_optimizer_object();
     test_class_weights();
     test_schedules();
-    return test_result("test_optim");
+    return fer_check_summary("test_optim");
 }

@@ -1,12 +1,15 @@
 /* Face preprocessing: normalisation, area resize (identity, integer and fractional ratios,
  * upsampling), square crops shifted into the frame, and the classifier that uses them. */
+#include <string.h>
 #include <unistd.h>
 
 #include "fer/checkpoint.h"
 #include "fer/classifier.h"
 #include "fer/preprocess.h"
 #include "fer/rng_math.h"
-#include "test_util.h"
+#define FER_CHECK_CONTINUE /* count failures, report them all */
+#include "fer/status.h"
+#include "../common/fer_check.h"
 
 static void test_normalize(void)
 {
@@ -14,9 +17,9 @@ static void test_normalize(void)
     float out[3];
     fer_norm n = {0.5f, 0.5f};
     fer_normalize_u8(px, 3, &n, out);
-    CHECK_CLOSE(out[0], -1.0, 1e-7, "0 -> -1");
-    CHECK_CLOSE(out[1], 1.0, 1e-7, "255 -> 1");
-    CHECK_CLOSE(out[2], (51 / 255.0 - 0.5) / 0.5, 1e-6, "51");
+    CHECK_NEAR(out[0], -1.0, 1e-7, "%s", "0 -> -1");
+    CHECK_NEAR(out[1], 1.0, 1e-7, "%s", "255 -> 1");
+    CHECK_NEAR(out[2], (51 / 255.0 - 0.5) / 0.5, 1e-6, "%s", "51");
 }
 
 static void test_resize(void)
@@ -130,12 +133,12 @@ static void test_classifier(void)
     float logits[N * 7], probs[N * 7], logits2[N * 7];
     OK(fer_classifier_run_u8(c, faces, N, logits, probs));
     for (int i = 0; i < N * 7; i++)
-        CHECK_CLOSE(logits[i], want[i], 1e-5, "classifier logits (normalisation from the file)");
+        CHECK_NEAR(logits[i], want[i], 1e-5, "%s", "classifier logits (normalisation from the file)");
     for (int r = 0; r < N; r++) {
         double s = 0;
         for (int j = 0; j < 7; j++)
             s += probs[r * 7 + j];
-        CHECK_CLOSE(s, 1.0, 1e-5, "probabilities sum to 1");
+        CHECK_NEAR(s, 1.0, 1e-5, "%s", "probabilities sum to 1");
     }
     OK(fer_classifier_run_f32(c, x, N, logits2, NULL));
     CHECK(memcmp(logits, logits2, sizeof logits) == 0, "f32 and u8 paths agree");
@@ -157,5 +160,5 @@ int main(void)
     test_resize();
     test_crop();
     test_classifier();
-    return test_result("test_preprocess");
+    return fer_check_summary("test_preprocess");
 }

@@ -1,18 +1,12 @@
 /* Test fixtures for the trainer: tiny PNG folders and CSV files in a temp dir, a PNG writer for
- * every colour type, and a helper to run fer-train. */
+ * every colour type, and a helper to run fer-train; the checks come from tests/common. */
 #ifndef FER_TEST_FIXTURES_H
 #define FER_TEST_FIXTURES_H
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            exit(1);                                                                 \
-        }                                                                            \
-    } while (0)
+#include "../common/fer_check.h"
 
 /* mkdtemp under $TMPDIR (or /tmp); removed by rm_rf */
 char *fx_tempdir(const char *tag);
