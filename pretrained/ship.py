@@ -187,8 +187,8 @@ def ship_model(a):
 
 
 def reports(a):
-    fer_report = os.path.join(os.path.abspath(a.build), "evaluator/cli/fer-report")
-    out = os.path.join(ROOT, "docs/results")
+    fer_report = os.path.join(a.build, "evaluator/cli/fer-report")
+    out = "docs/results"
     runs = sorted(d for d in glob.glob(os.path.join(a.runs_dir, "*_seed[0-9]*"))
                   if os.path.isfile(os.path.join(d, "metrics.json")))
     if not runs:
