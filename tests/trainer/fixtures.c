@@ -1,5 +1,6 @@
 /* Trainer test fixtures (see fixtures.h). */
 #include "fixtures.h"
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <png.h>
@@ -146,7 +147,7 @@ void fx_make_dataset(const char *root, const char *csv_path, const fx_dataset_sp
     if (csv) fclose(csv);
 }
 
-int fx_run(char *const argv[], const char *log_path)
+pid_t fx_spawn(char *const argv[], const char *log_path)
 {
     pid_t pid = fork();
     CHECK(pid >= 0);
@@ -160,10 +161,26 @@ int fx_run(char *const argv[], const char *log_path)
         execv(argv[0], argv);
         _exit(127);
     }
+    return pid;
+}
+
+int fx_run(char *const argv[], const char *log_path)
+{
+    pid_t pid = fx_spawn(argv, log_path);
     int status = 0;
     CHECK(waitpid(pid, &status, 0) == pid);
     if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
     return WEXITSTATUS(status);
+}
+
+int fx_count_dir_entries(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d) return 0;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
 }
 
 char *fx_read_file(const char *path, size_t *n)

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/types.h>
 
 #include "../common/fer_check.h"
 
@@ -33,8 +34,11 @@ typedef struct fx_dataset_spec {
 } fx_dataset_spec;
 void fx_make_dataset(const char *root, const char *csv_path, const fx_dataset_spec *spec);
 
-/* Runs argv (NULL-terminated) with stdout+stderr to log_path; returns the exit status
- * (128+signal when killed). */
+/* Starts argv (NULL-terminated) with stdout+stderr to log_path; returns its pid. */
+pid_t fx_spawn(char *const argv[], const char *log_path);
+/* fx_spawn and wait: returns the exit status (128+signal when killed). */
 int fx_run(char *const argv[], const char *log_path);
+/* Entries of a directory, "." and ".." excepted (threads: /proc/PID/task); 0 when unreadable. */
+int fx_count_dir_entries(const char *path);
 char *fx_read_file(const char *path, size_t *n);
 #endif

@@ -2,7 +2,6 @@
  * backends) assembles on the given pool and starts no thread of its own; the background mode
  * (cuda) starts its thread and pool; both deliver, batch for batch, exactly what a serial
  * fer_batch_fill gives (augmentation keyed by seed, epoch, position). */
-#include <dirent.h>
 #include <string.h>
 #include "fixtures.h"
 #include "prefetch.h"
@@ -11,12 +10,7 @@ enum { N_IMAGES = 100, BATCH = 32, EPOCH = 3 };
 
 static int tasks_in_process(void)
 {
-    DIR *d = opendir("/proc/self/task");
-    if (!d) return -1;
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d));) n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
+    return fx_count_dir_entries("/proc/self/task");
 }
 
 static fer_batch_request request(const fer_dataset *d, const int32_t *order,

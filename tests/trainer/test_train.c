@@ -17,10 +17,10 @@
 static const char *fer_train;
 static char root[4096], runs[4096], logp[4300];
 
-static int run_train(const char *exp, const char *extra1, const char *extra2, const char *extra3,
-                     const char *epochs)
+/* fer-train on the fixture set with the tiny arch, log in runs/<exp>.log; extras may be NULL */
+static void train_argv(char *argv[40], const char *exp, const char *backend, const char *extra1,
+                       const char *extra2, const char *extra3, const char *epochs)
 {
-    char *argv[40];
     int n = 0;
     argv[n++] = (char *)fer_train;
     argv[n++] = "--data_root";
@@ -32,7 +32,7 @@ static int run_train(const char *exp, const char *extra1, const char *extra2, co
     argv[n++] = "--arch";
     argv[n++] = "tiny";
     argv[n++] = "--backend";
-    argv[n++] = "ref";
+    argv[n++] = (char *)backend;
     argv[n++] = "--threads";
     argv[n++] = "2";
     argv[n++] = "--batch_size";
@@ -50,7 +50,23 @@ static int run_train(const char *exp, const char *extra1, const char *extra2, co
     if (extra3) argv[n++] = (char *)extra3;
     argv[n] = NULL;
     snprintf(logp, sizeof logp, "%s/%s.log", runs, exp);
+}
+
+/* On the ref backend, to the end: the exit status. */
+static int run_train(const char *exp, const char *extra1, const char *extra2, const char *extra3,
+                     const char *epochs)
+{
+    char *argv[40];
+    train_argv(argv, exp, "ref", extra1, extra2, extra3, epochs);
     return fx_run(argv, logp);
+}
+
+/* Started in the background: its pid. */
+static pid_t start_train(const char *exp, const char *backend, const char *epochs)
+{
+    char *argv[40];
+    train_argv(argv, exp, backend, NULL, NULL, NULL, epochs);
+    return fx_spawn(argv, logp);
 }
 
 static void show_log(void)
@@ -125,17 +141,6 @@ static int has_events_file(const char *exp)
 }
 
 /* Same parameters, buffers and optimiser moments in both checkpoints. */
-/* entries of a directory, "." and ".." excepted; 0 when it cannot be read */
-static int count_entries(const char *path)
-{
-    DIR *d = opendir(path);
-    if (!d) return 0;
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d));) n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
 static void same_weights(const char *exp_a, const char *exp_b)
 {
     char pa[4500], pb[4500];
@@ -283,17 +288,7 @@ int main(int argc, char **argv)
     free(hist);
 
     /* 4. a real SIGINT: finishes the batch, saves last.fer, exits 130; resume is exact */
-    snprintf(logp, sizeof logp, "%s/sig.log", runs);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        FILE *f = freopen(logp, "w", stderr);
-        (void)f;
-        execl(fer_train, fer_train, "--data_root", root, "--runs_dir", runs, "--exp", "sig",
-              "--arch", "tiny", "--backend", "ref", "--threads", "2", "--batch_size", "32",
-              "--lr", "3e-3", "--progress", "plain", "--epochs", "3", (char *)NULL);
-        _exit(127);
-    }
+    pid_t pid = start_train("sig", "ref", "3");
     for (int i = 0; i < 6000 && !exists("sig", "last.fer"); i++) usleep(10000);
     kill(pid, SIGINT);
     int status = 0;
@@ -312,22 +307,12 @@ int main(int argc, char **argv)
 
     /* 5. cpu backend, 2 threads: batches are assembled on the backend's pool, so the process
      * never has more than its 2 threads (main + 1 pool worker), sampled all through the run */
-    snprintf(logp, sizeof logp, "%s/threads.log", runs);
-    pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        FILE *f = freopen(logp, "w", stderr);
-        (void)f;
-        execl(fer_train, fer_train, "--data_root", root, "--runs_dir", runs, "--exp", "threads",
-              "--arch", "tiny", "--backend", "cpu", "--threads", "2", "--batch_size", "32",
-              "--progress", "plain", "--epochs", "2", (char *)NULL);
-        _exit(127);
-    }
+    pid = start_train("threads", "cpu", "2");
     int most = 0, samples = 0;
     char task_dir[64];
     snprintf(task_dir, sizeof task_dir, "/proc/%d/task", (int)pid);
     for (;;) {
-        int n = count_entries(task_dir);
+        int n = fx_count_dir_entries(task_dir);
         most = n > most ? n : most;
         samples += n > 0;
         if (waitpid(pid, &status, WNOHANG) == pid) break;
