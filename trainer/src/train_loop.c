@@ -179,8 +179,8 @@ static fer_status run_epochs(fer_trainer *t, fer_prefetch *pf, int *interrupted)
             return s;
         fer_progress_epoch_begin(&t->progress, e + 1, n_batches, t->st.batch);
         t->epoch_data_s = t->epoch_step_s = 0.0;
-        /* a resumed epoch counts the time spent on it before the interruption too */
-        double t0 = fer_now() - (t->st.batch ? t->st.epoch_seconds : 0.0);
+        /* a resumed epoch counts the time spent on it before the interruption too (0 else) */
+        double t0 = fer_now() - t->st.epoch_seconds;
         fer_batch_request req = batch_request(t, e, t->st.batch);
         fer_prefetch_submit(pf, &req);
         for (int b = t->st.batch; b < n_batches; b++) {

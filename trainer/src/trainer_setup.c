@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "fer/losses.h"
 #include "trainer.h"
 
@@ -192,17 +193,10 @@ static fer_status carry_best(fer_trainer *t)
     char *slash = strrchr(src, '/');
     if (slash) strcpy(slash + 1, "best.fer");
     else strcpy(src, "best.fer");
-    FILE *in = fopen(src, "rb");
-    if (!in) return fer_fail(FER_ERR_IO, "%s: the run's best.fer is needed to continue it", src);
-    fclose(in);
-    FILE *probe = fopen(t->best_path, "rb");
-    int same = 0;
-    if (probe) { /* same folder (or already copied): nothing to do */
-        char a[4300], b[4300];
-        same = realpath(src, a) && realpath(t->best_path, b) && !strcmp(a, b);
-        fclose(probe);
-        if (same) return FER_OK;
-    }
+    if (access(src, R_OK) != 0)
+        return fer_fail(FER_ERR_IO, "%s: the run's best.fer is needed to continue it", src);
+    char a[4300], b[4300]; /* resumed in the same folder: nothing to copy */
+    if (realpath(src, a) && realpath(t->best_path, b) && !strcmp(a, b)) return FER_OK;
     char *buf;
     size_t n;
     fer_status s = fer_read_file(src, 0, &buf, &n);
