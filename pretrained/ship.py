@@ -159,6 +159,9 @@ def ship_model(a):
     side = {
         "checkpoint": ckpt_name,
         "experiment": f"{a.title}, seed {s['seed']}",
+        "run": chosen["run"],
+        "seed": s["seed"],
+        "epochs": s["epochs"],
         "command": " ".join(seed_command(s, chosen["run"])),
         "backend": "cpu (float32; --amp has no bf16 path on this CPU)",
         "epochs_completed_when_shipped": chosen["epochs_done"],
@@ -201,8 +204,7 @@ def reports(a):
         if not os.path.isfile(side):
             die(f"{side}: missing; ship the model first")
         with open(side) as f:
-            run = json.load(f)["command"].split("--exp ")[1].split()[0]
-        pair.append(os.path.join(a.runs_dir, run))
+            pair.append(os.path.join(a.runs_dir, json.load(f)["run"]))
     print(run_tool([fer_report, "compare"] + pair + ["--out", out]))
 
 
@@ -222,10 +224,9 @@ def readme(a):
             continue
         side = json.load(open(side_path))
         m = json.load(open(mpath))
-        seed = side["experiment"].rsplit("seed ", 1)[1]
-        part = ("" if side["epochs_completed_when_shipped"] >= int(side["command"].split(
-            "--epochs ")[1].split()[0]) else f" ({side['epochs_completed_when_shipped']} epochs)")
-        rows.append(f"| [{title}](docs/results/{name}/), seed {seed}{part} | "
+        done = side["epochs_completed_when_shipped"]
+        part = "" if done >= side["epochs"] else f" ({done} epochs)"
+        rows.append(f"| [{title}](docs/results/{name}/), seed {side['seed']}{part} | "
                     f"[`{side['checkpoint']}`](pretrained/{name}_best.json) | "
                     f"{m['accuracy']:.3f} | {m['macro_f1']:.3f} | {m['f1_disgust']:.3f} | "
                     f"{m['f1_fear']:.3f} | {side['epoch_seconds_median']:.0f} | {seed_res} |")
