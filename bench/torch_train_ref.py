@@ -12,7 +12,8 @@ replacement, per-sample weight count^-0.5). Selects on val macro-F1 like fer-tra
 Checkpoints every epoch to OUT/last.pt and resumes from it, so it can run across sessions:
   nohup bench/torch_train_ref.py --data_root ../shared/fer2013 --out /work/runs/torch_E5_s40 \
         --sampler balanced --seed 40 > /work/runs/torch_E5_s40.log 2>&1 &
-Writes OUT/history.jsonl (one line per epoch, the same keys as fer-train's).
+Writes OUT/history.jsonl (one line per epoch) and, when all epochs are done, OUT/test.json
+(the best-val model on test: accuracy, macro-F1, per-class F1).
 """
 import argparse
 import json
@@ -47,6 +48,23 @@ def augment(img, rnd, Image):
     top, left = rnd.randint(0, 12), rnd.randint(0, 12)
     img = padded.crop((left, top, left + 44, top + 44))
     return img.resize((48, 48), Image.BILINEAR)
+
+
+def normalized(np, torch, x):
+    return torch.from_numpy((x.astype(np.float32) / 255.0 - 0.5) / 0.5).unsqueeze(1)
+
+
+def predict(model, torch, x):
+    """argmax of the eval-mode model over x (N, 1, 48, 48), in chunks of 512."""
+    model.eval()
+    with torch.no_grad():
+        return torch.cat([model(x[i:i + 512].contiguous(memory_format=torch.channels_last)).argmax(1)
+                          for i in range(0, len(x), 512)]).numpy()
+
+
+def predict_split(root, split, model, torch, np, Image):
+    x, y = load_split(root, split, np, Image)
+    return y, predict(model, torch, normalized(np, torch, x))
 
 
 def scores(np, y, pred):
@@ -106,7 +124,7 @@ def main():
 
     counts = np.bincount(ytr, minlength=7)
     sample_w = torch.tensor(counts[ytr] ** -0.5, dtype=torch.double)
-    xva_t = torch.from_numpy((xva.astype(np.float32) / 255.0 - 0.5) / 0.5).unsqueeze(1)
+    xva_t = normalized(np, torch, xva)
     loss_fn = torch.nn.CrossEntropyLoss()
     stop = args.epochs if args.stop_after <= 0 else min(args.epochs, start + args.stop_after)
     for epoch in range(start, stop):
@@ -120,8 +138,7 @@ def main():
         for b in range(0, len(order), 256):
             idx = order[b:b + 256]
             imgs = np.stack([np.asarray(augment(Image.fromarray(xtr[i]), rnd, Image)) for i in idx])
-            x = torch.from_numpy((imgs.astype(np.float32) / 255.0 - 0.5) / 0.5).unsqueeze(1)
-            x = x.contiguous(memory_format=torch.channels_last)
+            x = normalized(np, torch, imgs).contiguous(memory_format=torch.channels_last)
             y = torch.from_numpy(ytr[idx])
             logits = model(x)
             loss = loss_fn(logits, y)
@@ -134,11 +151,7 @@ def main():
             seen += len(idx)
         lr = opt.param_groups[0]["lr"]
         sched.step()
-        model.eval()
-        with torch.no_grad():
-            pred = torch.cat([model(xva_t[i:i + 512].contiguous(memory_format=torch.channels_last)).argmax(1)
-                              for i in range(0, len(yva), 512)]).numpy()
-        acc, mf1, per_class = scores(np, yva, pred)
+        acc, mf1, per_class = scores(np, yva, predict(model, torch, xva_t))
         if mf1 > best:
             best = mf1
             torch.save(model.state_dict(), os.path.join(args.out, "best.pt.tmp"))
@@ -154,6 +167,14 @@ def main():
               "epoch": epoch + 1, "best": best}
         torch.save(st, ckpt + ".tmp")
         os.replace(ckpt + ".tmp", ckpt)
+    if stop == args.epochs:  # finished: the best-val model on test, as fer-train does
+        model.load_state_dict(torch.load(os.path.join(args.out, "best.pt")))
+        acc, mf1, per_class = scores(np, *predict_split(args.data_root, "test", model, torch, np, Image))
+        rec = {"split": "test", "accuracy": acc, "macro_f1": mf1, "per_class_f1": per_class}
+        with open(os.path.join(args.out, "test.json.tmp"), "w") as f:
+            json.dump(rec, f, indent=1)
+        os.replace(os.path.join(args.out, "test.json.tmp"), os.path.join(args.out, "test.json"))
+        print(json.dumps(rec), flush=True)
     return 0
 
 
