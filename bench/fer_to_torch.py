@@ -17,7 +17,8 @@ import zlib
 
 
 def read_fer(path, np):
-    """(header dict, {tensor name: float32 array}) of a .fer file (model/README.md's layout)."""
+    """(header dict, {tensor name: float32 array}, {optimiser state name: float32 array}) of a
+    .fer file (model/README.md's layout)."""
     with open(path, "rb") as f:
         blob = f.read()
     if len(blob) < 36 or blob[:8] != b"FERMODEL":
@@ -30,7 +31,10 @@ def read_fer(path, np):
     tensors = {t["name"]: np.frombuffer(blob, dtype="<f4", count=t["numel"],
                                         offset=payload + t["offset"]).reshape(t["shape"])
                for t in header["tensors"]}
-    return header, tensors
+    optim = {t["name"]: np.frombuffer(blob, dtype="<f4", count=t["numel"],
+                                      offset=payload + t["offset"])
+             for t in header.get("optimizer", {}).get("state", [])}
+    return header, tensors, optim
 
 
 def torch_state(tensors, reference, torch):
@@ -63,7 +67,7 @@ def main():
     import torch_train_ref as ref
 
     try:
-        header, tensors = read_fer(args.checkpoint, np)
+        header, tensors, _ = read_fer(args.checkpoint, np)
     except (OSError, ValueError) as e:
         print(f"fer_to_torch.py: {e}", file=sys.stderr)
         return 1

@@ -9,6 +9,10 @@ it on PIL images (flip p 0.5, rotate +-15 deg nearest with black fill, pad 4 + r
 bilinear resize to 48, (x/255 - 0.5)/0.5); sampler default (shuffle) or balanced (with
 replacement, per-sample weight count^-0.5). Selects on val macro-F1 like fer-train.
 
+--draws fer replaces PyTorch's random draws by fer-train's (trainer/src/rng.h, via
+torch_replay.py): initial weights, sampling order, augmentation parameters and dropout masks are
+then exactly those of `fer-train --seed N`, so the two trainers differ only in float rounding.
+
 Checkpoints every epoch to OUT/last.pt and resumes from it, so it can run across sessions:
   nohup bench/torch_train_ref.py --data_root ../shared/fer2013 --out /work/runs/torch_E5_s40 \
         --sampler balanced --seed 40 > /work/runs/torch_E5_s40.log 2>&1 &
@@ -85,6 +89,8 @@ def main():
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--stop_after", type=int, default=0, help="stop after this many epochs (0: all)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--draws", choices=["torch", "fer"], default="torch",
+                    help="random draws: PyTorch's generators, or fer-train's for the same seed")
     args = ap.parse_args()
     try:
         import numpy as np
@@ -95,6 +101,7 @@ def main():
         return 3
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from torch_ref import build
+    import torch_replay as fer_draws
 
     torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
@@ -104,7 +111,11 @@ def main():
     print(f"loaded {len(ytr)} train, {len(yva)} val in {time.time() - t0:.1f} s", flush=True)
 
     torch.manual_seed(args.seed)
-    model = build(torch).to(memory_format=torch.channels_last)
+    if args.draws == "fer":
+        model = fer_draws.fer_initialised_net(args.seed, np, torch)
+    else:
+        model = build(torch)
+    model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)
     gen = torch.Generator().manual_seed(args.seed)
@@ -129,7 +140,9 @@ def main():
     stop = args.epochs if args.stop_after <= 0 else min(args.epochs, start + args.stop_after)
     for epoch in range(start, stop):
         t_epoch = time.time()
-        if args.sampler == "balanced":
+        if args.draws == "fer":
+            order = np.array(fer_draws.fer_order(args.sampler, ytr.tolist(), 0.5, args.seed, epoch))
+        elif args.sampler == "balanced":
             order = torch.multinomial(sample_w, len(ytr), replacement=True, generator=gen).numpy()
         else:
             order = torch.randperm(len(ytr), generator=gen).numpy()
@@ -137,7 +150,13 @@ def main():
         loss_sum, correct, seen = 0.0, 0, 0
         for b in range(0, len(order), 256):
             idx = order[b:b + 256]
-            imgs = np.stack([np.asarray(augment(Image.fromarray(xtr[i]), rnd, Image)) for i in idx])
+            if args.draws == "fer":
+                imgs = np.stack([np.asarray(fer_draws.augment(Image.fromarray(xtr[i]), args.seed, epoch,
+                                                              b + j, Image)) for j, i in enumerate(idx)])
+                model.set_dropout_seed(fer_draws.rng_key(args.seed, epoch, b // 256,
+                                                         fer_draws.PURPOSE_DROPOUT))
+            else:
+                imgs = np.stack([np.asarray(augment(Image.fromarray(xtr[i]), rnd, Image)) for i in idx])
             x = normalized(np, torch, imgs).contiguous(memory_format=torch.channels_last)
             y = torch.from_numpy(ytr[idx])
             logits = model(x)
