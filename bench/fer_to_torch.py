@@ -55,15 +55,12 @@ def main():
     ap.add_argument("--data_root", required=True)
     ap.add_argument("--splits", nargs="+", default=["val", "test"])
     args = ap.parse_args()
-    try:
-        import numpy as np
-        import torch
-        from PIL import Image
-    except ImportError as e:
-        print(f"fer_to_torch.py: needs Debian's python3-torch, numpy and PIL ({e})", file=sys.stderr)
-        return 3
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from torch_ref import build
+    from torch_ref import build, import_torch_numpy_pil
+    modules = import_torch_numpy_pil("fer_to_torch.py")
+    if modules is None:
+        return 3
+    np, torch, Image = modules
     import torch_train_ref as ref
 
     try:

@@ -17,6 +17,19 @@ import sys
 import time
 
 
+def import_torch_numpy_pil(tool):
+    """(numpy, torch, PIL.Image) for the PyTorch cross-check scripts, or None after one line
+    saying what is missing."""
+    try:
+        import numpy
+        import torch
+        from PIL import Image
+    except ImportError as e:
+        print(f"{tool}: needs Debian's python3-torch, numpy and PIL ({e})", file=sys.stderr)
+        return None
+    return numpy, torch, Image
+
+
 def build(torch):
     nn = torch.nn
 

@@ -120,14 +120,12 @@ def main():
     ap.add_argument("after", help="last.fer of the same command interrupted after B > A steps")
     ap.add_argument("--data_root", required=True)
     args = ap.parse_args()
-    try:
-        import numpy as np
-        import torch
-        import torch.nn.functional as F
-        from PIL import Image
-    except ImportError as e:
-        print(f"torch_replay.py: needs Debian's python3-torch, numpy and PIL ({e})", file=sys.stderr)
+    from torch_ref import import_torch_numpy_pil
+    modules = import_torch_numpy_pil("torch_replay.py")
+    if modules is None:
         return 3
+    np, torch, Image = modules
+    import torch.nn.functional as F
     from fer_to_torch import read_fer
     import make_golden  # Net: SimpleCNN with fer's dropout masks and tensor-table order
     import torch_train_ref as ref

@@ -92,15 +92,12 @@ def main():
     ap.add_argument("--draws", choices=["torch", "fer"], default="torch",
                     help="random draws: PyTorch's generators, or fer-train's for the same seed")
     args = ap.parse_args()
-    try:
-        import numpy as np
-        import torch
-        from PIL import Image
-    except ImportError as e:
-        print(f"torch_train_ref.py: needs Debian's python3-torch, numpy and PIL ({e})", file=sys.stderr)
-        return 3
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from torch_ref import build
+    from torch_ref import build, import_torch_numpy_pil
+    modules = import_torch_numpy_pil("torch_train_ref.py")
+    if modules is None:
+        return 3
+    np, torch, Image = modules
     import torch_replay as fer_draws
 
     torch.set_num_threads(args.threads)
