@@ -40,11 +40,12 @@ def read_fer(path, np):
 def torch_state(tensors, reference, torch):
     """fer names (layers.N.*, head.*) -> torch_ref's Sequential names (N.*, 26.* for the head)."""
     head_index = len(reference) - 1
+    shapes = reference.state_dict()
     state = {}
     for name, value in tensors.items():
         key = name[len("layers."):] if name.startswith("layers.") else \
             name.replace("head.", f"{head_index}.", 1)
-        target = reference.state_dict()[key]
+        target = shapes[key]
         state[key] = torch.from_numpy(value.copy()).reshape(target.shape).to(target.dtype)
     return state
 

@@ -60,7 +60,7 @@ def rng_key(seed, a, b, purpose):
 def fer_order(sampler, labels, power, seed, epoch):
     """fer_sampler_epoch: the training order of one epoch."""
     if sampler == "balanced":
-        return balanced_order(labels, power, seed, epoch, len(labels))
+        return balanced_order(labels, power, seed, epoch)
     order = list(range(len(labels)))
     r = Stream(rng_key(seed, epoch, 0, PURPOSE_SAMPLER))
     for i in range(len(order) - 1, 0, -1):  # Fisher-Yates, as the C code
@@ -69,24 +69,16 @@ def fer_order(sampler, labels, power, seed, epoch):
     return order
 
 
-def fer_initialised_net(seed, np, torch):
-    """make_golden.Net (fer's dropout masks, tensor-table order) initialised as fer_model_init:
-    kaiming-uniform(a=sqrt(5)) bounds, value i of tensor t from rng_substream(seed, t)."""
-    import make_golden as g
-    net = g.Net("softmax")
-    with torch.no_grad():
-        for t, (name, ten, role, fan_in, kind) in enumerate(net.tensor_table()):
-            leaf = name.rsplit(".", 1)[1]
-            if kind == "bn" or role == "buffer":
-                ten.fill_(1.0 if leaf in ("weight", "running_var") else 0.0)
-            else:
-                bound = np.float32(1.0 / np.sqrt(fan_in))
-                v = bound * g.rng_symmetric(g.rng_substream(seed, t), ten.numel())
-                ten.copy_(torch.from_numpy(v.astype(np.float32)).view_as(ten))
+def fer_initialised_net(seed):
+    """make_golden.Net (fer's dropout masks, tensor-table order) initialised as
+    fer_model_init(seed)."""
+    import make_golden
+    net = make_golden.Net("softmax")
+    net.init_fer(seed)
     return net
 
 
-def balanced_order(labels, power, seed, epoch, count):
+def balanced_order(labels, power, seed, epoch):
     """fer_sampler_epoch(BALANCED): draws with replacement, weight count^-power per sample."""
     counts = [0] * 7
     for y in labels:
@@ -97,7 +89,7 @@ def balanced_order(labels, power, seed, epoch, count):
         acc += w[y]
         cdf.append(acc)
     r = Stream(rng_key(seed, epoch, 0, PURPOSE_SAMPLER))
-    return [bisect.bisect_right(cdf, r.uniform() * acc) for _ in range(count)]
+    return [bisect.bisect_right(cdf, r.uniform() * acc) for _ in labels]
 
 
 def augment(img, seed, epoch, position, Image):
@@ -112,6 +104,15 @@ def augment(img, seed, epoch, position, Image):
     padded = Image.new("L", (56, 56), 0)
     padded.paste(img, (4, 4))
     return padded.crop((left, top, left + 44, top + 44)).resize((48, 48), Image.BILINEAR)
+
+
+def fer_training_batch(images, idx, seed, epoch, batch_index, batch_size, np, Image):
+    """(augmented uint8 images, dropout seed) of training batch `batch_index` of an epoch whose
+    order holds `idx` at positions batch_index * batch_size onwards, as fer-train draws them."""
+    first = batch_index * batch_size
+    augmented = np.stack([np.asarray(augment(Image.fromarray(images[i]), seed, epoch, first + j,
+                                             Image)) for j, i in enumerate(idx)])
+    return augmented, rng_key(seed, epoch, batch_index, PURPOSE_DROPOUT)
 
 
 def main():
@@ -162,18 +163,13 @@ def main():
         offset += n
 
     xtr, ytr = ref.load_split(args.data_root, "train", np, Image)
-    if cfg["sampler"] == "balanced":
-        order = balanced_order(ytr.tolist(), cfg["sampler_power"], seed, 0, s1["batch"] * batch)
-    else:
-        print("torch_replay.py: only --sampler balanced is replayed", file=sys.stderr)
-        return 1
+    order = fer_order(cfg["sampler"], ytr.tolist(), cfg["sampler_power"], seed, 0)
     net.train()
     for b in range(s0["batch"], s1["batch"]):
         idx = order[b * batch:(b + 1) * batch]
-        imgs = np.stack([np.asarray(augment(Image.fromarray(xtr[i]), seed, 0, b * batch + j, Image))
-                         for j, i in enumerate(idx)])
+        imgs, dropout_seed = fer_training_batch(xtr, idx, seed, 0, b, batch, np, Image)
         x, y = ref.normalized(np, torch, imgs), torch.from_numpy(ytr[idx])
-        net.set_dropout_seed(rng_key(seed, 0, b, PURPOSE_DROPOUT))
+        net.set_dropout_seed(dropout_seed)
         opt.zero_grad(set_to_none=True)
         loss = F.cross_entropy(net(x), y)
         loss.backward()

@@ -109,7 +109,7 @@ def main():
 
     torch.manual_seed(args.seed)
     if args.draws == "fer":
-        model = fer_draws.fer_initialised_net(args.seed, np, torch)
+        model = fer_draws.fer_initialised_net(args.seed)
     else:
         model = build(torch)
     model = model.to(memory_format=torch.channels_last)
@@ -148,10 +148,9 @@ def main():
         for b in range(0, len(order), 256):
             idx = order[b:b + 256]
             if args.draws == "fer":
-                imgs = np.stack([np.asarray(fer_draws.augment(Image.fromarray(xtr[i]), args.seed, epoch,
-                                                              b + j, Image)) for j, i in enumerate(idx)])
-                model.set_dropout_seed(fer_draws.rng_key(args.seed, epoch, b // 256,
-                                                         fer_draws.PURPOSE_DROPOUT))
+                imgs, dropout_seed = fer_draws.fer_training_batch(xtr, idx, args.seed, epoch, b // 256,
+                                                                  256, np, Image)
+                model.set_dropout_seed(dropout_seed)
             else:
                 imgs = np.stack([np.asarray(augment(Image.fromarray(xtr[i]), rnd, Image)) for i in idx])
             x = normalized(np, torch, imgs).contiguous(memory_format=torch.channels_last)

@@ -185,32 +185,41 @@ class Net(nn.Module):
         return out
 
     @torch.no_grad()
-    def init_like_c(self):
-        """fer_model_init(INIT_SEED) followed by the golden BN perturbation of test_golden.c."""
+    def init_fer(self, seed):
+        """fer_model_init(seed): BN affine 1/0, running statistics 0/1; every other tensor t
+        uniform within its bound from rng_substream(seed, t) (kaiming-uniform(a=sqrt(5)) bounds,
+        xavier for the ArcFace weight)."""
         for t, (name, ten, role, fan, kind) in enumerate(self.tensor_table()):
-            n = ten.numel()
-            stream = rng_substream(INIT_SEED, t)
-            pert = rng_substream(PERTURB_SEED, t)
             leaf = name.rsplit(".", 1)[1]
             if kind == "bn":
-                if leaf == "num_batches_tracked":
-                    ten.zero_()
-                    continue
-                s = rng_symmetric(pert, n)
-                if leaf == "weight":
-                    v = np.float32(1.0) + np.float32(0.25) * s
-                elif leaf == "bias":
-                    v = np.float32(0.25) * s
-                elif leaf == "running_mean":
-                    v = np.float32(0.1) * s
-                else:
-                    v = np.float32(1.0) + np.float32(0.5) * rng_uniform(pert, n)
+                ten.fill_(1.0 if leaf in ("weight", "running_var") else 0.0)
+                continue
+            if name == "head.weight" and self.head_kind == "arcface":
+                bound = np.float32(math.sqrt(6.0 / (128 + 7)))
             else:
-                if name == "head.weight" and self.head_kind == "arcface":
-                    bound = np.float32(math.sqrt(6.0 / (128 + 7)))
-                else:
-                    bound = np.float32(1.0 / math.sqrt(fan))
-                v = bound * rng_symmetric(stream, n)
+                bound = np.float32(1.0 / math.sqrt(fan))
+            v = bound * rng_symmetric(rng_substream(seed, t), ten.numel())
+            ten.copy_(torch.from_numpy(v.astype(np.float32)).view_as(ten))
+
+    @torch.no_grad()
+    def init_like_c(self):
+        """fer_model_init(INIT_SEED) followed by the golden BN perturbation of test_golden.c."""
+        self.init_fer(INIT_SEED)
+        for t, (name, ten, role, fan, kind) in enumerate(self.tensor_table()):
+            leaf = name.rsplit(".", 1)[1]
+            if kind != "bn" or leaf == "num_batches_tracked":
+                continue
+            n = ten.numel()
+            pert = rng_substream(PERTURB_SEED, t)
+            s = rng_symmetric(pert, n)
+            if leaf == "weight":
+                v = np.float32(1.0) + np.float32(0.25) * s
+            elif leaf == "bias":
+                v = np.float32(0.25) * s
+            elif leaf == "running_mean":
+                v = np.float32(0.1) * s
+            else:
+                v = np.float32(1.0) + np.float32(0.5) * rng_uniform(pert, n)
             ten.copy_(torch.from_numpy(v.astype(np.float32)).view_as(ten))
 
 
