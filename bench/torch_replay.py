@@ -8,7 +8,8 @@ so the draws for any batch can be recomputed here. Two interrupted runs of the s
 the weights after A and after B steps; this loads the first (weights, BN buffers, Adam state),
 runs steps A..B-1 in PyTorch and prints, per tensor, |PyTorch - fer-train| / |fer-train's update|.
 Float rounding alone gives ~1e-3 or less after one step (Adam magnifies near-zero gradients);
-a mismatched draw, label or formula gives ~1.
+a mismatched draw, label or formula gives ~1. The slope (PyTorch's update projected on
+fer-train's) shows whether a small difference is noise (slope 1) or a bias (slope off 1).
 
   T="build/trainer/fer-train --data_root ../shared/fer2013 --head softmax --loss ce \\
      --sampler balanced --epochs 30 --batch_size 256 --lr 1e-3 --seed 40 --runs_dir /tmp/rp"
@@ -182,9 +183,13 @@ def main():
             continue
         ours, start = (t[name].reshape(-1).astype(np.float64) for t in (t1, t0))
         theirs = ten.detach().reshape(-1).double().numpy()
-        rel = np.linalg.norm(theirs - ours) / max(np.linalg.norm(ours - start), 1e-30)
+        update = ours - start
+        rel = np.linalg.norm(theirs - ours) / max(np.linalg.norm(update), 1e-30)
+        # PyTorch's update projected on fer-train's: 1 when the two differ only by noise, a
+        # consistent offset across tensors would mean one trainer steps systematically further
+        slope = float(np.dot(theirs - start, update) / max(np.dot(update, update), 1e-300))
         worst = max(worst, rel)
-        print(f"{name:28s} |torch - fer| / |update| {rel:.1e}")
+        print(f"{name:28s} |torch - fer| / |update| {rel:.1e}  slope {slope:.5f}")
     print(f"worst {worst:.1e}")
     return 0
 

@@ -71,6 +71,33 @@ int main(void)
     fer_sampler_epoch(FER_SAMPLER_BALANCED, 0.5f, labels, n, N_CLASSES, 1, 0, order);
     for (int i = 0; i < n; i++) repeats += seen[order[i]]++ > 0;
     CHECK(repeats > n / 10);
+    /* issue 8's full-scale check: a 30-epoch seed-40 run draws every image, and within a class
+     * every image equally often (per-image counts Poisson-like: variance ~ mean; the first and
+     * second halves of a class's index range within 5 sd of each other) */
+    int *per_image = calloc((size_t)n, sizeof(int));
+    CHECK(per_image != NULL);
+    for (int e = 0; e < 30; e++) {
+        CHECK(fer_sampler_epoch(FER_SAMPLER_BALANCED, 0.5f, labels, n, N_CLASSES, 40, e, order) ==
+              FER_OK);
+        for (int i = 0; i < n; i++) per_image[order[i]]++;
+    }
+    for (int c = 0, first = 0; c < N_CLASSES; first += counts[c], c++) {
+        double sum = 0, sum2 = 0, half[2] = {0, 0};
+        for (int i = first; i < first + counts[c]; i++) {
+            CHECK(per_image[i] > 0);
+            sum += per_image[i];
+            sum2 += (double)per_image[i] * per_image[i];
+            half[i - first >= counts[c] / 2] += per_image[i];
+        }
+        double mean = sum / counts[c], var = sum2 / counts[c] - mean * mean;
+        double sd_half_diff = sqrt(sum); /* difference of two ~Poisson halves */
+        if (fabs(var / mean - 1.0) > 0.25 || fabs(half[0] - half[1]) > 5 * sd_half_diff + 2 * mean) {
+            fprintf(stderr, "class %d: per-image draws mean %.2f variance %.2f, halves %.0f / %.0f\n",
+                    c, mean, var, half[0], half[1]);
+            return 1;
+        }
+    }
+    free(per_image);
     fer_sampler_kind k;
     CHECK(fer_sampler_parse("balanced", &k) == FER_OK && k == FER_SAMPLER_BALANCED);
     CHECK(fer_sampler_parse("weighted", &k) != FER_OK);
