@@ -66,7 +66,11 @@ def load_model(path, build, np, torch):
             raise
         except Exception as e:  # torch.load raises pickle, zip and value errors alike
             raise ValueError(f"{path}: not a PyTorch checkpoint ({e})")
-        model.load_state_dict(state.get("model", state))
+        state = state.get("model", state)
+        head_index = len(model) - 1  # torch_train_ref.py --fer_draws runs save make_golden's Net
+        model.load_state_dict({k[len("layers."):] if k.startswith("layers.") else
+                               k.replace("head.", f"{head_index}.", 1) if k.startswith("head.")
+                               else k: v for k, v in state.items()})
         return model
     header, tensors, _ = read_fer(path, np)
     if header["arch"].get("head", {}).get("type") != "softmax":

@@ -107,13 +107,23 @@ def augment(img, seed, epoch, position, Image):
     return padded.crop((left, top, left + 44, top + 44)).resize((48, 48), Image.BILINEAR)
 
 
+def fer_augmented(images, idx, seed, epoch, first, np, Image):
+    """The uint8 images `idx`, at epoch positions first, first + 1, ..., augmented as fer-train
+    draws it."""
+    return np.stack([np.asarray(augment(Image.fromarray(images[i]), seed, epoch, first + j, Image))
+                     for j, i in enumerate(idx)])
+
+
+def fer_dropout_seed(seed, epoch, batch_index):
+    """The dropout seed fer-train uses for training batch `batch_index` of an epoch."""
+    return rng_key(seed, epoch, batch_index, PURPOSE_DROPOUT)
+
+
 def fer_training_batch(images, idx, seed, epoch, batch_index, batch_size, np, Image):
     """(augmented uint8 images, dropout seed) of training batch `batch_index` of an epoch whose
     order holds `idx` at positions batch_index * batch_size onwards, as fer-train draws them."""
-    first = batch_index * batch_size
-    augmented = np.stack([np.asarray(augment(Image.fromarray(images[i]), seed, epoch, first + j,
-                                             Image)) for j, i in enumerate(idx)])
-    return augmented, rng_key(seed, epoch, batch_index, PURPOSE_DROPOUT)
+    return (fer_augmented(images, idx, seed, epoch, batch_index * batch_size, np, Image),
+            fer_dropout_seed(seed, epoch, batch_index))
 
 
 def main():

@@ -12,6 +12,8 @@ replacement, per-sample weight count^-0.5). Selects on val macro-F1 like fer-tra
 --draws fer replaces PyTorch's random draws by fer-train's (trainer/src/rng.h, via
 torch_replay.py): initial weights, sampling order, augmentation parameters and dropout masks are
 then exactly those of `fer-train --seed N`, so the two trainers differ only in float rounding.
+--fer_draws takes them one kind at a time (e.g. `--fer_draws init,augment,dropout`: everything
+fer-train's but PyTorch's sampling order), to find which kind of draw moves a result.
 
 Checkpoints every epoch to OUT/last.pt and resumes from it, so it can run across sessions:
   nohup bench/torch_train_ref.py --data_root ../shared/fer2013 --out /work/runs/torch_E5_s40 \
@@ -91,7 +93,19 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--draws", choices=["torch", "fer"], default="torch",
                     help="random draws: PyTorch's generators, or fer-train's for the same seed")
+    ap.add_argument("--fer_draws", default=None,
+                    help="comma list of the draws taken from fer-train (init, sampler, augment, "
+                         "dropout); the others are PyTorch's. Overrides --draws")
     args = ap.parse_args()
+    kinds = {"init", "sampler", "augment", "dropout"}
+    if args.fer_draws is None:
+        fer = kinds if args.draws == "fer" else set()
+    else:
+        fer = {k for k in args.fer_draws.split(",") if k}
+        if not fer <= kinds:
+            print(f"torch_train_ref.py: --fer_draws: unknown kind(s) {sorted(fer - kinds)} "
+                  f"(expected some of {sorted(kinds)})", file=sys.stderr)
+            return 2
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from torch_ref import build, import_torch_numpy_pil
     modules = import_torch_numpy_pil("torch_train_ref.py")
@@ -108,8 +122,13 @@ def main():
     print(f"loaded {len(ytr)} train, {len(yva)} val in {time.time() - t0:.1f} s", flush=True)
 
     torch.manual_seed(args.seed)
-    if args.draws == "fer":
-        model = fer_draws.fer_initialised_net(args.seed)
+    if fer:  # make_golden's Net: same layers, fer's tensor order and dropout masks
+        import make_golden
+        model = make_golden.Net("softmax")  # PyTorch's default init, drawn as build()'s
+        if "init" in fer:
+            model.init_fer(args.seed)
+        if "dropout" not in fer:
+            model.layers[model._drop_idx] = torch.nn.Dropout(model.layers[model._drop_idx].p)
     else:
         model = build(torch)
     model = model.to(memory_format=torch.channels_last)
@@ -137,7 +156,7 @@ def main():
     stop = args.epochs if args.stop_after <= 0 else min(args.epochs, start + args.stop_after)
     for epoch in range(start, stop):
         t_epoch = time.time()
-        if args.draws == "fer":
+        if "sampler" in fer:
             order = np.array(fer_draws.fer_order(args.sampler, ytr.tolist(), 0.5, args.seed, epoch))
         elif args.sampler == "balanced":
             order = torch.multinomial(sample_w, len(ytr), replacement=True, generator=gen).numpy()
@@ -147,12 +166,12 @@ def main():
         loss_sum, correct, seen = 0.0, 0, 0
         for b in range(0, len(order), 256):
             idx = order[b:b + 256]
-            if args.draws == "fer":
-                imgs, dropout_seed = fer_draws.fer_training_batch(xtr, idx, args.seed, epoch, b // 256,
-                                                                  256, np, Image)
-                model.set_dropout_seed(dropout_seed)
+            if "augment" in fer:
+                imgs = fer_draws.fer_augmented(xtr, idx, args.seed, epoch, b, np, Image)
             else:
                 imgs = np.stack([np.asarray(augment(Image.fromarray(xtr[i]), rnd, Image)) for i in idx])
+            if "dropout" in fer:
+                model.set_dropout_seed(fer_draws.fer_dropout_seed(args.seed, epoch, b // 256))
             x = normalized(np, torch, imgs).contiguous(memory_format=torch.channels_last)
             y = torch.from_numpy(ytr[idx])
             logits = model(x)
