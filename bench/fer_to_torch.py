@@ -43,14 +43,20 @@ def read_fer(path, np):
     return header, tensors, optim
 
 
+def sequential_key(name, reference):
+    """fer's tensor names (layers.N.*, head.*; also make_golden's Net) -> torch_ref's Sequential
+    names (N.*, 26.* for the head); other names unchanged."""
+    if name.startswith("layers."):
+        return name[len("layers."):]
+    return name.replace("head.", f"{len(reference) - 1}.", 1) if name.startswith("head.") else name
+
+
 def torch_state(tensors, reference, torch):
-    """fer names (layers.N.*, head.*) -> torch_ref's Sequential names (N.*, 26.* for the head)."""
-    head_index = len(reference) - 1
+    """{fer tensor name: array} -> a state dict for torch_ref's Sequential `reference`."""
     shapes = reference.state_dict()
     state = {}
     for name, value in tensors.items():
-        key = name[len("layers."):] if name.startswith("layers.") else \
-            name.replace("head.", f"{head_index}.", 1)
+        key = sequential_key(name, reference)
         target = shapes[key]
         state[key] = torch.from_numpy(value.copy()).reshape(target.shape).to(target.dtype)
     return state
@@ -66,11 +72,8 @@ def load_model(path, build, np, torch):
             raise
         except Exception as e:  # torch.load raises pickle, zip and value errors alike
             raise ValueError(f"{path}: not a PyTorch checkpoint ({e})")
-        state = state.get("model", state)
-        head_index = len(model) - 1  # torch_train_ref.py --fer_draws runs save make_golden's Net
-        model.load_state_dict({k[len("layers."):] if k.startswith("layers.") else
-                               k.replace("head.", f"{head_index}.", 1) if k.startswith("head.")
-                               else k: v for k, v in state.items()})
+        state = state.get("model", state)  # --fer_draws runs save make_golden's Net names
+        model.load_state_dict({sequential_key(k, model): v for k, v in state.items()})
         return model
     header, tensors, _ = read_fer(path, np)
     if header["arch"].get("head", {}).get("type") != "softmax":

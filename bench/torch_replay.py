@@ -70,15 +70,6 @@ def fer_order(sampler, labels, power, seed, epoch):
     return order
 
 
-def fer_initialised_net(seed):
-    """make_golden.Net (fer's dropout masks, tensor-table order) initialised as
-    fer_model_init(seed)."""
-    import make_golden
-    net = make_golden.Net("softmax")
-    net.init_fer(seed)
-    return net
-
-
 def balanced_order(labels, power, seed, epoch):
     """fer_sampler_epoch(BALANCED): draws with replacement, weight count^-power per sample."""
     counts = [0] * 7
