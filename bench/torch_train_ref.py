@@ -128,7 +128,7 @@ def main():
         if "init" in fer:
             model.init_fer(args.seed)
         if "dropout" not in fer:
-            model.layers[model._drop_idx] = torch.nn.Dropout(model.layers[model._drop_idx].p)
+            model.use_torch_dropout()
     else:
         model = build(torch)
     model = model.to(memory_format=torch.channels_last)

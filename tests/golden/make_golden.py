@@ -150,6 +150,10 @@ class Net(nn.Module):
         f = self.layers(x)
         return self.head(f) if self.head_kind == "softmax" else self.head(f, labels)
 
+    def use_torch_dropout(self):
+        """Replaces fer's seeded mask dropout by torch.nn.Dropout (same p, PyTorch's own draws)."""
+        self.layers[self._drop_idx] = nn.Dropout(self.layers[self._drop_idx].p)
+
     def set_dropout_seed(self, seed):
         for mod in self.layers:
             if isinstance(mod, MaskDropout):
