@@ -83,6 +83,8 @@ def seed_command(s, exp):
             "--lr", "%g" % s["lr"], "--seed", str(s["seed"])]
     if s.get("amp"):
         cmd.append("--amp")
+    if s.get("init", "counter") != "pytorch":  # runs from before --init drew counter-based weights
+        cmd += ["--init", "counter"]
     return cmd
 
 

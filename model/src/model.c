@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "fer/dropout_math.h"
-#include "fer/rng_math.h"
 #include "model_internal.h"
 
 #define ARENA_ALIGN 64
@@ -279,61 +278,6 @@ const fer_arch *fer_model_arch(const fer_model *m)
 fer_backend *fer_model_backend(fer_model *m)
 {
     return m->b;
-}
-
-/* ---- initialisation ------------------------------------------------------------------- */
-
-/* Fan-in of the layer owning tensor t (conv: in_c*k*k, linear: in). */
-static int tensor_fan_in(const fer_model *m, int t)
-{
-    for (int i = 0; i < m->arch.n_layers; i++) {
-        const fer_layer_rt *l = &m->layers[i];
-        if (l->t_weight != t && l->t_bias != t)
-            continue;
-        if (l->spec.kind == FER_LAYER_CONV2D)
-            return l->in.c * l->spec.k * l->spec.k;
-        if (l->spec.kind == FER_LAYER_LINEAR)
-            return l->in.c;
-        return 0; /* batchnorm */
-    }
-    return m->feat_dim; /* head */
-}
-
-fer_status fer_model_init(fer_model *m, uint64_t seed)
-{
-    size_t max_numel = 1;
-    for (int t = 0; t < m->n_tensors; t++)
-        if (m->tensors[t].info.numel > max_numel)
-            max_numel = m->tensors[t].info.numel;
-    float *host = malloc(max_numel * sizeof *host);
-    if (!host)
-        return fer_fail(FER_ERR_NOMEM, "model: out of memory");
-    fer_status st = FER_OK;
-    for (int t = 0; t < m->n_tensors && st == FER_OK; t++) {
-        fer_tensor *tt = &m->tensors[t];
-        const char *suffix = strrchr(tt->info.name, '.');
-        int fan_in = tensor_fan_in(m, t);
-        float fill = -1.0f, bound = 0.0f;
-        if (strcmp(suffix, ".running_var") == 0)
-            fill = 1.0f;
-        else if (tt->info.role == FER_TENSOR_BUFFER)
-            fill = 0.0f;
-        else if (fan_in == 0) /* batchnorm affine */
-            fill = strcmp(suffix, ".weight") == 0 ? 1.0f : 0.0f;
-        else if (t == m->t_head_weight && m->arch.head == FER_HEAD_ARCFACE)
-            bound = (float)sqrt(6.0 / (double)(m->feat_dim + m->arch.n_classes)); /* xavier */
-        else
-            bound = (float)(1.0 / sqrt((double)fan_in)); /* kaiming_uniform(a=sqrt(5)), bias */
-        uint64_t stream = fer_rng_substream(seed, (uint64_t)t);
-        for (size_t i = 0; i < tt->info.numel; i++)
-            host[i] = fill >= 0.0f ? fill : bound * fer_rng_symmetric(stream, i);
-        st = FER_OP(m->b, upload, tt->data, host, tt->info.numel * sizeof(float));
-    }
-    free(host);
-    if (st == FER_OK && m->grads)
-        st = FER_OP(m->b, fill, m->grads, 0.0f, m->n_param_floats);
-    m->have_forward = m->have_loss = 0;
-    return st;
 }
 
 /* ---- tensor access -------------------------------------------------------------------- */

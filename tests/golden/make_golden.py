@@ -8,6 +8,8 @@ Everything the C side needs to rebuild the same inputs is *computed*, not stored
 the initial weights (fer_model_init) and the dropout masks all come from the counter-based
 SplitMix64 generator of model/include/fer/rng_math.h, re-implemented below with numpy uint64.
 So the fixtures only hold expected outputs, which keeps them small.
+The exception is golden_init.bin: PyTorch's own initial weights (torch.manual_seed, then the
+modules' default init), which fer_model_init_pytorch must reproduce bit for bit.
 
 Dropout: PyTorch's RNG cannot be reproduced in C, so the network's nn.Dropout is replaced by a
 module that applies *our* keep mask (fer_dropout_keep of dropout_math.h, the mask the C library
@@ -440,6 +442,24 @@ def run_schedules(outdir):
     fx.write(os.path.join(outdir, "golden_sched.bin"))
 
 
+def run_init(outdir):
+    """PyTorch's default initial weights, for fer_model_init_pytorch: the softmax SimpleCNN
+    right after torch.manual_seed(40), and the ArcFace one after torch.manual_seed(7) with its
+    head drawn as the seed project's ArcFaceHead (torch.randn, then xavier_uniform_)."""
+    fx = Fixture()
+    for head, seed in (("softmax", 40), ("arcface", 7)):
+        torch.manual_seed(seed)
+        net = Net(head)
+        if head == "arcface":
+            w = torch.randn(7, 128)
+            nn.init.xavier_uniform_(w)
+            net.head.weight.data.copy_(w)
+        for name, ten, role, _, _ in net.tensor_table():
+            if role == "param":
+                fx.add(f"{head}/{name}", t2n(ten))
+    fx.write(os.path.join(outdir, "golden_init.bin"))
+
+
 def main():
     outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
     torch.set_num_threads(1)
@@ -457,6 +477,7 @@ def main():
     run_losses(outdir)
     run_optim(outdir)
     run_schedules(outdir)
+    run_init(outdir)
 
 
 if __name__ == "__main__":

@@ -477,10 +477,68 @@ static void run_schedules(void)
     group_print(&g);
 }
 
+/* fer_model_init_pytorch against PyTorch's own initial weights: every stored value bit for
+ * bit, whole-tensor sums to rounding (the fixture sums in numpy's order). Seed 2^32 + 40 must
+ * give seed 40's weights, as torch.manual_seed keeps the low 32 bits. */
+static void check_init_exact(fer_model *m, const char *head, group *g)
+{
+    for (int t = 0; t < fer_model_n_tensors(m); t++) {
+        fer_tensor_info ti;
+        OK(fer_model_tensor_info(m, t, &ti));
+        if (ti.role != FER_TENSOR_PARAM)
+            continue;
+        char name[160];
+        snprintf(name, sizeof name, "%s/%s", head, ti.name);
+        const golden_entry *e = need(name);
+        float *v = malloc(ti.numel * sizeof *v);
+        OK(fer_model_get_tensor(m, ti.name, v, ti.numel));
+        int bad = e->total != ti.numel;
+        for (uint32_t k = 0; !bad && k < e->count; k++)
+            if (memcmp(&v[(size_t)k * e->stride], &e->f[k], sizeof(float)) != 0) {
+                fprintf(stderr, "  %s[%llu]: got %.9g want %.9g\n", name,
+                        (unsigned long long)k * e->stride, v[(size_t)k * e->stride], e->f[k]);
+                bad = 1;
+            }
+        double sum = 0.0;
+        for (size_t i = 0; !bad && i < ti.numel; i++) sum += v[i];
+        if (!bad && fabs(sum - e->sum) > 1e-9 * fmax(e->sum_abs, 1e-30)) {
+            fprintf(stderr, "  %s: sum %.12g want %.12g\n", name, sum, e->sum);
+            bad = 1;
+        }
+        if (bad) {
+            fprintf(stderr, "FAIL %s\n", name);
+            failures++;
+            g->worst = INFINITY;
+        }
+        g->n++;
+        free(v);
+    }
+}
+
+static void run_init(void)
+{
+    const struct { const char *head; uint64_t seed; } cases[] = {
+        {"softmax", 40}, {"softmax", (1ull << 32) + 40}, {"arcface", 7}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        fer_arch arch;
+        OK(fer_arch_preset("simplecnn", config_head(cases[c].head), &arch));
+        fer_model *m;
+        OK(fer_model_new(&arch, B, 1, &m));
+        OK(fer_model_init_pytorch(m, cases[c].seed));
+        char label[64];
+        snprintf(label, sizeof label, "%s seed %llu", cases[c].head,
+                 (unsigned long long)cases[c].seed);
+        group g = {label, 0, 0};
+        check_init_exact(m, cases[c].head, &g);
+        group_print(&g);
+        fer_model_free(m);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4)
-        DIE("usage: %s BACKEND ce|wce|focal|arcface|losses|optim|sched FIXTURE_DIR", argv[0]);
+        DIE("usage: %s BACKEND ce|wce|focal|arcface|losses|optim|sched|init FIXTURE_DIR", argv[0]);
     const char *backend = argv[1], *config = argv[2];
     fer_status st = fer_backend_new(backend, 0, &B);
     if (st == FER_ERR_UNSUPPORTED || st == FER_ERR_NODEVICE) {
@@ -492,6 +550,7 @@ int main(int argc, char **argv)
     const char *file = strcmp(config, "losses") == 0  ? "losses"
                        : strcmp(config, "optim") == 0 ? "optim"
                        : strcmp(config, "sched") == 0 ? "sched"
+                       : strcmp(config, "init") == 0  ? "init"
                                                        : config;
     snprintf(path, sizeof path, "%s/golden_%s.bin", argv[3], file);
     if (golden_load(path, &G) != 0)
@@ -503,6 +562,8 @@ int main(int argc, char **argv)
         run_optim();
     else if (strcmp(config, "sched") == 0)
         run_schedules();
+    else if (strcmp(config, "init") == 0)
+        run_init();
     else if (!strcmp(config, "ce") || !strcmp(config, "wce") || !strcmp(config, "focal") ||
              !strcmp(config, "arcface"))
         run_network(config);

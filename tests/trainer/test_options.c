@@ -39,6 +39,10 @@ int main(void)
     CHECK(!strcmp(o->backend, "auto") && !strcmp(o->arch, "simplecnn"));
     CHECK(!strcmp(o->runs_dir, "runs") && o->sampler_power == 0.5 && !o->skip_bad);
     CHECK(o->threads == 0 && !o->nesterov && !o->config[0]);
+    CHECK(!strcmp(o->init, "pytorch"));
+    fer_cli ci = PARSE(FER_OK, "--init", "counter");
+    CHECK(!strcmp(ci.opt.init, "counter"));
+    PARSE(FER_ERR_ARG, "--init", "xavier");
 
     /* the seed's README command, verbatim */
     fer_cli c = PARSE(FER_OK, "--data_root", "data", "--exp", "E5_softmax_balanced_30ep", "--head",

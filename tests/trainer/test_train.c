@@ -324,6 +324,57 @@ int main(int argc, char **argv)
     printf("cpu backend, --threads 2: at most %d threads in %d samples\n", most, samples);
     CHECK(most == 2);
 
+    /* 6a. --init pytorch (the default) trains from fer_model_init_pytorch's weights: a run
+     * started from them in a weights-only checkpoint ends bit for bit the same; --init counter
+     * starts elsewhere */
+    {
+        fer_arch tiny;
+        CHECK(fer_arch_preset("tiny", FER_HEAD_SOFTMAX, &tiny) == FER_OK);
+        tiny.n_classes = 3;
+        fer_backend *be = NULL;
+        fer_model *m = NULL;
+        CHECK(fer_backend_new("ref", 1, &be) == FER_OK);
+        CHECK(fer_model_new(&tiny, be, 1, &m) == FER_OK);
+        CHECK(fer_model_init_pytorch(m, 42) == FER_OK); /* fer-train's default --seed */
+        fer_checkpoint_meta meta;
+        fer_checkpoint_meta_init(&meta);
+        meta.n_classes = 3;
+        for (int c = 0; c < 3; c++) snprintf(meta.class_names[c], FER_NAME_LEN, "%s", names[c]);
+        snprintf(path, sizeof path, "%s/pytorch_init42.fer", dir);
+        CHECK(fer_checkpoint_save(path, m, &meta, NULL) == FER_OK);
+        fer_model_free(m);
+        fer_backend_free(be);
+        EXPECT_EXIT(run_train("init_flag", "--interrupt_after", "5", NULL, "2"), 130);
+        EXPECT_EXIT(run_train("init_file", "--resume", path, "--interrupt_after=5", "2"), 130);
+        EXPECT_EXIT(run_train("init_counter", "--init", "counter", "--interrupt_after=5", "2"),
+                    130);
+        same_weights("init_flag", "init_file");
+        cJSON *c1 = read_json("init_flag", "config.json"), *c2 = read_json("init_counter", "config.json");
+        const cJSON *s1 = cJSON_GetObjectItemCaseSensitive(c1, "settings");
+        const cJSON *s2 = cJSON_GetObjectItemCaseSensitive(c2, "settings");
+        CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(s1, "init")), "pytorch"));
+        CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(s2, "init")), "counter"));
+        cJSON_Delete(c1);
+        cJSON_Delete(c2);
+        snprintf(path, sizeof path, "%s/init_flag/last.fer", runs);
+        char other[4500];
+        snprintf(other, sizeof other, "%s/init_counter/last.fer", runs);
+        CHECK(fer_backend_new("ref", 1, &be) == FER_OK);
+        fer_model *ma = NULL, *mb = NULL;
+        CHECK(fer_checkpoint_load(path, be, 1, &ma, NULL) == FER_OK);
+        CHECK(fer_checkpoint_load(other, be, 1, &mb, NULL) == FER_OK);
+        fer_tensor_info info;
+        CHECK(fer_model_tensor_info(ma, 0, &info) == FER_OK);
+        float *wa = malloc(sizeof(float) * info.numel), *wb = malloc(sizeof(float) * info.numel);
+        CHECK(wa && wb && fer_model_get_tensor(ma, info.name, wa, info.numel) == FER_OK &&
+              fer_model_get_tensor(mb, info.name, wb, info.numel) == FER_OK);
+        CHECK(memcmp(wa, wb, sizeof(float) * info.numel) != 0);
+        free(wa), free(wb);
+        fer_model_free(ma);
+        fer_model_free(mb);
+        fer_backend_free(be);
+    }
+
     /* 6. bad input through the CLI: one line, non-zero exit */
     EXPECT_EXIT(run_train("bad", "--head", "linear", NULL, "1"), 2);
     snprintf(path, sizeof path, "%s/nowhere", dir);

@@ -43,6 +43,9 @@ static const opt_desc table[] = {
     {"resume", T_STR, F(resume), "", NULL,
      "checkpoint: last.fer continues exactly; other checkpoints give initial weights", 1},
     /* added */
+    {"init", T_CHOICE, F(init), "pytorch", "pytorch|counter",
+     "initial weights: pytorch = what torch.manual_seed(SEED) and PyTorch's default init draw, bit "
+     "for bit; counter = fer's counter-based streams (runs made before this option)", 0},
     {"optimizer", T_CHOICE, F(optimizer), "adam", "adam|adamw|sgd", "optimiser", 0},
     {"momentum", T_DBL, F(momentum), "0.9", NULL, "SGD momentum", 0},
     {"nesterov", T_BOOL, F(nesterov), "false", NULL, "SGD Nesterov momentum", 0},

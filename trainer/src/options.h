@@ -25,6 +25,7 @@ typedef struct fer_train_options {
     double beta;
     char resume[FER_OPT_STR];
     /* added */
+    char init[16];
     char optimizer[16];
     double momentum;
     int nesterov;

@@ -181,7 +181,8 @@ static fer_status make_model(fer_trainer *t, fer_checkpoint_meta *ckpt_meta)
         t->arch.arc_m = (float)t->o.arc_m;
     }
     if ((s = fer_model_new(&t->arch, t->backend, t->o.batch_size, &t->model))) return s;
-    return fer_model_init(t->model, (uint64_t)t->o.seed);
+    return strcmp(t->o.init, "counter") == 0 ? fer_model_init(t->model, (uint64_t)t->o.seed)
+                                             : fer_model_init_pytorch(t->model, (uint64_t)t->o.seed);
 }
 
 /* Resuming into another run folder: bring the run's best.fer along, so the end-of-run test

@@ -46,9 +46,14 @@ void fer_model_free(fer_model *m);
 const fer_arch *fer_model_arch(const fer_model *m);
 fer_backend *fer_model_backend(fer_model *m);
 
-/* PyTorch default initialisation (kaiming_uniform(a=sqrt(5)) weights, uniform biases, BN
- * gamma 1 beta 0, running 0/1, arcface xavier_uniform) from a deterministic RNG. */
+/* PyTorch's default initialisation rules (kaiming_uniform(a=sqrt(5)) weights, uniform biases,
+ * BN gamma 1 beta 0, running 0/1, arcface xavier_uniform), two sources of randomness:
+ * fer_model_init: counter-based streams keyed by (seed, tensor, index) (fer/rng_math.h);
+ * fer_model_init_pytorch: PyTorch's own draws, bit for bit: the weights
+ *   `torch.manual_seed(seed)` then building the same network in PyTorch gives (the low 32 bits
+ *   of seed, as PyTorch; tensors in construction order = this model's tensor order). */
 fer_status fer_model_init(fer_model *m, uint64_t seed);
+fer_status fer_model_init_pytorch(fer_model *m, uint64_t seed);
 
 size_t fer_model_param_count(const fer_model *m); /* trained scalars */
 int fer_model_n_tensors(const fer_model *m);
