@@ -12,6 +12,9 @@ speed instead of PyTorch's:
       --sampler balanced --seed 40 --resume /work/runs/torch_init40.fer
 The header (architecture, classes, normalisation) comes from a template checkpoint of the same
 architecture (default: the bundled E5 model); its training configuration and state are dropped.
+fer-train now draws these weights itself (`--init pytorch`, the default; bit for bit, see
+tests/golden/golden_init.bin); this script made E5_torchinit_seed40/41 before that existed and
+is kept as an independent check: a run from its file and one with --init pytorch end identical.
 """
 import argparse
 import json

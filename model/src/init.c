@@ -139,9 +139,11 @@ static uint32_t mt19937_next(mt19937 *g)
     return y ^ (y >> 18);
 }
 
-/* tensor.uniform_(-bound, bound) for float32: the bounds rounded to float, 24 random bits, the
- * affine map in double (PyTorch's CPU kernel), rounded to float. volatile keeps the compiler
- * from fusing the multiply-add, which would round differently. */
+/* tensor.uniform_(-bound, bound) for float32: the bounds rounded to float, 24 random bits,
+ * x * (hi - lo) + lo rounded once to float, as Debian 12's PyTorch 1.13 gives it (a float
+ * multiply and add rounded separately differ in the last bit now and then). Both steps are exact
+ * in double (24-bit x 24-bit product, sum within 48 bits), so only the final cast rounds;
+ * volatile just keeps the compiler from rearranging it. */
 static void uniform_pytorch(mt19937 *g, double bound, float *out, size_t n)
 {
     double lo = (double)(float)-bound, hi = (double)(float)bound;
