@@ -1,8 +1,8 @@
 /* Initial weights: the shared per-tensor rules (BN affine 1/0, running statistics 0/1, uniform
  * within a bound elsewhere) with two sources of randomness. fer_model_init draws from the
- * counter-based streams of fer/rng_math.h (any value reproducible on its own); fer_model_init_pytorch
- * reproduces PyTorch's draws bit for bit, so a seed means the same initial network as in the
- * seed project's `torch.manual_seed(seed); build_model(...)`. */
+ * counter-based streams of fer/rng_math.h (any value reproducible on its own);
+ * fer_model_init_pytorch reproduces PyTorch's draws bit for bit, so a seed means the same initial
+ * network as in the seed project's `torch.manual_seed(seed); build_model(...)`. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

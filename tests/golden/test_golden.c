@@ -9,6 +9,7 @@
  *            losses                        every loss flavour (CE, weighted, label smoothing, focal)
  *            optim                         every optimiser flavour, 4 steps on 1000 parameters
  *            sched                         cosine / step / plateau learning rates per epoch
+ *            init                          fer_model_init_pytorch = PyTorch's initial weights, exactly
  *
  * Tolerances (|actual - expected| <= atol + rtol * |expected|, atol relative to the tensor's
  * largest magnitude) are stated next to each comparison; besides the stored (sampled) values, the

@@ -324,7 +324,7 @@ int main(int argc, char **argv)
     printf("cpu backend, --threads 2: at most %d threads in %d samples\n", most, samples);
     CHECK(most == 2);
 
-    /* 6a. --init pytorch (the default) trains from fer_model_init_pytorch's weights: a run
+    /* 5b. --init pytorch (the default) trains from fer_model_init_pytorch's weights: a run
      * started from them in a weights-only checkpoint ends bit for bit the same; --init counter
      * starts elsewhere */
     {
@@ -342,6 +342,7 @@ int main(int argc, char **argv)
         for (int c = 0; c < 3; c++) snprintf(meta.class_names[c], FER_NAME_LEN, "%s", names[c]);
         snprintf(path, sizeof path, "%s/pytorch_init42.fer", dir);
         CHECK(fer_checkpoint_save(path, m, &meta, NULL) == FER_OK);
+        fer_checkpoint_meta_clear(&meta);
         fer_model_free(m);
         fer_backend_free(be);
         EXPECT_EXIT(run_train("init_flag", "--interrupt_after", "5", NULL, "2"), 130);
@@ -349,13 +350,15 @@ int main(int argc, char **argv)
         EXPECT_EXIT(run_train("init_counter", "--init", "counter", "--interrupt_after=5", "2"),
                     130);
         same_weights("init_flag", "init_file");
-        cJSON *c1 = read_json("init_flag", "config.json"), *c2 = read_json("init_counter", "config.json");
-        const cJSON *s1 = cJSON_GetObjectItemCaseSensitive(c1, "settings");
-        const cJSON *s2 = cJSON_GetObjectItemCaseSensitive(c2, "settings");
-        CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(s1, "init")), "pytorch"));
-        CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(s2, "init")), "counter"));
-        cJSON_Delete(c1);
-        cJSON_Delete(c2);
+        const char *const exps[2] = {"init_flag", "init_counter"}, *const want[2] = {"pytorch",
+                                                                                     "counter"};
+        for (int k = 0; k < 2; k++) { /* the choice is recorded with the run */
+            cJSON *cfg_k = read_json(exps[k], "config.json");
+            const cJSON *set = cJSON_GetObjectItemCaseSensitive(cfg_k, "settings");
+            const char *init = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(set, "init"));
+            CHECK(init && !strcmp(init, want[k]));
+            cJSON_Delete(cfg_k);
+        }
         snprintf(path, sizeof path, "%s/init_flag/last.fer", runs);
         char other[4500];
         snprintf(other, sizeof other, "%s/init_counter/last.fer", runs);
