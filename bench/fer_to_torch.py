@@ -21,19 +21,21 @@ import struct
 import sys
 import zlib
 
+FIXED_BYTES, ALIGN = 32, 64  # .fer: fixed header bytes, payload and tensor alignment
+
 
 def read_fer(path, np):
     """(header dict, {tensor name: float32 array}, {optimiser state name: float32 array}) of a
     .fer file (model/README.md's layout)."""
     with open(path, "rb") as f:
         blob = f.read()
-    if len(blob) < 36 or blob[:8] != b"FERMODEL":
+    if len(blob) < FIXED_BYTES + 4 or blob[:8] != b"FERMODEL":
         raise ValueError(f"{path}: not a fer checkpoint (bad magic)")
     header_bytes, = struct.unpack_from("<I", blob, 12)
     payload, size = struct.unpack_from("<QQ", blob, 16)
     if size != len(blob) or zlib.crc32(blob[:-4]) != struct.unpack_from("<I", blob, size - 4)[0]:
         raise ValueError(f"{path}: truncated or corrupt (size or CRC mismatch)")
-    header = json.loads(blob[32:32 + header_bytes])
+    header = json.loads(blob[FIXED_BYTES:FIXED_BYTES + header_bytes])
     tensors = {t["name"]: np.frombuffer(blob, dtype="<f4", count=t["numel"],
                                         offset=payload + t["offset"]).reshape(t["shape"])
                for t in header["tensors"]}
@@ -41,6 +43,31 @@ def read_fer(path, np):
                                       offset=payload + t["offset"])
              for t in header.get("optimizer", {}).get("state", [])}
     return header, tensors, optim
+
+
+def fer_bytes(header, tensors, np):
+    """A complete .fer file (read_fer's layout, as model/src/checkpoint.c writes it) with `header`'s
+    tensor table filled from {name: array}; the CRC-32 trailer covers every byte before it."""
+    header = dict(header)
+    table, offset = [], 0
+    for entry in header["tensors"]:
+        table.append(dict(entry, offset=offset))
+        offset += (entry["numel"] * 4 + ALIGN - 1) // ALIGN * ALIGN
+    header["tensors"], header["payload_bytes"] = table, offset
+    text = json.dumps(header, separators=(",", ":")).encode()
+    payload_at = (FIXED_BYTES + len(text) + ALIGN - 1) // ALIGN * ALIGN
+    size = payload_at + offset + 4
+    blob = bytearray(size - 4)
+    blob[:8] = b"FERMODEL"
+    struct.pack_into("<IIQQ", blob, 8, header["version"], len(text), payload_at, size)
+    blob[FIXED_BYTES:payload_at] = text.ljust(payload_at - FIXED_BYTES, b" ")
+    for entry in table:
+        data = np.ascontiguousarray(tensors[entry["name"]], dtype="<f4").reshape(-1)
+        if data.size != entry["numel"]:
+            raise ValueError(f"{entry['name']}: {data.size} values, the header wants {entry['numel']}")
+        start = payload_at + entry["offset"]
+        blob[start:start + data.nbytes] = data.tobytes()
+    return bytes(blob) + struct.pack("<I", zlib.crc32(blob))
 
 
 def sequential_key(name, reference):

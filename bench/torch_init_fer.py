@@ -17,38 +17,8 @@ tests/golden/golden_init.bin); this script made E5_torchinit_seed40/41 before th
 is kept as an independent check: a run from its file and one with --init pytorch end identical.
 """
 import argparse
-import json
 import os
-import struct
 import sys
-import zlib
-
-FIXED_BYTES, ALIGN = 32, 64
-
-
-def fer_bytes(header, tensors, np):
-    """A complete .fer file (model/src/checkpoint.c's layout) with `header`'s tensor table filled
-    from {name: array}; the CRC-32 trailer covers every byte before it."""
-    header = dict(header)
-    table, offset = [], 0
-    for entry in header["tensors"]:
-        table.append(dict(entry, offset=offset))
-        offset += (entry["numel"] * 4 + ALIGN - 1) // ALIGN * ALIGN
-    header["tensors"], header["payload_bytes"] = table, offset
-    text = json.dumps(header, separators=(",", ":")).encode()
-    payload_at = (FIXED_BYTES + len(text) + ALIGN - 1) // ALIGN * ALIGN
-    size = payload_at + offset + 4
-    blob = bytearray(size - 4)
-    blob[:8] = b"FERMODEL"
-    struct.pack_into("<IIQQ", blob, 8, header["version"], len(text), payload_at, size)
-    blob[FIXED_BYTES:payload_at] = text.ljust(payload_at - FIXED_BYTES, b" ")
-    for entry in table:
-        data = np.ascontiguousarray(tensors[entry["name"]], dtype="<f4").reshape(-1)
-        if data.size != entry["numel"]:
-            raise ValueError(f"{entry['name']}: {data.size} values, the header wants {entry['numel']}")
-        start = payload_at + entry["offset"]
-        blob[start:start + data.nbytes] = data.tobytes()
-    return bytes(blob) + struct.pack("<I", zlib.crc32(blob))
 
 
 def main():
@@ -66,7 +36,7 @@ def main():
     if modules is None:
         return 3
     np, torch, _ = modules
-    from fer_to_torch import read_fer
+    from fer_to_torch import fer_bytes, read_fer
     import make_golden
     try:
         template, _, _ = read_fer(args.template, np)

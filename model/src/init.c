@@ -55,9 +55,9 @@ static init_kind tensor_init_kind(const fer_model *m, int t, float *fill)
     return strcmp(suffix, ".bias") == 0 ? INIT_BIAS : INIT_KAIMING;
 }
 
-/* Every tensor through fill_tensor(m, t, kind, fill, host, ctx), uploaded; gradients zeroed. */
-typedef void (*tensor_filler)(const fer_model *m, int t, init_kind kind, float fill, float *host,
-                              void *ctx);
+/* Constants filled here, random tensors through fill_tensor(m, t, kind, host, ctx); every tensor
+ * uploaded, gradients zeroed. */
+typedef void (*tensor_filler)(const fer_model *m, int t, init_kind kind, float *host, void *ctx);
 
 static fer_status init_tensors(fer_model *m, tensor_filler fill_tensor, void *ctx)
 {
@@ -76,7 +76,7 @@ static fer_status init_tensors(fer_model *m, tensor_filler fill_tensor, void *ct
         if (kind == INIT_FILL)
             for (size_t i = 0; i < tt->info.numel; i++) host[i] = fill;
         else
-            fill_tensor(m, t, kind, fill, host, ctx);
+            fill_tensor(m, t, kind, host, ctx);
         st = FER_OP(m->b, upload, tt->data, host, tt->info.numel * sizeof(float));
     }
     free(host);
@@ -88,10 +88,8 @@ static fer_status init_tensors(fer_model *m, tensor_filler fill_tensor, void *ct
 
 /* ---- counter-based ------------------------------------------------------------------- */
 
-static void fill_counter(const fer_model *m, int t, init_kind kind, float fill, float *host,
-                         void *ctx)
+static void fill_counter(const fer_model *m, int t, init_kind kind, float *host, void *ctx)
 {
-    (void)fill;
     uint64_t seed = *(const uint64_t *)ctx;
     float bound = kind == INIT_XAVIER
                       ? (float)sqrt(6.0 / (double)(m->feat_dim + m->arch.n_classes))
@@ -154,10 +152,8 @@ static void uniform_pytorch(mt19937 *g, double bound, float *out, size_t n)
     }
 }
 
-static void fill_pytorch(const fer_model *m, int t, init_kind kind, float fill, float *host,
-                         void *ctx)
+static void fill_pytorch(const fer_model *m, int t, init_kind kind, float *host, void *ctx)
 {
-    (void)fill;
     mt19937 *g = ctx;
     size_t n = m->tensors[t].info.numel;
     double fan_in = (double)tensor_fan_in(m, t), bound;

@@ -548,12 +548,7 @@ int main(int argc, char **argv)
     }
     OK(st);
     char path[4096];
-    const char *file = strcmp(config, "losses") == 0  ? "losses"
-                       : strcmp(config, "optim") == 0 ? "optim"
-                       : strcmp(config, "sched") == 0 ? "sched"
-                       : strcmp(config, "init") == 0  ? "init"
-                                                       : config;
-    snprintf(path, sizeof path, "%s/golden_%s.bin", argv[3], file);
+    snprintf(path, sizeof path, "%s/golden_%s.bin", argv[3], config); /* one fixture per config */
     if (golden_load(path, &G) != 0)
         return 1;
     printf("golden %s on backend %s\n", config, fer_backend_name(B));
