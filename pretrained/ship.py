@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """Ship trained runs as bundled models and regenerate the results they feed (issue 8).
 
-  pretrained/ship.py model NAME TITLE RUN_DIR... [--build DIR] [--data_root DIR]
+  pretrained/ship.py model NAME TITLE RUN_DIR... [--note TEXT] [--build DIR] [--data_root DIR]
       Of the given runs (seeds of one experiment) take the one with the best validation
       macro-F1 (never test), copy its best.fer to pretrained/NAME_best.fer, evaluate it on test
       with fer-eval into docs/results/NAME/, check that the seed's eval-only form
       (fer-train --epochs 0 --resume) prints the same numbers, and write the sidecar
-      pretrained/NAME_best.json (test metrics, the exact command, the candidates).
-  pretrained/ship.py reports RUNS_DIR [--build DIR]
-      fer-report seeds over every RUNS_DIR/*_seedNN run and fer-report compare E0 vs E5 (the
-      shipped seeds) into docs/results/.
+      pretrained/NAME_best.json (test metrics, the exact command, the candidates, the note).
+      Every candidate's record (metrics.json, config.json, history.jsonl) is archived in
+      docs/results/runs/RUN/, so the seed summaries never depend on an uncommitted runs/ folder.
+  pretrained/ship.py reports [RUNS_DIR] [--build DIR]
+      fer-report seeds over every RUNS_DIR/*_seedNN run (default: the archive
+      docs/results/runs) and fer-report compare E0 vs E5 (the shipped seeds) into
+      docs/results/.
   pretrained/ship.py readme
       Rewrite the README block between <!-- results:begin --> and <!-- results:end --> from
       the sidecars and docs/results/seed_summary.csv.
@@ -85,7 +88,25 @@ def seed_command(s, exp):
         cmd.append("--amp")
     if s.get("init", "counter") != "pytorch":  # runs from before --init drew counter-based weights
         cmd += ["--init", "counter"]
+    if s.get("threads", 0):  # the thread count changes float summation order, so it is part of the run
+        cmd += ["--threads", str(s["threads"])]
     return cmd
+
+
+ARCHIVE = "docs/results/runs"
+RECORD_FILES = ("metrics.json", "config.json", "history.jsonl")
+
+
+def archive_run(run_dir):
+    """Copy a finished run's small record files into the committed archive."""
+    name = os.path.basename(os.path.normpath(run_dir))
+    dst = os.path.join(ARCHIVE, name)
+    os.makedirs(dst, exist_ok=True)
+    for f in RECORD_FILES:
+        src = os.path.join(run_dir, f)
+        if not os.path.isfile(src):
+            die(f"{src}: missing; the run has not finished")
+        copy_atomic(src, os.path.join(dst, f))
 
 
 def run_tool(argv, log_path=None):
@@ -118,6 +139,8 @@ def ship_model(a):
                            "val_macro_f1": best["val/macro_f1"], "val_accuracy": best["val/acc"],
                            "epoch_seconds": [h["seconds"] for h in hist]})
     chosen = max(candidates, key=lambda c: c["val_macro_f1"])
+    for c in candidates:
+        archive_run(c["dir"])
     s = chosen["settings"]
     if chosen["epochs_done"] < s["epochs"]:
         print(f"ship.py: warning: {chosen['run']} has {chosen['epochs_done']} of "
@@ -166,6 +189,7 @@ def ship_model(a):
         "epochs": s["epochs"],
         "command": " ".join(seed_command(s, chosen["run"])),
         "backend": "cpu (float32; --amp has no bf16 path on this CPU)",
+        "threads": s.get("threads", 0) or "all cores (2)",
         "epochs_completed_when_shipped": chosen["epochs_done"],
         "selected_epoch": chosen["selected_epoch"],
         "selected_on": "val macro-F1 (PublicTest)",
@@ -185,6 +209,8 @@ def ship_model(a):
         ],
         "fer_train_eval_only_agrees": agrees,
     }
+    if a.note:
+        side["training_note"] = a.note
     write_atomic(ckpt[:-4] + ".json", json.dumps(side, indent=2) + "\n")
     print(f"{ckpt_name}: {chosen['run']} (val macro-F1 {chosen['val_macro_f1']:.4f}, epoch "
           f"{chosen['selected_epoch']}/{chosen['epochs_done']}): test acc {m['accuracy']:.4f} "
@@ -211,7 +237,7 @@ def reports(a):
 
 
 def readme(a):
-    rows = []
+    rows, notes = [], []
     seed_table = {
         "E0_match": ("E0 baseline", "0.633 / 0.534 / 0.069 / 0.375"),
         "E2b_wce": ("E2b weighted CE (inv_sqrt)", "0.614 / 0.569 / 0.451 / 0.337"),
@@ -222,16 +248,24 @@ def readme(a):
         side_path = os.path.join(ROOT, "pretrained", f"{name}_best.json")
         mpath = os.path.join(ROOT, "docs/results", name, "metrics.json")
         if not (os.path.isfile(side_path) and os.path.isfile(mpath)):
-            rows.append(f"| {title} | not trained yet | | | | | | {seed_res} |")
+            rows.append(f"| {title} | | not trained yet | | | | | | {seed_res} |")
             continue
         side = json.load(open(side_path))
         m = json.load(open(mpath))
         done = side["epochs_completed_when_shipped"]
         part = "" if done >= side["epochs"] else f" ({done} epochs)"
-        rows.append(f"| [{title}](docs/results/{name}/), seed {side['seed']}{part} | "
+        init = "counter" if "--init counter" in side["command"] else "pytorch"
+        threads = side.get("threads", "all cores (2)")
+        threads = "2" if threads == "all cores (2)" else str(threads)
+        mark = ""
+        if side.get("training_note"):
+            notes.append(side["training_note"])
+            mark = " " + "*" * len(notes)
+        rows.append(f"| [{title}](docs/results/{name}/), seed {side['seed']}{part} | {init} | "
                     f"[`{side['checkpoint']}`](pretrained/{name}_best.json) | "
                     f"{m['accuracy']:.3f} | {m['macro_f1']:.3f} | {m['f1_disgust']:.3f} | "
-                    f"{m['f1_fear']:.3f} | {side['epoch_seconds_median']:.0f} | {seed_res} |")
+                    f"{m['f1_fear']:.3f} | {side['epoch_seconds_median']:.0f} ({threads}){mark} | "
+                    f"{seed_res} |")
 
     means = []
     md_path = os.path.join(ROOT, "docs/results/seed_summary.md")
@@ -261,11 +295,14 @@ def readme(a):
            "test) of its experiment, trained with `fer-train` on the `cpu` backend with the seed's "
            "settings (batch 256, Adam 1e-3, cosine, 30 epochs unless stated) and evaluated with "
            "`fer-eval`. Sidecar JSONs hold the exact training command, all per-class metrics and "
-           "the candidate seeds. s/epoch: median wall time of one training epoch (28,709 "
-           "images with augmentation, 2 threads) in that run's history.jsonl.", "",
-           "| experiment (ours) | checkpoint | accuracy | macro-F1 | disgust F1 | fear F1 "
-           "| s/epoch | seed's published acc / macro-F1 / disgust / fear |",
-           "|---|---|---:|---:|---:|---:|---:|---|"] + rows + [""]
+           "the candidate seeds. init: the initial weights (`--init`; `pytorch`, the default, "
+           "is the seed project's own network for that seed). s/epoch (threads): median wall "
+           "time of one training pass (28,709 images with augmentation; validation not included) "
+           "in that run's history.jsonl, with its `--threads`.", "",
+           "| experiment (ours) | init | checkpoint | accuracy | macro-F1 | disgust F1 | fear F1 "
+           "| s/epoch (threads) | seed's published acc / macro-F1 / disgust / fear |",
+           "|---|---|---|---:|---:|---:|---:|---:|---|"] + rows + [""]
+    txt += ["*" * (i + 1) + " " + n for i, n in enumerate(notes)] + ([""] if notes else [])
     if means:
         txt += ["Means over the training seeds 40, 41, 42 (`fer-report seeds`: "
                 "[seed_summary.md](docs/results/seed_summary.md), population std):", "",
@@ -296,10 +333,11 @@ def main():
     m.add_argument("name")
     m.add_argument("title")
     m.add_argument("runs", nargs="+")
+    m.add_argument("--note", default="", help="how the run was trained, for the sidecar and README")
     m.add_argument("--build", default=os.path.join(ROOT, "build"))
     m.add_argument("--data_root", default=os.path.join(ROOT, "..", "shared", "fer2013"))
     r = sub.add_parser("reports")
-    r.add_argument("runs_dir")
+    r.add_argument("runs_dir", nargs="?", default=os.path.join(ROOT, ARCHIVE))
     r.add_argument("--build", default=os.path.join(ROOT, "build"))
     sub.add_parser("readme")
     a = ap.parse_args()

@@ -1,0 +1,121 @@
+/* The bundled models against their sidecars (pretrained/NAME_best.json): each sidecar names an
+ * existing checkpoint, the command that trained it and its test metrics; on the real FER-2013
+ * test split (../shared/fer2013, skipped when absent) fer-eval reproduces those metrics, so the
+ * README's results table (made from the sidecars) is what the shipped files score.
+ * argv: fer-eval, the pretrained/ folder. */
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <cjson/cJSON.h>
+
+#include "fixtures.h"
+
+static const char *const MODELS[] = {"E0_match", "E2b_wce", "E5_balanced", "E6_arcface_focal"};
+enum { N_MODELS = sizeof MODELS / sizeof MODELS[0], TEST_IMAGES = 3589 };
+
+static cJSON *load_json(const char *path)
+{
+    char *text = fx_read_file(path, NULL);
+    if (!text) {
+        fprintf(stderr, "%s: cannot read\n", path);
+        exit(1);
+    }
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    if (!j) {
+        fprintf(stderr, "%s: not valid JSON\n", path);
+        exit(1);
+    }
+    return j;
+}
+
+static double number_at(const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    CHECK(cJSON_IsNumber(v));
+    return v->valuedouble;
+}
+
+/* The sidecar's own promises, checked without the data set. */
+static cJSON *check_sidecar(const char *dir, const char *name)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s_best.json", dir, name);
+    cJSON *side = load_json(path);
+    const cJSON *ckpt = cJSON_GetObjectItemCaseSensitive(side, "checkpoint");
+    const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(side, "command");
+    const cJSON *test = cJSON_GetObjectItemCaseSensitive(side, "test");
+    CHECK(cJSON_IsString(ckpt) && cJSON_IsString(cmd) && cJSON_IsObject(test));
+    char want[300];
+    snprintf(want, sizeof want, "%s_best.fer", name);
+    CHECK(!strcmp(ckpt->valuestring, want));
+    snprintf(path, sizeof path, "%s/%s", dir, want);
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && st.st_size > 0);
+    CHECK(!strncmp(cmd->valuestring, "fer-train ", 10) && strstr(cmd->valuestring, "--seed "));
+    /* chosen on validation, among the candidates it lists */
+    const cJSON *cands = cJSON_GetObjectItemCaseSensitive(side, "candidates");
+    CHECK(cJSON_IsArray(cands) && cJSON_GetArraySize(cands) >= 1);
+    double best_val = -1;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cands) best_val = fmax(best_val, number_at(c, "val_macro_f1"));
+    CHECK(number_at(side, "val_macro_f1") == best_val);
+    double acc = number_at(test, "accuracy"), f1 = number_at(test, "macro_f1");
+    CHECK(acc > 0.3 && acc < 1 && f1 > 0.2 && f1 < 1);
+    return side;
+}
+
+int main(int argc, char **argv)
+{
+    CHECK(argc == 3);
+    const char *fer_eval = argv[1], *dir = argv[2];
+    cJSON *sides[N_MODELS];
+    for (int i = 0; i < N_MODELS; i++)
+        sides[i] = check_sidecar(dir, MODELS[i]);
+    printf("%d sidecars consistent with their checkpoints\n", N_MODELS);
+
+    struct stat st;
+    if (stat(FER_SHARED_DATA, &st) != 0) {
+        printf("skip: %s not found (real FER-2013 data): the test metrics are not re-measured\n",
+               FER_SHARED_DATA);
+        for (int i = 0; i < N_MODELS; i++)
+            cJSON_Delete(sides[i]);
+        return 77;
+    }
+    char *tmp = fx_tempdir("fer_test_pretrained");
+    for (int i = 0; i < N_MODELS; i++) {
+        char model[1200], out[1200], log[1300], metrics[1300];
+        snprintf(model, sizeof model, "%s/%s_best.fer", dir, MODELS[i]);
+        snprintf(out, sizeof out, "%s/%s", tmp, MODELS[i]);
+        snprintf(log, sizeof log, "%s.log", out);
+        char *args[] = {(char *)fer_eval, "--model", model, "--data_root", FER_SHARED_DATA,
+                        "--split", "test", "--out", out, NULL};
+        int rc = fx_run(args, log);
+        if (rc != 0) {
+            char *text = fx_read_file(log, NULL);
+            fprintf(stderr, "fer-eval %s: exit %d\n%s\n", model, rc, text ? text : "");
+            free(text);
+            return 1;
+        }
+        snprintf(metrics, sizeof metrics, "%s/metrics.json", out);
+        cJSON *got = load_json(metrics);
+        const cJSON *want = cJSON_GetObjectItemCaseSensitive(sides[i], "test");
+        CHECK(number_at(got, "total") == TEST_IMAGES);
+        /* Exact in the build that made the sidecars; a build with other kernels (the sanitizer
+         * build) may round one borderline image the other way, never more. */
+        double d_acc = fabs(number_at(got, "accuracy") - number_at(want, "accuracy"));
+        double d_f1 = fabs(number_at(got, "macro_f1") - number_at(want, "macro_f1"));
+        printf("%s: test accuracy %.4f macro-F1 %.4f (sidecar %.4f / %.4f)\n", MODELS[i],
+               number_at(got, "accuracy"), number_at(got, "macro_f1"),
+               number_at(want, "accuracy"), number_at(want, "macro_f1"));
+        if (d_acc > 1.5 / TEST_IMAGES || d_f1 > 2e-3) {
+            fprintf(stderr, "%s: fer-eval gives other test metrics than its sidecar\n", model);
+            return 1;
+        }
+        cJSON_Delete(got);
+        cJSON_Delete(sides[i]);
+    }
+    fx_rm_rf(tmp);
+    free(tmp);
+    return 0;
+}
