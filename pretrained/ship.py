@@ -101,6 +101,8 @@ def archive_run(run_dir):
     """Copy a finished run's small record files into the committed archive."""
     name = os.path.basename(os.path.normpath(run_dir))
     dst = os.path.join(ARCHIVE, name)
+    if os.path.abspath(run_dir) == os.path.abspath(dst):
+        return  # already the archived record
     os.makedirs(dst, exist_ok=True)
     for f in RECORD_FILES:
         src = os.path.join(run_dir, f)
@@ -131,14 +133,16 @@ def ship_model(a):
         hist = read_history(run)
         cfg = read_config(run)
         best = max(hist, key=lambda h: h["val/macro_f1"])
-        if not os.path.isfile(os.path.join(run, "best.fer")):
-            die(f"{run}/best.fer: missing")
         candidates.append({"run": os.path.basename(os.path.normpath(run)), "dir": run,
                            "settings": cfg["settings"], "epochs_done": len(hist),
                            "selected_epoch": best["epoch"],
                            "val_macro_f1": best["val/macro_f1"], "val_accuracy": best["val/acc"],
                            "epoch_seconds": [h["seconds"] for h in hist]})
     chosen = max(candidates, key=lambda c: c["val_macro_f1"])
+    # an archived record (docs/results/runs/RUN) can compete without its checkpoint; the winner
+    # needs one
+    if not os.path.isfile(os.path.join(chosen["dir"], "best.fer")):
+        die(f"{chosen['dir']}/best.fer: missing, and this run has the best validation macro-F1")
     for c in candidates:
         archive_run(c["dir"])
     s = chosen["settings"]
@@ -234,6 +238,15 @@ def reports(a):
         with open(side) as f:
             pair.append(os.path.join(a.runs_dir, json.load(f)["run"]))
     print(run_tool([fer_report, "compare"] + pair + ["--out", out]))
+    # the figures of an earlier shipped pair would otherwise stay listed in the README
+    tag = "_vs_".join(os.path.basename(p) for p in pair)
+    for old in glob.glob(os.path.join(out, "*_E0_*_vs_E5_*")):
+        if tag not in os.path.basename(old):
+            os.remove(old)
+            print(f"removed {old} (an earlier shipped pair)")
+
+
+NOTE_MARKS = "†‡§¶"  # one per shipped model at most
 
 
 def readme(a):
@@ -260,7 +273,7 @@ def readme(a):
         mark = ""
         if side.get("training_note"):
             notes.append(side["training_note"])
-            mark = " " + "*" * len(notes)
+            mark = " " + NOTE_MARKS[len(notes) - 1]
         rows.append(f"| [{title}](docs/results/{name}/), seed {side['seed']}{part} | {init} | "
                     f"[`{side['checkpoint']}`](pretrained/{name}_best.json) | "
                     f"{m['accuracy']:.3f} | {m['macro_f1']:.3f} | {m['f1_disgust']:.3f} | "
@@ -302,7 +315,7 @@ def readme(a):
            "| experiment (ours) | init | checkpoint | accuracy | macro-F1 | disgust F1 | fear F1 "
            "| s/epoch (threads) | seed's published acc / macro-F1 / disgust / fear |",
            "|---|---|---|---:|---:|---:|---:|---:|---|"] + rows + [""]
-    txt += ["*" * (i + 1) + " " + n for i, n in enumerate(notes)] + ([""] if notes else [])
+    txt += [NOTE_MARKS[i] + " " + n for i, n in enumerate(notes)] + ([""] if notes else [])
     if means:
         txt += ["Means over the training seeds 40, 41, 42 (`fer-report seeds`: "
                 "[seed_summary.md](docs/results/seed_summary.md), population std):", "",
@@ -314,7 +327,8 @@ def readme(a):
     txt += ["Reproduce (the two forms print the same numbers; `fer-train --epochs 0 --resume` "
             "is the seed's form):", "", "```sh"] + evals + ["```", "",
             "Regenerate everything in this section from finished runs: "
-            "`pretrained/ship.py model ...`, `pretrained/ship.py reports RUNS_DIR`, "
+            "`pretrained/ship.py model ...`, `pretrained/ship.py reports` (over the run records in "
+            "[docs/results/runs/](docs/results/runs/)), "
             "`pretrained/ship.py readme` (see [pretrained/README.md](pretrained/README.md)).", ""]
     path = os.path.join(ROOT, "README.md")
     s = open(path).read()
