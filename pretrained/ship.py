@@ -8,10 +8,10 @@
       (fer-train --epochs 0 --resume) prints the same numbers, and write the sidecar
       pretrained/NAME_best.json (test metrics, the exact command, the candidates, the note).
       Every candidate's record (metrics.json, config.json, history.jsonl) is archived in
-      docs/results/runs/RUN/, so the seed summaries never depend on an uncommitted runs/ folder.
+      docs/results/records/RUN/, so the seed summaries never depend on an uncommitted runs/ folder.
   pretrained/ship.py reports [RUNS_DIR] [--build DIR]
       fer-report seeds over every RUNS_DIR/*_seedNN run (default: the archive
-      docs/results/runs) and fer-report compare E0 vs E5 (the shipped seeds) into
+      docs/results/records) and fer-report compare E0 vs E5 (the shipped seeds) into
       docs/results/.
   pretrained/ship.py readme
       Rewrite the README block between <!-- results:begin --> and <!-- results:end --> from
@@ -93,7 +93,7 @@ def seed_command(s, exp):
     return cmd
 
 
-ARCHIVE = "docs/results/runs"
+ARCHIVE = "docs/results/records"
 RECORD_FILES = ("metrics.json", "config.json", "history.jsonl")
 
 
@@ -139,7 +139,7 @@ def ship_model(a):
                            "val_macro_f1": best["val/macro_f1"], "val_accuracy": best["val/acc"],
                            "epoch_seconds": [h["seconds"] for h in hist]})
     chosen = max(candidates, key=lambda c: c["val_macro_f1"])
-    # an archived record (docs/results/runs/RUN) can compete without its checkpoint; the winner
+    # an archived record (docs/results/records/RUN) can compete without its checkpoint; the winner
     # needs one
     if not os.path.isfile(os.path.join(chosen["dir"], "best.fer")):
         die(f"{chosen['dir']}/best.fer: missing, and this run has the best validation macro-F1")
@@ -328,7 +328,7 @@ def readme(a):
             "is the seed's form):", "", "```sh"] + evals + ["```", "",
             "Regenerate everything in this section from finished runs: "
             "`pretrained/ship.py model ...`, `pretrained/ship.py reports` (over the run records in "
-            "[docs/results/runs/](docs/results/runs/)), "
+            "[docs/results/records/](docs/results/records/)), "
             "`pretrained/ship.py readme` (see [pretrained/README.md](pretrained/README.md)).", ""]
     path = os.path.join(ROOT, "README.md")
     s = open(path).read()
