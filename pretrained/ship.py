@@ -193,7 +193,6 @@ def ship_model(a):
         "epochs": s["epochs"],
         "command": " ".join(seed_command(s, chosen["run"])),
         "backend": "cpu (float32; --amp has no bf16 path on this CPU)",
-        "threads": s.get("threads", 0) or "all cores (2)",
         "epochs_completed_when_shipped": chosen["epochs_done"],
         "selected_epoch": chosen["selected_epoch"],
         "selected_on": "val macro-F1 (PublicTest)",
@@ -265,11 +264,13 @@ def readme(a):
             continue
         side = json.load(open(side_path))
         m = json.load(open(mpath))
+        # the shipped run's own config.json, copied by ship_model: what it started from and
+        # how many threads it really ran
+        cfg = json.load(open(os.path.join(ROOT, "docs/results", name, "train_config.json")))
         done = side["epochs_completed_when_shipped"]
         part = "" if done >= side["epochs"] else f" ({done} epochs)"
-        init = "counter" if "--init counter" in side["command"] else "pytorch"
-        threads = side.get("threads", "all cores (2)")
-        threads = "2" if threads == "all cores (2)" else str(threads)
+        init = cfg["settings"].get("init", "counter")  # as seed_command reads it
+        threads = cfg["threads"]
         mark = ""
         if side.get("training_note"):
             notes.append(side["training_note"])

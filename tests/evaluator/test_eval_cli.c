@@ -41,20 +41,10 @@ static int log_has(const char *log, const char *text)
     return found;
 }
 
-static cJSON *load_json(const char *path)
-{
-    char *text = fx_read_file(path, NULL);
-    CHECK(text);
-    cJSON *j = cJSON_Parse(text);
-    free(text);
-    CHECK(j);
-    return j;
-}
-
 /* Every metric key of `want` has the same value (same text) in `got`. */
 static void same_metrics(const char *want_path, const char *got_path)
 {
-    cJSON *want = load_json(want_path), *got = load_json(got_path);
+    cJSON *want = fx_load_json(want_path), *got = fx_load_json(got_path);
     const char *keys[] = {"accuracy", "macro_f1", "per_class_f1", "per_class_precision",
                           "per_class_recall", "weighted_f1", "support", "confusion_matrix",
                           "ece", "calibration", "f1_disgust", "f1_surprise", "class_names"};
@@ -77,17 +67,15 @@ static void same_metrics(const char *want_path, const char *got_path)
 
 static double json_number(const char *path, const char *key)
 {
-    cJSON *j = load_json(path);
-    cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
-    CHECK(cJSON_IsNumber(v));
-    double d = v->valuedouble;
+    cJSON *j = fx_load_json(path);
+    double d = fx_json_number(j, key);
     cJSON_Delete(j);
     return d;
 }
 
 static const char *json_string(const char *path, const char *key, char *buf, size_t cap)
 {
-    cJSON *j = load_json(path);
+    cJSON *j = fx_load_json(path);
     cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
     snprintf(buf, cap, "%s", cJSON_IsString(v) ? v->valuestring : cJSON_IsTrue(v) ? "true" : "");
     cJSON_Delete(j);

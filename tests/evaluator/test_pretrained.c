@@ -13,35 +13,12 @@
 static const char *const MODELS[] = {"E0_match", "E2b_wce", "E5_balanced", "E6_arcface_focal"};
 enum { N_MODELS = sizeof MODELS / sizeof MODELS[0], TEST_IMAGES = 3589 };
 
-static cJSON *load_json(const char *path)
-{
-    char *text = fx_read_file(path, NULL);
-    if (!text) {
-        fprintf(stderr, "%s: cannot read\n", path);
-        exit(1);
-    }
-    cJSON *j = cJSON_Parse(text);
-    free(text);
-    if (!j) {
-        fprintf(stderr, "%s: not valid JSON\n", path);
-        exit(1);
-    }
-    return j;
-}
-
-static double number_at(const cJSON *obj, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    CHECK(cJSON_IsNumber(v));
-    return v->valuedouble;
-}
-
 /* The sidecar's own promises, checked without the data set. */
 static cJSON *check_sidecar(const char *dir, const char *name)
 {
     char path[1200];
     snprintf(path, sizeof path, "%s/%s_best.json", dir, name);
-    cJSON *side = load_json(path);
+    cJSON *side = fx_load_json(path);
     const cJSON *ckpt = cJSON_GetObjectItemCaseSensitive(side, "checkpoint");
     const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(side, "command");
     const cJSON *test = cJSON_GetObjectItemCaseSensitive(side, "test");
@@ -58,9 +35,9 @@ static cJSON *check_sidecar(const char *dir, const char *name)
     CHECK(cJSON_IsArray(cands) && cJSON_GetArraySize(cands) >= 1);
     double best_val = -1;
     const cJSON *c;
-    cJSON_ArrayForEach(c, cands) best_val = fmax(best_val, number_at(c, "val_macro_f1"));
-    CHECK(number_at(side, "val_macro_f1") == best_val);
-    double acc = number_at(test, "accuracy"), f1 = number_at(test, "macro_f1");
+    cJSON_ArrayForEach(c, cands) best_val = fmax(best_val, fx_json_number(c, "val_macro_f1"));
+    CHECK(fx_json_number(side, "val_macro_f1") == best_val);
+    double acc = fx_json_number(test, "accuracy"), f1 = fx_json_number(test, "macro_f1");
     CHECK(acc > 0.3 && acc < 1 && f1 > 0.2 && f1 < 1);
     return side;
 }
@@ -98,16 +75,16 @@ int main(int argc, char **argv)
             return 1;
         }
         snprintf(metrics, sizeof metrics, "%s/metrics.json", out);
-        cJSON *got = load_json(metrics);
+        cJSON *got = fx_load_json(metrics);
         const cJSON *want = cJSON_GetObjectItemCaseSensitive(sides[i], "test");
-        CHECK(number_at(got, "total") == TEST_IMAGES);
+        CHECK(fx_json_number(got, "total") == TEST_IMAGES);
         /* Exact in the build that made the sidecars; a build with other kernels (the sanitizer
          * build) may round one borderline image the other way, never more. */
-        double d_acc = fabs(number_at(got, "accuracy") - number_at(want, "accuracy"));
-        double d_f1 = fabs(number_at(got, "macro_f1") - number_at(want, "macro_f1"));
+        double d_acc = fabs(fx_json_number(got, "accuracy") - fx_json_number(want, "accuracy"));
+        double d_f1 = fabs(fx_json_number(got, "macro_f1") - fx_json_number(want, "macro_f1"));
         printf("%s: test accuracy %.4f macro-F1 %.4f (sidecar %.4f / %.4f)\n", MODELS[i],
-               number_at(got, "accuracy"), number_at(got, "macro_f1"),
-               number_at(want, "accuracy"), number_at(want, "macro_f1"));
+               fx_json_number(got, "accuracy"), fx_json_number(got, "macro_f1"),
+               fx_json_number(want, "accuracy"), fx_json_number(want, "macro_f1"));
         if (d_acc > 1.5 / TEST_IMAGES || d_f1 > 2e-3) {
             fprintf(stderr, "%s: fer-eval gives other test metrics than its sidecar\n", model);
             return 1;

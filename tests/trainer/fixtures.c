@@ -1,5 +1,6 @@
 /* Trainer test fixtures (see fixtures.h). */
 #include "fixtures.h"
+#include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -197,4 +198,21 @@ char *fx_read_file(const char *path, size_t *n)
     fclose(f);
     if (n) *n = got;
     return buf;
+}
+
+cJSON *fx_load_json(const char *path)
+{
+    char *text = fx_read_file(path, NULL);
+    CHECK(text, "%s: cannot read", path);
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    CHECK(j, "%s: not valid JSON", path);
+    return j;
+}
+
+double fx_json_number(const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    CHECK(cJSON_IsNumber(v), "'%s' missing or not a number", key);
+    return v->valuedouble;
 }

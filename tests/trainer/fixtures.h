@@ -41,4 +41,9 @@ int fx_run(char *const argv[], const char *log_path);
 /* Entries of a directory, "." and ".." excepted (threads: /proc/PID/task); 0 when unreadable. */
 int fx_count_dir_entries(const char *path);
 char *fx_read_file(const char *path, size_t *n);
+/* A JSON file parsed (cJSON_Delete it); the test fails, naming the file, when it is unreadable or
+ * not JSON. */
+struct cJSON *fx_load_json(const char *path);
+/* obj[key] as a number; the test fails, naming the key, when it is missing or not a number. */
+double fx_json_number(const struct cJSON *obj, const char *key);
 #endif

@@ -99,19 +99,7 @@ static cJSON *read_json(const char *exp, const char *name)
 {
     char p[4500];
     snprintf(p, sizeof p, "%s/%s/%s", runs, exp, name);
-    char *text = fx_read_file(p, NULL);
-    CHECK(text);
-    cJSON *j = cJSON_Parse(text);
-    free(text);
-    CHECK(j);
-    return j;
-}
-
-static double num(const cJSON *j, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
-    CHECK(cJSON_IsNumber(v));
-    return v->valuedouble;
+    return fx_load_json(p);
 }
 
 static int count_lines(const char *exp, const char *name)
@@ -194,7 +182,7 @@ static void same_weights(const char *exp_a, const char *exp_b)
 static void same_test_metrics(const char *exp_a, const char *exp_b)
 {
     cJSON *a = read_json(exp_a, "metrics.json"), *b = read_json(exp_b, "metrics.json");
-    CHECK(num(a, "accuracy") == num(b, "accuracy") && num(a, "macro_f1") == num(b, "macro_f1"));
+    CHECK(fx_json_number(a, "accuracy") == fx_json_number(b, "accuracy") && fx_json_number(a, "macro_f1") == fx_json_number(b, "macro_f1"));
     char *ca = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(a, "confusion_matrix"));
     char *cb = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(b, "confusion_matrix"));
     CHECK(ca && cb && !strcmp(ca, cb));
@@ -220,8 +208,8 @@ int main(int argc, char **argv)
     /* 1. 20 epochs reach > 95% test accuracy; every output is written */
     EXPECT_EXIT(run_train("full", NULL, NULL, NULL, "20"), 0);
     cJSON *m = read_json("full", "metrics.json");
-    double acc = num(m, "accuracy");
-    printf("tiny model, 20 epochs: test accuracy %.3f, macro-F1 %.3f\n", acc, num(m, "macro_f1"));
+    double acc = fx_json_number(m, "accuracy");
+    printf("tiny model, 20 epochs: test accuracy %.3f, macro-F1 %.3f\n", acc, fx_json_number(m, "macro_f1"));
     CHECK(acc > 0.95);
     const char *keys[] = {"macro_f1", "per_class_f1", "per_class_precision", "per_class_recall",
                           "f1_calm", "f1_happy", "f1_sad", "confusion_matrix"};
@@ -241,7 +229,7 @@ int main(int argc, char **argv)
     cJSON *cfg = read_json("full", "config.json");
     CHECK(cJSON_GetObjectItemCaseSensitive(cfg, "git_revision"));
     const cJSON *settings = cJSON_GetObjectItemCaseSensitive(cfg, "settings");
-    CHECK(settings && num(settings, "clip_grad") == 5.0 && num(settings, "epochs") == 20);
+    CHECK(settings && fx_json_number(settings, "clip_grad") == 5.0 && fx_json_number(settings, "epochs") == 20);
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(cfg, "data");
     const cJSON *train = cJSON_GetObjectItemCaseSensitive(data, "train");
     CHECK(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(train, "fingerprint")));
@@ -269,8 +257,8 @@ int main(int argc, char **argv)
     /* the interrupted epoch's wall time so far travels in the checkpoint ... */
     CHECK(fer_checkpoint_read_header(path, &arch, &meta) == FER_OK);
     cJSON *state = cJSON_Parse(meta.state_json);
-    double cut_seconds = num(state, "epoch_seconds");
-    CHECK(num(state, "batch") == 1 && cut_seconds > 0);
+    double cut_seconds = fx_json_number(state, "epoch_seconds");
+    CHECK(fx_json_number(state, "batch") == 1 && cut_seconds > 0);
     cJSON_Delete(state);
     fer_checkpoint_meta_clear(&meta);
     EXPECT_EXIT(run_train("cut", "--resume", path, NULL, NULL), 0);
@@ -283,7 +271,7 @@ int main(int argc, char **argv)
     char *epoch2 = hist ? strchr(hist, '\n') : NULL;
     CHECK(epoch2);
     cJSON *row2 = cJSON_Parse(epoch2 + 1); /* stops at the end of the first object */
-    CHECK(row2 && num(row2, "epoch") == 2 && num(row2, "seconds") >= cut_seconds);
+    CHECK(row2 && fx_json_number(row2, "epoch") == 2 && fx_json_number(row2, "seconds") >= cut_seconds);
     cJSON_Delete(row2);
     free(hist);
 
