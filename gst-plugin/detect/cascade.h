@@ -64,9 +64,14 @@ fer_status fer_cascade_boxes_push(fer_cascade_boxes *b, fer_cascade_box box);
  * step 0 (OpenCV's rule), coarse-to-fine. */
 void fer_cascade_params_default(fer_cascade_params *p);
 
+/* Largest cascade file read (Debian's largest, haarcascade_frontalface_alt_tree.xml, is 2.7 MB). */
+#define FER_CASCADE_MAX_BYTES (16 << 20)
+
 /* Loads an OpenCV cascade XML file. Errors name the file and the problem ("PATH: line N: ..."):
- * unreadable file, malformed XML, old "opencv-haar-classifier" format, unsupported stage or
- * feature type, out-of-range feature/node/leaf indices, rectangles outside the window. */
+ * missing file, not a regular file (FIFO, device, folder: refused without blocking), larger than
+ * FER_CASCADE_MAX_BYTES, malformed XML, old "opencv-haar-classifier" format, unsupported stage
+ * or feature type, more stages/trees/features/nodes than the caps of cascade_internal.h,
+ * out-of-range feature/node/leaf indices, rectangles outside the window. */
 fer_status fer_cascade_load(const char *path, fer_cascade **out);
 void fer_cascade_free(fer_cascade *c);
 

@@ -72,6 +72,9 @@ static int by_neighbors_desc(const void *pa, const void *pb)
 /* Drops a box when a stronger one overlaps it clearly (IoU > 0.3) or mostly contains it. */
 static void remove_duplicates(fer_cascade_boxes *out)
 {
+    /* No cluster passed (out->v may still be NULL): qsort(NULL, 0, ...) is undefined. */
+    if (out->n < 2)
+        return;
     qsort(out->v, out->n, sizeof *out->v, by_neighbors_desc);
     size_t kept = 0;
     for (size_t i = 0; i < out->n; i++) {

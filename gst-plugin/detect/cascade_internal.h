@@ -8,6 +8,14 @@
 #define FER_LBP_SUBSET_WORDS 8 /* 256 LBP codes, one bit each */
 #define FER_HAAR_MAX_RECTS 3
 
+/* What a cascade file may declare (checked while parsing, before the arrays are built). Debian's
+ * cascades have at most 47 stages, 8468 weak classifiers and features, 3 nodes per tree. */
+#define FER_CASCADE_MAX_STAGES 1000
+#define FER_CASCADE_MAX_TREES 100000
+#define FER_CASCADE_MAX_FEATURES 100000
+#define FER_CASCADE_MAX_TREE_NODES 64
+#define FER_CASCADE_MAX_TOTAL_NODES 400000
+
 typedef struct fer_haar_rect {
     int x, y, w, h;
     float weight;

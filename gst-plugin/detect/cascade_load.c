@@ -4,13 +4,18 @@
 #include <glib.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cascade_internal.h"
+#include "fer/fileio.h"
 
 #define MAX_DEPTH 16
 #define MAX_WINDOW 256
+
+/* Numbers of one <internalNodes>: left, right, feature and a threshold or LBP subset words. */
+#define MAX_NODE_NUMBERS (FER_CASCADE_MAX_TREE_NODES * (3 + FER_LBP_SUBSET_WORDS))
 
 typedef struct raw_tree {
     GArray *nodes;  /* double: internalNodes values */
@@ -153,15 +158,27 @@ static void on_start(GMarkupParseContext *ctx, const char *name, const char **at
         return;
     }
     if (path_is(st, 2, "stages", "_")) {
+        if (st->stages->len >= FER_CASCADE_MAX_STAGES) {
+            set_error(ctx, error, "more than %d stages", FER_CASCADE_MAX_STAGES);
+            return;
+        }
         raw_stage s = {0};
         s.first_tree = (int)st->trees->len;
         g_array_append_val(st->stages, s);
     } else if (path_is(st, 4, "stages", "_", "weakClassifiers", "_")) {
+        if (st->trees->len >= FER_CASCADE_MAX_TREES) {
+            set_error(ctx, error, "more than %d weak classifiers", FER_CASCADE_MAX_TREES);
+            return;
+        }
         raw_tree t = {g_array_new(FALSE, FALSE, sizeof(double)),
                       g_array_new(FALSE, FALSE, sizeof(double))};
         g_array_append_val(st->trees, t);
         g_array_index(st->stages, raw_stage, st->stages->len - 1).n_trees++;
     } else if (path_is(st, 2, "features", "_")) {
+        if (st->features->len >= FER_CASCADE_MAX_FEATURES) {
+            set_error(ctx, error, "more than %d features", FER_CASCADE_MAX_FEATURES);
+            return;
+        }
         raw_feature f = {g_array_new(FALSE, FALSE, sizeof(double)), 0};
         g_array_append_val(st->features, f);
     }
@@ -227,9 +244,15 @@ static void on_end(GMarkupParseContext *ctx, const char *name, gpointer user, GE
     } else if (path_is(st, 5, "stages", "_", "weakClassifiers", "_", "internalNodes")) {
         raw_tree *t = &g_array_index(st->trees, raw_tree, st->trees->len - 1);
         read_numbers(ctx, st, t->nodes, "internalNodes", error);
+        if (!*error && t->nodes->len > MAX_NODE_NUMBERS)
+            set_error(ctx, error, "weak classifier %u: <internalNodes> has more than %d numbers",
+                      st->trees->len - 1, MAX_NODE_NUMBERS);
     } else if (path_is(st, 5, "stages", "_", "weakClassifiers", "_", "leafValues")) {
         raw_tree *t = &g_array_index(st->trees, raw_tree, st->trees->len - 1);
         read_numbers(ctx, st, t->leaves, "leafValues", error);
+        if (!*error && t->leaves->len > FER_CASCADE_MAX_TREE_NODES + 1)
+            set_error(ctx, error, "weak classifier %u: more than %d <leafValues>",
+                      st->trees->len - 1, FER_CASCADE_MAX_TREE_NODES + 1);
     } else if (path_is(st, 4, "features", "_", "rects", "_") ||
                path_is(st, 3, "features", "_", "rect")) {
         raw_feature *f = &g_array_index(st->features, raw_feature, st->features->len - 1);
@@ -239,6 +262,9 @@ static void on_end(GMarkupParseContext *ctx, const char *name, gpointer user, GE
         if (!*error && f->rects->len - before != want)
             set_error(ctx, error, "feature %u: a rectangle needs %u numbers, got %u",
                       st->features->len - 1, want, f->rects->len - before);
+        else if (!*error && f->rects->len > 5 * FER_HAAR_MAX_RECTS)
+            set_error(ctx, error, "feature %u: more than %d rectangles", st->features->len - 1,
+                      FER_HAAR_MAX_RECTS);
     } else if (path_is(st, 3, "features", "_", "tilted")) {
         raw_feature *f = &g_array_index(st->features, raw_feature, st->features->len - 1);
         read_int(ctx, st, &f->tilted, error);
@@ -348,16 +374,22 @@ static fer_status build_trees(fer_cascade *c, const parse_state *st, int subset_
     c->n_trees = (int)st->trees->len;
     if (c->n_stages == 0)
         return fer_fail(FER_ERR_FORMAT, "%s: no <stages>", path);
-    int n_nodes = 0, n_leaves = 0;
+    /* The parser capped every count; the totals are still summed in size_t and capped before
+     * anything is allocated from them. */
+    size_t n_nodes = 0, n_leaves = 0;
     for (int t = 0; t < c->n_trees; t++) {
         const raw_tree *r = &g_array_index(st->trees, raw_tree, t);
-        n_nodes += (int)r->nodes->len / node_step;
-        n_leaves += (int)r->leaves->len;
+        n_nodes += r->nodes->len / (guint)node_step;
+        n_leaves += r->leaves->len;
     }
+    if (n_nodes > FER_CASCADE_MAX_TOTAL_NODES ||
+        n_leaves > FER_CASCADE_MAX_TOTAL_NODES + (size_t)c->n_trees)
+        return fer_fail(FER_ERR_FORMAT, "%s: %zu tree nodes in all (at most %d)", path, n_nodes,
+                        FER_CASCADE_MAX_TOTAL_NODES);
     c->stages = calloc((size_t)c->n_stages, sizeof *c->stages);
     c->trees = calloc((size_t)c->n_trees + 1, sizeof *c->trees);
-    c->nodes = calloc((size_t)n_nodes + 1, sizeof *c->nodes);
-    c->leaves = calloc((size_t)n_leaves + 1, sizeof *c->leaves);
+    c->nodes = calloc(n_nodes + 1, sizeof *c->nodes);
+    c->leaves = calloc(n_leaves + 1, sizeof *c->leaves);
     if (!c->stages || !c->trees || !c->nodes || !c->leaves)
         return fer_fail(FER_ERR_NOMEM, "%s: out of memory", path);
 
@@ -377,6 +409,9 @@ static fer_status build_trees(fer_cascade *c, const parse_state *st, int subset_
         const raw_tree *r = &g_array_index(st->trees, raw_tree, t);
         const double *nv = (const double *)(void *)r->nodes->data;
         int nn = (int)r->nodes->len / node_step;
+        if (nn > FER_CASCADE_MAX_TREE_NODES)
+            return fer_fail(FER_ERR_FORMAT, "%s: weak classifier %d has %d nodes (at most %d)",
+                            path, t, nn, FER_CASCADE_MAX_TREE_NODES);
         if (nn < 1 || (int)r->nodes->len % node_step != 0)
             return fer_fail(FER_ERR_FORMAT, "%s: weak classifier %d: <internalNodes> has %u "
                             "numbers, expected a multiple of %d", path, t, r->nodes->len,
@@ -536,14 +571,17 @@ fer_status fer_cascade_load(const char *path, fer_cascade **out)
     *out = NULL;
     if (!path || !*path)
         return fer_fail(FER_ERR_ARG, "cascade: no file name given");
-    gchar *data = NULL;
-    gsize len = 0;
+    /* Only regular files (a FIFO would block, /dev/zero never ends), and at most
+     * FER_CASCADE_MAX_BYTES of them. */
+    char *data = NULL;
+    size_t len = 0;
     GError *err = NULL;
-    if (!g_file_get_contents(path, &data, &len, &err)) {
-        fer_status s = fer_fail(FER_ERR_IO, "%s: cannot read: %s", path, err->message);
-        g_error_free(err);
-        return s;
-    }
+    fer_status read_st = fer_read_file(path, FER_CASCADE_MAX_BYTES, &data, &len);
+    if (read_st == FER_ERR_FORMAT) /* the only format error of fer_read_file: too large */
+        return fer_fail(FER_ERR_FORMAT, "%s: file is too large for a cascade (at most %d MiB)",
+                        path, FER_CASCADE_MAX_BYTES >> 20);
+    if (read_st != FER_OK)
+        return read_st;
     parse_state st = {0};
     st.path = path;
     st.text = g_string_new(NULL);
@@ -562,7 +600,7 @@ fer_status fer_cascade_load(const char *path, fer_cascade **out)
         g_error_free(err);
     }
     g_markup_parse_context_free(ctx);
-    g_free(data);
+    free(data);
 
     fer_cascade *c = NULL;
     if (s == FER_OK) {

@@ -98,6 +98,8 @@ static fer_status expand(fer_cascade *c, const grid *g)
 static fer_status evaluate_pending(fer_cascade *c, const fer_scan_level *lv, const grid *g,
                                    int simd)
 {
+    if (c->pending.n == 0) /* pending.v may still be NULL; qsort(NULL, 0, ...) is undefined */
+        return FER_OK;
     qsort(c->pending.v, c->pending.n, sizeof *c->pending.v, cmp_i32);
     fer_status st = FER_OK;
     size_t i = 0;

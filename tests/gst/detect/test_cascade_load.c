@@ -5,6 +5,8 @@
 #include <string.h>
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cascade_internal.h"
 
@@ -79,7 +81,7 @@ test_errors (void)
   gchar *missing = g_build_filename (tmpdir, "missing.xml", NULL);
   fer_cascade *c = NULL;
   CHECK (fer_cascade_load (missing, &c) == FER_ERR_IO, "missing file must be FER_ERR_IO");
-  CHECK (strstr (fer_last_error (), missing) && strstr (fer_last_error (), "cannot read"),
+  CHECK (strstr (fer_last_error (), missing) && strstr (fer_last_error (), "cannot open"),
       "missing file message: %s", fer_last_error ());
   g_free (missing);
   CHECK (fer_cascade_load ("", &c) == FER_ERR_ARG, "empty name");
@@ -132,6 +134,105 @@ test_errors (void)
     CHECK (fer_cascade_load (old, &c) == FER_ERR_FORMAT, "old-format Debian file must fail");
     CHECK (strstr (fer_last_error (), "old-style"), "message: %s", fer_last_error ());
   }
+}
+
+/* minimal with the text at `at` repeated n times */
+static gchar *
+repeated (const char *at, const char *unit, int n)
+{
+  const char *pos = strstr (minimal, at);
+  CHECK (pos != NULL, "fixture has no \"%s\"", at);
+  GString *s = g_string_new_len (minimal, pos - minimal);
+  for (int i = 0; i < n; i++)
+    g_string_append (s, unit);
+  g_string_append (s, pos);
+  return g_string_free (s, FALSE);
+}
+
+/* Files that are not cascades at all are refused at once: never read forever, never block. */
+static void
+test_not_regular_files (void)
+{
+  gchar *fifo = g_build_filename (tmpdir, "fifo.xml", NULL);
+  gchar *big = g_build_filename (tmpdir, "big.xml", NULL);
+  fer_cascade *c = NULL;
+
+  alarm (60);                   /* a FIFO that blocks fails the test instead of hanging it */
+  CHECK (mkfifo (fifo, 0600) == 0, "mkfifo %s", fifo);
+  CHECK (fer_cascade_load (fifo, &c) == FER_ERR_IO && c == NULL, "FIFO must be refused");
+  CHECK (g_str_has_prefix (fer_last_error (), fifo) &&
+      strstr (fer_last_error (), "not a regular file (a FIFO)"), "FIFO: %s", fer_last_error ());
+  g_print ("ok  %s\n", fer_last_error ());
+  CHECK (fer_cascade_load ("/dev/zero", &c) == FER_ERR_IO && c == NULL, "/dev/zero refused");
+  CHECK (strstr (fer_last_error (), "/dev/zero: not a regular file (a character device)"),
+      "/dev/zero: %s", fer_last_error ());
+  g_print ("ok  %s\n", fer_last_error ());
+  CHECK (fer_cascade_load (tmpdir, &c) == FER_ERR_IO && c == NULL, "folder refused");
+  CHECK (g_str_has_prefix (fer_last_error (), tmpdir) &&
+      strstr (fer_last_error (), "a folder"), "folder: %s", fer_last_error ());
+  g_print ("ok  folder: %s\n", fer_last_error () + strlen (tmpdir));
+
+  /* A sparse file one byte over the cap (no disk space used). */
+  FILE *f = fopen (big, "wb");
+  CHECK (f && ftruncate (fileno (f), FER_CASCADE_MAX_BYTES + 1) == 0, "sparse %s", big);
+  fclose (f);
+  CHECK (fer_cascade_load (big, &c) == FER_ERR_FORMAT && c == NULL, "oversized file refused");
+  CHECK (g_str_has_prefix (fer_last_error (), big) &&
+      strstr (fer_last_error (), "too large for a cascade (at most 16 MiB)"), "big: %s",
+      fer_last_error ());
+  g_print ("ok  big.xml %s\n", fer_last_error () + strlen (big));
+  alarm (0);
+  g_unlink (fifo);
+  g_unlink (big);
+  g_free (fifo);
+  g_free (big);
+}
+
+/* Declared counts past the caps are refused while parsing (before anything is built). */
+static void
+test_count_caps (void)
+{
+  gchar *data;
+
+  data = repeated ("    <_>\n      <maxWeakCount>", "<_></_>", FER_CASCADE_MAX_STAGES);
+  expect_error ("many_stages.xml", data, -1, FER_ERR_FORMAT, "more than 1000 stages");
+  g_free (data);
+  data = repeated ("        <_>\n          <internalNodes>", "<_></_>", FER_CASCADE_MAX_TREES);
+  expect_error ("many_trees.xml", data, -1, FER_ERR_FORMAT, "more than 100000 weak classifiers");
+  g_free (data);
+  data = repeated ("    <_>\n      <rects>", "<_></_>", FER_CASCADE_MAX_FEATURES);
+  expect_error ("many_features.xml", data, -1, FER_ERR_FORMAT, "more than 100000 features");
+  g_free (data);
+  data = repeated ("        <_>3 0 3 6 1.</_>", "<_>0 0 1 1 1.</_>", 2);
+  expect_error ("many_rects.xml", data, -1, FER_ERR_FORMAT, "more than 3 rectangles");
+  g_free (data);
+  data = repeated ("0 -1 0 0.1", "1 2 0 0.1 ", FER_CASCADE_MAX_TREE_NODES);
+  expect_error ("deep_tree.xml", data, -1, FER_ERR_FORMAT, "has 65 nodes (at most 64)");
+  g_free (data);
+  data = repeated ("0 -1 0 0.1", "0 ", 64 * 11);
+  expect_error ("long_nodes.xml", data, -1, FER_ERR_FORMAT,
+      "<internalNodes> has more than 704 numbers");
+  g_free (data);
+  data = repeated ("0. 1.</leafValues>", "0 ", FER_CASCADE_MAX_TREE_NODES);
+  expect_error ("many_leaves.xml", data, -1, FER_ERR_FORMAT, "more than 65 <leafValues>");
+  g_free (data);
+
+  /* Within every per-tree cap, but 7000 trees of 64 nodes exceed the total. */
+  GString *big = g_string_new_len (minimal, strstr (minimal, "        <_>\n") - minimal);
+  GString *tree = g_string_new ("<_><internalNodes>");
+  for (int k = 0; k < FER_CASCADE_MAX_TREE_NODES; k++)
+    g_string_append (tree, k + 1 < FER_CASCADE_MAX_TREE_NODES ? "0 -1 0 0 " : "0 -1 0 0");
+  g_string_append (tree, "</internalNodes><leafValues>");
+  for (int k = 0; k <= FER_CASCADE_MAX_TREE_NODES; k++)
+    g_string_append (tree, "0 ");
+  g_string_append (tree, "</leafValues></_>");
+  for (int t = 0; t < FER_CASCADE_MAX_TOTAL_NODES / FER_CASCADE_MAX_TREE_NODES + 1; t++)
+    g_string_append_len (big, tree->str, (gssize) tree->len);
+  g_string_append (big, strstr (minimal, "        <_>\n"));
+  expect_error ("many_nodes.xml", big->str, (gssize) big->len, FER_ERR_FORMAT,
+      "tree nodes in all (at most 400000)");
+  g_string_free (tree, TRUE);
+  g_string_free (big, TRUE);
 }
 
 static void
@@ -274,6 +375,8 @@ main (void)
   tmpdir = g_dir_make_tmp ("fer-cascade-XXXXXX", &err);
   CHECK (tmpdir, "tmpdir: %s", err ? err->message : "?");
   test_errors ();
+  test_not_regular_files ();
+  test_count_caps ();
   test_minimal ();
   if (test_debian () == 0)
     g_print ("note: opencv-data is not installed; only the fixtures were checked\n");

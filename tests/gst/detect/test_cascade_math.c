@@ -161,6 +161,11 @@ test_grouping (void)
   CHECK (out.n == 1 && out.v[0].neighbors == 8, "overlapping clusters: %zu boxes", out.n);
 
   CHECK (fer_cascade_group (NULL, 0, 3, 0.2, &out) == FER_OK && out.n == 0, "empty input");
+  /* Hits but no cluster strong enough, into a list never grown (v == NULL): nothing to sort
+   * (qsort(NULL, 0) was undefined behaviour, caught by UBSan on 4K frames). */
+  fer_cascade_boxes fresh = { 0 };
+  CHECK (fer_cascade_group (raw.v, raw.n, 100, 0.2, &fresh) == FER_OK && fresh.n == 0 &&
+      fresh.v == NULL, "no cluster passes min_neighbors");
   fer_cascade_box a = { 0, 0, 10, 10, 0 }, b = { 5, 0, 10, 10, 0 }, e = { 0, 0, 0, 10, 0 };
   CHECK (fabs (fer_cascade_box_iou (&a, &b) - 50.0 / 150.0) < 1e-9, "IoU");
   CHECK (fer_cascade_box_iou (&a, &e) == 0.0, "IoU with an empty box");

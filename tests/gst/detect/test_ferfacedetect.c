@@ -183,7 +183,7 @@ test_bad_cascade (void)
 
   FER_CHECK (g_file_set_contents (corrupt, "<opencv_storage><cascade><stageType>BOOST",
           -1, NULL), "write");
-  expect_state_failure (missing, "cannot read");
+  expect_state_failure (missing, "cannot open");
   expect_state_failure (corrupt, "Document ended unexpectedly");
   g_free (missing);
   g_free (corrupt);

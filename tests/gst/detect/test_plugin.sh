@@ -38,7 +38,7 @@ check_bad() { # CASCADE NEEDLE
     fail "cascade=$1: unclear error: $(grep -m1 ERROR "$tmp/out")"
   echo "ok  $(grep -m1 'Cannot load' "$tmp/out" | sed 's/.*Cannot/Cannot/')"
 }
-check_bad "$tmp/missing.xml" "cannot read"
+check_bad "$tmp/missing.xml" "cannot open"
 printf '<opencv_storage><cascade><stageType>BOOST' >"$tmp/corrupt.xml"
 check_bad "$tmp/corrupt.xml" "Document ended unexpectedly"
 head -c 3000 /dev/urandom >"$tmp/random.xml"
