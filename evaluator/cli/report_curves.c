@@ -2,6 +2,7 @@
  * {"epoch":1,"train/loss":..,"train/acc":..,"val/acc":..,"val/macro_f1":..,"lr":..}).
  * One run: its loss, accuracies, macro-F1 and learning rate. Several runs: one colour per run,
  * macro-F1 solid and accuracy dashed. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,10 +11,12 @@
 
 #include "cli_util.h"
 #include "evalutil.h"
+#include "fer/json_num.h"
 #include "fer/figures.h"
 #include "report.h"
 
 #define MAX_RUNS 4 /* 4 series each: 16, the figure's limit */
+#define MAX_EPOCHS 100000
 #define N_KEYS 6
 static const char *const KEYS[N_KEYS] = {"train/loss", "val/loss", "train/acc",
                                          "val/acc",    "val/macro_f1", "lr"};
@@ -64,20 +67,20 @@ static fer_status read_history(const char *run_dir, history *h)
         if (strspn(line, " \t\r") == strlen(line))
             continue;
         cJSON *o = cJSON_Parse(line);
-        const cJSON *ep = cJSON_GetObjectItemCaseSensitive(o, "epoch");
-        if (!cJSON_IsObject(o) || !cJSON_IsNumber(ep) || ep->valuedouble < 1 ||
-            ep->valuedouble > 100000 || ep->valuedouble != floor(ep->valuedouble)) {
-            st = fer_fail(FER_ERR_FORMAT, "%s:%d: not a JSON object with an integer \"epoch\" "
-                          ">= 1", path, line_no);
-        } else if ((st = grow(h, (int)ep->valuedouble, path)) == FER_OK) {
-            int e = (int)ep->valuedouble - 1;
-            for (int k = 0; k < N_KEYS; k++) {
+        char where[4300];
+        snprintf(where, sizeof where, "%s:%d", path, line_no);
+        long long epoch = 0;
+        if (!cJSON_IsObject(o)) {
+            st = fer_fail(FER_ERR_FORMAT, "%s: not a JSON object with an integer \"epoch\" "
+                          ">= 1", where);
+        } else if ((st = fer_json_int(cJSON_GetObjectItemCaseSensitive(o, "epoch"), where,
+                                      "epoch", 1, MAX_EPOCHS, &epoch)) == FER_OK &&
+                   (st = grow(h, (int)epoch, path)) == FER_OK) {
+            int e = (int)epoch - 1;
+            for (int k = 0; k < N_KEYS && st == FER_OK; k++) {
                 const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, KEYS[k]);
-                if (cJSON_IsNumber(v))
-                    h->y[k][e] = v->valuedouble;
-                else if (v && !cJSON_IsNull(v))
-                    st = fer_fail(FER_ERR_FORMAT, "%s:%d: \"%s\" is not a number", path,
-                                  line_no, KEYS[k]);
+                if (v && !cJSON_IsNull(v)) /* null: not measured that epoch */
+                    st = fer_json_double(v, where, KEYS[k], -DBL_MAX, DBL_MAX, &h->y[k][e]);
             }
         }
         cJSON_Delete(o);

@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "evalutil.h"
+#include "fer/json_num.h"
 
 void fer_metrics_init(fer_metrics *m, int n_classes, const char names[][FER_NAME_LEN])
 {
@@ -197,61 +198,80 @@ fer_status fer_metrics_write_json(const fer_metrics *m, const char *extra_json, 
     return st;
 }
 
-static int read_doubles(const cJSON *arr, double *out, int max)
+/* Reading metrics.json (fer-report's input, possibly someone else's file): every number is
+ * range-checked before use (fer/json_num.h). Scores are fractions in [0, 1]; counts are integers
+ * up to FER_METRICS_MAX_COUNT, small enough that the row and total sums of a 16x16 confusion
+ * matrix cannot overflow int64. */
+#define FER_METRICS_MAX_COUNT (1LL << 40)
+
+/* arr: a JSON array of exactly n numbers in [lo, hi] (n < 0: 1..max, count returned in *got). */
+static fer_status read_doubles(const cJSON *arr, const char *path, const char *key, int n,
+                               int max, double lo, double hi, double *out, int *got)
 {
-    if (!cJSON_IsArray(arr))
-        return -1;
-    int n = 0;
+    int size = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : -1;
+    if (n < 0 ? size < 1 || size > max : size != n) {
+        if (n < 0)
+            return fer_fail(FER_ERR_FORMAT, "%s: missing or bad \"%s\" (1..%d numbers)", path,
+                            key, max);
+        return fer_fail(FER_ERR_FORMAT, "%s: \"%s\" must have %d numbers", path, key, n);
+    }
+    int i = 0;
     const cJSON *it;
     cJSON_ArrayForEach(it, arr) {
-        if (n >= max || !cJSON_IsNumber(it))
-            return -1;
-        out[n++] = it->valuedouble;
+        char item_key[96];
+        snprintf(item_key, sizeof item_key, "%s[%d]", key, i);
+        fer_status st = fer_json_double(it, path, item_key, lo, hi, &out[i]);
+        if (st != FER_OK)
+            return st;
+        i++;
     }
-    return n;
+    if (got)
+        *got = i;
+    return FER_OK;
 }
 
-static int read_ints(const cJSON *arr, int64_t *out, int max)
+/* arr: a JSON array of exactly n counts in [0, FER_METRICS_MAX_COUNT]. */
+static fer_status read_counts(const cJSON *arr, const char *path, const char *key, int n,
+                              int64_t *out)
 {
-    double tmp[FER_MAX_CLASSES > FER_ECE_BINS ? FER_MAX_CLASSES : FER_ECE_BINS];
-    int n = read_doubles(arr, tmp, max);
-    for (int i = 0; i < n; i++) {
-        if (tmp[i] < 0 || tmp[i] != floor(tmp[i]))
-            return -1;
-        out[i] = (int64_t)tmp[i];
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != n)
+        return fer_fail(FER_ERR_FORMAT, "%s: \"%s\" must have %d counts", path, key, n);
+    int i = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, arr) {
+        char item_key[96];
+        long long v;
+        snprintf(item_key, sizeof item_key, "%s[%d]", key, i);
+        fer_status st = fer_json_int(it, path, item_key, 0, FER_METRICS_MAX_COUNT, &v);
+        if (st != FER_OK)
+            return st;
+        out[i++] = (int64_t)v;
     }
-    return n;
+    return FER_OK;
 }
 
-static fer_status get_number(const cJSON *root, const char *key, const char *path, int required,
-                             double *out)
+static fer_status get_fraction(const cJSON *root, const char *key, const char *path, int required,
+                               double *out)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, key);
-    if (!it) {
-        if (required)
-            return fer_fail(FER_ERR_FORMAT, "%s: missing \"%s\"", path, key);
+    if (!it && !required)
         return FER_OK;
-    }
-    if (!cJSON_IsNumber(it))
-        return fer_fail(FER_ERR_FORMAT, "%s: \"%s\" is not a number", path, key);
-    *out = it->valuedouble;
-    return FER_OK;
+    return fer_json_double(it, path, key, 0.0, 1.0, out);
 }
 
 static fer_status parse_metrics(const cJSON *root, const char *path, fer_metrics *out)
 {
     if (!cJSON_IsObject(root))
         return fer_fail(FER_ERR_FORMAT, "%s: not a JSON object", path);
-    const cJSON *f1 = cJSON_GetObjectItemCaseSensitive(root, "per_class_f1");
-    int n = read_doubles(f1, out->f1, FER_MAX_CLASSES);
-    if (n <= 0)
-        return fer_fail(FER_ERR_FORMAT, "%s: missing or bad \"per_class_f1\" (1..%d numbers)",
-                        path, FER_MAX_CLASSES);
+    int n = 0;
+    fer_status st = read_doubles(cJSON_GetObjectItemCaseSensitive(root, "per_class_f1"), path,
+                                 "per_class_f1", -1, FER_MAX_CLASSES, 0.0, 1.0, out->f1, &n);
+    if (st != FER_OK)
+        return st;
     out->n_classes = n;
-    fer_status st;
-    if ((st = get_number(root, "accuracy", path, 1, &out->accuracy)) != FER_OK ||
-        (st = get_number(root, "macro_f1", path, 1, &out->macro_f1)) != FER_OK ||
-        (st = get_number(root, "weighted_f1", path, 0, &out->weighted_f1)) != FER_OK)
+    if ((st = get_fraction(root, "accuracy", path, 1, &out->accuracy)) != FER_OK ||
+        (st = get_fraction(root, "macro_f1", path, 1, &out->macro_f1)) != FER_OK ||
+        (st = get_fraction(root, "weighted_f1", path, 0, &out->weighted_f1)) != FER_OK)
         return st;
 
     const cJSON *names = cJSON_GetObjectItemCaseSensitive(root, "class_names");
@@ -283,9 +303,9 @@ static fer_status parse_metrics(const cJSON *root, const char *path, fer_metrics
     } arrays[] = {{"per_class_precision", out->precision}, {"per_class_recall", out->recall}};
     for (size_t a = 0; a < sizeof arrays / sizeof arrays[0]; a++) {
         const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, arrays[a].key);
-        if (it && read_doubles(it, arrays[a].dst, FER_MAX_CLASSES) != n)
-            return fer_fail(FER_ERR_FORMAT, "%s: \"%s\" must have %d numbers", path,
-                            arrays[a].key, n);
+        if (it && (st = read_doubles(it, path, arrays[a].key, n, n, 0.0, 1.0, arrays[a].dst,
+                                     NULL)) != FER_OK)
+            return st;
     }
 
     const cJSON *cm = cJSON_GetObjectItemCaseSensitive(root, "confusion_matrix");
@@ -296,9 +316,10 @@ static fer_status parse_metrics(const cJSON *root, const char *path, fer_metrics
         int t = 0;
         const cJSON *row;
         cJSON_ArrayForEach(row, cm) {
-            if (read_ints(row, out->confusion[t], FER_MAX_CLASSES) != n)
-                return fer_fail(FER_ERR_FORMAT, "%s: \"confusion_matrix\" row %d must have %d "
-                                "non-negative integers", path, t, n);
+            char key[48];
+            snprintf(key, sizeof key, "confusion_matrix[%d]", t);
+            if ((st = read_counts(row, path, key, n, out->confusion[t])) != FER_OK)
+                return st;
             t++;
         }
         out->has_confusion = 1;
@@ -311,23 +332,25 @@ static fer_status parse_metrics(const cJSON *root, const char *path, fer_metrics
         }
     }
     const cJSON *sup = cJSON_GetObjectItemCaseSensitive(root, "support");
-    if (sup && read_ints(sup, out->support, FER_MAX_CLASSES) != n)
-        return fer_fail(FER_ERR_FORMAT, "%s: \"support\" must have %d counts", path, n);
+    if (sup && (st = read_counts(sup, path, "support", n, out->support)) != FER_OK)
+        return st;
 
     const cJSON *ece = cJSON_GetObjectItemCaseSensitive(root, "ece");
     const cJSON *cal = cJSON_GetObjectItemCaseSensitive(root, "calibration");
     if (ece && cJSON_IsNumber(ece)) {
-        out->ece = ece->valuedouble;
+        if ((st = fer_json_double(ece, path, "ece", 0.0, 1.0, &out->ece)) != FER_OK)
+            return st;
         out->has_calibration = 1;
         if (cJSON_IsObject(cal)) {
-            if (read_ints(cJSON_GetObjectItemCaseSensitive(cal, "count"), out->bin_count,
-                          FER_ECE_BINS) != FER_ECE_BINS ||
-                read_doubles(cJSON_GetObjectItemCaseSensitive(cal, "confidence"),
-                             out->bin_confidence, FER_ECE_BINS) != FER_ECE_BINS ||
-                read_doubles(cJSON_GetObjectItemCaseSensitive(cal, "accuracy"),
-                             out->bin_accuracy, FER_ECE_BINS) != FER_ECE_BINS)
-                return fer_fail(FER_ERR_FORMAT, "%s: \"calibration\" must have %d bins", path,
-                                FER_ECE_BINS);
+            if ((st = read_counts(cJSON_GetObjectItemCaseSensitive(cal, "count"), path,
+                                  "calibration.count", FER_ECE_BINS, out->bin_count)) != FER_OK ||
+                (st = read_doubles(cJSON_GetObjectItemCaseSensitive(cal, "confidence"), path,
+                                   "calibration.confidence", FER_ECE_BINS, FER_ECE_BINS, 0.0,
+                                   1.0, out->bin_confidence, NULL)) != FER_OK ||
+                (st = read_doubles(cJSON_GetObjectItemCaseSensitive(cal, "accuracy"), path,
+                                   "calibration.accuracy", FER_ECE_BINS, FER_ECE_BINS, 0.0, 1.0,
+                                   out->bin_accuracy, NULL)) != FER_OK)
+                return st;
         }
     }
     return FER_OK;

@@ -192,6 +192,34 @@ static void test_json(const char *dir)
     CHECK(strstr(fer_last_error(), "macro_f1"));
     write_text(path, "{\"accuracy\": ");
     CHECK(fer_metrics_read_json(path, &r) == FER_ERR_FORMAT);
+    /* absurd numbers (issue 18, item 7): refused before conversion, the key named; counts are
+     * capped so a 16x16 matrix's sums cannot overflow */
+    static const struct {
+        const char *json, *needle;
+    } absurd[] = {
+        {"\"confusion_matrix\": [[1e300, 0], [0, 1]]", "\"confusion_matrix[0][0]\" = 1"},
+        {"\"confusion_matrix\": [[1, -1], [0, 1]]", "\"confusion_matrix[0][1]\" = -1 is out"},
+        {"\"confusion_matrix\": [[1, 0], [2.5, 1]]", "\"confusion_matrix[1][0]\" must be an"},
+        {"\"confusion_matrix\": [[1099511627777, 0], [0, 1]]", "is out of range [0, 1099511627776]"},
+        {"\"support\": [1e19, 1]", "\"support[0]\""},
+        {"\"per_class_recall\": [0.5, 1e300]", "\"per_class_recall[1]\""},
+        {"\"weighted_f1\": -3", "\"weighted_f1\" = -3"},
+        {"\"ece\": 1e999", "\"ece\" = inf"},
+        {"\"ece\": 0.1, \"calibration\": {\"count\": [1e300,0,0,0,0,0,0,0,0,0,0,0,0,0,0],"
+         " \"confidence\": [], \"accuracy\": []}", "\"calibration.count[0]\""},
+    };
+    for (size_t i = 0; i < sizeof absurd / sizeof absurd[0]; i++) {
+        char text[1024];
+        snprintf(text, sizeof text, "{\"accuracy\": 0.5, \"macro_f1\": 0.5, \"per_class_f1\": "
+                 "[0.1, 0.2], \"class_names\": [\"a\", \"b\"], %s}", absurd[i].json);
+        write_text(path, text);
+        CHECK(fer_metrics_read_json(path, &r) == FER_ERR_FORMAT);
+        if (!strstr(fer_last_error(), path) || !strstr(fer_last_error(), absurd[i].needle)) {
+            fprintf(stderr, "case %zu: \"%s\" lacks \"%s\"\n", i, fer_last_error(),
+                    absurd[i].needle);
+            exit(1);
+        }
+    }
     snprintf(tmp, sizeof tmp, "%s/missing.json", dir);
     CHECK(fer_metrics_read_json(tmp, &r) == FER_ERR_IO);
     CHECK(strstr(fer_last_error(), "missing.json"));

@@ -164,6 +164,18 @@ static void test_compare(void)
     snprintf(c, sizeof c, "%s/runs/missing", root);
     CHECK(run_report("cmp4.log", "compare", a, c, NULL, NULL, NULL) == 1);
     CHECK(log_has("cmp4.log", "missing: no such run folder"));
+
+    /* a crafted metrics.json: absurd counts are refused with the file and key, exit 1, before
+     * anything converts or sums them (issue 18, item 7) */
+    snprintf(c, sizeof c, "%s/runs/hostile", root);
+    fx_mkdir(c);
+    snprintf(path, sizeof path, "%s/metrics.json", c);
+    fx_write_text(path, "{\"accuracy\": 0.5, \"macro_f1\": 0.5, \"per_class_f1\": [0.5, 0.5],"
+                        " \"class_names\": [\"a\", \"b\"],"
+                        " \"confusion_matrix\": [[1e300, 1], [2, 3]]}");
+    CHECK(run_report("cmp5.log", "compare", a, c, "--out", out, NULL) == 1);
+    CHECK(log_has("cmp5.log", "hostile/metrics.json: \"confusion_matrix[0][0]\" = "
+                              "1.0000000000000001e+300 is out of range"));
 }
 
 static void write_history(const char *run, int epochs, const char *extra_line)
@@ -205,10 +217,21 @@ static void test_curves(void)
 
     write_history("E5_balanced_seed40", 4, "{\"epoch\": \"five\"}\n");
     CHECK(run_report("cur3.log", "curves", b, NULL, NULL, NULL, NULL) == 1);
-    CHECK(log_has("cur3.log", "history.jsonl:5: not a JSON object with an integer \"epoch\""));
+    CHECK(log_has("cur3.log", "history.jsonl:5: \"epoch\" must be an integer"));
     write_history("E5_balanced_seed40", 4, "{\"epoch\": 5, \"val/acc\": \"high\"}\n");
     CHECK(run_report("cur4.log", "curves", b, NULL, NULL, NULL, NULL) == 1);
-    CHECK(log_has("cur4.log", "history.jsonl:5: \"val/acc\" is not a number"));
+    CHECK(log_has("cur4.log", "history.jsonl:5: \"val/acc\" must be a number"));
+    /* absurd numbers are refused before any conversion (issue 18, item 7) */
+    write_history("E5_balanced_seed40", 4, "{\"epoch\": 1e300}\n");
+    CHECK(run_report("cur6.log", "curves", b, NULL, NULL, NULL, NULL) == 1);
+    CHECK(log_has("cur6.log", "history.jsonl:5: \"epoch\" = 1.0000000000000001e+300 is out of "
+                              "range [1, 100000]"));
+    write_history("E5_balanced_seed40", 4, "{\"epoch\": 2, \"lr\": 1e999}\n");
+    CHECK(run_report("cur7.log", "curves", b, NULL, NULL, NULL, NULL) == 1);
+    CHECK(log_has("cur7.log", "history.jsonl:5: \"lr\" = inf is out of range"));
+    write_history("E5_balanced_seed40", 4, "{\"epoch\": -7}\n");
+    CHECK(run_report("cur8.log", "curves", b, NULL, NULL, NULL, NULL) == 1);
+    CHECK(log_has("cur8.log", "history.jsonl:5: \"epoch\" = -7 is out of range"));
     snprintf(a, sizeof a, "%s/runs/E2b_wce_sqrt", root);
     CHECK(run_report("cur5.log", "curves", a, NULL, NULL, NULL, NULL) == 1);
     CHECK(log_has("cur5.log", "E2b_wce_sqrt/history.jsonl: cannot open"));

@@ -130,7 +130,7 @@ static void csv(const char *dir)
     /* each malformed row alone names its line and problem */
     struct { const char *row; const char *needle; } cases[] = {
         {"9,1 2,Training\n", "emotion \"9\" is not 0..6"},
-        {"2,1 2 3,Training\n", "3 pixels, not a square image"},
+        {"2,1 2 3,Training\n", "3 pixels, expected 48x48 = 2304"},
         {"2,1 2 300,Training\n", "out of range"},
         {"2,1 2 3,Elsewhere\n", "unknown Usage"},
         {"2,1 y 3,Training\n", "not a number"},

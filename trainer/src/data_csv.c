@@ -1,5 +1,6 @@
-/* The original fer2013.csv: header with columns emotion, pixels, Usage (any order); pixels are
- * space-separated 0..255 values of a square image (48x48 in FER-2013). Usage Training -> train,
+/* The original fer2013.csv: header with columns emotion, pixels, Usage (any order; a UTF-8 BOM
+ * before it is skipped, as spreadsheet exports add one); pixels are space-separated 0..255 values
+ * of a 48x48 image (other square sizes only with csv_any_size, resized). Usage Training -> train,
  * PublicTest -> val, PrivateTest -> test. Label ids 0 angry, 1 disgust, 2 fear, 3 happy, 4 sad,
  * 5 surprise, 6 neutral are mapped to the alphabetical order the folder loader uses.
  * Rows are numbered from 0 after the header (as the PNG file names of the folder layout). */
@@ -9,10 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include "data_internal.h"
+#include "fer/fileio.h"
 #include "fer/preprocess.h"
 
 #define CSV_MAX_SIDE 512
 #define CSV_MAX_FIELDS 16
+/* The longest line a valid file can have: CSV_MAX_SIDE^2 pixels of up to 4 characters each,
+ * plus the other fields. Longer lines are refused before they are buffered whole. */
+#define CSV_MAX_LINE ((size_t)CSV_MAX_SIDE * CSV_MAX_SIDE * 4 + 4096)
 
 /* CSV emotion id -> index in fer_fer2013_classes */
 static const int csv_to_alpha[7] = {0, 1, 2, 3, 5, 6, 4};
@@ -112,7 +117,33 @@ typedef struct row_ctx {
     csv_columns cols;
     uint8_t *raw;   /* CSV_MAX_SIDE^2 */
     uint8_t *img;   /* h*w */
+    int any_size;   /* resize square rows of another size instead of refusing them */
 } row_ctx;
+
+/* getline with a length cap: 1 = a line in *line (NUL-terminated, *len bytes), 0 = end of file,
+ * -1 = longer than max (the rest of the file is not read), -2 = out of memory. */
+static int read_line(FILE *f, char **line, size_t *cap, size_t *len, size_t max)
+{
+    size_t n = 0;
+    int c;
+    while ((c = getc_unlocked(f)) != EOF) { /* f is ours alone: no locking per byte */
+        if (n + 2 > *cap) {
+            size_t grown = *cap ? 2 * *cap : 16384;
+            if (grown > max + 2) grown = max + 2;
+            if (n + 2 > grown) return -1;
+            char *p = realloc(*line, grown);
+            if (!p) return -2;
+            *line = p;
+            *cap = grown;
+        }
+        (*line)[n++] = (char)c;
+        if (c == '\n') break;
+    }
+    if (n == 0) return 0;
+    (*line)[n] = 0;
+    *len = n;
+    return 1;
+}
 
 /* One data row: FER_OK when added or belonging to another split; FER_ERR_FORMAT when bad. */
 static fer_status parse_row(row_ctx *r, char *line, long lineno, long row,
@@ -138,13 +169,19 @@ static fer_status parse_row(row_ctx *r, char *line, long lineno, long row,
     int np = parse_pixels(f[r->cols.pixels], r->raw, CSV_MAX_SIDE * CSV_MAX_SIDE, why, sizeof why);
     if (np < 0)
         return fer_fail(FER_ERR_FORMAT, "%s: line %ld (row %ld): %s", r->path, lineno, row, why);
+    fer_dataset *d = b->d;
+    const int want = d->w * d->h;
+    if (np != want && !r->any_size)
+        return fer_fail(FER_ERR_FORMAT,
+                        "%s: line %ld (row %ld): %d pixels, expected %dx%d = %d "
+                        "(--csv_any_size resizes other square images)",
+                        r->path, lineno, row, np, d->w, d->h, want);
     int side = 1;
     while (side * side < np) side++;
     if (np == 0 || side * side != np)
         return fer_fail(FER_ERR_FORMAT,
                         "%s: line %ld (row %ld): %d pixels, not a square image (48x48 = 2304)",
                         r->path, lineno, row, np);
-    fer_dataset *d = b->d;
     if (side == d->w && side == d->h)
         memcpy(r->img, r->raw, (size_t)np);
     else
@@ -160,25 +197,33 @@ fer_status fer_dataset_load_csv(const char *path, const char *split, const fer_l
     fer_dataset *d = b->d;
     d->n_classes = 7;
     for (int c = 0; c < 7; c++) snprintf(d->class_names[c], FER_NAME_LEN, "%s", fer_fer2013_classes[c]);
-    FILE *f = fopen(path, "rb");
-    if (!f) return fer_fail(FER_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f = NULL;
+    fer_status s = fer_open_regular(path, &f, NULL);
+    if (s) return s;
     char *line = NULL;
-    size_t cap = 0;
-    row_ctx r = {.path = path, .split = split};
+    size_t cap = 0, len = 0;
+    row_ctx r = {.path = path, .split = split, .any_size = opt && opt->csv_any_size};
     r.raw = malloc(CSV_MAX_SIDE * CSV_MAX_SIDE);
     r.img = malloc((size_t)d->h * d->w);
-    fer_status s = (r.raw && r.img) ? FER_OK : fer_fail(FER_ERR_NOMEM, "out of memory");
+    if (!r.raw || !r.img) s = fer_fail(FER_ERR_NOMEM, "out of memory");
+    long row = 0, lineno = 0; /* lines read so far */
+    int got = 0;
     if (!s) {
-        if (getline(&line, &cap, f) < 0)
+        got = read_line(f, &line, &cap, &len, CSV_MAX_LINE);
+        if (got == 0)
             s = fer_fail(FER_ERR_FORMAT, "%s: empty file (expected header emotion,pixels,Usage)",
                          path);
-        else
-            s = read_header(path, line, &r.cols);
+        else if (got == 1) {
+            lineno = 1;
+            static const char bom[3] = {'\xef', '\xbb', '\xbf'};
+            char *header = line;
+            if (len >= 3 && !memcmp(header, bom, 3)) header += 3;
+            s = read_header(path, header, &r.cols);
+        }
     }
-    long row = 0, lineno = 1;
     char what[512];
     snprintf(what, sizeof what, "%s (%s)", path, split);
-    while (!s && getline(&line, &cap, f) >= 0) {
+    while (!s && got == 1 && (got = read_line(f, &line, &cap, &len, CSV_MAX_LINE)) == 1) {
         lineno++;
         if (line[0] == '\n' || (line[0] == '\r' && line[1] == '\n'))
             continue; /* blank lines are not rows (as pandas) */
@@ -187,6 +232,10 @@ fer_status fer_dataset_load_csv(const char *path, const char *split, const fer_l
         row++;
         if (row % 4096 == 0) fer_load_progress(opt, what, d->n, d->n, 0);
     }
+    if (!s && got == -1)
+        s = fer_fail(FER_ERR_FORMAT, "%s: line %ld: longer than %zu bytes", path, lineno + 1,
+                     CSV_MAX_LINE);
+    if (!s && got == -2) s = fer_fail(FER_ERR_NOMEM, "%s: out of memory", path);
     if (!s && ferror(f)) s = fer_fail(FER_ERR_IO, "%s: read error", path);
     if (!s) fer_load_progress(opt, what, d->n, d->n, 1);
     if (!s && d->n == 0)

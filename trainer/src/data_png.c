@@ -1,6 +1,10 @@
 /* ROOT/<split>/<class>/... PNG folders, as torchvision's ImageFolder saw them: class folders
  * sorted by name (byte order), files walked recursively in sorted order. Hidden entries
- * (".name") are ignored; every other regular file must be a readable PNG. */
+ * (".name") are ignored; every other entry must be a readable PNG (FIFOs, devices and sockets
+ * are refused by fer_open_regular, never opened for reading, so they cannot block the load).
+ * Symlinks are followed, but each folder is walked at most once per class folder: a folder
+ * reached again (a symlink loop such as a link to ".", or a second link to the same folder) is
+ * skipped, so the walk always ends and never counts an image twice. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,8 +75,36 @@ static fer_status list_dir(const char *dir, int dirs_only, name_list *out)
     return FER_OK;
 }
 
-/* Appends the paths of all files under dir (recursive, sorted) to files. */
-static fer_status collect_files(const char *dir, name_list *files)
+/* Folders already walked, by (device, inode). */
+typedef struct dir_set {
+    struct dir_id {
+        dev_t dev;
+        ino_t ino;
+    } *ids;
+    int n, cap;
+} dir_set;
+
+/* 1 when (dev, ino) was already in the set, else adds it and returns 0; -1 out of memory. */
+static int dir_set_seen(dir_set *set, const struct stat *st)
+{
+    for (int i = 0; i < set->n; i++)
+        if (set->ids[i].dev == st->st_dev && set->ids[i].ino == st->st_ino) return 1;
+    if (set->n == set->cap) {
+        int cap = set->cap ? 2 * set->cap : 16;
+        struct dir_id *p = realloc(set->ids, (size_t)cap * sizeof *p);
+        if (!p) return -1;
+        set->ids = p;
+        set->cap = cap;
+    }
+    set->ids[set->n].dev = st->st_dev;
+    set->ids[set->n].ino = st->st_ino;
+    set->n++;
+    return 0;
+}
+
+/* Appends the paths of all files under dir (recursive, sorted) to files; dir itself is already
+ * in visited. */
+static fer_status collect_files(const char *dir, dir_set *visited, name_list *files)
 {
     name_list entries = {0};
     fer_status s = list_dir(dir, 0, &entries);
@@ -84,13 +116,28 @@ static fer_status collect_files(const char *dir, name_list *files)
         }
         struct stat st;
         if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
-            s = collect_files(p, files);
+            int seen = dir_set_seen(visited, &st);
+            if (seen < 0) s = fer_fail(FER_ERR_NOMEM, "out of memory");
+            else if (!seen) s = collect_files(p, visited, files);
         } else {
-            s = names_push(files, p);
+            s = names_push(files, p); /* non-regular files are refused when read */
         }
         free(p);
     }
     names_free(&entries);
+    return s;
+}
+
+/* All files under a class folder, each folder once. */
+static fer_status collect_class_files(const char *cdir, name_list *files)
+{
+    dir_set visited = {0};
+    struct stat st;
+    fer_status s = FER_OK;
+    if (stat(cdir, &st) != 0) s = fer_fail(FER_ERR_IO, "%s: cannot open folder", cdir);
+    else if (dir_set_seen(&visited, &st) < 0) s = fer_fail(FER_ERR_NOMEM, "out of memory");
+    if (!s) s = collect_files(cdir, &visited, files);
+    free(visited.ids);
     return s;
 }
 
@@ -129,7 +176,7 @@ fer_status fer_dataset_load_folder(const char *root, const char *split,
             s = fer_fail(FER_ERR_NOMEM, "out of memory");
             break;
         }
-        s = collect_files(cdir, &files[c]);
+        s = collect_class_files(cdir, &files[c]);
         if (!s && files[c].n == 0) {
             s = fer_fail(FER_ERR_FORMAT, "%s: empty class folder (no images)", cdir);
             s = fer_bad_input(opt, d, s);

@@ -1,11 +1,16 @@
 /* fer-train settings table, parsing from flags and JSON, and the JSON dump. */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include "fer/fileio.h"
+#include "fer/json_num.h"
 #include "options.h"
+
+#define FER_CONFIG_MAX_BYTES ((size_t)1 << 20) /* a settings file is a few hundred bytes */
 
 typedef enum { T_STR, T_CHOICE, T_INT, T_LONG, T_DBL, T_BOOL } opt_type;
 
@@ -18,6 +23,13 @@ typedef struct opt_desc {
     const char *help;
     int runtime;         /* per-invocation: not taken from a checkpoint's stored config */
 } opt_desc;
+
+/* Where outputs go: only the command line or the user's --config chooses it, never a checkpoint
+ * (a downloaded .fer must not decide which folders we create and write). */
+static int is_output_path(const char *name)
+{
+    return !strcmp(name, "runs_dir") || !strcmp(name, "exp");
+}
 
 #define F(field) offsetof(fer_train_options, field), sizeof(((fer_train_options *)0)->field)
 
@@ -71,6 +83,8 @@ static const opt_desc table[] = {
      "balanced sampler: per-sample weight 1/count^power", 0},
     {"skip_bad", T_BOOL, F(skip_bad), "false", NULL,
      "skip (and count) unreadable images / malformed CSV rows instead of stopping", 0},
+    {"csv_any_size", T_BOOL, F(csv_any_size), "false", NULL,
+     "CSV data: resize rows of another square size to 48x48 (default: such rows are errors)", 0},
     {"progress", T_CHOICE, F(progress), "auto", "auto|tty|plain",
      "live progress line (tty), plain log lines, or auto-detect", 1},
     {"interrupt_after", T_INT, F(interrupt_after), "0", NULL,
@@ -225,6 +239,7 @@ fer_status fer_options_apply_json(fer_cli *cli, const char *json_text, const cha
             break;
         }
         if ((skip_runtime && d->runtime) || cli->source[idx] > src) continue;
+        if (src == FER_SRC_CHECKPOINT && is_output_path(d->name)) continue;
         char buf[64];
         const char *v = NULL;
         if (cJSON_IsString(item)) {
@@ -232,19 +247,25 @@ fer_status fer_options_apply_json(fer_cli *cli, const char *json_text, const cha
         } else if (cJSON_IsBool(item)) {
             v = cJSON_IsTrue(item) ? "true" : "false";
         } else if (cJSON_IsNumber(item)) {
+            /* range-checked before any conversion: 1e300 or inf must not reach an int */
+            long long iv = 0;
+            double dv = 0;
             if (d->type == T_STR || d->type == T_CHOICE) {
                 s = fer_fail(FER_ERR_FORMAT, "%s: expected a string", where);
-                break;
+            } else if (d->type == T_INT) {
+                if (!(s = fer_json_int(item, origin, item->string, -2147483647LL, 2147483647LL,
+                                       &iv)))
+                    snprintf(buf, sizeof buf, "%lld", iv);
+            } else if (d->type == T_LONG) {
+                if (!(s = fer_json_int(item, origin, item->string, -(1LL << 53), 1LL << 53, &iv)))
+                    snprintf(buf, sizeof buf, "%lld", iv);
+            } else if (d->type == T_BOOL) {
+                if (!(s = fer_json_int(item, origin, item->string, 0, 1, &iv)))
+                    snprintf(buf, sizeof buf, "%lld", iv);
+            } else if (!(s = fer_json_double(item, origin, item->string, -DBL_MAX, DBL_MAX, &dv))) {
+                snprintf(buf, sizeof buf, "%.17g", dv);
             }
-            if (d->type == T_BOOL || d->type == T_INT || d->type == T_LONG) {
-                if (item->valuedouble != floor(item->valuedouble)) {
-                    s = fer_fail(FER_ERR_FORMAT, "%s: expected an integer", where);
-                    break;
-                }
-                snprintf(buf, sizeof buf, "%.0f", item->valuedouble);
-            } else {
-                snprintf(buf, sizeof buf, "%.17g", item->valuedouble);
-            }
+            if (s) break;
             v = buf;
         } else if (cJSON_IsNull(item) && d->type == T_STR) {
             v = "";
@@ -263,24 +284,10 @@ fer_status fer_options_apply_config_file(fer_cli *cli)
 {
     const char *path = cli->opt.config;
     if (!path[0]) return FER_OK;
-    FILE *f = fopen(path, "rb");
-    if (!f) return fer_fail(FER_ERR_IO, "%s: cannot open config file: %s", path, strerror(errno));
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    if (n < 0 || n > (1 << 20)) {
-        fclose(f);
-        return fer_fail(FER_ERR_FORMAT, "%s: config file too large", path);
-    }
-    char *text = malloc((size_t)n + 1);
-    if (!text) {
-        fclose(f);
-        return fer_fail(FER_ERR_NOMEM, "out of memory");
-    }
-    size_t got = fread(text, 1, (size_t)n, f);
-    fclose(f);
-    text[got] = 0;
-    fer_status s = fer_options_apply_json(cli, text, path, FER_SRC_CONFIG, 0);
+    char *text = NULL;
+    fer_status s = fer_read_file(path, FER_CONFIG_MAX_BYTES, &text, NULL);
+    if (s) return s;
+    s = fer_options_apply_json(cli, text, path, FER_SRC_CONFIG, 0);
     free(text);
     return s;
 }
@@ -306,8 +313,11 @@ fer_status fer_options_validate(const fer_train_options *o)
     if (o->sampler_power < 0) return fer_fail(FER_ERR_ARG, "--sampler_power: must be >= 0");
     if (o->focal_gamma < 0) return fer_fail(FER_ERR_ARG, "--focal_gamma: must be >= 0");
     if (o->interrupt_after < 0) return fer_fail(FER_ERR_ARG, "--interrupt_after: must be >= 0");
-    if (!o->exp[0] || strchr(o->exp, '/'))
-        return fer_fail(FER_ERR_ARG, "--exp: must be a non-empty name without '/'");
+    /* RUNS_DIR/EXP must stay inside RUNS_DIR */
+    if (!o->exp[0] || strchr(o->exp, '/') || !strcmp(o->exp, ".") || !strcmp(o->exp, ".."))
+        return fer_fail(FER_ERR_ARG, "--exp: \"%s\" is not a plain folder name (not empty, "
+                        "not . or .., no '/')", o->exp);
+    if (!o->runs_dir[0]) return fer_fail(FER_ERR_ARG, "--runs_dir: must not be empty");
     if (o->epochs == 0 && !o->resume[0])
         return fer_fail(FER_ERR_ARG, "--epochs 0: evaluation-only mode needs --resume CHECKPOINT");
     return FER_OK;

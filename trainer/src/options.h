@@ -46,6 +46,7 @@ typedef struct fer_train_options {
     char config[FER_OPT_STR];
     double sampler_power;
     int skip_bad;
+    int csv_any_size;
     char progress[8];
     int interrupt_after;
 } fer_train_options;

@@ -3,13 +3,18 @@
  * fixed-point weights 0.299/0.587/0.114. 16-bit samples are scaled to 8 bits (v*255/65535). */
 #include <png.h>
 #include <setjmp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "data_internal.h"
+#include "fer/fileio.h"
 #include "fer/preprocess.h"
 
-#define PNG_MAX_SIDE 8192 /* FER faces are tiny; refuse absurd sizes instead of allocating them */
+/* FER faces are 48x48 and a few kB: refuse absurd files and sizes (read from the header) before
+ * anything is allocated or decoded. 4096^2 RGB = 48 MiB of decode buffer at most. */
+#define PNG_MAX_SIDE 4096
+#define PNG_MAX_FILE_BYTES ((size_t)64 << 20)
 
 typedef struct png_err_ctx {
     jmp_buf jmp;
@@ -61,10 +66,17 @@ static fer_status decode(const char *path, FILE *f, uint8_t **gray_out, int *w_o
     }
     png_init_io(png, f);
     png_set_sig_bytes(png, 8);
-    png_set_user_limits(png, PNG_MAX_SIDE, PNG_MAX_SIDE);
+    /* the size cap is checked right after the header (a clearer message than libpng's own
+     * user limits); png_read_info allocates nothing per pixel */
     png_read_info(png, info);
-    int w = (int)png_get_image_width(png, info);
-    int h = (int)png_get_image_height(png, info);
+    png_uint_32 w32 = png_get_image_width(png, info), h32 = png_get_image_height(png, info);
+    if (w32 < 1 || h32 < 1 || w32 > PNG_MAX_SIDE || h32 > PNG_MAX_SIDE) {
+        png_destroy_read_struct(&png, &info, NULL);
+        return fer_fail(FER_ERR_FORMAT, "%s: image is %ux%u, at most %dx%d supported", path,
+                        (unsigned)w32, (unsigned)h32, PNG_MAX_SIDE, PNG_MAX_SIDE);
+    }
+    int w = (int)w32;
+    int h = (int)h32;
     int color = png_get_color_type(png, info);
     if (png_get_bit_depth(png, info) == 16) png_set_scale_16(png);
     if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
@@ -77,6 +89,10 @@ static fer_status decode(const char *path, FILE *f, uint8_t **gray_out, int *w_o
     if (channels != 1 && channels != 3)
         longjmp(ctx.jmp, 1); /* unreachable after the transforms above */
     size_t rowbytes = png_get_rowbytes(png, info);
+    if (rowbytes < (size_t)w * (size_t)channels || rowbytes > SIZE_MAX / (size_t)h) {
+        snprintf(ctx.message, sizeof ctx.message, "row size %zu does not fit the image", rowbytes);
+        longjmp(ctx.jmp, 1);
+    }
     rgb = malloc(rowbytes * (size_t)h);
     rows = malloc(sizeof(png_bytep) * (size_t)h);
     gray = malloc((size_t)w * (size_t)h);
@@ -100,8 +116,15 @@ static fer_status decode(const char *path, FILE *f, uint8_t **gray_out, int *w_o
 
 fer_status fer_png_read_gray(const char *path, int w, int h, uint8_t *out)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return fer_fail(FER_ERR_IO, "%s: cannot open", path);
+    FILE *f = NULL;
+    size_t size = 0;
+    fer_status st = fer_open_regular(path, &f, &size); /* a FIFO or device is refused, not read */
+    if (st) return st;
+    if (size > PNG_MAX_FILE_BYTES) {
+        fclose(f);
+        return fer_fail(FER_ERR_FORMAT, "%s: %zu bytes, larger than any image we take (%zu)",
+                        path, size, PNG_MAX_FILE_BYTES);
+    }
     uint8_t sig[8];
     size_t got = fread(sig, 1, 8, f);
     if (got == 0) {

@@ -1,12 +1,15 @@
 /* history.jsonl, curves.png, git revision (see run_files.h). */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include "fer/figures.h"
+#include "fer/json_num.h"
 #include "fer_config.h"
 #include "run_files.h"
 
@@ -31,6 +34,9 @@ fer_status fer_run_mkdirs(const char *path)
     return FER_OK;
 }
 
+/* history.jsonl: ~200 bytes per class and epoch; far more than any run writes */
+#define FER_HISTORY_MAX_BYTES ((size_t)64 << 20)
+
 static const char *const hist_keys[6] = {"train/loss", "train/acc",    "val/acc",
                                          "val/macro_f1", "lr",         "seconds"};
 
@@ -41,39 +47,54 @@ static double *hist_field(fer_history_row *r, int k)
     return f[k];
 }
 
+/* A history value: finite numbers as they are, anything else (null, absent, absurd) NaN. */
+static double history_value(const cJSON *o, const char *key)
+{
+    double v;
+    if (fer_json_double(cJSON_GetObjectItemCaseSensitive(o, key), "", key, -DBL_MAX, DBL_MAX, &v)) {
+        fer_clear_error();
+        return NAN;
+    }
+    return v;
+}
+
 fer_status fer_history_read(const char *path, int max_epoch, int extra, fer_class_names names,
                             int n_classes, fer_history_row **rows, int *n)
 {
     *n = 0;
+    *rows = NULL;
+    if (max_epoch < 0 || extra < 0 || max_epoch > INT_MAX - 1 - extra)
+        return fer_fail(FER_ERR_ARG, "%s: bad epoch counts %d + %d", path, max_epoch, extra);
     int cap = max_epoch + extra + 1;
     *rows = calloc((size_t)cap, sizeof(fer_history_row));
     if (!*rows) return fer_fail(FER_ERR_NOMEM, "out of memory");
-    FILE *f = fopen(path, "rb");
-    if (!f) return FER_OK; /* no history yet */
-    char *line = NULL;
-    size_t lcap = 0;
-    while (getline(&line, &lcap, f) >= 0 && *n < cap) {
+    struct stat st;
+    if (lstat(path, &st) != 0 && errno == ENOENT) return FER_OK; /* no history yet */
+    char *text = NULL;
+    fer_status s = fer_read_file(path, FER_HISTORY_MAX_BYTES, &text, NULL);
+    if (s) return s;
+    for (char *line = text, *next; line && *line && *n < cap; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = 0;
         cJSON *o = cJSON_Parse(line);
-        const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "epoch");
-        if (cJSON_IsNumber(e) && e->valueint >= 1 && e->valueint <= max_epoch) {
+        long long epoch;
+        /* lines past the resume point (or not ours) are dropped; a resumed run rewrites them */
+        if (fer_json_int(cJSON_GetObjectItemCaseSensitive(o, "epoch"), path, "epoch", 1,
+                         max_epoch, &epoch) == FER_OK) {
             fer_history_row *r = &(*rows)[*n];
-            r->epoch = e->valueint;
-            for (int k = 0; k < 6; k++) {
-                const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, hist_keys[k]);
-                *hist_field(r, k) = cJSON_IsNumber(v) ? v->valuedouble : NAN;
-            }
+            r->epoch = (int)epoch;
+            for (int k = 0; k < 6; k++) *hist_field(r, k) = history_value(o, hist_keys[k]);
             for (int c = 0; c < n_classes; c++) {
                 char key[FER_NAME_LEN + 16];
                 snprintf(key, sizeof key, "val/f1_%s", names[c]);
-                const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-                r->val_f1[c] = cJSON_IsNumber(v) ? v->valuedouble : NAN;
+                r->val_f1[c] = history_value(o, key);
             }
             (*n)++;
         }
+        fer_clear_error();
         cJSON_Delete(o);
     }
-    free(line);
-    fclose(f);
+    free(text);
     return FER_OK;
 }
 

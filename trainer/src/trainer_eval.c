@@ -9,6 +9,7 @@
 #include "batch.h"
 #include "fer/evaluate.h"
 #include "fer/figures.h"
+#include "fer/fileio.h"
 #include "trainer.h"
 
 fer_status fer_trainer_evaluate(fer_trainer *t, const fer_dataset *d, fer_metrics *m)
@@ -49,14 +50,15 @@ static fer_status evaluate_checkpoint(fer_trainer *t, const char *ckpt, fer_metr
     return s;
 }
 
+/* metrics.json as written a moment ago, to stdout (the seed printed its metrics dict). */
 static fer_status print_file(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return fer_fail(FER_ERR_IO, "%s: cannot read back", path);
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, n, stdout);
-    fclose(f);
+    char *text = NULL;
+    size_t n = 0;
+    fer_status s = fer_read_file(path, (size_t)16 << 20, &text, &n);
+    if (s) return s;
+    fwrite(text, 1, n, stdout);
+    free(text);
     fputc('\n', stdout);
     fflush(stdout);
     return FER_OK;

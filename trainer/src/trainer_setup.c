@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "fer/fileio.h"
 #include "fer/losses.h"
 #include "trainer.h"
 
@@ -57,7 +58,8 @@ static void on_skip(void *ctx, const char *message)
 
 static fer_status load_split(fer_trainer *t, const char *split, fer_dataset **out)
 {
-    fer_load_options lo = {.skip_bad = t->o.skip_bad, .progress = 1, .on_skip = on_skip};
+    fer_load_options lo = {.skip_bad = t->o.skip_bad, .progress = 1, .on_skip = on_skip,
+                           .csv_any_size = t->o.csv_any_size};
     return fer_dataset_load(t->o.data_root, split, &lo, out);
 }
 
@@ -207,6 +209,30 @@ static fer_status carry_best(fer_trainer *t)
     return s;
 }
 
+/* The saved position must exist in this run: a state that points past the last epoch or batch
+ * would resume silently somewhere else (or size buffers from nonsense). */
+static fer_status check_resumed_state(const fer_trainer *t, const fer_train_state *st,
+                                      const char *path)
+{
+    const int n_batches = (t->train->n + t->o.batch_size - 1) / t->o.batch_size;
+    if (st->epoch > t->o.epochs)
+        return fer_fail(FER_ERR_FORMAT, "%s: trainer state: %d epochs done, more than --epochs %d",
+                        path, st->epoch, t->o.epochs);
+    if (st->batch >= n_batches || (st->batch > 0 && st->epoch == t->o.epochs))
+        return fer_fail(FER_ERR_FORMAT, "%s: trainer state: batch %d of epoch %d does not exist "
+                        "(%d batches of %d images per epoch, --epochs %d)", path, st->batch,
+                        st->epoch + 1, n_batches, t->o.batch_size, t->o.epochs);
+    if (st->seen > t->train->n || (st->batch == 0 && st->seen != 0))
+        return fer_fail(FER_ERR_FORMAT, "%s: trainer state: %ld images seen in the partial epoch "
+                        "(batch %d, %d training images)", path, st->seen, st->batch,
+                        t->train->n);
+    if (st->best_epoch > st->epoch || st->schedule.plateau_bad_epochs > st->epoch)
+        return fer_fail(FER_ERR_FORMAT, "%s: trainer state: best epoch %d or plateau count %d "
+                        "after the %d epochs done", path, st->best_epoch,
+                        st->schedule.plateau_bad_epochs, st->epoch);
+    return FER_OK;
+}
+
 /* last.fer with optimiser + trainer state: continue exactly; otherwise initial weights only. */
 static fer_status resume(fer_trainer *t, const fer_checkpoint_meta *ckpt_meta)
 {
@@ -222,6 +248,7 @@ static fer_status resume(fer_trainer *t, const fer_checkpoint_meta *ckpt_meta)
     fer_train_state saved;
     fer_train_state_init(&saved, t->o.seed, t->o.epochs);
     if ((s = fer_train_state_from_json(ckpt_meta->state_json, path, &saved))) return s;
+    if ((s = check_resumed_state(t, &saved, path))) return s;
     fer_schedule sched = t->st.schedule; /* configuration from the settings ... */
     sched.plateau_lr = saved.schedule.plateau_lr; /* ... state from the checkpoint */
     sched.plateau_best = saved.schedule.plateau_best;
@@ -253,6 +280,11 @@ fer_status fer_trainer_setup(fer_trainer *t)
     snprintf(t->last_path, sizeof t->last_path, "%s/last.fer", t->run_dir);
     snprintf(t->best_path, sizeof t->best_path, "%s/best.fer", t->run_dir);
     if ((s = fer_run_mkdirs(t->run_dir))) return s;
+    /* temporary files of a run killed before it could rename them into place */
+    int stale = fer_remove_stale_tmp(t->run_dir);
+    if (stale > 0)
+        fprintf(stderr, "fer-train: removed %d stale temporary file%s from %s/\n", stale,
+                stale == 1 ? "" : "s", t->run_dir);
     if (!(t->options_json = fer_options_to_json(&t->o)))
         return fer_fail(FER_ERR_NOMEM, "out of memory");
     if ((s = load_data(t))) return s;

@@ -30,6 +30,8 @@ typedef struct fer_load_options {
     /* called once per skipped input with a one-line message; may be NULL */
     void (*on_skip)(void *ctx, const char *message);
     void *ctx;
+    int csv_any_size;          /* CSV: resize square rows of another size (default: refuse
+                                  rows that are not 48x48 = 2304 pixels) */
 } fer_load_options;
 
 /* root: a directory with split folders, or a .csv file. split: "train" | "val" | "test". */
