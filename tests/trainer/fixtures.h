@@ -46,4 +46,8 @@ char *fx_read_file(const char *path, size_t *n);
 struct cJSON *fx_load_json(const char *path);
 /* obj[key] as a number; the test fails, naming the key, when it is missing or not a number. */
 double fx_json_number(const struct cJSON *obj, const char *key);
+/* Two checkpoints with optimiser state hold the same parameters, buffers, optimiser moments and
+ * step count, bit for bit, and the same epoch; the test fails naming the first difference.
+ * (fixtures_model.c: needs libfermodel.) */
+void fx_same_training_state(const char *ckpt_a, const char *ckpt_b);
 #endif

@@ -66,8 +66,10 @@ static fer_status decode(const char *path, FILE *f, uint8_t **gray_out, int *w_o
     }
     png_init_io(png, f);
     png_set_sig_bytes(png, 8);
-    /* the size cap is checked right after the header (a clearer message than libpng's own
-     * user limits); png_read_info allocates nothing per pixel */
+    /* the size cap is checked right after the header, with a clearer message than libpng's
+     * own user limits give (lifted to the format's maximum for that); png_read_info allocates
+     * nothing per pixel */
+    png_set_user_limits(png, 0x7fffffffu, 0x7fffffffu);
     png_read_info(png, info);
     png_uint_32 w32 = png_get_image_width(png, info), h32 = png_get_image_height(png, info);
     if (w32 < 1 || h32 < 1 || w32 > PNG_MAX_SIDE || h32 > PNG_MAX_SIDE) {
