@@ -114,7 +114,7 @@ static void on_skip(void *ctx, const char *message)
 static fer_status load_split(const eval_args *a, const char *split, fer_classifier *c,
                              fer_dataset **out)
 {
-    fer_load_options opt = {a->skip_bad, isatty(2), on_skip, NULL};
+    fer_load_options opt = {.skip_bad = a->skip_bad, .progress = isatty(2), .on_skip = on_skip};
     fer_status st = fer_dataset_load(a->data_root, split, &opt, out);
     if (st != FER_OK)
         return st;

@@ -10,6 +10,7 @@
 
 #include "arch_internal.h"
 #include "fer/fileio.h"
+#include "fer/json_num.h"
 #include "fer/layer_math.h"
 
 static const char *const layer_type_names[] = {"conv2d", "batchnorm2d", "relu", "maxpool2d",
@@ -118,64 +119,94 @@ fer_status fer_arch_preset(const char *name, fer_head_kind head, fer_arch *out)
     return fer_fail(FER_ERR_ARG, "arch: unknown preset '%s' (expected simplecnn or tiny)", name);
 }
 
-/* ---- shape inference ------------------------------------------------------------------ */
+/* ---- validation and shape inference -------------------------------------------------- */
 
-fer_status fer_arch_shapes(const fer_arch *a, const char *origin, fer_shape *shapes)
+/* Every count is a long long built from ints that the checks below bound first, so no product
+ * can overflow before it is compared with its cap. */
+static fer_status validate(const fer_arch *a, const char *origin, fer_shape *shapes,
+                           fer_arch_size_info *info)
 {
-    if (a->in_c <= 0 || a->in_h <= 0 || a->in_w <= 0)
-        return fer_fail(FER_ERR_FORMAT, "%s: input shape %dx%dx%d is not positive", origin,
-                        a->in_c, a->in_h, a->in_w);
+    if (a->in_c <= 0 || a->in_h <= 0 || a->in_w <= 0 || a->in_c > FER_MAX_INPUT_DIM ||
+        a->in_h > FER_MAX_INPUT_DIM || a->in_w > FER_MAX_INPUT_DIM)
+        return fer_fail(FER_ERR_FORMAT, "%s: input shape %dx%dx%d is outside 1..%d", origin,
+                        a->in_c, a->in_h, a->in_w, FER_MAX_INPUT_DIM);
     if (a->n_layers <= 0 || a->n_layers > FER_MAX_LAYERS)
         return fer_fail(FER_ERR_FORMAT, "%s: %d layers (expected 1..%d)", origin, a->n_layers,
                         FER_MAX_LAYERS);
     if (a->n_classes < 2 || a->n_classes > FER_MAX_CLASSES)
         return fer_fail(FER_ERR_FORMAT, "%s: %d classes (expected 2..%d)", origin, a->n_classes,
                         FER_MAX_CLASSES);
-    if (a->head == FER_HEAD_ARCFACE && !(a->arc_s > 0.0f && a->arc_m >= 0.0f && a->arc_m < 1.6f))
-        return fer_fail(FER_ERR_FORMAT, "%s: arcface needs s > 0 and 0 <= m < pi/2", origin);
+    if (a->head != FER_HEAD_SOFTMAX && a->head != FER_HEAD_ARCFACE)
+        return fer_fail(FER_ERR_FORMAT, "%s: unknown head kind %d", origin, (int)a->head);
+    if (a->head == FER_HEAD_ARCFACE &&
+        !(a->arc_s > 0.0f && a->arc_s <= FER_MAX_ARC_SCALE && a->arc_m >= 0.0f &&
+          a->arc_m < 1.6f))
+        return fer_fail(FER_ERR_FORMAT, "%s: arcface needs 0 < s <= %g and 0 <= m < pi/2", origin,
+                        (double)FER_MAX_ARC_SCALE);
+    long long in_floats = (long long)a->in_c * a->in_h * a->in_w;
+    if (in_floats > FER_MAX_SAMPLE_FLOATS)
+        return fer_fail(FER_ERR_FORMAT, "%s: input %dx%dx%d has more than %d values", origin,
+                        a->in_c, a->in_h, a->in_w, FER_MAX_SAMPLE_FLOATS);
+    fer_arch_size_info sz = {0, 0, 0, in_floats, 0};
     fer_shape cur = {a->in_c, a->in_h, a->in_w, 0};
     for (int i = 0; i < a->n_layers; i++) {
         const fer_layer_spec *l = &a->layers[i];
-        fer_shape next = cur;
+        const char *kind = fer_layer_kind_name(l->kind);
+        long long c = cur.c, h = cur.h, w = cur.w;
+        int flat = cur.flat;
+        if ((l->kind == FER_LAYER_CONV2D || l->kind == FER_LAYER_BATCHNORM2D ||
+             l->kind == FER_LAYER_MAXPOOL2D) && cur.flat)
+            return fer_fail(FER_ERR_FORMAT, "%s: layer %d (%s) after flatten", origin, i, kind);
         switch (l->kind) {
         case FER_LAYER_CONV2D:
-            if (cur.flat)
-                return fer_fail(FER_ERR_FORMAT, "%s: layer %d (conv2d) after flatten", origin, i);
-            if (l->out <= 0 || l->k <= 0 || l->stride <= 0 || l->pad < 0)
-                return fer_fail(FER_ERR_FORMAT, "%s: layer %d (conv2d) needs out, k, stride > 0",
-                                origin, i);
-            next.c = l->out;
-            next.h = fer_conv_out_size(cur.h, l->k, l->stride, l->pad);
-            next.w = fer_conv_out_size(cur.w, l->k, l->stride, l->pad);
+            if (l->out <= 0 || l->out > FER_MAX_WIDTH || l->k <= 0 ||
+                l->k > FER_MAX_CONV_KERNEL || l->stride <= 0 || l->stride > FER_MAX_CONV_KERNEL || l->pad < 0 ||
+                l->pad > l->k)
+                return fer_fail(FER_ERR_FORMAT,
+                                "%s: layer %d (conv2d) needs 1 <= out <= %d, 1 <= k <= %d, "
+                                "1 <= stride <= %d, 0 <= pad <= k (got out %d, k %d, stride %d, "
+                                "pad %d)", origin, i, FER_MAX_WIDTH, FER_MAX_CONV_KERNEL, FER_MAX_CONV_KERNEL, l->out,
+                                l->k, l->stride, l->pad);
+            c = l->out;
+            h = (cur.h + 2LL * l->pad - l->k) / l->stride + 1;
+            w = (cur.w + 2LL * l->pad - l->k) / l->stride + 1;
+            if (cur.h + 2LL * l->pad < l->k || cur.w + 2LL * l->pad < l->k)
+                h = w = 0;
+            sz.params += (long long)l->out * cur.c * l->k * l->k + (l->bias ? l->out : 0);
+            sz.n_tensors += l->bias ? 2 : 1;
+            if (h > 0 && w > 0)
+                sz.macs += c * h * w * cur.c * l->k * l->k;
             break;
         case FER_LAYER_BATCHNORM2D:
-            if (cur.flat)
-                return fer_fail(FER_ERR_FORMAT, "%s: layer %d (batchnorm2d) after flatten",
-                                origin, i);
+            sz.params += 2LL * cur.c;
+            sz.buffers += 2LL * cur.c + 1;
+            sz.n_tensors += 5;
             break;
         case FER_LAYER_MAXPOOL2D:
-            if (cur.flat)
-                return fer_fail(FER_ERR_FORMAT, "%s: layer %d (maxpool2d) after flatten", origin,
-                                i);
-            if (l->k <= 0 || l->stride <= 0)
-                return fer_fail(FER_ERR_FORMAT, "%s: layer %d (maxpool2d) needs k, stride > 0",
-                                origin, i);
-            next.h = fer_pool_out_size(cur.h, l->k, l->stride);
-            next.w = fer_pool_out_size(cur.w, l->k, l->stride);
+            if (l->k <= 0 || l->k > FER_MAX_POOL || l->stride <= 0 || l->stride > FER_MAX_POOL)
+                return fer_fail(FER_ERR_FORMAT,
+                                "%s: layer %d (maxpool2d) needs 1 <= k, stride <= %d (got k %d, "
+                                "stride %d)", origin, i, FER_MAX_POOL, l->k, l->stride);
+            h = fer_pool_out_size(cur.h, l->k, l->stride);
+            w = fer_pool_out_size(cur.w, l->k, l->stride);
             break;
         case FER_LAYER_FLATTEN:
-            next.c = cur.c * cur.h * cur.w;
-            next.h = next.w = 1;
-            next.flat = 1;
+            c = (long long)cur.c * cur.h * cur.w; /* <= FER_MAX_SAMPLE_FLOATS: fits an int */
+            h = w = 1;
+            flat = 1;
             break;
         case FER_LAYER_LINEAR:
             if (!cur.flat)
                 return fer_fail(FER_ERR_FORMAT,
                                 "%s: layer %d (linear) needs a flattened input (add a flatten "
                                 "layer)", origin, i);
-            if (l->out <= 0)
-                return fer_fail(FER_ERR_FORMAT, "%s: layer %d (linear) needs out > 0", origin, i);
-            next.c = l->out;
+            if (l->out <= 0 || l->out > FER_MAX_WIDTH)
+                return fer_fail(FER_ERR_FORMAT, "%s: layer %d (linear) needs 1 <= out <= %d (got "
+                                "%d)", origin, i, FER_MAX_WIDTH, l->out);
+            c = l->out;
+            sz.params += (long long)l->out * cur.c + (l->bias ? l->out : 0);
+            sz.n_tensors += l->bias ? 2 : 1;
+            sz.macs += (long long)l->out * cur.c;
             break;
         case FER_LAYER_RELU:
             break;
@@ -188,36 +219,73 @@ fer_status fer_arch_shapes(const fer_arch *a, const char *origin, fer_shape *sha
             return fer_fail(FER_ERR_FORMAT, "%s: layer %d has unknown kind %d", origin, i,
                             (int)l->kind);
         }
-        if (next.c <= 0 || next.h <= 0 || next.w <= 0)
-            return fer_fail(FER_ERR_FORMAT, "%s: layer %d (%s) output would be empty (%dx%dx%d)",
-                            origin, i, fer_layer_kind_name(l->kind), next.c, next.h, next.w);
-        if ((long long)next.c * next.h * next.w > (1LL << 28))
-            return fer_fail(FER_ERR_FORMAT, "%s: layer %d output is too large", origin, i);
+        if (c <= 0 || h <= 0 || w <= 0)
+            return fer_fail(FER_ERR_FORMAT, "%s: layer %d (%s) output would be empty (%lldx%lldx"
+                            "%lld)", origin, i, kind, c, h, w);
+        long long floats = c * h * w;
+        if (floats > FER_MAX_SAMPLE_FLOATS)
+            return fer_fail(FER_ERR_FORMAT, "%s: layer %d (%s) output %lldx%lldx%lld has more than "
+                            "%d values", origin, i, kind, c, h, w, FER_MAX_SAMPLE_FLOATS);
+        if (floats > sz.max_floats)
+            sz.max_floats = floats;
+        if (sz.params + sz.buffers > FER_MAX_PARAMS)
+            return fer_fail(FER_ERR_FORMAT, "%s: layer %d (%s) brings the network above %d "
+                            "parameters", origin, i, kind, FER_MAX_PARAMS);
+        if (sz.macs > FER_MAX_MACS)
+            return fer_fail(FER_ERR_FORMAT, "%s: layer %d (%s) brings one sample's forward pass "
+                            "above %lld multiply-adds", origin, i, kind, FER_MAX_MACS);
+        cur.c = (int)c;
+        cur.h = (int)h;
+        cur.w = (int)w;
+        cur.flat = flat;
         if (shapes)
-            shapes[i] = next;
-        cur = next;
+            shapes[i] = cur;
     }
     if (!cur.flat)
         return fer_fail(FER_ERR_FORMAT, "%s: the layer stack must end in a flat feature vector",
                         origin);
+    /* the head: weight [classes, features] (+ bias for softmax) */
+    sz.params += (long long)a->n_classes * cur.c + (a->head == FER_HEAD_SOFTMAX ? a->n_classes : 0);
+    sz.n_tensors += a->head == FER_HEAD_SOFTMAX ? 2 : 1;
+    sz.macs += (long long)a->n_classes * cur.c;
+    if (sz.params + sz.buffers > FER_MAX_PARAMS)
+        return fer_fail(FER_ERR_FORMAT, "%s: the head brings the network above %d parameters",
+                        origin, FER_MAX_PARAMS);
+    if (info)
+        *info = sz;
     return FER_OK;
+}
+
+fer_status fer_arch_shapes(const fer_arch *a, const char *origin, fer_shape *shapes)
+{
+    return validate(a, origin, shapes, NULL);
+}
+
+fer_status fer_arch_sizes(const fer_arch *a, const char *origin, fer_arch_size_info *info)
+{
+    return validate(a, origin, NULL, info);
 }
 
 /* ---- JSON ----------------------------------------------------------------------------- */
 
+#define TRY(expr)                                                                              \
+    do {                                                                                       \
+        fer_status st_ = (expr);                                                               \
+        if (st_ != FER_OK)                                                                     \
+            return st_;                                                                        \
+    } while (0)
+
+
 static fer_status get_int(const cJSON *obj, const char *key, int def, int *out, const char *origin,
                           int layer)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v) {
-        *out = def;
-        return FER_OK;
-    }
-    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
-        fabs(v->valuedouble) > 1e9)
-        return fer_fail(FER_ERR_FORMAT, "%s: layer %d: \"%s\" must be an integer", origin, layer,
-                        key);
-    *out = (int)v->valuedouble;
+    char where[64];
+    snprintf(where, sizeof where, "layer %d: %s", layer, key);
+    long long v;
+    /* the int range only guards the conversion; validate() applies the real caps */
+    TRY(fer_json_int_opt(cJSON_GetObjectItemCaseSensitive(obj, key), origin, where, -1000000000LL,
+                         1000000000LL, def, &v));
+    *out = (int)v;
     return FER_OK;
 }
 
@@ -250,13 +318,6 @@ static fer_status check_keys(const cJSON *obj, const char *const *allowed, const
     }
     return FER_OK;
 }
-
-#define TRY(expr)                                                                              \
-    do {                                                                                       \
-        fer_status st_ = (expr);                                                               \
-        if (st_ != FER_OK)                                                                     \
-            return st_;                                                                        \
-    } while (0)
 
 static fer_status parse_layer(const cJSON *jl, int i, const char *origin, fer_layer_spec *l)
 {
@@ -301,9 +362,10 @@ static fer_status parse_layer(const cJSON *jl, int i, const char *origin, fer_la
         l->kind = FER_LAYER_DROPOUT;
         TRY(check_keys(jl, dropout_keys, origin, where));
         const cJSON *jp = cJSON_GetObjectItemCaseSensitive(jl, "p");
-        if (jp && !cJSON_IsNumber(jp))
-            return fer_fail(FER_ERR_FORMAT, "%s: layer %d: \"p\" must be a number", origin, i);
-        l->p = jp ? (float)jp->valuedouble : 0.5f;
+        double p = 0.5;
+        if (jp)
+            TRY(fer_json_double(jp, origin, "dropout p", 0.0, 0.999999, &p));
+        l->p = (float)p;
     } else {
         return fer_fail(FER_ERR_FORMAT, "%s: layer %d has unknown type \"%s\"", origin, i, t);
     }
@@ -328,11 +390,10 @@ fer_status fer_arch_from_json_obj(const cJSON *root, const char *origin, fer_hea
                             origin);
         int dims[3];
         for (int i = 0; i < 3; i++) {
-            const cJSON *d = cJSON_GetArrayItem(jin, i);
-            if (!cJSON_IsNumber(d) || d->valuedouble < 1 || d->valuedouble > 4096)
-                return fer_fail(FER_ERR_FORMAT, "%s: \"input\" dimensions must be 1..4096",
-                                origin);
-            dims[i] = (int)d->valuedouble;
+            long long d;
+            TRY(fer_json_int(cJSON_GetArrayItem(jin, i), origin, "input", 1, FER_MAX_INPUT_DIM,
+                             &d));
+            dims[i] = (int)d;
         }
         out->in_c = dims[0];
         out->in_h = dims[1];
@@ -344,9 +405,9 @@ fer_status fer_arch_from_json_obj(const cJSON *root, const char *origin, fer_hea
     set_head(out, def_head);
     const cJSON *jc = cJSON_GetObjectItemCaseSensitive(root, "classes");
     if (jc) {
-        if (!cJSON_IsNumber(jc))
-            return fer_fail(FER_ERR_FORMAT, "%s: \"classes\" must be a number", origin);
-        out->n_classes = (int)jc->valuedouble;
+        long long classes;
+        TRY(fer_json_int(jc, origin, "classes", 2, FER_MAX_CLASSES, &classes));
+        out->n_classes = (int)classes;
     }
     const cJSON *jl = cJSON_GetObjectItemCaseSensitive(root, "layers");
     if (!cJSON_IsArray(jl))
@@ -376,12 +437,15 @@ fer_status fer_arch_from_json_obj(const cJSON *root, const char *origin, fer_hea
                             origin, jt->valuestring);
         const cJSON *js = cJSON_GetObjectItemCaseSensitive(jh, "s");
         const cJSON *jm = cJSON_GetObjectItemCaseSensitive(jh, "m");
-        if ((js && !cJSON_IsNumber(js)) || (jm && !cJSON_IsNumber(jm)))
-            return fer_fail(FER_ERR_FORMAT, "%s: head \"s\" and \"m\" must be numbers", origin);
-        if (js)
-            out->arc_s = (float)js->valuedouble;
-        if (jm)
-            out->arc_m = (float)jm->valuedouble;
+        double v;
+        if (js) {
+            TRY(fer_json_double(js, origin, "head s", 1e-6, FER_MAX_ARC_SCALE, &v));
+            out->arc_s = (float)v;
+        }
+        if (jm) {
+            TRY(fer_json_double(jm, origin, "head m", 0.0, 1.5707, &v));
+            out->arc_m = (float)v;
+        }
     }
     return fer_arch_shapes(out, origin, NULL);
 }

@@ -19,13 +19,25 @@
 
 #include "fer/crc.h"
 #include "fer/fileio.h"
+#include "fer/json_num.h"
 #include "model_internal.h"
 
 #define FER_CKPT_MAGIC "FERMODEL"
 #define FER_CKPT_VERSION 1u
 #define FIXED_BYTES 32
 #define ALIGN 64
-#define MAX_FILE_BYTES ((uint64_t)1 << 34)
+/* parameters at FER_MAX_PARAMS floats plus the optimiser's two moments, and the header */
+#define MAX_FILE_BYTES ((uint64_t)1 << 30)
+/* What a trained network holds: anything beyond is a corrupt or hostile file whose predictions
+ * would be garbage (a 1e38 weight overflows the first layer), so it is refused at load. */
+#define MAX_ABS_PARAM 1e6f
+#define MAX_ABS_BUFFER 1e12f
+/* norm is applied to pixels already scaled to [0, 1] */
+#define NORM_MEAN_RANGE 10.0
+#define NORM_STD_MIN 1e-3
+#define NORM_STD_MAX 100.0
+#define MAX_EPOCH 1000000
+#define MAX_OPTIM_STEP 1000000000000LL
 
 static const char *const fer2013_classes[7] = {"angry", "disgust", "fear",    "happy",
                                                 "neutral", "sad",   "surprise"};
@@ -306,32 +318,28 @@ static void ckpt_close(ckpt_file *f)
 static fer_status read_all(const char *path, unsigned char **out, size_t *size)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return fer_fail(FER_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    if (fseek(f, 0, SEEK_END) != 0) {
+    FILE *f;
+    size_t len;
+    FER_TRY(fer_open_regular(path, &f, &len));
+    if ((uint64_t)len > MAX_FILE_BYTES) {
         fclose(f);
-        return fer_fail(FER_ERR_IO, "%s: cannot seek", path);
+        return fer_fail(FER_ERR_FORMAT, "%s: %zu bytes is larger than any checkpoint (at most "
+                        "%llu)", path, len, (unsigned long long)MAX_FILE_BYTES);
     }
-    long len = ftell(f);
-    if (len < 0 || (uint64_t)len > MAX_FILE_BYTES || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        return fer_fail(FER_ERR_IO, "%s: cannot determine the file size", path);
-    }
-    unsigned char *buf = malloc((size_t)len + 1);
+    unsigned char *buf = malloc(len + 1);
     if (!buf) {
         fclose(f);
-        return fer_fail(FER_ERR_NOMEM, "%s: out of memory (%ld bytes)", path, len);
+        return fer_fail(FER_ERR_NOMEM, "%s: out of memory (%zu bytes)", path, len);
     }
-    size_t got = fread(buf, 1, (size_t)len, f);
+    size_t got = fread(buf, 1, len, f);
     int err = ferror(f);
     fclose(f);
-    if (err || got != (size_t)len) {
+    if (err || got != len) {
         free(buf);
         return fer_fail(FER_ERR_IO, "%s: read error", path);
     }
     *out = buf;
-    *size = (size_t)len;
+    *size = len;
     return FER_OK;
 }
 
@@ -383,6 +391,11 @@ static fer_status ckpt_open(const char *path, ckpt_file *f)
         st = fer_fail(FER_ERR_FORMAT, "%s: corrupt header lengths", path);
         goto fail;
     }
+    if (payload_offset % ALIGN != 0) {
+        st = fer_fail(FER_ERR_FORMAT, "%s: payload offset %llu is not %d-byte aligned", path,
+                      (unsigned long long)payload_offset, ALIGN);
+        goto fail;
+    }
     f->payload = d + payload_offset;
     f->payload_bytes = f->size - 4 - (size_t)payload_offset;
     f->hdr = cJSON_ParseWithLength((const char *)d + FIXED_BYTES, (size_t)json_len);
@@ -411,19 +424,20 @@ static fer_status parse_meta(const ckpt_file *f, int n_classes, fer_checkpoint_m
         snprintf(meta->class_names[i], FER_NAME_LEN, "%s", it->valuestring);
     }
     const cJSON *jn = cJSON_GetObjectItemCaseSensitive(f->hdr, "norm");
-    const cJSON *jmean = cJSON_GetObjectItemCaseSensitive(jn, "mean");
-    const cJSON *jstd = cJSON_GetObjectItemCaseSensitive(jn, "std");
-    if (!cJSON_IsNumber(jmean) || !cJSON_IsNumber(jstd) || !(jstd->valuedouble > 0))
-        return fer_fail(FER_ERR_FORMAT, "%s: \"norm\" needs a mean and a positive std", f->path);
-    meta->norm.mean = (float)jmean->valuedouble;
-    meta->norm.std = (float)jstd->valuedouble;
-    const cJSON *je = cJSON_GetObjectItemCaseSensitive(f->hdr, "epoch");
-    const cJSON *jb = cJSON_GetObjectItemCaseSensitive(f->hdr, "best_metric");
-    if (!cJSON_IsNumber(je) || !cJSON_IsNumber(jb))
-        return fer_fail(FER_ERR_FORMAT, "%s: \"epoch\" and \"best_metric\" must be numbers",
-                        f->path);
-    meta->epoch = (int)je->valuedouble;
-    meta->best_metric = (float)jb->valuedouble;
+    double mean, std, best;
+    long long epoch;
+    FER_TRY(fer_json_double(cJSON_GetObjectItemCaseSensitive(jn, "mean"), f->path, "norm.mean",
+                            -NORM_MEAN_RANGE, NORM_MEAN_RANGE, &mean));
+    FER_TRY(fer_json_double(cJSON_GetObjectItemCaseSensitive(jn, "std"), f->path, "norm.std",
+                            NORM_STD_MIN, NORM_STD_MAX, &std));
+    meta->norm.mean = (float)mean;
+    meta->norm.std = (float)std;
+    FER_TRY(fer_json_int(cJSON_GetObjectItemCaseSensitive(f->hdr, "epoch"), f->path, "epoch", 0,
+                         MAX_EPOCH, &epoch));
+    FER_TRY(fer_json_double(cJSON_GetObjectItemCaseSensitive(f->hdr, "best_metric"), f->path,
+                            "best_metric", -1e9, 1e9, &best));
+    meta->epoch = (int)epoch;
+    meta->best_metric = (float)best;
     const cJSON *jp = cJSON_GetObjectItemCaseSensitive(f->hdr, "class_prior");
     if (jp) {
         if (!cJSON_IsArray(jp) || cJSON_GetArraySize(jp) != n_classes)
@@ -431,9 +445,9 @@ static fer_status parse_meta(const ckpt_file *f, int n_classes, fer_checkpoint_m
                             n_classes);
         i = 0;
         for (const cJSON *it = jp->child; it; it = it->next, i++) {
-            if (!cJSON_IsNumber(it))
-                return fer_fail(FER_ERR_FORMAT, "%s: \"class_prior\" must have numbers", f->path);
-            meta->class_prior[i] = (float)it->valuedouble;
+            double prior;
+            FER_TRY(fer_json_double(it, f->path, "class_prior", 0.0, 1.0, &prior));
+            meta->class_prior[i] = (float)prior;
         }
         meta->has_prior = 1;
     }
@@ -448,16 +462,22 @@ static fer_status parse_meta(const ckpt_file *f, int n_classes, fer_checkpoint_m
     return FER_OK;
 }
 
+static fer_status check_tensor_table(const ckpt_file *f, const fer_arch *arch);
+
+/* The header's architecture, validated, with its tensor table checked against the payload. */
 static fer_status parse_arch(const ckpt_file *f, fer_arch *arch)
 {
-    const cJSON *jv = cJSON_GetObjectItemCaseSensitive(f->hdr, "version");
-    if (!cJSON_IsNumber(jv) || (unsigned)jv->valuedouble != FER_CKPT_VERSION)
+    long long version;
+    FER_TRY(fer_json_int(cJSON_GetObjectItemCaseSensitive(f->hdr, "version"), f->path, "version",
+                         0, UINT32_MAX, &version));
+    if (version != FER_CKPT_VERSION)
         return fer_fail(FER_ERR_FORMAT, "%s: header version does not match the file version",
                         f->path);
     const cJSON *ja = cJSON_GetObjectItemCaseSensitive(f->hdr, "arch");
     if (!ja)
         return fer_fail(FER_ERR_FORMAT, "%s: header has no \"arch\"", f->path);
-    return fer_arch_from_json_obj(ja, f->path, FER_HEAD_SOFTMAX, arch);
+    FER_TRY(fer_arch_from_json_obj(ja, f->path, FER_HEAD_SOFTMAX, arch));
+    return check_tensor_table(f, arch);
 }
 
 fer_status fer_checkpoint_read_header(const char *path, fer_arch *arch_out,
@@ -475,30 +495,109 @@ fer_status fer_checkpoint_read_header(const char *path, fer_arch *arch_out,
     return st;
 }
 
+/* Reads a block's {"offset", "numel"} and checks it lies inside the payload, aligned as the
+ * writer aligns it. */
+static fer_status payload_extent(const ckpt_file *f, const cJSON *e, const char *what,
+                                 long long *off, long long *numel)
+{
+    if (!cJSON_IsObject(e))
+        return fer_fail(FER_ERR_FORMAT, "%s: %s: not an object", f->path, what);
+    char key[96];
+    snprintf(key, sizeof key, "%s offset", what);
+    FER_TRY(fer_json_int(cJSON_GetObjectItemCaseSensitive(e, "offset"), f->path, key, 0,
+                         (long long)f->payload_bytes, off));
+    snprintf(key, sizeof key, "%s numel", what);
+    FER_TRY(fer_json_int(cJSON_GetObjectItemCaseSensitive(e, "numel"), f->path, key, 0,
+                         FER_MAX_PARAMS, numel));
+    if (*off % ALIGN != 0)
+        return fer_fail(FER_ERR_FORMAT, "%s: %s: offset %lld is not %d-byte aligned", f->path,
+                        what, *off, ALIGN);
+    if (*numel * 4 > (long long)f->payload_bytes - *off)
+        return fer_fail(FER_ERR_FORMAT, "%s: %s lies outside the payload", f->path, what);
+    return FER_OK;
+}
+
+/* Before a model is allocated for a header's architecture: the tensor table must have the
+ * architecture's number of tensors and elements, each inside the payload, so a small file
+ * cannot make us allocate (and touch) a network it does not carry. */
+static fer_status check_tensor_table(const ckpt_file *f, const fer_arch *arch)
+{
+    fer_arch_size_info sz;
+    FER_TRY(fer_arch_sizes(arch, f->path, &sz));
+    const cJSON *jt = cJSON_GetObjectItemCaseSensitive(f->hdr, "tensors");
+    if (!cJSON_IsArray(jt))
+        return fer_fail(FER_ERR_FORMAT, "%s: header has no tensor table", f->path);
+    int n = cJSON_GetArraySize(jt);
+    if (n != sz.n_tensors)
+        return fer_fail(FER_ERR_FORMAT, "%s: architecture mismatch: %d tensors in the file, %d in "
+                        "the architecture", f->path, n, sz.n_tensors);
+    long long total = 0;
+    int t = 0;
+    for (const cJSON *e = jt->child; e; e = e->next, t++) {
+        char what[32];
+        snprintf(what, sizeof what, "tensor %d", t);
+        long long off, numel;
+        FER_TRY(payload_extent(f, e, what, &off, &numel));
+        total += numel;
+    }
+    if (total != sz.params + sz.buffers)
+        return fer_fail(FER_ERR_FORMAT, "%s: architecture mismatch: the tensor table holds %lld "
+                        "values, the architecture %lld", f->path, total, sz.params + sz.buffers);
+    return FER_OK;
+}
+
 /* Locates a payload block described by {"offset", "numel"}. */
 static fer_status payload_block(const ckpt_file *f, const cJSON *e, const char *what,
                                 size_t numel_expected, const unsigned char **out)
 {
-    const cJSON *jo = cJSON_GetObjectItemCaseSensitive(e, "offset");
-    const cJSON *jn = cJSON_GetObjectItemCaseSensitive(e, "numel");
-    if (!cJSON_IsNumber(jo) || !cJSON_IsNumber(jn) || jo->valuedouble < 0 || jn->valuedouble < 0)
-        return fer_fail(FER_ERR_FORMAT, "%s: %s: missing offset/numel", f->path, what);
-    double off = jo->valuedouble, numel = jn->valuedouble;
+    long long off, numel;
+    FER_TRY(payload_extent(f, e, what, &off, &numel));
     if ((size_t)numel != numel_expected)
-        return fer_fail(FER_ERR_FORMAT, "%s: %s has %.0f elements, expected %zu", f->path, what,
+        return fer_fail(FER_ERR_FORMAT, "%s: %s has %lld elements, expected %zu", f->path, what,
                         numel, numel_expected);
-    if (off + numel * 4.0 > (double)f->payload_bytes || (size_t)off % 4 != 0)
-        return fer_fail(FER_ERR_FORMAT, "%s: %s lies outside the payload", f->path, what);
     *out = f->payload + (size_t)off;
     return FER_OK;
 }
 
-static fer_status upload_le(fer_model *m, float *dst, const unsigned char *src, size_t n,
-                            float *scratch)
+/* Index of the first value that is not finite or lies outside [lo, hi]; n when all are sane. */
+static size_t first_insane(const float *x, size_t n, float lo, float hi)
 {
+    for (size_t i = 0; i < n; i++)
+        if (!(x[i] >= lo && x[i] <= hi)) /* also catches NaN */
+            return i;
+    return n;
+}
+
+static fer_status check_values(const ckpt_file *f, const char *what, const float *x, size_t n,
+                               float lo, float hi)
+{
+    size_t bad = first_insane(x, n, lo, hi);
+    if (bad < n)
+        return fer_fail(FER_ERR_FORMAT, "%s: %s[%zu] = %g is not a sane value (expected finite, "
+                        "%g..%g): the file is corrupt", f->path, what, bad, (double)x[bad],
+                        (double)lo, (double)hi);
+    return FER_OK;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static fer_status upload_le(const ckpt_file *f, fer_model *m, const fer_tensor *tt,
+                            const unsigned char *src, float *scratch)
+{
+    size_t n = tt->info.numel;
     memcpy(scratch, src, n * sizeof(float));
     floats_le(scratch, n);
-    return FER_OP(m->b, upload, dst, scratch, n * sizeof(float));
+    if (tt->info.role == FER_TENSOR_PARAM)
+        FER_TRY(check_values(f, tt->info.name, scratch, n, -MAX_ABS_PARAM, MAX_ABS_PARAM));
+    else
+        FER_TRY(check_values(f, tt->info.name, scratch, n,
+                             ends_with(tt->info.name, ".running_mean") ? -MAX_ABS_BUFFER : 0.0f,
+                             MAX_ABS_BUFFER));
+    return FER_OP(m->b, upload, tt->data, scratch, n * sizeof(float));
 }
 
 static fer_status load_tensors(const ckpt_file *f, fer_model *m)
@@ -531,7 +630,7 @@ static fer_status load_tensors(const ckpt_file *f, fer_model *m)
         int ok = cJSON_IsArray(js) && cJSON_GetArraySize(js) == tt->info.ndim;
         for (int d = 0; ok && d < tt->info.ndim; d++) {
             const cJSON *jd = cJSON_GetArrayItem(js, d);
-            ok = cJSON_IsNumber(jd) && (int)jd->valuedouble == tt->info.shape[d];
+            ok = cJSON_IsNumber(jd) && jd->valuedouble == (double)tt->info.shape[d];
         }
         if (!ok) {
             st = fer_fail(FER_ERR_FORMAT, "%s: architecture mismatch: tensor '%s' has another "
@@ -541,7 +640,7 @@ static fer_status load_tensors(const ckpt_file *f, fer_model *m)
         const unsigned char *src;
         st = payload_block(f, e, tt->info.name, tt->info.numel, &src);
         if (st == FER_OK)
-            st = upload_le(m, tt->data, src, tt->info.numel, scratch);
+            st = upload_le(f, m, tt, src, scratch);
     }
     free(scratch);
     return st;
@@ -557,9 +656,10 @@ static fer_status load_optimizer(const ckpt_file *f, fer_optimizer *opt)
     const cJSON *jstep = cJSON_GetObjectItemCaseSensitive(jo, "step");
     const cJSON *js = cJSON_GetObjectItemCaseSensitive(jo, "state");
     const char *want = optim_kind_name(fer_optimizer_config(opt)->kind);
-    if (!cJSON_IsString(jk) || !cJSON_IsNumber(jstep) || !cJSON_IsArray(js) ||
-        cJSON_GetArraySize(js) != 2)
+    if (!cJSON_IsString(jk) || !cJSON_IsArray(js) || cJSON_GetArraySize(js) != 2)
         return fer_fail(FER_ERR_FORMAT, "%s: malformed optimiser section", f->path);
+    long long step;
+    FER_TRY(fer_json_int(jstep, f->path, "optimizer.step", 0, MAX_OPTIM_STEP, &step));
     if (strcmp(jk->valuestring, want) != 0)
         return fer_fail(FER_ERR_FORMAT, "%s: optimiser state is for %s, the optimiser is %s",
                         f->path, jk->valuestring, want);
@@ -576,7 +676,11 @@ static fer_status load_optimizer(const ckpt_file *f, fer_optimizer *opt)
         memcpy(vh, pv, n * sizeof(float));
         floats_le(mh, n);
         floats_le(vh, n);
-        st = fer_optimizer_set_state(opt, (long)jstep->valuedouble, mh, vh);
+        st = check_values(f, "optimiser m", mh, n, -MAX_ABS_BUFFER, MAX_ABS_BUFFER);
+        if (st == FER_OK)
+            st = check_values(f, "optimiser v", vh, n, 0.0f, MAX_ABS_BUFFER);
+        if (st == FER_OK)
+            st = fer_optimizer_set_state(opt, (long)step, mh, vh);
     }
     free(mh);
     free(vh);

@@ -3,6 +3,7 @@
 #include "fer/model.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,8 +201,16 @@ fer_status fer_model_new(const fer_arch *arch, fer_backend *backend, int max_bat
         return fer_fail(FER_ERR_ARG, "model: no architecture or backend");
     if (max_batch < 1 || max_batch > 65536)
         return fer_fail(FER_ERR_ARG, "model: max_batch %d out of range 1..65536", max_batch);
+    const char *origin = arch->name[0] ? arch->name : "<arch>";
     fer_shape shapes[FER_MAX_LAYERS];
-    FER_TRY(fer_arch_shapes(arch, arch->name[0] ? arch->name : "<arch>", shapes));
+    fer_arch_size_info sz;
+    FER_TRY(fer_arch_sizes(arch, origin, &sz));
+    FER_TRY(fer_arch_shapes(arch, origin, shapes));
+    /* Kernels index one batch tensor with int: keep every tensor of the batch below 2^31. */
+    if (sz.max_floats * max_batch > INT32_MAX)
+        return fer_fail(FER_ERR_ARG, "%s: a batch of %d needs a tensor of %lld values (at most "
+                        "2^31 - 1): lower the batch size", origin, max_batch,
+                        sz.max_floats * max_batch);
     fer_model *m = calloc(1, sizeof *m);
     if (!m)
         return fer_fail(FER_ERR_NOMEM, "model: out of memory");
@@ -227,8 +236,13 @@ fer_status fer_model_new(const fer_arch *arch, fer_backend *backend, int max_bat
     if (st == FER_OK)
         st = FER_OP(backend, alloc, (m->n_buffer_floats ? m->n_buffer_floats : 1) * sizeof(float),
                     (void **)&m->buffers);
+    size_t act_bytes = plan_activations(m, NULL);
+    if (st == FER_OK && act_bytes > FER_MAX_ACTIVATION_BYTES)
+        st = fer_fail(FER_ERR_ARG, "%s: a batch of %d needs %zu MiB of activations (at most %llu "
+                      "MiB): lower the batch size", origin, max_batch, act_bytes >> 20,
+                      (unsigned long long)(FER_MAX_ACTIVATION_BYTES >> 20));
     if (st == FER_OK)
-        st = FER_OP(backend, alloc, plan_activations(m, NULL), &m->acts);
+        st = FER_OP(backend, alloc, act_bytes, &m->acts);
     if (st != FER_OK) {
         fer_model_free(m);
         return st;

@@ -19,6 +19,21 @@ extern "C" {
 #define FER_MAX_CLASSES 16
 #define FER_NAME_LEN 32
 
+/* Hard caps on what an architecture may ask for. Every architecture (preset, JSON file,
+ * checkpoint header) is checked against them with overflow-free 64-bit arithmetic before
+ * anything is allocated, so a hostile file is refused instead of wrapping a size. */
+#define FER_MAX_INPUT_DIM 4096         /* input channels, height, width each */
+#define FER_MAX_WIDTH 65536            /* conv2d / linear "out" */
+#define FER_MAX_CONV_KERNEL 64         /* conv2d k and stride; pad at most k */
+#define FER_MAX_POOL 4096              /* maxpool2d k and stride */
+#define FER_MAX_SAMPLE_FLOATS (1 << 24) /* one sample's input or one layer's output (64 MiB) */
+#define FER_MAX_PARAMS (1 << 26)       /* parameters + buffers of the whole network (256 MiB) */
+#define FER_MAX_MACS ((long long)1 << 34) /* multiply-adds of one sample's forward pass */
+#define FER_MAX_ARC_SCALE 1024.0f      /* arcface s */
+/* A model's activation arena for its largest batch (fer_model_new); SimpleCNN at batch 256
+ * needs about 0.5 GiB. */
+#define FER_MAX_ACTIVATION_BYTES ((size_t)8 << 30)
+
 typedef enum fer_layer_kind {
     FER_LAYER_CONV2D = 0,
     FER_LAYER_BATCHNORM2D,
@@ -48,6 +63,19 @@ typedef struct fer_arch {
     int n_classes;
     float arc_s, arc_m; /* arcface only */
 } fer_arch;
+
+/* What a valid architecture needs, from fer_arch_sizes. */
+typedef struct fer_arch_size_info {
+    long long params;       /* learned parameters (floats) */
+    long long buffers;      /* batch-norm running statistics and counters (floats) */
+    int n_tensors;          /* entries of the tensor table (parameters + buffers, head included) */
+    long long max_floats;   /* largest per-sample tensor: the input or a layer's output */
+    long long macs;         /* multiply-adds of one sample's forward pass */
+} fer_arch_size_info;
+
+/* Validates an architecture against the caps above (one-line error naming origin and the layer)
+ * and reports its sizes; info may be NULL. */
+fer_status fer_arch_sizes(const fer_arch *a, const char *origin, fer_arch_size_info *info);
 
 /* "simplecnn" (the seed's network) and "tiny" (a small net for tests and demos). */
 fer_status fer_arch_preset(const char *name, fer_head_kind head, fer_arch *out);
