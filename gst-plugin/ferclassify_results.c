@@ -1,12 +1,15 @@
 #include "ferclassify_results.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <glib/gstdio.h>
+
+#include "fer/fileio.h"
 
 /* ---- JSON ---------------------------------------------------------------------------------- */
 
@@ -91,9 +94,11 @@ fer_results_append_json (GString * out, guint64 frame, gint64 pts_ns,
 /* ---- writer thread ------------------------------------------------------------------------- */
 
 struct FerResultsWriter {
-  gchar *location, *tmp_location;
+  gchar *location;
   gboolean direct;         /* device or pipe (e.g. /dev/stdout): written in place, no rename */
-  FILE *fp;
+  fer_atomic_file out;     /* regular file: LOCATION.XXXXXX.tmp, renamed at the end */
+  FILE *fp;                /* out.f, or the device or pipe */
+  const gchar *writing;    /* the name being written (for messages) */
   GAsyncQueue *queue;      /* GString*, or the finish sentinel */
   GThread *thread;
   GMutex lock;
@@ -111,7 +116,7 @@ writer_set_error (FerResultsWriter * w, gint err, const gchar * what)
   g_mutex_lock (&w->lock);
   if (!w->error)
     w->error = g_error_new (G_FILE_ERROR, g_file_error_from_errno (err), "%s: %s (%s)",
-        w->tmp_location, what, g_strerror (err));
+        w->writing, what, g_strerror (err));
   g_mutex_unlock (&w->lock);
   g_atomic_int_set (&w->failed, 1);
 }
@@ -138,32 +143,108 @@ writer_thread (gpointer data)
     g_string_free (line, TRUE);
   }
 
-  if (!g_atomic_int_get (&w->failed)) {
-    if (fflush (w->fp) != 0)
-      writer_set_error (w, errno, "write failed");
-    else if (!w->direct && fsync (fileno (w->fp)) != 0)
-      writer_set_error (w, errno, "fsync failed");
-  }
+  /* fer_atomic_commit flushes and syncs a regular file itself */
+  if (w->direct && !g_atomic_int_get (&w->failed) && fflush (w->fp) != 0)
+    writer_set_error (w, errno, "write failed");
   return NULL;
+}
+
+/* NAME.XXXXXX.tmp as fer_atomic_open makes them (XXXXXX from [a-z0-9]). */
+static gboolean
+is_our_tmp (const gchar * entry, const gchar * base)
+{
+  gsize n = strlen (base), len = strlen (entry);
+  if (len != n + 11 || strncmp (entry, base, n) != 0 || entry[n] != '.' ||
+      strcmp (entry + n + 7, ".tmp") != 0)
+    return FALSE;
+  for (gsize i = n + 1; i < n + 7; i++)
+    if (!g_ascii_islower (entry[i]) && !g_ascii_isdigit (entry[i]))
+      return FALSE;
+  return TRUE;
+}
+
+/* Removes LOCATION.XXXXXX.tmp files left by a run that was killed before it could rename its
+ * results into place. Only temporary files of this very LOCATION are touched: other pipelines
+ * may be writing other results into the same folder right now. */
+static void
+remove_stale_tmp (const gchar * location)
+{
+  gchar *dir = g_path_get_dirname (location), *base = g_path_get_basename (location);
+  GDir *d = g_dir_open (dir, 0, NULL);
+  const gchar *entry;
+
+  while (d && (entry = g_dir_read_name (d))) {
+    gchar *path;
+    GStatBuf st;
+    if (!is_our_tmp (entry, base))
+      continue;
+    path = g_build_filename (dir, entry, NULL);
+    if (g_lstat (path, &st) == 0 && (S_ISREG (st.st_mode) || S_ISLNK (st.st_mode)))
+      g_unlink (path);
+    g_free (path);
+  }
+  if (d)
+    g_dir_close (d);
+  g_free (dir);
+  g_free (base);
+}
+
+/* A device or pipe is written in place. O_NONBLOCK: opening a FIFO nobody reads would otherwise
+ * wait forever (it fails with ENXIO instead). */
+static FILE *
+open_direct (const gchar * location, GError ** error)
+{
+  gint fd = g_open (location, O_WRONLY | O_APPEND | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
+  gint err = errno, flags;
+  FILE *fp;
+
+  if (fd < 0) {
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (err), "%s: cannot open (%s)",
+        location, err == ENXIO ? "a FIFO that no process reads" : g_strerror (err));
+    return NULL;
+  }
+  flags = fcntl (fd, F_GETFL);
+  if (flags >= 0)
+    fcntl (fd, F_SETFL, flags & ~O_NONBLOCK);
+  fp = fdopen (fd, "ab");
+  if (!fp) {
+    err = errno;
+    close (fd);
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (err), "%s: cannot open (%s)",
+        location, g_strerror (err));
+  }
+  return fp;
 }
 
 FerResultsWriter *
 fer_results_writer_open (const gchar * location, GError ** error)
 {
-  FerResultsWriter *w = g_new0 (FerResultsWriter, 1);
-
+  FerResultsWriter *w;
   GStatBuf st;
+  gboolean exists = g_stat (location, &st) == 0;
 
+  if (exists && S_ISDIR (st.st_mode)) {
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_ISDIR, "%s: is a folder, not a file",
+        location);
+    return NULL;
+  }
+  w = g_new0 (FerResultsWriter, 1);
   w->location = g_strdup (location);
-  w->direct = g_stat (location, &st) == 0 && !S_ISREG (st.st_mode) && !S_ISDIR (st.st_mode);
-  w->tmp_location = w->direct ? g_strdup (location) : g_strconcat (location, ".tmp", NULL);
-  w->fp = g_fopen (w->tmp_location, w->direct ? "ab" : "wb");
+  w->direct = exists && !S_ISREG (st.st_mode);
+  if (w->direct) {
+    w->fp = open_direct (location, error);
+    w->writing = w->location;
+  } else {
+    remove_stale_tmp (location);
+    if (fer_atomic_open (location, &w->out) == FER_OK) {
+      w->fp = w->out.f;
+      w->writing = w->out.tmp;
+    } else {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s", fer_last_error ());
+    }
+  }
   if (!w->fp) {
-    gint err = errno;
-    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (err),
-        "%s: cannot create results file (%s)", w->tmp_location, g_strerror (err));
     g_free (w->location);
-    g_free (w->tmp_location);
     g_free (w);
     return NULL;
   }
@@ -205,27 +286,27 @@ fer_results_writer_finish (FerResultsWriter * w, GError ** error)
   g_async_queue_push (w->queue, &finish_sentinel);
   g_thread_join (w->thread);
 
-  if (fclose (w->fp) != 0)
-    writer_set_error (w, errno, "close failed");
-  ok = !g_atomic_int_get (&w->failed);
-  if (ok && !w->direct && g_rename (w->tmp_location, w->location) != 0) {
-    gint err = errno;
-    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (err),
-        "%s: cannot rename results file to %s (%s)", w->tmp_location, w->location,
-        g_strerror (err));
-    ok = FALSE;
-  } else if (!ok) {
-    if (error)
-      *error = g_error_copy (w->error);
+  if (w->direct) {
+    if (fclose (w->fp) != 0)
+      writer_set_error (w, errno, "close failed");
+  } else if (g_atomic_int_get (&w->failed)) {
+    fer_atomic_abort (&w->out);
+  } else if (fer_atomic_commit (&w->out) != FER_OK) {
+    /* "LOCATION: write failed: ..." or "LOCATION: cannot rename into place: ..." */
+    g_mutex_lock (&w->lock);
+    if (!w->error)
+      w->error = g_error_new (G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s", fer_last_error ());
+    g_mutex_unlock (&w->lock);
+    g_atomic_int_set (&w->failed, 1);
   }
-  if (!ok && !w->direct)
-    g_unlink (w->tmp_location);
+  ok = !g_atomic_int_get (&w->failed);
+  if (!ok && error)
+    *error = g_error_copy (w->error);
 
   g_async_queue_unref (w->queue);
   g_mutex_clear (&w->lock);
   g_clear_error (&w->error);
   g_free (w->location);
-  g_free (w->tmp_location);
   g_free (w);
   return ok;
 }

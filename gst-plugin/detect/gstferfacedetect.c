@@ -90,6 +90,12 @@ ensure_cascade (GstFerFaceDetect * self)
             "(Debian package opencv-data); set the cascade property"), (NULL));
     return FALSE;
   }
+  if (!*path) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
+        ("No face cascade: the cascade property is empty (unset it for the default)"), (NULL));
+    g_free (path);
+    return FALSE;
+  }
   st = fer_cascade_load (path, &c);
   if (st == FER_ERR_IO) {
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("Cannot load face cascade %s",

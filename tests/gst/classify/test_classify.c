@@ -361,6 +361,21 @@ test_bad_model_fails_state_change (void)
   g_free (bad_results);
 }
 
+/* TRUE when tmpdir holds a PREFIX*.tmp file (the writer's LOCATION.XXXXXX.tmp). */
+static gboolean
+has_tmp_file (const gchar * prefix)
+{
+  GDir *d = g_dir_open (tmpdir, 0, NULL);
+  const gchar *name;
+  gboolean found = FALSE;
+
+  while (d && !found && (name = g_dir_read_name (d)))
+    found = g_str_has_prefix (name, prefix) && g_str_has_suffix (name, ".tmp");
+  if (d)
+    g_dir_close (d);
+  return found;
+}
+
 static void
 test_jsonl_complete_after_eos (void)
 {
@@ -379,8 +394,10 @@ test_jsonl_complete_after_eos (void)
     gst_buffer_unref (gst_harness_push_and_pull (h, in));
   }
   FER_CHECK (!g_file_test (path, G_FILE_TEST_EXISTS), "results renamed before EOS");
+  FER_CHECK (has_tmp_file ("frames.jsonl."), "no temporary results file while playing");
   FER_CHECK (gst_harness_push_event (h, gst_event_new_eos ()), "EOS not handled");
-  FER_CHECK (!g_file_test (tmp, G_FILE_TEST_EXISTS), "temp file left after EOS");
+  FER_CHECK (!g_file_test (tmp, G_FILE_TEST_EXISTS) && !has_tmp_file ("frames.jsonl."),
+      "temp file left after EOS");
   FER_CHECK (g_file_get_contents (path, &text, NULL, NULL), "no results file after EOS");
   lines = g_strsplit (text, "\n", -1);
   FER_CHECK (g_strv_length (lines) == (guint) n + 1 && *lines[n] == '\0',

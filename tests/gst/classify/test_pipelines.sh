@@ -43,7 +43,8 @@ head -c 20000 /dev/urandom > "$tmp/in/broken.mp4"
 "$pipes/annotate-clip.sh" "$tmp/in/face.mp4" "$tmp/out/face.mp4" > "$tmp/annotate.log" 2>&1 ||
   { cat "$tmp/annotate.log"; fail "annotate-clip.sh failed"; }
 [ -s "$tmp/out/face.mp4" ] || fail "no annotated MP4"
-[ ! -e "$tmp/out/face.part.mp4" ] && [ ! -e "$tmp/out/face.jsonl.tmp" ] || fail "temp files left"
+leftover=$(find "$tmp/out" -name 'face.part.mp4' -o -name 'face.jsonl*.tmp')
+[ -z "$leftover" ] || fail "temp files left: $leftover"
 lines=$(wc -l < "$tmp/out/face.jsonl")
 [ "$lines" -eq "$face_frames" ] || fail "face.jsonl has $lines lines for $face_frames frames"
 bad=$(grep -vc '^{"frame":[0-9]*,"pts_ns":[0-9]*,"faces":\[.*\]}$' "$tmp/out/face.jsonl")

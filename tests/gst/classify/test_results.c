@@ -1,11 +1,14 @@
 /* ferclassify_results.c: JSON Lines formatting (parsed back with cJSON) and the writer thread
- * (temp file renamed into place at finish, errors reported, many lines in order). */
+ * (temp file renamed into place at finish, errors reported, many lines in order; planted
+ * symlinks never followed, folders and reader-less FIFOs refused at once). */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <glib/gstdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ferclassify_results.h"
 
@@ -64,6 +67,21 @@ test_format (void)
   g_string_free (s, TRUE);
 }
 
+/* Entries of dir named PREFIX*.tmp. */
+static guint
+count_tmp (const gchar * dir, const gchar * prefix)
+{
+  GDir *d = g_dir_open (dir, 0, NULL);
+  const gchar *name;
+  guint n = 0;
+
+  while (d && (name = g_dir_read_name (d)))
+    n += g_str_has_prefix (name, prefix) && g_str_has_suffix (name, ".tmp");
+  if (d)
+    g_dir_close (d);
+  return n;
+}
+
 static void
 test_writer (const gchar * dir)
 {
@@ -75,7 +93,7 @@ test_writer (const gchar * dir)
   const gint n = 5000;
 
   CHECK (w != NULL, "open: %s", err ? err->message : "?");
-  CHECK (g_file_test (tmp, G_FILE_TEST_EXISTS), "temp file not created");
+  CHECK (count_tmp (dir, "out.jsonl.") == 1, "temp file not created");
   CHECK (!g_file_test (path, G_FILE_TEST_EXISTS), "final file exists before finish");
   for (gint i = 0; i < n; i++) {
     GString *line = g_string_new (NULL);
@@ -84,7 +102,7 @@ test_writer (const gchar * dir)
   }
   CHECK (!fer_results_writer_take_error (w, NULL), "unexpected write error");
   CHECK (fer_results_writer_finish (w, &err), "finish: %s", err ? err->message : "?");
-  CHECK (!g_file_test (tmp, G_FILE_TEST_EXISTS), "temp file left behind");
+  CHECK (count_tmp (dir, "out.jsonl.") == 0, "temp file left behind");
   CHECK (g_file_get_contents (path, &text, NULL, NULL), "read back");
   gchar **lines = g_strsplit (text, "\n", -1);
   CHECK (g_strv_length (lines) == (guint) n + 1 && lines[n][0] == '\0',
@@ -118,6 +136,89 @@ test_writer (const gchar * dir)
   g_free (tmp);
 }
 
+/* Symlinks planted where the temporary file goes are never followed: neither one at the old
+ * fixed name LOCATION.tmp nor a stale LOCATION.XXXXXX.tmp (removed, as left-overs of a killed
+ * run are); other locations' temporary files in the folder are left alone. An existing LOCATION
+ * that is a symlink is replaced by the results, its target untouched. */
+static void
+test_symlinks_never_followed (const gchar * dir)
+{
+  gchar *path = g_build_filename (dir, "sym.jsonl", NULL);
+  gchar *victim = g_build_filename (dir, "victim.txt", NULL);
+  gchar *fixed_tmp = g_strconcat (path, ".tmp", NULL);
+  gchar *stale = g_strconcat (path, ".abc123.tmp", NULL);
+  gchar *other = g_build_filename (dir, "other.jsonl.abc123.tmp", NULL);
+  gchar *text = NULL;
+  GError *err = NULL;
+  FerResultsWriter *w;
+
+  CHECK (g_file_set_contents (victim, "precious\n", -1, NULL), "write victim");
+  CHECK (symlink (victim, fixed_tmp) == 0 && symlink (victim, stale) == 0 &&
+      symlink (victim, other) == 0, "plant symlinks");
+  w = fer_results_writer_open (path, &err);
+  CHECK (w != NULL, "open: %s", err ? err->message : "?");
+  CHECK (!g_file_test (stale, G_FILE_TEST_EXISTS) && !g_file_test (stale,
+          G_FILE_TEST_IS_SYMLINK), "stale temporary symlink of this location not removed");
+  CHECK (g_file_test (other, G_FILE_TEST_IS_SYMLINK), "another location's temp file removed");
+  fer_results_writer_push (w, g_string_new ("{\"frame\":0}"));
+  CHECK (fer_results_writer_finish (w, &err), "finish: %s", err ? err->message : "?");
+  CHECK (g_file_get_contents (victim, &text, NULL, NULL) && strcmp (text, "precious\n") == 0,
+      "the symlink's target was overwritten: %s", text);
+  g_free (text);
+  CHECK (g_file_get_contents (path, &text, NULL, NULL) && strcmp (text, "{\"frame\":0}\n") == 0,
+      "results: %s", text);
+  g_free (text);
+
+  /* LOCATION itself a symlink to the victim: replaced, target kept */
+  g_unlink (path);
+  CHECK (symlink (victim, path) == 0, "symlink location");
+  w = fer_results_writer_open (path, &err);
+  CHECK (w != NULL, "open: %s", err ? err->message : "?");
+  fer_results_writer_push (w, g_string_new ("{}"));
+  CHECK (fer_results_writer_finish (w, &err), "finish: %s", err ? err->message : "?");
+  CHECK (!g_file_test (path, G_FILE_TEST_IS_SYMLINK), "location still a symlink");
+  CHECK (g_file_get_contents (victim, &text, NULL, NULL) && strcmp (text, "precious\n") == 0,
+      "the location's target was overwritten: %s", text);
+  g_free (text);
+  printf ("ok  planted symlinks are never followed\n");
+  g_unlink (path);
+  g_unlink (victim);
+  g_unlink (fixed_tmp);
+  g_unlink (other);
+  g_free (path);
+  g_free (victim);
+  g_free (fixed_tmp);
+  g_free (stale);
+  g_free (other);
+}
+
+/* A folder or a FIFO nobody reads is refused at open, at once (no hang). */
+static void
+test_unusable_locations (const gchar * dir)
+{
+  gchar *fifo = g_build_filename (dir, "results.fifo", NULL);
+  GError *err = NULL;
+  FerResultsWriter *w;
+
+  w = fer_results_writer_open (dir, &err);
+  CHECK (w == NULL && err && g_str_has_prefix (err->message, dir) &&
+      strstr (err->message, "is a folder"), "folder: %s", err ? err->message : "accepted");
+  printf ("ok  %s\n", err->message);
+  g_clear_error (&err);
+
+  alarm (60);                   /* a blocking open fails the test instead of hanging it */
+  CHECK (mkfifo (fifo, 0600) == 0, "mkfifo");
+  w = fer_results_writer_open (fifo, &err);
+  CHECK (w == NULL && err && g_str_has_prefix (err->message, fifo) &&
+      strstr (err->message, "a FIFO that no process reads"), "FIFO: %s",
+      err ? err->message : "accepted");
+  alarm (0);
+  printf ("ok  %s\n", err->message);
+  g_clear_error (&err);
+  g_unlink (fifo);
+  g_free (fifo);
+}
+
 /* Writing to a full device: the error surfaces (take_error, then finish fails). */
 static void
 test_write_error (void)
@@ -144,6 +245,8 @@ main (void)
   CHECK (dir != NULL, "temp dir");
   test_format ();
   test_writer (dir);
+  test_symlinks_never_followed (dir);
+  test_unusable_locations (dir);
   test_write_error ();
   g_rmdir (dir);
   g_free (dir);
