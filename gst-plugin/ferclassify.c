@@ -17,7 +17,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "fer/fileio.h"
 #include "fer/preprocess.h"
 #include "fer_config.h"
 
@@ -140,7 +139,6 @@ static gboolean
 load_classifier (GstFerClassify * self, const gchar * model, GstFerBackend backend, gint threads)
 {
   fer_status st;
-  FILE *probe = NULL;
   gint i;
 
   if (!model || !*model) {
@@ -148,15 +146,8 @@ load_classifier (GstFerClassify * self, const gchar * model, GstFerBackend backe
         ("No expression model set (property \"model\")"), (NULL));
     return FALSE;
   }
-  /* Refuse what is not a regular file before the model library opens it: a FIFO would block
-   * the state change, /dev/zero would never end. */
   fer_clear_error ();
-  st = fer_open_regular (model, &probe, NULL);
-  if (probe)
-    fclose (probe);
-  if (st == FER_OK)
-    st = fer_classifier_new (model, backend_name (backend), threads, MAX_BATCH,
-        &self->classifier);
+  st = fer_classifier_new (model, backend_name (backend), threads, MAX_BATCH, &self->classifier);
   if (st != FER_OK) {
     self->classifier = NULL;
     if (!g_file_test (model, G_FILE_TEST_EXISTS))
