@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The built plugin as users run it (gst-launch-1.0 with GST_PLUGIN_PATH_1_0 = the build dir,
 # private registry; env from tests/gst/meson.build): ferfacedetect is registered, finds the
-# astronaut's face, and a missing or corrupt cascade stops the pipeline with a one-line error
-# naming the file (non-zero exit, no crash). Skips (77) without gst-launch-1.0 or opencv-data.
+# astronaut's face, and a missing, corrupt or non-regular (FIFO, /dev/zero) cascade stops the
+# pipeline with a one-line error naming the file (non-zero exit, no crash, no hang). Skips (77)
+# without gst-launch-1.0 or opencv-data.
 set -uo pipefail
 src="${FER_SOURCE_DIR:?}"
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -43,4 +44,8 @@ printf '<opencv_storage><cascade><stageType>BOOST' >"$tmp/corrupt.xml"
 check_bad "$tmp/corrupt.xml" "Document ended unexpectedly"
 head -c 3000 /dev/urandom >"$tmp/random.xml"
 check_bad "$tmp/random.xml" ""
+# refused at once, never waited on or read forever (the meson timeout catches a hang)
+mkfifo "$tmp/fifo.xml"
+check_bad "$tmp/fifo.xml" "not a regular file (a FIFO)"
+check_bad /dev/zero "not a regular file (a character device)"
 echo "ok  plugin: ferfacedetect registered, face found, bad cascades refused"
