@@ -1,0 +1,187 @@
+/* Fuzz target: the .fer checkpoint reader (model/src/checkpoint.c), followed by what its users
+ * do next: fer-eval and ferclassify load it and classify a face (fer_classifier on ref),
+ * fer-train --resume reads its header, applies its stored config and trainer state, loads the
+ * optimiser state and takes a training step.
+ *
+ * Each input runs twice when needed: as given (the framing checks: magic, sizes, CRC) and, when
+ * it starts with the magic, with file_size and the CRC trailer repaired, so that mutations reach
+ * the JSON header and the payload instead of dying at the checksum. Reproducers made by
+ * make_corpus.c already carry a valid CRC and run once.
+ *
+ * Findings besides crashes: a loaded model over the caps, non-finite weights or normalisation,
+ * a payload offset that is not 64-byte aligned. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fer/checkpoint.h"
+#include "fer/classifier.h"
+#include "fer/crc.h"
+#include "fer/optim.h"
+#include "fer/status.h"
+#include "fuzz_common.h"
+#include "options.h"
+#include "train_state.h"
+
+static uint64_t get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static void check_meta(const fer_checkpoint_meta *meta, const fer_arch *a)
+{
+    if (meta->n_classes != a->n_classes)
+        fuzz_fail("loaded checkpoint: %d class names for %d classes", meta->n_classes,
+                  a->n_classes);
+    if (!isfinite(meta->norm.mean) || !isfinite(meta->norm.std) || !(meta->norm.std > 0) ||
+        !isfinite(1.0f / meta->norm.std) || !isfinite(meta->norm.mean / meta->norm.std))
+        fuzz_fail("loaded checkpoint: normalisation mean %g std %g cannot normalise a pixel",
+                  (double)meta->norm.mean, (double)meta->norm.std);
+}
+
+static void check_weights_finite(fer_model *m)
+{
+    for (int t = 0; t < fer_model_n_tensors(m); t++) {
+        fer_tensor_info ti;
+        if (fer_model_tensor_info(m, t, &ti) != FER_OK)
+            fuzz_fail("tensor %d: %s", t, fer_last_error());
+        float *v = malloc((ti.numel ? ti.numel : 1) * sizeof(float));
+        if (!v)
+            fuzz_fail("out of memory for tensor %s (%zu floats)", ti.name, ti.numel);
+        if (fer_model_get_tensor(m, ti.name, v, ti.numel) != FER_OK)
+            fuzz_fail("cannot read back tensor %s: %s", ti.name, fer_last_error());
+        for (size_t i = 0; i < ti.numel; i++)
+            if (!isfinite(v[i]))
+                fuzz_fail("loaded checkpoint: tensor %s[%zu] is %g", ti.name, i, (double)v[i]);
+        free(v);
+    }
+}
+
+/* fer-train --resume: stored config and trainer state, optimiser state, one step. */
+static void resume_like_trainer(const char *path, fer_model *m, const uint8_t *data, size_t size,
+                                const fer_checkpoint_meta *meta, int cheap)
+{
+    if (meta->config_json) {
+        fer_cli cli;
+        fer_options_defaults(&cli);
+        if (fer_options_apply_json(&cli, meta->config_json, path, FER_SRC_CHECKPOINT, 1) ==
+            FER_OK)
+            (void)fer_options_validate(&cli.opt);
+    }
+    if (meta->state_json) {
+        fer_train_state s;
+        fer_train_state_init(&s, 0, 1);
+        if (fer_train_state_from_json(meta->state_json, path, &s) == FER_OK) {
+            char *again = fer_train_state_to_json(&s);
+            free(again);
+        }
+    }
+    if (!fer_checkpoint_has_optimizer(path))
+        return;
+    fer_optim_kind kind = FER_OPTIM_ADAM;
+    if (memmem(data, size, "\"kind\":\"sgd\"", 12))
+        kind = FER_OPTIM_SGD;
+    else if (memmem(data, size, "\"kind\":\"adamw\"", 14))
+        kind = FER_OPTIM_ADAMW;
+    fer_optim_config cfg;
+    fer_optim_config_default(kind, 1e-3f, &cfg);
+    fer_optimizer *opt = NULL;
+    if (fer_optimizer_new(m, &cfg, &opt) != FER_OK)
+        return;
+    fer_checkpoint_meta meta2;
+    if (fer_checkpoint_load_into(path, m, opt, &meta2) == FER_OK) {
+        fer_checkpoint_meta_clear(&meta2);
+        if (cheap) {
+            const fer_arch *a = fer_model_arch(m);
+            size_t n = (size_t)a->in_c * a->in_h * a->in_w;
+            float *x = calloc(n, sizeof(float));
+            int32_t label = 0;
+            fer_loss_config loss = {.kind = FER_LOSS_CE, .gamma = 2.0f};
+            float value;
+            if (!x)
+                fuzz_fail("out of memory for an input of %zu floats", n);
+            if (fer_model_forward(m, x, 1, FER_MODE_TRAIN, &label, 7, NULL) == FER_OK &&
+                fer_model_loss(m, &loss, &label, &value) == FER_OK &&
+                fer_model_backward(m) == FER_OK)
+                (void)fer_optimizer_step(opt, 1e-3f);
+            free(x);
+        }
+    }
+    fer_optimizer_free(opt);
+}
+
+static void run_checkpoint(const char *path, const uint8_t *data, size_t size)
+{
+    fer_arch arch;
+    fer_checkpoint_meta meta;
+    fer_status st = fer_checkpoint_read_header(path, &arch, &meta);
+    fuzz_note("read header", st);
+    if (st != FER_OK)
+        return;
+    fer_checkpoint_meta_clear(&meta);
+    fuzz_arch_size est;
+    fuzz_arch_size_of(&arch, &est);
+    fer_backend *b = fuzz_ref_backend();
+    fer_model *m = NULL;
+    if (fuzz_arch_over_caps(&est)) {
+        if (fer_checkpoint_load(path, b, 1, &m, &meta) == FER_OK)
+            fuzz_fail_over_caps("a checkpoint", &est);
+        return;
+    }
+    if (est.params > FUZZ_BUILD_PARAMS || est.act_floats > FUZZ_BUILD_ACT_FLOATS)
+        return; /* legal but too big to load thousands of times */
+    st = fer_checkpoint_load(path, b, 1, &m, &meta);
+    fuzz_note("load", st);
+    if (st != FER_OK)
+        return;
+    if (size < 24 || get_u64(data + 16) % 64 != 0)
+        fuzz_fail("a checkpoint whose payload offset %llu is not 64-byte aligned loaded",
+                  size < 24 ? 0ULL : (unsigned long long)get_u64(data + 16));
+    check_meta(&meta, fer_model_arch(m));
+    check_weights_finite(m);
+    int cheap = est.work <= FUZZ_FORWARD_WORK;
+    if (cheap)
+        fuzz_forward_once(m);
+    resume_like_trainer(path, m, data, size, &meta, cheap);
+    fer_checkpoint_meta_clear(&meta);
+    fer_model_free(m);
+
+    /* fer-eval / ferclassify: the classifier on 48x48 faces */
+    if (cheap && arch.in_c == 1 && arch.in_h == 48 && arch.in_w == 48) {
+        fer_classifier *c;
+        if (fer_classifier_new(path, "ref", 1, 1, &c) == FER_OK) {
+            uint8_t face[48 * 48];
+            float probs[FER_MAX_CLASSES];
+            for (int i = 0; i < 48 * 48; i++)
+                face[i] = (uint8_t)(i * 7);
+            (void)fer_classifier_run_u8(c, face, 1, NULL, probs);
+            fer_classifier_free(c);
+        }
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *path = fuzz_write_file("model.fer", data, size);
+    run_checkpoint(path, data, size);
+    if (size >= 36 && !memcmp(data, "FERMODEL", 8)) {
+        uint8_t *fixed = malloc(size);
+        if (!fixed)
+            fuzz_fail("out of memory for %zu bytes", size);
+        memcpy(fixed, data, size);
+        for (int i = 0; i < 8; i++)
+            fixed[24 + i] = (uint8_t)((uint64_t)size >> (8 * i));
+        uint32_t crc = fer_crc32(0, fixed, size - 4);
+        for (int i = 0; i < 4; i++)
+            fixed[size - 4 + i] = (uint8_t)(crc >> (8 * i));
+        if (memcmp(fixed, data, size) != 0) {
+            path = fuzz_write_file("model.fer", fixed, size);
+            run_checkpoint(path, fixed, size);
+        }
+        free(fixed);
+    }
+    return 0;
+}

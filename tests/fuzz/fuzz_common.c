@@ -1,0 +1,358 @@
+/* Helpers shared by the fuzz targets; see fuzz_common.h. */
+#include "fuzz_common.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fer/status.h"
+
+void fuzz_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("FUZZ FINDING: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    fflush(stderr);
+    abort();
+}
+
+void fuzz_note(const char *what, int st)
+{
+    static int verbose = -1;
+    if (verbose < 0)
+        verbose = getenv("FER_FUZZ_VERBOSE") != NULL;
+    if (verbose)
+        fprintf(stderr, "fuzz: %s: %s%s%s\n", what, st ? "refused: " : "ok",
+                st ? fer_last_error() : "", "");
+}
+
+/* ---- scratch folder ------------------------------------------------------------------ */
+
+static char scratch[256];
+
+static void remove_tree(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+                continue;
+            char child[1024];
+            snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+            struct stat st;
+            if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode))
+                remove_tree(child);
+            else
+                unlink(child);
+        }
+        closedir(d);
+    }
+    rmdir(path);
+}
+
+static void remove_scratch(void)
+{
+    if (scratch[0])
+        remove_tree(scratch);
+}
+
+static const char *scratch_dir(void)
+{
+    if (!scratch[0]) {
+        const char *base = getenv("TMPDIR");
+        snprintf(scratch, sizeof scratch, "%s/ferfuzz.XXXXXX", base && *base ? base : "/tmp");
+        if (!mkdtemp(scratch))
+            fuzz_fail("cannot create a scratch folder under %s", base ? base : "/tmp");
+        atexit(remove_scratch);
+    }
+    return scratch;
+}
+
+#define N_PATHS 8
+static char paths[N_PATHS][320];
+static char path_names[N_PATHS][64];
+
+static char *path_slot(const char *name)
+{
+    for (int i = 0; i < N_PATHS; i++) {
+        if (!path_names[i][0] || !strcmp(path_names[i], name)) {
+            snprintf(path_names[i], sizeof path_names[i], "%s", name);
+            snprintf(paths[i], sizeof paths[i], "%s/%s", scratch_dir(), name);
+            return paths[i];
+        }
+    }
+    fuzz_fail("fuzz_common: more than %d scratch names", N_PATHS);
+}
+
+const char *fuzz_write_file(const char *name, const void *data, size_t size)
+{
+    char *path = path_slot(name);
+    FILE *f = fopen(path, "wb");
+    if (!f || (size && fwrite(data, 1, size, f) != size) || fclose(f) != 0)
+        fuzz_fail("cannot write the scratch file %s", path);
+    return path;
+}
+
+const char *fuzz_fresh_dir(const char *name)
+{
+    char *path = path_slot(name);
+    remove_tree(path);
+    if (mkdir(path, 0700) != 0)
+        fuzz_fail("cannot create the scratch folder %s", path);
+    return path;
+}
+
+/* ---- backend -------------------------------------------------------------------------- */
+
+static fer_backend *ref_backend;
+
+static void free_backend(void)
+{
+    fer_backend_free(ref_backend);
+    ref_backend = NULL;
+}
+
+fer_backend *fuzz_ref_backend(void)
+{
+    if (!ref_backend) {
+        if (fer_backend_new("ref", 1, &ref_backend) != FER_OK)
+            fuzz_fail("cannot create the ref backend: %s", fer_last_error());
+        atexit(free_backend);
+    }
+    return ref_backend;
+}
+
+/* ---- architecture sizes ----------------------------------------------------------------- */
+
+/* The layer formulas of fer/layer_math.h, in double (floor division as C's for the positive
+ * operands that reach here). */
+static double conv_out(double in, double k, double stride, double pad)
+{
+    return floor((in + 2 * pad - k) / stride) + 1;
+}
+
+static double pool_out(double in, double k, double stride)
+{
+    return in < k ? 0 : floor((in - k) / stride) + 1;
+}
+
+void fuzz_arch_size_of(const fer_arch *a, fuzz_arch_size *out)
+{
+    memset(out, 0, sizeof *out);
+    if (a->n_layers < 1 || a->n_layers > FER_MAX_LAYERS || a->in_c < 1 || a->in_h < 1 ||
+        a->in_w < 1 || a->n_classes < 1)
+        return;
+    double c = a->in_c, h = a->in_h, w = a->in_w;
+    int flat = 0;
+    out->largest_numel = c * h * w;
+    out->act_floats = c * h * w;
+    for (int i = 0; i < a->n_layers; i++) {
+        const fer_layer_spec *l = &a->layers[i];
+        switch (l->kind) {
+        case FER_LAYER_CONV2D: {
+            if (flat || l->out < 1 || l->k < 1 || l->stride < 1 || l->pad < 0)
+                return;
+            double oh = conv_out(h, l->k, l->stride, l->pad);
+            double ow = conv_out(w, l->k, l->stride, l->pad);
+            double kk = (double)l->k * l->k;
+            out->params += (double)l->out * c * kk + (l->bias ? l->out : 0);
+            out->macs += (double)l->out * c * kk * oh * ow;
+            c = l->out;
+            h = oh;
+            w = ow;
+            break;
+        }
+        case FER_LAYER_BATCHNORM2D:
+            if (flat)
+                return;
+            out->params += 2 * c;
+            out->buffers += 2 * c + 1;
+            break;
+        case FER_LAYER_MAXPOOL2D:
+            if (flat || l->k < 1 || l->stride < 1)
+                return;
+            h = pool_out(h, l->k, l->stride);
+            w = pool_out(w, l->k, l->stride);
+            out->work += c * h * w * (double)l->k * l->k;
+            break;
+        case FER_LAYER_FLATTEN:
+            c = c * h * w;
+            h = w = 1;
+            flat = 1;
+            break;
+        case FER_LAYER_LINEAR:
+            if (!flat || l->out < 1)
+                return;
+            out->params += (double)l->out * c + (l->bias ? l->out : 0);
+            out->macs += (double)l->out * c;
+            c = l->out;
+            break;
+        case FER_LAYER_RELU:
+        case FER_LAYER_DROPOUT:
+            break;
+        default:
+            return;
+        }
+        if (c < 1 || h < 1 || w < 1)
+            return;
+        double numel = c * h * w;
+        out->work += numel;
+        if (numel > out->largest_numel)
+            out->largest_numel = numel;
+        out->act_floats += numel;
+    }
+    if (!flat)
+        return;
+    out->params += (double)a->n_classes * c + (a->head == FER_HEAD_SOFTMAX ? a->n_classes : 0);
+    out->macs += (double)a->n_classes * c;
+    out->work += out->macs;
+    out->valid = 1;
+}
+
+/* ---- exercising a model ----------------------------------------------------------------- */
+
+void fuzz_forward_once(fer_model *m)
+{
+    const fer_arch *a = fer_model_arch(m);
+    size_t in_numel = (size_t)a->in_c * a->in_h * a->in_w;
+    float *x = malloc(in_numel * sizeof(float));
+    float logits[FER_MAX_CLASSES];
+    if (!x)
+        fuzz_fail("out of memory for an input of %zu floats", in_numel);
+    for (size_t i = 0; i < in_numel; i++)
+        x[i] = (float)((int)(i % 7) - 3) * 0.25f;
+    (void)fer_model_forward(m, x, 1, FER_MODE_EVAL, NULL, 0, logits);
+    free(x);
+}
+
+static void train_step_once(fer_model *m)
+{
+    const fer_arch *a = fer_model_arch(m);
+    size_t in_numel = (size_t)a->in_c * a->in_h * a->in_w;
+    float *x = calloc(in_numel, sizeof(float));
+    int32_t label = a->n_classes - 1;
+    if (!x)
+        fuzz_fail("out of memory for an input of %zu floats", in_numel);
+    for (size_t i = 0; i < in_numel; i++)
+        x[i] = (float)((int)(i % 5) - 2) * 0.5f;
+    fer_loss_config loss = {.kind = FER_LOSS_CE, .gamma = 2.0f};
+    float value = 0;
+    if (fer_model_forward(m, x, 1, FER_MODE_TRAIN, &label, 42, NULL) == FER_OK &&
+        fer_model_loss(m, &loss, &label, &value) == FER_OK)
+        (void)fer_model_backward(m);
+    free(x);
+}
+
+/* The model's tensor table against the formulas: a wrapped size shows up as a mismatch. */
+static void check_tensors(const fer_model *m, const fuzz_arch_size *est)
+{
+    double params = 0;
+    for (int t = 0; t < fer_model_n_tensors(m); t++) {
+        fer_tensor_info ti;
+        if (fer_model_tensor_info(m, t, &ti) != FER_OK)
+            fuzz_fail("tensor %d of %d has no info: %s", t, fer_model_n_tensors(m),
+                      fer_last_error());
+        double numel = 1;
+        for (int d = 0; d < ti.ndim; d++)
+            numel *= ti.shape[d];
+        if (numel != (double)ti.numel)
+            fuzz_fail("tensor %s: shape gives %.0f elements, numel says %zu", ti.name, numel,
+                      ti.numel);
+        if (ti.role == FER_TENSOR_PARAM)
+            params += numel;
+    }
+    if (params != est->params || (double)fer_model_param_count(m) != est->params)
+        fuzz_fail("model has %.0f parameters in its tensors and %zu by its count; the layer "
+                  "formulas give %.0f", params, fer_model_param_count(m), est->params);
+}
+
+/* Caps are compared with 5% slack: the sizes here and the library's may count a term
+ * differently, and a wrapped size is off by orders of magnitude anyway. */
+#define CAP_SLACK 1.05
+
+int fuzz_arch_over_caps(const fuzz_arch_size *s)
+{
+    return !s->valid || s->params + s->buffers > CAP_SLACK * FUZZ_CAP_PARAMS ||
+           s->largest_numel > CAP_SLACK * FUZZ_CAP_LAYER_NUMEL ||
+           s->macs > CAP_SLACK * FUZZ_CAP_MACS;
+}
+
+void fuzz_fail_over_caps(const char *what, const fuzz_arch_size *s)
+{
+    fuzz_fail("%s over the caps was accepted: %s%.4g parameters + buffers (cap %.4g), largest "
+              "layer output %.4g floats per sample (cap %.4g), %.4g multiply-adds (cap %.4g)",
+              what, s->valid ? "" : "malformed stack, ", s->params + s->buffers,
+              FUZZ_CAP_PARAMS, s->largest_numel, FUZZ_CAP_LAYER_NUMEL, s->macs, FUZZ_CAP_MACS);
+}
+
+void fuzz_exercise_arch(const fer_arch *a, int train)
+{
+    fuzz_arch_size est;
+    fuzz_arch_size_of(a, &est);
+    fer_backend *b = fuzz_ref_backend();
+    fer_model *m = NULL;
+    if (fuzz_arch_over_caps(&est)) {
+        /* Over the caps (or malformed): building it must fail, before it allocates. */
+        if (fer_model_new(a, b, 1, &m) == FER_OK) {
+            fer_model_free(m);
+            fuzz_fail_over_caps("an architecture", &est);
+        }
+        return;
+    }
+    if (est.params > FUZZ_BUILD_PARAMS || est.act_floats > FUZZ_BUILD_ACT_FLOATS)
+        return; /* legal, but too big to build thousands of times */
+    fer_status st = fer_model_new(a, b, 1, &m);
+    fuzz_note("fer_model_new", st);
+    if (st != FER_OK)
+        return;
+    check_tensors(m, &est);
+    if (est.work <= FUZZ_FORWARD_WORK) {
+        fuzz_forward_once(m);
+        if (train)
+            train_step_once(m);
+    }
+    fer_model_free(m);
+}
+
+void fuzz_check_arch_json(const char *text)
+{
+    fer_arch a;
+    fer_status st = fer_arch_from_json(text, "fuzz.json", &a);
+    fuzz_note("fer_arch_from_json", st);
+    if (st != FER_OK)
+        return;
+    char *again = fer_arch_to_json(&a);
+    fer_arch b;
+    if (!again)
+        fuzz_fail("fer_arch_to_json failed on an accepted architecture");
+    if (fer_arch_from_json(again, "fuzz.json (written back)", &b) != FER_OK)
+        fuzz_fail("an accepted architecture does not load once written back: %s",
+                  fer_last_error());
+    if (!fer_arch_equal(&a, &b))
+        fuzz_fail("an accepted architecture changes when written back: %s", again);
+    free(again);
+    fuzz_exercise_arch(&a, 1);
+}
+
+/* ---- bytes ------------------------------------------------------------------------------ */
+
+char *fuzz_strndup(const uint8_t *data, size_t size)
+{
+    char *s = malloc(size + 1);
+    if (!s)
+        fuzz_fail("out of memory for %zu bytes", size);
+    if (size)
+        memcpy(s, data, size);
+    s[size] = 0;
+    return s;
+}
