@@ -37,8 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* What a target is willing to build and run per input (a fuzzer runs thousands per second). */
 #define FUZZ_BUILD_PARAMS ((double)(1u << 20))
-#define FUZZ_BUILD_ACT_FLOATS ((double)(1u << 22))
-#define FUZZ_FORWARD_WORK 2e7 /* fuzz_arch_size.work */
+#define FUZZ_BUILD_ACT_FLOATS ((double)(1u << 20))
+#define FUZZ_FORWARD_WORK 5e6 /* fuzz_arch_size.work */
 
 /* Reports a finding and aborts (the fuzzer saves the input; the replay test fails). */
 void fuzz_fail(const char *fmt, ...)
