@@ -27,14 +27,17 @@ out_dir="$(dirname "$out")"
 [ -w "$out_dir" ] || fer_die "$out_dir: output folder is not writable"
 
 jsonl="${out%.mp4}.jsonl"
-tmp_mp4="${out%.mp4}.part.mp4"
+# mktemp creates the file itself (O_EXCL): a file or symlink planted beside the output is never
+# followed; filesink then writes the file we own.
+tmp_mp4="$(mktemp "${out%.mp4}.XXXXXX.part.mp4")" || fer_die "$out_dir: cannot create a temporary file"
 log="$(mktemp)"
 trap 'rm -f "$tmp_mp4" "$log"' EXIT
 
 progress=(progressreport update-freq=1 silent=false !)
 [ "${FER_QUIET:-0}" = 1 ] && progress=()
 
-# ferclassify writes JSONL.tmp and renames it at EOS; the MP4 is renamed here on success.
+# ferclassify writes a fresh JSONL.XXXXXX.tmp and renames it at EOS (and removes it on error); the
+# MP4 is renamed here on success.
 # The video/x-raw filter picks decodebin's video pad (an audio track stays unlinked).
 set +e
 gst-launch-1.0 -q -e \
@@ -49,7 +52,7 @@ set -e
 
 if [ "$status" -ne 0 ] || grep -q '^ERROR' "$log"; then
   msg="$(grep -m1 '^ERROR' "$log" || true)"
-  rm -f "$jsonl" "$jsonl.tmp"
+  rm -f "$jsonl"
   fer_die "failed on $in${msg:+: $msg}"
 fi
 [ -s "$tmp_mp4" ] || fer_die "failed on $in: no video was written (no video stream?)"

@@ -82,6 +82,7 @@ done
 classes="${classes:-angry,disgust,fear,happy,neutral,sad,surprise}"
 
 summary="$out_dir/summary.csv"
+summary_tmp="$(mktemp "$summary.XXXXXX.tmp")" || fer_die "$out_dir: cannot create a temporary file"
 failed=()
 {
   echo "clip,status,frames,faces_seen,face_frames,${classes},uncertain"
@@ -118,8 +119,8 @@ failed=()
         printf "\n"
       }' "$out_dir/$stem.jsonl"
   done
-} > "$summary.tmp"
-mv -f "$summary.tmp" "$summary"
+} > "$summary_tmp"
+mv -f "$summary_tmp" "$summary"
 
 ok=$(( ${#clips[@]} - ${#failed[@]} ))
 echo "batch-annotate: $ok of ${#clips[@]} clip(s) annotated; summary: $summary"
