@@ -122,6 +122,24 @@ static void free_backend(void)
     ref_backend = NULL;
 }
 
+static fer_backend *cpu_backend;
+
+static void free_cpu_backend(void)
+{
+    fer_backend_free(cpu_backend);
+    cpu_backend = NULL;
+}
+
+fer_backend *fuzz_cpu_backend(void)
+{
+    if (!cpu_backend) {
+        if (fer_backend_new("cpu", 1, &cpu_backend) != FER_OK)
+            fuzz_fail("cannot create the cpu backend: %s", fer_last_error());
+        atexit(free_cpu_backend);
+    }
+    return cpu_backend;
+}
+
 fer_backend *fuzz_ref_backend(void)
 {
     if (!ref_backend) {
@@ -221,18 +239,66 @@ void fuzz_arch_size_of(const fer_arch *a, fuzz_arch_size *out)
 
 /* ---- exercising a model ----------------------------------------------------------------- */
 
-void fuzz_forward_once(fer_model *m)
+/* The fixed input of every forward pass here. */
+static float *pattern_input(const fer_arch *a)
 {
-    const fer_arch *a = fer_model_arch(m);
     size_t in_numel = (size_t)a->in_c * a->in_h * a->in_w;
     float *x = malloc(in_numel * sizeof(float));
-    float logits[FER_MAX_CLASSES];
     if (!x)
         fuzz_fail("out of memory for an input of %zu floats", in_numel);
     for (size_t i = 0; i < in_numel; i++)
         x[i] = (float)((int)(i % 7) - 3) * 0.25f;
+    return x;
+}
+
+void fuzz_forward_once(fer_model *m)
+{
+    float *x = pattern_input(fer_model_arch(m));
+    float logits[FER_MAX_CLASSES];
     (void)fer_model_forward(m, x, 1, FER_MODE_EVAL, NULL, 0, logits);
     free(x);
+}
+
+/* The cpu backend (what fer-eval and ferclassify use without a GPU) on the same architecture
+ * and weights: it must build what ref built, run without a memory error, and agree with ref (the
+ * oracle) where the logits are moderate. The tolerance is loose: the fast kernels sum in
+ * another order (Winograd, blocked GEMM). */
+static void compare_with_cpu(const fer_model *ref_model, const float *x, const float *ref_logits)
+{
+    const fer_arch *a = fer_model_arch(ref_model);
+    fer_model *c = NULL;
+    if (fer_model_new(a, fuzz_cpu_backend(), 1, &c) != FER_OK)
+        fuzz_fail("the ref backend built this architecture, the cpu backend refused it: %s",
+                  fer_last_error());
+    for (int t = 0; t < fer_model_n_tensors(ref_model); t++) {
+        fer_tensor_info ti;
+        float *v;
+        if (fer_model_tensor_info(ref_model, t, &ti) != FER_OK ||
+            !(v = malloc((ti.numel ? ti.numel : 1) * sizeof(float))))
+            fuzz_fail("tensor %d: cannot copy it to the cpu model", t);
+        if (fer_model_get_tensor((fer_model *)ref_model, ti.name, v, ti.numel) != FER_OK ||
+            fer_model_set_tensor(c, ti.name, v, ti.numel) != FER_OK)
+            fuzz_fail("tensor %s: cannot copy it to the cpu model: %s", ti.name,
+                      fer_last_error());
+        free(v);
+    }
+    float logits[FER_MAX_CLASSES];
+    fer_status st = fer_model_forward(c, x, 1, FER_MODE_EVAL, NULL, 0, logits);
+    fuzz_note("cpu forward", st);
+    if (st != FER_OK)
+        fuzz_fail("ref ran this forward pass, cpu failed: %s", fer_last_error());
+    double scale = 0;
+    for (int k = 0; k < a->n_classes; k++) {
+        if (!isfinite(ref_logits[k]))
+            scale = INFINITY;
+        else if (fabs(ref_logits[k]) > scale)
+            scale = fabs(ref_logits[k]);
+    }
+    for (int k = 0; k < a->n_classes && scale < 1e4; k++)
+        if (!(fabs((double)logits[k] - ref_logits[k]) <= 1e-2 * (1 + scale)))
+            fuzz_fail("cpu and ref disagree: logit %d is %.9g on cpu, %.9g on ref", k,
+                      (double)logits[k], (double)ref_logits[k]);
+    fer_model_free(c);
 }
 
 static void train_step_once(fer_model *m)
@@ -317,7 +383,11 @@ void fuzz_exercise_arch(const fer_arch *a, int train)
         return;
     check_tensors(m, &est);
     if (est.work <= FUZZ_FORWARD_WORK) {
-        fuzz_forward_once(m);
+        float *x = pattern_input(a);
+        float logits[FER_MAX_CLASSES];
+        if (fer_model_forward(m, x, 1, FER_MODE_EVAL, NULL, 0, logits) == FER_OK)
+            compare_with_cpu(m, x, logits);
+        free(x);
         if (train)
             train_step_once(m);
     }

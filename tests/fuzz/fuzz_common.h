@@ -57,8 +57,9 @@ const char *fuzz_write_file(const char *name, const void *data, size_t size);
 /* A fresh empty sub-folder of the scratch folder (emptied if it exists); returns its path. */
 const char *fuzz_fresh_dir(const char *name);
 
-/* One ref backend (1 thread) for the whole process. */
+/* One ref and one cpu backend (1 thread each) for the whole process. */
 fer_backend *fuzz_ref_backend(void);
+fer_backend *fuzz_cpu_backend(void);
 
 /* Sizes of an architecture as the layer formulas give them, in double. */
 typedef struct fuzz_arch_size {
@@ -83,8 +84,9 @@ void fuzz_fail_over_caps(const char *what, const fuzz_arch_size *s)
 
 /* Everything the model library does with an architecture it accepted (fer_arch_from_json or a
  * checkpoint header): checks it fits the caps (else: a model that loads is a finding), builds the
- * model on ref when small enough, checks its tensor table against the formulas, and runs one eval
- * forward pass (and one training step when train != 0) on a batch of 1. */
+ * model on ref when small enough, checks its tensor table against the formulas, runs one eval
+ * forward pass on a batch of 1, the same on the cpu backend with the same weights (the logits
+ * must agree), and one training step on ref when train != 0. */
 void fuzz_exercise_arch(const fer_arch *a, int train);
 
 /* fer_arch_from_json on text; when accepted: it must read back the same after fer_arch_to_json,
