@@ -2,6 +2,7 @@
  * grow, so unlike the other outputs they are appended and flushed, not renamed into place;
  * a crash can at worst leave one truncated record, which TensorBoard skips. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,8 +140,11 @@ fer_status fer_tb_open(const char *dir, fer_tb_writer **out)
     clock_gettime(CLOCK_REALTIME, &ts);
     snprintf(w->path, sizeof w->path, "%s/events.out.tfevents.%lld.%s.%ld.0", dir,
              (long long)ts.tv_sec, host, (long)getpid());
-    w->f = fopen(w->path, "wb");
+    /* a fresh file of our own: a file or symlink planted under the name is never followed */
+    int fd = open(w->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    w->f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!w->f) {
+        if (fd >= 0) close(fd);
         fer_status s = fer_fail(FER_ERR_IO, "%s: cannot create: %s", w->path, strerror(errno));
         free(w);
         return s;
