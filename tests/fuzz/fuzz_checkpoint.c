@@ -3,13 +3,15 @@
  * fer-train --resume reads its header, applies its stored config and trainer state, loads the
  * optimiser state and takes a training step.
  *
- * Each input runs twice when needed: as given (the framing checks: magic, sizes, CRC) and, when
- * it starts with the magic, with file_size and the CRC trailer repaired, so that mutations reach
- * the JSON header and the payload instead of dying at the checksum. Reproducers made by
- * make_corpus.c already carry a valid CRC and run once.
+ * Each input runs up to three times: as given (the framing checks: magic, sizes, CRC) and, when
+ * it starts with the magic, with file_size and the CRC trailer repaired, and framed again around
+ * the JSON header's new length (reframe), so that mutations reach the header and the payload
+ * instead of dying at the checksum or a shifted offset. Reproducers made by make_corpus.c already
+ * carry a valid frame and run once.
  *
  * Findings besides crashes: a loaded model over the caps, non-finite weights or normalisation,
  * a payload offset that is not 64-byte aligned. */
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,25 +165,78 @@ static void run_checkpoint(const char *path, const uint8_t *data, size_t size)
     }
 }
 
+static void put_le(uint8_t *p, uint64_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* file_size and the CRC trailer made to match the bytes (the framing fields otherwise kept). */
+static uint8_t *repair_crc(const uint8_t *data, size_t size)
+{
+    uint8_t *fixed = malloc(size);
+    if (!fixed)
+        fuzz_fail("out of memory for %zu bytes", size);
+    memcpy(fixed, data, size);
+    put_le(fixed + 24, size, 8);
+    put_le(fixed + size - 4, fer_crc32(0, fixed, size - 4), 4);
+    return fixed;
+}
+
+/* Framed again around whatever the mutations did to the header's length: the JSON object that
+ * starts at byte 32 (its end found by the parser), spaces up to the next multiple of 64, then
+ * the bytes after the JSON's padding as the payload, a fresh file_size and CRC. NULL when there
+ * is no JSON object at byte 32. */
+static uint8_t *reframe(const uint8_t *data, size_t size, size_t *out_size)
+{
+    char *text = fuzz_strndup(data + 32, size - 36);
+    const char *end = NULL;
+    cJSON *hdr = cJSON_ParseWithOpts(text, &end, 0);
+    cJSON_Delete(hdr);
+    if (!hdr || !end) {
+        free(text);
+        return NULL;
+    }
+    size_t json_len = (size_t)(end - text), payload_at = 32 + json_len;
+    free(text);
+    while (payload_at < size - 4 && data[payload_at] == ' ')
+        payload_at++;
+    size_t payload_len = size - 4 - payload_at;
+    size_t offset = (32 + json_len + 63) / 64 * 64;
+    size_t n = offset + payload_len + 4;
+    uint8_t *out = malloc(n);
+    if (!out)
+        fuzz_fail("out of memory for %zu bytes", n);
+    memcpy(out, data, 12);
+    put_le(out + 12, json_len, 4);
+    put_le(out + 16, offset, 8);
+    put_le(out + 24, n, 8);
+    memcpy(out + 32, data + 32, json_len);
+    memset(out + 32 + json_len, ' ', offset - 32 - json_len);
+    memcpy(out + offset, data + payload_at, payload_len);
+    put_le(out + n - 4, fer_crc32(0, out, n - 4), 4);
+    *out_size = n;
+    return out;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *path = fuzz_write_file("model.fer", data, size);
     run_checkpoint(path, data, size);
-    if (size >= 36 && !memcmp(data, "FERMODEL", 8)) {
-        uint8_t *fixed = malloc(size);
-        if (!fixed)
-            fuzz_fail("out of memory for %zu bytes", size);
-        memcpy(fixed, data, size);
-        for (int i = 0; i < 8; i++)
-            fixed[24 + i] = (uint8_t)((uint64_t)size >> (8 * i));
-        uint32_t crc = fer_crc32(0, fixed, size - 4);
-        for (int i = 0; i < 4; i++)
-            fixed[size - 4 + i] = (uint8_t)(crc >> (8 * i));
-        if (memcmp(fixed, data, size) != 0) {
-            path = fuzz_write_file("model.fer", fixed, size);
-            run_checkpoint(path, fixed, size);
-        }
-        free(fixed);
+    if (size < 36 || memcmp(data, "FERMODEL", 8) != 0)
+        return 0;
+    uint8_t *fixed = repair_crc(data, size);
+    if (memcmp(fixed, data, size) != 0) {
+        path = fuzz_write_file("model.fer", fixed, size);
+        run_checkpoint(path, fixed, size);
     }
+    size_t framed_size = 0;
+    uint8_t *framed = reframe(data, size, &framed_size);
+    if (framed && (framed_size != size || memcmp(framed, fixed, size) != 0)) {
+        path = fuzz_write_file("model.fer", framed, framed_size);
+        run_checkpoint(path, framed, framed_size);
+    }
+    free(framed);
+    free(fixed);
     return 0;
 }
