@@ -107,8 +107,29 @@ int main(void)
     CHECK(fer_options_validate(&c.opt) != FER_OK && strstr(fer_last_error(), "--resume"));
     c = PARSE(FER_OK, "--batch_size", "0");
     CHECK(fer_options_validate(&c.opt) != FER_OK);
+    c = PARSE(FER_OK, "--batch_size", "65537");
+    CHECK(fer_options_validate(&c.opt) != FER_OK && strstr(fer_last_error(), "1..65536"));
+    c = PARSE(FER_OK, "--epochs", "100001");
+    CHECK(fer_options_validate(&c.opt) != FER_OK && strstr(fer_last_error(), "0..100000"));
     c = PARSE(FER_OK, "--help");
     CHECK(c.help);
+    /* --exp is a plain folder name, so RUNS_DIR/EXP stays inside RUNS_DIR (issue 18, item 4) */
+    const char *const bad_exp[] = {"..", ".", "", "a/b", "/abs"};
+    for (size_t i = 0; i < sizeof bad_exp / sizeof bad_exp[0]; i++) {
+        c = PARSE(FER_OK, "--exp", (char *)bad_exp[i]);
+        CHECK(fer_options_validate(&c.opt) == FER_ERR_ARG &&
+              strstr(fer_last_error(), "is not a plain folder name"));
+    }
+    c = PARSE(FER_OK, "--exp", "..x", "--csv_any_size");
+    CHECK(fer_options_validate(&c.opt) == FER_OK && c.opt.csv_any_size);
+    /* a checkpoint's stored output paths are never taken (defaults stay); a config file's are */
+    c = PARSE(FER_OK);
+    CHECK(fer_options_apply_json(&c, "{\"runs_dir\": \"/tmp/elsewhere\", \"exp\": \"..\","
+                                 " \"epochs\": 5}", "ckpt", FER_SRC_CHECKPOINT, 1) == FER_OK);
+    CHECK(!strcmp(c.opt.runs_dir, "runs") && !strcmp(c.opt.exp, "E0") && c.opt.epochs == 5);
+    CHECK(fer_options_apply_json(&c, "{\"runs_dir\": \"out\", \"exp\": \"mine\"}", "cfg",
+                                 FER_SRC_CONFIG, 0) == FER_OK);
+    CHECK(!strcmp(c.opt.runs_dir, "out") && !strcmp(c.opt.exp, "mine"));
 
     /* --config: keys as flags; flags override the file */
     char *dir = fx_tempdir("opts");

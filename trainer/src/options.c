@@ -294,8 +294,12 @@ fer_status fer_options_apply_config_file(fer_cli *cli)
 
 fer_status fer_options_validate(const fer_train_options *o)
 {
-    if (o->epochs < 0) return fer_fail(FER_ERR_ARG, "--epochs: must be >= 0");
-    if (o->batch_size < 1) return fer_fail(FER_ERR_ARG, "--batch_size: must be >= 1");
+    /* caps far above any real run, so a stored or configured absurd value is an error instead
+     * of a huge allocation (per-epoch history, per-batch buffers) */
+    if (o->epochs < 0 || o->epochs > FER_MAX_EPOCHS)
+        return fer_fail(FER_ERR_ARG, "--epochs: must be in 0..%d", FER_MAX_EPOCHS);
+    if (o->batch_size < 1 || o->batch_size > FER_MAX_BATCH)
+        return fer_fail(FER_ERR_ARG, "--batch_size: must be in 1..%d", FER_MAX_BATCH);
     if (!(o->lr > 0)) return fer_fail(FER_ERR_ARG, "--lr: must be > 0");
     if (o->seed < 0 || o->seed > (1L << 53))
         return fer_fail(FER_ERR_ARG, "--seed: must be in 0 .. 2^53");

@@ -7,6 +7,8 @@
 #include "fer/status.h"
 
 #define FER_OPT_STR 1024
+#define FER_MAX_EPOCHS 100000 /* --epochs cap (fer-report reads histories up to this too) */
+#define FER_MAX_BATCH 65536   /* --batch_size cap */
 
 typedef struct fer_train_options {
     /* the seed's flags */
