@@ -1,6 +1,7 @@
 /* Metrics against hand-computed cases (scikit-learn semantics, zero_division=0), calibration
  * bins, and metrics.json round trips, including the seed's own file format. */
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fer/status.h"
@@ -220,6 +221,11 @@ static void test_json(const char *dir)
             exit(1);
         }
     }
+    /* a FIFO is refused at once, not waited on */
+    snprintf(tmp, sizeof tmp, "%s/fifo.json", dir);
+    CHECK(mkfifo(tmp, 0600) == 0);
+    CHECK(fer_metrics_read_json(tmp, &r) == FER_ERR_IO);
+    CHECK(strstr(fer_last_error(), "fifo.json: not a regular file"));
     snprintf(tmp, sizeof tmp, "%s/missing.json", dir);
     CHECK(fer_metrics_read_json(tmp, &r) == FER_ERR_IO);
     CHECK(strstr(fer_last_error(), "missing.json"));

@@ -207,8 +207,9 @@ static fer_status run_epochs(fer_trainer *t, fer_prefetch *pf, int *interrupted)
                 if ((s = fer_trainer_save(t, t->last_path, 1))) return s;
                 fer_progress_log(&t->progress, "fer-train: interrupted: saved %s at epoch %d, "
                                  "batch %d/%d (batches: data %.2f s, model %.1f s); "
-                                 "continue with --resume %s", t->last_path, e + 1, b + 1,
-                                 n_batches, t->epoch_data_s, t->epoch_step_s, t->last_path);
+                                 "continue with --resume %s --runs_dir %s --exp %s", t->last_path,
+                                 e + 1, b + 1, n_batches, t->epoch_data_s, t->epoch_step_s,
+                                 t->last_path, t->o.runs_dir, t->o.exp);
                 *interrupted = 1;
                 return FER_OK;
             }
@@ -217,7 +218,8 @@ static fer_status run_epochs(fer_trainer *t, fer_prefetch *pf, int *interrupted)
         fer_progress_epoch_done(&t->progress, fer_now() - t0); /* incl. validation, for the ETA */
         if (fer_stop_requested && e + 1 < t->o.epochs) {
             fer_progress_log(&t->progress, "fer-train: interrupted: saved %s after epoch %d; "
-                             "continue with --resume %s", t->last_path, e + 1, t->last_path);
+                             "continue with --resume %s --runs_dir %s --exp %s", t->last_path,
+                             e + 1, t->last_path, t->o.runs_dir, t->o.exp);
             *interrupted = 1;
             return FER_OK;
         }
