@@ -37,7 +37,9 @@ static const opt_desc table[] = {
     /* the seed's command line (src/train.py), same names and defaults */
     {"data_root", T_STR, F(data_root), "data/fer2013", NULL,
      "data folder ROOT/{train,val,test}/<class>/*.png, or fer2013.csv", 0},
-    {"exp", T_STR, F(exp), "E0", NULL, "experiment name: outputs go to RUNS_DIR/EXP/", 0},
+    {"exp", T_STR, F(exp), "E0", NULL,
+     "experiment name, a plain folder name: outputs go to RUNS_DIR/EXP/ (never taken from a "
+     "--resume checkpoint)", 0},
     {"head", T_CHOICE, F(head), "softmax", "softmax|arcface", "classifier head", 0},
     {"loss", T_CHOICE, F(loss), "ce", "ce|wce|focal", "loss (wce and focal use class weights)", 0},
     {"epochs", T_INT, F(epochs), "30", NULL, "epochs in total (0 with --resume: evaluate only)", 0},
@@ -77,7 +79,8 @@ static const opt_desc table[] = {
     {"threads", T_INT, F(threads), "0", NULL, "worker threads (0: all cores)", 0},
     {"backend", T_CHOICE, F(backend), "auto", "auto|ref|cpu|cuda", "compute backend", 0},
     {"arch", T_STR, F(arch), "simplecnn", NULL, "architecture: preset name or JSON file", 0},
-    {"runs_dir", T_STR, F(runs_dir), "runs", NULL, "where RUNS_DIR/EXP/ is created", 0},
+    {"runs_dir", T_STR, F(runs_dir), "runs", NULL,
+     "where RUNS_DIR/EXP/ is created (never taken from a --resume checkpoint)", 0},
     {"config", T_STR, F(config), "", NULL, "JSON file with these keys; flags override it", 1},
     {"sampler_power", T_DBL, F(sampler_power), "0.5", NULL,
      "balanced sampler: per-sample weight 1/count^power", 0},
