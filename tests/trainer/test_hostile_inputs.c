@@ -505,7 +505,8 @@ static void cli(void)
         {"batch", "-7", "trainer state: \"batch\" = -7 is out of range"},
         {"batch", "3", "trainer state: batch 3 of epoch 3 does not exist (3 batches"},
         {"epoch_seen", "91", "trainer state: 91 images seen in the partial epoch"},
-        {"best_epoch", "3", "trainer state: best epoch 3 or plateau count 0 after the 2 epochs"},
+        {"best_epoch", "3", "trainer state: best epoch 3 is after the 2 epochs done"},
+        {"schedule.plateau_bad_epochs", "5", "trainer state: 5 epochs without improvement"},
         {"schedule.kind", "77", "trainer state: \"schedule.kind\" = 77 is out of range"},
         {"optimizer_steps", "1e300", "trainer state: \"optimizer_steps\" = 1.0000000000000001e+300"},
     };

@@ -22,5 +22,8 @@ typedef struct fer_train_state {
 
 void fer_train_state_init(fer_train_state *s, long seed, int total_epochs);
 char *fer_train_state_to_json(const fer_train_state *s); /* malloc'd */
+/* Every field range-checked before conversion ("ORIGIN: trainer state: "epoch" = -5 is out of
+ * range ..."); s is left untouched on failure. Whether the state fits the run (epoch <= --epochs,
+ * batch within an epoch) is trainer_setup.c's check. */
 fer_status fer_train_state_from_json(const char *json, const char *origin, fer_train_state *s);
 #endif

@@ -226,10 +226,13 @@ static fer_status check_resumed_state(const fer_trainer *t, const fer_train_stat
         return fer_fail(FER_ERR_FORMAT, "%s: trainer state: %ld images seen in the partial epoch "
                         "(batch %d, %d training images)", path, st->seen, st->batch,
                         t->train->n);
-    if (st->best_epoch > st->epoch || st->schedule.plateau_bad_epochs > st->epoch)
-        return fer_fail(FER_ERR_FORMAT, "%s: trainer state: best epoch %d or plateau count %d "
-                        "after the %d epochs done", path, st->best_epoch,
-                        st->schedule.plateau_bad_epochs, st->epoch);
+    if (st->best_epoch > st->epoch)
+        return fer_fail(FER_ERR_FORMAT, "%s: trainer state: best epoch %d is after the %d epochs "
+                        "done", path, st->best_epoch, st->epoch);
+    if (st->schedule.plateau_bad_epochs > st->epoch)
+        return fer_fail(FER_ERR_FORMAT, "%s: trainer state: %d epochs without improvement, more "
+                        "than the %d epochs done", path, st->schedule.plateau_bad_epochs,
+                        st->epoch);
     return FER_OK;
 }
 
