@@ -522,6 +522,41 @@ static void cli(void)
     CHECK(train("state_ok", "--runs_dir", runs, "--exp", "base", "--epochs", "3", "--resume",
                 last) == 0);
     expect_log("resuming");
+
+    /* `--resume RUNS/EXP/last.fer` alone continues training in RUNS/EXP, the folder the user
+     * named (not the checkpoint's stored settings, which point at "evil" here) ... */
+    char cwd2[4400], evil_last_dir[4400], evil_last[4500];
+    snprintf(cwd2, sizeof cwd2, "%s/cwd2", dir);
+    fx_mkdir(cwd2);
+    snprintf(evil_last_dir, sizeof evil_last_dir, "%s/evil_run", dir);
+    fx_mkdir(evil_last_dir);
+    snprintf(evil_last, sizeof evil_last, "%s/last.fer", evil_last_dir);
+    craft(last, evil_last, "runs_dir", evil_dir, NULL, NULL);
+    snprintf(best_dst, sizeof best_dst, "%s/best.fer", evil_last_dir);
+    best = fx_read_file(best_src, &n);
+    CHECK(best);
+    f = fopen(best_dst, "wb");
+    CHECK(f && fwrite(best, 1, n, f) == n);
+    fclose(f);
+    free(best);
+    CHECK(chdir(cwd2) == 0);
+    CHECK(train("cont_here", "--epochs", "4", "--resume", evil_last, NULL, NULL, NULL, NULL) == 0);
+    CHECK(chdir(here) == 0);
+    expect_log("continuing in");
+    expect_log("evil_run");
+    snprintf(out, sizeof out, "%s/history.jsonl", evil_last_dir);
+    char *hist = fx_read_file(out, NULL);
+    CHECK(hist && strstr(hist, "{\"epoch\":4,"), "%s lacks epoch 4", out);
+    free(hist);
+    snprintf(out, sizeof out, "%s/runs", cwd2);
+    CHECK(!exists(out) && !exists(evil_dir));
+    /* ... while evaluating it (--epochs 0) keeps the defaults: a run's own metrics.json is not
+     * overwritten by an evaluation */
+    CHECK(chdir(cwd2) == 0);
+    CHECK(train("eval_last", "--epochs", "0", "--resume", evil_last, NULL, NULL, NULL, NULL) == 0);
+    CHECK(chdir(here) == 0);
+    snprintf(out, sizeof out, "%s/runs/E0/metrics.json", cwd2);
+    CHECK(exists(out) && !exists(evil_dir));
 }
 
 int main(int argc, char **argv)

@@ -114,6 +114,13 @@ static const opt_desc *find(const char *name, int *index)
     return NULL;
 }
 
+fer_opt_source fer_options_source(const fer_cli *cli, const char *name)
+{
+    for (size_t i = 0; i < sizeof table / sizeof *table; i++)
+        if (!strcmp(table[i].name, name)) return (fer_opt_source)cli->source[i];
+    return FER_SRC_DEFAULT;
+}
+
 const char *fer_options_canonical(const char *flag)
 {
     const opt_desc *d = find(flag, NULL);

@@ -82,6 +82,8 @@ fer_status fer_options_validate(const fer_train_options *o);
 /* malloc'd JSON object with every setting (keys = flag names with underscores). */
 char *fer_options_to_json(const fer_train_options *o);
 void fer_options_usage(FILE *out);
+/* Where the named setting's value came from. */
+fer_opt_source fer_options_source(const fer_cli *cli, const char *name);
 /* Name of the table entry for a flag, e.g. "data-root" -> "data_root"; NULL when unknown. */
 const char *fer_options_canonical(const char *flag);
 #endif

@@ -1,6 +1,7 @@
 /* fer-train set-up: settings (flags > --config > resumed checkpoint's config > defaults),
  * data, backend, model, optimiser, and resuming (see trainer.h). */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,6 +11,44 @@
 #include "fer/fileio.h"
 #include "fer/losses.h"
 #include "trainer.h"
+
+/* `fer-train --resume RUNS/EXP/last.fer` with neither --exp nor --runs_dir (flag or --config)
+ * continues training in the folder the user named, RUNS/EXP: a path from the command line, not
+ * the checkpoint's stored settings. Evaluation-only runs (--epochs 0) and other file names keep
+ * the defaults, so they never write over a run's own outputs. */
+static fer_status continue_in_resumed_folder(fer_cli *cli)
+{
+    fer_train_options *o = &cli->opt;
+    if (!o->resume[0] || o->epochs == 0 || fer_options_source(cli, "exp") != FER_SRC_DEFAULT ||
+        fer_options_source(cli, "runs_dir") != FER_SRC_DEFAULT)
+        return FER_OK;
+    const char *slash = strrchr(o->resume, '/');
+    if (strcmp(slash ? slash + 1 : o->resume, "last.fer") != 0) return FER_OK;
+    char dir[PATH_MAX], real[PATH_MAX];
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - o->resume) : 1,
+             slash ? o->resume : ".");
+    if (!dir[0]) snprintf(dir, sizeof dir, "/");
+    if (!realpath(dir, real))
+        return fer_fail(FER_ERR_IO, "%s: cannot resolve the run folder: %s", o->resume,
+                        strerror(errno));
+    char *base = strrchr(real, '/');
+    if (!base || !base[1])
+        return fer_fail(FER_ERR_ARG, "%s: the run folder is /; name --runs_dir and --exp",
+                        o->resume);
+    if (strlen(base + 1) >= sizeof o->exp || (size_t)(base - real) + 1 >= sizeof o->runs_dir)
+        return fer_fail(FER_ERR_ARG, "%s: run folder path too long", o->resume);
+    snprintf(o->exp, sizeof o->exp, "%s", base + 1);
+    size_t dir_len = (size_t)(base - real);
+    if (dir_len == 0) {
+        snprintf(o->runs_dir, sizeof o->runs_dir, "/");
+    } else {
+        memcpy(o->runs_dir, real, dir_len); /* fits: checked above */
+        o->runs_dir[dir_len] = 0;
+    }
+    fprintf(stderr, "fer-train: continuing in %s/%s, the folder of --resume (--exp and "
+            "--runs_dir choose another)\n", o->runs_dir, o->exp);
+    return FER_OK;
+}
 
 int fer_trainer_parse(fer_trainer *t, int argc, char **argv, int *done)
 {
@@ -37,6 +76,7 @@ int fer_trainer_parse(fer_trainer *t, int argc, char **argv, int *done)
             return FER_EXIT_ERROR;
         }
     }
+    if (!s) s = continue_in_resumed_folder(&cli);
     if (!s) s = fer_options_validate(&cli.opt);
     if (s) {
         fprintf(stderr, "fer-train: %s\n", fer_last_error());
