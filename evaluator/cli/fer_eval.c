@@ -21,7 +21,7 @@ static const char *PROG = "fer-eval";
 typedef struct eval_args {
     const char *model, *data_root, *split, *out, *backend, *predictions;
     fer_tta tta;
-    int batch_size, threads, tune_tau, skip_bad;
+    int batch_size, threads, tune_tau, skip_bad, csv_any_size;
     float tau;
 } eval_args;
 
@@ -39,6 +39,8 @@ static void usage(FILE *f)
             "  --logit_adjust TAU       subtract TAU*log(train prior) from the logits\n"
             "  --tune_tau               pick TAU on val (max macro-F1), report the split at it\n"
             "  --skip_bad               skip unreadable images (counted) instead of stopping\n"
+            "  --csv_any_size           CSV data: resize square rows of another size to 48x48\n"
+            "                           (default: such rows are errors)\n"
             "Hyphenated spellings (--data-root, ...) work too.\n",
             FER_EVAL_BATCH_DEFAULT);
 }
@@ -82,6 +84,12 @@ static int parse_args(int argc, char **argv, eval_args *a)
             a->skip_bad = 1;
             continue;
         }
+        if ((r = cli_flag(PROG, argc, argv, &i, "csv_any_size", NULL)) != 0) {
+            if (r < 0)
+                return 2;
+            a->csv_any_size = 1;
+            continue;
+        }
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
             exit(0);
@@ -114,7 +122,8 @@ static void on_skip(void *ctx, const char *message)
 static fer_status load_split(const eval_args *a, const char *split, fer_classifier *c,
                              fer_dataset **out)
 {
-    fer_load_options opt = {.skip_bad = a->skip_bad, .progress = isatty(2), .on_skip = on_skip};
+    fer_load_options opt = {.skip_bad = a->skip_bad, .progress = isatty(2), .on_skip = on_skip,
+                            .csv_any_size = a->csv_any_size};
     fer_status st = fer_dataset_load(a->data_root, split, &opt, out);
     if (st != FER_OK)
         return st;

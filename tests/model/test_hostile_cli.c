@@ -85,8 +85,8 @@ static void expect_refusal(const char *what, char *const argv[], const char *nam
     free(out);
 }
 
-/* A three-split fer2013.csv with 3 tiny rows per split. */
-static void write_csv(const char *path)
+/* A three-split fer2013.csv with 3 tiny rows per split, side x side pixels. */
+static void write_csv_sized(const char *path, int side)
 {
     FILE *f = fopen(path, "w");
     fprintf(f, "emotion,pixels,Usage\n");
@@ -94,11 +94,16 @@ static void write_csv(const char *path)
     for (int s = 0; s < 3; s++)
         for (int r = 0; r < 3; r++) {
             fprintf(f, "%d,", r);
-            for (int i = 0; i < 48 * 48; i++)
+            for (int i = 0; i < side * side; i++)
                 fprintf(f, "%s%d", i ? " " : "", (i * 7 + r * 50) % 256);
             fprintf(f, ",%s\n", usage[s]);
         }
     fclose(f);
+}
+
+static void write_csv(const char *path)
+{
+    write_csv_sized(path, 48);
 }
 
 static void write_text(const char *path, const char *text)
@@ -217,6 +222,20 @@ int main(int argc, char **argv)
                       "--exp",           "hostile",     "--arch", (char *)paths[i], "--epochs",
                       "1",               NULL};
         expect_refusal("fer-train --arch (not a regular file)", tr, paths[i], needles[i]);
+    }
+
+    /* item 9 through fer-eval: rows that are not 48x48 only with --csv_any_size */
+    static char csv47[256];
+    snprintf(csv47, sizeof csv47, "%s", in_dir("fer2013_47.csv"));
+    write_csv_sized(csv47, 47);
+    {
+        char *ev[] = {(char *)fer_eval, "--model", base, "--data_root", csv47, "--out",
+                      (char *)in_dir("eval47"), NULL};
+        expect_refusal("fer-eval on 47x47 CSV rows", ev, csv47, "--csv_any_size");
+        char *ok[] = {(char *)fer_eval, "--model", base, "--data_root", csv47, "--out",
+                      (char *)in_dir("eval47"), "--csv_any_size", NULL};
+        int rc = run_bounded(ok, in_dir("run.log"));
+        CHECK(rc == 0, "fer-eval --csv_any_size on 47x47 rows: exit %d", rc);
     }
 
     if (!fer_check_failures) {
