@@ -10,7 +10,10 @@ bin=$1 target=$2 max_len=$3 src=$4 out=$5
 secs=${FER_FUZZ_SECONDS:-20}
 work="$out/$target"
 mkdir -p "$work/corpus" "$work/crashes"
-rm -f "$work/crashes"/* "$work/fuzz.log"
+rm -rf "$work/crashes"/* "$work/fuzz.log" "$work/tmp"
+# the targets' scratch files (libFuzzer ends with _Exit, so they cannot clean up after themselves)
+export TMPDIR="$work/tmp"
+mkdir -p "$TMPDIR"
 seeds=("$work/corpus" "$src/corpus/$target")
 if [ "${FER_FUZZ_PENDING:-0}" = 1 ] && [ -d "$src/pending/$target" ]; then
   seeds+=("$src/pending/$target")
@@ -24,6 +27,7 @@ export LSAN_OPTIONS="suppressions=$root/.ci/lsan.supp"
   -close_fd_mask=1 -print_final_stats=1 -artifact_prefix="$work/crashes/" "${seeds[@]}" \
   >"$work/fuzz.log" 2>&1
 rc=$?
+rm -rf "$TMPDIR"
 stats=$(grep -E '^stat::number_of_executed_units' "$work/fuzz.log" | awk '{print $2}')
 if [ $rc -ne 0 ]; then
   crash=$(ls -1 "$work/crashes"/* 2>/dev/null | head -n 1)
