@@ -92,8 +92,9 @@ static void spatial_layer(byte_source *s, text *t)
         put_int(s, b, sizeof b);
         put_int(s, c, sizeof c);
         put_int(s, d, sizeof d);
+        const char *bias = pick(s, 2) ? "true" : "false";
         add(t, "{\"type\":\"conv2d\",\"out\":%s,\"k\":%s,\"stride\":%s,\"pad\":%s,\"bias\":%s}", a,
-            b, c, d, pick(s, 2) ? "true" : "false");
+            b, c, d, bias);
         break;
     case 1:
         add(t, "{\"type\":\"batchnorm2d\"}");
@@ -118,7 +119,8 @@ static void flat_layer(byte_source *s, text *t)
     switch (pick(s, 3)) {
     case 0:
         put_int(s, a, sizeof a);
-        add(t, "{\"type\":\"linear\",\"out\":%s,\"bias\":%s}", a, pick(s, 2) ? "true" : "false");
+        const char *bias = pick(s, 2) ? "true" : "false";
+        add(t, "{\"type\":\"linear\",\"out\":%s,\"bias\":%s}", a, bias);
         break;
     case 1:
         add(t, "{\"type\":\"relu\"}");
@@ -134,8 +136,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     text t = {malloc(512), 0, 512};
     if (!t.p)
         fuzz_fail("out of memory");
-    add(&t, "{\"name\":\"gen\",\"input\":[%s,%s,%s],\"classes\":%s,\"layers\":[", PICK(&s, DIMS),
-        PICK(&s, DIMS), PICK(&s, DIMS), pick(&s, 3) ? "7" : PICK(&s, CLASSES));
+    /* one pick per statement: the order of evaluation of function arguments is unspecified, and
+     * the same bytes must give the same architecture under every compiler (the replay is gcc) */
+    const char *in_c = PICK(&s, DIMS);
+    const char *in_h = PICK(&s, DIMS);
+    const char *in_w = PICK(&s, DIMS);
+    const char *classes = pick(&s, 3) ? "7" : PICK(&s, CLASSES);
+    add(&t, "{\"name\":\"gen\",\"input\":[%s,%s,%s],\"classes\":%s,\"layers\":[", in_c, in_h,
+        in_w, classes);
     /* mostly well-formed: spatial layers, one flatten, flat layers; sometimes a shuffled stack */
     int shuffled = pick(&s, 8) == 0;
     int n_spatial = (int)pick(&s, 12), n_flat = (int)pick(&s, 5);
@@ -165,9 +173,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 1:
         add(&t, ",\"head\":{\"type\":\"softmax\"}");
         break;
-    default:
-        add(&t, ",\"head\":{\"type\":\"arcface\",\"s\":%s,\"m\":%s}", PICK(&s, ARC_S),
-            PICK(&s, ARC_M));
+    default: {
+        const char *arc_s = PICK(&s, ARC_S);
+        const char *arc_m = PICK(&s, ARC_M);
+        add(&t, ",\"head\":{\"type\":\"arcface\",\"s\":%s,\"m\":%s}", arc_s, arc_m);
+    }
     }
     add(&t, "}");
     if (getenv("FUZZ_ARCH_GEN_PRINT"))

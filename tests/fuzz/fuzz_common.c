@@ -2,7 +2,6 @@
 #include "fuzz_common.h"
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,8 +30,8 @@ void fuzz_note(const char *what, int st)
     if (verbose < 0)
         verbose = getenv("FER_FUZZ_VERBOSE") != NULL;
     if (verbose)
-        fprintf(stderr, "fuzz: %s: %s%s%s\n", what, st ? "refused: " : "ok",
-                st ? fer_last_error() : "", "");
+        fprintf(stderr, "fuzz: %s: %s%s\n", what, st ? "refused: " : "ok",
+                st ? fer_last_error() : "");
 }
 
 /* ---- scratch folder ------------------------------------------------------------------ */

@@ -1,6 +1,6 @@
 /* Shared by the fuzz targets (tests/fuzz/fuzz_TARGET.c): a per-process scratch folder for readers
- * that only take a path, the ref backend, size estimates of an architecture computed in double
- * (so they cannot wrap), and the checks every target applies to what a reader accepted.
+ * that only take a path, the ref and cpu backends, size estimates of an architecture computed in
+ * double (so they cannot wrap), and the checks every target applies to what a reader accepted.
  *
  * The targets are built twice: as libFuzzer binaries (clang, -Dfuzz=enabled, tests/fuzz/run.sh)
  * and as replay programs (replay_main.c, any compiler) that run the committed corpora as meson
@@ -16,24 +16,11 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The caps the model library documents (fer/arch.h, model/README.md): anything it accepts must fit
- * them, so a target aborts when an architecture over them loads. The fallbacks are the same
- * numbers, for a tree whose arch.h predates them. */
-#ifdef FER_MAX_PARAMS
-#define FUZZ_CAP_PARAMS ((double)FER_MAX_PARAMS) /* parameters + buffers */
-#else
-#define FUZZ_CAP_PARAMS ((double)(1 << 26))
-#endif
-#ifdef FER_MAX_SAMPLE_FLOATS
-#define FUZZ_CAP_LAYER_NUMEL ((double)FER_MAX_SAMPLE_FLOATS) /* input or one layer's output */
-#else
-#define FUZZ_CAP_LAYER_NUMEL ((double)(1 << 24))
-#endif
-#ifdef FER_MAX_MACS
-#define FUZZ_CAP_MACS ((double)FER_MAX_MACS) /* one sample's forward pass */
-#else
-#define FUZZ_CAP_MACS ((double)((long long)1 << 34))
-#endif
+/* The caps the model library documents (fer/arch.h, model/README.md): anything it accepts must
+ * fit them, so a target aborts when an architecture over them loads. */
+#define FUZZ_CAP_PARAMS ((double)FER_MAX_PARAMS)            /* parameters + buffers */
+#define FUZZ_CAP_LAYER_NUMEL ((double)FER_MAX_SAMPLE_FLOATS) /* input or a layer output */
+#define FUZZ_CAP_MACS ((double)FER_MAX_MACS)                /* one sample's forward pass */
 
 /* What a target is willing to build and run per input (a fuzzer runs thousands per second). */
 #define FUZZ_BUILD_PARAMS ((double)(1u << 20))
