@@ -1,6 +1,7 @@
 /* Fuzz target: fer-report's metrics.json reader (evaluator/src/metrics.c,
  * fer_metrics_read_json), then what `fer-report compare RUN_A RUN_B` does with two runs holding
- * that file: the per-class table, the comparison figures and the Markdown table. */
+ * that file: the per-class table, the comparison figures and the Markdown table, then
+ * `fer-report seeds` over the two runs (summary CSV, Markdown, LaTeX). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -35,7 +36,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_fail("cannot write the run folders");
     fclose(f1);
     fclose(f2);
-    char *argv[] = {"fer-report", "compare", a, b, "--out", out, NULL};
-    (void)fer_report_main(6, argv);
+    char *compare[] = {"fer-report", "compare", a, b, "--out", out, NULL};
+    (void)fer_report_main(6, compare);
+    /* and `fer-report seeds`: the two runs as seeds of one experiment (mean, std, tables) */
+    char *seeds[] = {"fer-report", "seeds", a, b, "--out", out, NULL};
+    (void)fer_report_main(6, seeds);
     return 0;
 }
