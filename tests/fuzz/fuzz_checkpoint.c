@@ -10,7 +10,8 @@
  * carry a valid frame and run once.
  *
  * Findings besides crashes: a loaded model over the caps, non-finite weights or normalisation,
- * a payload offset that is not 64-byte aligned. */
+ * a payload offset that is not 64-byte aligned, a loaded model that the library cannot save and
+ * read back unchanged. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
@@ -60,6 +61,39 @@ static void check_weights_finite(fer_model *m)
                 fuzz_fail("loaded checkpoint: tensor %s[%zu] is %g", ti.name, i, (double)v[i]);
         free(v);
     }
+}
+
+/* What fer-train does after resuming: save the model again (with the stored config and state).
+ * Whatever the library writes it must read back, with the same weights. A save that fails is
+ * an answer (e.g. a stored config that is not an object), not a finding. */
+static void save_and_reload(fer_model *m, const fer_checkpoint_meta *meta)
+{
+    const char *again = fuzz_write_file("again.fer", "", 0);
+    if (fer_checkpoint_save(again, m, meta, NULL) != FER_OK)
+        return;
+    fer_model *m2 = NULL;
+    fer_checkpoint_meta meta2;
+    if (fer_checkpoint_load(again, fuzz_ref_backend(), 1, &m2, &meta2) != FER_OK)
+        fuzz_fail("a loaded checkpoint, saved again, does not load: %s", fer_last_error());
+    for (int t = 0; t < fer_model_n_tensors(m); t++) {
+        fer_tensor_info ti;
+        if (fer_model_tensor_info(m, t, &ti) != FER_OK)
+            fuzz_fail("tensor %d: %s", t, fer_last_error());
+        float *a = malloc((ti.numel ? ti.numel : 1) * sizeof(float));
+        float *b = malloc((ti.numel ? ti.numel : 1) * sizeof(float));
+        if (!a || !b || fer_model_get_tensor(m, ti.name, a, ti.numel) != FER_OK ||
+            fer_model_get_tensor(m2, ti.name, b, ti.numel) != FER_OK)
+            fuzz_fail("tensor %s: cannot read it back", ti.name);
+        if (memcmp(a, b, ti.numel * sizeof(float)) != 0)
+            fuzz_fail("tensor %s changed when saved and loaded again", ti.name);
+        free(a);
+        free(b);
+    }
+    if (memcmp(&meta->norm, &meta2.norm, sizeof meta->norm) != 0 ||
+        meta->epoch != meta2.epoch || meta->n_classes != meta2.n_classes)
+        fuzz_fail("the normalisation, epoch or classes changed when saved and loaded again");
+    fer_checkpoint_meta_clear(&meta2);
+    fer_model_free(m2);
 }
 
 /* fer-train --resume: stored config and trainer state, optimiser state, one step. */
@@ -144,6 +178,7 @@ static void run_checkpoint(const char *path, const uint8_t *data, size_t size)
                   size < 24 ? 0ULL : (unsigned long long)get_u64(data + 16));
     check_meta(&meta, fer_model_arch(m));
     check_weights_finite(m);
+    save_and_reload(m, &meta);
     int cheap = est.work <= FUZZ_FORWARD_WORK;
     if (cheap)
         fuzz_forward_once(m);
