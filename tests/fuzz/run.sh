@@ -47,6 +47,10 @@ if [ ! -f "$build/build.ninja" ]; then
     >"$root/$build.setup.log" 2>&1 || { cat "$root/$build.setup.log" >&2; echo "fuzz: meson setup failed" >&2; exit 1; }
   rm -f "$root/$build.setup.log"
 fi
+grep -q 'fuzz-targets' "$build/build.ninja" || {
+  echo "fuzz: $build is not a clang -Dfuzz=enabled build folder; remove it or pass --build DIR" >&2
+  exit 2
+}
 ninja -C "$build" -j "$(nproc 2>/dev/null || echo 2)" fuzz-targets >/dev/null || { ninja -C "$build" -j 2 fuzz-targets | tail -n 30; exit 1; }
 
 suite_args=(--suite fuzz-run)
