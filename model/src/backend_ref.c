@@ -110,6 +110,8 @@ fer_status fer_ref_conv2d_forward(fer_backend *b, const fer_conv2d_args *a, cons
                     for (int kw = 0; kw < K; kw++) {
                         int ow_lo, ow_hi;
                         valid_range(a->out_w, a->in_w, S, P, kw, &ow_lo, &ow_hi);
+                        if (ow_lo > ow_hi)
+                            continue; /* this tap never lands inside the input */
                         float wv = w[(((size_t)oc * a->in_c + ic) * K + kh) * K + kw];
                         for (int oh = oh_lo; oh <= oh_hi; oh++) {
                             /* y[oh, ow] += w * x[oh*S - P + kh, ow*S - P + kw] */
@@ -156,6 +158,12 @@ fer_status fer_ref_conv2d_backward(fer_backend *b, const fer_conv2d_args *a, con
                     int ow_lo, ow_hi;
                     valid_range(a->out_w, a->in_w, S, P, kw, &ow_lo, &ow_hi);
                     size_t widx = (((size_t)oc * a->in_c + ic) * K + kh) * K + kw;
+                    if (ow_lo > ow_hi || oh_lo > oh_hi) {
+                        /* the tap never lands inside the input: no gradient, and no pointer is
+                         * formed from the (negative) first column */
+                        dw[widx] = 0.0f;
+                        continue;
+                    }
                     float wv = w[widx];
                     double gsum = 0.0;
                     for (int n = 0; n < a->n; n++) {
