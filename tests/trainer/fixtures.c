@@ -216,3 +216,18 @@ double fx_json_number(const cJSON *obj, const char *key)
     CHECK(cJSON_IsNumber(v), "'%s' missing or not a number", key);
     return v->valuedouble;
 }
+
+void fx_same_test_metrics(const char *path_a, const char *path_b)
+{
+    cJSON *a = fx_load_json(path_a), *b = fx_load_json(path_b);
+    CHECK(fx_json_number(a, "accuracy") == fx_json_number(b, "accuracy") &&
+              fx_json_number(a, "macro_f1") == fx_json_number(b, "macro_f1"),
+          "%s and %s differ in accuracy or macro-F1", path_a, path_b);
+    char *ca = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(a, "confusion_matrix"));
+    char *cb = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(b, "confusion_matrix"));
+    CHECK(ca && cb && !strcmp(ca, cb), "%s and %s differ in the confusion matrix", path_a, path_b);
+    free(ca);
+    free(cb);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+}

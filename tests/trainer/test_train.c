@@ -139,15 +139,10 @@ static void same_weights(const char *exp_a, const char *exp_b)
 
 static void same_test_metrics(const char *exp_a, const char *exp_b)
 {
-    cJSON *a = read_json(exp_a, "metrics.json"), *b = read_json(exp_b, "metrics.json");
-    CHECK(fx_json_number(a, "accuracy") == fx_json_number(b, "accuracy") && fx_json_number(a, "macro_f1") == fx_json_number(b, "macro_f1"));
-    char *ca = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(a, "confusion_matrix"));
-    char *cb = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(b, "confusion_matrix"));
-    CHECK(ca && cb && !strcmp(ca, cb));
-    free(ca);
-    free(cb);
-    cJSON_Delete(a);
-    cJSON_Delete(b);
+    char pa[4500], pb[4500];
+    snprintf(pa, sizeof pa, "%s/%s/metrics.json", runs, exp_a);
+    snprintf(pb, sizeof pb, "%s/%s/metrics.json", runs, exp_b);
+    fx_same_test_metrics(pa, pb);
 }
 
 int main(int argc, char **argv)
