@@ -3,6 +3,7 @@
  * failed writes leave nothing behind, stale temporary files of ours are removed and nothing
  * else is; inputs that are FIFOs, folders or devices are refused at once (no hang), and reads
  * are bounded. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
@@ -13,16 +14,13 @@
 #define FER_CHECK_CONTINUE
 #include "fer/status.h"
 #include "../common/fer_check.h"
+#include "../common/test_dir.h"
 
 static char dir[64];
 
 static const char *in_dir(const char *name)
 {
-    static char buf[8][256];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 256, "%s/%s", dir, name);
-    return p;
+    return test_path(dir, name);
 }
 
 static void write_plain(const char *path, const char *text)
@@ -43,21 +41,19 @@ static int file_is(const char *path, const char *text)
     return same;
 }
 
-/* Entries of dir other than . and .. whose name ends in ".tmp". */
+/* Entries of dir whose name ends in ".tmp". */
 static int count_tmp(void)
 {
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "ls -A %s | grep -c '\\.tmp$' > %s/.count 2>/dev/null", dir, dir);
-    if (system(cmd) < 0)
+    DIR *d = opendir(dir);
+    if (!d)
         return -1;
-    char *t;
-    char p[128];
-    snprintf(p, sizeof p, "%s/.count", dir);
-    if (fer_read_file(p, 0, &t, NULL) != FER_OK)
-        return -1;
-    int n = atoi(t);
-    free(t);
-    unlink(p);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        n += len > 4 && strcmp(e->d_name + len - 4, ".tmp") == 0;
+    }
+    closedir(d);
     return n;
 }
 
@@ -72,11 +68,7 @@ static void on_alarm(int sig)
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/fer_fileio_XXXXXX");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    test_dir_make(dir, "fileio");
     signal(SIGALRM, on_alarm);
     alarm(30);
 
@@ -167,11 +159,7 @@ int main(void)
     fclose(f);
 
     alarm(0);
-    if (!fer_check_failures) {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "note: could not remove %s\n", dir);
-    }
+    if (!fer_check_failures)
+        test_dir_remove(dir);
     return fer_check_summary("test_fileio");
 }

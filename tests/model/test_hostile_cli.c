@@ -18,17 +18,14 @@
 #include "fer/status.h"
 #include "../common/ckpt_craft.h"
 #include "../common/fer_check.h"
+#include "../common/test_dir.h"
 
 static char dir[64];
 static const char *fer_train, *fer_eval;
 
 static const char *in_dir(const char *name)
 {
-    static char buf[8][256];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 256, "%s/%s", dir, name);
-    return p;
+    return test_path(dir, name);
 }
 
 /* Runs argv with stdout+stderr to LOG; returns the exit status, or -signal, or -1000 after a
@@ -121,11 +118,7 @@ int main(int argc, char **argv)
     }
     fer_train = argv[1];
     fer_eval = argv[2];
-    snprintf(dir, sizeof dir, "/tmp/fer_hostile_cli_XXXXXX");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    test_dir_make(dir, "hostile_cli");
     char csv[256], runs[256];
     snprintf(csv, sizeof csv, "%s", in_dir("fer2013.csv"));
     snprintf(runs, sizeof runs, "%s", in_dir("runs"));
@@ -238,11 +231,7 @@ int main(int argc, char **argv)
         CHECK(rc == 0, "fer-eval --csv_any_size on 47x47 rows: exit %d", rc);
     }
 
-    if (!fer_check_failures) {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "note: could not remove %s\n", dir);
-    }
+    if (!fer_check_failures)
+        test_dir_remove(dir);
     return fer_check_summary("test_hostile_cli");
 }

@@ -17,6 +17,7 @@
 #include "fer/status.h"
 #include "../common/ckpt_craft.h"
 #include "../common/fer_check.h"
+#include "../common/test_dir.h"
 
 static char dir[64];
 static char base_path[128];
@@ -358,11 +359,7 @@ static void arch_edges(void)
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/fer_hostile_XXXXXX");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    test_dir_make(dir, "hostile");
     OK(fer_backend_new("ref", 1, &backend));
 
     /* the base: a tiny softmax model with optimiser state and a class prior */
@@ -402,11 +399,7 @@ int main(void)
     arch_edges();
 
     fer_backend_free(backend);
-    if (!fer_check_failures) {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "note: could not remove %s\n", dir);
-    }
+    if (!fer_check_failures)
+        test_dir_remove(dir);
     return fer_check_summary("test_hostile_model");
 }
