@@ -9,18 +9,17 @@
 #include <string.h>
 
 #include "arch_internal.h"
+#include "layer_ops.h"
 #include "fer/fileio.h"
 #include "fer/json_num.h"
 #include "fer/layer_math.h"
 
-static const char *const layer_type_names[] = {"conv2d", "batchnorm2d", "relu", "maxpool2d",
-                                                "flatten", "linear", "dropout"};
-
-const char *fer_layer_kind_name(fer_layer_kind k)
-{
-    return (unsigned)k < sizeof layer_type_names / sizeof *layer_type_names ? layer_type_names[k]
-                                                                              : "?";
-}
+#define TRY(expr)                                                                              \
+    do {                                                                                       \
+        fer_status st_ = (expr);                                                               \
+        if (st_ != FER_OK)                                                                     \
+            return st_;                                                                        \
+    } while (0)
 
 static fer_layer_spec conv(int out, int k, int stride, int pad, int bias)
 {
@@ -151,74 +150,25 @@ static fer_status validate(const fer_arch *a, const char *origin, fer_shape *sha
     fer_shape cur = {a->in_c, a->in_h, a->in_w, 0};
     for (int i = 0; i < a->n_layers; i++) {
         const fer_layer_spec *l = &a->layers[i];
-        const char *kind = fer_layer_kind_name(l->kind);
-        long long c = cur.c, h = cur.h, w = cur.w;
-        int flat = cur.flat;
-        if ((l->kind == FER_LAYER_CONV2D || l->kind == FER_LAYER_BATCHNORM2D ||
-             l->kind == FER_LAYER_MAXPOOL2D) && cur.flat)
-            return fer_fail(FER_ERR_FORMAT, "%s: layer %d (%s) after flatten", origin, i, kind);
-        switch (l->kind) {
-        case FER_LAYER_CONV2D:
-            if (l->out <= 0 || l->out > FER_MAX_WIDTH || l->k <= 0 ||
-                l->k > FER_MAX_CONV_KERNEL || l->stride <= 0 || l->stride > FER_MAX_CONV_KERNEL || l->pad < 0 ||
-                l->pad > l->k)
-                return fer_fail(FER_ERR_FORMAT,
-                                "%s: layer %d (conv2d) needs 1 <= out <= %d, 1 <= k <= %d, "
-                                "1 <= stride <= %d, 0 <= pad <= k (got out %d, k %d, stride %d, "
-                                "pad %d)", origin, i, FER_MAX_WIDTH, FER_MAX_CONV_KERNEL, FER_MAX_CONV_KERNEL, l->out,
-                                l->k, l->stride, l->pad);
-            c = l->out;
-            h = (cur.h + 2LL * l->pad - l->k) / l->stride + 1;
-            w = (cur.w + 2LL * l->pad - l->k) / l->stride + 1;
-            if (cur.h + 2LL * l->pad < l->k || cur.w + 2LL * l->pad < l->k)
-                h = w = 0;
-            sz.params += (long long)l->out * cur.c * l->k * l->k + (l->bias ? l->out : 0);
-            sz.n_tensors += l->bias ? 2 : 1;
-            if (h > 0 && w > 0)
-                sz.macs += c * h * w * cur.c * l->k * l->k;
-            break;
-        case FER_LAYER_BATCHNORM2D:
-            sz.params += 2LL * cur.c;
-            sz.buffers += 2LL * cur.c + 1;
-            sz.n_tensors += 5;
-            break;
-        case FER_LAYER_MAXPOOL2D:
-            if (l->k <= 0 || l->k > FER_MAX_POOL || l->stride <= 0 || l->stride > FER_MAX_POOL)
-                return fer_fail(FER_ERR_FORMAT,
-                                "%s: layer %d (maxpool2d) needs 1 <= k, stride <= %d (got k %d, "
-                                "stride %d)", origin, i, FER_MAX_POOL, l->k, l->stride);
-            h = fer_pool_out_size(cur.h, l->k, l->stride);
-            w = fer_pool_out_size(cur.w, l->k, l->stride);
-            break;
-        case FER_LAYER_FLATTEN:
-            c = (long long)cur.c * cur.h * cur.w; /* <= FER_MAX_SAMPLE_FLOATS: fits an int */
-            h = w = 1;
-            flat = 1;
-            break;
-        case FER_LAYER_LINEAR:
-            if (!cur.flat)
-                return fer_fail(FER_ERR_FORMAT,
-                                "%s: layer %d (linear) needs a flattened input (add a flatten "
-                                "layer)", origin, i);
-            if (l->out <= 0 || l->out > FER_MAX_WIDTH)
-                return fer_fail(FER_ERR_FORMAT, "%s: layer %d (linear) needs 1 <= out <= %d (got "
-                                "%d)", origin, i, FER_MAX_WIDTH, l->out);
-            c = l->out;
-            sz.params += (long long)l->out * cur.c + (l->bias ? l->out : 0);
-            sz.n_tensors += l->bias ? 2 : 1;
-            sz.macs += (long long)l->out * cur.c;
-            break;
-        case FER_LAYER_RELU:
-            break;
-        case FER_LAYER_DROPOUT:
-            if (!(l->p >= 0.0f && l->p < 1.0f))
-                return fer_fail(FER_ERR_FORMAT, "%s: layer %d (dropout) needs 0 <= p < 1", origin,
-                                i);
-            break;
-        default:
+        const fer_layer_op *op = fer_layer_op_of(l->kind);
+        if (!op)
             return fer_fail(FER_ERR_FORMAT, "%s: layer %d has unknown kind %d", origin, i,
                             (int)l->kind);
-        }
+        const char *kind = op->type;
+        if (op->image_input && cur.flat)
+            return fer_fail(FER_ERR_FORMAT, "%s: layer %d (%s) after flatten", origin, i, kind);
+        if (op->flat_input && !cur.flat)
+            return fer_fail(FER_ERR_FORMAT,
+                            "%s: layer %d (%s) needs a flattened input (add a flatten layer)",
+                            origin, i, kind);
+        fer_shape next;
+        fer_layer_cost cost = {0, 0, 0, 0};
+        TRY(op->infer(l, cur, origin, i, &next, &cost));
+        sz.params += cost.params;
+        sz.buffers += cost.buffers;
+        sz.macs += cost.macs;
+        sz.n_tensors += cost.tensors;
+        long long c = next.c, h = next.h, w = next.w;
         if (c <= 0 || h <= 0 || w <= 0)
             return fer_fail(FER_ERR_FORMAT, "%s: layer %d (%s) output would be empty (%lldx%lldx"
                             "%lld)", origin, i, kind, c, h, w);
@@ -234,10 +184,7 @@ static fer_status validate(const fer_arch *a, const char *origin, fer_shape *sha
         if (sz.macs > FER_MAX_MACS)
             return fer_fail(FER_ERR_FORMAT, "%s: layer %d (%s) brings one sample's forward pass "
                             "above %lld multiply-adds", origin, i, kind, FER_MAX_MACS);
-        cur.c = (int)c;
-        cur.h = (int)h;
-        cur.w = (int)w;
-        cur.flat = flat;
+        cur = next;
         if (shapes)
             shapes[i] = cur;
     }
@@ -268,41 +215,6 @@ fer_status fer_arch_sizes(const fer_arch *a, const char *origin, fer_arch_size_i
 
 /* ---- JSON ----------------------------------------------------------------------------- */
 
-#define TRY(expr)                                                                              \
-    do {                                                                                       \
-        fer_status st_ = (expr);                                                               \
-        if (st_ != FER_OK)                                                                     \
-            return st_;                                                                        \
-    } while (0)
-
-
-static fer_status get_int(const cJSON *obj, const char *key, int def, int *out, const char *origin,
-                          int layer)
-{
-    char where[64];
-    snprintf(where, sizeof where, "layer %d: %s", layer, key);
-    long long v;
-    /* the int range only guards the conversion; validate() applies the real caps */
-    TRY(fer_json_int_opt(cJSON_GetObjectItemCaseSensitive(obj, key), origin, where, -1000000000LL,
-                         1000000000LL, def, &v));
-    *out = (int)v;
-    return FER_OK;
-}
-
-static fer_status get_bool(const cJSON *obj, const char *key, int def, int *out,
-                           const char *origin, int layer)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v) {
-        *out = def;
-        return FER_OK;
-    }
-    if (!cJSON_IsBool(v))
-        return fer_fail(FER_ERR_FORMAT, "%s: layer %d: \"%s\" must be true or false", origin,
-                        layer, key);
-    *out = cJSON_IsTrue(v);
-    return FER_OK;
-}
 
 static fer_status check_keys(const cJSON *obj, const char *const *allowed, const char *origin,
                              const char *where)
@@ -321,55 +233,29 @@ static fer_status check_keys(const cJSON *obj, const char *const *allowed, const
 
 static fer_status parse_layer(const cJSON *jl, int i, const char *origin, fer_layer_spec *l)
 {
-    static const char *const conv_keys[] = {"type", "out", "k", "stride", "pad", "bias", NULL};
-    static const char *const pool_keys[] = {"type", "k", "stride", NULL};
-    static const char *const linear_keys[] = {"type", "out", "bias", NULL};
-    static const char *const dropout_keys[] = {"type", "p", NULL};
-    static const char *const plain_keys[] = {"type", NULL};
-    char where[32];
-    snprintf(where, sizeof where, "layer %d", i);
     if (!cJSON_IsObject(jl))
         return fer_fail(FER_ERR_FORMAT, "%s: layer %d is not an object", origin, i);
     const cJSON *jt = cJSON_GetObjectItemCaseSensitive(jl, "type");
     if (!cJSON_IsString(jt))
         return fer_fail(FER_ERR_FORMAT, "%s: layer %d has no \"type\"", origin, i);
-    memset(l, 0, sizeof *l);
-    const char *t = jt->valuestring;
-    if (strcmp(t, "conv2d") == 0) {
-        l->kind = FER_LAYER_CONV2D;
-        TRY(check_keys(jl, conv_keys, origin, where));
-        TRY(get_int(jl, "out", 0, &l->out, origin, i));
-        TRY(get_int(jl, "k", 3, &l->k, origin, i));
-        TRY(get_int(jl, "stride", 1, &l->stride, origin, i));
-        TRY(get_int(jl, "pad", 0, &l->pad, origin, i));
-        TRY(get_bool(jl, "bias", 1, &l->bias, origin, i));
-    } else if (strcmp(t, "batchnorm2d") == 0 || strcmp(t, "relu") == 0 ||
-               strcmp(t, "flatten") == 0) {
-        l->kind = t[0] == 'b' ? FER_LAYER_BATCHNORM2D
-                              : (t[0] == 'r' ? FER_LAYER_RELU : FER_LAYER_FLATTEN);
-        TRY(check_keys(jl, plain_keys, origin, where));
-    } else if (strcmp(t, "maxpool2d") == 0) {
-        l->kind = FER_LAYER_MAXPOOL2D;
-        TRY(check_keys(jl, pool_keys, origin, where));
-        TRY(get_int(jl, "k", 2, &l->k, origin, i));
-        TRY(get_int(jl, "stride", l->k, &l->stride, origin, i));
-    } else if (strcmp(t, "linear") == 0) {
-        l->kind = FER_LAYER_LINEAR;
-        TRY(check_keys(jl, linear_keys, origin, where));
-        TRY(get_int(jl, "out", 0, &l->out, origin, i));
-        TRY(get_bool(jl, "bias", 1, &l->bias, origin, i));
-    } else if (strcmp(t, "dropout") == 0) {
-        l->kind = FER_LAYER_DROPOUT;
-        TRY(check_keys(jl, dropout_keys, origin, where));
-        const cJSON *jp = cJSON_GetObjectItemCaseSensitive(jl, "p");
-        double p = 0.5;
-        if (jp)
-            TRY(fer_json_double(jp, origin, "dropout p", 0.0, 0.999999, &p));
-        l->p = (float)p;
-    } else {
-        return fer_fail(FER_ERR_FORMAT, "%s: layer %d has unknown type \"%s\"", origin, i, t);
+    int kind = fer_layer_kind_named(jt->valuestring);
+    if (kind < 0)
+        return fer_fail(FER_ERR_FORMAT, "%s: layer %d has unknown type \"%s\"", origin, i,
+                        jt->valuestring);
+    const fer_layer_op *op = fer_layer_op_of((fer_layer_kind)kind);
+    char where[32];
+    snprintf(where, sizeof where, "layer %d", i);
+    for (const cJSON *it = jl->child; it; it = it->next) { /* "type" or one of op->keys */
+        int known = strcmp(it->string, "type") == 0;
+        for (const char *const *k = op->keys; !known && *k; k++)
+            known = strcmp(it->string, *k) == 0;
+        if (!known)
+            return fer_fail(FER_ERR_FORMAT, "%s: %s: unknown field \"%s\"", origin, where,
+                            it->string);
     }
-    return FER_OK;
+    memset(l, 0, sizeof *l);
+    l->kind = (fer_layer_kind)kind;
+    return op->parse ? op->parse(jl, origin, i, l) : FER_OK;
 }
 
 fer_status fer_arch_from_json_obj(const cJSON *root, const char *origin, fer_head_kind def_head,
@@ -506,29 +392,10 @@ cJSON *fer_arch_to_json_obj(const fer_arch *a)
         cJSON *jl = cJSON_CreateObject();
         if (!jl)
             break;
-        cJSON_AddStringToObject(jl, "type", fer_layer_kind_name(l->kind));
-        switch (l->kind) {
-        case FER_LAYER_CONV2D:
-            cJSON_AddNumberToObject(jl, "out", l->out);
-            cJSON_AddNumberToObject(jl, "k", l->k);
-            cJSON_AddNumberToObject(jl, "stride", l->stride);
-            cJSON_AddNumberToObject(jl, "pad", l->pad);
-            cJSON_AddBoolToObject(jl, "bias", l->bias);
-            break;
-        case FER_LAYER_MAXPOOL2D:
-            cJSON_AddNumberToObject(jl, "k", l->k);
-            cJSON_AddNumberToObject(jl, "stride", l->stride);
-            break;
-        case FER_LAYER_LINEAR:
-            cJSON_AddNumberToObject(jl, "out", l->out);
-            cJSON_AddBoolToObject(jl, "bias", l->bias);
-            break;
-        case FER_LAYER_DROPOUT:
-            cJSON_AddNumberToObject(jl, "p", (double)l->p);
-            break;
-        default:
-            break;
-        }
+        const fer_layer_op *op = fer_layer_op_of(l->kind);
+        cJSON_AddStringToObject(jl, "type", op ? op->type : "?");
+        if (op && op->print)
+            op->print(l, jl);
         cJSON_AddItemToArray(layers, jl);
     }
     cJSON *head = cJSON_AddObjectToObject(root, "head");
@@ -563,27 +430,9 @@ int fer_arch_equal(const fer_arch *a, const fer_arch *b)
         const fer_layer_spec *x = &a->layers[i], *y = &b->layers[i];
         if (x->kind != y->kind)
             return 0;
-        switch (x->kind) {
-        case FER_LAYER_CONV2D:
-            if (x->out != y->out || x->k != y->k || x->stride != y->stride || x->pad != y->pad ||
-                !x->bias != !y->bias)
-                return 0;
-            break;
-        case FER_LAYER_MAXPOOL2D:
-            if (x->k != y->k || x->stride != y->stride)
-                return 0;
-            break;
-        case FER_LAYER_LINEAR:
-            if (x->out != y->out || !x->bias != !y->bias)
-                return 0;
-            break;
-        case FER_LAYER_DROPOUT:
-            if (x->p != y->p)
-                return 0;
-            break;
-        default:
-            break;
-        }
+        const fer_layer_op *op = fer_layer_op_of(x->kind);
+        if (op && op->same && !op->same(x, y))
+            return 0;
     }
     return 1;
 }

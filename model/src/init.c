@@ -9,20 +9,18 @@
 
 #include "fer/model.h"
 #include "fer/rng_math.h"
+#include "layer_ops.h"
 #include "model_internal.h"
 
-/* Fan-in of the layer owning tensor t (conv: in_c*k*k, linear: in). */
+/* Fan-in of the layer owning tensor t (the layer table's fan_in; the head: its features). */
 static int tensor_fan_in(const fer_model *m, int t)
 {
     for (int i = 0; i < m->arch.n_layers; i++) {
         const fer_layer_rt *l = &m->layers[i];
         if (l->t_weight != t && l->t_bias != t)
             continue;
-        if (l->spec.kind == FER_LAYER_CONV2D)
-            return l->in.c * l->spec.k * l->spec.k;
-        if (l->spec.kind == FER_LAYER_LINEAR)
-            return l->in.c;
-        return 0; /* batchnorm */
+        const fer_layer_op *op = fer_layer_op_of(l->spec.kind);
+        return op->fan_in ? op->fan_in(l) : 0; /* 0: batch norm's constants */
     }
     return m->feat_dim; /* head */
 }

@@ -8,10 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fer/dropout_math.h"
+#include "layer_ops.h"
 #include "model_internal.h"
 
-#define ARENA_ALIGN 64
 #define PARAM_PAD 16 /* floats: every tensor starts 64-byte aligned */
 
 static size_t pad_floats(size_t n)
@@ -21,8 +20,8 @@ static size_t pad_floats(size_t n)
 
 /* ---- tensor table --------------------------------------------------------------------- */
 
-static int add_tensor(fer_model *m, int *cap, const char *name, fer_tensor_role role, int ndim,
-                      const int *shape)
+int fer_model_add_tensor(fer_model *m, int *cap, const char *name, fer_tensor_role role, int ndim,
+                         const int *shape)
 {
     if (m->n_tensors == *cap) {
         int nc = *cap ? *cap * 2 : 64;
@@ -49,50 +48,19 @@ static int add_tensor(fer_model *m, int *cap, const char *name, fer_tensor_role 
 static fer_status build_tensor_table(fer_model *m)
 {
     int cap = 0;
-    char name[64];
     for (int i = 0; i < m->arch.n_layers; i++) {
         fer_layer_rt *l = &m->layers[i];
         l->t_weight = l->t_bias = l->t_running_mean = l->t_running_var = l->t_nbt = -1;
-        if (l->spec.kind == FER_LAYER_CONV2D) {
-            int ws[4] = {l->spec.out, l->in.c, l->spec.k, l->spec.k};
-            snprintf(name, sizeof name, "layers.%d.weight", i);
-            l->t_weight = add_tensor(m, &cap, name, FER_TENSOR_PARAM, 4, ws);
-            if (l->spec.bias) {
-                snprintf(name, sizeof name, "layers.%d.bias", i);
-                l->t_bias = add_tensor(m, &cap, name, FER_TENSOR_PARAM, 1, &l->spec.out);
-            }
-        } else if (l->spec.kind == FER_LAYER_LINEAR) {
-            int ws[2] = {l->spec.out, l->in.c};
-            snprintf(name, sizeof name, "layers.%d.weight", i);
-            l->t_weight = add_tensor(m, &cap, name, FER_TENSOR_PARAM, 2, ws);
-            if (l->spec.bias) {
-                snprintf(name, sizeof name, "layers.%d.bias", i);
-                l->t_bias = add_tensor(m, &cap, name, FER_TENSOR_PARAM, 1, &l->spec.out);
-            }
-        } else if (l->spec.kind == FER_LAYER_BATCHNORM2D) {
-            int c = l->in.c;
-            snprintf(name, sizeof name, "layers.%d.weight", i);
-            l->t_weight = add_tensor(m, &cap, name, FER_TENSOR_PARAM, 1, &c);
-            snprintf(name, sizeof name, "layers.%d.bias", i);
-            l->t_bias = add_tensor(m, &cap, name, FER_TENSOR_PARAM, 1, &c);
-            snprintf(name, sizeof name, "layers.%d.running_mean", i);
-            l->t_running_mean = add_tensor(m, &cap, name, FER_TENSOR_BUFFER, 1, &c);
-            snprintf(name, sizeof name, "layers.%d.running_var", i);
-            l->t_running_var = add_tensor(m, &cap, name, FER_TENSOR_BUFFER, 1, &c);
-            snprintf(name, sizeof name, "layers.%d.num_batches_tracked", i);
-            l->t_nbt = add_tensor(m, &cap, name, FER_TENSOR_BUFFER, 0, NULL);
-        }
-        if ((l->t_weight < 0 && (l->spec.kind == FER_LAYER_CONV2D ||
-                                 l->spec.kind == FER_LAYER_LINEAR ||
-                                 l->spec.kind == FER_LAYER_BATCHNORM2D)) ||
-            (l->spec.kind == FER_LAYER_BATCHNORM2D && l->t_nbt < 0))
-            return fer_fail(FER_ERR_NOMEM, "model: out of memory");
+        const fer_layer_op *op = fer_layer_op_of(l->spec.kind);
+        if (op->declare)
+            FER_TRY(op->declare(m, i, &cap));
     }
     int hs[2] = {m->arch.n_classes, m->feat_dim};
-    m->t_head_weight = add_tensor(m, &cap, "head.weight", FER_TENSOR_PARAM, 2, hs);
+    m->t_head_weight = fer_model_add_tensor(m, &cap, "head.weight", FER_TENSOR_PARAM, 2, hs);
     m->t_head_bias = -1;
     if (m->arch.head == FER_HEAD_SOFTMAX)
-        m->t_head_bias = add_tensor(m, &cap, "head.bias", FER_TENSOR_PARAM, 1, &m->arch.n_classes);
+        m->t_head_bias = fer_model_add_tensor(m, &cap, "head.bias", FER_TENSOR_PARAM, 1,
+                                              &m->arch.n_classes);
     if (m->t_head_weight < 0 || (m->arch.head == FER_HEAD_SOFTMAX && m->t_head_bias < 0))
         return fer_fail(FER_ERR_NOMEM, "model: out of memory");
     /* arena offsets */
@@ -122,22 +90,16 @@ int fer_model_find_tensor(const fer_model *m, const char *name)
 
 /* ---- activation arena ----------------------------------------------------------------- */
 
-static size_t take(size_t *cursor, size_t bytes)
-{
-    size_t o = *cursor;
-    *cursor += (bytes + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
-    return o;
-}
-
 /* With base == NULL only measures; otherwise assigns every activation pointer. */
 static size_t plan_activations(fer_model *m, char *base)
 {
-    size_t cur = 0, B = (size_t)m->max_batch, F = sizeof(float);
+    fer_act_plan p = {base, 0, (size_t)m->max_batch};
+    size_t B = p.batch;
 #define PLACE(field, type, count)                                                              \
     do {                                                                                       \
-        size_t o_ = take(&cur, (size_t)(count) * sizeof(type));                                \
+        type *at_ = fer_act_take(&p, (size_t)(count) * sizeof(type));                          \
         if (base)                                                                              \
-            (field) = (type *)(void *)(base + o_);                                             \
+            (field) = at_;                                                                     \
     } while (0)
     size_t in_numel = (size_t)m->arch.in_c * m->arch.in_h * m->arch.in_w;
     size_t max_numel = in_numel;
@@ -147,27 +109,8 @@ static size_t plan_activations(fer_model *m, char *base)
         fer_layer_rt *l = &m->layers[i];
         if (l->out_numel > max_numel)
             max_numel = l->out_numel;
-        switch (l->spec.kind) {
-        case FER_LAYER_RELU:
-        case FER_LAYER_FLATTEN:
-            if (base)
-                l->y = prev; /* in place / same memory */
-            break;
-        case FER_LAYER_BATCHNORM2D:
-            PLACE(l->y, float, B * l->out_numel);
-            PLACE(l->save_mean, float, l->out.c);
-            PLACE(l->save_invstd, float, l->out.c);
-            break;
-        case FER_LAYER_MAXPOOL2D:
-            PLACE(l->y, float, B * l->out_numel);
-            PLACE(l->argmax, int32_t, B * l->out_numel);
-            break;
-        default:
-            PLACE(l->y, float, B * l->out_numel);
-            break;
-        }
-        if (base)
-            prev = l->y;
+        fer_layer_op_of(l->spec.kind)->plan(l, &p, prev);
+        prev = l->y;
     }
     size_t C = (size_t)m->arch.n_classes, D = (size_t)m->feat_dim;
     PLACE(m->grad_a, float, B * max_numel);
@@ -187,8 +130,7 @@ static size_t plan_activations(fer_model *m, char *base)
         PLACE(m->dwnorm, float, C * D);
     }
 #undef PLACE
-    (void)F;
-    return cur;
+    return p.cursor;
 }
 
 /* ---- lifetime ------------------------------------------------------------------------- */
@@ -376,94 +318,6 @@ float *fer_model_buffer_arena(fer_model *m, size_t *n_floats)
 
 /* ---- forward -------------------------------------------------------------------------- */
 
-static float *tdata(fer_model *m, int t)
-{
-    return t >= 0 ? m->tensors[t].data : NULL;
-}
-
-static float *tgrad(fer_model *m, int t)
-{
-    return t >= 0 ? m->tensors[t].grad : NULL;
-}
-
-static fer_conv2d_args conv_args(const fer_layer_rt *l, int n)
-{
-    fer_conv2d_args a = {n, l->in.c, l->in.h, l->in.w, l->out.c, l->out.h, l->out.w,
-                         l->spec.k, l->spec.stride, l->spec.pad, l->spec.bias};
-    return a;
-}
-
-static fer_bn_args bn_args(const fer_layer_rt *l, int n)
-{
-    fer_bn_args a = {n, l->in.c, l->in.h * l->in.w, 1e-5f, 0.1f};
-    return a;
-}
-
-static fer_pool_args pool_args(const fer_layer_rt *l, int n)
-{
-    fer_pool_args a = {n, l->in.c, l->in.h, l->in.w, l->out.h, l->out.w, l->spec.k,
-                       l->spec.stride};
-    return a;
-}
-
-static fer_linear_args linear_args(const fer_layer_rt *l, int n)
-{
-    fer_linear_args a = {n, l->in.c, l->out.c, l->spec.bias};
-    return a;
-}
-
-static fer_status bump_batches_tracked(fer_model *m, int t)
-{
-    float v;
-    FER_TRY(FER_OP(m->b, download, &v, m->tensors[t].data, sizeof v));
-    v += 1.0f;
-    return FER_OP(m->b, upload, m->tensors[t].data, &v, sizeof v);
-}
-
-static fer_status layer_forward(fer_model *m, int i, const float *x, int n, fer_mode mode,
-                                uint64_t dropout_seed)
-{
-    fer_layer_rt *l = &m->layers[i];
-    fer_backend *b = m->b;
-    int train = mode == FER_MODE_TRAIN;
-    switch (l->spec.kind) {
-    case FER_LAYER_CONV2D: {
-        fer_conv2d_args a = conv_args(l, n);
-        return FER_OP(b, conv2d_forward, &a, x, tdata(m, l->t_weight), tdata(m, l->t_bias), l->y);
-    }
-    case FER_LAYER_BATCHNORM2D: {
-        fer_bn_args a = bn_args(l, n);
-        if (train && (size_t)n * l->in.h * l->in.w < 2)
-            return fer_fail(FER_ERR_ARG,
-                            "model: batch norm needs more than one value per channel in "
-                            "training (batch %d of %dx%d)", n, l->in.h, l->in.w);
-        FER_TRY(FER_OP(b, batchnorm_forward, &a, train, x, tdata(m, l->t_weight),
-                       tdata(m, l->t_bias), tdata(m, l->t_running_mean),
-                       tdata(m, l->t_running_var), l->y, l->save_mean, l->save_invstd));
-        return train ? bump_batches_tracked(m, l->t_nbt) : FER_OK;
-    }
-    case FER_LAYER_RELU:
-        return FER_OP(b, relu_forward, (size_t)n * l->out_numel, x, l->y);
-    case FER_LAYER_MAXPOOL2D: {
-        fer_pool_args a = pool_args(l, n);
-        return FER_OP(b, maxpool_forward, &a, x, l->y, l->argmax);
-    }
-    case FER_LAYER_FLATTEN:
-        return FER_OK;
-    case FER_LAYER_LINEAR: {
-        fer_linear_args a = linear_args(l, n);
-        return FER_OP(b, linear_forward, &a, x, tdata(m, l->t_weight), tdata(m, l->t_bias), l->y);
-    }
-    case FER_LAYER_DROPOUT:
-        if (!train || l->spec.p == 0.0f)
-            return FER_OP(b, copy, l->y, x, (size_t)n * l->out_numel * sizeof(float));
-        l->dropout_seed = dropout_seed;
-        return FER_OP(b, dropout_forward, (size_t)n * l->out_numel, l->spec.p, dropout_seed, x,
-                      l->y);
-    }
-    return fer_fail(FER_ERR_INTERNAL, "model: unknown layer kind %d", (int)l->spec.kind);
-}
-
 fer_status fer_model_forward(fer_model *m, const float *x_host, int n, fer_mode mode,
                              const int32_t *labels_host, uint64_t dropout_seed,
                              float *logits_host)
@@ -486,10 +340,8 @@ fer_status fer_model_forward(fer_model *m, const float *x_host, int n, fer_mode 
     FER_TRY(FER_OP(m->b, upload, m->x0, x_host, (size_t)n * in_numel * sizeof(float)));
     const float *x = m->x0;
     for (int i = 0; i < m->arch.n_layers; i++) {
-        uint64_t seed = 0;
-        if (m->layers[i].spec.kind == FER_LAYER_DROPOUT)
-            seed = fer_dropout_layer_seed(dropout_seed, i);
-        FER_TRY(layer_forward(m, i, x, n, mode, seed));
+        FER_TRY(fer_layer_op_of(m->layers[i].spec.kind)
+                    ->forward(m, i, x, n, mode == FER_MODE_TRAIN, dropout_seed));
         x = m->layers[i].y;
     }
     FER_TRY(fer_head_forward(m, x, n, mode));
@@ -544,46 +396,6 @@ fer_status fer_model_loss(fer_model *m, const fer_loss_config *cfg, const int32_
 
 /* ---- backward ------------------------------------------------------------------------- */
 
-static fer_status layer_backward(fer_model *m, int i, int n, const float *dy, float *dx)
-{
-    fer_layer_rt *l = &m->layers[i];
-    fer_backend *b = m->b;
-    const float *x = i == 0 ? m->x0 : m->layers[i - 1].y;
-    switch (l->spec.kind) {
-    case FER_LAYER_CONV2D: {
-        fer_conv2d_args a = conv_args(l, n);
-        return FER_OP(b, conv2d_backward, &a, x, tdata(m, l->t_weight), dy, dx,
-                      tgrad(m, l->t_weight), tgrad(m, l->t_bias));
-    }
-    case FER_LAYER_BATCHNORM2D: {
-        fer_bn_args a = bn_args(l, n);
-        return FER_OP(b, batchnorm_backward, &a, x, tdata(m, l->t_weight), l->save_mean,
-                      l->save_invstd, dy, dx, tgrad(m, l->t_weight), tgrad(m, l->t_bias));
-    }
-    case FER_LAYER_RELU:
-        return dx ? FER_OP(b, relu_backward, (size_t)n * l->out_numel, l->y, dy, dx) : FER_OK;
-    case FER_LAYER_MAXPOOL2D: {
-        fer_pool_args a = pool_args(l, n);
-        return dx ? FER_OP(b, maxpool_backward, &a, l->argmax, dy, dx) : FER_OK;
-    }
-    case FER_LAYER_FLATTEN:
-        return FER_OK;
-    case FER_LAYER_LINEAR: {
-        fer_linear_args a = linear_args(l, n);
-        return FER_OP(b, linear_backward, &a, x, tdata(m, l->t_weight), dy, dx,
-                      tgrad(m, l->t_weight), tgrad(m, l->t_bias));
-    }
-    case FER_LAYER_DROPOUT:
-        if (!dx)
-            return FER_OK;
-        if (l->spec.p == 0.0f)
-            return FER_OP(b, copy, dx, dy, (size_t)n * l->out_numel * sizeof(float));
-        return FER_OP(b, dropout_backward, (size_t)n * l->out_numel, l->spec.p, l->dropout_seed,
-                      dy, dx);
-    }
-    return fer_fail(FER_ERR_INTERNAL, "model: unknown layer kind %d", (int)l->spec.kind);
-}
-
 fer_status fer_model_backward(fer_model *m)
 {
     if (!m->have_forward || m->last_mode != FER_MODE_TRAIN)
@@ -595,14 +407,14 @@ fer_status fer_model_backward(fer_model *m)
     float *dy = m->grad_a;
     FER_TRY(fer_head_backward(m, feat, n, dy));
     for (int i = L - 1; i >= 0; i--) {
-        fer_layer_kind k = m->layers[i].spec.kind;
-        if (k == FER_LAYER_FLATTEN)
+        const fer_layer_op *op = fer_layer_op_of(m->layers[i].spec.kind);
+        if (op->grad == FER_GRAD_SHARED)
             continue; /* same memory, same gradient */
         float *dx = NULL;
-        if (i > 0) /* relu and dropout work in place; the rest ping-pong */
-            dx = (k == FER_LAYER_RELU || k == FER_LAYER_DROPOUT) ? dy
-                 : (dy == m->grad_a ? m->grad_b : m->grad_a);
-        FER_TRY(layer_backward(m, i, n, dy, dx));
+        if (i > 0) /* element-wise layers work in place; the rest ping-pong */
+            dx = op->grad == FER_GRAD_IN_PLACE ? dy : (dy == m->grad_a ? m->grad_b : m->grad_a);
+        const float *x = i == 0 ? m->x0 : m->layers[i - 1].y;
+        FER_TRY(op->backward(m, i, n, x, dy, dx));
         dy = dx;
     }
     return FER_OK;
