@@ -123,7 +123,7 @@ fer_status fer_arch_preset(const char *name, fer_head_kind head, fer_arch *out)
 /* Every count is a long long built from ints that the checks below bound first, so no product
  * can overflow before it is compared with its cap. */
 static fer_status validate(const fer_arch *a, const char *origin, fer_shape *shapes,
-                           fer_arch_size_info *info)
+                           fer_arch_size_info *info, fer_layer_cost *costs)
 {
     if (a->in_c <= 0 || a->in_h <= 0 || a->in_w <= 0 || a->in_c > FER_MAX_INPUT_DIM ||
         a->in_h > FER_MAX_INPUT_DIM || a->in_w > FER_MAX_INPUT_DIM)
@@ -164,6 +164,8 @@ static fer_status validate(const fer_arch *a, const char *origin, fer_shape *sha
         fer_shape next;
         fer_layer_cost cost = {0, 0, 0, 0};
         TRY(op->infer(l, cur, origin, i, &next, &cost));
+        if (costs)
+            costs[i] = cost;
         sz.params += cost.params;
         sz.buffers += cost.buffers;
         sz.macs += cost.macs;
@@ -205,12 +207,73 @@ static fer_status validate(const fer_arch *a, const char *origin, fer_shape *sha
 
 fer_status fer_arch_shapes(const fer_arch *a, const char *origin, fer_shape *shapes)
 {
-    return validate(a, origin, shapes, NULL);
+    return validate(a, origin, shapes, NULL, NULL);
 }
 
 fer_status fer_arch_sizes(const fer_arch *a, const char *origin, fer_arch_size_info *info)
 {
-    return validate(a, origin, NULL, info);
+    return validate(a, origin, NULL, info, NULL);
+}
+
+/* "out=32 k=3 stride=1 pad=1 bias=false": the layer's JSON fields, as the table prints them */
+static void layer_fields(const fer_layer_spec *l, char *buf, size_t cap)
+{
+    buf[0] = 0;
+    const fer_layer_op *op = fer_layer_op_of(l->kind);
+    cJSON *jl = cJSON_CreateObject();
+    if (!jl || !op || !op->print) {
+        cJSON_Delete(jl);
+        return;
+    }
+    op->print(l, jl);
+    size_t n = 0;
+    for (const cJSON *it = jl->child; it && n < cap; it = it->next) {
+        if (cJSON_IsNumber(it)) { /* 0.3 rather than the float's 0.300000011920929 */
+            n += (size_t)snprintf(buf + n, cap - n, "%s%s=%.6g", n ? " " : "", it->string,
+                                  it->valuedouble);
+            continue;
+        }
+        char *v = cJSON_PrintUnformatted(it);
+        n += (size_t)snprintf(buf + n, cap - n, "%s%s=%s", n ? " " : "", it->string, v ? v : "?");
+        free(v);
+    }
+    cJSON_Delete(jl);
+}
+
+fer_status fer_arch_describe(const fer_arch *a, const char *origin, FILE *out)
+{
+    fer_shape shapes[FER_MAX_LAYERS];
+    fer_layer_cost costs[FER_MAX_LAYERS];
+    fer_arch_size_info sz;
+    TRY(validate(a, origin, shapes, &sz, costs));
+    fprintf(out, "%s: input %dx%dx%d, %s head, %d classes\n", a->name[0] ? a->name : origin,
+            a->in_c, a->in_h, a->in_w, a->head == FER_HEAD_ARCFACE ? "arcface" : "softmax",
+            a->n_classes);
+    fprintf(out, "%3s  %-11s %-38s %-14s %10s %14s\n", "#", "layer", "fields", "output", "params",
+            "mult-adds");
+    for (int i = 0; i < a->n_layers; i++) {
+        char fields[128], shape[32];
+        layer_fields(&a->layers[i], fields, sizeof fields);
+        if (shapes[i].flat)
+            snprintf(shape, sizeof shape, "%d", shapes[i].c);
+        else
+            snprintf(shape, sizeof shape, "%dx%dx%d", shapes[i].c, shapes[i].h, shapes[i].w);
+        fprintf(out, "%3d  %-11s %-38s %-14s %10lld %14lld\n", i,
+                fer_layer_kind_name(a->layers[i].kind), fields, shape,
+                costs[i].params, costs[i].macs);
+    }
+    int feat = shapes[a->n_layers - 1].c;
+    long long head_params = (long long)a->n_classes * feat +
+                            (a->head == FER_HEAD_SOFTMAX ? a->n_classes : 0);
+    char head_fields[64] = "";
+    if (a->head == FER_HEAD_ARCFACE)
+        snprintf(head_fields, sizeof head_fields, "s=%g m=%g", (double)a->arc_s, (double)a->arc_m);
+    fprintf(out, "%3s  %-11s %-38s %-14d %10lld %14lld\n", "", "head", head_fields, a->n_classes,
+            head_params, (long long)a->n_classes * feat);
+    fprintf(out, "total: %lld parameters (+ %lld buffer values), %.1f M multiply-adds per image, "
+            "largest activation %lld values per image\n", sz.params, sz.buffers,
+            (double)sz.macs / 1e6, sz.max_floats);
+    return ferror(out) ? fer_fail(FER_ERR_IO, "%s: cannot write the description", origin) : FER_OK;
 }
 
 /* ---- JSON ----------------------------------------------------------------------------- */

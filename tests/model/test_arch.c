@@ -132,6 +132,30 @@ int main(void)
                  "unknown head");
     expect_error("{\"layers\":[{\"type\":\"conv2d\",\"out\":2.5}]}", "integer");
 
+    /* --describe's table: one row per layer with its fields, shape, parameters and
+     * multiply-adds, the head, and totals equal to fer_arch_sizes and the built model */
+    {
+        fer_arch sc;
+        OK(fer_arch_preset("simplecnn", FER_HEAD_SOFTMAX, &sc));
+        char *text = NULL;
+        size_t len = 0;
+        FILE *mem = open_memstream(&text, &len);
+        OK(fer_arch_describe(&sc, "simplecnn", mem));
+        fclose(mem);
+        CHECK(strstr(text, "  0  conv2d      out=32 k=3 stride=1 pad=1 bias=false   32x48x48") &&
+                  strstr(text, "663552"),
+              "first conv row:\n%s", text);
+        CHECK(strstr(text, " 24  dropout     p=0.3 ") != NULL, "dropout row");
+        CHECK(strstr(text, "     head ") != NULL, "head row");
+        fer_arch_size_info sz;
+        OK(fer_arch_sizes(&sc, "simplecnn", &sz));
+        char total[160];
+        snprintf(total, sizeof total, "total: %lld parameters (+ %lld buffer values), %.1f M",
+                 sz.params, sz.buffers, (double)sz.macs / 1e6);
+        CHECK(sz.params == 1500583 && strstr(text, total), "totals '%s' in:\n%s", total, text);
+        free(text);
+    }
+
     fer_backend_free(b);
     return fer_check_summary("test_arch");
 }

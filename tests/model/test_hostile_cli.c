@@ -143,6 +143,23 @@ int main(int argc, char **argv)
                        "conv2d");
     }
 
+    /* --describe reads the same architecture without data: refused the same way, and a sane
+     * one is described with exit 0 */
+    for (int i = 0; i < 2; i++) {
+        const char *arch = i ? a2 : a1;
+        char *args[] = {(char *)fer_train, "--arch", (char *)arch, "--describe", NULL};
+        expect_refusal("fer-train --describe", args, arch, "conv2d");
+    }
+    {
+        char *args[] = {(char *)fer_train, "--arch", "tiny", "--describe", NULL};
+        int rc = run_bounded(args, in_dir("describe.log"));
+        char *out = slurp_text(in_dir("describe.log"));
+        CHECK(rc == 0 && strstr(out, "tiny: input 1x48x48") &&
+                  strstr(out, "total: 40511 parameters"),
+              "fer-train --arch tiny --describe: exit %d, output:\n%s", rc, out);
+        free(out);
+    }
+
     /* the same architectures as checkpoints (valid CRC), and item 3 / item 6 ones */
     fer_backend *b;
     OK(fer_backend_new("ref", 1, &b));

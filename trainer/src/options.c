@@ -90,6 +90,9 @@ static const opt_desc table[] = {
      "CSV data: resize rows of another square size to 48x48 (default: such rows are errors)", 0},
     {"progress", T_CHOICE, F(progress), "auto", "auto|tty|plain",
      "live progress line (tty), plain log lines, or auto-detect", 1},
+    {"describe", T_BOOL, F(describe), "false", NULL,
+     "print the network (--arch with --head, or --resume's) layer by layer: output shapes, "
+     "parameters, multiply-adds per image; then exit without loading data", 1},
     {"interrupt_after", T_INT, F(interrupt_after), "0", NULL,
      "testing aid: behave as if Ctrl-C came after N training batches", 1},
 };

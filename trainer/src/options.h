@@ -51,6 +51,7 @@ typedef struct fer_train_options {
     int csv_any_size;
     char progress[8];
     int interrupt_after;
+    int describe;
 } fer_train_options;
 
 /* Where a setting's value came from (later sources override earlier ones). */

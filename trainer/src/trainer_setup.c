@@ -50,6 +50,30 @@ static fer_status continue_in_resumed_folder(fer_cli *cli)
     return FER_OK;
 }
 
+/* --describe: the network a run would build, without data (so with the architecture's own
+ * class count: 7 for the presets). */
+#define FER_TRY_STATUS(expr)                                                                   \
+    do {                                                                                       \
+        fer_status st_ = (expr);                                                               \
+        if (st_ != FER_OK) return st_;                                                         \
+    } while (0)
+
+static fer_status describe_network(const fer_train_options *o)
+{
+    fer_arch arch;
+    fer_head_kind head = !strcmp(o->head, "arcface") ? FER_HEAD_ARCFACE : FER_HEAD_SOFTMAX;
+    if (o->resume[0]) {
+        FER_TRY_STATUS(fer_checkpoint_read_header(o->resume, &arch, NULL));
+        return fer_arch_describe(&arch, o->resume, stdout);
+    }
+    FER_TRY_STATUS(fer_arch_load(o->arch, head, &arch));
+    if (head == FER_HEAD_ARCFACE) {
+        arch.arc_s = (float)o->arc_s;
+        arch.arc_m = (float)o->arc_m;
+    }
+    return fer_arch_describe(&arch, o->arch, stdout);
+}
+
 int fer_trainer_parse(fer_trainer *t, int argc, char **argv, int *done)
 {
     *done = 0;
@@ -81,6 +105,12 @@ int fer_trainer_parse(fer_trainer *t, int argc, char **argv, int *done)
     if (s) {
         fprintf(stderr, "fer-train: %s\n", fer_last_error());
         return FER_EXIT_USAGE;
+    }
+    if (cli.opt.describe) {
+        *done = 1;
+        s = describe_network(&cli.opt);
+        if (s) fprintf(stderr, "fer-train: %s\n", fer_last_error());
+        return s ? FER_EXIT_ERROR : FER_EXIT_OK;
     }
     t->o = cli.opt;
     size_t len = 0;

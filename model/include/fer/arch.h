@@ -9,6 +9,8 @@
  * The layer stack ends in the feature vector; the head maps features to class logits. */
 #ifndef FER_ARCH_H
 #define FER_ARCH_H
+#include <stdio.h>
+
 #include "fer/status.h"
 
 #ifdef __cplusplus
@@ -76,6 +78,10 @@ typedef struct fer_arch_size_info {
 /* Validates an architecture against the caps above (one-line error naming origin and the layer)
  * and reports its sizes; info may be NULL. */
 fer_status fer_arch_sizes(const fer_arch *a, const char *origin, fer_arch_size_info *info);
+
+/* Writes a table of the validated architecture to out: each layer's fields, output shape,
+ * parameters (with buffers) and multiply-adds per image, the head and the totals. */
+fer_status fer_arch_describe(const fer_arch *a, const char *origin, FILE *out);
 
 /* "simplecnn" (the seed's network) and "tiny" (a small net for tests and demos). */
 fer_status fer_arch_preset(const char *name, fer_head_kind head, fer_arch *out);
