@@ -24,7 +24,7 @@
 static fer_layer_spec conv(int out, int k, int stride, int pad, int bias)
 {
     fer_layer_spec s = {.kind = FER_LAYER_CONV2D, .out = out, .k = k, .stride = stride,
-                        .pad = pad, .bias = bias};
+                        .pad = pad, .bias = bias, .groups = 1};
     return s;
 }
 

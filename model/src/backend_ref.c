@@ -90,19 +90,33 @@ static void valid_range(int out, int in, int stride, int pad, int kk, int *lo, i
     *hi = z; /* inclusive; hi < lo means empty */
 }
 
+fer_status fer_ref_conv2d_groups_check(const fer_conv2d_args *a)
+{
+    if (a->groups < 1 || a->in_c % a->groups != 0 || a->out_c % a->groups != 0)
+        return fer_fail(FER_ERR_ARG, "conv2d: groups %d must be >= 1 and divide in %d and out %d",
+                        a->groups, a->in_c, a->out_c);
+    return FER_OK;
+}
+
 fer_status fer_ref_conv2d_forward(fer_backend *b, const fer_conv2d_args *a, const float *x,
                                   const float *w, const float *bias, float *y)
 {
     (void)b;
+    fer_status st = fer_ref_conv2d_groups_check(a);
+    if (st != FER_OK)
+        return st;
     const int S = a->stride, P = a->pad, K = a->k;
+    const int cin_g = a->in_c / a->groups, cout_g = a->out_c / a->groups;
     const size_t out_plane = (size_t)a->out_h * a->out_w, in_plane = (size_t)a->in_h * a->in_w;
     for (int n = 0; n < a->n; n++) {
         for (int oc = 0; oc < a->out_c; oc++) {
             float *yp = y + ((size_t)n * a->out_c + oc) * out_plane;
             float b0 = (a->has_bias && bias) ? bias[oc] : 0.0f;
+            const int ic0 = oc / cout_g * cin_g; /* the first input channel of oc's group */
             for (size_t i = 0; i < out_plane; i++)
                 yp[i] = b0;
-            for (int ic = 0; ic < a->in_c; ic++) {
+            for (int icg = 0; icg < cin_g; icg++) {
+                const int ic = ic0 + icg;
                 const float *xp = x + ((size_t)n * a->in_c + ic) * in_plane;
                 for (int kh = 0; kh < K; kh++) {
                     int oh_lo, oh_hi;
@@ -112,7 +126,7 @@ fer_status fer_ref_conv2d_forward(fer_backend *b, const fer_conv2d_args *a, cons
                         valid_range(a->out_w, a->in_w, S, P, kw, &ow_lo, &ow_hi);
                         if (ow_lo > ow_hi)
                             continue; /* this tap never lands inside the input */
-                        float wv = w[(((size_t)oc * a->in_c + ic) * K + kh) * K + kw];
+                        float wv = w[(((size_t)oc * cin_g + icg) * K + kh) * K + kw];
                         for (int oh = oh_lo; oh <= oh_hi; oh++) {
                             /* y[oh, ow] += w * x[oh*S - P + kh, ow*S - P + kw] */
                             const float *xs = xp + (size_t)(oh * S - P + kh) * a->in_w +
@@ -134,7 +148,11 @@ fer_status fer_ref_conv2d_backward(fer_backend *b, const fer_conv2d_args *a, con
                                    float *dbias)
 {
     (void)b;
+    fer_status st = fer_ref_conv2d_groups_check(a);
+    if (st != FER_OK)
+        return st;
     const int S = a->stride, P = a->pad, K = a->k;
+    const int cin_g = a->in_c / a->groups, cout_g = a->out_c / a->groups;
     const size_t out_plane = (size_t)a->out_h * a->out_w, in_plane = (size_t)a->in_h * a->in_w;
     if (dx)
         memset(dx, 0, sizeof(float) * (size_t)a->n * a->in_c * in_plane);
@@ -150,14 +168,16 @@ fer_status fer_ref_conv2d_backward(fer_backend *b, const fer_conv2d_args *a, con
         }
     }
     for (int oc = 0; oc < a->out_c; oc++) {
-        for (int ic = 0; ic < a->in_c; ic++) {
+        const int ic0 = oc / cout_g * cin_g;
+        for (int icg = 0; icg < cin_g; icg++) {
+            const int ic = ic0 + icg;
             for (int kh = 0; kh < K; kh++) {
                 int oh_lo, oh_hi;
                 valid_range(a->out_h, a->in_h, S, P, kh, &oh_lo, &oh_hi);
                 for (int kw = 0; kw < K; kw++) {
                     int ow_lo, ow_hi;
                     valid_range(a->out_w, a->in_w, S, P, kw, &ow_lo, &ow_hi);
-                    size_t widx = (((size_t)oc * a->in_c + ic) * K + kh) * K + kw;
+                    size_t widx = (((size_t)oc * cin_g + icg) * K + kh) * K + kw;
                     if (ow_lo > ow_hi || oh_lo > oh_hi) {
                         /* the tap never lands inside the input: no gradient, and no pointer is
                          * formed from the (negative) first column */

@@ -22,6 +22,8 @@ fer_status fer_ref_fill(fer_backend *b, float *dst, float value, size_t n);
 fer_status fer_ref_synchronize(fer_backend *b);
 
 /* layers */
+/* FER_ERR_ARG unless groups >= 1 divides in_c and out_c (shared by the backends) */
+fer_status fer_ref_conv2d_groups_check(const fer_conv2d_args *a);
 fer_status fer_ref_conv2d_forward(fer_backend *b, const fer_conv2d_args *a, const float *x,
                                   const float *w, const float *bias, float *y);
 fer_status fer_ref_conv2d_backward(fer_backend *b, const fer_conv2d_args *a, const float *x,

@@ -92,7 +92,7 @@ static void plan_alias(fer_layer_rt *l, fer_act_plan *p, float *prev)
 
 /* ---- conv2d --------------------------------------------------------------------------- */
 
-static const char *const conv_keys[] = {"out", "k", "stride", "pad", "bias", NULL};
+static const char *const conv_keys[] = {"out", "k", "stride", "pad", "bias", "groups", NULL};
 
 static fer_status conv_parse(const cJSON *jl, const char *origin, int i, fer_layer_spec *l)
 {
@@ -100,6 +100,7 @@ static fer_status conv_parse(const cJSON *jl, const char *origin, int i, fer_lay
     TRY(get_int(jl, "k", 3, &l->k, origin, i));
     TRY(get_int(jl, "stride", 1, &l->stride, origin, i));
     TRY(get_int(jl, "pad", 0, &l->pad, origin, i));
+    TRY(get_int(jl, "groups", 1, &l->groups, origin, i));
     return get_bool(jl, "bias", 1, &l->bias, origin, i);
 }
 
@@ -110,12 +111,14 @@ static void conv_print(const fer_layer_spec *l, cJSON *jl)
     cJSON_AddNumberToObject(jl, "stride", l->stride);
     cJSON_AddNumberToObject(jl, "pad", l->pad);
     cJSON_AddBoolToObject(jl, "bias", l->bias);
+    if (l->groups != 1) /* absent means 1: files written before groups existed stay the same */
+        cJSON_AddNumberToObject(jl, "groups", l->groups);
 }
 
 static int conv_same(const fer_layer_spec *a, const fer_layer_spec *b)
 {
     return a->out == b->out && a->k == b->k && a->stride == b->stride && a->pad == b->pad &&
-           !a->bias == !b->bias;
+           !a->bias == !b->bias && a->groups == b->groups;
 }
 
 static fer_status conv_infer(const fer_layer_spec *l, fer_shape in, const char *origin, int i,
@@ -128,31 +131,37 @@ static fer_status conv_infer(const fer_layer_spec *l, fer_shape in, const char *
                         "1 <= stride <= %d, 0 <= pad <= k (got out %d, k %d, stride %d, "
                         "pad %d)", origin, i, FER_MAX_WIDTH, FER_MAX_CONV_KERNEL,
                         FER_MAX_CONV_KERNEL, l->out, l->k, l->stride, l->pad);
+    if (l->groups < 1 || in.c % l->groups != 0 || l->out % l->groups != 0)
+        return fer_fail(FER_ERR_FORMAT,
+                        "%s: layer %d (conv2d) needs groups >= 1 dividing in channels %d and "
+                        "out %d (got groups %d)", origin, i, in.c, l->out, l->groups);
     long long h = in.h + 2LL * l->pad < l->k ? 0 : (in.h + 2LL * l->pad - l->k) / l->stride + 1;
     long long w = in.w + 2LL * l->pad < l->k ? 0 : (in.w + 2LL * l->pad - l->k) / l->stride + 1;
     *out = (fer_shape){l->out, (int)h, (int)w, 0}; /* h, w <= in + 2k: fit an int */
-    cost->params = (long long)l->out * in.c * l->k * l->k + (l->bias ? l->out : 0);
+    long long in_per_group = in.c / l->groups; /* each output channel sees one group */
+    cost->params = (long long)l->out * in_per_group * l->k * l->k + (l->bias ? l->out : 0);
     cost->tensors = l->bias ? 2 : 1;
-    cost->macs = (long long)l->out * h * w * in.c * l->k * l->k;
+    cost->macs = (long long)l->out * h * w * in_per_group * l->k * l->k;
     return FER_OK;
 }
 
 static fer_status conv_declare(fer_model *m, int i, int *cap)
 {
     const fer_layer_rt *l = &m->layers[i];
-    int shape[4] = {l->spec.out, l->in.c, l->spec.k, l->spec.k};
+    int shape[4] = {l->spec.out, l->in.c / l->spec.groups, l->spec.k, l->spec.k};
     return declare_weight_bias(m, i, cap, 4, shape);
 }
 
 static int conv_fan_in(const fer_layer_rt *l)
 {
-    return l->in.c * l->spec.k * l->spec.k;
+    return l->in.c / l->spec.groups * l->spec.k * l->spec.k; /* as PyTorch's init */
 }
 
 static fer_conv2d_args conv_args(const fer_layer_rt *l, int n)
 {
     fer_conv2d_args a = {n, l->in.c, l->in.h, l->in.w, l->out.c, l->out.h, l->out.w,
-                         l->spec.k, l->spec.stride, l->spec.pad, l->spec.bias};
+                         l->spec.k, l->spec.stride, l->spec.pad, l->spec.bias,
+                         l->spec.groups};
     return a;
 }
 

@@ -7,40 +7,51 @@
 /* ---- conv2d: forward, input/weight/bias gradients, and the first-layer form (dx = NULL) -- */
 
 typedef struct conv_case {
-    int n, ci, co, h, w, k, s, p, bias;
+    int n, ci, co, h, w, k, s, p, bias, groups;
 } conv_case;
 
 static const conv_case conv_cases[] = {
-    {1, 1, 32, 48, 48, 3, 1, 1, 0},   /* SimpleCNN first layer, batch 1 */
-    {3, 32, 64, 24, 24, 3, 1, 1, 0},  /* SimpleCNN block 2 entry, batch 3 */
-    {3, 5, 7, 9, 11, 3, 1, 1, 1},     /* odd channels, non-square, bias */
-    {1, 33, 31, 13, 13, 3, 1, 1, 0},  /* odd channels, odd plane */
-    {3, 3, 6, 7, 5, 1, 1, 0, 1},      /* 1x1 */
-    {2, 4, 5, 8, 6, 5, 1, 2, 0},      /* 5x5 same */
-    {3, 3, 4, 6, 7, 3, 1, 0, 1},      /* valid (no pad) */
-    {1, 2, 3, 5, 4, 3, 1, 2, 0},      /* pad 2 > (k-1)/2: output larger than input */
-    {3, 2, 3, 9, 7, 3, 2, 1, 1},      /* stride 2 */
-    {2, 3, 5, 10, 9, 4, 1, 1, 0},     /* even kernel, asymmetric reach */
+    {1, 1, 32, 48, 48, 3, 1, 1, 0, 1},   /* SimpleCNN first layer, batch 1 */
+    {3, 32, 64, 24, 24, 3, 1, 1, 0, 1},  /* SimpleCNN block 2 entry, batch 3 */
+    {3, 5, 7, 9, 11, 3, 1, 1, 1, 1},     /* odd channels, non-square, bias */
+    {1, 33, 31, 13, 13, 3, 1, 1, 0, 1},  /* odd channels, odd plane */
+    {3, 3, 6, 7, 5, 1, 1, 0, 1, 1},      /* 1x1 */
+    {2, 4, 5, 8, 6, 5, 1, 2, 0, 1},      /* 5x5 same */
+    {3, 3, 4, 6, 7, 3, 1, 0, 1, 1},      /* valid (no pad) */
+    {1, 2, 3, 5, 4, 3, 1, 2, 0, 1},      /* pad 2 > (k-1)/2: output larger than input */
+    {3, 2, 3, 9, 7, 3, 2, 1, 1, 1},      /* stride 2 */
+    {2, 3, 5, 10, 9, 4, 1, 1, 0, 1},     /* even kernel, asymmetric reach */
     /* >= 8 channels: the cpu backend's Winograd F(4x4,3x3) path, partial tiles at the edges */
-    {3, 9, 17, 13, 11, 3, 1, 1, 1},   /* odd channels and planes, bias */
-    {2, 8, 8, 7, 9, 3, 1, 0, 0},      /* valid: input gradient with pad 2 */
-    {1, 16, 24, 6, 5, 3, 1, 2, 1},    /* pad 2: input gradient with pad 0 */
-    {3, 32, 32, 48, 48, 3, 1, 1, 0},  /* SimpleCNN block 1, several bands per image */
-    {2, 128, 128, 12, 12, 3, 1, 1, 0}, /* SimpleCNN block 3 */
+    {3, 9, 17, 13, 11, 3, 1, 1, 1, 1},   /* odd channels and planes, bias */
+    {2, 8, 8, 7, 9, 3, 1, 0, 0, 1},      /* valid: input gradient with pad 2 */
+    {1, 16, 24, 6, 5, 3, 1, 2, 1, 1},    /* pad 2: input gradient with pad 0 */
+    {3, 32, 32, 48, 48, 3, 1, 1, 0, 1},  /* SimpleCNN block 1, several bands per image */
+    {2, 128, 128, 12, 12, 3, 1, 1, 0, 1}, /* SimpleCNN block 3 */
+    /* groups (grouped and depthwise): the cpu backend's direct grouped path */
+    {3, 4, 6, 7, 9, 3, 1, 1, 1, 2},   /* groups 2, non-square, bias */
+    {1, 6, 4, 8, 8, 1, 1, 0, 0, 2},   /* groups 2, 1x1 */
+    {2, 9, 6, 11, 7, 3, 2, 1, 0, 3},  /* groups 3, odd channels, stride 2 */
+    {1, 7, 7, 9, 9, 3, 1, 1, 1, 7},   /* depthwise, odd channels, batch 1 */
+    {3, 8, 8, 12, 10, 3, 2, 1, 0, 8}, /* depthwise, stride 2, non-square */
+    {3, 5, 5, 11, 13, 5, 1, 2, 1, 5}, /* depthwise 5x5, pad 2 */
+    {2, 6, 6, 9, 8, 5, 2, 0, 0, 6},   /* depthwise 5x5, stride 2, no pad */
+    {3, 16, 16, 12, 12, 3, 1, 0, 1, 16}, /* depthwise, no pad */
+    {1, 4, 8, 6, 5, 3, 1, 1, 0, 4},   /* depthwise with multiplier 2 (out = 2 x in) */
 };
 
 static void case_conv(fer_backend *ref, fer_backend *be, const conv_case *c)
 {
     char name[128], line[LINE] = "";
     int oh = (c->h + 2 * c->p - c->k) / c->s + 1, ow = (c->w + 2 * c->p - c->k) / c->s + 1;
-    snprintf(name, sizeof name, "conv2d(n=%d,ci=%d,co=%d,%dx%d,k=%d,s=%d,p=%d%s)", c->n, c->ci,
-             c->co, c->h, c->w, c->k, c->s, c->p, c->bias ? ",bias" : "");
+    snprintf(name, sizeof name, "conv2d(n=%d,ci=%d,co=%d,%dx%d,k=%d,s=%d,p=%d,g=%d%s)", c->n,
+             c->ci, c->co, c->h, c->w, c->k, c->s, c->p, c->groups, c->bias ? ",bias" : "");
     NEED(be, conv2d_forward, name);
     NEED(be, conv2d_backward, name);
-    fer_conv2d_args a = {c->n, c->ci, c->h, c->w, c->co, oh, ow, c->k, c->s, c->p, c->bias};
+    fer_conv2d_args a = {c->n,    c->ci, c->h, c->w,    c->co,   oh,
+                         ow,      c->k,  c->s, c->p,    c->bias, c->groups};
     size_t nx = (size_t)c->n * c->ci * c->h * c->w, ny = (size_t)c->n * c->co * oh * ow;
-    size_t nw = (size_t)c->co * c->ci * c->k * c->k;
-    float wscale = 1.0f / sqrtf((float)(c->ci * c->k * c->k));
+    size_t nw = (size_t)c->co * (c->ci / c->groups) * c->k * c->k;
+    float wscale = 1.0f / sqrtf((float)(c->ci / c->groups * c->k * c->k));
     mirror x = mk_rand(ref, be, nx, 11, 1.0f, 0.0f), w = mk_rand(ref, be, nw, 12, wscale, 0.0f);
     mirror bias = mk_rand(ref, be, (size_t)c->co, 13, 0.5f, 0.0f);
     mirror dy = mk_rand(ref, be, ny, 14, 1.0f, 0.0f);
@@ -393,8 +404,10 @@ static void case_loss(fer_backend *ref, fer_backend *be, fer_loss_kind kind, flo
  * returns the outputs concatenated (malloc'd, *n floats). */
 static float *invariance_outputs(fer_backend *b, size_t *n)
 {
-    static const fer_conv2d_args convs[2] = {{3, 6, 17, 13, 9, 17, 13, 3, 1, 1, 0},
-                                             {3, 9, 17, 13, 11, 17, 13, 3, 1, 1, 1}};
+    static const fer_conv2d_args convs[] = {{3, 6, 17, 13, 9, 17, 13, 3, 1, 1, 0, 1},
+                                            {3, 9, 17, 13, 11, 17, 13, 3, 1, 1, 1, 1},
+                                            {3, 6, 13, 9, 6, 13, 9, 3, 1, 1, 1, 6},
+                                            {3, 6, 13, 9, 8, 7, 5, 3, 2, 1, 0, 2}};
     size_t total = 0, cap = 1 << 16;
     float *out = malloc(cap * sizeof *out);
     if (!out)
@@ -412,11 +425,11 @@ static float *invariance_outputs(fer_backend *b, size_t *n)
         total += c_;                                                                           \
     } while (0)
     /* host memory is valid backend memory for the cpu backend */
-    for (int i = 0; i < 2; i++) {
+    for (size_t i = 0; i < sizeof convs / sizeof *convs; i++) {
         const fer_conv2d_args *a = &convs[i];
         size_t nx = (size_t)a->n * a->in_c * a->in_h * a->in_w;
         size_t ny = (size_t)a->n * a->out_c * a->out_h * a->out_w;
-        size_t nw = (size_t)a->out_c * a->in_c * 9;
+        size_t nw = (size_t)a->out_c * (a->in_c / a->groups) * 9;
         float *x = rand_vec(nx, 91, 1.0f, 0.0f), *w = rand_vec(nw, 92, 0.3f, 0.0f);
         float *dy = rand_vec(ny, 93, 1.0f, 0.0f), *bias = rand_vec((size_t)a->out_c, 94, 1, 0);
         float *y = malloc(ny * sizeof *y), *dx = malloc(nx * sizeof *dx),

@@ -90,7 +90,7 @@ static void op_conv(fer_backend *g, fer_backend *r, fer_conv2d_args a)
 {
     size_t nx = (size_t)a.n * a.in_c * a.in_h * a.in_w;
     size_t ny = (size_t)a.n * a.out_c * a.out_h * a.out_w;
-    size_t nw = (size_t)a.out_c * a.in_c * a.k * a.k;
+    size_t nw = (size_t)a.out_c * (a.in_c / a.groups) * a.k * a.k;
     float *x = randv(nx, 1.0f), *w = randv(nw, 0.3f), *bias = randv((size_t)a.out_c, 0.5f);
     float *dy = randv(ny, 1.0f);
     float *y0 = calloc(ny, 4), *y1 = calloc(ny, 4), *dx0 = calloc(nx, 4), *dx1 = calloc(nx, 4);
@@ -101,8 +101,8 @@ static void op_conv(fer_backend *g, fer_backend *r, fer_conv2d_args a)
     float *gy = dev_copy(g, NULL, ny * 4), *gdx = dev_copy(g, NULL, nx * 4);
     float *gdw = dev_copy(g, NULL, nw * 4), *gdb = dev_copy(g, NULL, (size_t)a.out_c * 4);
     char what[96];
-    snprintf(what, sizeof what, "conv k%d s%d p%d bias%d %dx%dx%dx%d", a.k, a.stride, a.pad,
-             a.has_bias, a.n, a.in_c, a.in_h, a.in_w);
+    snprintf(what, sizeof what, "conv k%d s%d p%d g%d bias%d %dx%dx%dx%d", a.k, a.stride, a.pad,
+             a.groups, a.has_bias, a.n, a.in_c, a.in_h, a.in_w);
     OK(r->ops->conv2d_forward(r, &a, x, w, bias, y0));
     OK(r->ops->conv2d_backward(r, &a, x, w, dy, dx0, dw0, db0));
     OK(g->ops->conv2d_forward(g, &a, gx, gw, gb, gy));
@@ -467,9 +467,11 @@ int main(int argc, char **argv)
     printf("backend %s: %s\n", fer_backend_name(g), fer_backend_note(g));
 
     printf("1. ops vs ref\n");
-    op_conv(g, r, (fer_conv2d_args){2, 3, 12, 12, 8, 12, 12, 3, 1, 1, 0});
-    op_conv(g, r, (fer_conv2d_args){3, 4, 11, 9, 5, 5, 4, 3, 2, 0, 1});
-    op_conv(g, r, (fer_conv2d_args){2, 6, 7, 7, 3, 7, 7, 1, 1, 0, 1});
+    op_conv(g, r, (fer_conv2d_args){2, 3, 12, 12, 8, 12, 12, 3, 1, 1, 0, 1});
+    op_conv(g, r, (fer_conv2d_args){3, 4, 11, 9, 5, 5, 4, 3, 2, 0, 1, 1});
+    op_conv(g, r, (fer_conv2d_args){2, 6, 7, 7, 3, 7, 7, 1, 1, 0, 1, 1});
+    op_conv(g, r, (fer_conv2d_args){3, 6, 9, 7, 6, 5, 4, 3, 2, 1, 1, 6}); /* depthwise */
+    op_conv(g, r, (fer_conv2d_args){2, 4, 8, 8, 6, 8, 8, 3, 1, 1, 0, 2}); /* groups 2 */
     op_batchnorm(g, r);
     op_relu_linear_pool_loss(g, r);
 

@@ -177,13 +177,14 @@ void fuzz_arch_size_of(const fer_arch *a, fuzz_arch_size *out)
         const fer_layer_spec *l = &a->layers[i];
         switch (l->kind) {
         case FER_LAYER_CONV2D: {
-            if (flat || l->out < 1 || l->k < 1 || l->stride < 1 || l->pad < 0)
+            if (flat || l->out < 1 || l->k < 1 || l->stride < 1 || l->pad < 0 || l->groups < 1)
                 return;
             double oh = conv_out(h, l->k, l->stride, l->pad);
             double ow = conv_out(w, l->k, l->stride, l->pad);
             double kk = (double)l->k * l->k;
-            out->params += (double)l->out * c * kk + (l->bias ? l->out : 0);
-            out->macs += (double)l->out * c * kk * oh * ow;
+            double c_per_group = c / l->groups; /* an output channel sees its group only */
+            out->params += (double)l->out * c_per_group * kk + (l->bias ? l->out : 0);
+            out->macs += (double)l->out * c_per_group * kk * oh * ow;
             c = l->out;
             h = oh;
             w = ow;

@@ -460,6 +460,51 @@ def run_init(outdir):
     fx.write(os.path.join(outdir, "golden_init.bin"))
 
 
+# ---- grouped and depthwise convolutions ------------------------------------------------------
+GROUP_SEED = 11       # torch.manual_seed before building the net = fer_model_init_pytorch seed
+GROUP_BATCH = 3
+GROUP_INPUT = (4, 10, 9)
+GROUP_LABELS = [2, 0, 1]
+
+
+def group_net():
+    """conv(groups 2) -> depthwise stride 2 -> depthwise 5x5 with multiplier 2 -> 1x1 groups 2;
+    the architecture of test_golden.c's GROUPCONV_ARCH, layer for layer."""
+    layers = nn.Sequential(
+        nn.Conv2d(4, 6, 3, padding=1, groups=2), nn.ReLU(),
+        nn.Conv2d(6, 6, 3, stride=2, padding=1, groups=6, bias=False), nn.ReLU(),
+        nn.Conv2d(6, 12, 5, padding=2, groups=6),
+        nn.Conv2d(12, 4, 1, groups=2),
+        nn.Flatten(), nn.Linear(4 * 5 * 5, 5))
+    return layers, nn.Linear(5, 3)
+
+
+def run_groupconv(outdir):
+    """PyTorch's initial weights for GROUP_SEED (fer_model_init_pytorch must give them bit for
+    bit), then one training forward/backward from them: logits, cross-entropy loss, every
+    parameter gradient."""
+    torch.manual_seed(GROUP_SEED)
+    layers, head = group_net()
+    named = [(f"layers.{n}", t) for n, t in layers.named_parameters()]
+    named += [(f"head.{n}", t) for n, t in head.named_parameters()]
+    c, h, w = GROUP_INPUT
+    x = torch.from_numpy(rng_symmetric(rng_substream(X_SEED, 1), GROUP_BATCH * c * h * w)).view(
+        GROUP_BATCH, c, h, w)
+    y = torch.tensor(GROUP_LABELS, dtype=torch.int64)
+    fx = Fixture()
+    fx.add("labels", np.array(GROUP_LABELS, dtype=np.int32))
+    for name, t in named:
+        fx.add("init/" + name, t2n(t))
+    logits = head(layers(x))
+    loss = F.cross_entropy(logits, y)
+    loss.backward()
+    fx.add("train/logits", t2n(logits))
+    fx.add("train/loss", np.array([loss.item()], dtype=np.float32))
+    for name, t in named:
+        fx.add("train/grad/" + name, t2n(t.grad))
+    fx.write(os.path.join(outdir, "golden_groupconv.bin"))
+
+
 def main():
     outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
     torch.set_num_threads(1)
@@ -478,6 +523,7 @@ def main():
     run_optim(outdir)
     run_schedules(outdir)
     run_init(outdir)
+    run_groupconv(outdir)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@
  *            optim                         every optimiser flavour, 4 steps on 1000 parameters
  *            sched                         cosine / step / plateau learning rates per epoch
  *            init                          fer_model_init_pytorch = PyTorch's initial weights, exactly
+ *            groupconv                     grouped and depthwise conv2d: PyTorch's initial weights
+ *                                          exactly, train logits, loss and every gradient
  *
  * Tolerances (|actual - expected| <= atol + rtol * |expected|, atol relative to the tensor's
  * largest magnitude) are stated next to each comparison; besides the stored (sampled) values, the
@@ -516,6 +518,58 @@ static void check_init_exact(fer_model *m, const char *head, group *g)
     }
 }
 
+/* ---- grouped and depthwise convolutions (golden_groupconv.bin) ----------------------------
+ * The network of make_golden.py's group_net: PyTorch's initial weights for its seed exactly
+ * (fer_model_init_pytorch, fan-in in/groups * k * k), then one training forward/backward from
+ * them: logits, loss and every gradient. */
+#define GROUPCONV_ARCH                                                                         \
+    "{\"input\":[4,10,9],\"classes\":3,\"layers\":["                                          \
+    "{\"type\":\"conv2d\",\"out\":6,\"k\":3,\"pad\":1,\"groups\":2},{\"type\":\"relu\"},"           \
+    "{\"type\":\"conv2d\",\"out\":6,\"k\":3,\"stride\":2,\"pad\":1,\"groups\":6,"                 \
+    "\"bias\":false},{\"type\":\"relu\"},"                                                   \
+    "{\"type\":\"conv2d\",\"out\":12,\"k\":5,\"pad\":2,\"groups\":6},"                           \
+    "{\"type\":\"conv2d\",\"out\":4,\"k\":1,\"groups\":2},{\"type\":\"flatten\"},"                 \
+    "{\"type\":\"linear\",\"out\":5}]}"
+#define GROUPCONV_SEED 11
+#define GROUPCONV_BATCH 3
+
+static void run_groupconv(void)
+{
+    enum { NX = GROUPCONV_BATCH * 4 * 10 * 9 };
+    fer_arch arch;
+    OK(fer_arch_from_json(GROUPCONV_ARCH, "groupconv", &arch));
+    fer_model *m;
+    OK(fer_model_new(&arch, B, GROUPCONV_BATCH, &m));
+    OK(fer_model_init_pytorch(m, GROUPCONV_SEED));
+    group gi = {"initial weights (exact)", 0, 0};
+    check_init_exact(m, "init", &gi);
+    group_print(&gi);
+
+    float x[NX], logits[GROUPCONV_BATCH * 3], loss;
+    int32_t labels[GROUPCONV_BATCH];
+    uint64_t s = fer_rng_substream(X_SEED, 1);
+    for (size_t i = 0; i < NX; i++)
+        x[i] = fer_rng_symmetric(s, i);
+    const golden_entry *el = need("labels");
+    for (int i = 0; i < GROUPCONV_BATCH; i++)
+        labels[i] = el->i[i];
+    fer_loss_config lc;
+    memset(&lc, 0, sizeof lc);
+    lc.kind = FER_LOSS_CE;
+    OK(fer_model_forward(m, x, GROUPCONV_BATCH, FER_MODE_TRAIN, labels, 0, logits));
+    OK(fer_model_loss(m, &lc, labels, &loss));
+    OK(fer_model_backward(m));
+    group g = {"train logits + loss", 0, 0};
+    group_add(&g, compare("train/logits", logits, GROUPCONV_BATCH * 3, 1e-4, 1e-5));
+    group_add(&g, compare("train/loss", &loss, 1, 1e-5, 1e-6));
+    group_print(&g);
+    /* short sums (at most 4*25 terms per weight tap) in another order than PyTorch: 1e-4 */
+    group gg = {"gradients", 0, 0};
+    compare_tensors(m, "train/grad/", 1, FER_TENSOR_PARAM, 1e-4, 1e-4, &gg, &gg, NULL, 0, 0);
+    group_print(&gg);
+    fer_model_free(m);
+}
+
 static void run_init(void)
 {
     const struct { const char *head; uint64_t seed; } cases[] = {
@@ -554,6 +608,8 @@ int main(int argc, char **argv)
     printf("golden %s on backend %s\n", config, fer_backend_name(B));
     if (strcmp(config, "losses") == 0)
         run_losses();
+    else if (strcmp(config, "groupconv") == 0)
+        run_groupconv();
     else if (strcmp(config, "optim") == 0)
         run_optim();
     else if (strcmp(config, "sched") == 0)

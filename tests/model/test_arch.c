@@ -112,6 +112,55 @@ int main(void)
     y = x;
     snprintf(y.name, sizeof y.name, "renamed");
     CHECK(fer_arch_equal(&x, &y), "name is not part of the shape");
+    y = x;
+    y.layers[0].groups = 2;
+    CHECK(!fer_arch_equal(&x, &y), "conv groups");
+
+    /* grouped and depthwise conv2d: weight [out, in/groups, k, k], parameters and multiply-adds
+     * divided by groups, "groups" written only when it is not 1 (old files stay byte-equal) */
+    {
+        const char *gj =
+            "{\"name\":\"grp\",\"input\":[4,6,5],\"classes\":3,\"layers\":["
+            "{\"type\":\"conv2d\",\"out\":6,\"k\":3,\"pad\":1,\"groups\":2},"
+            "{\"type\":\"conv2d\",\"out\":6,\"k\":5,\"pad\":2,\"groups\":6,\"bias\":false},"
+            "{\"type\":\"conv2d\",\"out\":2,\"k\":1},{\"type\":\"flatten\"}]}";
+        fer_arch g, g2;
+        OK(fer_arch_from_json(gj, "grp.json", &g));
+        CHECK(g.layers[0].groups == 2 && g.layers[1].groups == 6 && g.layers[2].groups == 1,
+              "groups parsed (absent = 1)");
+        fer_arch_size_info gs;
+        OK(fer_arch_sizes(&g, "grp", &gs));
+        /* 6*2*9 + 6, 6*1*25, 2*6*1 + 2, head 3*60 + 3 */
+        CHECK(gs.params == 108 + 6 + 150 + 14 + 183, "grouped params %lld", gs.params);
+        CHECK(gs.macs == 30LL * (6 * 2 * 9 + 6 * 25 + 2 * 6) + 3 * 60, "grouped macs %lld",
+              gs.macs);
+        OK(fer_model_new(&g, b, 1, &m));
+        OK(fer_model_tensor_info(m, 0, &ti));
+        CHECK(ti.ndim == 4 && ti.shape[0] == 6 && ti.shape[1] == 2 && ti.shape[2] == 3,
+              "grouped weight shape %dx%dx%dx%d", ti.shape[0], ti.shape[1], ti.shape[2],
+              ti.shape[3]);
+        OK(fer_model_tensor_info(m, 2, &ti));
+        CHECK(ti.shape[0] == 6 && ti.shape[1] == 1 && ti.shape[2] == 5, "depthwise weight shape");
+        CHECK(fer_model_param_count(m) == (size_t)gs.params, "model params %zu",
+              fer_model_param_count(m));
+        fer_model_free(m);
+        char *out = fer_arch_to_json(&g);
+        CHECK(out && strstr(out, "\"groups\":2") && strstr(out, "\"groups\":6"), "%s",
+              out ? out : "(no JSON)");
+        /* the 1x1 conv (groups 1) prints no "groups": exactly two occurrences */
+        const char *p1 = out ? strstr(out, "\"groups\"") : NULL;
+        const char *p2 = p1 ? strstr(p1 + 1, "\"groups\"") : NULL;
+        CHECK(p2 && !strstr(p2 + 1, "\"groups\""), "groups printed only when != 1: %s",
+              out ? out : "(no JSON)");
+        OK(fer_arch_from_json(out, "<roundtrip>", &g2));
+        CHECK(fer_arch_equal(&g, &g2), "grouped round trip");
+        free(out);
+        fer_arch sc;
+        OK(fer_arch_preset("simplecnn", FER_HEAD_SOFTMAX, &sc));
+        out = fer_arch_to_json(&sc);
+        CHECK(out && !strstr(out, "groups"), "dense presets print no groups");
+        free(out);
+    }
 
     /* errors */
     expect_error("{", "invalid JSON");
@@ -131,6 +180,18 @@ int main(void)
     expect_error("{\"layers\":[{\"type\":\"flatten\"}],\"head\":{\"type\":\"cosface\"}}",
                  "unknown head");
     expect_error("{\"layers\":[{\"type\":\"conv2d\",\"out\":2.5}]}", "integer");
+    expect_error("{\"input\":[4,8,8],\"layers\":[{\"type\":\"conv2d\",\"out\":4,\"groups\":0}]}",
+                 "groups >= 1");
+    expect_error("{\"input\":[4,8,8],\"layers\":[{\"type\":\"conv2d\",\"out\":4,\"groups\":-2}]}",
+                 "groups >= 1");
+    expect_error("{\"input\":[4,8,8],\"layers\":[{\"type\":\"conv2d\",\"out\":6,\"groups\":3}]}",
+                 "dividing in channels 4");
+    expect_error("{\"input\":[6,8,8],\"layers\":[{\"type\":\"conv2d\",\"out\":4,\"groups\":3}]}",
+                 "out 4 (got groups 3)");
+    expect_error("{\"input\":[4,8,8],\"layers\":[{\"type\":\"conv2d\",\"out\":4,\"groups\":8}]}",
+                 "groups");
+    expect_error("{\"input\":[4,8,8],\"layers\":[{\"type\":\"conv2d\",\"out\":4,\"groups\":1.5}]}",
+                 "integer");
 
     /* --describe's table: one row per layer with its fields, shape, parameters and
      * multiply-adds, the head, and totals equal to fer_arch_sizes and the built model */

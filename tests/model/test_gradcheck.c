@@ -84,12 +84,13 @@ static void conv_fwd(void *c, float *y)
 }
 
 static void check_conv(int in_c, int in_h, int in_w, int out_c, int ksz, int stride, int pad,
-                       int bias)
+                       int bias, int groups)
 {
     conv_ctx k;
     k.a = (fer_conv2d_args){2, in_c, in_h, in_w, out_c, (in_h + 2 * pad - ksz) / stride + 1,
-                            (in_w + 2 * pad - ksz) / stride + 1, ksz, stride, pad, bias};
-    size_t nx = (size_t)2 * in_c * in_h * in_w, nw = (size_t)out_c * in_c * ksz * ksz;
+                            (in_w + 2 * pad - ksz) / stride + 1, ksz, stride, pad, bias, groups};
+    size_t nx = (size_t)2 * in_c * in_h * in_w;
+    size_t nw = (size_t)out_c * (in_c / groups) * ksz * ksz;
     size_t ny = (size_t)2 * out_c * k.a.out_h * k.a.out_w;
     k.x = malloc(nx * 4);
     k.w = malloc(nw * 4);
@@ -102,12 +103,12 @@ static void check_conv(int in_c, int in_h, int in_w, int out_c, int ksz, int str
     fill_sym(r, ny, 4, 1.0f);
     fer_ref_conv2d_backward(NULL, &k.a, k.x, k.w, r, dx, dw, db);
     char name[64];
-    snprintf(name, sizeof name, "conv k%d s%d p%d dx", ksz, stride, pad);
+    snprintf(name, sizeof name, "conv k%d s%d p%d g%d dx", ksz, stride, pad, groups);
     gradcheck(name, conv_fwd, &k, k.x, nx, dx, ny, r, 1e-2f, 1e-4, 1e-3);
-    snprintf(name, sizeof name, "conv k%d s%d p%d dw", ksz, stride, pad);
+    snprintf(name, sizeof name, "conv k%d s%d p%d g%d dw", ksz, stride, pad, groups);
     gradcheck(name, conv_fwd, &k, k.w, nw, dw, ny, r, 1e-2f, 1e-4, 1e-3);
     if (bias) {
-        snprintf(name, sizeof name, "conv k%d s%d p%d dbias", ksz, stride, pad);
+        snprintf(name, sizeof name, "conv k%d s%d p%d g%d dbias", ksz, stride, pad, groups);
         gradcheck(name, conv_fwd, &k, k.b, (size_t)out_c, db, ny, r, 1e-2f, 1e-4, 1e-3);
     }
     free(k.x), free(k.w), free(k.b), free(r), free(dx), free(dw), free(db);
@@ -426,9 +427,12 @@ static void check_network(fer_head_kind head, fer_loss_kind kind, float smoothin
 
 int main(void)
 {
-    check_conv(2, 5, 6, 3, 3, 1, 1, 1);
-    check_conv(3, 7, 7, 2, 3, 2, 0, 0);
-    check_conv(2, 6, 5, 2, 1, 1, 0, 1);
+    check_conv(2, 5, 6, 3, 3, 1, 1, 1, 1);
+    check_conv(3, 7, 7, 2, 3, 2, 0, 0, 1);
+    check_conv(2, 6, 5, 2, 1, 1, 0, 1, 1);
+    check_conv(4, 5, 6, 6, 3, 1, 1, 1, 2); /* grouped */
+    check_conv(3, 6, 5, 3, 3, 2, 1, 1, 3); /* depthwise, stride 2 */
+    check_conv(3, 7, 6, 6, 5, 1, 2, 0, 3); /* depthwise 5x5, multiplier 2 */
     check_batchnorm();
     check_relu_pool_dropout();
     check_linear();

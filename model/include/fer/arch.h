@@ -51,6 +51,7 @@ typedef struct fer_layer_spec {
     int out;              /* conv2d: output channels; linear: output features */
     int k, stride, pad;   /* conv2d, maxpool2d */
     int bias;             /* conv2d, linear */
+    int groups;           /* conv2d: >= 1, divides in and out channels (in: depthwise) */
     float p;              /* dropout */
 } fer_layer_spec;
 

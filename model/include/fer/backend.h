@@ -21,12 +21,16 @@ typedef struct fer_backend fer_backend;
 
 typedef enum fer_precision { FER_PREC_FP32 = 0, FER_PREC_BF16, FER_PREC_FP16 } fer_precision;
 
-/* y[n,out_c,out_h,out_w] = conv(x[n,in_c,in_h,in_w], w[out_c,in_c,k,k]) + b[out_c] */
+/* y[n,out_c,out_h,out_w] = conv(x[n,in_c,in_h,in_w], w[out_c,in_c/groups,k,k]) + b[out_c].
+ * groups >= 1 divides in_c and out_c: output channel oc sees only the input channels of its
+ * group, g*in_c/groups .. (g+1)*in_c/groups - 1 with g = oc / (out_c/groups), as PyTorch's
+ * nn.Conv2d(groups=...); groups == in_c == out_c is a depthwise convolution. */
 typedef struct fer_conv2d_args {
     int n, in_c, in_h, in_w;
     int out_c, out_h, out_w;
     int k, stride, pad;
     int has_bias;
+    int groups;
 } fer_conv2d_args;
 
 /* Batch norm over (n, hw) per channel c. */

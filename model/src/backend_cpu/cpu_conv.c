@@ -13,7 +13,7 @@
  *   - the weight gradient is a dot product along the flat index (gaps are zero in dy).
  * Chunks are sized so their planes stay in L2; the chunk is packed and consumed by one task.
  * Weight-gradient partial sums live in a fixed number of slots reduced in order, so results do
- * not depend on the thread count. Other convolutions (stride > 1, k > 7) use the ref ops. */
+ * not depend on the thread count. Other convolutions (stride > 1, k > 7) use the ref ops; groups > 1 go to cpu_conv_grouped.c. */
 #include <string.h>
 
 #include "../backend_ref.h"
@@ -227,6 +227,8 @@ fer_status cpu_conv2d_forward(fer_backend *b, const fer_conv2d_args *a, const fl
                               const float *w, const float *bias, float *y)
 {
     cpu_ctx *cx = cpu_of(b);
+    if (a->groups != 1)
+        return cpu_conv2d_grouped_forward(cx, a, x, w, bias, y);
     if (cpu_wino_supported(a) && cx->wino)
         return cpu_wino_conv(cx, a, x, w, 0, a->has_bias ? bias : NULL, y);
     if (!flat_supported(a))
@@ -377,9 +379,11 @@ fer_status cpu_conv2d_backward(fer_backend *b, const fer_conv2d_args *a, const f
                                float *dbias)
 {
     cpu_ctx *cx = cpu_of(b);
+    if (a->groups != 1)
+        return cpu_conv2d_grouped_backward(cx, a, x, w, dy, dx, dw, dbias);
     /* the input gradient is a convolution of dy with the rotated, transposed filter */
     fer_conv2d_args da = {a->n, a->out_c, a->out_h, a->out_w, a->in_c, a->in_h, a->in_w,
-                          a->k, 1, a->k - 1 - a->pad, 0};
+                          a->k, 1, a->k - 1 - a->pad, 0, 1};
     if (cx->wino && cpu_wino_supported(a) && (!dx || cpu_wino_supported(&da))) {
         if (a->has_bias && dbias) {
             bias_job bj = {dy, a->n, a->out_c, (size_t)a->out_h * a->out_w, dbias};

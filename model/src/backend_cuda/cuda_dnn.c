@@ -13,6 +13,7 @@
  * running = (1-momentum)*running + momentum*batch (exponentialAverageFactor = momentum). */
 #include <stdlib.h>
 #include <string.h>
+#include "../backend_ref.h" /* fer_ref_conv2d_groups_check: one definition of valid groups */
 #include "cuda_internal.h"
 
 static const float one = 1.0f, zero = 0.0f;
@@ -157,9 +158,10 @@ static fer_status plan_build(cuda_ctx *c, cuda_conv_plan *p)
     DNN_TRY(cudnnSetTensor4dDescriptor(p->bias_desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1,
                                        a->out_c, 1, 1));
     DNN_TRY(cudnnSetFilter4dDescriptor(p->w_desc, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, a->out_c,
-                                       a->in_c, a->k, a->k));
+                                       a->in_c / a->groups, a->k, a->k));
     DNN_TRY(cudnnSetConvolution2dDescriptor(p->conv_desc, a->pad, a->pad, a->stride, a->stride,
                                             1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+    DNN_TRY(cudnnSetConvolutionGroupCount(p->conv_desc, a->groups));
     int n, ch, h, w;
     DNN_TRY(cudnnGetConvolution2dForwardOutputDim(p->conv_desc, p->x_desc, p->w_desc, &n, &ch,
                                                   &h, &w));
@@ -182,6 +184,7 @@ static fer_status conv_args_check(const fer_conv2d_args *a)
     if (a->n <= 0 || a->in_c <= 0 || a->in_h <= 0 || a->in_w <= 0 || a->out_c <= 0 ||
         a->out_h <= 0 || a->out_w <= 0 || a->k <= 0 || a->stride <= 0 || a->pad < 0)
         return fer_fail(FER_ERR_ARG, "cuda: invalid conv2d shape");
+    FER_TRY(fer_ref_conv2d_groups_check(a));
     FER_TRY(cuda_check_count((size_t)a->n * a->in_c * a->in_h * a->in_w, "conv2d input"));
     FER_TRY(cuda_check_count((size_t)a->n * a->out_c * a->out_h * a->out_w, "conv2d output"));
     return FER_OK;
@@ -264,8 +267,10 @@ fer_status cuda_conv2d_backward(fer_backend *b, const fer_conv2d_args *a, const 
     cuda_conv_plan *p;
     void *ws;
     if (a->n == 0) { /* empty batch: zero parameter gradients, as ref */
+        FER_TRY(fer_ref_conv2d_groups_check(a));
         if (dw)
-            CUDA_TRY(cudaMemsetAsync(dw, 0, (size_t)a->out_c * a->in_c * a->k * a->k * 4,
+            CUDA_TRY(cudaMemsetAsync(dw, 0,
+                                     (size_t)a->out_c * (a->in_c / a->groups) * a->k * a->k * 4,
                                      c->stream));
         if (a->has_bias && dbias)
             CUDA_TRY(cudaMemsetAsync(dbias, 0, (size_t)a->out_c * 4, c->stream));
@@ -297,8 +302,8 @@ fer_status cuda_conv2d_backward(fer_backend *b, const fer_conv2d_args *a, const 
                                                p->conv_desc, p->bwd_filter_algo, ws,
                                                p->bwd_filter_ws, &zero, p->w_desc, dw));
         if (scale_dev)
-            FER_TRY(cuda_amp_unscale(c, dw, (size_t)a->out_c * a->in_c * a->k * a->k,
-                                     scale_dev));
+            FER_TRY(cuda_amp_unscale(
+                c, dw, (size_t)a->out_c * (a->in_c / a->groups) * a->k * a->k, scale_dev));
     }
     return FER_OK;
 }
