@@ -3,6 +3,9 @@
  * JSON form (fer_arch_to_json writes it, fer_arch_from_json reads it):
  * {"name":"simplecnn","input":[1,48,48],"classes":7,
  *  "layers":[{"type":"conv2d","out":32,"k":3,"stride":1,"pad":1,"bias":false},
+ *            {"type":"conv2d","out":64,"k":3,"pad":1,"groups":32},  (not in simplecnn: "groups",
+ *             default 1 and written only when != 1, is >= 1 and divides the in and out channels;
+ *             weight [out, in/groups, k, k] as nn.Conv2d(groups=...); groups == in: depthwise)
  *            {"type":"batchnorm2d"},{"type":"relu"},{"type":"maxpool2d","k":2,"stride":2},
  *            {"type":"flatten"},{"type":"linear","out":256},{"type":"dropout","p":0.3}, ...],
  *  "head":{"type":"softmax"} | {"type":"arcface","s":30,"m":0.5}}
