@@ -37,6 +37,10 @@ static const conv_case conv_cases[] = {
     {2, 6, 6, 9, 8, 5, 2, 0, 0, 6},   /* depthwise 5x5, stride 2, no pad */
     {3, 16, 16, 12, 12, 3, 1, 0, 1, 16}, /* depthwise, no pad */
     {1, 4, 8, 6, 5, 3, 1, 1, 0, 4},   /* depthwise with multiplier 2 (out = 2 x in) */
+    /* >= 4 input channels per group: each group through the groups == 1 paths */
+    {2, 16, 24, 9, 7, 3, 1, 1, 1, 2}, /* groups 2 of 8 -> 12: Winograd per group, bias */
+    {3, 12, 9, 7, 9, 3, 2, 1, 0, 3},  /* groups 3 of 4 -> 3, stride 2 */
+    {2, 16, 8, 6, 5, 1, 1, 0, 1, 2},  /* groups 2, 1x1 (flat planes), bias */
 };
 
 static void case_conv(fer_backend *ref, fer_backend *be, const conv_case *c)
@@ -407,7 +411,8 @@ static float *invariance_outputs(fer_backend *b, size_t *n)
     static const fer_conv2d_args convs[] = {{3, 6, 17, 13, 9, 17, 13, 3, 1, 1, 0, 1},
                                             {3, 9, 17, 13, 11, 17, 13, 3, 1, 1, 1, 1},
                                             {3, 6, 13, 9, 6, 13, 9, 3, 1, 1, 1, 6},
-                                            {3, 6, 13, 9, 8, 7, 5, 3, 2, 1, 0, 2}};
+                                            {3, 6, 13, 9, 8, 7, 5, 3, 2, 1, 0, 2},
+                                            {3, 16, 9, 7, 16, 9, 7, 3, 1, 1, 1, 2}};
     size_t total = 0, cap = 1 << 16;
     float *out = malloc(cap * sizeof *out);
     if (!out)

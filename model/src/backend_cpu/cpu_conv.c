@@ -228,7 +228,7 @@ fer_status cpu_conv2d_forward(fer_backend *b, const fer_conv2d_args *a, const fl
 {
     cpu_ctx *cx = cpu_of(b);
     if (a->groups != 1)
-        return cpu_conv2d_grouped_forward(cx, a, x, w, bias, y);
+        return cpu_conv2d_grouped_forward(b, a, x, w, bias, y);
     if (cpu_wino_supported(a) && cx->wino)
         return cpu_wino_conv(cx, a, x, w, 0, a->has_bias ? bias : NULL, y);
     if (!flat_supported(a))
@@ -380,7 +380,7 @@ fer_status cpu_conv2d_backward(fer_backend *b, const fer_conv2d_args *a, const f
 {
     cpu_ctx *cx = cpu_of(b);
     if (a->groups != 1)
-        return cpu_conv2d_grouped_backward(cx, a, x, w, dy, dx, dw, dbias);
+        return cpu_conv2d_grouped_backward(b, a, x, w, dy, dx, dw, dbias);
     /* the input gradient is a convolution of dy with the rotated, transposed filter */
     fer_conv2d_args da = {a->n, a->out_c, a->out_h, a->out_w, a->in_c, a->in_h, a->in_w,
                           a->k, 1, a->k - 1 - a->pad, 0, 1};

@@ -1,20 +1,28 @@
-/* conv2d with groups > 1 (grouped and depthwise) on the CPU backend: a direct convolution.
+/* conv2d with groups > 1 (grouped and depthwise) on the CPU backend.
  *
- * An output channel sees only the in_c/groups input channels of its group, so there is little
- * to share between channels and a GEMM would be a thin one; a depthwise layer (groups == in_c)
- * is k*k multiply-adds per output element. Each task therefore owns whole planes and walks the
- * taps with row loops over the valid output columns (no padding tests inside a row); for
- * stride 1 the row loop is contiguous and the compiler vectorises it.
+ * Groups of at least SLICE_MIN_CHANNELS input channels are dense convolutions of their own: the
+ * group's channels of x (and dy) are copied into contiguous NCHW buffers and the groups == 1
+ * machinery of cpu_conv.c (Winograd, flat planes) runs on them, group after group; the group's
+ * weights, bias and their gradients are already contiguous ([out, in/groups, k, k] rows of its
+ * output channels).
+ *
+ * Thinner groups, depthwise layers (groups == in_c) above all, have little to share between
+ * channels (k*k multiply-adds per output element), so they take a direct convolution. Each task
+ * owns whole planes and walks the taps with row loops over the valid output columns (no padding
+ * tests inside a row); for stride 1 the row loop is contiguous and the compiler vectorises it.
  *   - forward: one task per (image, output channel);
  *   - input gradient: one task per (image, input channel), over the output channels of its group;
  *   - weight and bias gradients: one task per output channel, images in order, so the sums do
  *     not depend on the thread count (as every cpu op).
  * groups == 1 never comes here: cpu_conv.c keeps its Winograd and flat-plane paths. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "../backend_ref.h"
 #include "cpu_internal.h"
 #include "fer/arch.h" /* FER_MAX_CONV_KERNEL */
+
+#define SLICE_MIN_CHANNELS 4 /* input channels per group from which the dense path pays */
 
 /* Output positions o in [lo, hi] whose input position o*stride - pad + tap lies in [0, in). */
 static void tap_range(int out, int in, int stride, int pad, int tap, int *lo, int *hi)
@@ -197,7 +205,87 @@ static fer_status grouped_job_init(grouped_job *j, tap_ranges *r, const fer_conv
     return FER_OK;
 }
 
-fer_status cpu_conv2d_grouped_forward(cpu_ctx *c, const fer_conv2d_args *a, const float *x,
+/* ---- dense groups: channel slices through the groups == 1 path ------------------------- */
+
+/* The group's own dense convolution: its channels only, groups 1. */
+static fer_conv2d_args group_args(const fer_conv2d_args *a)
+{
+    fer_conv2d_args s = *a;
+    s.in_c = a->in_c / a->groups;
+    s.out_c = a->out_c / a->groups;
+    s.groups = 1;
+    return s;
+}
+
+/* slice[i] = full[i, c0 .. c0 + cs) for every image i */
+static void gather_slice(float *slice, const float *full, int n, int c_full, int c0, int cs,
+                         size_t plane)
+{
+    for (int i = 0; i < n; i++)
+        memcpy(slice + (size_t)i * cs * plane, full + ((size_t)i * c_full + c0) * plane,
+               (size_t)cs * plane * sizeof(float));
+}
+
+/* full[i, c0 .. c0 + cs) = slice[i] for every image i */
+static void scatter_slice(const float *slice, float *full, int n, int c_full, int c0, int cs,
+                          size_t plane)
+{
+    for (int i = 0; i < n; i++)
+        memcpy(full + ((size_t)i * c_full + c0) * plane, slice + (size_t)i * cs * plane,
+               (size_t)cs * plane * sizeof(float));
+}
+
+static fer_status sliced_forward(fer_backend *b, const fer_conv2d_args *a, const float *x,
+                                 const float *w, const float *bias, float *y)
+{
+    const fer_conv2d_args s = group_args(a);
+    const size_t in_plane = (size_t)a->in_h * a->in_w, out_plane = (size_t)a->out_h * a->out_w;
+    const size_t kk = (size_t)a->k * a->k;
+    float *xs = malloc((size_t)a->n * s.in_c * in_plane * sizeof(float));
+    float *ys = malloc((size_t)a->n * s.out_c * out_plane * sizeof(float));
+    fer_status st = xs && ys ? FER_OK : fer_fail(FER_ERR_NOMEM, "cpu: conv2d group buffers");
+    for (int g = 0; st == FER_OK && g < a->groups; g++) {
+        gather_slice(xs, x, a->n, a->in_c, g * s.in_c, s.in_c, in_plane);
+        st = cpu_conv2d_forward(b, &s, xs, w + (size_t)g * s.out_c * s.in_c * kk,
+                                a->has_bias && bias ? bias + (size_t)g * s.out_c : NULL, ys);
+        if (st == FER_OK)
+            scatter_slice(ys, y, a->n, a->out_c, g * s.out_c, s.out_c, out_plane);
+    }
+    free(xs);
+    free(ys);
+    return st;
+}
+
+static fer_status sliced_backward(fer_backend *b, const fer_conv2d_args *a, const float *x,
+                                  const float *w, const float *dy, float *dx, float *dw,
+                                  float *dbias)
+{
+    const fer_conv2d_args s = group_args(a);
+    const size_t in_plane = (size_t)a->in_h * a->in_w, out_plane = (size_t)a->out_h * a->out_w;
+    const size_t kk = (size_t)a->k * a->k, x_floats = (size_t)a->n * s.in_c * in_plane;
+    float *xs = malloc(x_floats * sizeof(float));
+    float *dys = malloc((size_t)a->n * s.out_c * out_plane * sizeof(float));
+    float *dxs = dx ? malloc(x_floats * sizeof(float)) : NULL;
+    fer_status st = xs && dys && (dxs || !dx) ? FER_OK
+                                              : fer_fail(FER_ERR_NOMEM, "cpu: conv2d group buffers");
+    for (int g = 0; st == FER_OK && g < a->groups; g++) {
+        size_t w0 = (size_t)g * s.out_c * s.in_c * kk;
+        gather_slice(xs, x, a->n, a->in_c, g * s.in_c, s.in_c, in_plane);
+        gather_slice(dys, dy, a->n, a->out_c, g * s.out_c, s.out_c, out_plane);
+        st = cpu_conv2d_backward(b, &s, xs, w + w0, dys, dxs, dw + w0,
+                                 a->has_bias && dbias ? dbias + (size_t)g * s.out_c : NULL);
+        if (st == FER_OK && dx)
+            scatter_slice(dxs, dx, a->n, a->in_c, g * s.in_c, s.in_c, in_plane);
+    }
+    free(xs);
+    free(dys);
+    free(dxs);
+    return st;
+}
+
+/* ---- entry points ----------------------------------------------------------------------- */
+
+fer_status cpu_conv2d_grouped_forward(fer_backend *b, const fer_conv2d_args *a, const float *x,
                                       const float *w, const float *bias, float *y)
 {
     grouped_job j;
@@ -205,12 +293,14 @@ fer_status cpu_conv2d_grouped_forward(cpu_ctx *c, const fer_conv2d_args *a, cons
     fer_status st = grouped_job_init(&j, &r, a);
     if (st != FER_OK)
         return st;
+    if (j.cin_g >= SLICE_MIN_CHANNELS)
+        return sliced_forward(b, a, x, w, bias, y);
     j.x = x, j.w = w, j.bias = a->has_bias ? bias : NULL, j.y = y;
-    cpu_parallel(c, a->n * a->out_c, fwd_plane, &j);
+    cpu_parallel(cpu_of(b), a->n * a->out_c, fwd_plane, &j);
     return FER_OK;
 }
 
-fer_status cpu_conv2d_grouped_backward(cpu_ctx *c, const fer_conv2d_args *a, const float *x,
+fer_status cpu_conv2d_grouped_backward(fer_backend *b, const fer_conv2d_args *a, const float *x,
                                        const float *w, const float *dy, float *dx, float *dw,
                                        float *dbias)
 {
@@ -219,6 +309,9 @@ fer_status cpu_conv2d_grouped_backward(cpu_ctx *c, const fer_conv2d_args *a, con
     fer_status st = grouped_job_init(&j, &r, a);
     if (st != FER_OK)
         return st;
+    if (j.cin_g >= SLICE_MIN_CHANNELS)
+        return sliced_backward(b, a, x, w, dy, dx, dw, dbias);
+    cpu_ctx *c = cpu_of(b);
     j.x = x, j.w = w, j.dy = dy, j.dx = dx, j.dw = dw;
     j.dbias = a->has_bias ? dbias : NULL;
     if (dx)

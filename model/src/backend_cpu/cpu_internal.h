@@ -178,10 +178,11 @@ fer_status cpu_conv2d_backward(fer_backend *b, const fer_conv2d_args *a, const f
 /* Winograd F(m x m,3x3) path (cpu_winograd.c) for 3x3 stride-1 convolutions with >= 8 channels,
  * m = c->wino.
  * flip: w is used as the input-gradient filter (transposed, rotated 180 degrees). */
-/* groups > 1 (cpu_conv_grouped.c): direct convolution, threaded over planes */
-fer_status cpu_conv2d_grouped_forward(cpu_ctx *c, const fer_conv2d_args *a, const float *x,
+/* groups > 1 (cpu_conv_grouped.c): dense groups through the groups == 1 path on channel
+ * slices, thin groups (depthwise) by a direct convolution threaded over planes */
+fer_status cpu_conv2d_grouped_forward(fer_backend *b, const fer_conv2d_args *a, const float *x,
                                       const float *w, const float *bias, float *y);
-fer_status cpu_conv2d_grouped_backward(cpu_ctx *c, const fer_conv2d_args *a, const float *x,
+fer_status cpu_conv2d_grouped_backward(fer_backend *b, const fer_conv2d_args *a, const float *x,
                                        const float *w, const float *dy, float *dx, float *dw,
                                        float *dbias);
 int cpu_wino_supported(const fer_conv2d_args *a);
