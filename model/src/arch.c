@@ -258,8 +258,10 @@ fer_status fer_arch_describe(const fer_arch *a, const char *origin, FILE *out)
             snprintf(shape, sizeof shape, "%d", shapes[i].c);
         else
             snprintf(shape, sizeof shape, "%dx%dx%d", shapes[i].c, shapes[i].h, shapes[i].w);
-        fprintf(out, "%3d  %-11s %-38s %-14s %10lld %14lld\n", i,
-                fer_layer_kind_name(a->layers[i].kind), fields, shape,
+        /* a name longer than its column (global_avgpool) borrows from the fields column */
+        const char *kind = fer_layer_kind_name(a->layers[i].kind);
+        int over = (int)strlen(kind) > 11 ? (int)strlen(kind) - 11 : 0;
+        fprintf(out, "%3d  %-11s %-*s %-14s %10lld %14lld\n", i, kind, 38 - over, fields, shape,
                 costs[i].params, costs[i].macs);
     }
     int feat = shapes[a->n_layers - 1].c;

@@ -417,6 +417,78 @@ fer_status fer_ref_linear_backward(fer_backend *b, const fer_linear_args *a, con
     return FER_OK;
 }
 
+/* ---- activations, average pooling ------------------------------------------------------ */
+
+fer_status fer_ref_activation_forward(fer_backend *b, fer_activation kind, float param, size_t n,
+                                      const float *x, float *y)
+{
+    (void)b;
+    for (size_t i = 0; i < n; i++)
+        y[i] = fer_activation_apply(kind, param, x[i]);
+    return FER_OK;
+}
+
+fer_status fer_ref_activation_backward(fer_backend *b, fer_activation kind, float param,
+                                       size_t n, const float *x, const float *dy, float *dx)
+{
+    (void)b;
+    for (size_t i = 0; i < n; i++)
+        dx[i] = fer_activation_grad(kind, param, x[i], dy[i]);
+    return FER_OK;
+}
+
+/* The oracle walks windows directly (PyTorch's loops); the other backends use the FER_HD
+ * per-element form of pool_math.h, backward as a gather. */
+fer_status fer_ref_avgpool_forward(fer_backend *b, const fer_avgpool_args *a, const float *x,
+                                   float *y)
+{
+    (void)b;
+    const fer_avgpool_geom *g = &a->g;
+    size_t planes = (size_t)a->n * a->c;
+    for (size_t p = 0; p < planes; p++) {
+        const float *xp = x + p * g->in_h * g->in_w;
+        for (int oh = 0; oh < g->out_h; oh++) {
+            for (int ow = 0; ow < g->out_w; ow++) {
+                float s = 0.0f;
+                for (int kh = 0; kh < g->kh; kh++) {
+                    for (int kw = 0; kw < g->kw; kw++) {
+                        int h = oh * g->sh - g->pad_h + kh, w = ow * g->sw - g->pad_w + kw;
+                        if (h >= 0 && h < g->in_h && w >= 0 && w < g->in_w)
+                            s += xp[(size_t)h * g->in_w + w];
+                    }
+                }
+                y[(p * g->out_h + oh) * g->out_w + ow] = s / (float)(g->kh * g->kw);
+            }
+        }
+    }
+    return FER_OK;
+}
+
+fer_status fer_ref_avgpool_backward(fer_backend *b, const fer_avgpool_args *a, const float *dy,
+                                    float *dx)
+{
+    (void)b;
+    const fer_avgpool_geom *g = &a->g;
+    size_t planes = (size_t)a->n * a->c, in_plane = (size_t)g->in_h * g->in_w;
+    memset(dx, 0, planes * in_plane * sizeof(float));
+    for (size_t p = 0; p < planes; p++) {
+        float *dxp = dx + p * in_plane;
+        for (int oh = 0; oh < g->out_h; oh++) {
+            for (int ow = 0; ow < g->out_w; ow++) {
+                float d = dy[(p * g->out_h + oh) * g->out_w + ow] / (float)(g->kh * g->kw);
+                for (int kh = 0; kh < g->kh; kh++) {
+                    for (int kw = 0; kw < g->kw; kw++) {
+                        int h = oh * g->sh - g->pad_h + kh, w = ow * g->sw - g->pad_w + kw;
+                        if (h >= 0 && h < g->in_h && w >= 0 && w < g->in_w)
+                            dxp[(size_t)h * g->in_w + w] += d;
+                    }
+                }
+            }
+        }
+    }
+    return FER_OK;
+}
+
 fer_status fer_ref_dropout_forward(fer_backend *b, size_t n, float p, uint64_t seed,
                                    const float *x, float *y)
 {
@@ -597,6 +669,10 @@ const fer_backend_ops fer_ref_ops = {
     .linear_backward = fer_ref_linear_backward,
     .dropout_forward = fer_ref_dropout_forward,
     .dropout_backward = fer_ref_dropout_backward,
+    .activation_forward = fer_ref_activation_forward,
+    .activation_backward = fer_ref_activation_backward,
+    .avgpool_forward = fer_ref_avgpool_forward,
+    .avgpool_backward = fer_ref_avgpool_backward,
     .l2norm_rows_forward = fer_ref_l2norm_rows_forward,
     .l2norm_rows_backward = fer_ref_l2norm_rows_backward,
     .arcface_forward = fer_ref_arcface_forward,

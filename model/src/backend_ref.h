@@ -53,6 +53,14 @@ fer_status fer_ref_dropout_forward(fer_backend *b, size_t n, float p, uint64_t s
                                    const float *x, float *y);
 fer_status fer_ref_dropout_backward(fer_backend *b, size_t n, float p, uint64_t seed,
                                     const float *dy, float *dx);
+fer_status fer_ref_activation_forward(fer_backend *b, fer_activation kind, float param, size_t n,
+                                      const float *x, float *y);
+fer_status fer_ref_activation_backward(fer_backend *b, fer_activation kind, float param,
+                                       size_t n, const float *x, const float *dy, float *dx);
+fer_status fer_ref_avgpool_forward(fer_backend *b, const fer_avgpool_args *a, const float *x,
+                                   float *y);
+fer_status fer_ref_avgpool_backward(fer_backend *b, const fer_avgpool_args *a, const float *dy,
+                                    float *dx);
 
 /* heads and loss */
 fer_status fer_ref_l2norm_rows_forward(fer_backend *b, int rows, int dim, const float *x,

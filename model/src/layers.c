@@ -1,8 +1,10 @@
 /* The layer table (see layer_ops.h): conv2d, batchnorm2d, relu, maxpool2d, flatten, linear,
- * dropout, each one entry from JSON fields to backward pass. */
+ * dropout, leaky_relu, relu6, hardswish, sigmoid, global_avgpool, avgpool2d, each one entry from
+ * JSON fields to backward pass. */
 #include <stdio.h>
 #include <string.h>
 
+#include "fer/activation_math.h"
 #include "fer/dropout_math.h"
 #include "fer/json_num.h"
 #include "fer/layer_math.h"
@@ -495,6 +497,163 @@ static fer_status dropout_backward(fer_model *m, int i, int n, const float *x, c
     return FER_OP(m->b, dropout_backward, count, l->spec.p, l->dropout_seed, dy, dx);
 }
 
+/* ---- leaky_relu, relu6, hardswish, sigmoid -----------------------------------------------
+ * One backend op pair with the activation as an argument (fer/activation_math.h). Backward reads
+ * the layer input x (hardswish's output does not determine its gradient), so forward writes a
+ * fresh buffer (plan_output) and keeps x intact; the gradient then goes over dy in place. */
+
+static const char *const leaky_keys[] = {"slope", NULL};
+
+static fer_status leaky_parse(const cJSON *jl, const char *origin, int i, fer_layer_spec *l)
+{
+    char where[64];
+    snprintf(where, sizeof where, "layer %d: slope", i);
+    const cJSON *js = cJSON_GetObjectItemCaseSensitive(jl, "slope");
+    double slope = 0.01; /* torch.nn.LeakyReLU's default */
+    if (js)
+        TRY(fer_json_double(js, origin, where, 0.0, 1.0, &slope));
+    l->slope = (float)slope;
+    return FER_OK;
+}
+
+static void leaky_print(const fer_layer_spec *l, cJSON *jl)
+{
+    cJSON_AddNumberToObject(jl, "slope", (double)l->slope);
+}
+
+static int leaky_same(const fer_layer_spec *a, const fer_layer_spec *b)
+{
+    return a->slope == b->slope;
+}
+
+static fer_status leaky_infer(const fer_layer_spec *l, fer_shape in, const char *origin, int i,
+                              fer_shape *out, fer_layer_cost *cost)
+{
+    (void)cost;
+    if (!(l->slope >= 0.0f && l->slope <= 1.0f)) /* also refuses NaN */
+        return fer_fail(FER_ERR_FORMAT, "%s: layer %d (leaky_relu) needs 0 <= slope <= 1",
+                        origin, i);
+    *out = in;
+    return FER_OK;
+}
+
+/* The activation a layer kind applies and its parameter. */
+static fer_activation activation_of(const fer_layer_spec *s, float *param)
+{
+    *param = 0.0f;
+    switch (s->kind) {
+    case FER_LAYER_LEAKY_RELU: *param = s->slope; return FER_ACT_LEAKY_RELU;
+    case FER_LAYER_RELU6: return FER_ACT_RELU6;
+    case FER_LAYER_HARDSWISH: return FER_ACT_HARDSWISH;
+    default: return FER_ACT_SIGMOID;
+    }
+}
+
+static fer_status activation_forward(fer_model *m, int i, const float *x, int n, int train,
+                                     uint64_t seed)
+{
+    (void)train, (void)seed;
+    fer_layer_rt *l = &m->layers[i];
+    float param;
+    fer_activation act = activation_of(&l->spec, &param);
+    return FER_OP(m->b, activation_forward, act, param, (size_t)n * l->out_numel, x, l->y);
+}
+
+static fer_status activation_backward(fer_model *m, int i, int n, const float *x,
+                                      const float *dy, float *dx)
+{
+    fer_layer_rt *l = &m->layers[i];
+    float param;
+    fer_activation act = activation_of(&l->spec, &param);
+    return dx ? FER_OP(m->b, activation_backward, act, param, (size_t)n * l->out_numel, x, dy,
+                       dx)
+              : FER_OK;
+}
+
+/* ---- avgpool2d, global_avgpool -------------------------------------------------------------
+ * One backend op pair (fer/pool_math.h); global_avgpool is the window of the whole plane and
+ * keeps the image form C x 1 x 1, so a flatten after it gives the C features. Both count the
+ * window additions as multiply-adds. */
+
+static const char *const avgpool_keys[] = {"k", "stride", "pad", NULL};
+
+static fer_status avgpool_parse(const cJSON *jl, const char *origin, int i, fer_layer_spec *l)
+{
+    TRY(get_int(jl, "k", 2, &l->k, origin, i));
+    TRY(get_int(jl, "stride", l->k, &l->stride, origin, i));
+    return get_int(jl, "pad", 0, &l->pad, origin, i);
+}
+
+static void avgpool_print(const fer_layer_spec *l, cJSON *jl)
+{
+    cJSON_AddNumberToObject(jl, "k", l->k);
+    cJSON_AddNumberToObject(jl, "stride", l->stride);
+    cJSON_AddNumberToObject(jl, "pad", l->pad);
+}
+
+static int avgpool_same(const fer_layer_spec *a, const fer_layer_spec *b)
+{
+    return a->k == b->k && a->stride == b->stride && a->pad == b->pad;
+}
+
+static fer_status avgpool_infer(const fer_layer_spec *l, fer_shape in, const char *origin, int i,
+                                fer_shape *out, fer_layer_cost *cost)
+{
+    /* pad <= k/2 as torch.nn.AvgPool2d requires: every window then overlaps the input */
+    if (l->k <= 0 || l->k > FER_MAX_POOL || l->stride <= 0 || l->stride > FER_MAX_POOL ||
+        l->pad < 0 || l->pad > l->k / 2)
+        return fer_fail(FER_ERR_FORMAT,
+                        "%s: layer %d (avgpool2d) needs 1 <= k, stride <= %d, 0 <= pad <= k/2 "
+                        "(got k %d, stride %d, pad %d)", origin, i, FER_MAX_POOL, l->k,
+                        l->stride, l->pad);
+    long long ph = in.h + 2LL * l->pad, pw = in.w + 2LL * l->pad;
+    long long h = ph < l->k ? 0 : (ph - l->k) / l->stride + 1;
+    long long w = pw < l->k ? 0 : (pw - l->k) / l->stride + 1;
+    *out = (fer_shape){in.c, (int)h, (int)w, 0}; /* h, w <= in + k: fit an int */
+    cost->macs = (long long)in.c * h * w * l->k * l->k;
+    return FER_OK;
+}
+
+static fer_status global_avgpool_infer(const fer_layer_spec *l, fer_shape in, const char *origin,
+                                       int i, fer_shape *out, fer_layer_cost *cost)
+{
+    (void)l, (void)origin, (void)i;
+    *out = (fer_shape){in.c, 1, 1, 0};
+    cost->macs = (long long)in.c * in.h * in.w;
+    return FER_OK;
+}
+
+static fer_avgpool_args avgpool_args(const fer_layer_rt *l, int n)
+{
+    fer_avgpool_args a = {n, l->in.c, {l->in.h, l->in.w, l->out.h, l->out.w, 0, 0, 0, 0, 0, 0}};
+    if (l->spec.kind == FER_LAYER_GLOBAL_AVGPOOL) {
+        a.g.kh = l->in.h, a.g.kw = l->in.w, a.g.sh = a.g.sw = 1;
+    } else {
+        a.g.kh = a.g.kw = l->spec.k;
+        a.g.sh = a.g.sw = l->spec.stride;
+        a.g.pad_h = a.g.pad_w = l->spec.pad;
+    }
+    return a;
+}
+
+static fer_status avgpool_forward(fer_model *m, int i, const float *x, int n, int train,
+                                  uint64_t seed)
+{
+    (void)train, (void)seed;
+    fer_layer_rt *l = &m->layers[i];
+    fer_avgpool_args a = avgpool_args(l, n);
+    return FER_OP(m->b, avgpool_forward, &a, x, l->y);
+}
+
+static fer_status avgpool_backward(fer_model *m, int i, int n, const float *x, const float *dy,
+                                   float *dx)
+{
+    (void)x;
+    fer_layer_rt *l = &m->layers[i];
+    fer_avgpool_args a = avgpool_args(l, n);
+    return dx ? FER_OP(m->b, avgpool_backward, &a, dy, dx) : FER_OK;
+}
+
 /* ---- the table ------------------------------------------------------------------------ */
 
 static const char *const no_keys[] = {NULL};
@@ -518,6 +677,23 @@ static const fer_layer_op layer_ops[] = {
     [FER_LAYER_DROPOUT] = {"dropout", dropout_keys, 0, 0, FER_GRAD_IN_PLACE, dropout_parse,
                            dropout_print, dropout_same, dropout_infer, NULL, NULL, plan_output,
                            dropout_forward, dropout_backward},
+    [FER_LAYER_LEAKY_RELU] = {"leaky_relu", leaky_keys, 0, 0, FER_GRAD_IN_PLACE, leaky_parse,
+                              leaky_print, leaky_same, leaky_infer, NULL, NULL, plan_output,
+                              activation_forward, activation_backward},
+    [FER_LAYER_RELU6] = {"relu6", no_keys, 0, 0, FER_GRAD_IN_PLACE, NULL, NULL, NULL, same_shape,
+                         NULL, NULL, plan_output, activation_forward, activation_backward},
+    [FER_LAYER_HARDSWISH] = {"hardswish", no_keys, 0, 0, FER_GRAD_IN_PLACE, NULL, NULL, NULL,
+                             same_shape, NULL, NULL, plan_output, activation_forward,
+                             activation_backward},
+    [FER_LAYER_SIGMOID] = {"sigmoid", no_keys, 0, 0, FER_GRAD_IN_PLACE, NULL, NULL, NULL,
+                           same_shape, NULL, NULL, plan_output, activation_forward,
+                           activation_backward},
+    [FER_LAYER_GLOBAL_AVGPOOL] = {"global_avgpool", no_keys, 1, 0, FER_GRAD_NEW, NULL, NULL, NULL,
+                                  global_avgpool_infer, NULL, NULL, plan_output, avgpool_forward,
+                                  avgpool_backward},
+    [FER_LAYER_AVGPOOL2D] = {"avgpool2d", avgpool_keys, 1, 0, FER_GRAD_NEW, avgpool_parse,
+                             avgpool_print, avgpool_same, avgpool_infer, NULL, NULL, plan_output,
+                             avgpool_forward, avgpool_backward},
 };
 
 #define N_LAYER_KINDS ((int)(sizeof layer_ops / sizeof *layer_ops))

@@ -553,6 +553,99 @@ static int n_all_cases(void)
            N_ELTWISE + N_OPTIM + N_HEADS + N_LOSS;
 }
 
+/* ---- activations: leaky_relu, relu6, hardswish, sigmoid; forward, backward, backward in
+ * place (dx over dy, as model.c), with the kinks and their neighbours in the input ---------- */
+
+#define TOL_ACT 1e-12 /* sigmoid: a device expf may differ from the host's in the last bit */
+
+static void case_activation(fer_backend *ref, fer_backend *be, fer_activation kind, float param,
+                            size_t n)
+{
+    static const char *const names[] = {"leaky_relu", "relu6", "hardswish", "sigmoid"};
+    char name[128], line[LINE] = "";
+    snprintf(name, sizeof name, "%s(param=%g,n=%zu)", names[kind], (double)param, n);
+    NEED(be, activation_forward, name);
+    NEED(be, activation_backward, name);
+    float *hx = rand_vec(n, 61, 8.0f, 0.0f); /* spans -8..8: both sides of every kink */
+    static const float kinks[] = {0.0f, -0.0f, 3.0f, -3.0f, 6.0f, -6.0f, 2.9999998f, 3.0000002f,
+                                  -2.9999998f, -3.0000002f, 5.9999995f, 6.0000005f, 1e-30f,
+                                  -1e-30f, 100.0f, -100.0f};
+    for (size_t i = 0; i < sizeof kinks / sizeof *kinks && i < n; i++)
+        hx[i] = kinks[i];
+    mirror x = mk(ref, be, hx, n);
+    free(hx);
+    mirror dy = mk_rand(ref, be, n, 62, 1.0f, 0.0f), dyi = mk_rand(ref, be, n, 62, 1.0f, 0.0f);
+    mirror y = mk(ref, be, NULL, n), dx = mk(ref, be, NULL, n);
+    fer_backend *bs[2] = {ref, be};
+    for (int i = 0; i < 2; i++) {
+        fer_backend *b = bs[i];
+        int r = i == 0;
+        RUN(b, activation_forward, kind, param, n, r ? x.r : x.d, r ? y.r : y.d);
+        RUN(b, activation_backward, kind, param, n, r ? x.r : x.d, r ? dy.r : dy.d,
+            r ? dx.r : dx.d);
+        RUN(b, activation_backward, kind, param, n, r ? x.r : x.d, r ? dyi.r : dyi.d,
+            r ? dyi.r : dyi.d);
+    }
+    double tol = kind == FER_ACT_SIGMOID ? TOL_ACT : TOL_EXACT;
+    int ok = compare(ref, be, &y, "y", tol, line, LINE);
+    ok &= compare(ref, be, &dx, "dx", tol, line, LINE);
+    ok &= compare(ref, be, &dyi, "dx(inpl)", tol, line, LINE);
+    verdict(name, ok, line);
+    mirror *all[] = {&x, &dy, &dyi, &y, &dx};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        rm(ref, be, all[i]);
+}
+
+/* ---- average pooling: avgpool2d (stride, padding) and the global form (window = plane) ---- */
+
+typedef struct avgpool_case {
+    int n, c, h, w, k, s, p; /* k == 0: global (the whole plane) */
+} avgpool_case;
+
+static const avgpool_case avgpool_cases[] = {
+    {1, 3, 7, 9, 2, 2, 0},   /* batch 1, odd channels, non-square, a column left over */
+    {3, 5, 9, 7, 3, 2, 1},   /* stride 2, pad 1: padded zeros in the divisor */
+    {3, 3, 6, 5, 3, 1, 1},   /* stride 1: overlapping windows in backward */
+    {2, 4, 8, 8, 2, 2, 1},   /* pad 1 = k/2 */
+    {3, 7, 5, 11, 5, 3, 2},  /* k 5, stride 3, pad 2 */
+    {1, 3, 7, 5, 0, 0, 0},   /* global, batch 1, non-square */
+    {3, 33, 6, 6, 0, 0, 0},  /* global, odd channels */
+    {3, 5, 1, 1, 0, 0, 0},   /* global over a 1x1 plane */
+};
+
+static void case_avgpool(fer_backend *ref, fer_backend *be, const avgpool_case *c)
+{
+    char name[128], line[LINE] = "";
+    int global = c->k == 0;
+    fer_avgpool_args a = {c->n, c->c, {c->h, c->w, 1, 1, c->h, c->w, 1, 1, 0, 0}};
+    if (!global) {
+        a.g = (fer_avgpool_geom){c->h, c->w, (c->h + 2 * c->p - c->k) / c->s + 1,
+                                 (c->w + 2 * c->p - c->k) / c->s + 1, c->k, c->k, c->s, c->s,
+                                 c->p, c->p};
+        snprintf(name, sizeof name, "avgpool2d(n=%d,c=%d,%dx%d,k=%d,s=%d,p=%d)", c->n, c->c, c->h,
+                 c->w, c->k, c->s, c->p);
+    } else {
+        snprintf(name, sizeof name, "global_avgpool(n=%d,c=%d,%dx%d)", c->n, c->c, c->h, c->w);
+    }
+    NEED(be, avgpool_forward, name);
+    NEED(be, avgpool_backward, name);
+    size_t nx = (size_t)c->n * c->c * c->h * c->w;
+    size_t ny = (size_t)c->n * c->c * a.g.out_h * a.g.out_w;
+    mirror x = mk_rand(ref, be, nx, 71, 1.0f, 0.0f), dy = mk_rand(ref, be, ny, 72, 1.0f, 0.0f);
+    mirror y = mk(ref, be, NULL, ny), dx = mk(ref, be, NULL, nx);
+    RUN(ref, avgpool_forward, &a, x.r, y.r);
+    RUN(be, avgpool_forward, &a, x.d, y.d);
+    RUN(ref, avgpool_backward, &a, dy.r, dx.r);
+    RUN(be, avgpool_backward, &a, dy.d, dx.d);
+    /* same terms in the same order on every backend: equal bit for bit */
+    int ok = compare(ref, be, &y, "y", TOL_EXACT, line, LINE);
+    ok &= compare(ref, be, &dx, "dx", TOL_EXACT, line, LINE);
+    verdict(name, ok, line);
+    mirror *all[] = {&x, &dy, &y, &dx};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        rm(ref, be, all[i]);
+}
+
 static void run_all_cases(fer_backend *ref, fer_backend *be)
 {
     for (int i = 0; i < COUNT(conv_cases); i++)
@@ -565,6 +658,14 @@ static void run_all_cases(fer_backend *ref, fer_backend *be)
         case_linear(ref, be, &linear_cases[i]);
     case_eltwise(ref, be, 1);
     case_eltwise(ref, be, 70001);
+    for (int k = FER_ACT_LEAKY_RELU; k <= FER_ACT_SIGMOID; k++) {
+        case_activation(ref, be, (fer_activation)k, 0.01f, 1);
+        case_activation(ref, be, (fer_activation)k, 0.01f, 70001); /* several chunks */
+    }
+    case_activation(ref, be, FER_ACT_LEAKY_RELU, 0.2f, 97);
+    case_activation(ref, be, FER_ACT_LEAKY_RELU, 0.0f, 97); /* slope 0: relu with grad 0 at 0 */
+    for (int i = 0; i < COUNT(avgpool_cases); i++)
+        case_avgpool(ref, be, &avgpool_cases[i]);
     case_optim(ref, be, FER_OPTIM_ADAM, 0.0f, 0.0f, 0, 70001);
     case_optim(ref, be, FER_OPTIM_ADAM, 0.01f, 0.0f, 0, 1001);
     case_optim(ref, be, FER_OPTIM_ADAMW, 0.01f, 0.0f, 0, 70001);

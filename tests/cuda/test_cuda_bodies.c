@@ -104,6 +104,55 @@ static void test_dropout(fer_backend *ref)
     free(x), free(y0), free(y1);
 }
 
+static void test_activations(fer_backend *ref)
+{
+    const size_t n = 4096;
+    float *x = randv(n, 8.0f), *dy = randv(n, 1.0f);
+    const float kinks[] = {0.0f, -0.0f, 3.0f, -3.0f, 6.0f, -6.0f, NAN};
+    for (size_t i = 0; i < sizeof kinks / sizeof *kinks; i++)
+        x[i] = kinks[i];
+    float *y0 = calloc(n, 4), *y1 = calloc(n, 4), *dx0 = calloc(n, 4), *dx1 = calloc(n, 4);
+    for (int k = FER_ACT_LEAKY_RELU; k <= FER_ACT_SIGMOID; k++) {
+        fer_activation kind = (fer_activation)k;
+        for (size_t i = 0; i < n; i++) {
+            fer_kb_activation_forward(i, kind, 0.1f, x, y1);
+            fer_kb_activation_backward(i, kind, 0.1f, x, dy, dx1);
+        }
+        OK(ref->ops->activation_forward(ref, kind, 0.1f, n, x, y0));
+        OK(ref->ops->activation_backward(ref, kind, 0.1f, n, x, dy, dx0));
+        same(y1, y0, n, "activation forward");
+        same(dx1, dx0, n, "activation backward");
+    }
+    free(x), free(dy), free(y0), free(y1), free(dx0), free(dx1);
+}
+
+static void test_avgpool(fer_backend *ref)
+{
+    const fer_avgpool_args cases[] = {
+        {2, 3, {7, 9, 3, 4, 2, 2, 2, 2, 0, 0}},  /* ragged edge */
+        {1, 2, {9, 7, 5, 4, 3, 3, 2, 2, 1, 1}},  /* stride 2, pad 1 */
+        {2, 1, {6, 5, 6, 5, 3, 3, 1, 1, 1, 1}},  /* stride 1: overlapping windows */
+        {3, 5, {7, 5, 1, 1, 7, 5, 1, 1, 0, 0}},  /* global */
+    };
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        const fer_avgpool_args *a = &cases[t];
+        size_t nin = (size_t)a->n * a->c * a->g.in_h * a->g.in_w;
+        size_t nout = (size_t)a->n * a->c * a->g.out_h * a->g.out_w;
+        float *x = randv(nin, 1.0f), *dy = randv(nout, 1.0f);
+        float *y0 = calloc(nout, 4), *y1 = calloc(nout, 4), *dx0 = calloc(nin, 4),
+              *dx1 = calloc(nin, 4);
+        for (size_t o = 0; o < nout; o++)
+            fer_kb_avgpool_forward(o, a, x, y1);
+        for (size_t i = 0; i < nin; i++)
+            fer_kb_avgpool_backward(i, a, dy, dx1);
+        OK(ref->ops->avgpool_forward(ref, a, x, y0));
+        OK(ref->ops->avgpool_backward(ref, a, dy, dx0));
+        same(y1, y0, nout, "avgpool forward");
+        same(dx1, dx0, nin, "avgpool backward");
+        free(x), free(dy), free(y0), free(y1), free(dx0), free(dx1);
+    }
+}
+
 static void test_optimizer(fer_backend *ref)
 {
     const size_t n = 257;
@@ -289,6 +338,8 @@ int main(void)
     test_maxpool(ref);
     test_linear_bias(ref);
     test_dropout(ref);
+    test_activations(ref);
+    test_avgpool(ref);
     test_optimizer(ref);
     test_heads(ref);
     test_loss(ref);

@@ -505,6 +505,54 @@ def run_groupconv(outdir):
     fx.write(os.path.join(outdir, "golden_groupconv.bin"))
 
 
+# ---- activations and average pools on their own ---------------------------------------------
+OPS_SHAPE = (3, 5, 7, 6)  # batch 3, odd channels, non-square planes
+# exact kinks first: 0, -0, +-3, +-6 and their float neighbours
+OPS_KINKS = [0.0, -0.0, 3.0, -3.0, 6.0, -6.0, 2.9999998, 3.0000002, -2.9999998, -3.0000002,
+             5.9999995, 6.0000005, 1e-30, -1e-30, 20.0, -20.0]
+
+
+def run_ops(outdir):
+    """leaky_relu (two slopes), relu6, hardswish, sigmoid, avgpool2d (with stride and padding
+    counted in the divisor) and global average pooling: for a fixed input x and output gradient
+    dy, torch's outputs y and input gradients dx (autograd), stored with x and dy."""
+    n = int(np.prod(OPS_SHAPE))
+    x = np.float32(8.0) * rng_symmetric(rng_substream(X_SEED, 40), n)
+    x[:len(OPS_KINKS)] = np.array(OPS_KINKS, dtype=np.float32)
+    fx = Fixture()
+    fx.add("x", x)
+    cases = [
+        ("leaky_relu", lambda t: F.leaky_relu(t)),  # default slope 0.01
+        ("leaky_relu_0.2", lambda t: F.leaky_relu(t, 0.2)),
+        ("relu6", nn.ReLU6()),
+        ("hardswish", nn.Hardswish()),
+        ("sigmoid", torch.sigmoid),
+        ("avgpool_k3_s2_p1", nn.AvgPool2d(3, stride=2, padding=1)),
+        ("avgpool_k2_s2", nn.AvgPool2d(2)),
+        ("avgpool_k3_s1_p1", nn.AvgPool2d(3, stride=1, padding=1)),
+        ("global_avgpool", nn.AdaptiveAvgPool2d(1)),
+    ]
+    for k, (name, op) in enumerate(cases):
+        xt = torch.from_numpy(x.copy()).view(*OPS_SHAPE).requires_grad_(True)
+        y = op(xt)
+        dy = np.float32(1.0) * rng_symmetric(rng_substream(X_SEED, 50 + k), y.numel())
+        y.backward(torch.from_numpy(dy).view(y.shape))
+        dx = t2n(xt.grad).reshape(-1).copy()
+        if name == "hardswish":
+            # torch's CPU kernels disagree at x = 3: the vectorised loop gives dy (x >= 3 -> dy),
+            # the scalar loop and the CUDA kernel dy * (3/3 + 1/2) (x <= 3 -> formula). We follow
+            # the scalar/CUDA definition; those elements are taken from one-element tensors,
+            # which run torch's scalar loop.
+            for i in np.flatnonzero(x == np.float32(3.0)):
+                xi = torch.tensor([x[i]], requires_grad=True)
+                F.hardswish(xi).backward(torch.tensor([dy[i]]))
+                dx[i] = xi.grad.item()
+        fx.add(name + "/dy", dy)
+        fx.add(name + "/y", t2n(y))
+        fx.add(name + "/dx", dx)
+    fx.write(os.path.join(outdir, "golden_ops.bin"))
+
+
 def main():
     outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
     torch.set_num_threads(1)
@@ -523,6 +571,7 @@ def main():
     run_optim(outdir)
     run_schedules(outdir)
     run_init(outdir)
+    run_ops(outdir)
     run_groupconv(outdir)
 
 

@@ -590,10 +590,72 @@ static void run_init(void)
     }
 }
 
+/* ---- activations and average pools against torch (golden_ops.bin) -------------------- */
+
+static void run_ops(void)
+{
+    enum { N = 3, C = 5, H = 7, W = 6, NX = N * C * H * W };
+    const golden_entry *ex = need("x");
+    if (ex->total != NX || ex->stride != 1)
+        DIE("golden_ops: x has %llu values, want %d", (unsigned long long)ex->total, NX);
+    struct {
+        const char *name;
+        int pool;        /* 0: activation */
+        fer_activation act;
+        float slope;
+        fer_avgpool_geom g; /* pools */
+    } cases[] = {
+        {"leaky_relu", 0, FER_ACT_LEAKY_RELU, 0.01f, {0}},
+        {"leaky_relu_0.2", 0, FER_ACT_LEAKY_RELU, 0.2f, {0}},
+        {"relu6", 0, FER_ACT_RELU6, 0, {0}},
+        {"hardswish", 0, FER_ACT_HARDSWISH, 0, {0}},
+        {"sigmoid", 0, FER_ACT_SIGMOID, 0, {0}},
+        {"avgpool_k3_s2_p1", 1, 0, 0, {H, W, 4, 3, 3, 3, 2, 2, 1, 1}},
+        {"avgpool_k2_s2", 1, 0, 0, {H, W, 3, 3, 2, 2, 2, 2, 0, 0}},
+        {"avgpool_k3_s1_p1", 1, 0, 0, {H, W, H, W, 3, 3, 1, 1, 1, 1}},
+        {"global_avgpool", 1, 0, 0, {H, W, 1, 1, H, W, 1, 1, 0, 0}},
+    };
+    float *x = dev_alloc(NX * 4), *dx = dev_alloc(NX * 4), *y = dev_alloc(NX * 4),
+          *dy = dev_alloc(NX * 4);
+    float host_y[NX], host_dx[NX];
+    OK(B->ops->upload(B, x, ex->f, NX * 4));
+    group g = {"activations, avgpools", 0, 0};
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        char entry[64];
+        snprintf(entry, sizeof entry, "%s/dy", cases[c].name);
+        const golden_entry *edy = need(entry);
+        size_t ny = cases[c].pool ? (size_t)N * C * cases[c].g.out_h * cases[c].g.out_w : NX;
+        if (edy->total != ny || edy->stride != 1)
+            DIE("golden_ops: %s has %llu values, want %zu", entry,
+                (unsigned long long)edy->total, ny);
+        OK(B->ops->upload(B, dy, edy->f, ny * 4));
+        if (cases[c].pool) {
+            fer_avgpool_args a = {N, C, cases[c].g};
+            OK(B->ops->avgpool_forward(B, &a, x, y));
+            OK(B->ops->avgpool_backward(B, &a, dy, dx));
+        } else {
+            OK(B->ops->activation_forward(B, cases[c].act, cases[c].slope, NX, x, y));
+            OK(B->ops->activation_backward(B, cases[c].act, cases[c].slope, NX, x, dy, dx));
+        }
+        OK(B->ops->download(B, host_y, y, ny * 4));
+        OK(B->ops->download(B, host_dx, dx, NX * 4));
+        /* one float rounding apart at most (torch's vectorised exp and sums) */
+        snprintf(entry, sizeof entry, "%s/y", cases[c].name);
+        group_add(&g, compare(entry, host_y, ny, 1e-6, 1e-7));
+        snprintf(entry, sizeof entry, "%s/dx", cases[c].name);
+        group_add(&g, compare(entry, host_dx, NX, 1e-6, 1e-7));
+    }
+    group_print(&g);
+    B->ops->release(B, x);
+    B->ops->release(B, dx);
+    B->ops->release(B, y);
+    B->ops->release(B, dy);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4)
-        DIE("usage: %s BACKEND ce|wce|focal|arcface|losses|optim|sched|init FIXTURE_DIR", argv[0]);
+        DIE("usage: %s BACKEND ce|wce|focal|arcface|losses|optim|sched|init|ops FIXTURE_DIR", argv[0]);
     const char *backend = argv[1], *config = argv[2];
     fer_status st = fer_backend_new(backend, 0, &B);
     if (st == FER_ERR_UNSUPPORTED || st == FER_ERR_NODEVICE) {
@@ -616,6 +678,8 @@ int main(int argc, char **argv)
         run_schedules();
     else if (strcmp(config, "init") == 0)
         run_init();
+    else if (strcmp(config, "ops") == 0)
+        run_ops();
     else if (!strcmp(config, "ce") || !strcmp(config, "wce") || !strcmp(config, "focal") ||
              !strcmp(config, "arcface"))
         run_network(config);

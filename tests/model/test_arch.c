@@ -193,6 +193,101 @@ int main(void)
     expect_error("{\"input\":[4,8,8],\"layers\":[{\"type\":\"conv2d\",\"out\":4,\"groups\":1.5}]}",
                  "integer");
 
+    /* activations and average pools: defaults as PyTorch (slope 0.01, stride = k, pad 0),
+     * shapes, multiply-adds (window additions), round trip, equality, describe, errors */
+    {
+        const char *aj =
+            "{\"name\":\"actpool\",\"input\":[3,9,7],\"classes\":3,\"layers\":["
+            "{\"type\":\"leaky_relu\"},{\"type\":\"leaky_relu\",\"slope\":0.2},"
+            "{\"type\":\"relu6\"},{\"type\":\"hardswish\"},{\"type\":\"sigmoid\"},"
+            "{\"type\":\"avgpool2d\",\"k\":3},{\"type\":\"avgpool2d\",\"k\":2,\"stride\":1,"
+            "\"pad\":1},{\"type\":\"global_avgpool\"},{\"type\":\"flatten\"},"
+            "{\"type\":\"leaky_relu\",\"slope\":0}]}";
+        fer_arch g, g2;
+        OK(fer_arch_from_json(aj, "act.json", &g));
+        CHECK(g.layers[0].kind == FER_LAYER_LEAKY_RELU && g.layers[0].slope == 0.01f &&
+                  g.layers[1].slope == 0.2f && g.layers[9].slope == 0.0f,
+              "leaky_relu slopes %g %g", (double)g.layers[0].slope, (double)g.layers[1].slope);
+        CHECK(g.layers[2].kind == FER_LAYER_RELU6 && g.layers[3].kind == FER_LAYER_HARDSWISH &&
+                  g.layers[4].kind == FER_LAYER_SIGMOID &&
+                  g.layers[7].kind == FER_LAYER_GLOBAL_AVGPOOL,
+              "kinds");
+        CHECK(g.layers[5].kind == FER_LAYER_AVGPOOL2D && g.layers[5].k == 3 &&
+                  g.layers[5].stride == 3 && g.layers[5].pad == 0 && g.layers[6].stride == 1 &&
+                  g.layers[6].pad == 1,
+              "avgpool2d defaults");
+        fer_arch_size_info gs;
+        OK(fer_arch_sizes(&g, "act", &gs));
+        /* 9x7 -k3-> 3x2 -k2 s1 p1-> 4x3 -global-> 1x1: 3 features; head 3x3 + 3 */
+        CHECK(gs.params == 12, "params %lld", gs.params);
+        CHECK(gs.macs == 3LL * (3 * 2 * 9) + 3LL * (4 * 3 * 4) + 3LL * (4 * 3) + 9,
+              "macs %lld", gs.macs);
+        OK(fer_model_new(&g, b, 2, &m));
+        fer_model_free(m);
+        char *out = fer_arch_to_json(&g);
+        CHECK(out && strstr(out, "\"slope\":0.2") && strstr(out, "\"pad\":1"), "%s",
+              out ? out : "(no JSON)");
+        OK(fer_arch_from_json(out, "<roundtrip>", &g2));
+        CHECK(fer_arch_equal(&g, &g2), "activation/pool round trip: %s", out ? out : "");
+        free(out);
+        g2 = g;
+        g2.layers[1].slope = 0.3f;
+        CHECK(!fer_arch_equal(&g, &g2), "slope is part of the shape");
+        g2 = g;
+        g2.layers[6].pad = 0;
+        CHECK(!fer_arch_equal(&g, &g2), "avgpool pad");
+        g2 = g;
+        g2.layers[3].kind = FER_LAYER_SIGMOID;
+        CHECK(!fer_arch_equal(&g, &g2), "activation kind");
+        char *text = NULL;
+        size_t len = 0;
+        FILE *mem = open_memstream(&text, &len);
+        OK(fer_arch_describe(&g, "act", mem));
+        fclose(mem);
+        CHECK(strstr(text, "leaky_relu") && strstr(text, "slope=0.2") &&
+                  strstr(text, "global_avgpool") && strstr(text, "3x1x1") &&
+                  strstr(text, "avgpool2d") && strstr(text, "hardswish"),
+              "describe rows:\n%s", text);
+        free(text);
+        /* a preset's checked fields from elsewhere (a checkpoint header) are validated too */
+        g2 = g;
+        g2.layers[1].slope = -0.5f;
+        CHECK(fer_arch_sizes(&g2, "act", NULL) == FER_ERR_FORMAT &&
+                  strstr(fer_last_error(), "slope"),
+              "negative slope in a spec: %s", fer_last_error());
+    }
+    expect_error("{\"layers\":[{\"type\":\"leaky_relu\",\"slope\":1.5},{\"type\":\"flatten\"}]}",
+                 "slope");
+    expect_error("{\"layers\":[{\"type\":\"leaky_relu\",\"slope\":-0.1},{\"type\":\"flatten\"}]}",
+                 "slope");
+    expect_error("{\"layers\":[{\"type\":\"leaky_relu\",\"slope\":1e999},{\"type\":\"flatten\"}]}",
+                 "slope");
+    expect_error("{\"layers\":[{\"type\":\"leaky_relu\",\"slope\":\"x\"},{\"type\":\"flatten\"}]}",
+                 "slope");
+    expect_error("{\"layers\":[{\"type\":\"relu6\",\"k\":2},{\"type\":\"flatten\"}]}",
+                 "unknown field \"k\"");
+    expect_error("{\"input\":[1,8,8],\"layers\":[{\"type\":\"avgpool2d\",\"k\":3,\"pad\":2},"
+                 "{\"type\":\"flatten\"}]}",
+                 "pad <= k/2");
+    expect_error("{\"input\":[1,8,8],\"layers\":[{\"type\":\"avgpool2d\",\"k\":2,\"pad\":-1},"
+                 "{\"type\":\"flatten\"}]}",
+                 "pad <= k/2");
+    expect_error("{\"input\":[1,8,8],\"layers\":[{\"type\":\"avgpool2d\",\"k\":5000},"
+                 "{\"type\":\"flatten\"}]}",
+                 "avgpool2d");
+    expect_error("{\"input\":[1,8,8],\"layers\":[{\"type\":\"avgpool2d\",\"k\":2,\"stride\":0},"
+                 "{\"type\":\"flatten\"}]}",
+                 "stride");
+    expect_error("{\"input\":[1,4,4],\"layers\":[{\"type\":\"avgpool2d\",\"k\":8,\"pad\":1},"
+                 "{\"type\":\"flatten\"}]}",
+                 "empty");
+    expect_error("{\"layers\":[{\"type\":\"flatten\"},{\"type\":\"avgpool2d\",\"k\":2}]}",
+                 "after flatten");
+    expect_error("{\"layers\":[{\"type\":\"flatten\"},{\"type\":\"global_avgpool\"}]}",
+                 "after flatten");
+    expect_error("{\"input\":[1,8,8],\"layers\":[{\"type\":\"global_avgpool\"}]}",
+                 "flat feature");
+
     /* --describe's table: one row per layer with its fields, shape, parameters and
      * multiply-adds, the head, and totals equal to fer_arch_sizes and the built model */
     {

@@ -219,6 +219,63 @@ static void check_relu_pool_dropout(void)
     CHECK(kept > N * 0.55 && kept < N * 0.85, "dropout kept %d of %d at p=0.3", kept, N);
 }
 
+/* ---- activations (leaky_relu, relu6, hardswish, sigmoid), avgpool2d, global_avgpool ------ */
+
+typedef struct act_ctx {
+    fer_activation kind;
+    float param;
+    size_t n;
+    float *x;
+    fer_avgpool_args pa;
+} act_ctx;
+
+static void act_fwd(void *c, float *y)
+{
+    act_ctx *k = c;
+    fer_ref_activation_forward(NULL, k->kind, k->param, k->n, k->x, y);
+}
+
+static void avgpool_fwd(void *c, float *y)
+{
+    act_ctx *k = c;
+    fer_ref_avgpool_forward(NULL, &k->pa, k->x, y);
+}
+
+static void check_activations_avgpool(void)
+{
+    enum { N = 3 * 5 * 7 * 6 };
+    static const char *const names[] = {"leaky_relu dx", "relu6 dx", "hardswish dx",
+                                        "sigmoid dx"};
+    float x[N], r[N], dx[N];
+    fill_sym(r, N, 31, 1.0f);
+    for (int kind = FER_ACT_LEAKY_RELU; kind <= FER_ACT_SIGMOID; kind++) {
+        /* -8..8 crosses every kind's kinks; a step never does (they are >= 0.05 away) */
+        fill_sym(x, N, 30, 8.0f);
+        for (int i = 0; i < N; i++) {
+            static const float kinks[] = {-3.0f, 0.0f, 3.0f, 6.0f};
+            for (int j = 0; j < 4; j++)
+                if (fabsf(x[i] - kinks[j]) < 0.05f)
+                    x[i] = kinks[j] + (x[i] < kinks[j] ? -0.05f : 0.05f);
+        }
+        act_ctx k = {(fer_activation)kind, 0.1f, N, x, {0}};
+        fer_ref_activation_backward(NULL, k.kind, k.param, N, x, r, dx);
+        gradcheck(names[kind], act_fwd, &k, x, N, dx, N, r, 1e-2f, 1e-4, 1e-3);
+    }
+    /* avgpool k3 s2 pad 1 (padding in the divisor), k2 s1 (overlaps), global (whole plane) */
+    const fer_avgpool_geom geoms[] = {{7, 6, 4, 3, 3, 3, 2, 2, 1, 1},
+                                      {7, 6, 6, 5, 2, 2, 1, 1, 0, 0},
+                                      {7, 6, 1, 1, 7, 6, 1, 1, 0, 0}};
+    static const char *const pool_names[] = {"avgpool k3 s2 p1 dx", "avgpool k2 s1 dx",
+                                             "global_avgpool dx"};
+    for (int v = 0; v < 3; v++) {
+        act_ctx k = {FER_ACT_SIGMOID, 0.0f, N, x, {3, 5, geoms[v]}};
+        fill_sym(x, N, 32, 1.0f);
+        size_t ny = (size_t)3 * 5 * geoms[v].out_h * geoms[v].out_w;
+        fer_ref_avgpool_backward(NULL, &k.pa, r, dx);
+        gradcheck(pool_names[v], avgpool_fwd, &k, x, N, dx, ny, r, 1e-2f, 1e-5, 1e-4);
+    }
+}
+
 typedef struct lin_ctx {
     fer_linear_args a;
     float *x, *w, *b;
@@ -380,12 +437,24 @@ static const char *net_json =
     "{\"type\":\"flatten\"},{\"type\":\"linear\",\"out\":6},{\"type\":\"relu\"},"
     "{\"type\":\"dropout\",\"p\":0.25},{\"type\":\"linear\",\"out\":5}]}";
 
-static void check_network(fer_head_kind head, fer_loss_kind kind, float smoothing)
+/* The activation and average-pooling layers in one net: leaky_relu, hardswish, avgpool2d with
+ * padding, relu6, global_avgpool, flatten, sigmoid. */
+static const char *act_net_json =
+    "{\"name\":\"gradnet_act\",\"input\":[2,8,6],\"classes\":4,\"layers\":["
+    "{\"type\":\"conv2d\",\"out\":3,\"k\":3,\"stride\":1,\"pad\":1,\"bias\":true},"
+    "{\"type\":\"leaky_relu\",\"slope\":0.1},{\"type\":\"avgpool2d\",\"k\":3,\"stride\":2,"
+    "\"pad\":1},{\"type\":\"conv2d\",\"out\":5,\"k\":3,\"stride\":1,\"pad\":1,"
+    "\"bias\":true},{\"type\":\"hardswish\"},{\"type\":\"relu6\"},"
+    "{\"type\":\"global_avgpool\"},{\"type\":\"flatten\"},{\"type\":\"linear\",\"out\":6},"
+    "{\"type\":\"sigmoid\"},{\"type\":\"linear\",\"out\":5}]}";
+
+static void check_network(const char *json, fer_head_kind head, fer_loss_kind kind,
+                          float smoothing)
 {
     fer_backend *b;
     OK(fer_backend_new("ref", 1, &b));
     fer_arch arch;
-    OK(fer_arch_from_json(net_json, "<gradnet>", &arch));
+    OK(fer_arch_from_json(json, "<gradnet>", &arch));
     arch.head = head;
     arch.arc_s = 8.0f; /* a smaller scale keeps float differences well conditioned */
     fer_model *m;
@@ -435,12 +504,15 @@ int main(void)
     check_conv(3, 7, 6, 6, 5, 1, 2, 0, 3); /* depthwise 5x5, multiplier 2 */
     check_batchnorm();
     check_relu_pool_dropout();
+    check_activations_avgpool();
     check_linear();
     check_heads();
     check_losses();
-    check_network(FER_HEAD_SOFTMAX, FER_LOSS_CE, 0.0f);
-    check_network(FER_HEAD_SOFTMAX, FER_LOSS_WCE, 0.1f);
-    check_network(FER_HEAD_SOFTMAX, FER_LOSS_FOCAL, 0.0f);
-    check_network(FER_HEAD_ARCFACE, FER_LOSS_CE, 0.0f);
+    check_network(net_json, FER_HEAD_SOFTMAX, FER_LOSS_CE, 0.0f);
+    check_network(net_json, FER_HEAD_SOFTMAX, FER_LOSS_WCE, 0.1f);
+    check_network(net_json, FER_HEAD_SOFTMAX, FER_LOSS_FOCAL, 0.0f);
+    check_network(net_json, FER_HEAD_ARCFACE, FER_LOSS_CE, 0.0f);
+    check_network(act_net_json, FER_HEAD_SOFTMAX, FER_LOSS_CE, 0.0f);
+    check_network(act_net_json, FER_HEAD_ARCFACE, FER_LOSS_CE, 0.0f);
     return fer_check_summary("test_gradcheck");
 }

@@ -9,7 +9,15 @@
  *            {"type":"batchnorm2d"},{"type":"relu"},{"type":"maxpool2d","k":2,"stride":2},
  *            {"type":"flatten"},{"type":"linear","out":256},{"type":"dropout","p":0.3}, ...],
  *  "head":{"type":"softmax"} | {"type":"arcface","s":30,"m":0.5}}
- * The layer stack ends in the feature vector; the head maps features to class logits. */
+ * The layer stack ends in the feature vector; the head maps features to class logits.
+ * More layer kinds (PyTorch semantics; fields other than "type" are optional):
+ *   {"type":"leaky_relu","slope":0.01}  slope finite, 0..1 (default 0.01)
+ *   {"type":"relu6"} {"type":"hardswish"} {"type":"sigmoid"}  element-wise, any input
+ *   {"type":"avgpool2d","k":2,"stride":2,"pad":0}  stride defaults to k, pad to 0, pad <= k/2;
+ *       padding counts in the divisor (count_include_pad=True, ceil_mode=False)
+ *   {"type":"global_avgpool"}  C x H x W -> C x 1 x 1 (AdaptiveAvgPool2d(1)); a flatten after it
+ *       gives the C features
+ * Image layers (conv2d, batchnorm2d, the pools) are refused after a flatten. */
 #ifndef FER_ARCH_H
 #define FER_ARCH_H
 #include <stdio.h>
@@ -30,7 +38,7 @@ extern "C" {
 #define FER_MAX_INPUT_DIM 4096         /* input channels, height, width each */
 #define FER_MAX_WIDTH 65536            /* conv2d / linear "out" */
 #define FER_MAX_CONV_KERNEL 64         /* conv2d k and stride; pad at most k */
-#define FER_MAX_POOL 4096              /* maxpool2d k and stride */
+#define FER_MAX_POOL 4096              /* maxpool2d, avgpool2d k and stride; avgpool pad <= k/2 */
 #define FER_MAX_SAMPLE_FLOATS (1 << 24) /* one sample's input or one layer's output (64 MiB) */
 #define FER_MAX_PARAMS (1 << 26)       /* parameters + buffers of the whole network (256 MiB) */
 #define FER_MAX_MACS ((long long)1 << 34) /* multiply-adds of one sample's forward pass */
@@ -46,16 +54,23 @@ typedef enum fer_layer_kind {
     FER_LAYER_MAXPOOL2D,
     FER_LAYER_FLATTEN,
     FER_LAYER_LINEAR,
-    FER_LAYER_DROPOUT
+    FER_LAYER_DROPOUT,
+    FER_LAYER_LEAKY_RELU,
+    FER_LAYER_RELU6,
+    FER_LAYER_HARDSWISH,
+    FER_LAYER_SIGMOID,
+    FER_LAYER_GLOBAL_AVGPOOL,
+    FER_LAYER_AVGPOOL2D
 } fer_layer_kind;
 
 typedef struct fer_layer_spec {
     fer_layer_kind kind;
     int out;              /* conv2d: output channels; linear: output features */
-    int k, stride, pad;   /* conv2d, maxpool2d */
+    int k, stride, pad;   /* conv2d, maxpool2d (k, stride), avgpool2d */
     int bias;             /* conv2d, linear */
     int groups;           /* conv2d: >= 1, divides in and out channels (in: depthwise) */
     float p;              /* dropout */
+    float slope;          /* leaky_relu: negative slope */
 } fer_layer_spec;
 
 typedef enum fer_head_kind { FER_HEAD_SOFTMAX = 0, FER_HEAD_ARCFACE } fer_head_kind;

@@ -10,6 +10,8 @@
 #define FER_BACKEND_H
 #include <stddef.h>
 #include <stdint.h>
+#include "fer/activation_math.h"
+#include "fer/pool_math.h"
 #include "fer/status.h"
 #include "fer/threadpool.h"
 
@@ -45,6 +47,12 @@ typedef struct fer_pool_args {
     int out_h, out_w;
     int k, stride;
 } fer_pool_args;
+
+/* Average pooling of n*c planes (fer/pool_math.h: windows, divisor, PyTorch semantics). */
+typedef struct fer_avgpool_args {
+    int n, c;
+    fer_avgpool_geom g;
+} fer_avgpool_args;
 
 /* y[n,out] = x[n,in] . w[out,in]^T + b[out] */
 typedef struct fer_linear_args {
@@ -137,6 +145,16 @@ typedef struct fer_backend_ops {
                                   const float *x, float *y);
     fer_status (*dropout_backward)(fer_backend *b, size_t n, float p, uint64_t seed,
                                    const float *dy, float *dx);
+    /* y = act(x) element-wise (fer/activation_math.h; param: leaky_relu's slope). Backward
+     * reads the layer INPUT x, so forward must not run in place; dx may be dy (in place). */
+    fer_status (*activation_forward)(fer_backend *b, fer_activation kind, float param, size_t n,
+                                     const float *x, float *y);
+    fer_status (*activation_backward)(fer_backend *b, fer_activation kind, float param, size_t n,
+                                      const float *x, const float *dy, float *dx);
+    fer_status (*avgpool_forward)(fer_backend *b, const fer_avgpool_args *a, const float *x,
+                                  float *y);
+    fer_status (*avgpool_backward)(fer_backend *b, const fer_avgpool_args *a, const float *dy,
+                                   float *dx);
 
     /* heads */
     /* y[r,:] = x[r,:] / max(||x[r,:]||, 1e-12) (F.normalize); norms[r] saved for backward */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cpu_internal.h"
+#include "fer/activation_math.h"
 #include "fer/dropout_math.h"
 #include "fer/optim_math.h"
 
@@ -17,6 +18,7 @@ typedef struct elt_job {
     float *out;
     float p, scale;
     uint64_t seed;
+    fer_activation act; /* activation kind; its parameter is in p */
     const fer_optim_coeffs *coef;
     float *param, *m, *v;
     const float *grad;
@@ -91,6 +93,61 @@ fer_status cpu_dropout_backward(fer_backend *b, size_t n, float p, uint64_t seed
                                 const float *dy, float *dx)
 {
     return cpu_dropout_forward(b, n, p, seed, dy, dx);
+}
+
+/* One loop per kind with the kind fixed, so each is a straight loop over one FER_HD function
+ * that the compiler vectorises (sigmoid's expf stays a call). */
+#define ACT_LOOP(expr)                                                                         \
+    for (size_t i = a; i < b; i++)                                                             \
+        j->out[i] = (expr);
+
+static void act_fwd_task(void *ctx, int task, int worker)
+{
+    (void)worker;
+    const elt_job *j = ctx;
+    size_t a, b;
+    chunk_range(j, task, &a, &b);
+    const float *restrict x = j->x;
+    const float slope = j->p;
+    switch (j->act) {
+    case FER_ACT_LEAKY_RELU: ACT_LOOP(fer_leaky_relu(x[i], slope)) break;
+    case FER_ACT_RELU6: ACT_LOOP(fer_relu6(x[i])) break;
+    case FER_ACT_HARDSWISH: ACT_LOOP(fer_hardswish(x[i])) break;
+    case FER_ACT_SIGMOID: ACT_LOOP(fer_sigmoid(x[i])) break;
+    }
+}
+
+static void act_bwd_task(void *ctx, int task, int worker)
+{
+    (void)worker;
+    const elt_job *j = ctx;
+    size_t a, b;
+    chunk_range(j, task, &a, &b);
+    const float *x = j->x, *dy = j->dy; /* out may be dy: element i reads before it writes */
+    const float slope = j->p;
+    switch (j->act) {
+    case FER_ACT_LEAKY_RELU: ACT_LOOP(fer_leaky_relu_backward(x[i], slope, dy[i])) break;
+    case FER_ACT_RELU6: ACT_LOOP(fer_relu6_backward(x[i], dy[i])) break;
+    case FER_ACT_HARDSWISH: ACT_LOOP(fer_hardswish_backward(x[i], dy[i])) break;
+    case FER_ACT_SIGMOID: ACT_LOOP(fer_sigmoid_backward(x[i], dy[i])) break;
+    }
+}
+#undef ACT_LOOP
+
+fer_status cpu_activation_forward(fer_backend *b, fer_activation kind, float param, size_t n,
+                                  const float *x, float *y)
+{
+    elt_job j = {.n = n, .x = x, .out = y, .p = param, .act = kind};
+    cpu_parallel(cpu_of(b), n_chunks(n), act_fwd_task, &j);
+    return FER_OK;
+}
+
+fer_status cpu_activation_backward(fer_backend *b, fer_activation kind, float param, size_t n,
+                                   const float *x, const float *dy, float *dx)
+{
+    elt_job j = {.n = n, .x = x, .dy = dy, .out = dx, .p = param, .act = kind};
+    cpu_parallel(cpu_of(b), n_chunks(n), act_bwd_task, &j);
+    return FER_OK;
 }
 
 static void optim_task(void *ctx, int task, int worker)

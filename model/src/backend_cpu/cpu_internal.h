@@ -215,6 +215,14 @@ fer_status cpu_dropout_forward(fer_backend *b, size_t n, float p, uint64_t seed,
                                float *y);
 fer_status cpu_dropout_backward(fer_backend *b, size_t n, float p, uint64_t seed,
                                 const float *dy, float *dx);
+fer_status cpu_activation_forward(fer_backend *b, fer_activation kind, float param, size_t n,
+                                  const float *x, float *y);
+fer_status cpu_activation_backward(fer_backend *b, fer_activation kind, float param, size_t n,
+                                   const float *x, const float *dy, float *dx);
+fer_status cpu_avgpool_forward(fer_backend *b, const fer_avgpool_args *a, const float *x,
+                               float *y);
+fer_status cpu_avgpool_backward(fer_backend *b, const fer_avgpool_args *a, const float *dy,
+                                float *dx);
 fer_status cpu_optimizer_step(fer_backend *b, const fer_optim_args *a, size_t n, float *param,
                               const float *grad, float *m, float *v);
 fer_status cpu_sum_squares(fer_backend *b, size_t n, const float *x, double *out_host);

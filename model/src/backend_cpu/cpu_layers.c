@@ -8,6 +8,7 @@
 #include "../backend_ref.h"
 #include "cpu_internal.h"
 #include "fer/layer_math.h"
+#include "fer/pool_math.h"
 
 /* ---- batch norm ------------------------------------------------------------------------- */
 
@@ -269,6 +270,67 @@ fer_status cpu_maxpool_backward(fer_backend *b, const fer_pool_args *a, const in
     cpu_parallel(cx, (int)((planes + j.planes_per_task - 1) / j.planes_per_task), pool_bwd_task,
                  &j);
     return FER_OK;
+}
+
+/* ---- average pooling: planes over the pool, each element through pool_math.h ------------- */
+
+typedef struct avgpool_job {
+    const fer_avgpool_args *a;
+    const float *src; /* x (forward) or dy (backward) */
+    float *dst;       /* y or dx */
+    int planes_per_task;
+} avgpool_job;
+
+static void avgpool_fwd_task(void *ctx, int task, int worker)
+{
+    (void)worker;
+    const avgpool_job *j = ctx;
+    const fer_avgpool_geom *g = &j->a->g;
+    size_t in_plane = (size_t)g->in_h * g->in_w, out_plane = (size_t)g->out_h * g->out_w;
+    size_t p0 = (size_t)task * j->planes_per_task, p1 = p0 + j->planes_per_task;
+    size_t planes = (size_t)j->a->n * j->a->c;
+    for (size_t p = p0; p < p1 && p < planes; p++)
+        for (int oh = 0; oh < g->out_h; oh++)
+            for (int ow = 0; ow < g->out_w; ow++)
+                j->dst[p * out_plane + (size_t)oh * g->out_w + ow] =
+                    fer_avgpool_at(g, j->src + p * in_plane, oh, ow);
+}
+
+static void avgpool_bwd_task(void *ctx, int task, int worker)
+{
+    (void)worker;
+    const avgpool_job *j = ctx;
+    const fer_avgpool_geom *g = &j->a->g;
+    size_t in_plane = (size_t)g->in_h * g->in_w, out_plane = (size_t)g->out_h * g->out_w;
+    size_t p0 = (size_t)task * j->planes_per_task, p1 = p0 + j->planes_per_task;
+    size_t planes = (size_t)j->a->n * j->a->c;
+    for (size_t p = p0; p < p1 && p < planes; p++)
+        for (int h = 0; h < g->in_h; h++)
+            for (int w = 0; w < g->in_w; w++)
+                j->dst[p * in_plane + (size_t)h * g->in_w + w] =
+                    fer_avgpool_backward_at(g, j->src + p * out_plane, h, w);
+}
+
+static fer_status avgpool_run(fer_backend *b, const fer_avgpool_args *a, const float *src,
+                              float *dst, void (*task)(void *, int, int))
+{
+    cpu_ctx *cx = cpu_of(b);
+    size_t planes = (size_t)a->n * a->c;
+    avgpool_job j = {a, src, dst, planes_per_task(cx, planes, (size_t)a->g.in_h * a->g.in_w)};
+    cpu_parallel(cx, (int)((planes + j.planes_per_task - 1) / j.planes_per_task), task, &j);
+    return FER_OK;
+}
+
+fer_status cpu_avgpool_forward(fer_backend *b, const fer_avgpool_args *a, const float *x,
+                               float *y)
+{
+    return avgpool_run(b, a, x, y, avgpool_fwd_task);
+}
+
+fer_status cpu_avgpool_backward(fer_backend *b, const fer_avgpool_args *a, const float *dy,
+                                float *dx)
+{
+    return avgpool_run(b, a, dy, dx, avgpool_bwd_task);
 }
 
 /* ---- linear ----------------------------------------------------------------------------- */

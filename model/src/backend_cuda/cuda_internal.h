@@ -135,6 +135,14 @@ fer_status cuda_dropout_forward(fer_backend *b, size_t n, float p, uint64_t seed
                                 float *y);
 fer_status cuda_dropout_backward(fer_backend *b, size_t n, float p, uint64_t seed,
                                  const float *dy, float *dx);
+fer_status cuda_activation_forward(fer_backend *b, fer_activation kind, float param, size_t n,
+                                   const float *x, float *y);
+fer_status cuda_activation_backward(fer_backend *b, fer_activation kind, float param, size_t n,
+                                    const float *x, const float *dy, float *dx);
+fer_status cuda_avgpool_forward(fer_backend *b, const fer_avgpool_args *a, const float *x,
+                                float *y);
+fer_status cuda_avgpool_backward(fer_backend *b, const fer_avgpool_args *a, const float *dy,
+                                 float *dx);
 fer_status cuda_l2norm_rows_forward(fer_backend *b, int rows, int dim, const float *x, float *y,
                                     float *norms);
 fer_status cuda_l2norm_rows_backward(fer_backend *b, int rows, int dim, const float *x,

@@ -10,12 +10,14 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "fer/activation_math.h"
 #include "fer/backend.h"
 #include "fer/dropout_math.h"
 #include "fer/head_math.h"
 #include "fer/layer_math.h"
 #include "fer/loss_math.h"
 #include "fer/optim_math.h"
+#include "fer/pool_math.h"
 #include "fer/preprocess.h"
 #include "fer/preprocess_math.h"
 
@@ -47,6 +49,19 @@ FER_HD void fer_kb_optim(size_t i, const fer_optim_coeffs *k, float *param, cons
 {
     float dummy_m = 0.0f, dummy_v = 0.0f;
     fer_optim_update(k, &param[i], grad[i], m ? &m[i] : &dummy_m, v ? &v[i] : &dummy_v);
+}
+
+/* Activation of element i (activation_math.h); backward reads the layer input x. */
+FER_HD void fer_kb_activation_forward(size_t i, fer_activation kind, float param, const float *x,
+                                      float *y)
+{
+    y[i] = fer_activation_apply(kind, param, x[i]);
+}
+
+FER_HD void fer_kb_activation_backward(size_t i, fer_activation kind, float param,
+                                       const float *x, const float *dy, float *dx)
+{
+    dx[i] = fer_activation_grad(kind, param, x[i], dy[i]);
 }
 
 /* ---- max-pool (the interface keeps argmax, so backward needs neither x nor y) ----------- */
@@ -103,6 +118,28 @@ FER_HD void fer_kb_maxpool_backward(size_t i, const fer_pool_args *a, const int3
                 s += dy[o];
         }
     dx[i] = s;
+}
+
+/* ---- average pooling (pool_math.h): one output element forward, one input element
+ * backward (a gather, no atomics) ------------------------------------------------------------ */
+
+FER_HD void fer_kb_avgpool_forward(size_t o, const fer_avgpool_args *a, const float *x, float *y)
+{
+    const fer_avgpool_geom *g = &a->g;
+    const size_t out_plane = (size_t)g->out_h * g->out_w, in_plane = (size_t)g->in_h * g->in_w;
+    const size_t plane = o / out_plane;
+    const int pos = (int)(o % out_plane);
+    y[o] = fer_avgpool_at(g, x + plane * in_plane, pos / g->out_w, pos % g->out_w);
+}
+
+FER_HD void fer_kb_avgpool_backward(size_t i, const fer_avgpool_args *a, const float *dy,
+                                    float *dx)
+{
+    const fer_avgpool_geom *g = &a->g;
+    const size_t out_plane = (size_t)g->out_h * g->out_w, in_plane = (size_t)g->in_h * g->in_w;
+    const size_t plane = i / in_plane;
+    const int pos = (int)(i % in_plane);
+    dx[i] = fer_avgpool_backward_at(g, dy + plane * out_plane, pos / g->in_w, pos % g->in_w);
 }
 
 /* ---- heads ------------------------------------------------------------------------------ */

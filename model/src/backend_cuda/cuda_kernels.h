@@ -25,6 +25,11 @@ cudaError_t fer_cuda_col_sums_launch(const float *dy, int rows, int cols, float 
                                      cudaStream_t s);
 cudaError_t fer_cuda_dropout_launch(size_t n, float p, uint64_t seed, const float *x, float *y,
                                     cudaStream_t s);
+cudaError_t fer_cuda_activation_forward_launch(fer_activation kind, float param, size_t n,
+                                              const float *x, float *y, cudaStream_t s);
+cudaError_t fer_cuda_activation_backward_launch(fer_activation kind, float param, size_t n,
+                                               const float *x, const float *dy, float *dx,
+                                               cudaStream_t s);
 cudaError_t fer_cuda_optim_launch(const fer_optim_args *a, size_t n, float *param,
                                   const float *grad, float *m, float *v, cudaStream_t s);
 /* AMP: dst = src * S, S = fer_kb_amp_scale_for(max|src|) stored at *scale; maxbits is a
@@ -65,6 +70,10 @@ cudaError_t fer_cuda_maxpool_forward_launch(const fer_pool_args *a, const float 
                                             int32_t *argmax, cudaStream_t s);
 cudaError_t fer_cuda_maxpool_backward_launch(const fer_pool_args *a, const int32_t *argmax,
                                              const float *dy, float *dx, cudaStream_t s);
+cudaError_t fer_cuda_avgpool_forward_launch(const fer_avgpool_args *a, const float *x, float *y,
+                                            cudaStream_t s);
+cudaError_t fer_cuda_avgpool_backward_launch(const fer_avgpool_args *a, const float *dy,
+                                             float *dx, cudaStream_t s);
 
 /* cuda_kernels_faces.cu */
 cudaError_t fer_cuda_crop_faces_launch(const fer_face_batch_args *a, const uint8_t *frame,

@@ -1,4 +1,4 @@
-// Elementwise kernels: fill, scale, linear bias and dbias, dropout, optimiser update, AMP
+// Elementwise kernels: fill, scale, linear bias and dbias, dropout, activations, optimiser update, AMP
 // gradient scaling. Per-element math: cuda_kernel_bodies.h over the shared fer/*_math.h.
 #include "cuda_kernels.h"
 #include "cuda_launch.cuh"
@@ -26,6 +26,18 @@ __global__ void k_col_sums(const float *dy, int rows, int cols, float *out)
 __global__ void k_dropout(size_t n, float p, uint64_t seed, float scale, const float *x, float *y)
 {
     FER_CUDA_FOR_EACH(i, n) fer_kb_dropout(i, p, seed, scale, x, y);
+}
+
+__global__ void k_activation_forward(fer_activation kind, float param, size_t n, const float *x,
+                                     float *y)
+{
+    FER_CUDA_FOR_EACH(i, n) fer_kb_activation_forward(i, kind, param, x, y);
+}
+
+__global__ void k_activation_backward(fer_activation kind, float param, size_t n, const float *x,
+                                      const float *dy, float *dx)
+{
+    FER_CUDA_FOR_EACH(i, n) fer_kb_activation_backward(i, kind, param, x, dy, dx);
 }
 
 __global__ void k_optim(fer_optim_coeffs k, size_t n, float *param, const float *grad, float *m,
@@ -92,6 +104,21 @@ extern "C" cudaError_t fer_cuda_dropout_launch(size_t n, float p, uint64_t seed,
                                                float *y, cudaStream_t s)
 {
     FER_CUDA_LAUNCH(k_dropout, n, s, n, p, seed, fer_dropout_scale(p), x, y);
+}
+
+extern "C" cudaError_t fer_cuda_activation_forward_launch(fer_activation kind, float param,
+                                                         size_t n, const float *x, float *y,
+                                                         cudaStream_t s)
+{
+    FER_CUDA_LAUNCH(k_activation_forward, n, s, kind, param, n, x, y);
+}
+
+extern "C" cudaError_t fer_cuda_activation_backward_launch(fer_activation kind, float param,
+                                                          size_t n, const float *x,
+                                                          const float *dy, float *dx,
+                                                          cudaStream_t s)
+{
+    FER_CUDA_LAUNCH(k_activation_backward, n, s, kind, param, n, x, dy, dx);
 }
 
 extern "C" cudaError_t fer_cuda_optim_launch(const fer_optim_args *a, size_t n, float *param,

@@ -63,6 +63,47 @@ fer_status cuda_dropout_backward(fer_backend *b, size_t n, float p, uint64_t see
     return FER_OK;
 }
 
+fer_status cuda_activation_forward(fer_backend *b, fer_activation kind, float param, size_t n,
+                                   const float *x, float *y)
+{
+    CUDA_TRY(fer_cuda_activation_forward_launch(kind, param, n, x, y, stream_of(b)));
+    return FER_OK;
+}
+
+fer_status cuda_activation_backward(fer_backend *b, fer_activation kind, float param, size_t n,
+                                    const float *x, const float *dy, float *dx)
+{
+    CUDA_TRY(fer_cuda_activation_backward_launch(kind, param, n, x, dy, dx, stream_of(b)));
+    return FER_OK;
+}
+
+static fer_status avgpool_check(const fer_avgpool_args *a)
+{
+    const fer_avgpool_geom *g = &a->g;
+    if (a->n < 0 || a->c <= 0 || g->kh <= 0 || g->kw <= 0 || g->sh <= 0 || g->sw <= 0 ||
+        g->pad_h < 0 || g->pad_w < 0 || g->in_h <= 0 || g->in_w <= 0 || g->out_h <= 0 ||
+        g->out_w <= 0 || (g->out_h - 1) * g->sh + g->kh > g->in_h + 2 * g->pad_h ||
+        (g->out_w - 1) * g->sw + g->kw > g->in_w + 2 * g->pad_w)
+        return fer_fail(FER_ERR_ARG, "cuda: invalid avgpool shape");
+    return cuda_check_count((size_t)a->n * a->c * g->in_h * g->in_w, "avgpool input");
+}
+
+fer_status cuda_avgpool_forward(fer_backend *b, const fer_avgpool_args *a, const float *x,
+                                float *y)
+{
+    FER_TRY(avgpool_check(a));
+    CUDA_TRY(fer_cuda_avgpool_forward_launch(a, x, y, stream_of(b)));
+    return FER_OK;
+}
+
+fer_status cuda_avgpool_backward(fer_backend *b, const fer_avgpool_args *a, const float *dy,
+                                 float *dx)
+{
+    FER_TRY(avgpool_check(a));
+    CUDA_TRY(fer_cuda_avgpool_backward_launch(a, dy, dx, stream_of(b)));
+    return FER_OK;
+}
+
 static fer_status rows_check(int rows, int dim, const char *what)
 {
     if (rows < 0 || dim <= 0)
