@@ -115,7 +115,29 @@ fer_status fer_arch_preset(const char *name, fer_head_kind head, fer_arch *out)
         push(out, linear(32, 1));
         return FER_OK;
     }
-    return fer_fail(FER_ERR_ARG, "arch: unknown preset '%s' (expected simplecnn or tiny)", name);
+    if (strcmp(name, "vgg_gap") == 0) {
+        /* VGG-style with global pooling (issue 19's starting point for the accuracy work):
+         * four seed ConvBlocks 32/64/128/256 (48 -> 3), global average pooling instead of a
+         * 4608-wide flatten, so 1.2 M parameters buy twice SimpleCNN's depth */
+        snprintf(out->name, sizeof out->name, "vgg_gap");
+        conv_block(out, 32);
+        conv_block(out, 64);
+        conv_block(out, 128);
+        conv_block(out, 256);
+        push(out, simple(FER_LAYER_GLOBAL_AVGPOOL));
+        push(out, simple(FER_LAYER_FLATTEN));
+        push(out, dropout(0.3f));
+        push(out, linear(128, 1));
+        return FER_OK;
+    }
+    return fer_fail(FER_ERR_ARG, "arch: unknown preset '%s' (expected %s)", name,
+                    FER_ARCH_PRESETS);
+}
+
+static int is_preset(const char *name)
+{
+    return strcmp(name, "simplecnn") == 0 || strcmp(name, "tiny") == 0 ||
+           strcmp(name, "vgg_gap") == 0;
 }
 
 /* ---- validation and shape inference -------------------------------------------------- */
@@ -427,7 +449,7 @@ fer_status fer_arch_load(const char *name_or_path, fer_head_kind head, fer_arch 
 {
     if (!name_or_path)
         return fer_fail(FER_ERR_ARG, "arch: no architecture given");
-    if (strcmp(name_or_path, "simplecnn") == 0 || strcmp(name_or_path, "tiny") == 0)
+    if (is_preset(name_or_path))
         return fer_arch_preset(name_or_path, head, out);
     char *text;
     fer_status st = read_arch_text(name_or_path, &text);

@@ -288,6 +288,47 @@ int main(void)
     expect_error("{\"input\":[1,8,8],\"layers\":[{\"type\":\"global_avgpool\"}]}",
                  "flat feature");
 
+    /* vgg_gap: the VGG-style preset with global pooling stays under issue 19's 2 M budget and
+     * runs the same on ref and cpu (forward in both modes, then a backward pass) */
+    {
+        fer_arch vg;
+        OK(fer_arch_preset("vgg_gap", FER_HEAD_SOFTMAX, &vg));
+        fer_arch_size_info vsz;
+        OK(fer_arch_sizes(&vg, "vgg_gap", &vsz));
+        CHECK(vsz.params == 1206439 && vsz.params <= 2000000, "vgg_gap: %lld parameters",
+              vsz.params);
+        fer_arch loaded;
+        OK(fer_arch_load("vgg_gap", FER_HEAD_SOFTMAX, &loaded));
+        CHECK(fer_arch_equal(&vg, &loaded), "vgg_gap through fer_arch_load");
+        fer_backend *cpu;
+        OK(fer_backend_new("cpu", 2, &cpu));
+        fer_model *mr, *mc;
+        OK(fer_model_new(&vg, b, 2, &mr));
+        OK(fer_model_new(&vg, cpu, 2, &mc));
+        OK(fer_model_init_pytorch(mr, 5));
+        OK(fer_model_init_pytorch(mc, 5));
+        CHECK(fer_model_param_count(mr) == (size_t)vsz.params, "built parameter count");
+        float x[2 * 48 * 48], lr[2 * 7], lc[2 * 7];
+        for (int i = 0; i < 2 * 48 * 48; i++)
+            x[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+        int32_t labels[2] = {1, 5};
+        fer_loss_config lcfg = {.kind = FER_LOSS_CE};
+        for (int mode = 0; mode < 2; mode++) {
+            fer_mode md = mode ? FER_MODE_TRAIN : FER_MODE_EVAL;
+            OK(fer_model_forward(mr, x, 2, md, labels, 9, lr));
+            OK(fer_model_forward(mc, x, 2, md, labels, 9, lc));
+            for (int k = 0; k < 14; k++)
+                CHECK(isfinite(lr[k]) && fabsf(lr[k] - lc[k]) <= 1e-3f * (1.0f + fabsf(lr[k])),
+                      "vgg_gap %s logit %d: ref %g, cpu %g", mode ? "train" : "eval", k,
+                      (double)lr[k], (double)lc[k]);
+        }
+        OK(fer_model_loss(mr, &lcfg, labels, NULL));
+        OK(fer_model_backward(mr));
+        fer_model_free(mr);
+        fer_model_free(mc);
+        fer_backend_free(cpu);
+    }
+
     /* --describe's table: one row per layer with its fields, shape, parameters and
      * multiply-adds, the head, and totals equal to fer_arch_sizes and the built model */
     {

@@ -102,7 +102,9 @@ fer_status fer_arch_sizes(const fer_arch *a, const char *origin, fer_arch_size_i
  * parameters (with buffers) and multiply-adds per image, the head and the totals. */
 fer_status fer_arch_describe(const fer_arch *a, const char *origin, FILE *out);
 
-/* "simplecnn" (the seed's network) and "tiny" (a small net for tests and demos). */
+/* "simplecnn" (the seed's network), "tiny" (a small net for tests and demos) and "vgg_gap"
+ * (four ConvBlocks 32..256 with global average pooling, 1.2 M parameters). */
+#define FER_ARCH_PRESETS "simplecnn, tiny or vgg_gap"
 fer_status fer_arch_preset(const char *name, fer_head_kind head, fer_arch *out);
 /* origin names the source in error messages (a path, or "<config>"). */
 fer_status fer_arch_from_json(const char *json_text, const char *origin, fer_arch *out);
