@@ -278,59 +278,53 @@ typedef struct avgpool_job {
     const fer_avgpool_args *a;
     const float *src; /* x (forward) or dy (backward) */
     float *dst;       /* y or dx */
+    int backward;     /* dst is the input plane, each element gathered from dy's windows */
     int planes_per_task;
 } avgpool_job;
 
-static void avgpool_fwd_task(void *ctx, int task, int worker)
+static void avgpool_task(void *ctx, int task, int worker)
 {
     (void)worker;
     const avgpool_job *j = ctx;
     const fer_avgpool_geom *g = &j->a->g;
     size_t in_plane = (size_t)g->in_h * g->in_w, out_plane = (size_t)g->out_h * g->out_w;
+    size_t src_plane = j->backward ? out_plane : in_plane;
+    size_t dst_plane = j->backward ? in_plane : out_plane;
+    int rows = j->backward ? g->in_h : g->out_h, cols = j->backward ? g->in_w : g->out_w;
     size_t p0 = (size_t)task * j->planes_per_task, p1 = p0 + j->planes_per_task;
     size_t planes = (size_t)j->a->n * j->a->c;
-    for (size_t p = p0; p < p1 && p < planes; p++)
-        for (int oh = 0; oh < g->out_h; oh++)
-            for (int ow = 0; ow < g->out_w; ow++)
-                j->dst[p * out_plane + (size_t)oh * g->out_w + ow] =
-                    fer_avgpool_at(g, j->src + p * in_plane, oh, ow);
-}
-
-static void avgpool_bwd_task(void *ctx, int task, int worker)
-{
-    (void)worker;
-    const avgpool_job *j = ctx;
-    const fer_avgpool_geom *g = &j->a->g;
-    size_t in_plane = (size_t)g->in_h * g->in_w, out_plane = (size_t)g->out_h * g->out_w;
-    size_t p0 = (size_t)task * j->planes_per_task, p1 = p0 + j->planes_per_task;
-    size_t planes = (size_t)j->a->n * j->a->c;
-    for (size_t p = p0; p < p1 && p < planes; p++)
-        for (int h = 0; h < g->in_h; h++)
-            for (int w = 0; w < g->in_w; w++)
-                j->dst[p * in_plane + (size_t)h * g->in_w + w] =
-                    fer_avgpool_backward_at(g, j->src + p * out_plane, h, w);
+    for (size_t p = p0; p < p1 && p < planes; p++) {
+        const float *src = j->src + p * src_plane;
+        float *dst = j->dst + p * dst_plane;
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+                dst[(size_t)r * cols + c] = j->backward ? fer_avgpool_backward_at(g, src, r, c)
+                                                        : fer_avgpool_at(g, src, r, c);
+    }
 }
 
 static fer_status avgpool_run(fer_backend *b, const fer_avgpool_args *a, const float *src,
-                              float *dst, void (*task)(void *, int, int))
+                              float *dst, int backward)
 {
     cpu_ctx *cx = cpu_of(b);
     size_t planes = (size_t)a->n * a->c;
-    avgpool_job j = {a, src, dst, planes_per_task(cx, planes, (size_t)a->g.in_h * a->g.in_w)};
-    cpu_parallel(cx, (int)((planes + j.planes_per_task - 1) / j.planes_per_task), task, &j);
+    avgpool_job j = {a, src, dst, backward,
+                     planes_per_task(cx, planes, (size_t)a->g.in_h * a->g.in_w)};
+    cpu_parallel(cx, (int)((planes + j.planes_per_task - 1) / j.planes_per_task), avgpool_task,
+                 &j);
     return FER_OK;
 }
 
 fer_status cpu_avgpool_forward(fer_backend *b, const fer_avgpool_args *a, const float *x,
                                float *y)
 {
-    return avgpool_run(b, a, x, y, avgpool_fwd_task);
+    return avgpool_run(b, a, x, y, 0);
 }
 
 fer_status cpu_avgpool_backward(fer_backend *b, const fer_avgpool_args *a, const float *dy,
                                 float *dx)
 {
-    return avgpool_run(b, a, dy, dx, avgpool_bwd_task);
+    return avgpool_run(b, a, dy, dx, 1);
 }
 
 /* ---- linear ----------------------------------------------------------------------------- */
