@@ -215,8 +215,28 @@ void fuzz_arch_size_of(const fer_arch *a, fuzz_arch_size *out)
             out->macs += (double)l->out * c;
             c = l->out;
             break;
+        case FER_LAYER_AVGPOOL2D: {
+            if (flat || l->k < 1 || l->stride < 1 || l->pad < 0)
+                return;
+            double oh = h + 2.0 * l->pad < l->k ? 0 : conv_out(h, l->k, l->stride, l->pad);
+            double ow = w + 2.0 * l->pad < l->k ? 0 : conv_out(w, l->k, l->stride, l->pad);
+            out->macs += c * oh * ow * (double)l->k * l->k; /* window sums */
+            h = oh;
+            w = ow;
+            break;
+        }
+        case FER_LAYER_GLOBAL_AVGPOOL:
+            if (flat)
+                return;
+            out->macs += c * h * w;
+            h = w = 1;
+            break;
         case FER_LAYER_RELU:
         case FER_LAYER_DROPOUT:
+        case FER_LAYER_LEAKY_RELU:
+        case FER_LAYER_RELU6:
+        case FER_LAYER_HARDSWISH:
+        case FER_LAYER_SIGMOID:
             break;
         default:
             return;
