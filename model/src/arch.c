@@ -14,13 +14,6 @@
 #include "fer/json_num.h"
 #include "fer/layer_math.h"
 
-#define TRY(expr)                                                                              \
-    do {                                                                                       \
-        fer_status st_ = (expr);                                                               \
-        if (st_ != FER_OK)                                                                     \
-            return st_;                                                                        \
-    } while (0)
-
 static fer_layer_spec conv(int out, int k, int stride, int pad, int bias)
 {
     fer_layer_spec s = {.kind = FER_LAYER_CONV2D, .out = out, .k = k, .stride = stride,
@@ -185,7 +178,7 @@ static fer_status validate(const fer_arch *a, const char *origin, fer_shape *sha
                             origin, i, kind);
         fer_shape next;
         fer_layer_cost cost = {0, 0, 0, 0};
-        TRY(op->infer(l, cur, origin, i, &next, &cost));
+        FER_TRY(op->infer(l, cur, origin, i, &next, &cost));
         if (costs)
             costs[i] = cost;
         sz.params += cost.params;
@@ -267,7 +260,7 @@ fer_status fer_arch_describe(const fer_arch *a, const char *origin, FILE *out)
     fer_shape shapes[FER_MAX_LAYERS];
     fer_layer_cost costs[FER_MAX_LAYERS];
     fer_arch_size_info sz;
-    TRY(validate(a, origin, shapes, &sz, costs));
+    FER_TRY(validate(a, origin, shapes, &sz, costs));
     fprintf(out, "%s: input %dx%dx%d, %s head, %d classes\n", a->name[0] ? a->name : origin,
             a->in_c, a->in_h, a->in_w, a->head == FER_HEAD_ARCFACE ? "arcface" : "softmax",
             a->n_classes);
@@ -353,7 +346,7 @@ fer_status fer_arch_from_json_obj(const cJSON *root, const char *origin, fer_hea
     memset(out, 0, sizeof *out);
     if (!cJSON_IsObject(root))
         return fer_fail(FER_ERR_FORMAT, "%s: architecture is not a JSON object", origin);
-    TRY(check_keys(root, top_keys, origin, "architecture"));
+    FER_TRY(check_keys(root, top_keys, origin, "architecture"));
     const cJSON *jn = cJSON_GetObjectItemCaseSensitive(root, "name");
     snprintf(out->name, sizeof out->name, "%s", cJSON_IsString(jn) ? jn->valuestring : "custom");
     const cJSON *jin = cJSON_GetObjectItemCaseSensitive(root, "input");
@@ -364,7 +357,7 @@ fer_status fer_arch_from_json_obj(const cJSON *root, const char *origin, fer_hea
         int dims[3];
         for (int i = 0; i < 3; i++) {
             long long d;
-            TRY(fer_json_int(cJSON_GetArrayItem(jin, i), origin, "input", 1, FER_MAX_INPUT_DIM,
+            FER_TRY(fer_json_int(cJSON_GetArrayItem(jin, i), origin, "input", 1, FER_MAX_INPUT_DIM,
                              &d));
             dims[i] = (int)d;
         }
@@ -379,7 +372,7 @@ fer_status fer_arch_from_json_obj(const cJSON *root, const char *origin, fer_hea
     const cJSON *jc = cJSON_GetObjectItemCaseSensitive(root, "classes");
     if (jc) {
         long long classes;
-        TRY(fer_json_int(jc, origin, "classes", 2, FER_MAX_CLASSES, &classes));
+        FER_TRY(fer_json_int(jc, origin, "classes", 2, FER_MAX_CLASSES, &classes));
         out->n_classes = (int)classes;
     }
     const cJSON *jl = cJSON_GetObjectItemCaseSensitive(root, "layers");
@@ -391,13 +384,13 @@ fer_status fer_arch_from_json_obj(const cJSON *root, const char *origin, fer_hea
                         FER_MAX_LAYERS);
     int i = 0;
     for (const cJSON *it = jl->child; it; it = it->next, i++)
-        TRY(parse_layer(it, i, origin, &out->layers[i]));
+        FER_TRY(parse_layer(it, i, origin, &out->layers[i]));
     out->n_layers = n;
     const cJSON *jh = cJSON_GetObjectItemCaseSensitive(root, "head");
     if (jh) {
         if (!cJSON_IsObject(jh))
             return fer_fail(FER_ERR_FORMAT, "%s: \"head\" must be an object", origin);
-        TRY(check_keys(jh, head_keys, origin, "head"));
+        FER_TRY(check_keys(jh, head_keys, origin, "head"));
         const cJSON *jt = cJSON_GetObjectItemCaseSensitive(jh, "type");
         if (!cJSON_IsString(jt))
             return fer_fail(FER_ERR_FORMAT, "%s: head has no \"type\"", origin);
@@ -412,11 +405,11 @@ fer_status fer_arch_from_json_obj(const cJSON *root, const char *origin, fer_hea
         const cJSON *jm = cJSON_GetObjectItemCaseSensitive(jh, "m");
         double v;
         if (js) {
-            TRY(fer_json_double(js, origin, "head s", 1e-6, FER_MAX_ARC_SCALE, &v));
+            FER_TRY(fer_json_double(js, origin, "head s", 1e-6, FER_MAX_ARC_SCALE, &v));
             out->arc_s = (float)v;
         }
         if (jm) {
-            TRY(fer_json_double(jm, origin, "head m", 0.0, 1.5707, &v));
+            FER_TRY(fer_json_double(jm, origin, "head m", 0.0, 1.5707, &v));
             out->arc_m = (float)v;
         }
     }

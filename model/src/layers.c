@@ -10,13 +10,6 @@
 #include "fer/layer_math.h"
 #include "layer_ops.h"
 
-#define TRY(expr)                                                                              \
-    do {                                                                                       \
-        fer_status st_ = (expr);                                                               \
-        if (st_ != FER_OK)                                                                     \
-            return st_;                                                                        \
-    } while (0)
-
 /* ---- shared helpers ------------------------------------------------------------------- */
 
 /* An integer field; the wide range only guards the conversion, infer applies the caps. */
@@ -26,7 +19,7 @@ static fer_status get_int(const cJSON *jl, const char *key, int def, int *out, c
     char where[64];
     snprintf(where, sizeof where, "layer %d: %s", i, key);
     long long v;
-    TRY(fer_json_int_opt(cJSON_GetObjectItemCaseSensitive(jl, key), origin, where,
+    FER_TRY(fer_json_int_opt(cJSON_GetObjectItemCaseSensitive(jl, key), origin, where,
                          -1000000000LL, 1000000000LL, def, &v));
     *out = (int)v;
     return FER_OK;
@@ -98,11 +91,11 @@ static const char *const conv_keys[] = {"out", "k", "stride", "pad", "bias", "gr
 
 static fer_status conv_parse(const cJSON *jl, const char *origin, int i, fer_layer_spec *l)
 {
-    TRY(get_int(jl, "out", 0, &l->out, origin, i));
-    TRY(get_int(jl, "k", 3, &l->k, origin, i));
-    TRY(get_int(jl, "stride", 1, &l->stride, origin, i));
-    TRY(get_int(jl, "pad", 0, &l->pad, origin, i));
-    TRY(get_int(jl, "groups", 1, &l->groups, origin, i));
+    FER_TRY(get_int(jl, "out", 0, &l->out, origin, i));
+    FER_TRY(get_int(jl, "k", 3, &l->k, origin, i));
+    FER_TRY(get_int(jl, "stride", 1, &l->stride, origin, i));
+    FER_TRY(get_int(jl, "pad", 0, &l->pad, origin, i));
+    FER_TRY(get_int(jl, "groups", 1, &l->groups, origin, i));
     return get_bool(jl, "bias", 1, &l->bias, origin, i);
 }
 
@@ -291,7 +284,7 @@ static const char *const pool_keys[] = {"k", "stride", NULL};
 
 static fer_status pool_parse(const cJSON *jl, const char *origin, int i, fer_layer_spec *l)
 {
-    TRY(get_int(jl, "k", 2, &l->k, origin, i));
+    FER_TRY(get_int(jl, "k", 2, &l->k, origin, i));
     return get_int(jl, "stride", l->k, &l->stride, origin, i);
 }
 
@@ -374,7 +367,7 @@ static const char *const linear_keys[] = {"out", "bias", NULL};
 
 static fer_status linear_parse(const cJSON *jl, const char *origin, int i, fer_layer_spec *l)
 {
-    TRY(get_int(jl, "out", 0, &l->out, origin, i));
+    FER_TRY(get_int(jl, "out", 0, &l->out, origin, i));
     return get_bool(jl, "bias", 1, &l->bias, origin, i);
 }
 
@@ -448,7 +441,7 @@ static fer_status dropout_parse(const cJSON *jl, const char *origin, int i, fer_
     const cJSON *jp = cJSON_GetObjectItemCaseSensitive(jl, "p");
     double p = 0.5;
     if (jp)
-        TRY(fer_json_double(jp, origin, "dropout p", 0.0, 0.999999, &p));
+        FER_TRY(fer_json_double(jp, origin, "dropout p", 0.0, 0.999999, &p));
     l->p = (float)p;
     return FER_OK;
 }
@@ -511,7 +504,7 @@ static fer_status leaky_parse(const cJSON *jl, const char *origin, int i, fer_la
     const cJSON *js = cJSON_GetObjectItemCaseSensitive(jl, "slope");
     double slope = 0.01; /* torch.nn.LeakyReLU's default */
     if (js)
-        TRY(fer_json_double(js, origin, where, 0.0, 1.0, &slope));
+        FER_TRY(fer_json_double(js, origin, where, 0.0, 1.0, &slope));
     l->slope = (float)slope;
     return FER_OK;
 }
@@ -579,8 +572,8 @@ static const char *const avgpool_keys[] = {"k", "stride", "pad", NULL};
 
 static fer_status avgpool_parse(const cJSON *jl, const char *origin, int i, fer_layer_spec *l)
 {
-    TRY(get_int(jl, "k", 2, &l->k, origin, i));
-    TRY(get_int(jl, "stride", l->k, &l->stride, origin, i));
+    FER_TRY(get_int(jl, "k", 2, &l->k, origin, i));
+    FER_TRY(get_int(jl, "stride", l->k, &l->stride, origin, i));
     return get_int(jl, "pad", 0, &l->pad, origin, i);
 }
 

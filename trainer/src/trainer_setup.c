@@ -52,21 +52,16 @@ static fer_status continue_in_resumed_folder(fer_cli *cli)
 
 /* --describe: the network a run would build, without data (so with the architecture's own
  * class count: 7 for the presets). */
-#define FER_TRY_STATUS(expr)                                                                   \
-    do {                                                                                       \
-        fer_status st_ = (expr);                                                               \
-        if (st_ != FER_OK) return st_;                                                         \
-    } while (0)
-
 static fer_status describe_network(const fer_train_options *o)
 {
     fer_arch arch;
     fer_head_kind head = !strcmp(o->head, "arcface") ? FER_HEAD_ARCFACE : FER_HEAD_SOFTMAX;
     if (o->resume[0]) {
-        FER_TRY_STATUS(fer_checkpoint_read_header(o->resume, &arch, NULL));
-        return fer_arch_describe(&arch, o->resume, stdout);
+        fer_status s = fer_checkpoint_read_header(o->resume, &arch, NULL);
+        return s ? s : fer_arch_describe(&arch, o->resume, stdout);
     }
-    FER_TRY_STATUS(fer_arch_load(o->arch, head, &arch));
+    fer_status s = fer_arch_load(o->arch, head, &arch);
+    if (s) return s;
     if (head == FER_HEAD_ARCFACE) {
         arch.arc_s = (float)o->arc_s;
         arch.arc_m = (float)o->arc_m;
