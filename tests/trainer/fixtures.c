@@ -217,8 +217,11 @@ double fx_json_number(const cJSON *obj, const char *key)
     return v->valuedouble;
 }
 
-void fx_same_test_metrics(const char *path_a, const char *path_b)
+void fx_same_test_metrics(const char *runs_dir, const char *exp_a, const char *exp_b)
 {
+    char path_a[4500], path_b[4500];
+    snprintf(path_a, sizeof path_a, "%s/%s/metrics.json", runs_dir, exp_a);
+    snprintf(path_b, sizeof path_b, "%s/%s/metrics.json", runs_dir, exp_b);
     cJSON *a = fx_load_json(path_a), *b = fx_load_json(path_b);
     CHECK(fx_json_number(a, "accuracy") == fx_json_number(b, "accuracy") &&
               fx_json_number(a, "macro_f1") == fx_json_number(b, "macro_f1"),

@@ -46,8 +46,9 @@ char *fx_read_file(const char *path, size_t *n);
 struct cJSON *fx_load_json(const char *path);
 /* obj[key] as a number; the test fails, naming the key, when it is missing or not a number. */
 double fx_json_number(const struct cJSON *obj, const char *key);
-/* Two metrics.json files report the same accuracy, macro-F1 and confusion matrix. */
-void fx_same_test_metrics(const char *path_a, const char *path_b);
+/* RUNS_DIR/EXP_A/metrics.json and RUNS_DIR/EXP_B/metrics.json report the same accuracy,
+ * macro-F1 and confusion matrix. */
+void fx_same_test_metrics(const char *runs_dir, const char *exp_a, const char *exp_b);
 /* Two checkpoints with optimiser state hold the same parameters, buffers, optimiser moments and
  * step count, bit for bit, and the same epoch; the test fails naming the first difference.
  * (fixtures_model.c: needs libfermodel.) */

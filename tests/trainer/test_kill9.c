@@ -124,13 +124,6 @@ static void no_tmp_files(const char *exp)
     closedir(d);
 }
 
-static void same_test_metrics(const char *exp_a, const char *exp_b)
-{
-    char pa[4500], pb[4500];
-    snprintf(pa, sizeof pa, "%s/%s/metrics.json", runs, exp_a);
-    snprintf(pb, sizeof pb, "%s/%s/metrics.json", runs, exp_b);
-    fx_same_test_metrics(pa, pb);
-}
 
 int main(int argc, char **argv)
 {
@@ -195,7 +188,7 @@ int main(int argc, char **argv)
         snprintf(a, sizeof a, "%s/straight/last.fer", runs);
         snprintf(b, sizeof b, "%s/%s/last.fer", runs, exp);
         fx_same_training_state(a, b);
-        same_test_metrics("straight", exp);
+        fx_same_test_metrics(runs, "straight", exp);
     }
     printf("%d of %d trials resumed from a surviving last.fer\n", resumed, TRIALS);
     CHECK(resumed >= 1);

@@ -137,13 +137,6 @@ static void same_weights(const char *exp_a, const char *exp_b)
     fx_same_training_state(pa, pb);
 }
 
-static void same_test_metrics(const char *exp_a, const char *exp_b)
-{
-    char pa[4500], pb[4500];
-    snprintf(pa, sizeof pa, "%s/%s/metrics.json", runs, exp_a);
-    snprintf(pb, sizeof pb, "%s/%s/metrics.json", runs, exp_b);
-    fx_same_test_metrics(pa, pb);
-}
 
 int main(int argc, char **argv)
 {
@@ -200,7 +193,7 @@ int main(int argc, char **argv)
     /* 2. eval-only reproduces the run's test numbers */
     snprintf(path, sizeof path, "%s/full/best.fer", runs);
     EXPECT_EXIT(run_train("full_eval", "--resume", path, NULL, "0"), 0);
-    same_test_metrics("full", "full_eval");
+    fx_same_test_metrics(runs, "full", "full_eval");
 
     /* 3. interrupted mid-epoch (batch 4 of 3-batch epochs) + resumed == uninterrupted */
     EXPECT_EXIT(run_train("straight", NULL, NULL, NULL, "3"), 0);
@@ -216,7 +209,7 @@ int main(int argc, char **argv)
     fer_checkpoint_meta_clear(&meta);
     EXPECT_EXIT(run_train("cut", "--resume", path, NULL, NULL), 0);
     same_weights("straight", "cut");
-    same_test_metrics("straight", "cut");
+    fx_same_test_metrics(runs, "straight", "cut");
     CHECK(count_lines("cut", "history.jsonl") == 3);
     /* ... and is part of that epoch's logged seconds after the resume */
     snprintf(logp, sizeof logp, "%s/cut/history.jsonl", runs);
