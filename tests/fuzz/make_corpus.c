@@ -4,8 +4,8 @@
  *   make_corpus OUT_DIR
  *
  * Checkpoints start from a tiny model saved by fer_checkpoint_save (the library's own writer);
- * a reproducer edits the saved header JSON (or a payload float) and the file is framed again with
- * fer_crc32, so every variant has a valid checksum and reaches the code under test. PNG seeds are
+ * a reproducer edits the saved header JSON (or a payload float) and the file is framed again by
+ * tests/common/ckpt_craft.h (lengths, offset, CRC), so every variant has a valid checksum and reaches the code under test. PNG seeds are
  * written with libpng, metrics.json with fer_metrics_write_json. Text seeds (architecture JSON,
  * configs, CSV, cascades, history lines) are committed as written by hand.
  *
@@ -21,12 +21,10 @@
 #include <sys/stat.h>
 
 #include "fer/checkpoint.h"
-#include "fer/crc.h"
 #include "fer/metrics.h"
 #include "fer/optim.h"
+#include "../common/ckpt_craft.h"
 
-#define FIXED_BYTES 32
-#define ALIGN 64
 
 static const char *out_dir;
 
@@ -69,32 +67,10 @@ static const char *const TINY_ARCH =
     "\"head\":{\"type\":\"softmax\"}}";
 
 typedef struct saved {
-    unsigned char *data;
+    unsigned char *data; /* the file as the library wrote it */
     size_t size;
-    cJSON *hdr;                  /* parsed header */
-    const unsigned char *payload;
-    size_t payload_len;
+    craft_ckpt c;        /* its header JSON and payload, to edit and frame again */
 } saved;
-
-static uint64_t get_u64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static void put_u32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void put_u64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
 
 /* Saves the tiny model (Adam state, config, trainer state) with the library and reads it back. */
 static void save_tiny(saved *s, int with_optimizer)
@@ -158,55 +134,38 @@ static void save_tiny(saved *s, int with_optimizer)
     if (!s->data || fread(s->data, 1, s->size, f) != s->size)
         die("read the saved checkpoint");
     fclose(f);
+    if (craft_read(tmp, &s->c) != 0)
+        die("parse the saved checkpoint");
     remove(tmp);
-    uint32_t json_len = (uint32_t)s->data[12] | (uint32_t)s->data[13] << 8 |
-                        (uint32_t)s->data[14] << 16 | (uint32_t)s->data[15] << 24;
-    uint64_t payload_offset = get_u64(s->data + 16);
-    s->hdr = cJSON_ParseWithLength((const char *)s->data + FIXED_BYTES, json_len);
-    if (!s->hdr)
-        die("parse the saved header");
-    s->payload = s->data + payload_offset;
-    s->payload_len = s->size - 4 - (size_t)payload_offset;
 }
 
 static void saved_free(saved *s)
 {
     free(s->data);
-    cJSON_Delete(s->hdr);
+    craft_free(&s->c);
 }
 
-/* Frames header + payload as a .fer with a valid CRC. payload_shift != 0 moves the payload
- * offset off the 64-byte grid (the header is padded by that many more spaces). */
+/* Frames header + payload as a .fer with a valid CRC (tests/common/ckpt_craft.h).
+ * payload_shift != 0 moves the payload offset off the 64-byte grid. */
 static void write_fer(const char *target, const char *name, const cJSON *hdr,
                       const unsigned char *payload, size_t payload_len, size_t payload_shift)
 {
     char *json = cJSON_PrintUnformatted(hdr);
     if (!json)
         die("print header");
-    size_t json_len = strlen(json);
-    size_t offset = (FIXED_BYTES + json_len + ALIGN - 1) / ALIGN * ALIGN + payload_shift;
-    size_t size = offset + payload_len + 4;
-    unsigned char *buf = calloc(1, size);
-    if (!buf)
-        die("out of memory");
-    memcpy(buf, "FERMODEL", 8);
-    put_u32(buf + 8, 1);
-    put_u32(buf + 12, (uint32_t)json_len);
-    put_u64(buf + 16, offset);
-    put_u64(buf + 24, size);
-    memcpy(buf + FIXED_BYTES, json, json_len);
-    memset(buf + FIXED_BYTES + json_len, ' ', offset - FIXED_BYTES - json_len);
-    memcpy(buf + offset, payload, payload_len);
-    put_u32(buf + size - 4, fer_crc32(0, buf, size - 4));
-    write_bytes(target, name, buf, size);
-    free(buf);
+    const char *path = out_path(target, name);
+    if (craft_write_json(path, json, payload, payload_len, payload_shift) != 0) {
+        fprintf(stderr, "make_corpus: cannot write %s: %s\n", path, strerror(errno));
+        exit(1);
+    }
+    printf("%s\n", path);
     free(json);
 }
 
 /* A copy of the saved header with one edit applied by the caller. */
 static cJSON *header_copy(const saved *s)
 {
-    cJSON *h = cJSON_Duplicate(s->hdr, 1);
+    cJSON *h = cJSON_Duplicate(s->c.hdr, 1);
     if (!h)
         die("duplicate header");
     return h;
@@ -239,7 +198,7 @@ static void write_with_arch(const saved *s, const char *target, const char *name
     if (!a)
         die("reproducer architecture");
     cJSON_ReplaceItemInObjectCaseSensitive(h, "arch", a);
-    write_fer(target, name, h, s->payload, s->payload_len, 0);
+    write_fer(target, name, h, s->c.payload, s->c.payload_bytes, 0);
     cJSON_Delete(h);
 }
 
@@ -284,29 +243,29 @@ static void checkpoints(void)
 
     /* item 6: loaded silently wrong */
     cJSON *h = header_copy(&s);
-    write_fer("checkpoint", "item6_unaligned_payload.fer", h, s.payload, s.payload_len, 4);
+    write_fer("checkpoint", "item6_unaligned_payload.fer", h, s.c.payload, s.c.payload_bytes, 4);
     cJSON_Delete(h);
     h = header_copy(&s);
     set_raw(cJSON_GetObjectItemCaseSensitive(h, "norm"), "std", "1e-300");
-    write_fer("checkpoint", "item6_norm_std_1e-300.fer", h, s.payload, s.payload_len, 0);
+    write_fer("checkpoint", "item6_norm_std_1e-300.fer", h, s.c.payload, s.c.payload_bytes, 0);
     cJSON_Delete(h);
     h = header_copy(&s);
     set_raw(cJSON_GetObjectItemCaseSensitive(h, "norm"), "mean", "1e300");
-    write_fer("checkpoint", "item6_norm_mean_1e300.fer", h, s.payload, s.payload_len, 0);
+    write_fer("checkpoint", "item6_norm_mean_1e300.fer", h, s.c.payload, s.c.payload_bytes, 0);
     cJSON_Delete(h);
-    unsigned char *p = malloc(s.payload_len);
+    unsigned char *p = malloc(s.c.payload_bytes);
     if (!p)
         die("out of memory");
     const float special[2] = {NAN, 1e38f};
     const char *const special_name[2] = {"item6_nan_weight.fer", "item6_1e38_weight.fer"};
     for (int k = 0; k < 2; k++) {
-        memcpy(p, s.payload, s.payload_len);
+        memcpy(p, s.c.payload, s.c.payload_bytes);
         /* first float of layers.0.weight (offset 0), little-endian like the format */
         uint32_t bits;
         memcpy(&bits, &special[k], 4);
-        put_u32(p, bits);
+        craft_put_le_(p, bits, 4);
         h = header_copy(&s);
-        write_fer("checkpoint", special_name[k], h, p, s.payload_len, 0);
+        write_fer("checkpoint", special_name[k], h, p, s.c.payload_bytes, 0);
         cJSON_Delete(h);
     }
     free(p);
@@ -314,28 +273,28 @@ static void checkpoints(void)
     /* item 7: absurd numbers in the header */
     h = header_copy(&s);
     set_raw(tensor(h, 0), "numel", "1e30");
-    write_fer("checkpoint", "item7_numel_1e30.fer", h, s.payload, s.payload_len, 0);
+    write_fer("checkpoint", "item7_numel_1e30.fer", h, s.c.payload, s.c.payload_bytes, 0);
     cJSON_Delete(h);
     h = header_copy(&s);
     set_raw(tensor(h, 0), "numel", "1e999"); /* cJSON reads it as infinity */
-    write_fer("checkpoint", "item7_numel_inf.fer", h, s.payload, s.payload_len, 0);
+    write_fer("checkpoint", "item7_numel_inf.fer", h, s.c.payload, s.c.payload_bytes, 0);
     cJSON_Delete(h);
     h = header_copy(&s);
     cJSON *shape = cJSON_GetObjectItemCaseSensitive(tensor(h, 0), "shape");
     cJSON_ReplaceItemInArray(shape, 0, cJSON_CreateRaw("1e12"));
-    write_fer("checkpoint", "item7_shape_1e12.fer", h, s.payload, s.payload_len, 0);
+    write_fer("checkpoint", "item7_shape_1e12.fer", h, s.c.payload, s.c.payload_bytes, 0);
     cJSON_Delete(h);
     h = header_copy(&s);
     set_raw(h, "epoch", "1e300");
-    write_fer("checkpoint", "item7_epoch_1e300.fer", h, s.payload, s.payload_len, 0);
+    write_fer("checkpoint", "item7_epoch_1e300.fer", h, s.c.payload, s.c.payload_bytes, 0);
     cJSON_Delete(h);
     h = header_copy(&s);
     set_number(h, "version", -1);
-    write_fer("checkpoint", "item7_version_-1.fer", h, s.payload, s.payload_len, 0);
+    write_fer("checkpoint", "item7_version_-1.fer", h, s.c.payload, s.c.payload_bytes, 0);
     cJSON_Delete(h);
     h = header_copy(&s);
     set_raw(cJSON_GetObjectItemCaseSensitive(h, "optimizer"), "step", "1e300");
-    write_fer("checkpoint", "item7_optimizer_step_1e300.fer", h, s.payload, s.payload_len, 0);
+    write_fer("checkpoint", "item7_optimizer_step_1e300.fer", h, s.c.payload, s.c.payload_bytes, 0);
     cJSON_Delete(h);
     /* item 7: trainer state from last.fer */
     static const struct {
@@ -350,14 +309,14 @@ static void checkpoints(void)
         h = header_copy(&s);
         set_raw(cJSON_GetObjectItemCaseSensitive(h, "state"), state_edits[i].key,
                 state_edits[i].raw);
-        write_fer("checkpoint", state_edits[i].name, h, s.payload, s.payload_len, 0);
+        write_fer("checkpoint", state_edits[i].name, h, s.c.payload, s.c.payload_bytes, 0);
         cJSON_Delete(h);
     }
     h = header_copy(&s);
     set_raw(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(h, "state"),
                                              "schedule"),
             "kind", "77");
-    write_fer("checkpoint", "item7_state_schedule_kind_77.fer", h, s.payload, s.payload_len, 0);
+    write_fer("checkpoint", "item7_state_schedule_kind_77.fer", h, s.c.payload, s.c.payload_bytes, 0);
     cJSON_Delete(h);
     saved_free(&s);
 }

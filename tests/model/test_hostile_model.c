@@ -23,10 +23,6 @@ static char dir[64];
 static char base_path[128];
 static fer_backend *backend;
 
-/* cJSON never prints infinity; a test puts this number in and the writer swaps the text. */
-#define INF_SENTINEL 987654321987.0
-#define INF_SENTINEL_TEXT "987654321987"
-
 typedef void (*mutate_fn)(cJSON *hdr, unsigned char *payload, size_t payload_bytes);
 
 static cJSON *layer(cJSON *hdr, int i)
@@ -103,7 +99,9 @@ static void numel_1e30(cJSON *h, unsigned char *p, size_t n)
 static void numel_inf(cJSON *h, unsigned char *p, size_t n)
 {
     (void)p, (void)n;
-    set_num(tensor(h, 0), "numel", INF_SENTINEL);
+    /* raw text: cJSON never prints infinity, but reads 1e999 as one */
+    cJSON_DeleteItemFromObject(tensor(h, 0), "numel");
+    cJSON_AddRawToObject(tensor(h, 0), "numel", "1e999");
 }
 static void shape_1e12(cJSON *h, unsigned char *p, size_t n)
 {
@@ -191,7 +189,7 @@ static const hostile_case cases[] = {
     {"item7_input_4096", input_4096, 0, 1, 0, "more than"},
     {"item7_classes_1e300", classes_1e300, 0, 1, 0, "\"classes\""},
     {"item7_numel_1e30", numel_1e30, 0, 1, 0, "numel"},
-    {"item7_numel_inf", numel_inf, 0, 1, 0, "numel"},
+    {"item7_numel_inf", numel_inf, 0, 1, 0, "\"tensor 0 numel\" must be an integer"},
     {"item7_shape_1e12", shape_1e12, 0, 0, 0, "shape"},
     {"item7_epoch_1e300", epoch_1e300, 0, 0, 0, "\"epoch\""},
     {"item7_version_minus1", version_minus1, 0, 1, 0, "\"version\""},
@@ -223,14 +221,7 @@ static void run_case(const hostile_case *hc)
     CHECK(craft_read(base_path, &c) == 0, "%s: cannot read the base checkpoint", hc->name);
     if (hc->mutate)
         hc->mutate(c.hdr, c.payload, c.payload_bytes);
-    char *json = cJSON_PrintUnformatted(c.hdr);
-    char *at = json ? strstr(json, INF_SENTINEL_TEXT) : NULL;
-    if (at) { /* "987654321987" -> "1e999" padded with spaces: same length, still valid JSON */
-        memcpy(at, "1e999       ", strlen(INF_SENTINEL_TEXT));
-    }
-    CHECK(json && craft_write_json(path, json, c.payload, c.payload_bytes, hc->misalign) == 0,
-          "%s: cannot write", hc->name);
-    free(json);
+    CHECK(craft_write(path, &c, hc->misalign) == 0, "%s: cannot write", hc->name);
     craft_free(&c);
 
     fer_model *m = NULL;
