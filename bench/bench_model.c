@@ -1,12 +1,16 @@
-/* SimpleCNN throughput on one backend, through the public model API (what fer-train and the
+/* Model throughput on one backend, through the public model API (what fer-train and the
  * GStreamer elements run):
  *   train    - forward (training mode) + cross-entropy + backward + clip 5.0 + Adam, img/s
  *   infer    - eval-mode forward with logits downloaded, img/s
  *   latency  - batch-1 eval forward on the given thread count, ms per image
+ *   flops    - FLOP of one image's inference and training step (no backend needed)
+ *   json     - the architecture's JSON (fer_arch_to_json), for bench/torch_ref.py --arch-json
  * Random inputs and labels, warm-up iterations first (workspaces reach steady state there).
  * Prints one line per timed iteration, `<mode> <value>`, for bench/run.sh to collect.
- * Usage: bench_model <train|infer|latency|flops> [backend=cpu] [threads=2] [batch=256] [iters=3]
- *        [warmup=1] [--amp] */
+ * Usage: bench_model <train|infer|latency|flops|json> [backend=cpu] [threads=2] [batch=256]
+ *        [iters=3] [warmup=1] [--amp]
+ * The network is $FER_BENCH_ARCH: a preset name or an architecture JSON path (softmax head;
+ * default simplecnn). The timed modes print it first as `# arch: NAME`. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,39 +41,30 @@ static void check(fer_status st, const char *what)
     }
 }
 
-/* Multiply-adds of one forward pass per image, and of the first layer's convolutions (whose
- * input gradient a training step skips). */
+/* Multiply-adds of one forward pass per image (fer_arch_sizes: every layer and the head), and
+ * of the first layer when it is a convolution on the network input: its input gradient is the
+ * one a training step skips. */
 static void count_macs(const fer_arch *a, double *fwd, double *first_conv)
 {
-    int c = a->in_c, h = a->in_h, w = a->in_w, seen_conv = 0;
-    *fwd = *first_conv = 0;
-    for (int i = 0; i < a->n_layers; i++) {
-        const fer_layer_spec *l = &a->layers[i];
-        if (l->kind == FER_LAYER_CONV2D) {
-            int oh = (h + 2 * l->pad - l->k) / l->stride + 1, ow = (w + 2 * l->pad - l->k) / l->stride + 1;
-            double m = (double)oh * ow * l->out * c * l->k * l->k;
-            *fwd += m;
-            if (!seen_conv)
-                *first_conv = m;
-            seen_conv = 1;
-            c = l->out, h = oh, w = ow;
-        } else if (l->kind == FER_LAYER_MAXPOOL2D) {
-            h = (h - l->k) / l->stride + 1, w = (w - l->k) / l->stride + 1;
-        } else if (l->kind == FER_LAYER_FLATTEN) {
-            c = c * h * w, h = w = 1;
-        } else if (l->kind == FER_LAYER_LINEAR) {
-            *fwd += (double)c * l->out;
-            c = l->out;
-        }
+    fer_arch_size_info info;
+    check(fer_arch_sizes(a, "bench_model", &info), "arch");
+    *fwd = (double)info.macs;
+    *first_conv = 0;
+    const fer_layer_spec *l = &a->layers[0];
+    if (a->n_layers > 0 && l->kind == FER_LAYER_CONV2D) {
+        int oh = (a->in_h + 2 * l->pad - l->k) / l->stride + 1;
+        int ow = (a->in_w + 2 * l->pad - l->k) / l->stride + 1;
+        int groups = l->groups > 0 ? l->groups : 1;
+        *first_conv = (double)oh * ow * l->out * (a->in_c / groups) * l->k * l->k;
     }
-    *fwd += (double)c * a->n_classes;
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_model <train|infer|latency|flops> [backend] [threads] "
-                        "[batch] [iters] [warmup] [--amp]\n");
+        fprintf(stderr, "usage: bench_model <train|infer|latency|flops|json> [backend] [threads] "
+                        "[batch] [iters] [warmup] [--amp]   (network: $FER_BENCH_ARCH, a preset "
+                        "or JSON path; default simplecnn)\n");
         return 2;
     }
     const char *mode = argv[1];
@@ -84,8 +79,21 @@ int main(int argc, char **argv)
         clock_div = threads > 0 ? threads : 1;
     }
 
+    const char *arch_name = getenv("FER_BENCH_ARCH");
+    if (!arch_name || !*arch_name)
+        arch_name = "simplecnn";
     fer_arch arch;
-    check(fer_arch_preset("simplecnn", FER_HEAD_SOFTMAX, &arch), "arch");
+    check(fer_arch_load(arch_name, FER_HEAD_SOFTMAX, &arch), "arch");
+    if (strcmp(mode, "json") == 0) {
+        char *text = fer_arch_to_json(&arch);
+        if (!text) {
+            fprintf(stderr, "bench_model: out of memory\n");
+            return 1;
+        }
+        printf("%s\n", text);
+        free(text);
+        return 0;
+    }
     if (strcmp(mode, "flops") == 0) {
         double fwd, first;
         count_macs(&arch, &fwd, &first);
@@ -98,6 +106,7 @@ int main(int argc, char **argv)
     if (amp)
         check(fer_backend_set_precision(b, FER_PREC_BF16), "--amp");
     printf("# backend: %s\n", fer_backend_note(b));
+    printf("# arch: %s\n", arch.name);
     fer_model *m;
     check(fer_model_new(&arch, b, batch, &m), "model");
     check(fer_model_init(m, 42), "init");
