@@ -1,8 +1,11 @@
 #!/bin/sh
 # CPU benchmark: our "cpu" backend against PyTorch on the same machine, alternating.
 #
-#   bench/run.sh [--rounds N] [--batch B] [--threads T] [--build DIR] [--no-torch]
+#   bench/run.sh [--rounds N] [--batch B] [--threads T] [--build DIR] [--no-torch] [--arch NAME]
 #
+# --arch NAME: the network, a preset name or an architecture JSON path (default: SimpleCNN);
+# both sides run it (bench_model through FER_BENCH_ARCH, PyTorch through bench_model's JSON dump
+# and torch_ref.py --arch-json).
 # Builds bench_model and bench_sgemm (meson + ninja, DIR defaults to build-bench in the source
 # tree), measures the SGEMM ceiling, then runs N rounds (default 5); each round runs, one after
 # the other, ours, PyTorch eager NCHW and PyTorch channels_last (+ TorchScript freeze for
@@ -17,7 +20,7 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-rounds=5 batch=256 threads=2 build="$root/build-bench" torch=1
+rounds=5 batch=256 threads=2 build="$root/build-bench" torch=1 arch=
 while [ $# -gt 0 ]; do
     case "$1" in
     --rounds) rounds=$2; shift 2 ;;
@@ -25,7 +28,8 @@ while [ $# -gt 0 ]; do
     --threads) threads=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
     --no-torch) torch=0; shift ;;
-    -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
+    --arch) arch=$2; shift 2 ;;
+    -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -51,6 +55,22 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
+# ---- the network ---------------------------------------------------------------------------
+# the positional parameters become torch_ref.py's network arguments (none for SimpleCNN)
+set --
+if [ -n "$arch" ]; then
+    export FER_BENCH_ARCH="$arch"
+    "$bm" json >"$tmp/arch.json" || { echo "run.sh: cannot load architecture '$arch'" >&2; exit 1; }
+    set -- --arch-json "$tmp/arch.json"
+    arch_name=$(sed -n 's/.*"name":"\([^"]*\)".*/\1/p' "$tmp/arch.json")
+    arch_in=$(sed -n 's/.*"input":\[\([0-9]*\),\([0-9]*\),\([0-9]*\)\].*/\1x\2x\3/p' "$tmp/arch.json")
+    arch_classes=$(sed -n 's/.*"classes":\([0-9]*\).*/\1/p' "$tmp/arch.json")
+    title="$arch_name ($arch_in, $arch_classes classes)"
+else
+    unset FER_BENCH_ARCH
+    title="SimpleCNN (1x48x48, 7 classes)"
+fi
+
 # ---- measurements ----------------------------------------------------------------------------
 "$bm" flops >"$tmp/flops"
 
@@ -66,17 +86,17 @@ while [ "$r" -le "$rounds" ]; do
     run "$tmp/sgemm" "$bs" "$threads" 2048 2
     run "$tmp/ours_train" "$bm" train cpu "$threads" "$batch" 2 1
     if [ "$torch" = 1 ]; then
-        run "$tmp/eager_train" "$py" "$here/torch_ref.py" train --variant eager --threads "$threads" --batch "$batch" --iters 2
-        run "$tmp/cl_train" "$py" "$here/torch_ref.py" train --variant cl --threads "$threads" --batch "$batch" --iters 2
+        run "$tmp/eager_train" "$py" "$here/torch_ref.py" train --variant eager --threads "$threads" --batch "$batch" --iters 2 "$@"
+        run "$tmp/cl_train" "$py" "$here/torch_ref.py" train --variant cl --threads "$threads" --batch "$batch" --iters 2 "$@"
     fi
     run "$tmp/ours_infer" "$bm" infer cpu "$threads" "$batch" 3 1
     if [ "$torch" = 1 ]; then
-        run "$tmp/eager_infer" "$py" "$here/torch_ref.py" infer --variant eager --threads "$threads" --batch "$batch" --iters 3
-        run "$tmp/cl_infer" "$py" "$here/torch_ref.py" infer --variant cl --threads "$threads" --batch "$batch" --iters 3
+        run "$tmp/eager_infer" "$py" "$here/torch_ref.py" infer --variant eager --threads "$threads" --batch "$batch" --iters 3 "$@"
+        run "$tmp/cl_infer" "$py" "$here/torch_ref.py" infer --variant cl --threads "$threads" --batch "$batch" --iters 3 "$@"
     fi
     run "$tmp/ours_lat" "$bm" latency cpu 1 1 20 10
     if [ "$torch" = 1 ]; then
-        run "$tmp/eager_lat" "$py" "$here/torch_ref.py" latency --variant eager --threads 1 --batch 1 --iters 20 --warmup 10
+        run "$tmp/eager_lat" "$py" "$here/torch_ref.py" latency --variant eager --threads 1 --batch 1 --iters 20 --warmup 10 "$@"
     fi
     r=$((r + 1))
 done
@@ -112,7 +132,7 @@ cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 isa=$(grep -q avx512f /proc/cpuinfo && echo "AVX-512" || (grep -q avx2 /proc/cpuinfo && echo "AVX2+FMA" || echo "no AVX2"))
 note=$(sed -n 's/^# backend: //p' "$tmp/ours_train" | head -n 1)
 
-echo "fer CPU benchmark - SimpleCNN (1x48x48, 7 classes), $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "fer CPU benchmark - $title, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "ours: $note"
 echo "machine: $cpu, $(nproc) cores, $isa; torch: $([ "$torch" = 1 ] && "$py" -c 'import torch; print(torch.__version__)' || echo 'not run')"
 echo "load average (1/5/15 min) before: $load_before, after: $load_after"

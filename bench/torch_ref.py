@@ -6,13 +6,19 @@ The network is SimpleCNN as the seed defines it (three blocks of conv3x3-BN-ReLU
 written here from the architecture description. Same work as bench_model: training step =
 forward + cross-entropy + backward + clip_grad_norm_(5.0) + Adam; inference = eval forward.
 
+--arch-json FILE: the network of an architecture JSON (bench_model json writes it), built by
+bench/torch_arch.py, instead of SimpleCNN; input shape and classes come from the JSON.
+
 Variants (--variant):
   eager  NCHW eager mode, the seed's code path
-  cl     channels_last; for inference also TorchScript script + freeze (the best measured)
+  cl     channels_last; for inference also TorchScript script + freeze (the best measured; an
+         --arch-json network is traced instead of scripted, its forward walks a graph)
 Prints one line per timed iteration: `train_img_s X`, `infer_img_s X` or `latency_ms X`.
 Exit status 3 with a message when torch is not importable.
 """
 import argparse
+import json
+import os
 import sys
 import time
 
@@ -52,6 +58,7 @@ def main():
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--iters", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--arch-json", metavar="FILE", help="architecture JSON instead of SimpleCNN")
     args = ap.parse_args()
     try:
         import torch
@@ -60,10 +67,19 @@ def main():
         return 3
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
-    model = build(torch)
-    x = torch.randn(args.batch, 1, 48, 48)
-    y = torch.randint(0, 7, (args.batch,))
     cl = args.variant == "cl"
+    in_shape, classes = (1, 48, 48), 7
+    if args.arch_json:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import torch_arch
+        with open(args.arch_json) as f:
+            arch = json.load(f)
+        model = torch_arch.build(arch, channels_last=cl)
+        in_shape, classes = tuple(arch.get("input", in_shape)), int(arch.get("classes", classes))
+    else:
+        model = build(torch)
+    x = torch.randn(args.batch, *in_shape)
+    y = torch.randint(0, classes, (args.batch,))
     if cl:
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
@@ -84,7 +100,8 @@ def main():
         fn = model
         if cl:
             with torch.no_grad():
-                fn = torch.jit.freeze(torch.jit.script(model))
+                compiled = torch.jit.trace(model, x) if args.arch_json else torch.jit.script(model)
+                fn = torch.jit.freeze(compiled)
 
         def step():
             with torch.no_grad():
