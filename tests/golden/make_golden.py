@@ -3,6 +3,7 @@
 
 Run only to regenerate (the C tests never need Python):
     /usr/bin/python3 tests/golden/make_golden.py [output_dir]      # Debian python3-torch
+    /usr/bin/python3 tests/golden/make_golden.py output_dir resnet # golden_resnet.bin alone
 
 Everything the C side needs to rebuild the same inputs is *computed*, not stored: the input batch,
 the initial weights (fer_model_init) and the dropout masks all come from the counter-based
@@ -27,6 +28,7 @@ training forward. The chosen seed is stored in the fixture ("dropout_seed0").
 Large tensors are stored as a strided sample (1024 values) plus float64 sum, sum of |x| and L2
 norm of the whole tensor; tensors of <= 2048 elements are stored whole.
 """
+import json
 import math
 import os
 import struct
@@ -36,6 +38,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
+import torch_arch  # noqa: E402  (bench/torch_arch.py: a module from an architecture JSON)
 
 # ---- the counter-based RNG (fer/rng_math.h) -------------------------------------------------
 U = np.uint64
@@ -553,6 +558,110 @@ def run_ops(outdir):
     fx.write(os.path.join(outdir, "golden_ops.bin"))
 
 
+# ---- a residual graph network (golden_resnet.json) ------------------------------------------
+RESNET_SEED = 9          # torch.manual_seed before building the net and perturbing it
+RESNET_BATCH = 3
+RESNET_LABELS = [4, 1, 6]
+RESNET_X_STREAM = 3      # input batch: rng_substream(X_SEED, RESNET_X_STREAM)
+RESNET_ADAM = dict(lr=1e-3)
+RESNET_MARGIN = 1e-4     # minimum distance of an activation's input from its kinks
+# kinks of the piecewise activations (prelu/relu/leaky_relu at 0, relu6 also at 6, hardswish +-3)
+RESNET_KINKS = {nn.ReLU: (0.0,), nn.LeakyReLU: (0.0,), nn.PReLU: (0.0,), nn.ReLU6: (0.0, 6.0),
+                nn.Hardswish: (-3.0, 3.0)}
+
+
+def resnet_arch():
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden_resnet.json")) as f:
+        return json.load(f)
+
+
+def bias_before_batchnorm(arch, net):
+    """Nodes whose bias feeds only batch norms: in training mode the norm removes the bias, so its
+    gradient is zero up to rounding (noise that Adam turns into full-size steps)."""
+    consumers = {}
+    for i, src in enumerate(net.sources):
+        for s in src:
+            consumers.setdefault(s, []).append(i)
+    out = []
+    for i, node in enumerate(arch["layers"]):
+        users = consumers.get(i, [])
+        if (node["type"] in ("linear", "conv2d") and node.get("bias", True) and users
+                and all(arch["layers"][u]["type"].startswith("batchnorm") for u in users)):
+            out.append(i)
+    return out
+
+
+def run_resnet(outdir):
+    """golden_resnet.json (residual add, channel padding, squeeze-excitation gate, concat,
+    prelu, batchnorm1d): PyTorch's initial weights for RESNET_SEED with the batch norms' affine
+    and running statistics moved away from 1/0 and the prelu slopes away from 0.25, all stored;
+    one training forward/backward (logits, cross-entropy, every gradient); then 3 Adam steps on
+    the same batch (lr 1e-3, torch's defaults otherwise, no clipping): the weights and batch-norm
+    buffers after them. A bias that feeds only a batch norm (bias_before_batchnorm, -1 ends the
+    list) has a gradient of rounding noise, which Adam turns into +-lr steps of random sign; its
+    value after every step is stored (adam_step<k>/...) so the C test can follow torch's path
+    instead of its own noise (the norm's running mean depends on it). The smallest distance of an activation's input from its kinks over the
+    three training forwards must stay above RESNET_MARGIN, so float rounding cannot flip one."""
+    arch = resnet_arch()
+    torch.manual_seed(RESNET_SEED)
+    net = torch_arch.build(arch)
+    with torch.no_grad():
+        for mod in net.layers:
+            if isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                n = mod.num_features
+                mod.weight.copy_(1.0 + 0.25 * (2 * torch.rand(n) - 1))
+                mod.bias.copy_(0.25 * (2 * torch.rand(n) - 1))
+                mod.running_mean.copy_(0.1 * (2 * torch.rand(n) - 1))
+                mod.running_var.copy_(1.0 + 0.5 * torch.rand(n))
+            elif isinstance(mod, nn.PReLU):
+                mod.weight.copy_(0.25 + 0.2 * (2 * torch.rand(mod.weight.numel()) - 1))
+    named = list(net.state_dict(keep_vars=True).items())
+    params = [t for _, t in named if t.requires_grad]
+    c, h, w = arch["input"]
+    x = torch.from_numpy(rng_symmetric(rng_substream(X_SEED, RESNET_X_STREAM),
+                                       RESNET_BATCH * c * h * w)).view(RESNET_BATCH, c, h, w)
+    y = torch.tensor(RESNET_LABELS, dtype=torch.int64)
+    margin = [math.inf]
+
+    def kink_distance(module, inputs, output):
+        v = inputs[0].detach()
+        for k in RESNET_KINKS[type(module)]:
+            margin[0] = min(margin[0], float((v - k).abs().min()))
+
+    for mod in net.layers:
+        if type(mod) in RESNET_KINKS:
+            mod.register_forward_hook(kink_distance)
+    fx = Fixture()
+    fx.add("labels", np.array(RESNET_LABELS, dtype=np.int32))
+    pinned = bias_before_batchnorm(arch, net)
+    fx.add("bias_before_batchnorm", np.array(pinned + [-1], dtype=np.int32))
+    for name, t in named:
+        fx.add("init/" + name, t2n(t).astype(np.float32))
+    net.train()
+    opt = torch.optim.Adam(params, **RESNET_ADAM)
+    for step in range(STEPS):
+        opt.zero_grad(set_to_none=True)
+        logits = net(x)
+        loss = F.cross_entropy(logits, y)
+        loss.backward()
+        if step == 0:
+            fx.add("train/logits", t2n(logits))
+            fx.add("train/loss", np.array([loss.item()], dtype=np.float32))
+            for name, t in named:
+                if t.requires_grad:
+                    fx.add("train/grad/" + name, t2n(t.grad))
+        opt.step()
+        for i in pinned:  # the bias's trajectory, for the C test to follow
+            fx.add(f"adam_step{step + 1}/layers.{i}.bias", t2n(net.layers[i].bias))
+    for name, t in named:
+        fx.add("adam3/" + name, t2n(t).astype(np.float32))
+    print(f"golden_resnet: smallest distance of an activation input from a kink {margin[0]:.3g}")
+    if margin[0] < RESNET_MARGIN:
+        sys.exit("golden_resnet: an activation input is within %g of a kink; pick another "
+                 "RESNET_SEED" % RESNET_MARGIN)
+    fx.write(os.path.join(outdir, "golden_resnet.bin"))
+
+
 def main():
     outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
     torch.set_num_threads(1)
@@ -573,7 +682,12 @@ def main():
     run_init(outdir)
     run_ops(outdir)
     run_groupconv(outdir)
+    run_resnet(outdir)
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 2 and sys.argv[2] == "resnet":  # that fixture alone
+        torch.set_num_threads(1)
+        run_resnet(sys.argv[1])
+    else:
+        main()
