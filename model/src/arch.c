@@ -135,9 +135,111 @@ static int is_preset(const char *name)
 
 /* ---- validation and shape inference -------------------------------------------------- */
 
+int fer_arch_node_inputs(const fer_arch *a, int i, int *out)
+{
+    const fer_layer_spec *l = &a->layers[i];
+    if (l->n_inputs <= 0) {
+        out[0] = i - 1; /* node 0: FER_INPUT_NODE */
+        return 1;
+    }
+    int n = l->n_inputs < FER_MAX_INPUTS ? l->n_inputs : FER_MAX_INPUTS;
+    for (int k = 0; k < n; k++)
+        out[k] = l->inputs[k];
+    return n;
+}
+
+/* "layer 3" or "layer 3 'b1_conv'": how messages name node i */
+static void node_label(const fer_layer_spec *l, int i, char *buf, size_t cap)
+{
+    if (l->name[0])
+        snprintf(buf, cap, "layer %d '%s'", i, l->name);
+    else
+        snprintf(buf, cap, "layer %d", i);
+}
+
+/* Names are identifiers, so they print and parse back the same everywhere. */
+static int valid_node_name(const char *name)
+{
+    size_t n = strnlen(name, FER_NAME_LEN);
+    if (n == 0 || n >= FER_NAME_LEN || strcmp(name, "input") == 0)
+        return 0;
+    for (size_t k = 0; k < n; k++) {
+        char c = name[k];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.'))
+            return 0;
+    }
+    return 1;
+}
+
+/* The graph checks that need no shapes: names, input indices (earlier nodes only: the stored
+ * order is topological), arity, and that every node leads to the output (the last node). */
+static fer_status check_graph(const fer_arch *a, const char *origin)
+{
+    int leads[FER_MAX_LAYERS] = {0};
+    for (int i = 0; i < a->n_layers; i++) {
+        const fer_layer_spec *l = &a->layers[i];
+        const fer_layer_op *op = fer_layer_op_of(l->kind);
+        char node[64];
+        node_label(l, i, node, sizeof node);
+        if (!op)
+            return fer_fail(FER_ERR_FORMAT, "%s: %s has unknown kind %d", origin, node,
+                            (int)l->kind);
+        if (memchr(l->name, 0, FER_NAME_LEN) == NULL || (l->name[0] && !valid_node_name(l->name)))
+            return fer_fail(FER_ERR_FORMAT, "%s: layer %d has an invalid name (letters, digits, "
+                            "'_', '-', '.', at most %d characters, not \"input\")", origin, i,
+                            FER_NAME_LEN - 1);
+        for (int j = 0; l->name[0] && j < i; j++)
+            if (strcmp(a->layers[j].name, l->name) == 0)
+                return fer_fail(FER_ERR_FORMAT, "%s: %s: the name is already used by layer %d",
+                                origin, node, j);
+        if (l->n_inputs < 0 || l->n_inputs > FER_MAX_INPUTS)
+            return fer_fail(FER_ERR_FORMAT, "%s: %s (%s) has %d inputs (at most %d)", origin, node,
+                            op->type, l->n_inputs, FER_MAX_INPUTS);
+        int in[FER_MAX_INPUTS];
+        int n_in = fer_arch_node_inputs(a, i, in);
+        if (n_in < op->min_inputs || n_in > op->max_inputs) {
+            if (op->min_inputs == op->max_inputs)
+                return fer_fail(FER_ERR_FORMAT, "%s: %s (%s) needs %d input%s (got %d)", origin,
+                                node, op->type, op->min_inputs, op->min_inputs == 1 ? "" : "s",
+                                n_in);
+            return fer_fail(FER_ERR_FORMAT, "%s: %s (%s) needs %d to %d inputs (got %d)", origin,
+                            node, op->type, op->min_inputs, op->max_inputs, n_in);
+        }
+        for (int k = 0; k < n_in; k++) {
+            if (in[k] < FER_INPUT_NODE || in[k] >= i)
+                return fer_fail(FER_ERR_FORMAT, "%s: %s (%s): input %d is node %d, not an "
+                                "earlier node (a cycle, or nodes out of order)", origin, node,
+                                op->type, k, in[k]);
+            for (int q = 0; q < k; q++)
+                if (in[q] == in[k])
+                    return fer_fail(FER_ERR_FORMAT, "%s: %s (%s) takes the same input twice",
+                                    origin, node, op->type);
+            if (l->n_inputs > 0 && in[k] >= 0 && !a->layers[in[k]].name[0])
+                return fer_fail(FER_ERR_FORMAT, "%s: %s (%s): input %d (layer %d) has no name",
+                                origin, node, op->type, k, in[k]);
+        }
+    }
+    /* every node must lead to the output: mark backwards from the last node */
+    leads[a->n_layers - 1] = 1;
+    for (int i = a->n_layers - 1; i >= 0; i--) {
+        char node[64];
+        node_label(&a->layers[i], i, node, sizeof node);
+        if (!leads[i])
+            return fer_fail(FER_ERR_FORMAT, "%s: %s (%s) does not lead to the output (the last "
+                            "node)", origin, node, fer_layer_kind_name(a->layers[i].kind));
+        int in[FER_MAX_INPUTS];
+        int n_in = fer_arch_node_inputs(a, i, in);
+        for (int k = 0; k < n_in; k++)
+            if (in[k] >= 0)
+                leads[in[k]] = 1;
+    }
+    return FER_OK;
+}
+
 /* Every count is a long long built from ints that the checks below bound first, so no product
  * can overflow before it is compared with its cap. */
-static fer_status validate(const fer_arch *a, const char *origin, fer_shape *shapes,
+static fer_status validate(const fer_arch *a, const char *origin, fer_shape *shapes_out,
                            fer_arch_size_info *info, fer_layer_cost *costs)
 {
     if (a->in_c <= 0 || a->in_h <= 0 || a->in_w <= 0 || a->in_c > FER_MAX_INPUT_DIM ||
@@ -161,24 +263,31 @@ static fer_status validate(const fer_arch *a, const char *origin, fer_shape *sha
     if (in_floats > FER_MAX_SAMPLE_FLOATS)
         return fer_fail(FER_ERR_FORMAT, "%s: input %dx%dx%d has more than %d values", origin,
                         a->in_c, a->in_h, a->in_w, FER_MAX_SAMPLE_FLOATS);
+    FER_TRY(check_graph(a, origin));
     fer_arch_size_info sz = {0, 0, 0, in_floats, 0};
-    fer_shape cur = {a->in_c, a->in_h, a->in_w, 0};
+    const fer_shape input = {a->in_c, a->in_h, a->in_w, 0};
+    fer_shape shapes[FER_MAX_LAYERS];
     for (int i = 0; i < a->n_layers; i++) {
         const fer_layer_spec *l = &a->layers[i];
         const fer_layer_op *op = fer_layer_op_of(l->kind);
-        if (!op)
-            return fer_fail(FER_ERR_FORMAT, "%s: layer %d has unknown kind %d", origin, i,
-                            (int)l->kind);
         const char *kind = op->type;
-        if (op->image_input && cur.flat)
-            return fer_fail(FER_ERR_FORMAT, "%s: layer %d (%s) after flatten", origin, i, kind);
-        if (op->flat_input && !cur.flat)
-            return fer_fail(FER_ERR_FORMAT,
-                            "%s: layer %d (%s) needs a flattened input (add a flatten layer)",
-                            origin, i, kind);
+        char node[64];
+        node_label(l, i, node, sizeof node);
+        int src[FER_MAX_INPUTS];
+        fer_shape in[FER_MAX_INPUTS];
+        int n_in = fer_arch_node_inputs(a, i, src);
+        for (int k = 0; k < n_in; k++) {
+            in[k] = src[k] == FER_INPUT_NODE ? input : shapes[src[k]];
+            if (op->image_input && in[k].flat)
+                return fer_fail(FER_ERR_FORMAT, "%s: %s (%s) after flatten", origin, node, kind);
+            if (op->flat_input && !in[k].flat)
+                return fer_fail(FER_ERR_FORMAT,
+                                "%s: %s (%s) needs a flattened input (add a flatten layer)",
+                                origin, node, kind);
+        }
         fer_shape next;
         fer_layer_cost cost = {0, 0, 0, 0};
-        FER_TRY(op->infer(l, cur, origin, i, &next, &cost));
+        FER_TRY(op->infer(l, in, n_in, origin, node, &next, &cost));
         if (costs)
             costs[i] = cost;
         sz.params += cost.params;
@@ -187,24 +296,25 @@ static fer_status validate(const fer_arch *a, const char *origin, fer_shape *sha
         sz.n_tensors += cost.tensors;
         long long c = next.c, h = next.h, w = next.w;
         if (c <= 0 || h <= 0 || w <= 0)
-            return fer_fail(FER_ERR_FORMAT, "%s: layer %d (%s) output would be empty (%lldx%lldx"
-                            "%lld)", origin, i, kind, c, h, w);
+            return fer_fail(FER_ERR_FORMAT, "%s: %s (%s) output would be empty (%lldx%lldx"
+                            "%lld)", origin, node, kind, c, h, w);
         long long floats = c * h * w;
         if (floats > FER_MAX_SAMPLE_FLOATS)
-            return fer_fail(FER_ERR_FORMAT, "%s: layer %d (%s) output %lldx%lldx%lld has more than "
-                            "%d values", origin, i, kind, c, h, w, FER_MAX_SAMPLE_FLOATS);
+            return fer_fail(FER_ERR_FORMAT, "%s: %s (%s) output %lldx%lldx%lld has more than "
+                            "%d values", origin, node, kind, c, h, w, FER_MAX_SAMPLE_FLOATS);
         if (floats > sz.max_floats)
             sz.max_floats = floats;
         if (sz.params + sz.buffers > FER_MAX_PARAMS)
-            return fer_fail(FER_ERR_FORMAT, "%s: layer %d (%s) brings the network above %d "
-                            "parameters", origin, i, kind, FER_MAX_PARAMS);
+            return fer_fail(FER_ERR_FORMAT, "%s: %s (%s) brings the network above %d "
+                            "parameters", origin, node, kind, FER_MAX_PARAMS);
         if (sz.macs > FER_MAX_MACS)
-            return fer_fail(FER_ERR_FORMAT, "%s: layer %d (%s) brings one sample's forward pass "
-                            "above %lld multiply-adds", origin, i, kind, FER_MAX_MACS);
-        cur = next;
-        if (shapes)
-            shapes[i] = cur;
+            return fer_fail(FER_ERR_FORMAT, "%s: %s (%s) brings one sample's forward pass "
+                            "above %lld multiply-adds", origin, node, kind, FER_MAX_MACS);
+        shapes[i] = next;
+        if (shapes_out)
+            shapes_out[i] = next;
     }
+    fer_shape cur = shapes[a->n_layers - 1];
     if (!cur.flat)
         return fer_fail(FER_ERR_FORMAT, "%s: the layer stack must end in a flat feature vector",
                         origin);
@@ -264,7 +374,14 @@ fer_status fer_arch_describe(const fer_arch *a, const char *origin, FILE *out)
     fprintf(out, "%s: input %dx%dx%d, %s head, %d classes\n", a->name[0] ? a->name : origin,
             a->in_c, a->in_h, a->in_w, a->head == FER_HEAD_ARCFACE ? "arcface" : "softmax",
             a->n_classes);
-    fprintf(out, "%3s  %-11s %-38s %-14s %10s %14s\n", "#", "layer", "fields", "output", "params",
+    int graph = 0; /* a column of names and inputs only for graphs */
+    for (int i = 0; i < a->n_layers; i++)
+        graph |= a->layers[i].n_inputs > 0 || a->layers[i].name[0];
+    if (graph)
+        fprintf(out, "%3s  %-14s %-26s ", "#", "name", "inputs");
+    else
+        fprintf(out, "%3s  ", "#");
+    fprintf(out, "%-11s %-38s %-14s %10s %14s\n", "layer", "fields", "output", "params",
             "mult-adds");
     for (int i = 0; i < a->n_layers; i++) {
         char fields[128], shape[32];
@@ -273,10 +390,22 @@ fer_status fer_arch_describe(const fer_arch *a, const char *origin, FILE *out)
             snprintf(shape, sizeof shape, "%d", shapes[i].c);
         else
             snprintf(shape, sizeof shape, "%dx%dx%d", shapes[i].c, shapes[i].h, shapes[i].w);
+        fprintf(out, "%3d  ", i);
+        if (graph) {
+            char inputs[128] = "";
+            size_t n = 0;
+            for (int k = 0; k < a->layers[i].n_inputs && n < sizeof inputs; k++) {
+                int src = a->layers[i].inputs[k];
+                n += (size_t)snprintf(inputs + n, sizeof inputs - n, "%s%s", k ? "," : "",
+                                      src >= 0 ? a->layers[src].name : "input");
+            }
+            fprintf(out, "%-14s %-26s ", a->layers[i].name[0] ? a->layers[i].name : "-",
+                    inputs[0] ? inputs : "(previous)");
+        }
         /* a name longer than its column (global_avgpool) borrows from the fields column */
         const char *kind = fer_layer_kind_name(a->layers[i].kind);
         int over = (int)strlen(kind) > 11 ? (int)strlen(kind) - 11 : 0;
-        fprintf(out, "%3d  %-11s %-*s %-14s %10lld %14lld\n", i, kind, 38 - over, fields, shape,
+        fprintf(out, "%-11s %-*s %-14s %10lld %14lld\n", kind, 38 - over, fields, shape,
                 costs[i].params, costs[i].macs);
     }
     int feat = shapes[a->n_layers - 1].c;
@@ -285,7 +414,10 @@ fer_status fer_arch_describe(const fer_arch *a, const char *origin, FILE *out)
     char head_fields[64] = "";
     if (a->head == FER_HEAD_ARCFACE)
         snprintf(head_fields, sizeof head_fields, "s=%g m=%g", (double)a->arc_s, (double)a->arc_m);
-    fprintf(out, "%3s  %-11s %-38s %-14d %10lld %14lld\n", "", "head", head_fields, a->n_classes,
+    fprintf(out, "%3s  ", "");
+    if (graph)
+        fprintf(out, "%-14s %-26s ", "head", "");
+    fprintf(out, "%-11s %-38s %-14d %10lld %14lld\n", "head", head_fields, a->n_classes,
             head_params, (long long)a->n_classes * feat);
     fprintf(out, "total: %lld parameters (+ %lld buffer values), %.1f M multiply-adds per image, "
             "largest activation %lld values per image\n", sz.params, sz.buffers,
@@ -311,31 +443,155 @@ static fer_status check_keys(const cJSON *obj, const char *const *allowed, const
     return FER_OK;
 }
 
+/* One node's type and fields; its "name" and "inputs" are read by parse_graph. */
 static fer_status parse_layer(const cJSON *jl, int i, const char *origin, fer_layer_spec *l)
 {
+    memset(l, 0, sizeof *l);
     if (!cJSON_IsObject(jl))
         return fer_fail(FER_ERR_FORMAT, "%s: layer %d is not an object", origin, i);
+    char node[64];
+    const cJSON *jname = cJSON_GetObjectItemCaseSensitive(jl, "name");
+    if (jname) {
+        if (!cJSON_IsString(jname) || !valid_node_name(jname->valuestring))
+            return fer_fail(FER_ERR_FORMAT, "%s: layer %d: \"name\" must be letters, digits, "
+                            "'_', '-' or '.', 1 to %d characters, not \"input\"", origin, i,
+                            FER_NAME_LEN - 1);
+        snprintf(l->name, sizeof l->name, "%s", jname->valuestring);
+    }
+    node_label(l, i, node, sizeof node);
     const cJSON *jt = cJSON_GetObjectItemCaseSensitive(jl, "type");
     if (!cJSON_IsString(jt))
-        return fer_fail(FER_ERR_FORMAT, "%s: layer %d has no \"type\"", origin, i);
+        return fer_fail(FER_ERR_FORMAT, "%s: %s has no \"type\"", origin, node);
     int kind = fer_layer_kind_named(jt->valuestring);
     if (kind < 0)
-        return fer_fail(FER_ERR_FORMAT, "%s: layer %d has unknown type \"%s\"", origin, i,
+        return fer_fail(FER_ERR_FORMAT, "%s: %s has unknown type \"%s\"", origin, node,
                         jt->valuestring);
     const fer_layer_op *op = fer_layer_op_of((fer_layer_kind)kind);
-    char where[32];
-    snprintf(where, sizeof where, "layer %d", i);
-    for (const cJSON *it = jl->child; it; it = it->next) { /* "type" or one of op->keys */
-        int known = strcmp(it->string, "type") == 0;
+    for (const cJSON *it = jl->child; it; it = it->next) { /* "type", "name", "inputs", op->keys */
+        int known = strcmp(it->string, "type") == 0 || strcmp(it->string, "name") == 0 ||
+                    strcmp(it->string, "inputs") == 0;
         for (const char *const *k = op->keys; !known && *k; k++)
             known = strcmp(it->string, *k) == 0;
         if (!known)
-            return fer_fail(FER_ERR_FORMAT, "%s: %s: unknown field \"%s\"", origin, where,
+            return fer_fail(FER_ERR_FORMAT, "%s: %s: unknown field \"%s\"", origin, node,
                             it->string);
     }
-    memset(l, 0, sizeof *l);
     l->kind = (fer_layer_kind)kind;
-    return op->parse ? op->parse(jl, origin, i, l) : FER_OK;
+    return op->parse ? op->parse(jl, origin, node, l) : FER_OK;
+}
+
+/* Node j's inputs as indices into the file's list: "inputs" names, or the node before. */
+static fer_status resolve_inputs(const cJSON *jl, const fer_layer_spec *nodes, int n, int j,
+                                 const char *origin, int *count, int *in)
+{
+    const cJSON *ji = cJSON_GetObjectItemCaseSensitive(jl, "inputs");
+    char node[64];
+    node_label(&nodes[j], j, node, sizeof node);
+    if (!ji) {
+        *count = 1;
+        in[0] = j - 1; /* the first node: FER_INPUT_NODE */
+        return FER_OK;
+    }
+    int m = cJSON_IsArray(ji) ? cJSON_GetArraySize(ji) : -1;
+    if (m < 1 || m > FER_MAX_INPUTS)
+        return fer_fail(FER_ERR_FORMAT, "%s: %s: \"inputs\" must be a list of 1 to %d node names",
+                        origin, node, FER_MAX_INPUTS);
+    int k = 0;
+    for (const cJSON *it = ji->child; it; it = it->next, k++) {
+        if (!cJSON_IsString(it))
+            return fer_fail(FER_ERR_FORMAT, "%s: %s: \"inputs\" must be a list of node names",
+                            origin, node);
+        in[k] = -2;
+        if (strcmp(it->valuestring, "input") == 0)
+            in[k] = FER_INPUT_NODE;
+        for (int q = 0; q < n && in[k] == -2; q++)
+            if (nodes[q].name[0] && strcmp(nodes[q].name, it->valuestring) == 0)
+                in[k] = q;
+        if (in[k] == -2)
+            return fer_fail(FER_ERR_FORMAT, "%s: %s: unknown input '%.40s'", origin, node,
+                            it->valuestring);
+        if (in[k] == j)
+            return fer_fail(FER_ERR_FORMAT, "%s: %s is its own input (a cycle)", origin, node);
+    }
+    *count = m;
+    return FER_OK;
+}
+
+/* Reads the "layers" list into out->layers in a topological order (Kahn's algorithm taking the
+ * lowest file index first, so a file already in order keeps it). Errors name the node by its
+ * place in the file. */
+static fer_status parse_graph(const cJSON *jlayers, const char *origin, fer_arch *out)
+{
+    int n = cJSON_GetArraySize(jlayers);
+    if (n < 1 || n > FER_MAX_LAYERS)
+        return fer_fail(FER_ERR_FORMAT, "%s: %d layers (expected 1..%d)", origin, n,
+                        FER_MAX_LAYERS);
+    fer_layer_spec nodes[FER_MAX_LAYERS];
+    const cJSON *jnode[FER_MAX_LAYERS];
+    int n_in[FER_MAX_LAYERS], in[FER_MAX_LAYERS][FER_MAX_INPUTS];
+    int i = 0;
+    for (const cJSON *it = jlayers->child; it; it = it->next, i++) {
+        jnode[i] = it;
+        FER_TRY(parse_layer(it, i, origin, &nodes[i]));
+        for (int j = 0; j < i; j++)
+            if (nodes[i].name[0] && strcmp(nodes[j].name, nodes[i].name) == 0)
+                return fer_fail(FER_ERR_FORMAT, "%s: layer %d '%s': the name is already used by "
+                                "layer %d", origin, i, nodes[i].name, j);
+    }
+    for (i = 0; i < n; i++)
+        FER_TRY(resolve_inputs(jnode[i], nodes, n, i, origin, &n_in[i], in[i]));
+    /* order: a node is ready once every input is placed */
+    int placed_at[FER_MAX_LAYERS], order[FER_MAX_LAYERS], n_placed = 0;
+    for (i = 0; i < n; i++)
+        placed_at[i] = -1;
+    while (n_placed < n) {
+        int next = -1;
+        for (i = 0; i < n && next < 0; i++) {
+            if (placed_at[i] >= 0)
+                continue;
+            int ready = 1;
+            for (int k = 0; k < n_in[i]; k++)
+                if (in[i][k] >= 0 && placed_at[in[i][k]] < 0)
+                    ready = 0;
+            if (ready)
+                next = i;
+        }
+        if (next < 0) { /* every unplaced node waits: walk inputs until one repeats */
+            int at = 0;
+            while (placed_at[at] >= 0)
+                at++;
+            for (int step = 0; step < n; step++)
+                for (int k = 0; k < n_in[at]; k++)
+                    if (in[at][k] >= 0 && placed_at[in[at][k]] < 0) {
+                        at = in[at][k];
+                        break;
+                    }
+            char node[64];
+            node_label(&nodes[at], at, node, sizeof node);
+            return fer_fail(FER_ERR_FORMAT, "%s: %s (%s) is part of a cycle", origin, node,
+                            fer_layer_kind_name(nodes[at].kind));
+        }
+        placed_at[next] = n_placed;
+        order[n_placed++] = next;
+    }
+    if (order[n - 1] != n - 1) { /* some node does not lead to the file's last node */
+        char node[64];
+        node_label(&nodes[order[n - 1]], order[n - 1], node, sizeof node);
+        return fer_fail(FER_ERR_FORMAT, "%s: %s (%s) does not lead to the output (the last "
+                        "node)", origin, node, fer_layer_kind_name(nodes[order[n - 1]].kind));
+    }
+    for (int p = 0; p < n; p++) {
+        int j = order[p];
+        fer_layer_spec *l = &out->layers[p];
+        *l = nodes[j];
+        int dflt = n_in[j] == 1 && (p == 0 ? in[j][0] == FER_INPUT_NODE
+                                           : in[j][0] >= 0 && placed_at[in[j][0]] == p - 1);
+        l->n_inputs = dflt ? 0 : n_in[j]; /* 0: the node before, written without "inputs" */
+        for (int k = 0; !dflt && k < n_in[j]; k++)
+            l->inputs[k] = in[j][k] == FER_INPUT_NODE ? FER_INPUT_NODE : placed_at[in[j][k]];
+    }
+    out->n_layers = n;
+    return FER_OK;
 }
 
 fer_status fer_arch_from_json_obj(const cJSON *root, const char *origin, fer_head_kind def_head,
@@ -378,14 +634,7 @@ fer_status fer_arch_from_json_obj(const cJSON *root, const char *origin, fer_hea
     const cJSON *jl = cJSON_GetObjectItemCaseSensitive(root, "layers");
     if (!cJSON_IsArray(jl))
         return fer_fail(FER_ERR_FORMAT, "%s: \"layers\" must be an array", origin);
-    int n = cJSON_GetArraySize(jl);
-    if (n < 1 || n > FER_MAX_LAYERS)
-        return fer_fail(FER_ERR_FORMAT, "%s: %d layers (expected 1..%d)", origin, n,
-                        FER_MAX_LAYERS);
-    int i = 0;
-    for (const cJSON *it = jl->child; it; it = it->next, i++)
-        FER_TRY(parse_layer(it, i, origin, &out->layers[i]));
-    out->n_layers = n;
+    FER_TRY(parse_graph(jl, origin, out));
     const cJSON *jh = cJSON_GetObjectItemCaseSensitive(root, "head");
     if (jh) {
         if (!cJSON_IsObject(jh))
@@ -473,9 +722,19 @@ cJSON *fer_arch_to_json_obj(const fer_arch *a)
         if (!jl)
             break;
         const fer_layer_op *op = fer_layer_op_of(l->kind);
+        if (l->name[0])
+            cJSON_AddStringToObject(jl, "name", l->name);
         cJSON_AddStringToObject(jl, "type", op ? op->type : "?");
         if (op && op->print)
             op->print(l, jl);
+        if (l->n_inputs > 0) { /* validation made every referenced node a named one */
+            cJSON *ji = cJSON_AddArrayToObject(jl, "inputs");
+            for (int k = 0; ji && k < l->n_inputs && k < FER_MAX_INPUTS; k++) {
+                int src = l->inputs[k];
+                const char *nm = src >= 0 && src < a->n_layers ? a->layers[src].name : "input";
+                cJSON_AddItemToArray(ji, cJSON_CreateString(nm));
+            }
+        }
         cJSON_AddItemToArray(layers, jl);
     }
     cJSON *head = cJSON_AddObjectToObject(root, "head");
@@ -509,6 +768,10 @@ int fer_arch_equal(const fer_arch *a, const fer_arch *b)
     for (int i = 0; i < a->n_layers; i++) {
         const fer_layer_spec *x = &a->layers[i], *y = &b->layers[i];
         if (x->kind != y->kind)
+            return 0;
+        int xin[FER_MAX_INPUTS], yin[FER_MAX_INPUTS];
+        int nx = fer_arch_node_inputs(a, i, xin), ny = fer_arch_node_inputs(b, i, yin);
+        if (nx != ny || memcmp(xin, yin, (size_t)nx * sizeof *xin) != 0)
             return 0;
         const fer_layer_op *op = fer_layer_op_of(x->kind);
         if (op && op->same && !op->same(x, y))

@@ -12,15 +12,18 @@
 #include "layer_ops.h"
 #include "model_internal.h"
 
-/* Fan-in of the layer owning tensor t (the layer table's fan_in; the head: its features). */
-static int tensor_fan_in(const fer_model *m, int t)
+/* Fan-in of the layer owning tensor t (the layer table's fan_in; the head: its features); 0 for
+ * constant-initialised weights (batch norm, prelu), whose value goes to *weight_fill. */
+static int tensor_fan_in(const fer_model *m, int t, float *weight_fill)
 {
+    *weight_fill = 1.0f;
     for (int i = 0; i < m->arch.n_layers; i++) {
         const fer_layer_rt *l = &m->layers[i];
         if (l->t_weight != t && l->t_bias != t)
             continue;
         const fer_layer_op *op = fer_layer_op_of(l->spec.kind);
-        return op->fan_in ? op->fan_in(l) : 0; /* 0: batch norm's constants */
+        *weight_fill = op->weight_fill;
+        return op->fan_in ? op->fan_in(l) : 0;
     }
     return m->feat_dim; /* head */
 }
@@ -44,8 +47,9 @@ static init_kind tensor_init_kind(const fer_model *m, int t, float *fill)
     }
     if (tt->info.role == FER_TENSOR_BUFFER)
         return INIT_FILL;
-    if (tensor_fan_in(m, t) == 0) { /* batchnorm affine */
-        *fill = strcmp(suffix, ".weight") == 0 ? 1.0f : 0.0f;
+    float weight_fill;
+    if (tensor_fan_in(m, t, &weight_fill) == 0) { /* batch norm affine 1 / 0, prelu 0.25 */
+        *fill = strcmp(suffix, ".weight") == 0 ? weight_fill : 0.0f;
         return INIT_FILL;
     }
     if (t == m->t_head_weight && m->arch.head == FER_HEAD_ARCFACE)
@@ -91,7 +95,7 @@ static void fill_counter(const fer_model *m, int t, init_kind kind, float *host,
     uint64_t seed = *(const uint64_t *)ctx;
     float bound = kind == INIT_XAVIER
                       ? (float)sqrt(6.0 / (double)(m->feat_dim + m->arch.n_classes))
-                      : (float)(1.0 / sqrt((double)tensor_fan_in(m, t)));
+                      : (float)(1.0 / sqrt((double)tensor_fan_in(m, t, &(float){0})));
     uint64_t stream = fer_rng_substream(seed, (uint64_t)t);
     for (size_t i = 0; i < m->tensors[t].info.numel; i++)
         host[i] = bound * fer_rng_symmetric(stream, i);
@@ -154,7 +158,7 @@ static void fill_pytorch(const fer_model *m, int t, init_kind kind, float *host,
 {
     mt19937 *g = ctx;
     size_t n = m->tensors[t].info.numel;
-    double fan_in = (double)tensor_fan_in(m, t), bound;
+    double fan_in = (double)tensor_fan_in(m, t, &(float){0}), bound;
     if (kind == INIT_KAIMING) { /* torch.nn.init.kaiming_uniform_(w, a=math.sqrt(5)) */
         double a = sqrt(5.0), gain = sqrt(2.0 / (1.0 + a * a));
         bound = sqrt(3.0) * (gain / sqrt(fan_in));

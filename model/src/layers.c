@@ -1,6 +1,6 @@
 /* The layer table (see layer_ops.h): conv2d, batchnorm2d, relu, maxpool2d, flatten, linear,
- * dropout, leaky_relu, relu6, hardswish, sigmoid, global_avgpool, avgpool2d, each one entry from
- * JSON fields to backward pass. */
+ * dropout, leaky_relu, relu6, hardswish, sigmoid, global_avgpool, avgpool2d, add, concat, mul,
+ * channel_pad, prelu, batchnorm1d, each one entry from JSON fields to backward pass. */
 #include <stdio.h>
 #include <string.h>
 
@@ -14,10 +14,10 @@
 
 /* An integer field; the wide range only guards the conversion, infer applies the caps. */
 static fer_status get_int(const cJSON *jl, const char *key, int def, int *out, const char *origin,
-                          int i)
+                          const char *node)
 {
-    char where[64];
-    snprintf(where, sizeof where, "layer %d: %s", i, key);
+    char where[96];
+    snprintf(where, sizeof where, "%s: %s", node, key);
     long long v;
     FER_TRY(fer_json_int_opt(cJSON_GetObjectItemCaseSensitive(jl, key), origin, where,
                          -1000000000LL, 1000000000LL, def, &v));
@@ -26,7 +26,7 @@ static fer_status get_int(const cJSON *jl, const char *key, int def, int *out, c
 }
 
 static fer_status get_bool(const cJSON *jl, const char *key, int def, int *out,
-                           const char *origin, int i)
+                           const char *origin, const char *node)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(jl, key);
     if (!v) {
@@ -34,7 +34,7 @@ static fer_status get_bool(const cJSON *jl, const char *key, int def, int *out,
         return FER_OK;
     }
     if (!cJSON_IsBool(v))
-        return fer_fail(FER_ERR_FORMAT, "%s: layer %d: \"%s\" must be true or false", origin, i,
+        return fer_fail(FER_ERR_FORMAT, "%s: %s: \"%s\" must be true or false", origin, node,
                         key);
     *out = cJSON_IsTrue(v);
     return FER_OK;
@@ -72,31 +72,41 @@ static fer_status declare_weight_bias(fer_model *m, int i, int *cap, int ndim, c
     return FER_OK;
 }
 
-static void plan_output(fer_layer_rt *l, fer_act_plan *p, float *prev)
+static void plan_output(fer_layer_rt *l, fer_act_plan *p, float *in0, int in0_exclusive)
 {
-    (void)prev;
+    (void)in0, (void)in0_exclusive;
     l->y = fer_act_take(p, p->batch * l->out_numel * sizeof(float));
 }
 
-/* relu and flatten: the output is the input's memory */
-static void plan_alias(fer_layer_rt *l, fer_act_plan *p, float *prev)
+/* flatten: the output is the input's memory, unchanged */
+static void plan_view(fer_layer_rt *l, fer_act_plan *p, float *in0, int in0_exclusive)
 {
-    (void)p;
-    l->y = prev;
+    (void)p, (void)in0_exclusive;
+    l->y = in0;
+}
+
+/* relu: over its input when nothing else reads that (relu_backward needs only the output) */
+static void plan_in_place(fer_layer_rt *l, fer_act_plan *p, float *in0, int in0_exclusive)
+{
+    if (in0_exclusive)
+        l->y = in0;
+    else
+        plan_output(l, p, in0, in0_exclusive);
 }
 
 /* ---- conv2d --------------------------------------------------------------------------- */
 
 static const char *const conv_keys[] = {"out", "k", "stride", "pad", "bias", "groups", NULL};
 
-static fer_status conv_parse(const cJSON *jl, const char *origin, int i, fer_layer_spec *l)
+static fer_status conv_parse(const cJSON *jl, const char *origin, const char *node,
+                             fer_layer_spec *l)
 {
-    FER_TRY(get_int(jl, "out", 0, &l->out, origin, i));
-    FER_TRY(get_int(jl, "k", 3, &l->k, origin, i));
-    FER_TRY(get_int(jl, "stride", 1, &l->stride, origin, i));
-    FER_TRY(get_int(jl, "pad", 0, &l->pad, origin, i));
-    FER_TRY(get_int(jl, "groups", 1, &l->groups, origin, i));
-    return get_bool(jl, "bias", 1, &l->bias, origin, i);
+    FER_TRY(get_int(jl, "out", 0, &l->out, origin, node));
+    FER_TRY(get_int(jl, "k", 3, &l->k, origin, node));
+    FER_TRY(get_int(jl, "stride", 1, &l->stride, origin, node));
+    FER_TRY(get_int(jl, "pad", 0, &l->pad, origin, node));
+    FER_TRY(get_int(jl, "groups", 1, &l->groups, origin, node));
+    return get_bool(jl, "bias", 1, &l->bias, origin, node);
 }
 
 static void conv_print(const fer_layer_spec *l, cJSON *jl)
@@ -116,24 +126,26 @@ static int conv_same(const fer_layer_spec *a, const fer_layer_spec *b)
            !a->bias == !b->bias && a->groups == b->groups;
 }
 
-static fer_status conv_infer(const fer_layer_spec *l, fer_shape in, const char *origin, int i,
-                             fer_shape *out, fer_layer_cost *cost)
+static fer_status conv_infer(const fer_layer_spec *l, const fer_shape *in, int n_in,
+                             const char *origin, const char *node, fer_shape *out,
+                             fer_layer_cost *cost)
 {
+    (void)n_in;
     if (l->out <= 0 || l->out > FER_MAX_WIDTH || l->k <= 0 || l->k > FER_MAX_CONV_KERNEL ||
         l->stride <= 0 || l->stride > FER_MAX_CONV_KERNEL || l->pad < 0 || l->pad > l->k)
         return fer_fail(FER_ERR_FORMAT,
-                        "%s: layer %d (conv2d) needs 1 <= out <= %d, 1 <= k <= %d, "
+                        "%s: %s (conv2d) needs 1 <= out <= %d, 1 <= k <= %d, "
                         "1 <= stride <= %d, 0 <= pad <= k (got out %d, k %d, stride %d, "
-                        "pad %d)", origin, i, FER_MAX_WIDTH, FER_MAX_CONV_KERNEL,
+                        "pad %d)", origin, node, FER_MAX_WIDTH, FER_MAX_CONV_KERNEL,
                         FER_MAX_CONV_KERNEL, l->out, l->k, l->stride, l->pad);
-    if (l->groups < 1 || in.c % l->groups != 0 || l->out % l->groups != 0)
+    if (l->groups < 1 || in[0].c % l->groups != 0 || l->out % l->groups != 0)
         return fer_fail(FER_ERR_FORMAT,
-                        "%s: layer %d (conv2d) needs groups >= 1 dividing in channels %d and "
-                        "out %d (got groups %d)", origin, i, in.c, l->out, l->groups);
-    long long h = in.h + 2LL * l->pad < l->k ? 0 : (in.h + 2LL * l->pad - l->k) / l->stride + 1;
-    long long w = in.w + 2LL * l->pad < l->k ? 0 : (in.w + 2LL * l->pad - l->k) / l->stride + 1;
+                        "%s: %s (conv2d) needs groups >= 1 dividing in channels %d and "
+                        "out %d (got groups %d)", origin, node, in[0].c, l->out, l->groups);
+    long long h = in[0].h + 2LL * l->pad < l->k ? 0 : (in[0].h + 2LL * l->pad - l->k) / l->stride + 1;
+    long long w = in[0].w + 2LL * l->pad < l->k ? 0 : (in[0].w + 2LL * l->pad - l->k) / l->stride + 1;
     *out = (fer_shape){l->out, (int)h, (int)w, 0}; /* h, w <= in + 2k: fit an int */
-    long long in_per_group = in.c / l->groups; /* each output channel sees one group */
+    long long in_per_group = in[0].c / l->groups; /* each output channel sees one group */
     cost->params = (long long)l->out * in_per_group * l->k * l->k + (l->bias ? l->out : 0);
     cost->tensors = l->bias ? 2 : 1;
     cost->macs = (long long)l->out * h * w * in_per_group * l->k * l->k;
@@ -160,33 +172,35 @@ static fer_conv2d_args conv_args(const fer_layer_rt *l, int n)
     return a;
 }
 
-static fer_status conv_forward(fer_model *m, int i, const float *x, int n, int train,
-                               uint64_t seed)
+static fer_status conv_forward(fer_model *m, int i, const float *const *x, int n,
+                                  int train, uint64_t seed)
 {
     (void)train, (void)seed;
     fer_layer_rt *l = &m->layers[i];
     fer_conv2d_args a = conv_args(l, n);
-    return FER_OP(m->b, conv2d_forward, &a, x, tdata(m, l->t_weight), tdata(m, l->t_bias), l->y);
+    return FER_OP(m->b, conv2d_forward, &a, x[0], tdata(m, l->t_weight), tdata(m, l->t_bias), l->y);
 }
 
-static fer_status conv_backward(fer_model *m, int i, int n, const float *x, const float *dy,
-                                float *dx)
+static fer_status conv_backward(fer_model *m, int i, int n, const float *const *x,
+                                  const float *dy, float *const *dx)
 {
     fer_layer_rt *l = &m->layers[i];
     fer_conv2d_args a = conv_args(l, n);
-    return FER_OP(m->b, conv2d_backward, &a, x, tdata(m, l->t_weight), dy, dx,
+    return FER_OP(m->b, conv2d_backward, &a, x[0], tdata(m, l->t_weight), dy, dx[0],
                   tgrad(m, l->t_weight), tgrad(m, l->t_bias));
 }
 
 /* ---- batchnorm2d ---------------------------------------------------------------------- */
 
-static fer_status bn_infer(const fer_layer_spec *l, fer_shape in, const char *origin, int i,
-                           fer_shape *out, fer_layer_cost *cost)
+static fer_status bn_infer(const fer_layer_spec *l, const fer_shape *in, int n_in,
+                             const char *origin, const char *node, fer_shape *out,
+                             fer_layer_cost *cost)
 {
-    (void)l, (void)origin, (void)i;
-    *out = in;
-    cost->params = 2LL * in.c;
-    cost->buffers = 2LL * in.c + 1;
+    (void)n_in;
+    (void)l, (void)origin, (void)node, (void)n_in;
+    *out = in[0];
+    cost->params = 2LL * in[0].c;
+    cost->buffers = 2LL * in[0].c + 1;
     cost->tensors = 5;
     return FER_OK;
 }
@@ -206,9 +220,9 @@ static fer_status bn_declare(fer_model *m, int i, int *cap)
     return FER_OK;
 }
 
-static void bn_plan(fer_layer_rt *l, fer_act_plan *p, float *prev)
+static void bn_plan(fer_layer_rt *l, fer_act_plan *p, float *in0, int in0_exclusive)
 {
-    plan_output(l, p, prev);
+    plan_output(l, p, in0, in0_exclusive);
     l->save_mean = fer_act_take(p, (size_t)l->out.c * sizeof(float));
     l->save_invstd = fer_act_take(p, (size_t)l->out.c * sizeof(float));
 }
@@ -227,8 +241,8 @@ static fer_status bump_batches_tracked(fer_model *m, int t)
     return FER_OP(m->b, upload, m->tensors[t].data, &v, sizeof v);
 }
 
-static fer_status bn_forward(fer_model *m, int i, const float *x, int n, int train,
-                             uint64_t seed)
+static fer_status bn_forward(fer_model *m, int i, const float *const *x, int n,
+                                  int train, uint64_t seed)
 {
     (void)seed;
     fer_layer_rt *l = &m->layers[i];
@@ -237,55 +251,57 @@ static fer_status bn_forward(fer_model *m, int i, const float *x, int n, int tra
         return fer_fail(FER_ERR_ARG,
                         "model: batch norm needs more than one value per channel in training "
                         "(batch %d of %dx%d)", n, l->in.h, l->in.w);
-    FER_TRY(FER_OP(m->b, batchnorm_forward, &a, train, x, tdata(m, l->t_weight),
+    FER_TRY(FER_OP(m->b, batchnorm_forward, &a, train, x[0], tdata(m, l->t_weight),
                    tdata(m, l->t_bias), tdata(m, l->t_running_mean),
                    tdata(m, l->t_running_var), l->y, l->save_mean, l->save_invstd));
     return train ? bump_batches_tracked(m, l->t_nbt) : FER_OK;
 }
 
-static fer_status bn_backward(fer_model *m, int i, int n, const float *x, const float *dy,
-                              float *dx)
+static fer_status bn_backward(fer_model *m, int i, int n, const float *const *x,
+                                  const float *dy, float *const *dx)
 {
     fer_layer_rt *l = &m->layers[i];
     fer_bn_args a = bn_args(l, n);
-    return FER_OP(m->b, batchnorm_backward, &a, x, tdata(m, l->t_weight), l->save_mean,
-                  l->save_invstd, dy, dx, tgrad(m, l->t_weight), tgrad(m, l->t_bias));
+    return FER_OP(m->b, batchnorm_backward, &a, x[0], tdata(m, l->t_weight), l->save_mean,
+                  l->save_invstd, dy, dx[0], tgrad(m, l->t_weight), tgrad(m, l->t_bias));
 }
 
 /* ---- relu ----------------------------------------------------------------------------- */
 
-static fer_status same_shape(const fer_layer_spec *l, fer_shape in, const char *origin, int i,
-                             fer_shape *out, fer_layer_cost *cost)
+static fer_status same_shape(const fer_layer_spec *l, const fer_shape *in, int n_in,
+                             const char *origin, const char *node, fer_shape *out,
+                             fer_layer_cost *cost)
 {
-    (void)l, (void)origin, (void)i, (void)cost;
-    *out = in;
+    (void)l, (void)origin, (void)node, (void)n_in, (void)cost;
+    *out = in[0];
     return FER_OK;
 }
 
-static fer_status relu_forward(fer_model *m, int i, const float *x, int n, int train,
-                               uint64_t seed)
+static fer_status relu_forward(fer_model *m, int i, const float *const *x, int n,
+                                  int train, uint64_t seed)
 {
     (void)train, (void)seed;
     fer_layer_rt *l = &m->layers[i];
-    return FER_OP(m->b, relu_forward, (size_t)n * l->out_numel, x, l->y);
+    return FER_OP(m->b, relu_forward, (size_t)n * l->out_numel, x[0], l->y);
 }
 
-static fer_status relu_backward(fer_model *m, int i, int n, const float *x, const float *dy,
-                                float *dx)
+static fer_status relu_backward(fer_model *m, int i, int n, const float *const *x,
+                                  const float *dy, float *const *dx)
 {
     (void)x;
     fer_layer_rt *l = &m->layers[i];
-    return dx ? FER_OP(m->b, relu_backward, (size_t)n * l->out_numel, l->y, dy, dx) : FER_OK;
+    return dx[0] ? FER_OP(m->b, relu_backward, (size_t)n * l->out_numel, l->y, dy, dx[0]) : FER_OK;
 }
 
 /* ---- maxpool2d ------------------------------------------------------------------------ */
 
 static const char *const pool_keys[] = {"k", "stride", NULL};
 
-static fer_status pool_parse(const cJSON *jl, const char *origin, int i, fer_layer_spec *l)
+static fer_status pool_parse(const cJSON *jl, const char *origin, const char *node,
+                             fer_layer_spec *l)
 {
-    FER_TRY(get_int(jl, "k", 2, &l->k, origin, i));
-    return get_int(jl, "stride", l->k, &l->stride, origin, i);
+    FER_TRY(get_int(jl, "k", 2, &l->k, origin, node));
+    return get_int(jl, "stride", l->k, &l->stride, origin, node);
 }
 
 static void pool_print(const fer_layer_spec *l, cJSON *jl)
@@ -299,22 +315,24 @@ static int pool_same(const fer_layer_spec *a, const fer_layer_spec *b)
     return a->k == b->k && a->stride == b->stride;
 }
 
-static fer_status pool_infer(const fer_layer_spec *l, fer_shape in, const char *origin, int i,
-                             fer_shape *out, fer_layer_cost *cost)
+static fer_status pool_infer(const fer_layer_spec *l, const fer_shape *in, int n_in,
+                             const char *origin, const char *node, fer_shape *out,
+                             fer_layer_cost *cost)
 {
+    (void)n_in;
     (void)cost;
     if (l->k <= 0 || l->k > FER_MAX_POOL || l->stride <= 0 || l->stride > FER_MAX_POOL)
         return fer_fail(FER_ERR_FORMAT,
-                        "%s: layer %d (maxpool2d) needs 1 <= k, stride <= %d (got k %d, "
-                        "stride %d)", origin, i, FER_MAX_POOL, l->k, l->stride);
-    *out = (fer_shape){in.c, fer_pool_out_size(in.h, l->k, l->stride),
-                       fer_pool_out_size(in.w, l->k, l->stride), 0};
+                        "%s: %s (maxpool2d) needs 1 <= k, stride <= %d (got k %d, "
+                        "stride %d)", origin, node, FER_MAX_POOL, l->k, l->stride);
+    *out = (fer_shape){in[0].c, fer_pool_out_size(in[0].h, l->k, l->stride),
+                       fer_pool_out_size(in[0].w, l->k, l->stride), 0};
     return FER_OK;
 }
 
-static void pool_plan(fer_layer_rt *l, fer_act_plan *p, float *prev)
+static void pool_plan(fer_layer_rt *l, fer_act_plan *p, float *in0, int in0_exclusive)
 {
-    plan_output(l, p, prev);
+    plan_output(l, p, in0, in0_exclusive);
     l->argmax = fer_act_take(p, p->batch * l->out_numel * sizeof(int32_t));
 }
 
@@ -325,37 +343,39 @@ static fer_pool_args pool_args(const fer_layer_rt *l, int n)
     return a;
 }
 
-static fer_status pool_forward(fer_model *m, int i, const float *x, int n, int train,
-                               uint64_t seed)
+static fer_status pool_forward(fer_model *m, int i, const float *const *x, int n,
+                                  int train, uint64_t seed)
 {
     (void)train, (void)seed;
     fer_layer_rt *l = &m->layers[i];
     fer_pool_args a = pool_args(l, n);
-    return FER_OP(m->b, maxpool_forward, &a, x, l->y, l->argmax);
+    return FER_OP(m->b, maxpool_forward, &a, x[0], l->y, l->argmax);
 }
 
-static fer_status pool_backward(fer_model *m, int i, int n, const float *x, const float *dy,
-                                float *dx)
+static fer_status pool_backward(fer_model *m, int i, int n, const float *const *x,
+                                  const float *dy, float *const *dx)
 {
     (void)x;
     fer_layer_rt *l = &m->layers[i];
     fer_pool_args a = pool_args(l, n);
-    return dx ? FER_OP(m->b, maxpool_backward, &a, l->argmax, dy, dx) : FER_OK;
+    return dx[0] ? FER_OP(m->b, maxpool_backward, &a, l->argmax, dy, dx[0]) : FER_OK;
 }
 
 /* ---- flatten -------------------------------------------------------------------------- */
 
-static fer_status flatten_infer(const fer_layer_spec *l, fer_shape in, const char *origin, int i,
-                                fer_shape *out, fer_layer_cost *cost)
+static fer_status flatten_infer(const fer_layer_spec *l, const fer_shape *in, int n_in,
+                             const char *origin, const char *node, fer_shape *out,
+                             fer_layer_cost *cost)
 {
-    (void)l, (void)origin, (void)i, (void)cost;
-    /* in.c * in.h * in.w <= FER_MAX_SAMPLE_FLOATS: every shape was checked against it */
-    *out = (fer_shape){in.c * in.h * in.w, 1, 1, 1};
+    (void)n_in;
+    (void)l, (void)origin, (void)node, (void)n_in, (void)cost;
+    /* in[0].c * in[0].h * in[0].w <= FER_MAX_SAMPLE_FLOATS: every shape was checked against it */
+    *out = (fer_shape){in[0].c * in[0].h * in[0].w, 1, 1, 1};
     return FER_OK;
 }
 
-static fer_status flatten_forward(fer_model *m, int i, const float *x, int n, int train,
-                                  uint64_t seed)
+static fer_status flatten_forward(fer_model *m, int i, const float *const *x, int n,
+                                  int train, uint64_t seed)
 {
     (void)m, (void)i, (void)x, (void)n, (void)train, (void)seed;
     return FER_OK;
@@ -365,10 +385,11 @@ static fer_status flatten_forward(fer_model *m, int i, const float *x, int n, in
 
 static const char *const linear_keys[] = {"out", "bias", NULL};
 
-static fer_status linear_parse(const cJSON *jl, const char *origin, int i, fer_layer_spec *l)
+static fer_status linear_parse(const cJSON *jl, const char *origin, const char *node,
+                             fer_layer_spec *l)
 {
-    FER_TRY(get_int(jl, "out", 0, &l->out, origin, i));
-    return get_bool(jl, "bias", 1, &l->bias, origin, i);
+    FER_TRY(get_int(jl, "out", 0, &l->out, origin, node));
+    return get_bool(jl, "bias", 1, &l->bias, origin, node);
 }
 
 static void linear_print(const fer_layer_spec *l, cJSON *jl)
@@ -382,16 +403,18 @@ static int linear_same(const fer_layer_spec *a, const fer_layer_spec *b)
     return a->out == b->out && !a->bias == !b->bias;
 }
 
-static fer_status linear_infer(const fer_layer_spec *l, fer_shape in, const char *origin, int i,
-                               fer_shape *out, fer_layer_cost *cost)
+static fer_status linear_infer(const fer_layer_spec *l, const fer_shape *in, int n_in,
+                             const char *origin, const char *node, fer_shape *out,
+                             fer_layer_cost *cost)
 {
+    (void)n_in;
     if (l->out <= 0 || l->out > FER_MAX_WIDTH)
-        return fer_fail(FER_ERR_FORMAT, "%s: layer %d (linear) needs 1 <= out <= %d (got %d)",
-                        origin, i, FER_MAX_WIDTH, l->out);
+        return fer_fail(FER_ERR_FORMAT, "%s: %s (linear) needs 1 <= out <= %d (got %d)",
+                        origin, node, FER_MAX_WIDTH, l->out);
     *out = (fer_shape){l->out, 1, 1, 1};
-    cost->params = (long long)l->out * in.c + (l->bias ? l->out : 0);
+    cost->params = (long long)l->out * in[0].c + (l->bias ? l->out : 0);
     cost->tensors = l->bias ? 2 : 1;
-    cost->macs = (long long)l->out * in.c;
+    cost->macs = (long long)l->out * in[0].c;
     return FER_OK;
 }
 
@@ -413,21 +436,21 @@ static fer_linear_args linear_args(const fer_layer_rt *l, int n)
     return a;
 }
 
-static fer_status linear_forward(fer_model *m, int i, const float *x, int n, int train,
-                                 uint64_t seed)
+static fer_status linear_forward(fer_model *m, int i, const float *const *x, int n,
+                                  int train, uint64_t seed)
 {
     (void)train, (void)seed;
     fer_layer_rt *l = &m->layers[i];
     fer_linear_args a = linear_args(l, n);
-    return FER_OP(m->b, linear_forward, &a, x, tdata(m, l->t_weight), tdata(m, l->t_bias), l->y);
+    return FER_OP(m->b, linear_forward, &a, x[0], tdata(m, l->t_weight), tdata(m, l->t_bias), l->y);
 }
 
-static fer_status linear_backward(fer_model *m, int i, int n, const float *x, const float *dy,
-                                  float *dx)
+static fer_status linear_backward(fer_model *m, int i, int n, const float *const *x,
+                                  const float *dy, float *const *dx)
 {
     fer_layer_rt *l = &m->layers[i];
     fer_linear_args a = linear_args(l, n);
-    return FER_OP(m->b, linear_backward, &a, x, tdata(m, l->t_weight), dy, dx,
+    return FER_OP(m->b, linear_backward, &a, x[0], tdata(m, l->t_weight), dy, dx[0],
                   tgrad(m, l->t_weight), tgrad(m, l->t_bias));
 }
 
@@ -435,9 +458,10 @@ static fer_status linear_backward(fer_model *m, int i, int n, const float *x, co
 
 static const char *const dropout_keys[] = {"p", NULL};
 
-static fer_status dropout_parse(const cJSON *jl, const char *origin, int i, fer_layer_spec *l)
+static fer_status dropout_parse(const cJSON *jl, const char *origin, const char *node,
+                             fer_layer_spec *l)
 {
-    (void)i;
+    (void)node;
     const cJSON *jp = cJSON_GetObjectItemCaseSensitive(jl, "p");
     double p = 0.5;
     if (jp)
@@ -456,38 +480,40 @@ static int dropout_same(const fer_layer_spec *a, const fer_layer_spec *b)
     return a->p == b->p;
 }
 
-static fer_status dropout_infer(const fer_layer_spec *l, fer_shape in, const char *origin, int i,
-                                fer_shape *out, fer_layer_cost *cost)
+static fer_status dropout_infer(const fer_layer_spec *l, const fer_shape *in, int n_in,
+                             const char *origin, const char *node, fer_shape *out,
+                             fer_layer_cost *cost)
 {
+    (void)n_in;
     (void)cost;
     if (!(l->p >= 0.0f && l->p < 1.0f))
-        return fer_fail(FER_ERR_FORMAT, "%s: layer %d (dropout) needs 0 <= p < 1", origin, i);
-    *out = in;
+        return fer_fail(FER_ERR_FORMAT, "%s: %s (dropout) needs 0 <= p < 1", origin, node);
+    *out = in[0];
     return FER_OK;
 }
 
-static fer_status dropout_forward(fer_model *m, int i, const float *x, int n, int train,
-                                  uint64_t dropout_seed)
+static fer_status dropout_forward(fer_model *m, int i, const float *const *x, int n,
+                                  int train, uint64_t dropout_seed)
 {
     fer_layer_rt *l = &m->layers[i];
     size_t count = (size_t)n * l->out_numel;
     if (!train || l->spec.p == 0.0f)
-        return FER_OP(m->b, copy, l->y, x, count * sizeof(float));
+        return FER_OP(m->b, copy, l->y, x[0], count * sizeof(float));
     l->dropout_seed = fer_dropout_layer_seed(dropout_seed, i);
-    return FER_OP(m->b, dropout_forward, count, l->spec.p, l->dropout_seed, x, l->y);
+    return FER_OP(m->b, dropout_forward, count, l->spec.p, l->dropout_seed, x[0], l->y);
 }
 
-static fer_status dropout_backward(fer_model *m, int i, int n, const float *x, const float *dy,
-                                   float *dx)
+static fer_status dropout_backward(fer_model *m, int i, int n, const float *const *x,
+                                  const float *dy, float *const *dx)
 {
     (void)x;
     fer_layer_rt *l = &m->layers[i];
     size_t count = (size_t)n * l->out_numel;
-    if (!dx)
+    if (!dx[0])
         return FER_OK;
-    if (l->spec.p == 0.0f)
-        return FER_OP(m->b, copy, dx, dy, count * sizeof(float));
-    return FER_OP(m->b, dropout_backward, count, l->spec.p, l->dropout_seed, dy, dx);
+    if (l->spec.p == 0.0f) /* dx[0] is dy when the planner runs it in place */
+        return dx[0] == dy ? FER_OK : FER_OP(m->b, copy, dx[0], dy, count * sizeof(float));
+    return FER_OP(m->b, dropout_backward, count, l->spec.p, l->dropout_seed, dy, dx[0]);
 }
 
 /* ---- leaky_relu, relu6, hardswish, sigmoid -----------------------------------------------
@@ -497,10 +523,11 @@ static fer_status dropout_backward(fer_model *m, int i, int n, const float *x, c
 
 static const char *const leaky_keys[] = {"slope", NULL};
 
-static fer_status leaky_parse(const cJSON *jl, const char *origin, int i, fer_layer_spec *l)
+static fer_status leaky_parse(const cJSON *jl, const char *origin, const char *node,
+                             fer_layer_spec *l)
 {
     char where[64];
-    snprintf(where, sizeof where, "layer %d: slope", i);
+    snprintf(where, sizeof where, "%s: slope", node);
     const cJSON *js = cJSON_GetObjectItemCaseSensitive(jl, "slope");
     double slope = 0.01; /* torch.nn.LeakyReLU's default */
     if (js)
@@ -519,14 +546,16 @@ static int leaky_same(const fer_layer_spec *a, const fer_layer_spec *b)
     return a->slope == b->slope;
 }
 
-static fer_status leaky_infer(const fer_layer_spec *l, fer_shape in, const char *origin, int i,
-                              fer_shape *out, fer_layer_cost *cost)
+static fer_status leaky_infer(const fer_layer_spec *l, const fer_shape *in, int n_in,
+                             const char *origin, const char *node, fer_shape *out,
+                             fer_layer_cost *cost)
 {
+    (void)n_in;
     (void)cost;
     if (!(l->slope >= 0.0f && l->slope <= 1.0f)) /* also refuses NaN */
-        return fer_fail(FER_ERR_FORMAT, "%s: layer %d (leaky_relu) needs 0 <= slope <= 1",
-                        origin, i);
-    *out = in;
+        return fer_fail(FER_ERR_FORMAT, "%s: %s (leaky_relu) needs 0 <= slope <= 1",
+                        origin, node);
+    *out = in[0];
     return FER_OK;
 }
 
@@ -542,24 +571,24 @@ static fer_activation activation_of(const fer_layer_spec *s, float *param)
     }
 }
 
-static fer_status activation_forward(fer_model *m, int i, const float *x, int n, int train,
-                                     uint64_t seed)
+static fer_status activation_forward(fer_model *m, int i, const float *const *x, int n,
+                                  int train, uint64_t seed)
 {
     (void)train, (void)seed;
     fer_layer_rt *l = &m->layers[i];
     float param;
     fer_activation act = activation_of(&l->spec, &param);
-    return FER_OP(m->b, activation_forward, act, param, (size_t)n * l->out_numel, x, l->y);
+    return FER_OP(m->b, activation_forward, act, param, (size_t)n * l->out_numel, x[0], l->y);
 }
 
-static fer_status activation_backward(fer_model *m, int i, int n, const float *x,
-                                      const float *dy, float *dx)
+static fer_status activation_backward(fer_model *m, int i, int n, const float *const *x,
+                                  const float *dy, float *const *dx)
 {
     fer_layer_rt *l = &m->layers[i];
     float param;
     fer_activation act = activation_of(&l->spec, &param);
-    return dx ? FER_OP(m->b, activation_backward, act, param, (size_t)n * l->out_numel, x, dy,
-                       dx)
+    return dx[0] ? FER_OP(m->b, activation_backward, act, param, (size_t)n * l->out_numel, x[0], dy,
+                       dx[0])
               : FER_OK;
 }
 
@@ -570,11 +599,12 @@ static fer_status activation_backward(fer_model *m, int i, int n, const float *x
 
 static const char *const avgpool_keys[] = {"k", "stride", "pad", NULL};
 
-static fer_status avgpool_parse(const cJSON *jl, const char *origin, int i, fer_layer_spec *l)
+static fer_status avgpool_parse(const cJSON *jl, const char *origin, const char *node,
+                             fer_layer_spec *l)
 {
-    FER_TRY(get_int(jl, "k", 2, &l->k, origin, i));
-    FER_TRY(get_int(jl, "stride", l->k, &l->stride, origin, i));
-    return get_int(jl, "pad", 0, &l->pad, origin, i);
+    FER_TRY(get_int(jl, "k", 2, &l->k, origin, node));
+    FER_TRY(get_int(jl, "stride", l->k, &l->stride, origin, node));
+    return get_int(jl, "pad", 0, &l->pad, origin, node);
 }
 
 static void avgpool_print(const fer_layer_spec *l, cJSON *jl)
@@ -589,30 +619,34 @@ static int avgpool_same(const fer_layer_spec *a, const fer_layer_spec *b)
     return a->k == b->k && a->stride == b->stride && a->pad == b->pad;
 }
 
-static fer_status avgpool_infer(const fer_layer_spec *l, fer_shape in, const char *origin, int i,
-                                fer_shape *out, fer_layer_cost *cost)
+static fer_status avgpool_infer(const fer_layer_spec *l, const fer_shape *in, int n_in,
+                             const char *origin, const char *node, fer_shape *out,
+                             fer_layer_cost *cost)
 {
+    (void)n_in;
     /* pad <= k/2 as torch.nn.AvgPool2d requires: every window then overlaps the input */
     if (l->k <= 0 || l->k > FER_MAX_POOL || l->stride <= 0 || l->stride > FER_MAX_POOL ||
         l->pad < 0 || l->pad > l->k / 2)
         return fer_fail(FER_ERR_FORMAT,
-                        "%s: layer %d (avgpool2d) needs 1 <= k, stride <= %d, 0 <= pad <= k/2 "
-                        "(got k %d, stride %d, pad %d)", origin, i, FER_MAX_POOL, l->k,
+                        "%s: %s (avgpool2d) needs 1 <= k, stride <= %d, 0 <= pad <= k/2 "
+                        "(got k %d, stride %d, pad %d)", origin, node, FER_MAX_POOL, l->k,
                         l->stride, l->pad);
-    long long ph = in.h + 2LL * l->pad, pw = in.w + 2LL * l->pad;
+    long long ph = in[0].h + 2LL * l->pad, pw = in[0].w + 2LL * l->pad;
     long long h = ph < l->k ? 0 : (ph - l->k) / l->stride + 1;
     long long w = pw < l->k ? 0 : (pw - l->k) / l->stride + 1;
-    *out = (fer_shape){in.c, (int)h, (int)w, 0}; /* h, w <= in + k: fit an int */
-    cost->macs = (long long)in.c * h * w * l->k * l->k;
+    *out = (fer_shape){in[0].c, (int)h, (int)w, 0}; /* h, w <= in + k: fit an int */
+    cost->macs = (long long)in[0].c * h * w * l->k * l->k;
     return FER_OK;
 }
 
-static fer_status global_avgpool_infer(const fer_layer_spec *l, fer_shape in, const char *origin,
-                                       int i, fer_shape *out, fer_layer_cost *cost)
+static fer_status global_avgpool_infer(const fer_layer_spec *l, const fer_shape *in, int n_in,
+                             const char *origin, const char *node, fer_shape *out,
+                             fer_layer_cost *cost)
 {
-    (void)l, (void)origin, (void)i;
-    *out = (fer_shape){in.c, 1, 1, 0};
-    cost->macs = (long long)in.c * in.h * in.w;
+    (void)n_in;
+    (void)l, (void)origin, (void)node, (void)n_in;
+    *out = (fer_shape){in[0].c, 1, 1, 0};
+    cost->macs = (long long)in[0].c * in[0].h * in[0].w;
     return FER_OK;
 }
 
@@ -629,64 +663,375 @@ static fer_avgpool_args avgpool_args(const fer_layer_rt *l, int n)
     return a;
 }
 
-static fer_status avgpool_forward(fer_model *m, int i, const float *x, int n, int train,
-                                  uint64_t seed)
+static fer_status avgpool_forward(fer_model *m, int i, const float *const *x, int n,
+                                  int train, uint64_t seed)
 {
     (void)train, (void)seed;
     fer_layer_rt *l = &m->layers[i];
     fer_avgpool_args a = avgpool_args(l, n);
-    return FER_OP(m->b, avgpool_forward, &a, x, l->y);
+    return FER_OP(m->b, avgpool_forward, &a, x[0], l->y);
 }
 
-static fer_status avgpool_backward(fer_model *m, int i, int n, const float *x, const float *dy,
-                                   float *dx)
+static fer_status avgpool_backward(fer_model *m, int i, int n, const float *const *x,
+                                  const float *dy, float *const *dx)
 {
     (void)x;
     fer_layer_rt *l = &m->layers[i];
     fer_avgpool_args a = avgpool_args(l, n);
-    return dx ? FER_OP(m->b, avgpool_backward, &a, dy, dx) : FER_OK;
+    return dx[0] ? FER_OP(m->b, avgpool_backward, &a, dy, dx[0]) : FER_OK;
+}
+
+/* ---- batchnorm1d ----------------------------------------------------------------------
+ * batchnorm2d's math and tensors over a flat vector (one value per feature and sample). */
+
+static fer_status bn1d_forward(fer_model *m, int i, const float *const *x, int n, int train,
+                               uint64_t seed)
+{
+    if (train && n < 2)
+        return fer_fail(FER_ERR_ARG,
+                        "model: batchnorm1d needs a batch of at least 2 in training (got %d)", n);
+    return bn_forward(m, i, x, n, train, seed);
+}
+
+/* ---- add ------------------------------------------------------------------------------ */
+
+static fer_status add_infer(const fer_layer_spec *l, const fer_shape *in, int n_in,
+                            const char *origin, const char *node, fer_shape *out,
+                            fer_layer_cost *cost)
+{
+    (void)n_in;
+    (void)l, (void)n_in;
+    if (in[0].c != in[1].c || in[0].h != in[1].h || in[0].w != in[1].w ||
+        in[0].flat != in[1].flat)
+        return fer_fail(FER_ERR_FORMAT, "%s: %s (add) needs inputs of one shape (got %dx%dx%d "
+                        "and %dx%dx%d)", origin, node, in[0].c, in[0].h, in[0].w, in[1].c,
+                        in[1].h, in[1].w);
+    *out = in[0];
+    cost->macs = (long long)in[0].c * in[0].h * in[0].w;
+    return FER_OK;
+}
+
+static fer_status add_forward(fer_model *m, int i, const float *const *x, int n, int train,
+                              uint64_t seed)
+{
+    (void)train, (void)seed;
+    fer_layer_rt *l = &m->layers[i];
+    return FER_OP(m->b, add, (size_t)n * l->out_numel, x[0], x[1], l->y);
+}
+
+/* d(a + b) = dy for both: the first input's gradient is dy's own buffer (FER_GRAD_IN_PLACE),
+ * the second a copy */
+static fer_status add_backward(fer_model *m, int i, int n, const float *const *x,
+                               const float *dy, float *const *dx)
+{
+    (void)x;
+    size_t bytes = (size_t)n * m->layers[i].out_numel * sizeof(float);
+    for (int k = 0; k < 2; k++)
+        if (dx[k] && dx[k] != dy)
+            FER_TRY(FER_OP(m->b, copy, dx[k], dy, bytes));
+    return FER_OK;
+}
+
+/* ---- concat (channels) ------------------------------------------------------------------ */
+
+static fer_status concat_infer(const fer_layer_spec *l, const fer_shape *in, int n_in,
+                               const char *origin, const char *node, fer_shape *out,
+                               fer_layer_cost *cost)
+{
+    (void)n_in;
+    (void)l, (void)cost;
+    long long c = 0;
+    for (int k = 0; k < n_in; k++) {
+        if (in[k].h != in[0].h || in[k].w != in[0].w)
+            return fer_fail(FER_ERR_FORMAT, "%s: %s (concat) needs inputs of one plane size (got "
+                            "%dx%d and %dx%d)", origin, node, in[0].h, in[0].w, in[k].h, in[k].w);
+        c += in[k].c;
+    }
+    if (c > FER_MAX_WIDTH)
+        return fer_fail(FER_ERR_FORMAT, "%s: %s (concat) would have %lld channels (at most %d)",
+                        origin, node, c, FER_MAX_WIDTH);
+    *out = (fer_shape){(int)c, in[0].h, in[0].w, 0};
+    return FER_OK;
+}
+
+/* input k's slice of the output: channels [off, off + ins[k].c) */
+static fer_channel_copy_args concat_slice(const fer_layer_rt *l, int n, int k)
+{
+    int off = 0;
+    for (int j = 0; j < k; j++)
+        off += l->ins[j].c;
+    fer_channel_copy_args a = {n, l->out.h * l->out.w, l->ins[k].c, l->ins[k].c, 0, l->out.c, off};
+    return a;
+}
+
+static fer_status concat_forward(fer_model *m, int i, const float *const *x, int n, int train,
+                                 uint64_t seed)
+{
+    (void)train, (void)seed;
+    fer_layer_rt *l = &m->layers[i];
+    for (int k = 0; k < l->n_in; k++) {
+        fer_channel_copy_args a = concat_slice(l, n, k);
+        FER_TRY(FER_OP(m->b, channel_copy, &a, x[k], l->y));
+    }
+    return FER_OK;
+}
+
+static fer_status concat_backward(fer_model *m, int i, int n, const float *const *x,
+                                  const float *dy, float *const *dx)
+{
+    (void)x;
+    fer_layer_rt *l = &m->layers[i];
+    for (int k = 0; k < l->n_in; k++) {
+        if (!dx[k])
+            continue;
+        fer_channel_copy_args f = concat_slice(l, n, k); /* the reverse copy */
+        fer_channel_copy_args a = {n, f.hw, f.c, f.dst_c, f.dst_off, f.src_c, f.src_off};
+        FER_TRY(FER_OP(m->b, channel_copy, &a, dy, dx[k]));
+    }
+    return FER_OK;
+}
+
+/* ---- channel_pad ------------------------------------------------------------------------ */
+
+static const char *const channel_pad_keys[] = {"out", NULL};
+
+static fer_status channel_pad_parse(const cJSON *jl, const char *origin, const char *node,
+                                    fer_layer_spec *l)
+{
+    return get_int(jl, "out", 0, &l->out, origin, node);
+}
+
+static void channel_pad_print(const fer_layer_spec *l, cJSON *jl)
+{
+    cJSON_AddNumberToObject(jl, "out", l->out);
+}
+
+static int channel_pad_same(const fer_layer_spec *a, const fer_layer_spec *b)
+{
+    return a->out == b->out;
+}
+
+static fer_status channel_pad_infer(const fer_layer_spec *l, const fer_shape *in, int n_in,
+                                    const char *origin, const char *node, fer_shape *out,
+                                    fer_layer_cost *cost)
+{
+    (void)n_in;
+    (void)n_in, (void)cost;
+    if (l->out < in[0].c || l->out > FER_MAX_WIDTH)
+        return fer_fail(FER_ERR_FORMAT, "%s: %s (channel_pad) needs in channels %d <= out <= %d "
+                        "(got out %d)", origin, node, in[0].c, FER_MAX_WIDTH, l->out);
+    *out = (fer_shape){l->out, in[0].h, in[0].w, 0};
+    return FER_OK;
+}
+
+static fer_channel_copy_args channel_pad_copy(const fer_layer_rt *l, int n)
+{
+    fer_channel_copy_args a = {n, l->in.h * l->in.w, l->in.c, l->in.c, 0, l->out.c, 0};
+    return a;
+}
+
+static fer_status channel_pad_forward(fer_model *m, int i, const float *const *x, int n,
+                                      int train, uint64_t seed)
+{
+    (void)train, (void)seed;
+    fer_layer_rt *l = &m->layers[i];
+    fer_channel_copy_args a = channel_pad_copy(l, n);
+    FER_TRY(FER_OP(m->b, fill, l->y, 0.0f, (size_t)n * l->out_numel));
+    return FER_OP(m->b, channel_copy, &a, x[0], l->y);
+}
+
+static fer_status channel_pad_backward(fer_model *m, int i, int n, const float *const *x,
+                                       const float *dy, float *const *dx)
+{
+    (void)x;
+    fer_layer_rt *l = &m->layers[i];
+    if (!dx[0])
+        return FER_OK;
+    fer_channel_copy_args f = channel_pad_copy(l, n);
+    fer_channel_copy_args a = {n, f.hw, f.c, f.dst_c, 0, f.src_c, 0};
+    return FER_OP(m->b, channel_copy, &a, dy, dx[0]);
+}
+
+/* ---- mul (gates) ------------------------------------------------------------------------ */
+
+static fer_status mul_infer(const fer_layer_spec *l, const fer_shape *in, int n_in,
+                            const char *origin, const char *node, fer_shape *out,
+                            fer_layer_cost *cost)
+{
+    (void)n_in;
+    (void)l, (void)n_in;
+    int same = in[1].c == in[0].c && in[1].h == in[0].h && in[1].w == in[0].w &&
+               in[1].flat == in[0].flat;
+    int gate = in[1].c == in[0].c && in[1].h == 1 && in[1].w == 1;
+    if (!same && !gate)
+        return fer_fail(FER_ERR_FORMAT, "%s: %s (mul) needs a second input of the first's shape "
+                        "%dx%dx%d or %d values per sample (got %dx%dx%d)", origin, node, in[0].c,
+                        in[0].h, in[0].w, in[0].c, in[1].c, in[1].h, in[1].w);
+    *out = in[0];
+    cost->macs = (long long)in[0].c * in[0].h * in[0].w;
+    return FER_OK;
+}
+
+static fer_mul_args mul_args(const fer_layer_rt *l, int n)
+{
+    int hw = l->ins[0].h * l->ins[0].w;
+    fer_mul_args a = {n, l->ins[0].c, hw, l->ins[1].h * l->ins[1].w};
+    return a;
+}
+
+static fer_status mul_forward(fer_model *m, int i, const float *const *x, int n, int train,
+                              uint64_t seed)
+{
+    (void)train, (void)seed;
+    fer_layer_rt *l = &m->layers[i];
+    fer_mul_args a = mul_args(l, n);
+    return FER_OP(m->b, mul_forward, &a, x[0], x[1], l->y);
+}
+
+static fer_status mul_backward(fer_model *m, int i, int n, const float *const *x,
+                               const float *dy, float *const *dx)
+{
+    fer_layer_rt *l = &m->layers[i];
+    fer_mul_args a = mul_args(l, n);
+    if (!dx[0] && !dx[1])
+        return FER_OK;
+    return FER_OP(m->b, mul_backward, &a, x[0], x[1], dy, dx[0], dx[1]);
+}
+
+/* ---- prelu ------------------------------------------------------------------------------ */
+
+static fer_status prelu_infer(const fer_layer_spec *l, const fer_shape *in, int n_in,
+                              const char *origin, const char *node, fer_shape *out,
+                              fer_layer_cost *cost)
+{
+    (void)n_in;
+    (void)l, (void)n_in, (void)origin, (void)node;
+    *out = in[0];
+    cost->params = in[0].c;
+    cost->tensors = 1;
+    return FER_OK;
+}
+
+static fer_status prelu_declare(fer_model *m, int i, int *cap)
+{
+    fer_layer_rt *l = &m->layers[i];
+    int c = l->in.c;
+    l->t_weight = add_layer_tensor(m, cap, i, "weight", FER_TENSOR_PARAM, 1, &c);
+    return l->t_weight < 0 ? fer_fail(FER_ERR_NOMEM, "model: out of memory") : FER_OK;
+}
+
+static fer_prelu_args prelu_args(const fer_layer_rt *l, int n)
+{
+    fer_prelu_args a = {n, l->in.c, l->in.h * l->in.w};
+    return a;
+}
+
+static fer_status prelu_forward(fer_model *m, int i, const float *const *x, int n, int train,
+                                uint64_t seed)
+{
+    (void)train, (void)seed;
+    fer_layer_rt *l = &m->layers[i];
+    fer_prelu_args a = prelu_args(l, n);
+    return FER_OP(m->b, prelu_forward, &a, x[0], tdata(m, l->t_weight), l->y);
+}
+
+static fer_status prelu_backward(fer_model *m, int i, int n, const float *const *x,
+                                 const float *dy, float *const *dx)
+{
+    fer_layer_rt *l = &m->layers[i];
+    fer_prelu_args a = prelu_args(l, n);
+    return FER_OP(m->b, prelu_backward, &a, x[0], tdata(m, l->t_weight), dy, dx[0],
+                  tgrad(m, l->t_weight));
 }
 
 /* ---- the table ------------------------------------------------------------------------ */
 
 static const char *const no_keys[] = {NULL};
 
+/* One input, parameter-free, same shape, gradient over dy: the element-wise activations */
+#define ELEMENTWISE(name, infer_fn, plan_fn, fwd, bwd)                                         \
+    {.type = name, .keys = no_keys, .min_inputs = 1, .max_inputs = 1,                         \
+     .grad = FER_GRAD_IN_PLACE, .infer = infer_fn, .plan = plan_fn, .forward = fwd,           \
+     .backward = bwd}
+
 static const fer_layer_op layer_ops[] = {
-    [FER_LAYER_CONV2D] = {"conv2d", conv_keys, 1, 0, FER_GRAD_NEW, conv_parse, conv_print,
-                          conv_same, conv_infer, conv_declare, conv_fan_in, plan_output,
-                          conv_forward, conv_backward},
-    [FER_LAYER_BATCHNORM2D] = {"batchnorm2d", no_keys, 1, 0, FER_GRAD_NEW, NULL, NULL, NULL,
-                               bn_infer, bn_declare, NULL, bn_plan, bn_forward, bn_backward},
-    [FER_LAYER_RELU] = {"relu", no_keys, 0, 0, FER_GRAD_IN_PLACE, NULL, NULL, NULL, same_shape,
-                        NULL, NULL, plan_alias, relu_forward, relu_backward},
-    [FER_LAYER_MAXPOOL2D] = {"maxpool2d", pool_keys, 1, 0, FER_GRAD_NEW, pool_parse, pool_print,
-                             pool_same, pool_infer, NULL, NULL, pool_plan, pool_forward,
-                             pool_backward},
-    [FER_LAYER_FLATTEN] = {"flatten", no_keys, 0, 0, FER_GRAD_SHARED, NULL, NULL, NULL,
-                           flatten_infer, NULL, NULL, plan_alias, flatten_forward, NULL},
-    [FER_LAYER_LINEAR] = {"linear", linear_keys, 0, 1, FER_GRAD_NEW, linear_parse, linear_print,
-                          linear_same, linear_infer, linear_declare, linear_fan_in, plan_output,
-                          linear_forward, linear_backward},
-    [FER_LAYER_DROPOUT] = {"dropout", dropout_keys, 0, 0, FER_GRAD_IN_PLACE, dropout_parse,
-                           dropout_print, dropout_same, dropout_infer, NULL, NULL, plan_output,
-                           dropout_forward, dropout_backward},
-    [FER_LAYER_LEAKY_RELU] = {"leaky_relu", leaky_keys, 0, 0, FER_GRAD_IN_PLACE, leaky_parse,
-                              leaky_print, leaky_same, leaky_infer, NULL, NULL, plan_output,
-                              activation_forward, activation_backward},
-    [FER_LAYER_RELU6] = {"relu6", no_keys, 0, 0, FER_GRAD_IN_PLACE, NULL, NULL, NULL, same_shape,
-                         NULL, NULL, plan_output, activation_forward, activation_backward},
-    [FER_LAYER_HARDSWISH] = {"hardswish", no_keys, 0, 0, FER_GRAD_IN_PLACE, NULL, NULL, NULL,
-                             same_shape, NULL, NULL, plan_output, activation_forward,
-                             activation_backward},
-    [FER_LAYER_SIGMOID] = {"sigmoid", no_keys, 0, 0, FER_GRAD_IN_PLACE, NULL, NULL, NULL,
-                           same_shape, NULL, NULL, plan_output, activation_forward,
-                           activation_backward},
-    [FER_LAYER_GLOBAL_AVGPOOL] = {"global_avgpool", no_keys, 1, 0, FER_GRAD_NEW, NULL, NULL, NULL,
-                                  global_avgpool_infer, NULL, NULL, plan_output, avgpool_forward,
-                                  avgpool_backward},
-    [FER_LAYER_AVGPOOL2D] = {"avgpool2d", avgpool_keys, 1, 0, FER_GRAD_NEW, avgpool_parse,
-                             avgpool_print, avgpool_same, avgpool_infer, NULL, NULL, plan_output,
-                             avgpool_forward, avgpool_backward},
+    [FER_LAYER_CONV2D] = {.type = "conv2d", .keys = conv_keys, .image_input = 1,
+                          .min_inputs = 1, .max_inputs = 1, .grad = FER_GRAD_NEW,
+                          .parse = conv_parse, .print = conv_print, .same = conv_same,
+                          .infer = conv_infer, .declare = conv_declare, .fan_in = conv_fan_in,
+                          .plan = plan_output, .forward = conv_forward,
+                          .backward = conv_backward},
+    [FER_LAYER_BATCHNORM2D] = {.type = "batchnorm2d", .keys = no_keys, .image_input = 1,
+                               .min_inputs = 1, .max_inputs = 1, .grad = FER_GRAD_NEW,
+                               .weight_fill = 1.0f, .infer = bn_infer, .declare = bn_declare,
+                               .plan = bn_plan, .forward = bn_forward, .backward = bn_backward},
+    [FER_LAYER_RELU] = ELEMENTWISE("relu", same_shape, plan_in_place, relu_forward,
+                                   relu_backward),
+    [FER_LAYER_MAXPOOL2D] = {.type = "maxpool2d", .keys = pool_keys, .image_input = 1,
+                             .min_inputs = 1, .max_inputs = 1, .grad = FER_GRAD_NEW,
+                             .parse = pool_parse, .print = pool_print, .same = pool_same,
+                             .infer = pool_infer, .plan = pool_plan, .forward = pool_forward,
+                             .backward = pool_backward},
+    [FER_LAYER_FLATTEN] = {.type = "flatten", .keys = no_keys, .min_inputs = 1,
+                           .max_inputs = 1, .grad = FER_GRAD_SHARED, .infer = flatten_infer,
+                           .plan = plan_view, .forward = flatten_forward},
+    [FER_LAYER_LINEAR] = {.type = "linear", .keys = linear_keys, .flat_input = 1,
+                          .min_inputs = 1, .max_inputs = 1, .grad = FER_GRAD_NEW,
+                          .parse = linear_parse, .print = linear_print, .same = linear_same,
+                          .infer = linear_infer, .declare = linear_declare,
+                          .fan_in = linear_fan_in, .plan = plan_output,
+                          .forward = linear_forward, .backward = linear_backward},
+    [FER_LAYER_DROPOUT] = {.type = "dropout", .keys = dropout_keys, .min_inputs = 1,
+                           .max_inputs = 1, .grad = FER_GRAD_IN_PLACE, .parse = dropout_parse,
+                           .print = dropout_print, .same = dropout_same, .infer = dropout_infer,
+                           .plan = plan_output, .forward = dropout_forward,
+                           .backward = dropout_backward},
+    [FER_LAYER_LEAKY_RELU] = {.type = "leaky_relu", .keys = leaky_keys, .min_inputs = 1,
+                              .max_inputs = 1, .grad = FER_GRAD_IN_PLACE, .parse = leaky_parse,
+                              .print = leaky_print, .same = leaky_same, .infer = leaky_infer,
+                              .plan = plan_output, .forward = activation_forward,
+                              .backward = activation_backward},
+    [FER_LAYER_RELU6] = ELEMENTWISE("relu6", same_shape, plan_output, activation_forward,
+                                    activation_backward),
+    [FER_LAYER_HARDSWISH] = ELEMENTWISE("hardswish", same_shape, plan_output, activation_forward,
+                                        activation_backward),
+    [FER_LAYER_SIGMOID] = ELEMENTWISE("sigmoid", same_shape, plan_output, activation_forward,
+                                      activation_backward),
+    [FER_LAYER_GLOBAL_AVGPOOL] = {.type = "global_avgpool", .keys = no_keys, .image_input = 1,
+                                  .min_inputs = 1, .max_inputs = 1, .grad = FER_GRAD_NEW,
+                                  .infer = global_avgpool_infer, .plan = plan_output,
+                                  .forward = avgpool_forward, .backward = avgpool_backward},
+    [FER_LAYER_AVGPOOL2D] = {.type = "avgpool2d", .keys = avgpool_keys, .image_input = 1,
+                             .min_inputs = 1, .max_inputs = 1, .grad = FER_GRAD_NEW,
+                             .parse = avgpool_parse, .print = avgpool_print,
+                             .same = avgpool_same, .infer = avgpool_infer, .plan = plan_output,
+                             .forward = avgpool_forward, .backward = avgpool_backward},
+    [FER_LAYER_ADD] = {.type = "add", .keys = no_keys, .min_inputs = 2, .max_inputs = 2,
+                       .grad = FER_GRAD_IN_PLACE, .infer = add_infer, .plan = plan_output,
+                       .forward = add_forward, .backward = add_backward},
+    [FER_LAYER_CONCAT] = {.type = "concat", .keys = no_keys, .image_input = 1, .min_inputs = 2,
+                          .max_inputs = FER_MAX_INPUTS, .grad = FER_GRAD_NEW,
+                          .infer = concat_infer, .plan = plan_output,
+                          .forward = concat_forward, .backward = concat_backward},
+    [FER_LAYER_MUL] = {.type = "mul", .keys = no_keys, .min_inputs = 2, .max_inputs = 2,
+                       .grad = FER_GRAD_NEW, .infer = mul_infer, .plan = plan_output,
+                       .forward = mul_forward, .backward = mul_backward},
+    [FER_LAYER_CHANNEL_PAD] = {.type = "channel_pad", .keys = channel_pad_keys,
+                               .image_input = 1, .min_inputs = 1, .max_inputs = 1,
+                               .grad = FER_GRAD_NEW, .parse = channel_pad_parse,
+                               .print = channel_pad_print, .same = channel_pad_same,
+                               .infer = channel_pad_infer, .plan = plan_output,
+                               .forward = channel_pad_forward,
+                               .backward = channel_pad_backward},
+    [FER_LAYER_PRELU] = {.type = "prelu", .keys = no_keys, .min_inputs = 1, .max_inputs = 1,
+                         .grad = FER_GRAD_IN_PLACE, .weight_fill = 0.25f, .infer = prelu_infer,
+                         .declare = prelu_declare, .plan = plan_output,
+                         .forward = prelu_forward, .backward = prelu_backward},
+    [FER_LAYER_BATCHNORM1D] = {.type = "batchnorm1d", .keys = no_keys, .flat_input = 1,
+                               .min_inputs = 1, .max_inputs = 1, .grad = FER_GRAD_NEW,
+                               .weight_fill = 1.0f, .infer = bn_infer, .declare = bn_declare,
+                               .plan = bn_plan, .forward = bn1d_forward,
+                               .backward = bn_backward},
 };
 
 #define N_LAYER_KINDS ((int)(sizeof layer_ops / sizeof *layer_ops))

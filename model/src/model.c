@@ -90,6 +90,73 @@ int fer_model_find_tensor(const fer_model *m, const char *name)
 
 /* ---- activation arena ----------------------------------------------------------------- */
 
+/* 1 when nothing but node `reader` reads the output of node j (FER_INPUT_NODE: the input) and
+ * the memory behind it, so reader may overwrite it. */
+static int exclusive_reader(const fer_model *m, int j, int reader)
+{
+    for (;;) {
+        for (int i = 0; i < m->arch.n_layers; i++)
+            for (int k = 0; k < m->layers[i].n_in; k++)
+                if (m->layers[i].src[k] == j && i != reader)
+                    return 0;
+        if (j == FER_INPUT_NODE)
+            return 1;
+        /* an output that is a view of its input (flatten, relu in place) shares its memory */
+        const fer_layer_rt *l = &m->layers[j];
+        if (l->n_in != 1 || l->y != (l->src[0] == FER_INPUT_NODE ? m->x0
+                                                                  : m->layers[l->src[0]].y))
+            return 1;
+        reader = j;
+        j = l->src[0];
+    }
+}
+
+/* The backward pass's gradient buffers ("slots" of max_batch * max_numel floats), planned once:
+ * walking the nodes backwards, a node's output gradient lives in a slot from the first (last in
+ * order) consumer's backward to its own. The first input of a FER_GRAD_IN_PLACE / SHARED node
+ * takes over dy's slot; other inputs get a free slot. An input whose gradient already lives
+ * somewhere (it feeds several nodes) is written to a temporary slot and added there. A straight
+ * stack needs two slots, as the ping-pong it replaces; each open skip connection one more. */
+static int plan_gradients(fer_model *m)
+{
+    int L = m->arch.n_layers, n_slots = 0, n_free = 0;
+    int owner[FER_MAX_LAYERS], free_slots[FER_MAX_LAYERS * (FER_MAX_INPUTS + 1)];
+#define TAKE_SLOT() (n_free ? free_slots[--n_free] : n_slots++)
+    for (int i = 0; i < L; i++)
+        owner[i] = -1;
+    owner[L - 1] = TAKE_SLOT(); /* the head writes d loss / d features here */
+    for (int i = L - 1; i >= 0; i--) {
+        fer_layer_rt *l = &m->layers[i];
+        const fer_layer_op *op = fer_layer_op_of(l->spec.kind);
+        int s = owner[i], keep_s = 0, temps[FER_MAX_INPUTS], n_temps = 0;
+        l->dy_slot = s;
+        for (int k = 0; k < l->n_in; k++) {
+            int j = l->src[k];
+            l->dx_slot[k] = l->dx_add[k] = -1;
+            if (j == FER_INPUT_NODE)
+                continue; /* no gradient for the data */
+            if (k == 0 && op->grad != FER_GRAD_NEW) {
+                l->dx_slot[k] = s;
+                if (owner[j] < 0)
+                    owner[j] = s, keep_s = 1;
+                else
+                    l->dx_add[k] = owner[j];
+            } else if (owner[j] < 0) {
+                owner[j] = l->dx_slot[k] = TAKE_SLOT();
+            } else {
+                l->dx_slot[k] = temps[n_temps++] = TAKE_SLOT();
+                l->dx_add[k] = owner[j];
+            }
+        }
+        while (n_temps)
+            free_slots[n_free++] = temps[--n_temps];
+        if (!keep_s)
+            free_slots[n_free++] = s;
+    }
+#undef TAKE_SLOT
+    return n_slots;
+}
+
 /* With base == NULL only measures; otherwise assigns every activation pointer. */
 static size_t plan_activations(fer_model *m, char *base)
 {
@@ -103,18 +170,22 @@ static size_t plan_activations(fer_model *m, char *base)
     } while (0)
     size_t in_numel = (size_t)m->arch.in_c * m->arch.in_h * m->arch.in_w;
     size_t max_numel = in_numel;
+    /* while measuring, stand-in addresses keep the views and in-place layers apart */
     PLACE(m->x0, float, B * in_numel);
-    float *prev = m->x0;
+    if (!base)
+        m->x0 = (float *)(uintptr_t)64;
     for (int i = 0; i < m->arch.n_layers; i++) {
         fer_layer_rt *l = &m->layers[i];
         if (l->out_numel > max_numel)
             max_numel = l->out_numel;
-        fer_layer_op_of(l->spec.kind)->plan(l, &p, prev);
-        prev = l->y;
+        float *in0 = l->src[0] == FER_INPUT_NODE ? m->x0 : m->layers[l->src[0]].y;
+        fer_layer_op_of(l->spec.kind)->plan(l, &p, in0, exclusive_reader(m, l->src[0], i));
+        if (!base && !l->y) /* measuring: a distinct stand-in for a fresh output */
+            l->y = (float *)(uintptr_t)(128 + 64 * (size_t)i);
     }
     size_t C = (size_t)m->arch.n_classes, D = (size_t)m->feat_dim;
-    PLACE(m->grad_a, float, B * max_numel);
-    PLACE(m->grad_b, float, B * max_numel);
+    for (int k = 0; k < m->n_grad_slots; k++)
+        PLACE(m->grad_slots[k], float, B * max_numel);
     PLACE(m->logits, float, B * C);
     PLACE(m->dlogits, float, B * C);
     PLACE(m->labels, int32_t, B);
@@ -159,18 +230,23 @@ fer_status fer_model_new(const fer_arch *arch, fer_backend *backend, int max_bat
     m->arch = *arch;
     m->b = backend;
     m->max_batch = max_batch;
-    fer_shape in = {arch->in_c, arch->in_h, arch->in_w, 0};
+    const fer_shape input = {arch->in_c, arch->in_h, arch->in_w, 0};
     for (int i = 0; i < arch->n_layers; i++) {
         fer_layer_rt *l = &m->layers[i];
         l->spec = arch->layers[i];
-        l->in = in;
+        l->n_in = fer_arch_node_inputs(arch, i, l->src);
+        for (int k = 0; k < l->n_in; k++)
+            l->ins[k] = l->src[k] == FER_INPUT_NODE ? input : shapes[l->src[k]];
+        l->in = l->ins[0];
         l->out = shapes[i];
-        l->in_numel = (size_t)in.c * in.h * in.w;
+        l->in_numel = (size_t)l->in.c * l->in.h * l->in.w;
         l->out_numel = (size_t)l->out.c * l->out.h * l->out.w;
-        in = shapes[i];
     }
-    m->feat_dim = in.c;
-    fer_status st = build_tensor_table(m);
+    m->feat_dim = shapes[arch->n_layers - 1].c;
+    m->n_grad_slots = plan_gradients(m);
+    m->grad_slots = calloc((size_t)m->n_grad_slots, sizeof *m->grad_slots);
+    fer_status st = m->grad_slots ? build_tensor_table(m)
+                                  : fer_fail(FER_ERR_NOMEM, "model: out of memory");
     if (st == FER_OK)
         st = FER_OP(backend, alloc, m->n_param_floats * sizeof(float), (void **)&m->params);
     if (st == FER_OK)
@@ -178,7 +254,7 @@ fer_status fer_model_new(const fer_arch *arch, fer_backend *backend, int max_bat
     if (st == FER_OK)
         st = FER_OP(backend, alloc, (m->n_buffer_floats ? m->n_buffer_floats : 1) * sizeof(float),
                     (void **)&m->buffers);
-    size_t act_bytes = plan_activations(m, NULL);
+    size_t act_bytes = st == FER_OK ? plan_activations(m, NULL) : 0;
     if (st == FER_OK && act_bytes > FER_MAX_ACTIVATION_BYTES)
         st = fer_fail(FER_ERR_ARG, "%s: a batch of %d needs %zu MiB of activations (at most %llu "
                       "MiB): lower the batch size", origin, max_batch, act_bytes >> 20,
@@ -223,6 +299,7 @@ void fer_model_free(fer_model *m)
             m->b->ops->release(m->b, m->acts);
     }
     free(m->tensors);
+    free(m->grad_slots);
     free(m);
 }
 
@@ -338,13 +415,15 @@ fer_status fer_model_forward(fer_model *m, const float *x_host, int n, fer_mode 
     }
     size_t in_numel = (size_t)m->arch.in_c * m->arch.in_h * m->arch.in_w;
     FER_TRY(FER_OP(m->b, upload, m->x0, x_host, (size_t)n * in_numel * sizeof(float)));
-    const float *x = m->x0;
     for (int i = 0; i < m->arch.n_layers; i++) {
-        FER_TRY(fer_layer_op_of(m->layers[i].spec.kind)
-                    ->forward(m, i, x, n, mode == FER_MODE_TRAIN, dropout_seed));
-        x = m->layers[i].y;
+        const fer_layer_rt *l = &m->layers[i];
+        const float *xs[FER_MAX_INPUTS];
+        for (int k = 0; k < l->n_in; k++)
+            xs[k] = l->src[k] == FER_INPUT_NODE ? m->x0 : m->layers[l->src[k]].y;
+        FER_TRY(fer_layer_op_of(l->spec.kind)
+                    ->forward(m, i, xs, n, mode == FER_MODE_TRAIN, dropout_seed));
     }
-    FER_TRY(fer_head_forward(m, x, n, mode));
+    FER_TRY(fer_head_forward(m, m->layers[m->arch.n_layers - 1].y, n, mode));
     if (logits_host)
         FER_TRY(FER_OP(m->b, download, logits_host, m->logits,
                        (size_t)n * m->arch.n_classes * sizeof(float)));
@@ -404,18 +483,27 @@ fer_status fer_model_backward(fer_model *m)
         return fer_fail(FER_ERR_ARG, "model: backward needs fer_model_loss first");
     int n = m->last_n, L = m->arch.n_layers;
     const float *feat = m->layers[L - 1].y;
-    float *dy = m->grad_a;
-    FER_TRY(fer_head_backward(m, feat, n, dy));
-    for (int i = L - 1; i >= 0; i--) {
-        const fer_layer_op *op = fer_layer_op_of(m->layers[i].spec.kind);
-        if (op->grad == FER_GRAD_SHARED)
-            continue; /* same memory, same gradient */
-        float *dx = NULL;
-        if (i > 0) /* element-wise layers work in place; the rest ping-pong */
-            dx = op->grad == FER_GRAD_IN_PLACE ? dy : (dy == m->grad_a ? m->grad_b : m->grad_a);
-        const float *x = i == 0 ? m->x0 : m->layers[i - 1].y;
-        FER_TRY(op->backward(m, i, n, x, dy, dx));
-        dy = dx;
+    FER_TRY(fer_head_backward(m, feat, n, m->grad_slots[m->layers[L - 1].dy_slot]));
+    for (int i = L - 1; i >= 0; i--) { /* the slots of plan_gradients */
+        const fer_layer_rt *l = &m->layers[i];
+        const fer_layer_op *op = fer_layer_op_of(l->spec.kind);
+        const float *xs[FER_MAX_INPUTS];
+        float *dxs[FER_MAX_INPUTS];
+        for (int k = 0; k < l->n_in; k++) {
+            xs[k] = l->src[k] == FER_INPUT_NODE ? m->x0 : m->layers[l->src[k]].y;
+            dxs[k] = l->dx_slot[k] >= 0 ? m->grad_slots[l->dx_slot[k]] : NULL;
+        }
+        const float *dy = m->grad_slots[l->dy_slot];
+        if (op->grad != FER_GRAD_SHARED) /* flatten: same memory, same gradient */
+            FER_TRY(op->backward(m, i, n, xs, dy, dxs));
+        for (int k = 0; k < l->n_in; k++) { /* a tensor read by several nodes: sum */
+            if (l->dx_add[k] < 0)
+                continue;
+            float *acc = m->grad_slots[l->dx_add[k]];
+            size_t count = (size_t)n * (l->src[k] == FER_INPUT_NODE ? l->in_numel
+                                                                    : m->layers[l->src[k]].out_numel);
+            FER_TRY(FER_OP(m->b, add, count, acc, dxs[k], acc));
+        }
     }
     return FER_OK;
 }

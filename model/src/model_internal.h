@@ -25,8 +25,15 @@ typedef struct fer_tensor {
 
 typedef struct fer_layer_rt {
     fer_layer_spec spec;
-    fer_shape in, out;
-    size_t in_numel, out_numel; /* per sample */
+    int n_in;
+    int src[FER_MAX_INPUTS];    /* producing node of each input, FER_INPUT_NODE: the input */
+    fer_shape ins[FER_MAX_INPUTS];
+    fer_shape in, out;          /* in: ins[0] */
+    size_t in_numel, out_numel; /* per sample (in: of input 0) */
+    /* backward plan (model.c): the gradient buffer of this node's output, where each input's
+     * gradient is written and, when that input feeds several nodes, the buffer it is added to */
+    int dy_slot;
+    int dx_slot[FER_MAX_INPUTS], dx_add[FER_MAX_INPUTS]; /* -1: none */
     int t_weight, t_bias, t_running_mean, t_running_var, t_nbt; /* tensor index or -1 */
     float *y;                   /* output activation (aliases the input for relu and flatten) */
     float *save_mean, *save_invstd; /* batchnorm, training forward */
@@ -49,7 +56,8 @@ struct fer_model {
     void *acts;                      /* activation arena */
 
     float *x0;                       /* input batch */
-    float *grad_a, *grad_b;          /* ping-pong input gradients, max_batch * max_numel */
+    int n_grad_slots;
+    float **grad_slots;              /* gradient buffers of max_batch * max_numel, reused */
     float *logits, *dlogits;         /* max_batch * classes */
     float *xnorm, *xnorms, *wnorm, *wnorms, *cos, *dcos, *dxnorm, *dwnorm; /* arcface */
     int32_t *labels;

@@ -1,4 +1,4 @@
-/* Architectures are data: a JSON layer stack (cJSON) or a built-in preset.
+/* Architectures are data: a JSON graph of layer nodes (cJSON) or a built-in preset.
  *
  * JSON form (fer_arch_to_json writes it, fer_arch_from_json reads it):
  * {"name":"simplecnn","input":[1,48,48],"classes":7,
@@ -9,15 +9,32 @@
  *            {"type":"batchnorm2d"},{"type":"relu"},{"type":"maxpool2d","k":2,"stride":2},
  *            {"type":"flatten"},{"type":"linear","out":256},{"type":"dropout","p":0.3}, ...],
  *  "head":{"type":"softmax"} | {"type":"arcface","s":30,"m":0.5}}
- * The layer stack ends in the feature vector; the head maps features to class logits.
- * More layer kinds (PyTorch semantics; fields other than "type" are optional):
+ *
+ * Graphs. Every node may carry a "name" (letters, digits, '_', '-', '.'; unique; not "input")
+ * and "inputs", a list of node names ("input" is the network input); a node without "inputs"
+ * takes the node before it in the list (the network input for the first), so a plain list is the
+ * sequential network it always was. The nodes form a DAG evaluated in topological order: a file
+ * may list them in any order that has no cycle; they are stored sorted (stable: an ordered file
+ * keeps its order, and tensor names layers.<i>.* use the stored index). The last node of the
+ * file is the output: it must be a flat feature vector, and every node must lead to it.
+ * {"name":"b1_add","type":"add","inputs":["b1_bn2","stem_relu"]}
+ *
+ * Layer kinds (PyTorch semantics; fields other than "type", "name" and "inputs" are optional):
  *   {"type":"leaky_relu","slope":0.01}  slope finite, 0..1 (default 0.01)
  *   {"type":"relu6"} {"type":"hardswish"} {"type":"sigmoid"}  element-wise, any input
+ *   {"type":"prelu"}  nn.PReLU(C): one learned slope per channel (per feature when flat), 0.25
  *   {"type":"avgpool2d","k":2,"stride":2,"pad":0}  stride defaults to k, pad to 0, pad <= k/2;
  *       padding counts in the divisor (count_include_pad=True, ceil_mode=False)
  *   {"type":"global_avgpool"}  C x H x W -> C x 1 x 1 (AdaptiveAvgPool2d(1)); a flatten after it
  *       gives the C features
- * Image layers (conv2d, batchnorm2d, the pools) are refused after a flatten. */
+ *   {"type":"batchnorm1d"}  nn.BatchNorm1d on a flat feature vector
+ *   {"type":"add","inputs":[a,b]}  a + b, same shapes (residual connections)
+ *   {"type":"concat","inputs":[a,b,...]}  2..8 image inputs of one plane size, along channels
+ *   {"type":"mul","inputs":[x,g]}  x * g, g of x's shape or C values per sample (C flat
+ *       features or C x 1 x 1) broadcast over the plane (squeeze-excitation gates)
+ *   {"type":"channel_pad","out":C2}  appends C2 - C zero channels (skip paths that widen)
+ * Image layers (conv2d, batchnorm2d, the pools, concat, channel_pad) are refused after a
+ * flatten. */
 #ifndef FER_ARCH_H
 #define FER_ARCH_H
 #include <stdio.h>
@@ -28,7 +45,9 @@
 extern "C" {
 #endif
 
-#define FER_MAX_LAYERS 64
+#define FER_MAX_LAYERS 128 /* graph nodes */
+#define FER_MAX_INPUTS 8    /* inputs of one node (concat) */
+#define FER_INPUT_NODE (-1) /* an input index naming the network input */
 #define FER_MAX_CLASSES 16
 #define FER_NAME_LEN 32
 
@@ -60,12 +79,21 @@ typedef enum fer_layer_kind {
     FER_LAYER_HARDSWISH,
     FER_LAYER_SIGMOID,
     FER_LAYER_GLOBAL_AVGPOOL,
-    FER_LAYER_AVGPOOL2D
+    FER_LAYER_AVGPOOL2D,
+    FER_LAYER_ADD,
+    FER_LAYER_CONCAT,
+    FER_LAYER_MUL,
+    FER_LAYER_CHANNEL_PAD,
+    FER_LAYER_PRELU,
+    FER_LAYER_BATCHNORM1D
 } fer_layer_kind;
 
 typedef struct fer_layer_spec {
     fer_layer_kind kind;
-    int out;              /* conv2d: output channels; linear: output features */
+    char name[FER_NAME_LEN]; /* "" when unnamed */
+    int n_inputs;            /* 0: the node before (the network input for node 0) */
+    int inputs[FER_MAX_INPUTS]; /* earlier node indices or FER_INPUT_NODE */
+    int out;              /* conv2d: output channels; linear: output features; channel_pad */
     int k, stride, pad;   /* conv2d, maxpool2d (k, stride), avgpool2d */
     int bias;             /* conv2d, linear */
     int groups;           /* conv2d: >= 1, divides in and out channels (in: depthwise) */
@@ -102,9 +130,10 @@ fer_status fer_arch_sizes(const fer_arch *a, const char *origin, fer_arch_size_i
  * parameters (with buffers) and multiply-adds per image, the head and the totals. */
 fer_status fer_arch_describe(const fer_arch *a, const char *origin, FILE *out);
 
-/* "simplecnn" (the seed's network), "tiny" (a small net for tests and demos) and "vgg_gap"
- * (four ConvBlocks 32..256 with global average pooling, 1.2 M parameters). */
-#define FER_ARCH_PRESETS "simplecnn, tiny or vgg_gap"
+/* "simplecnn" (the seed's network), "tiny" (a small net for tests and demos), "vgg_gap"
+ * (four ConvBlocks 32..256 with global average pooling, 1.2 M parameters) and "resnet_s" (a
+ * residual network with global pooling, see arch.c). */
+#define FER_ARCH_PRESETS "simplecnn, tiny, vgg_gap or resnet_s"
 fer_status fer_arch_preset(const char *name, fer_head_kind head, fer_arch *out);
 /* origin names the source in error messages (a path, or "<config>"). */
 fer_status fer_arch_from_json(const char *json_text, const char *origin, fer_arch *out);
@@ -112,7 +141,10 @@ fer_status fer_arch_from_json(const char *json_text, const char *origin, fer_arc
 fer_status fer_arch_load(const char *name_or_path, fer_head_kind head, fer_arch *out);
 /* malloc'd JSON text; free() it. NULL on allocation failure. */
 char *fer_arch_to_json(const fer_arch *a);
-/* 1 when both describe the same parameter shapes and layer stack. */
+/* The inputs of node i with the default resolved (node i-1, or FER_INPUT_NODE for node 0):
+ * their count; out holds FER_MAX_INPUTS entries. */
+int fer_arch_node_inputs(const fer_arch *a, int i, int *out);
+/* 1 when both describe the same parameter shapes and graph (node names aside). */
 int fer_arch_equal(const fer_arch *a, const fer_arch *b);
 
 #ifdef __cplusplus

@@ -60,6 +60,27 @@ typedef struct fer_linear_args {
     int has_bias;
 } fer_linear_args;
 
+/* Channel-block copy between two NCHW tensors of n samples with hw values per channel:
+ * dst[s, dst_off + j, :] = src[s, src_off + j, :] for j < c. concat (forward: each input into its
+ * slice; backward: each slice back out) and channel_pad use it. */
+typedef struct fer_channel_copy_args {
+    int n, hw, c;
+    int src_c, src_off; /* channels of src per sample, first channel copied */
+    int dst_c, dst_off; /* channels of dst per sample, first channel written */
+} fer_channel_copy_args;
+
+/* y[s,c,p] = x[s,c,p] * g[s,c,g_hw == 1 ? 0 : p] for n samples, c channels, hw values each:
+ * g is a per-sample, per-channel gate (g_hw == 1, squeeze-excitation) or a tensor of x's shape
+ * (g_hw == hw). */
+typedef struct fer_mul_args {
+    int n, c, hw, g_hw;
+} fer_mul_args;
+
+/* PReLU with one learned slope per channel: y = x > 0 ? x : w[c] * x (nn.PReLU(c)). */
+typedef struct fer_prelu_args {
+    int n, c, hw;
+} fer_prelu_args;
+
 typedef enum fer_loss_kind { FER_LOSS_CE = 0, FER_LOSS_WCE, FER_LOSS_FOCAL } fer_loss_kind;
 
 /* Mean-reduced loss over a batch of logits[n,c] with int32 labels[n].
@@ -155,6 +176,23 @@ typedef struct fer_backend_ops {
                                   float *y);
     fer_status (*avgpool_backward)(fer_backend *b, const fer_avgpool_args *a, const float *dy,
                                    float *dx);
+    /* y = x0 + x1 (n values); y may be x0 or x1 (the model accumulates branch gradients with
+     * y == x0) */
+    fer_status (*add)(fer_backend *b, size_t n, const float *x0, const float *x1, float *y);
+    fer_status (*channel_copy)(fer_backend *b, const fer_channel_copy_args *a, const float *src,
+                               float *dst);
+    fer_status (*mul_forward)(fer_backend *b, const fer_mul_args *a, const float *x,
+                              const float *g, float *y);
+    /* dx = dy * g (broadcast); dg = dy * x, summed over hw when g_hw == 1. Either output may be
+     * NULL (not needed); neither may alias dy. */
+    fer_status (*mul_backward)(fer_backend *b, const fer_mul_args *a, const float *x,
+                               const float *g, const float *dy, float *dx, float *dg);
+    fer_status (*prelu_forward)(fer_backend *b, const fer_prelu_args *a, const float *x,
+                                const float *w, float *y);
+    /* dw[c] = sum over (n, hw) of dy * x where x <= 0 (overwritten); dx = dy * (x > 0 ? 1 : w[c]).
+     * dx may be dy (in place: dw is formed before dx overwrites it) or NULL. */
+    fer_status (*prelu_backward)(fer_backend *b, const fer_prelu_args *a, const float *x,
+                                 const float *w, const float *dy, float *dx, float *dw);
 
     /* heads */
     /* y[r,:] = x[r,:] / max(||x[r,:]||, 1e-12) (F.normalize); norms[r] saved for backward */
