@@ -12,6 +12,10 @@
  *            init                          fer_model_init_pytorch = PyTorch's initial weights, exactly
  *            groupconv                     grouped and depthwise conv2d: PyTorch's initial weights
  *                                          exactly, train logits, loss and every gradient
+ *            resnet                        the graph network of golden_resnet.json (residual add,
+ *                                          channel pad, SE gate, concat, prelu, batchnorm1d) from
+ *                                          the fixture's weights: train logits, loss, every
+ *                                          gradient; weights and BN statistics after 3 Adam steps
  *
  * Tolerances (|actual - expected| <= atol + rtol * |expected|, atol relative to the tensor's
  * largest magnitude) are stated next to each comparison; besides the stored (sampled) values, the
@@ -570,6 +574,189 @@ static void run_groupconv(void)
     fer_model_free(m);
 }
 
+/* ---- a residual graph network (golden_resnet.json, golden_resnet.bin) ---------------------
+ * The graph form of an architecture (named nodes, "inputs"): residual add with channel padding,
+ * a squeeze-excitation gate (mul), concat, prelu, batchnorm1d. Every tensor is set from the
+ * fixture's init/ (PyTorch's initial weights with BN and prelu moved off their defaults), then
+ * one training forward/backward, then 3 Adam steps (lr 1e-3) on the same batch, as
+ * make_golden.py's run_resnet. */
+#define RESNET_BATCH 3
+#define RESNET_X_STREAM 3
+#define RESNET_LR 1e-3f
+
+/* 1 when tensor `name` is the bias of a layer listed in bias_before_batchnorm (-1 ends it) */
+static int resnet_pinned(const char *name)
+{
+    const golden_entry *e = need("bias_before_batchnorm");
+    int layer;
+    char tail[8];
+    if (sscanf(name, "layers.%d.%7s", &layer, tail) != 2 || strcmp(tail, "bias") != 0)
+        return 0;
+    for (uint64_t k = 0; k < e->total && e->i[k] >= 0; k++)
+        if (e->i[k] == layer)
+            return 1;
+    return 0;
+}
+
+static float *resnet_tensor(fer_model *m, const char *name, size_t numel, int grad)
+{
+    float *v = malloc(numel * sizeof *v);
+    if (!v)
+        DIE("out of memory");
+    OK(grad ? fer_model_get_grad(m, name, v, numel) : fer_model_get_tensor(m, name, v, numel));
+    return v;
+}
+
+/* A pinned bias's gradient is rounding noise: it must be within 1e-4 of the largest gradient
+ * of its layer's weight (the fixture's is about 2e-6 of it). */
+static double resnet_check_noise_grad(fer_model *m, const fer_tensor_info *ti)
+{
+    char wname[160], entry[192];
+    snprintf(wname, sizeof wname, "%.*sweight", (int)(strlen(ti->name) - strlen("bias")),
+             ti->name);
+    snprintf(entry, sizeof entry, "train/grad/%s", wname);
+    const golden_entry *ew = need(entry);
+    double wmax = 0.0, worst = 0.0;
+    for (uint32_t k = 0; k < ew->count; k++)
+        wmax = fmax(wmax, fabs((double)ew->f[k]));
+    float *g = resnet_tensor(m, ti->name, ti->numel, 1);
+    for (size_t i = 0; i < ti->numel; i++)
+        worst = fmax(worst, isnan(g[i]) ? INFINITY : fabs((double)g[i]) / (1e-4 * wmax));
+    if (!(worst <= 1.0)) {
+        fprintf(stderr, "FAIL train/grad/%s: |gradient| up to %.3g of the weight's largest, "
+                        "want <= 1e-4 (the batch norm after it removes the bias)\n",
+                ti->name, worst * 1e-4);
+        failures++;
+    }
+    free(g);
+    return worst;
+}
+
+/* After Adam step `step` (1-based): a pinned bias moved by at most 10 lr per element (Adam moves
+ * an element by about lr), then it takes torch's value of that step, so its noise-driven steps
+ * do not make the batch norm's running mean diverge. */
+static void resnet_pin(fer_model *m, int step, group *g)
+{
+    for (int t = 0; t < fer_model_n_tensors(m); t++) {
+        fer_tensor_info ti;
+        OK(fer_model_tensor_info(m, t, &ti));
+        if (!resnet_pinned(ti.name))
+            continue;
+        char prev[192], next[192];
+        if (step == 1)
+            snprintf(prev, sizeof prev, "init/%s", ti.name);
+        else
+            snprintf(prev, sizeof prev, "adam_step%d/%s", step - 1, ti.name);
+        snprintf(next, sizeof next, "adam_step%d/%s", step, ti.name);
+        const golden_entry *ep = need(prev), *en = need(next);
+        if (ep->total != ti.numel || en->total != ti.numel || ep->stride != 1 || en->stride != 1)
+            DIE("golden_resnet: %s / %s do not hold %zu values", prev, next, ti.numel);
+        float *v = resnet_tensor(m, ti.name, ti.numel, 0);
+        double worst = 0.0;
+        for (size_t i = 0; i < ti.numel; i++)
+            worst = fmax(worst, isnan(v[i]) ? INFINITY
+                                            : fabs((double)v[i] - ep->f[i]) / (10.0 * RESNET_LR));
+        if (!(worst <= 1.0)) {
+            fprintf(stderr, "FAIL %s: Adam step %d moved it by %.3g, want <= 10 lr\n", ti.name,
+                    step, worst * 10.0 * RESNET_LR);
+            failures++;
+        }
+        group_add(g, worst);
+        OK(fer_model_set_tensor(m, ti.name, en->f, ti.numel));
+        free(v);
+    }
+}
+
+static void run_resnet(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/golden_resnet.json", dir);
+    fer_arch arch;
+    OK(fer_arch_load(path, FER_HEAD_SOFTMAX, &arch));
+    fer_model *m;
+    OK(fer_model_new(&arch, B, RESNET_BATCH, &m));
+    for (int t = 0; t < fer_model_n_tensors(m); t++) { /* every tensor, buffers included */
+        fer_tensor_info ti;
+        OK(fer_model_tensor_info(m, t, &ti));
+        char entry[192];
+        snprintf(entry, sizeof entry, "init/%s", ti.name);
+        const golden_entry *e = need(entry);
+        if (e->total != ti.numel || e->stride != 1 || e->kind != 0)
+            DIE("golden_resnet: %s holds %llu values, the model's tensor %zu", entry,
+                (unsigned long long)e->total, ti.numel);
+        OK(fer_model_set_tensor(m, ti.name, e->f, ti.numel));
+    }
+
+    const size_t nx = (size_t)RESNET_BATCH * arch.in_c * arch.in_h * arch.in_w;
+    float *x = malloc(nx * sizeof *x), logits[RESNET_BATCH * FER_MAX_CLASSES], loss;
+    if (!x)
+        DIE("out of memory");
+    uint64_t s = fer_rng_substream(X_SEED, RESNET_X_STREAM);
+    for (size_t i = 0; i < nx; i++)
+        x[i] = fer_rng_symmetric(s, i);
+    const golden_entry *el = need("labels");
+    if (el->total != RESNET_BATCH)
+        DIE("golden_resnet: %llu labels, want %d", (unsigned long long)el->total, RESNET_BATCH);
+    int32_t labels[RESNET_BATCH];
+    for (int i = 0; i < RESNET_BATCH; i++)
+        labels[i] = el->i[i];
+    fer_loss_config lc;
+    memset(&lc, 0, sizeof lc);
+    lc.kind = FER_LOSS_CE;
+    fer_optim_config oc;
+    fer_optim_config_default(FER_OPTIM_ADAM, RESNET_LR, &oc); /* torch.optim.Adam(lr=1e-3) */
+    fer_optimizer *opt;
+    OK(fer_optimizer_new(m, &oc, &opt));
+    group g_pin = {"pinned biases' Adam steps", 0, 0};
+    for (int step = 1; step <= STEPS; step++) {
+        OK(fer_model_forward(m, x, RESNET_BATCH, FER_MODE_TRAIN, labels, 0, logits));
+        OK(fer_model_loss(m, &lc, labels, &loss));
+        OK(fer_model_backward(m));
+        if (step == 1) {
+            /* short sums (at most 3 * 12 * 10 terms) in another order than PyTorch, through
+             * four batch norms: logits 1e-4, loss 1e-5, gradients 5e-4 relative + 5e-4 of the
+             * tensor's largest (torch's own move by 3e-6 when x changes by 1e-6) */
+            group g = {"train logits + loss", 0, 0};
+            group_add(&g, compare("train/logits", logits, (size_t)RESNET_BATCH * arch.n_classes,
+                                  1e-4, 1e-5));
+            group_add(&g, compare("train/loss", &loss, 1, 1e-5, 1e-6));
+            group_print(&g);
+            group gg = {"gradients", 0, 0};
+            for (int t = 0; t < fer_model_n_tensors(m); t++) {
+                fer_tensor_info ti;
+                OK(fer_model_tensor_info(m, t, &ti));
+                if (ti.role != FER_TENSOR_PARAM)
+                    continue;
+                if (resnet_pinned(ti.name)) {
+                    group_add(&gg, resnet_check_noise_grad(m, &ti));
+                    continue;
+                }
+                char entry[192];
+                snprintf(entry, sizeof entry, "train/grad/%s", ti.name);
+                float *v = resnet_tensor(m, ti.name, ti.numel, 1);
+                group_add(&gg, compare(entry, v, ti.numel, 5e-4, 5e-4));
+                free(v);
+            }
+            group_print(&gg);
+        }
+        OK(fer_optimizer_step(opt, RESNET_LR));
+        resnet_pin(m, step, &g_pin);
+    }
+    group_print(&g_pin);
+    /* Each parameter's update (after - init) within 1% + 1% of its tensor's largest update
+     * (torch moves them by 2e-4 of it when x changes by 1e-6; a wrong bias correction is 3x
+     * off), whole-tensor statistics within 1e-4. Running statistics (and num_batches_tracked,
+     * 3) within 1e-4 + 1e-4 of the tensor's largest. */
+    group gp = {"adam3: parameters", 0, 0}, gb = {"adam3: BN statistics", 0, 0};
+    compare_tensors(m, "adam3/", 0, FER_TENSOR_PARAM, 1e-2, 1e-2, &gp, &gp, "init/", 1e-4, 0.0);
+    compare_tensors(m, "adam3/", 0, FER_TENSOR_BUFFER, 1e-4, 1e-4, &gb, &gb, NULL, 0, 0);
+    group_print(&gp);
+    group_print(&gb);
+    fer_optimizer_free(opt);
+    fer_model_free(m);
+    free(x);
+}
+
 static void run_init(void)
 {
     const struct { const char *head; uint64_t seed; } cases[] = {
@@ -655,7 +842,8 @@ static void run_ops(void)
 int main(int argc, char **argv)
 {
     if (argc != 4)
-        DIE("usage: %s BACKEND ce|wce|focal|arcface|losses|optim|sched|init|ops FIXTURE_DIR", argv[0]);
+        DIE("usage: %s BACKEND ce|wce|focal|arcface|losses|optim|sched|init|ops|groupconv|resnet "
+            "FIXTURE_DIR", argv[0]);
     const char *backend = argv[1], *config = argv[2];
     fer_status st = fer_backend_new(backend, 0, &B);
     if (st == FER_ERR_UNSUPPORTED || st == FER_ERR_NODEVICE) {
@@ -672,6 +860,8 @@ int main(int argc, char **argv)
         run_losses();
     else if (strcmp(config, "groupconv") == 0)
         run_groupconv();
+    else if (strcmp(config, "resnet") == 0)
+        run_resnet(argv[3]);
     else if (strcmp(config, "optim") == 0)
         run_optim();
     else if (strcmp(config, "sched") == 0)
