@@ -61,6 +61,43 @@ static void conv_block(fer_arch *a, int channels)
     push(a, pool(2, 2));
 }
 
+/* Graph presets: every node named "<prefix>_<what>", inputs given by index. */
+#define PREVIOUS (-2) /* push_node: take the node before */
+
+static int push_node(fer_arch *a, const char *prefix, const char *what, fer_layer_spec s,
+                     int in0, int in1)
+{
+    snprintf(s.name, sizeof s.name, "%s_%s", prefix, what);
+    s.n_inputs = 0;
+    if (in0 != PREVIOUS && !(in1 == PREVIOUS && in0 == a->n_layers - 1)) {
+        s.inputs[s.n_inputs++] = in0;
+        if (in1 != PREVIOUS)
+            s.inputs[s.n_inputs++] = in1;
+    }
+    a->layers[a->n_layers] = s;
+    return a->n_layers++;
+}
+
+/* ResNet's basic block on node x: conv3x3(stride)-BN-ReLU-conv3x3-BN, plus x or, where the
+ * shape changes, a 1x1 conv(stride)-BN projection of x; ReLU after the sum. Returns the output. */
+static int basic_block(fer_arch *a, const char *prefix, int x, int c_in, int c_out, int stride)
+{
+    push_node(a, prefix, "conv1", conv(c_out, 3, stride, 1, 0), x, PREVIOUS);
+    push_node(a, prefix, "bn1", simple(FER_LAYER_BATCHNORM2D), PREVIOUS, PREVIOUS);
+    push_node(a, prefix, "relu1", simple(FER_LAYER_RELU), PREVIOUS, PREVIOUS);
+    push_node(a, prefix, "conv2", conv(c_out, 3, 1, 1, 0), PREVIOUS, PREVIOUS);
+    int main_path = push_node(a, prefix, "bn2", simple(FER_LAYER_BATCHNORM2D), PREVIOUS,
+                              PREVIOUS);
+    int skip = x;
+    if (stride != 1 || c_in != c_out) {
+        push_node(a, prefix, "proj", conv(c_out, 1, stride, 0, 0), x, PREVIOUS);
+        skip = push_node(a, prefix, "proj_bn", simple(FER_LAYER_BATCHNORM2D), PREVIOUS,
+                         PREVIOUS);
+    }
+    push_node(a, prefix, "add", simple(FER_LAYER_ADD), main_path, skip);
+    return push_node(a, prefix, "out", simple(FER_LAYER_RELU), PREVIOUS, PREVIOUS);
+}
+
 static void set_head(fer_arch *a, fer_head_kind head)
 {
     a->head = head;
@@ -123,6 +160,25 @@ fer_status fer_arch_preset(const char *name, fer_head_kind head, fer_arch *out)
         push(out, linear(128, 1));
         return FER_OK;
     }
+    if (strcmp(name, "resnet_s") == 0) {
+        /* a narrow ResNet-18 pattern for 48x48 faces (issue 19's residual starting point):
+         * stem 32 @48, basic blocks 32 @48, 64 x2 @24, 128 x2 @12, 256 @6, global average
+         * pooling; 1.6 M parameters, about 2.5x SimpleCNN's multiply-adds */
+        snprintf(out->name, sizeof out->name, "resnet_s");
+        push_node(out, "stem", "conv", conv(32, 3, 1, 1, 0), PREVIOUS, PREVIOUS);
+        push_node(out, "stem", "bn", simple(FER_LAYER_BATCHNORM2D), PREVIOUS, PREVIOUS);
+        int x = push_node(out, "stem", "relu", simple(FER_LAYER_RELU), PREVIOUS, PREVIOUS);
+        x = basic_block(out, "s1b1", x, 32, 32, 1);
+        x = basic_block(out, "s2b1", x, 32, 64, 2);
+        x = basic_block(out, "s2b2", x, 64, 64, 1);
+        x = basic_block(out, "s3b1", x, 64, 128, 2);
+        x = basic_block(out, "s3b2", x, 128, 128, 1);
+        basic_block(out, "s4b1", x, 128, 256, 2);
+        push_node(out, "pool", "gap", simple(FER_LAYER_GLOBAL_AVGPOOL), PREVIOUS, PREVIOUS);
+        push_node(out, "pool", "flat", simple(FER_LAYER_FLATTEN), PREVIOUS, PREVIOUS);
+        push_node(out, "pool", "drop", dropout(0.3f), PREVIOUS, PREVIOUS);
+        return FER_OK;
+    }
     return fer_fail(FER_ERR_ARG, "arch: unknown preset '%s' (expected %s)", name,
                     FER_ARCH_PRESETS);
 }
@@ -130,7 +186,7 @@ fer_status fer_arch_preset(const char *name, fer_head_kind head, fer_arch *out)
 static int is_preset(const char *name)
 {
     return strcmp(name, "simplecnn") == 0 || strcmp(name, "tiny") == 0 ||
-           strcmp(name, "vgg_gap") == 0;
+           strcmp(name, "vgg_gap") == 0 || strcmp(name, "resnet_s") == 0;
 }
 
 /* ---- validation and shape inference -------------------------------------------------- */
