@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fer/dropout_math.h"
+#include "fer/graph_math.h"
 #include "fer/head_math.h"
 #include "fer/layer_math.h"
 #include "fer/loss_math.h"
@@ -489,6 +490,100 @@ fer_status fer_ref_avgpool_backward(fer_backend *b, const fer_avgpool_args *a, c
     return FER_OK;
 }
 
+/* ---- graph ops: add, channel copy, mul gate, PReLU -------------------------------------- */
+
+fer_status fer_ref_add(fer_backend *b, size_t n, const float *x0, const float *x1, float *y)
+{
+    (void)b;
+    for (size_t i = 0; i < n; i++)
+        y[i] = fer_add(x0[i], x1[i]);
+    return FER_OK;
+}
+
+fer_status fer_ref_channel_copy(fer_backend *b, const fer_channel_copy_args *a, const float *src,
+                                float *dst)
+{
+    (void)b;
+    for (int s = 0; s < a->n; s++)
+        for (int j = 0; j < a->c; j++)
+            for (int p = 0; p < a->hw; p++)
+                dst[((size_t)s * a->dst_c + a->dst_off + j) * a->hw + p] =
+                    src[((size_t)s * a->src_c + a->src_off + j) * a->hw + p];
+    return FER_OK;
+}
+
+fer_status fer_ref_mul_forward(fer_backend *b, const fer_mul_args *a, const float *x,
+                               const float *g, float *y)
+{
+    (void)b;
+    size_t n = (size_t)a->n * a->c * a->hw;
+    for (size_t i = 0; i < n; i++)
+        y[i] = fer_mul(x[i], g[fer_mul_gate_index(i, a->hw, a->g_hw)]);
+    return FER_OK;
+}
+
+fer_status fer_ref_mul_backward(fer_backend *b, const fer_mul_args *a, const float *x,
+                                const float *g, const float *dy, float *dx, float *dg)
+{
+    (void)b;
+    size_t planes = (size_t)a->n * a->c, hw = (size_t)a->hw;
+    for (size_t pl = 0; pl < planes; pl++) {
+        double s = 0.0; /* dg of a broadcast gate: the plane's sum in order */
+        for (size_t p = 0; p < hw; p++) {
+            size_t i = pl * hw + p;
+            if (dx)
+                dx[i] = fer_mul(dy[i], g[fer_mul_gate_index(i, a->hw, a->g_hw)]);
+            if (dg && a->g_hw == 1)
+                s += fer_mul_dg_term(x[i], dy[i]);
+            else if (dg)
+                dg[i] = (float)fer_mul_dg_term(x[i], dy[i]);
+        }
+        if (dg && a->g_hw == 1)
+            dg[pl] = (float)s;
+    }
+    return FER_OK;
+}
+
+fer_status fer_ref_prelu_forward(fer_backend *b, const fer_prelu_args *a, const float *x,
+                                 const float *w, float *y)
+{
+    (void)b;
+    for (int s = 0; s < a->n; s++)
+        for (int c = 0; c < a->c; c++)
+            for (int p = 0; p < a->hw; p++) {
+                size_t i = ((size_t)s * a->c + c) * a->hw + p;
+                y[i] = fer_prelu(x[i], w[c]);
+            }
+    return FER_OK;
+}
+
+fer_status fer_ref_prelu_backward(fer_backend *b, const fer_prelu_args *a, const float *x,
+                                  const float *w, const float *dy, float *dx, float *dw)
+{
+    (void)b;
+    /* dw first: dx may overwrite dy */
+    if (dw) {
+        for (int c = 0; c < a->c; c++) {
+            double s = 0.0;
+            for (int n = 0; n < a->n; n++)
+                for (int p = 0; p < a->hw; p++) {
+                    size_t i = ((size_t)n * a->c + c) * a->hw + p;
+                    s += fer_prelu_dw_term(x[i], dy[i]);
+                }
+            dw[c] = (float)s;
+        }
+    }
+    if (dx) {
+        for (int n = 0; n < a->n; n++)
+            for (int c = 0; c < a->c; c++)
+                for (int p = 0; p < a->hw; p++) {
+                    size_t i = ((size_t)n * a->c + c) * a->hw + p;
+                    dx[i] = fer_prelu_backward(x[i], w[c], dy[i]);
+                }
+    }
+    return FER_OK;
+}
+
 fer_status fer_ref_dropout_forward(fer_backend *b, size_t n, float p, uint64_t seed,
                                    const float *x, float *y)
 {
@@ -673,6 +768,12 @@ const fer_backend_ops fer_ref_ops = {
     .activation_backward = fer_ref_activation_backward,
     .avgpool_forward = fer_ref_avgpool_forward,
     .avgpool_backward = fer_ref_avgpool_backward,
+    .add = fer_ref_add,
+    .channel_copy = fer_ref_channel_copy,
+    .mul_forward = fer_ref_mul_forward,
+    .mul_backward = fer_ref_mul_backward,
+    .prelu_forward = fer_ref_prelu_forward,
+    .prelu_backward = fer_ref_prelu_backward,
     .l2norm_rows_forward = fer_ref_l2norm_rows_forward,
     .l2norm_rows_backward = fer_ref_l2norm_rows_backward,
     .arcface_forward = fer_ref_arcface_forward,

@@ -61,6 +61,17 @@ fer_status fer_ref_avgpool_forward(fer_backend *b, const fer_avgpool_args *a, co
                                    float *y);
 fer_status fer_ref_avgpool_backward(fer_backend *b, const fer_avgpool_args *a, const float *dy,
                                     float *dx);
+fer_status fer_ref_add(fer_backend *b, size_t n, const float *x0, const float *x1, float *y);
+fer_status fer_ref_channel_copy(fer_backend *b, const fer_channel_copy_args *a, const float *src,
+                                float *dst);
+fer_status fer_ref_mul_forward(fer_backend *b, const fer_mul_args *a, const float *x,
+                               const float *g, float *y);
+fer_status fer_ref_mul_backward(fer_backend *b, const fer_mul_args *a, const float *x,
+                                const float *g, const float *dy, float *dx, float *dg);
+fer_status fer_ref_prelu_forward(fer_backend *b, const fer_prelu_args *a, const float *x,
+                                 const float *w, float *y);
+fer_status fer_ref_prelu_backward(fer_backend *b, const fer_prelu_args *a, const float *x,
+                                  const float *w, const float *dy, float *dx, float *dw);
 
 /* heads and loss */
 fer_status fer_ref_l2norm_rows_forward(fer_backend *b, int rows, int dim, const float *x,

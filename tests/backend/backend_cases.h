@@ -646,6 +646,153 @@ static void case_avgpool(fer_backend *ref, fer_backend *be, const avgpool_case *
         rm(ref, be, all[i]);
 }
 
+/* ---- graph ops: add, channel copy, mul gate, PReLU --------------------------------------- */
+
+#define TOL_PRELU_DW 1e-12 /* dw: double sums in another order (per plane, then per sample),
+                            * rounded to float: at most an ulp apart */
+
+/* y = x0 + x1 into a third buffer and in place over x0 (the model's gradient accumulation). */
+static void case_add(fer_backend *ref, fer_backend *be, size_t n)
+{
+    char name[128], line[LINE] = "";
+    snprintf(name, sizeof name, "add(n=%zu)", n);
+    NEED(be, add, name);
+    mirror x0 = mk_rand(ref, be, n, 81, 1.0f, 0.0f), x1 = mk_rand(ref, be, n, 82, 2.0f, 0.5f);
+    mirror acc = mk_rand(ref, be, n, 81, 1.0f, 0.0f), y = mk(ref, be, NULL, n);
+    RUN(ref, add, n, x0.r, x1.r, y.r);
+    RUN(be, add, n, x0.d, x1.d, y.d);
+    RUN(ref, add, n, acc.r, x1.r, acc.r);
+    RUN(be, add, n, acc.d, x1.d, acc.d);
+    int ok = compare(ref, be, &y, "y", TOL_EXACT, line, LINE);
+    ok &= compare(ref, be, &acc, "y(=x0)", TOL_EXACT, line, LINE);
+    verdict(name, ok, line);
+    mirror *all[] = {&x0, &x1, &acc, &y};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        rm(ref, be, all[i]);
+}
+
+typedef struct channel_copy_case {
+    int n, h, w, c, src_c, src_off, dst_c, dst_off;
+} channel_copy_case;
+
+static const channel_copy_case channel_copy_cases[] = {
+    {3, 7, 5, 3, 5, 1, 9, 4},   /* offsets on both sides, odd counts, non-square */
+    {1, 13, 1, 4, 4, 0, 7, 3},  /* batch 1, whole source into the tail of dst (concat) */
+    {3, 6, 7, 2, 5, 3, 2, 0},   /* a slice of src into the whole dst (concat backward) */
+    {3, 5, 5, 5, 5, 0, 8, 0},   /* channel padding: input into the head of a wider tensor */
+    {2, 48, 48, 7, 7, 0, 11, 4}, /* several planes per task */
+};
+
+/* dst starts random: the channels outside the copied block must keep their values. */
+static void case_channel_copy(fer_backend *ref, fer_backend *be, const channel_copy_case *c)
+{
+    char name[128], line[LINE] = "";
+    snprintf(name, sizeof name, "channel_copy(n=%d,%dx%d,c=%d,src %d@%d,dst %d@%d)", c->n, c->h,
+             c->w, c->c, c->src_c, c->src_off, c->dst_c, c->dst_off);
+    NEED(be, channel_copy, name);
+    fer_channel_copy_args a = {c->n, c->h * c->w, c->c, c->src_c, c->src_off, c->dst_c, c->dst_off};
+    size_t hw = (size_t)c->h * c->w;
+    mirror src = mk_rand(ref, be, (size_t)c->n * c->src_c * hw, 83, 1.0f, 0.0f);
+    mirror dst = mk_rand(ref, be, (size_t)c->n * c->dst_c * hw, 84, 1.0f, 0.0f);
+    RUN(ref, channel_copy, &a, src.r, dst.r);
+    RUN(be, channel_copy, &a, src.d, dst.d);
+    int ok = compare(ref, be, &dst, "dst", TOL_EXACT, line, LINE);
+    verdict(name, ok, line);
+    rm(ref, be, &src);
+    rm(ref, be, &dst);
+}
+
+typedef struct graph_case {
+    int n, c, h, w;
+    int gate_full; /* mul: gate of x's shape (g_hw == hw) instead of one per channel */
+} graph_case;
+
+static const graph_case mul_cases[] = {
+    {1, 3, 7, 5, 0}, {3, 5, 9, 7, 0}, {3, 7, 1, 1, 0}, {2, 33, 12, 12, 0},
+    {1, 3, 7, 5, 1}, {3, 5, 9, 7, 1}, {2, 33, 12, 12, 1},
+};
+
+/* Forward; backward with both gradients, with dx only and with dg only. */
+static void case_mul(fer_backend *ref, fer_backend *be, const graph_case *c)
+{
+    char name[128], line[LINE] = "";
+    snprintf(name, sizeof name, "mul(n=%d,c=%d,%dx%d,gate %s)", c->n, c->c, c->h, c->w,
+             c->gate_full ? "full" : "per channel");
+    NEED(be, mul_forward, name);
+    NEED(be, mul_backward, name);
+    int hw = c->h * c->w;
+    fer_mul_args a = {c->n, c->c, hw, c->gate_full ? hw : 1};
+    size_t nx = (size_t)c->n * c->c * hw, ng = (size_t)c->n * c->c * a.g_hw;
+    mirror x = mk_rand(ref, be, nx, 85, 1.0f, 0.0f), g = mk_rand(ref, be, ng, 86, 0.5f, 0.5f);
+    mirror dy = mk_rand(ref, be, nx, 87, 1.0f, 0.0f);
+    mirror y = mk(ref, be, NULL, nx), dx = mk(ref, be, NULL, nx), dg = mk(ref, be, NULL, ng);
+    mirror dx_only = mk(ref, be, NULL, nx), dg_only = mk(ref, be, NULL, ng);
+    RUN(ref, mul_forward, &a, x.r, g.r, y.r);
+    RUN(be, mul_forward, &a, x.d, g.d, y.d);
+    RUN(ref, mul_backward, &a, x.r, g.r, dy.r, dx.r, dg.r);
+    RUN(be, mul_backward, &a, x.d, g.d, dy.d, dx.d, dg.d);
+    RUN(ref, mul_backward, &a, x.r, g.r, dy.r, dx_only.r, NULL);
+    RUN(be, mul_backward, &a, x.d, g.d, dy.d, dx_only.d, NULL);
+    RUN(ref, mul_backward, &a, x.r, g.r, dy.r, NULL, dg_only.r);
+    RUN(be, mul_backward, &a, x.d, g.d, dy.d, NULL, dg_only.d);
+    /* the broadcast dg is each plane's double sum in order on every backend: exact too */
+    int ok = compare(ref, be, &y, "y", TOL_EXACT, line, LINE);
+    ok &= compare(ref, be, &dx, "dx", TOL_EXACT, line, LINE);
+    ok &= compare(ref, be, &dg, "dg", TOL_EXACT, line, LINE);
+    ok &= compare(ref, be, &dx_only, "dx(no dg)", TOL_EXACT, line, LINE);
+    ok &= compare(ref, be, &dg_only, "dg(no dx)", TOL_EXACT, line, LINE);
+    verdict(name, ok, line);
+    mirror *all[] = {&x, &g, &dy, &y, &dx, &dg, &dx_only, &dg_only};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        rm(ref, be, all[i]);
+}
+
+static const graph_case prelu_cases[] = {
+    {1, 3, 7, 5, 0}, {3, 5, 9, 7, 0}, {3, 7, 1, 1, 0}, {2, 33, 12, 12, 0}, {3, 4, 48, 48, 0},
+};
+
+/* Forward; backward into dx, in place (dx == dy) and without dx; x has exact zeros (the
+ * slope side) and w a negative and a zero slope. */
+static void case_prelu(fer_backend *ref, fer_backend *be, const graph_case *c)
+{
+    char name[128], line[LINE] = "";
+    snprintf(name, sizeof name, "prelu(n=%d,c=%d,%dx%d)", c->n, c->c, c->h, c->w);
+    NEED(be, prelu_forward, name);
+    NEED(be, prelu_backward, name);
+    fer_prelu_args a = {c->n, c->c, c->h * c->w};
+    size_t nx = (size_t)c->n * c->c * c->h * c->w, C = (size_t)c->c;
+    float *hx = rand_vec(nx, 88, 1.0f, 0.0f), *hw = rand_vec(C, 89, 0.3f, 0.25f);
+    for (size_t i = 0; i < nx; i += 5)
+        hx[i] = i % 2 ? -0.0f : 0.0f;
+    hw[0] = -0.5f;
+    if (C > 1)
+        hw[1] = 0.0f;
+    mirror x = mk(ref, be, hx, nx), w = mk(ref, be, hw, C);
+    free(hx);
+    free(hw);
+    mirror dy = mk_rand(ref, be, nx, 90, 1.0f, 0.0f), dyi = mk_rand(ref, be, nx, 90, 1.0f, 0.0f);
+    mirror y = mk(ref, be, NULL, nx), dx = mk(ref, be, NULL, nx);
+    mirror dw = mk(ref, be, NULL, C), dwi = mk(ref, be, NULL, C), dwn = mk(ref, be, NULL, C);
+    RUN(ref, prelu_forward, &a, x.r, w.r, y.r);
+    RUN(be, prelu_forward, &a, x.d, w.d, y.d);
+    RUN(ref, prelu_backward, &a, x.r, w.r, dy.r, dx.r, dw.r);
+    RUN(be, prelu_backward, &a, x.d, w.d, dy.d, dx.d, dw.d);
+    RUN(ref, prelu_backward, &a, x.r, w.r, dyi.r, dyi.r, dwi.r);
+    RUN(be, prelu_backward, &a, x.d, w.d, dyi.d, dyi.d, dwi.d);
+    RUN(ref, prelu_backward, &a, x.r, w.r, dy.r, NULL, dwn.r);
+    RUN(be, prelu_backward, &a, x.d, w.d, dy.d, NULL, dwn.d);
+    int ok = compare(ref, be, &y, "y", TOL_EXACT, line, LINE);
+    ok &= compare(ref, be, &dx, "dx", TOL_EXACT, line, LINE);
+    ok &= compare(ref, be, &dw, "dw", TOL_PRELU_DW, line, LINE);
+    ok &= compare(ref, be, &dyi, "dx(inpl)", TOL_EXACT, line, LINE);
+    ok &= compare(ref, be, &dwi, "dw(inpl)", TOL_PRELU_DW, line, LINE);
+    ok &= compare(ref, be, &dwn, "dw(no dx)", TOL_PRELU_DW, line, LINE);
+    verdict(name, ok, line);
+    mirror *all[] = {&x, &w, &dy, &dyi, &y, &dx, &dw, &dwi, &dwn};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        rm(ref, be, all[i]);
+}
+
 static void run_all_cases(fer_backend *ref, fer_backend *be)
 {
     for (int i = 0; i < COUNT(conv_cases); i++)
@@ -666,6 +813,14 @@ static void run_all_cases(fer_backend *ref, fer_backend *be)
     case_activation(ref, be, FER_ACT_LEAKY_RELU, 0.0f, 97); /* slope 0: relu with grad 0 at 0 */
     for (int i = 0; i < COUNT(avgpool_cases); i++)
         case_avgpool(ref, be, &avgpool_cases[i]);
+    case_add(ref, be, 1);
+    case_add(ref, be, 70001); /* several chunks */
+    for (int i = 0; i < COUNT(channel_copy_cases); i++)
+        case_channel_copy(ref, be, &channel_copy_cases[i]);
+    for (int i = 0; i < COUNT(mul_cases); i++)
+        case_mul(ref, be, &mul_cases[i]);
+    for (int i = 0; i < COUNT(prelu_cases); i++)
+        case_prelu(ref, be, &prelu_cases[i]);
     case_optim(ref, be, FER_OPTIM_ADAM, 0.0f, 0.0f, 0, 70001);
     case_optim(ref, be, FER_OPTIM_ADAM, 0.01f, 0.0f, 0, 1001);
     case_optim(ref, be, FER_OPTIM_ADAMW, 0.01f, 0.0f, 0, 70001);

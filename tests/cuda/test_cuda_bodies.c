@@ -153,6 +153,96 @@ static void test_avgpool(fer_backend *ref)
     }
 }
 
+/* add, channel copy, mul and PReLU, each body over every index in the launchers' order. */
+static void test_graph_ops(fer_backend *ref)
+{
+    /* add, in place over x0 as the model accumulates gradients */
+    {
+        const size_t n = 1001;
+        float *x0 = randv(n, 1.0f), *x1 = randv(n, 2.0f), *y0 = calloc(n, 4), *acc = malloc(n * 4);
+        memcpy(acc, x0, n * 4);
+        for (size_t i = 0; i < n; i++)
+            fer_kb_add(i, acc, x1, acc);
+        OK(ref->ops->add(ref, n, x0, x1, y0));
+        same(acc, y0, n, "add (y == x0)");
+        free(x0), free(x1), free(y0), free(acc);
+    }
+    /* channel copy: offsets on both sides; channels outside the block keep their values */
+    const fer_channel_copy_args copies[] = {
+        {3, 35, 3, 5, 1, 9, 4}, {1, 13, 4, 4, 0, 7, 3}, {3, 42, 2, 5, 3, 2, 0}};
+    for (size_t t = 0; t < sizeof copies / sizeof copies[0]; t++) {
+        const fer_channel_copy_args *a = &copies[t];
+        size_t ns = (size_t)a->n * a->src_c * a->hw, nd = (size_t)a->n * a->dst_c * a->hw;
+        float *src = randv(ns, 1.0f), *d0 = randv(nd, 1.0f), *d1 = malloc(nd * 4);
+        memcpy(d1, d0, nd * 4);
+        for (size_t i = 0; i < (size_t)a->n * a->c * a->hw; i++)
+            fer_kb_channel_copy(i, a, src, d1);
+        OK(ref->ops->channel_copy(ref, a, src, d0));
+        same(d1, d0, nd, "channel copy");
+        free(src), free(d0), free(d1);
+    }
+    /* mul: per-channel gate (with a 1x1 plane) and a gate of x's shape */
+    const fer_mul_args muls[] = {{3, 5, 63, 1}, {1, 3, 1, 1}, {3, 5, 63, 63}};
+    for (size_t t = 0; t < sizeof muls / sizeof muls[0]; t++) {
+        const fer_mul_args *a = &muls[t];
+        size_t nx = (size_t)a->n * a->c * a->hw, planes = (size_t)a->n * a->c;
+        size_t ng = planes * a->g_hw;
+        float *x = randv(nx, 1.0f), *g = randv(ng, 1.0f), *dy = randv(nx, 1.0f);
+        float *y0 = calloc(nx, 4), *y1 = calloc(nx, 4), *dx0 = calloc(nx, 4),
+              *dx1 = calloc(nx, 4), *dg0 = calloc(ng, 4), *dg1 = calloc(ng, 4);
+        for (size_t i = 0; i < nx; i++) {
+            fer_kb_mul_forward(i, a, x, g, y1);
+            fer_kb_mul_dx(i, a, g, dy, dx1);
+            if (a->g_hw != 1)
+                fer_kb_mul_dg_elem(i, x, dy, dg1);
+        }
+        if (a->g_hw == 1)
+            for (size_t p = 0; p < planes; p++)
+                fer_kb_mul_dg_plane(p, a->hw, x, dy, dg1);
+        OK(ref->ops->mul_forward(ref, a, x, g, y0));
+        OK(ref->ops->mul_backward(ref, a, x, g, dy, dx0, dg0));
+        same(y1, y0, nx, "mul forward");
+        same(dx1, dx0, nx, "mul dx");
+        same(dg1, dg0, ng, "mul dg");
+        free(x), free(g), free(dy), free(y0), free(y1), free(dx0), free(dx1), free(dg0), free(dg1);
+    }
+    /* PReLU: zeros in x, a negative slope; backward in place (dx over dy) after dw, as the
+     * launcher orders it */
+    const fer_prelu_args prelus[] = {{3, 5, 63}, {1, 3, 1}, {2, 7, 35}};
+    for (size_t t = 0; t < sizeof prelus / sizeof prelus[0]; t++) {
+        const fer_prelu_args *a = &prelus[t];
+        size_t nx = (size_t)a->n * a->c * a->hw, planes = (size_t)a->n * a->c;
+        float *x = randv(nx, 1.0f), *w = randv((size_t)a->c, 0.5f), *dy = randv(nx, 1.0f);
+        for (size_t i = 0; i < nx; i += 4)
+            x[i] = 0.0f;
+        w[0] = -0.5f;
+        float *y0 = calloc(nx, 4), *y1 = calloc(nx, 4), *dx0 = calloc(nx, 4),
+              *dx1 = malloc(nx * 4), *dw0 = calloc((size_t)a->c, 4),
+              *dw1 = calloc((size_t)a->c, 4);
+        double *partial = calloc(planes, sizeof *partial);
+        memcpy(dx1, dy, nx * 4);
+        for (size_t i = 0; i < nx; i++)
+            fer_kb_prelu_forward(i, a, x, w, y1);
+        for (size_t p = 0; p < planes; p++)
+            fer_kb_prelu_dw_plane(p, a->hw, x, dx1, partial);
+        for (int c = 0; c < a->c; c++)
+            fer_kb_prelu_dw_channel(c, a, partial, dw1);
+        for (size_t i = 0; i < nx; i++)
+            fer_kb_prelu_dx(i, a, x, w, dx1, dx1);
+        OK(ref->ops->prelu_forward(ref, a, x, w, y0));
+        OK(ref->ops->prelu_backward(ref, a, x, w, dy, dx0, dw0));
+        same(y1, y0, nx, "prelu forward");
+        same(dx1, dx0, nx, "prelu dx (in place)");
+        /* dw: plane sums then samples, ref one pass per channel; both in double, so the
+         * float results are at most an ulp apart (relative 1e-6 allows a few) */
+        for (int c = 0; c < a->c; c++)
+            CHECK(fabs((double)dw1[c] - dw0[c]) <= 1e-6 * fabs((double)dw0[c]) + 1e-30,
+                  "prelu dw[%d]: body %.9g ref %.9g", c, (double)dw1[c], (double)dw0[c]);
+        free(x), free(w), free(dy), free(y0), free(y1), free(dx0), free(dx1), free(dw0),
+            free(dw1), free(partial);
+    }
+}
+
 static void test_optimizer(fer_backend *ref)
 {
     const size_t n = 257;
@@ -340,6 +430,7 @@ int main(void)
     test_dropout(ref);
     test_activations(ref);
     test_avgpool(ref);
+    test_graph_ops(ref);
     test_optimizer(ref);
     test_heads(ref);
     test_loss(ref);

@@ -223,6 +223,18 @@ fer_status cpu_avgpool_forward(fer_backend *b, const fer_avgpool_args *a, const 
                                float *y);
 fer_status cpu_avgpool_backward(fer_backend *b, const fer_avgpool_args *a, const float *dy,
                                 float *dx);
+/* cpu_graph.c */
+fer_status cpu_add(fer_backend *b, size_t n, const float *x0, const float *x1, float *y);
+fer_status cpu_channel_copy(fer_backend *b, const fer_channel_copy_args *a, const float *src,
+                            float *dst);
+fer_status cpu_mul_forward(fer_backend *b, const fer_mul_args *a, const float *x, const float *g,
+                           float *y);
+fer_status cpu_mul_backward(fer_backend *b, const fer_mul_args *a, const float *x,
+                            const float *g, const float *dy, float *dx, float *dg);
+fer_status cpu_prelu_forward(fer_backend *b, const fer_prelu_args *a, const float *x,
+                             const float *w, float *y);
+fer_status cpu_prelu_backward(fer_backend *b, const fer_prelu_args *a, const float *x,
+                              const float *w, const float *dy, float *dx, float *dw);
 fer_status cpu_optimizer_step(fer_backend *b, const fer_optim_args *a, size_t n, float *param,
                               const float *grad, float *m, float *v);
 fer_status cpu_sum_squares(fer_backend *b, size_t n, const float *x, double *out_host);

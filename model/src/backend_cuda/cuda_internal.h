@@ -143,6 +143,17 @@ fer_status cuda_avgpool_forward(fer_backend *b, const fer_avgpool_args *a, const
                                 float *y);
 fer_status cuda_avgpool_backward(fer_backend *b, const fer_avgpool_args *a, const float *dy,
                                  float *dx);
+fer_status cuda_add(fer_backend *b, size_t n, const float *x0, const float *x1, float *y);
+fer_status cuda_channel_copy(fer_backend *b, const fer_channel_copy_args *a, const float *src,
+                             float *dst);
+fer_status cuda_mul_forward(fer_backend *b, const fer_mul_args *a, const float *x,
+                            const float *g, float *y);
+fer_status cuda_mul_backward(fer_backend *b, const fer_mul_args *a, const float *x,
+                             const float *g, const float *dy, float *dx, float *dg);
+fer_status cuda_prelu_forward(fer_backend *b, const fer_prelu_args *a, const float *x,
+                              const float *w, float *y);
+fer_status cuda_prelu_backward(fer_backend *b, const fer_prelu_args *a, const float *x,
+                               const float *w, const float *dy, float *dx, float *dw);
 fer_status cuda_l2norm_rows_forward(fer_backend *b, int rows, int dim, const float *x, float *y,
                                     float *norms);
 fer_status cuda_l2norm_rows_backward(fer_backend *b, int rows, int dim, const float *x,

@@ -13,6 +13,7 @@
 #include "fer/activation_math.h"
 #include "fer/backend.h"
 #include "fer/dropout_math.h"
+#include "fer/graph_math.h"
 #include "fer/head_math.h"
 #include "fer/layer_math.h"
 #include "fer/loss_math.h"
@@ -140,6 +141,85 @@ FER_HD void fer_kb_avgpool_backward(size_t i, const fer_avgpool_args *a, const f
     const size_t plane = i / in_plane;
     const int pos = (int)(i % in_plane);
     dx[i] = fer_avgpool_backward_at(g, dy + plane * out_plane, pos / g->in_w, pos % g->in_w);
+}
+
+/* ---- graph ops (graph_math.h): add, channel copy, mul gate, PReLU ------------------------ */
+
+/* y may be x0 or x1: each thread reads its element before writing it. */
+FER_HD void fer_kb_add(size_t i, const float *x0, const float *x1, float *y)
+{
+    y[i] = fer_add(x0[i], x1[i]);
+}
+
+/* Element i of the copied block (n * c * hw). */
+FER_HD void fer_kb_channel_copy(size_t i, const fer_channel_copy_args *a, const float *src,
+                                float *dst)
+{
+    size_t src_i, dst_i;
+    fer_channel_copy_offsets(a, i, &src_i, &dst_i);
+    dst[dst_i] = src[src_i];
+}
+
+FER_HD void fer_kb_mul_forward(size_t i, const fer_mul_args *a, const float *x, const float *g,
+                               float *y)
+{
+    y[i] = fer_mul(x[i], g[fer_mul_gate_index(i, a->hw, a->g_hw)]);
+}
+
+FER_HD void fer_kb_mul_dx(size_t i, const fer_mul_args *a, const float *g, const float *dy,
+                          float *dx)
+{
+    dx[i] = fer_mul(dy[i], g[fer_mul_gate_index(i, a->hw, a->g_hw)]);
+}
+
+/* dg of a gate of x's shape (g_hw == hw): one element. */
+FER_HD void fer_kb_mul_dg_elem(size_t i, const float *x, const float *dy, float *dg)
+{
+    dg[i] = (float)fer_mul_dg_term(x[i], dy[i]);
+}
+
+/* dg of a broadcast gate (g_hw == 1): plane p's sum in order, in double (as ref). */
+FER_HD void fer_kb_mul_dg_plane(size_t p, int hw, const float *x, const float *dy, float *dg)
+{
+    const size_t base = p * (size_t)hw;
+    double s = 0.0;
+    for (int k = 0; k < hw; k++)
+        s += fer_mul_dg_term(x[base + k], dy[base + k]);
+    dg[p] = (float)s;
+}
+
+FER_HD void fer_kb_prelu_forward(size_t i, const fer_prelu_args *a, const float *x,
+                                 const float *w, float *y)
+{
+    y[i] = fer_prelu(x[i], w[(i / (size_t)a->hw) % (size_t)a->c]);
+}
+
+/* dx may be dy: the launcher runs this after the dw reduction has read dy. */
+FER_HD void fer_kb_prelu_dx(size_t i, const fer_prelu_args *a, const float *x, const float *w,
+                            const float *dy, float *dx)
+{
+    dx[i] = fer_prelu_backward(x[i], w[(i / (size_t)a->hw) % (size_t)a->c], dy[i]);
+}
+
+/* dw, first stage: plane p's (sample p / c, channel p % c) sum in order, in double. */
+FER_HD void fer_kb_prelu_dw_plane(size_t p, int hw, const float *x, const float *dy,
+                                  double *partial)
+{
+    const size_t base = p * (size_t)hw;
+    double s = 0.0;
+    for (int k = 0; k < hw; k++)
+        s += fer_prelu_dw_term(x[base + k], dy[base + k]);
+    partial[p] = s;
+}
+
+/* dw, second stage: channel c's plane sums in sample order (the cpu backend's order). */
+FER_HD void fer_kb_prelu_dw_channel(int c, const fer_prelu_args *a, const double *partial,
+                                    float *dw)
+{
+    double s = 0.0;
+    for (int n = 0; n < a->n; n++)
+        s += partial[(size_t)n * a->c + c];
+    dw[c] = (float)s;
 }
 
 /* ---- heads ------------------------------------------------------------------------------ */

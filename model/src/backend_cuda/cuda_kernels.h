@@ -75,6 +75,28 @@ cudaError_t fer_cuda_avgpool_forward_launch(const fer_avgpool_args *a, const flo
 cudaError_t fer_cuda_avgpool_backward_launch(const fer_avgpool_args *a, const float *dy,
                                              float *dx, cudaStream_t s);
 
+/* cuda_kernels_graph.cu */
+cudaError_t fer_cuda_add_launch(size_t n, const float *x0, const float *x1, float *y,
+                                cudaStream_t s);
+cudaError_t fer_cuda_channel_copy_launch(const fer_channel_copy_args *a, const float *src,
+                                         float *dst, cudaStream_t s);
+cudaError_t fer_cuda_mul_forward_launch(const fer_mul_args *a, const float *x, const float *g,
+                                        float *y, cudaStream_t s);
+cudaError_t fer_cuda_mul_dx_launch(const fer_mul_args *a, const float *g, const float *dy,
+                                   float *dx, cudaStream_t s);
+/* per plane (g_hw == 1) or per element (g_hw == hw) */
+cudaError_t fer_cuda_mul_dg_launch(const fer_mul_args *a, const float *x, const float *dy,
+                                   float *dg, cudaStream_t s);
+cudaError_t fer_cuda_prelu_forward_launch(const fer_prelu_args *a, const float *x,
+                                          const float *w, float *y, cudaStream_t s);
+/* dw in two stages: n*c plane sums into partial (doubles), then per channel into dw */
+cudaError_t fer_cuda_prelu_dw_planes_launch(const fer_prelu_args *a, const float *x,
+                                            const float *dy, double *partial, cudaStream_t s);
+cudaError_t fer_cuda_prelu_dw_channels_launch(const fer_prelu_args *a, const double *partial,
+                                              float *dw, cudaStream_t s);
+cudaError_t fer_cuda_prelu_dx_launch(const fer_prelu_args *a, const float *x, const float *w,
+                                     const float *dy, float *dx, cudaStream_t s);
+
 /* cuda_kernels_faces.cu */
 cudaError_t fer_cuda_crop_faces_launch(const fer_face_batch_args *a, const uint8_t *frame,
                                        const int32_t *boxes, float *x, cudaStream_t s);

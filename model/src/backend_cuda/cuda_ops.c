@@ -104,6 +104,87 @@ fer_status cuda_avgpool_backward(fer_backend *b, const fer_avgpool_args *a, cons
     return FER_OK;
 }
 
+/* ---- graph ops ---------------------------------------------------------------------------- */
+
+fer_status cuda_add(fer_backend *b, size_t n, const float *x0, const float *x1, float *y)
+{
+    CUDA_TRY(fer_cuda_add_launch(n, x0, x1, y, stream_of(b)));
+    return FER_OK;
+}
+
+fer_status cuda_channel_copy(fer_backend *b, const fer_channel_copy_args *a, const float *src,
+                             float *dst)
+{
+    if (a->n < 0 || a->hw < 0 || a->c < 0 || a->src_off < 0 || a->dst_off < 0 ||
+        a->src_off + a->c > a->src_c || a->dst_off + a->c > a->dst_c)
+        return fer_fail(FER_ERR_ARG, "cuda: invalid channel copy (%d channels from %d of %d "
+                        "to %d of %d)", a->c, a->src_off, a->src_c, a->dst_off, a->dst_c);
+    FER_TRY(cuda_check_count((size_t)a->n * a->src_c * a->hw, "channel copy source"));
+    FER_TRY(cuda_check_count((size_t)a->n * a->dst_c * a->hw, "channel copy destination"));
+    CUDA_TRY(fer_cuda_channel_copy_launch(a, src, dst, stream_of(b)));
+    return FER_OK;
+}
+
+static fer_status mul_check(const fer_mul_args *a)
+{
+    if (a->n < 0 || a->c < 0 || a->hw <= 0 || (a->g_hw != 1 && a->g_hw != a->hw))
+        return fer_fail(FER_ERR_ARG, "cuda: invalid mul shape (hw %d, gate %d per plane)", a->hw,
+                        a->g_hw);
+    return cuda_check_count((size_t)a->n * a->c * a->hw, "mul input");
+}
+
+fer_status cuda_mul_forward(fer_backend *b, const fer_mul_args *a, const float *x,
+                            const float *g, float *y)
+{
+    FER_TRY(mul_check(a));
+    CUDA_TRY(fer_cuda_mul_forward_launch(a, x, g, y, stream_of(b)));
+    return FER_OK;
+}
+
+fer_status cuda_mul_backward(fer_backend *b, const fer_mul_args *a, const float *x,
+                             const float *g, const float *dy, float *dx, float *dg)
+{
+    FER_TRY(mul_check(a));
+    if (dx)
+        CUDA_TRY(fer_cuda_mul_dx_launch(a, g, dy, dx, stream_of(b)));
+    if (dg)
+        CUDA_TRY(fer_cuda_mul_dg_launch(a, x, dy, dg, stream_of(b)));
+    return FER_OK;
+}
+
+static fer_status prelu_check(const fer_prelu_args *a)
+{
+    if (a->n < 0 || a->c <= 0 || a->hw <= 0)
+        return fer_fail(FER_ERR_ARG, "cuda: invalid prelu shape (n %d, c %d, hw %d)", a->n, a->c,
+                        a->hw);
+    return cuda_check_count((size_t)a->n * a->c * a->hw, "prelu input");
+}
+
+fer_status cuda_prelu_forward(fer_backend *b, const fer_prelu_args *a, const float *x,
+                              const float *w, float *y)
+{
+    FER_TRY(prelu_check(a));
+    CUDA_TRY(fer_cuda_prelu_forward_launch(a, x, w, y, stream_of(b)));
+    return FER_OK;
+}
+
+fer_status cuda_prelu_backward(fer_backend *b, const fer_prelu_args *a, const float *x,
+                               const float *w, const float *dy, float *dx, float *dw)
+{
+    FER_TRY(prelu_check(a));
+    cuda_ctx *c = cuda_ctx_of(b);
+    if (dw) {
+        /* dw before dx: dx may be dy. The stream orders the three launches. */
+        void *partial;
+        FER_TRY(cuda_scratch(c, (size_t)a->n * a->c * sizeof(double), &partial));
+        CUDA_TRY(fer_cuda_prelu_dw_planes_launch(a, x, dy, (double *)partial, c->stream));
+        CUDA_TRY(fer_cuda_prelu_dw_channels_launch(a, (const double *)partial, dw, c->stream));
+    }
+    if (dx)
+        CUDA_TRY(fer_cuda_prelu_dx_launch(a, x, w, dy, dx, c->stream));
+    return FER_OK;
+}
+
 static fer_status rows_check(int rows, int dim, const char *what)
 {
     if (rows < 0 || dim <= 0)
