@@ -62,7 +62,8 @@ if [ -n "$arch" ]; then
     export FER_BENCH_ARCH="$arch"
     "$bm" json >"$tmp/arch.json" || { echo "run.sh: cannot load architecture '$arch'" >&2; exit 1; }
     set -- --arch-json "$tmp/arch.json"
-    arch_name=$(sed -n 's/.*"name":"\([^"]*\)".*/\1/p' "$tmp/arch.json")
+    # the architecture's name is the first "name" (nodes of a graph carry names too)
+    arch_name=$(grep -o '"name":"[^"]*"' "$tmp/arch.json" | head -n 1 | cut -d'"' -f4)
     arch_in=$(sed -n 's/.*"input":\[\([0-9]*\),\([0-9]*\),\([0-9]*\)\].*/\1x\2x\3/p' "$tmp/arch.json")
     arch_classes=$(sed -n 's/.*"classes":\([0-9]*\).*/\1/p' "$tmp/arch.json")
     title="$arch_name ($arch_in, $arch_classes classes)"
