@@ -163,96 +163,209 @@ static double pool_out(double in, double k, double stride)
     return in < k ? 0 : floor((in - k) / stride) + 1;
 }
 
+/* A node's output shape in the size model; flat: a feature vector (after flatten). */
+typedef struct size_shape {
+    double c, h, w;
+    int flat;
+} size_shape;
+
+/* How many inputs a kind takes, as fer/arch.h documents it. */
+static int arity_fits(fer_layer_kind kind, int n)
+{
+    switch (kind) {
+    case FER_LAYER_ADD:
+    case FER_LAYER_MUL:
+        return n == 2;
+    case FER_LAYER_CONCAT:
+        return n >= 2 && n <= FER_MAX_INPUTS;
+    default:
+        return n == 1;
+    }
+}
+
+/* Node i's input indices (FER_INPUT_NODE = the network input), resolved here rather than with
+ * fer_arch_node_inputs so the model cross-checks the library's reading of n_inputs; -1 when the
+ * count is out of range. */
+static int resolve_inputs(const fer_arch *a, int i, int *in)
+{
+    const fer_layer_spec *l = &a->layers[i];
+    if (l->n_inputs == 0) {
+        in[0] = i == 0 ? FER_INPUT_NODE : i - 1;
+        return 1;
+    }
+    if (l->n_inputs < 0 || l->n_inputs > FER_MAX_INPUTS)
+        return -1;
+    memcpy(in, l->inputs, (size_t)l->n_inputs * sizeof in[0]);
+    return l->n_inputs;
+}
+
+/* Input indices earlier than the node (the stored order is topological), the arity each kind
+ * takes, and every node leading to the last one (the output). */
+static int graph_is_valid(const fer_arch *a)
+{
+    int leads[FER_MAX_LAYERS] = {0};
+    int in[FER_MAX_INPUTS];
+    for (int i = 0; i < a->n_layers; i++) {
+        int n = resolve_inputs(a, i, in);
+        if (n < 0 || !arity_fits(a->layers[i].kind, n))
+            return 0;
+        for (int k = 0; k < n; k++)
+            if (in[k] < FER_INPUT_NODE || in[k] >= i)
+                return 0;
+    }
+    leads[a->n_layers - 1] = 1;
+    for (int i = a->n_layers - 1; i >= 0; i--) {
+        if (!leads[i])
+            return 0;
+        int n = resolve_inputs(a, i, in);
+        for (int k = 0; k < n; k++)
+            if (in[k] >= 0)
+                leads[in[k]] = 1;
+    }
+    return 1;
+}
+
+static int is_image_kind(fer_layer_kind kind)
+{
+    return kind == FER_LAYER_CONV2D || kind == FER_LAYER_BATCHNORM2D ||
+           kind == FER_LAYER_MAXPOOL2D || kind == FER_LAYER_AVGPOOL2D ||
+           kind == FER_LAYER_GLOBAL_AVGPOOL || kind == FER_LAYER_CONCAT ||
+           kind == FER_LAYER_CHANNEL_PAD;
+}
+
+static int same_shape(const size_shape *x, const size_shape *y)
+{
+    return x->c == y->c && x->h == y->h && x->w == y->w && x->flat == y->flat;
+}
+
+/* One node's output shape and what it adds to out; 0 when the node is malformed. */
+static int node_size(const fer_layer_spec *l, const size_shape *in, int n_in, size_shape *o,
+                     fuzz_arch_size *out)
+{
+    const size_shape *x = &in[0];
+    for (int k = 0; k < n_in; k++) {
+        if (is_image_kind(l->kind) && in[k].flat)
+            return 0;
+        if ((l->kind == FER_LAYER_LINEAR || l->kind == FER_LAYER_BATCHNORM1D) && !in[k].flat)
+            return 0;
+    }
+    double c = x->c, h = x->h, w = x->w;
+    *o = *x;
+    switch (l->kind) {
+    case FER_LAYER_CONV2D: {
+        if (l->out < 1 || l->k < 1 || l->stride < 1 || l->pad < 0 || l->groups < 1)
+            return 0;
+        double oh = conv_out(h, l->k, l->stride, l->pad);
+        double ow = conv_out(w, l->k, l->stride, l->pad);
+        double kk = (double)l->k * l->k;
+        double c_per_group = c / l->groups; /* an output channel sees its group only */
+        out->params += (double)l->out * c_per_group * kk + (l->bias ? l->out : 0);
+        out->macs += (double)l->out * c_per_group * kk * oh * ow;
+        *o = (size_shape){l->out, oh, ow, 0};
+        break;
+    }
+    case FER_LAYER_BATCHNORM2D:
+    case FER_LAYER_BATCHNORM1D: /* per channel or per feature: weight, bias; mean, var, count */
+        out->params += 2 * c;
+        out->buffers += 2 * c + 1;
+        break;
+    case FER_LAYER_MAXPOOL2D:
+        if (l->k < 1 || l->stride < 1)
+            return 0;
+        o->h = pool_out(h, l->k, l->stride);
+        o->w = pool_out(w, l->k, l->stride);
+        out->work += c * o->h * o->w * (double)l->k * l->k;
+        break;
+    case FER_LAYER_FLATTEN:
+        *o = (size_shape){c * h * w, 1, 1, 1};
+        break;
+    case FER_LAYER_LINEAR:
+        if (l->out < 1)
+            return 0;
+        out->params += (double)l->out * c + (l->bias ? l->out : 0);
+        out->macs += (double)l->out * c;
+        o->c = l->out;
+        break;
+    case FER_LAYER_AVGPOOL2D:
+        if (l->k < 1 || l->stride < 1 || l->pad < 0)
+            return 0;
+        o->h = h + 2.0 * l->pad < l->k ? 0 : conv_out(h, l->k, l->stride, l->pad);
+        o->w = w + 2.0 * l->pad < l->k ? 0 : conv_out(w, l->k, l->stride, l->pad);
+        out->macs += c * o->h * o->w * (double)l->k * l->k; /* window sums */
+        break;
+    case FER_LAYER_GLOBAL_AVGPOOL:
+        out->macs += c * h * w;
+        o->h = o->w = 1;
+        break;
+    case FER_LAYER_ADD:
+        if (!same_shape(&in[0], &in[1]))
+            return 0;
+        out->macs += c * h * w;
+        break;
+    case FER_LAYER_MUL: /* a gate: the first input's shape, or one value per channel */
+        if (!same_shape(&in[0], &in[1]) && !(in[1].c == c && in[1].h == 1 && in[1].w == 1))
+            return 0;
+        out->macs += c * h * w;
+        break;
+    case FER_LAYER_CONCAT:
+        o->c = 0;
+        for (int k = 0; k < n_in; k++) {
+            if (in[k].h != h || in[k].w != w)
+                return 0;
+            o->c += in[k].c;
+        }
+        break;
+    case FER_LAYER_CHANNEL_PAD:
+        if (l->out < c)
+            return 0;
+        o->c = l->out;
+        break;
+    case FER_LAYER_PRELU: /* one slope per channel (per feature when flat) */
+        out->params += c;
+        break;
+    case FER_LAYER_RELU:
+    case FER_LAYER_DROPOUT:
+    case FER_LAYER_LEAKY_RELU:
+    case FER_LAYER_RELU6:
+    case FER_LAYER_HARDSWISH:
+    case FER_LAYER_SIGMOID:
+        break;
+    default:
+        return 0;
+    }
+    return o->c >= 1 && o->h >= 1 && o->w >= 1;
+}
+
 void fuzz_arch_size_of(const fer_arch *a, fuzz_arch_size *out)
 {
     memset(out, 0, sizeof *out);
     if (a->n_layers < 1 || a->n_layers > FER_MAX_LAYERS || a->in_c < 1 || a->in_h < 1 ||
-        a->in_w < 1 || a->n_classes < 1)
+        a->in_w < 1 || a->n_classes < 1 || !graph_is_valid(a))
         return;
-    double c = a->in_c, h = a->in_h, w = a->in_w;
-    int flat = 0;
-    out->largest_numel = c * h * w;
-    out->act_floats = c * h * w;
+    const size_shape input = {a->in_c, a->in_h, a->in_w, 0};
+    size_shape shapes[FER_MAX_LAYERS];
+    out->largest_numel = input.c * input.h * input.w;
+    out->act_floats = out->largest_numel;
     for (int i = 0; i < a->n_layers; i++) {
-        const fer_layer_spec *l = &a->layers[i];
-        switch (l->kind) {
-        case FER_LAYER_CONV2D: {
-            if (flat || l->out < 1 || l->k < 1 || l->stride < 1 || l->pad < 0 || l->groups < 1)
-                return;
-            double oh = conv_out(h, l->k, l->stride, l->pad);
-            double ow = conv_out(w, l->k, l->stride, l->pad);
-            double kk = (double)l->k * l->k;
-            double c_per_group = c / l->groups; /* an output channel sees its group only */
-            out->params += (double)l->out * c_per_group * kk + (l->bias ? l->out : 0);
-            out->macs += (double)l->out * c_per_group * kk * oh * ow;
-            c = l->out;
-            h = oh;
-            w = ow;
-            break;
-        }
-        case FER_LAYER_BATCHNORM2D:
-            if (flat)
-                return;
-            out->params += 2 * c;
-            out->buffers += 2 * c + 1;
-            break;
-        case FER_LAYER_MAXPOOL2D:
-            if (flat || l->k < 1 || l->stride < 1)
-                return;
-            h = pool_out(h, l->k, l->stride);
-            w = pool_out(w, l->k, l->stride);
-            out->work += c * h * w * (double)l->k * l->k;
-            break;
-        case FER_LAYER_FLATTEN:
-            c = c * h * w;
-            h = w = 1;
-            flat = 1;
-            break;
-        case FER_LAYER_LINEAR:
-            if (!flat || l->out < 1)
-                return;
-            out->params += (double)l->out * c + (l->bias ? l->out : 0);
-            out->macs += (double)l->out * c;
-            c = l->out;
-            break;
-        case FER_LAYER_AVGPOOL2D: {
-            if (flat || l->k < 1 || l->stride < 1 || l->pad < 0)
-                return;
-            double oh = h + 2.0 * l->pad < l->k ? 0 : conv_out(h, l->k, l->stride, l->pad);
-            double ow = w + 2.0 * l->pad < l->k ? 0 : conv_out(w, l->k, l->stride, l->pad);
-            out->macs += c * oh * ow * (double)l->k * l->k; /* window sums */
-            h = oh;
-            w = ow;
-            break;
-        }
-        case FER_LAYER_GLOBAL_AVGPOOL:
-            if (flat)
-                return;
-            out->macs += c * h * w;
-            h = w = 1;
-            break;
-        case FER_LAYER_RELU:
-        case FER_LAYER_DROPOUT:
-        case FER_LAYER_LEAKY_RELU:
-        case FER_LAYER_RELU6:
-        case FER_LAYER_HARDSWISH:
-        case FER_LAYER_SIGMOID:
-            break;
-        default:
+        int src[FER_MAX_INPUTS];
+        size_shape in[FER_MAX_INPUTS];
+        int n_in = resolve_inputs(a, i, src);
+        for (int k = 0; k < n_in; k++)
+            in[k] = src[k] == FER_INPUT_NODE ? input : shapes[src[k]];
+        if (!node_size(&a->layers[i], in, n_in, &shapes[i], out))
             return;
-        }
-        if (c < 1 || h < 1 || w < 1)
-            return;
-        double numel = c * h * w;
+        double numel = shapes[i].c * shapes[i].h * shapes[i].w;
         out->work += numel;
         if (numel > out->largest_numel)
             out->largest_numel = numel;
         out->act_floats += numel;
     }
-    if (!flat)
+    const size_shape *last = &shapes[a->n_layers - 1];
+    if (!last->flat)
         return;
-    out->params += (double)a->n_classes * c + (a->head == FER_HEAD_SOFTMAX ? a->n_classes : 0);
-    out->macs += (double)a->n_classes * c;
+    out->params +=
+        (double)a->n_classes * last->c + (a->head == FER_HEAD_SOFTMAX ? a->n_classes : 0);
+    out->macs += (double)a->n_classes * last->c;
     out->work += out->macs;
     out->valid = 1;
 }
@@ -377,7 +490,7 @@ void fuzz_fail_over_caps(const char *what, const fuzz_arch_size *s)
 {
     fuzz_fail("%s over the caps was accepted: %s%.4g parameters + buffers (cap %.4g), largest "
               "layer output %.4g floats per sample (cap %.4g), %.4g multiply-adds (cap %.4g)",
-              what, s->valid ? "" : "malformed stack, ", s->params + s->buffers,
+              what, s->valid ? "" : "malformed graph, ", s->params + s->buffers,
               FUZZ_CAP_PARAMS, s->largest_numel, FUZZ_CAP_LAYER_NUMEL, s->macs, FUZZ_CAP_MACS);
 }
 

@@ -48,9 +48,11 @@ const char *fuzz_fresh_dir(const char *name);
 fer_backend *fuzz_ref_backend(void);
 fer_backend *fuzz_cpu_backend(void);
 
-/* Sizes of an architecture as the layer formulas give them, in double. */
+/* Sizes of an architecture as the layer formulas give them, in double. The graph (inputs,
+ * arity, dead nodes) and each kind's shape rules are re-derived from fer/arch.h here, not taken
+ * from the library, so a disagreement shows up as a finding. */
 typedef struct fuzz_arch_size {
-    int valid;              /* 0: the stack is malformed (the library must refuse it anyway) */
+    int valid;              /* 0: the graph is malformed (the library must refuse it anyway) */
     double params;          /* trained scalars, head included */
     double buffers;         /* batch-norm running statistics and counters */
     double largest_numel;   /* largest layer output per sample */
@@ -60,7 +62,7 @@ typedef struct fuzz_arch_size {
 } fuzz_arch_size;
 void fuzz_arch_size_of(const fer_arch *a, fuzz_arch_size *out);
 
-/* 1 when the sizes are over a cap (or the stack is malformed): the library must refuse it. */
+/* 1 when the sizes are over a cap (or the graph is malformed): the library must refuse it. */
 int fuzz_arch_over_caps(const fuzz_arch_size *s);
 /* Aborts: "WHAT over the caps was accepted: ...sizes...". */
 void fuzz_fail_over_caps(const char *what, const fuzz_arch_size *s)
