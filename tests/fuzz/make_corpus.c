@@ -66,17 +66,36 @@ static const char *const TINY_ARCH =
     "{\"type\":\"dropout\",\"p\":0.3},{\"type\":\"linear\",\"out\":3}],"
     "\"head\":{\"type\":\"softmax\"}}";
 
+/* A tiny 48x48 graph: a residual add, a channel_pad, a squeeze-excitation mul gate, a concat and
+ * prelu, under 200 parameters (no batchnorm1d: the training step below has a batch of 1). */
+static const char *const GRAPH_ARCH =
+    "{\"name\":\"fuzz_graph\",\"input\":[1,48,48],\"classes\":7,\"layers\":["
+    "{\"name\":\"stem\",\"type\":\"conv2d\",\"out\":2,\"k\":3,\"stride\":4,\"pad\":1},"
+    "{\"type\":\"batchnorm2d\"},{\"name\":\"act\",\"type\":\"prelu\"},"
+    "{\"name\":\"b1\",\"type\":\"conv2d\",\"out\":2,\"k\":3,\"pad\":1,\"bias\":false},"
+    "{\"name\":\"sum\",\"type\":\"add\",\"inputs\":[\"b1\",\"act\"]},"
+    "{\"name\":\"wide\",\"type\":\"channel_pad\",\"out\":3},"
+    "{\"type\":\"global_avgpool\"},{\"type\":\"conv2d\",\"out\":3,\"k\":1},"
+    "{\"name\":\"gate\",\"type\":\"sigmoid\"},"
+    "{\"name\":\"gated\",\"type\":\"mul\",\"inputs\":[\"wide\",\"gate\"]},"
+    "{\"type\":\"concat\",\"inputs\":[\"gated\",\"wide\"]},"
+    "{\"type\":\"maxpool2d\",\"k\":4,\"stride\":4},{\"type\":\"flatten\"},"
+    "{\"type\":\"linear\",\"out\":4},{\"type\":\"prelu\"},"
+    "{\"type\":\"dropout\",\"p\":0.3},{\"type\":\"linear\",\"out\":3}],"
+    "\"head\":{\"type\":\"softmax\"}}";
+
 typedef struct saved {
     unsigned char *data; /* the file as the library wrote it */
     size_t size;
     craft_ckpt c;        /* its header JSON and payload, to edit and frame again */
 } saved;
 
-/* Saves the tiny model (Adam state, config, trainer state) with the library and reads it back. */
-static void save_tiny(saved *s, int with_optimizer)
+/* Saves a tiny model of architecture arch_json (Adam state, config, trainer state) with the
+ * library and reads it back. */
+static void save_tiny(saved *s, const char *arch_json, int with_optimizer)
 {
     fer_arch arch;
-    if (fer_arch_from_json(TINY_ARCH, "tiny", &arch) != FER_OK)
+    if (fer_arch_from_json(arch_json, "tiny", &arch) != FER_OK)
         die("tiny architecture");
     fer_backend *b;
     fer_model *m;
@@ -224,15 +243,30 @@ static const char *const ARCH_FLATTEN_4096 = /* item 7: flatten of [4096,4096,1]
     "{\"name\":\"flat4096\",\"input\":[4096,4096,1],\"classes\":7,\"layers\":["
     "{\"type\":\"flatten\"},{\"type\":\"linear\",\"out\":4}]}";
 
+static const char *const ARCH_GRAPH_CYCLE = /* two nodes reading each other */
+    "{\"name\":\"cycle\",\"input\":[1,48,48],\"classes\":7,\"layers\":["
+    "{\"name\":\"a\",\"type\":\"conv2d\",\"out\":2,\"k\":3,\"inputs\":[\"b\"]},"
+    "{\"name\":\"b\",\"type\":\"relu\",\"inputs\":[\"a\"]},{\"type\":\"flatten\"}]}";
+
 static void checkpoints(void)
 {
     saved s;
-    save_tiny(&s, 1);
+    save_tiny(&s, TINY_ARCH, 1);
     write_bytes("checkpoint", "tiny_adam.fer", s.data, s.size);
     saved w;
-    save_tiny(&w, 0);
+    save_tiny(&w, TINY_ARCH, 0);
     write_bytes("checkpoint", "tiny_weights_only.fer", w.data, w.size);
     saved_free(&w);
+
+    /* a graph in the header: as saved (framed again, byte for byte), and the tiny model's
+     * tensors under a header whose graph has a cycle */
+    saved g;
+    save_tiny(&g, GRAPH_ARCH, 1);
+    cJSON *gh = header_copy(&g);
+    write_fer("checkpoint", "graph_tiny_adam.fer", gh, g.c.payload, g.c.payload_bytes, 0);
+    cJSON_Delete(gh);
+    saved_free(&g);
+    write_with_arch(&s, "checkpoint", "graph_cycle_in_header.fer", ARCH_GRAPH_CYCLE);
 
     /* items 1, 2, 3, 7: the architectures inside a checkpoint (fer-eval, ferclassify) */
     write_with_arch(&s, "checkpoint", "item1_huge_k.fer", ARCH_HUGE_K);
