@@ -1,5 +1,5 @@
-/* Inference convenience: checkpoint + backend + model in eval mode, batches of faces in,
- * logits/probabilities out. */
+/* Inference convenience: checkpoint + backend + model in eval mode (batch norm folded into the
+ * convolutions, fer_model_fold), batches of faces in, logits/probabilities out. */
 #include "fer/classifier.h"
 
 #include <stdlib.h>
@@ -27,8 +27,13 @@ fer_status fer_classifier_new(const char *checkpoint_path, const char *backend, 
     if (!c)
         return fer_fail(FER_ERR_NOMEM, "classifier: out of memory");
     fer_status st = fer_backend_new(backend, threads, &c->backend);
+    fer_model *trained = NULL;
     if (st == FER_OK)
-        st = fer_checkpoint_load(checkpoint_path, c->backend, max_batch, &c->model, &c->meta);
+        st = fer_checkpoint_load(checkpoint_path, c->backend, max_batch, &trained, &c->meta);
+    /* inference only: batch norm (and the activation after it) folded into the convolutions */
+    if (st == FER_OK)
+        st = fer_model_fold(trained, c->backend, max_batch, &c->model, NULL);
+    fer_model_free(trained);
     if (st == FER_OK) {
         const fer_arch *a = fer_model_arch(c->model);
         c->max_batch = max_batch;

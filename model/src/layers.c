@@ -40,6 +40,8 @@ static fer_status get_bool(const cJSON *jl, const char *key, int def, int *out,
     return FER_OK;
 }
 
+static fer_activation activation_of(const fer_layer_spec *s, float *param);
+
 static float *tdata(fer_model *m, int t)
 {
     return t >= 0 ? m->tensors[t].data : NULL;
@@ -172,19 +174,31 @@ static fer_conv2d_args conv_args(const fer_layer_rt *l, int n)
     return a;
 }
 
-static fer_status conv_forward(fer_model *m, int i, const float *const *x, int n,
-                                  int train, uint64_t seed)
+static fer_status conv_forward(fer_model *m, int i, const float *const *x, int n, int train,
+                               uint64_t seed)
 {
     (void)train, (void)seed;
     fer_layer_rt *l = &m->layers[i];
     fer_conv2d_args a = conv_args(l, n);
-    return FER_OP(m->b, conv2d_forward, &a, x[0], tdata(m, l->t_weight), tdata(m, l->t_bias), l->y);
+    FER_TRY(FER_OP(m->b, conv2d_forward, &a, x[0], tdata(m, l->t_weight), tdata(m, l->t_bias),
+                   l->y));
+    if (!l->spec.has_act) /* a folded model's absorbed activation, in place on the output */
+        return FER_OK;
+    size_t count = (size_t)n * l->out_numel;
+    if (l->spec.act_kind == FER_LAYER_RELU)
+        return FER_OP(m->b, relu_forward, count, l->y, l->y);
+    fer_layer_spec act = {.kind = l->spec.act_kind, .slope = l->spec.slope};
+    float param;
+    fer_activation kind = activation_of(&act, &param);
+    return FER_OP(m->b, activation_forward, kind, param, count, l->y, l->y);
 }
 
 static fer_status conv_backward(fer_model *m, int i, int n, const float *const *x,
-                                  const float *dy, float *const *dx)
+                                const float *dy, float *const *dx)
 {
     fer_layer_rt *l = &m->layers[i];
+    if (l->spec.has_act) /* fer_model_forward refuses training for folded models */
+        return fer_fail(FER_ERR_ARG, "model: a folded convolution has no backward pass");
     fer_conv2d_args a = conv_args(l, n);
     return FER_OP(m->b, conv2d_backward, &a, x[0], tdata(m, l->t_weight), dy, dx[0],
                   tgrad(m, l->t_weight), tgrad(m, l->t_bias));

@@ -402,6 +402,8 @@ fer_status fer_model_forward(fer_model *m, const float *x_host, int n, fer_mode 
     m->have_forward = m->have_loss = 0;
     if (n < 1 || n > m->max_batch)
         return fer_fail(FER_ERR_ARG, "model: batch of %d outside 1..%d", n, m->max_batch);
+    if (mode == FER_MODE_TRAIN && m->folded)
+        return fer_fail(FER_ERR_ARG, "model: a folded model runs inference only");
     if (mode == FER_MODE_TRAIN && m->arch.head == FER_HEAD_ARCFACE && !labels_host)
         return fer_fail(FER_ERR_ARG, "model: the arcface head needs labels in training mode");
     m->have_labels = 0;

@@ -63,6 +63,7 @@ struct fer_model {
     int32_t *labels;
     float *class_weights;            /* FER_MAX_CLASSES */
 
+    int folded; /* fer_model_fold's inference copy: EVAL forward only */
     int last_n;
     fer_mode last_mode;
     int have_forward, have_loss, have_labels;

@@ -99,6 +99,11 @@ typedef struct fer_layer_spec {
     int groups;           /* conv2d: >= 1, divides in and out channels (in: depthwise) */
     float p;              /* dropout */
     float slope;          /* leaky_relu: negative slope */
+    /* conv2d in a folded inference model only (fer_model_fold; never read from or written to
+     * JSON): the activation node it absorbed (relu, relu6, leaky_relu with slope, hardswish,
+     * sigmoid) runs on its output */
+    int has_act;
+    fer_layer_kind act_kind;
 } fer_layer_spec;
 
 typedef enum fer_head_kind { FER_HEAD_SOFTMAX = 0, FER_HEAD_ARCFACE } fer_head_kind;

@@ -78,6 +78,17 @@ fer_status fer_model_backward(fer_model *m);
  * only measures. */
 fer_status fer_model_clip_grad_norm(fer_model *m, float max_norm, float *total_norm_out);
 
+/* An inference copy of m (same weights) on backend b for batches up to max_batch, with batch
+ * norm folded away: every conv2d whose only reader is a batchnorm2d takes it into its weights
+ * and bias (w * gamma / sqrt(var + eps), beta + (b - mean) * gamma / sqrt(var + eps)), and an
+ * activation that is then the conv's only reader runs inside the conv node. The copy computes
+ * m's eval-mode logits within float rounding; it runs EVAL forward passes only. *n_folded (may
+ * be NULL) counts the nodes removed. */
+fer_status fer_model_fold(fer_model *m, fer_backend *b, int max_batch, fer_model **out,
+                          int *n_folded);
+/* 1 for a model from fer_model_fold. */
+int fer_model_is_folded(const fer_model *m);
+
 /* Internal views used by the optimiser and checkpoint code. */
 float *fer_model_param_arena(fer_model *m, size_t *n_floats); /* backend memory */
 float *fer_model_grad_arena(fer_model *m, size_t *n_floats);  /* same layout as params */
