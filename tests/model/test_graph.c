@@ -4,6 +4,9 @@
  * on the other backends, with the gradients of a tensor that feeds several nodes summed. */
 #include <string.h>
 
+#include <unistd.h>
+
+#include "fer/checkpoint.h"
 #include "fer/model.h"
 #include "fer/rng_math.h"
 #define FER_CHECK_CONTINUE /* count failures, report them all */
@@ -276,6 +279,43 @@ static const char *se_res_json =
     "{\"name\":\"l\",\"type\":\"linear\",\"out\":6,\"bias\":false},{\"name\":\"b1\",\"type\":\"batchnorm1d\"},"
     "{\"name\":\"h\",\"type\":\"relu6\"}]}";
 
+/* A checkpoint records the graph: names and inputs come back, and the same logits. */
+static void checkpoint_keeps_graph(fer_backend *ref)
+{
+    fer_arch a;
+    OK(fer_arch_from_json(se_res_json, "se_res", &a));
+    fer_model *m, *back;
+    OK(fer_model_new(&a, ref, 2, &m));
+    OK(fer_model_init(m, 4));
+    char path[] = "/tmp/fer_graph_ckpt_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0, "mkstemp");
+    close(fd);
+    fer_checkpoint_meta meta, meta_back;
+    fer_checkpoint_meta_init(&meta);
+    meta.n_classes = a.n_classes;
+    OK(fer_checkpoint_save(path, m, &meta, NULL));
+    OK(fer_checkpoint_load(path, ref, 2, &back, &meta_back));
+    unlink(path);
+    const fer_arch *b = fer_model_arch(back);
+    CHECK(fer_arch_equal(&a, b), "checkpoint graph differs");
+    for (int i = 0; i < a.n_layers; i++)
+        CHECK(strcmp(a.layers[i].name, b->layers[i].name) == 0 &&
+                  a.layers[i].n_inputs == b->layers[i].n_inputs,
+              "node %d: '%s' came back as '%s'", i, a.layers[i].name, b->layers[i].name);
+    size_t in = (size_t)a.in_c * a.in_h * a.in_w;
+    float x[2 * 3 * 9 * 7], l1[6], l2[6];
+    for (size_t i = 0; i < 2 * in; i++)
+        x[i] = fer_rng_symmetric(5, i);
+    OK(fer_model_forward(m, x, 2, FER_MODE_EVAL, NULL, 0, l1));
+    OK(fer_model_forward(back, x, 2, FER_MODE_EVAL, NULL, 0, l2));
+    CHECK(memcmp(l1, l2, sizeof l1) == 0, "logits after the round trip");
+    fer_checkpoint_meta_clear(&meta);
+    fer_checkpoint_meta_clear(&meta_back);
+    fer_model_free(m);
+    fer_model_free(back);
+}
+
 int main(void)
 {
     fer_backend *ref;
@@ -284,6 +324,7 @@ int main(void)
     bad_structs();
     order_and_round_trip();
     residual_preset(ref);
+    checkpoint_keeps_graph(ref);
     const char *const *names = fer_backend_list();
     for (int k = 0; names[k]; k++) {
         if (strcmp(names[k], "ref") == 0)

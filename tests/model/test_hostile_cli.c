@@ -150,6 +150,25 @@ int main(int argc, char **argv)
         char *args[] = {(char *)fer_train, "--arch", (char *)arch, "--describe", NULL};
         expect_refusal("fer-train --describe", args, arch, "conv2d");
     }
+    {   /* a graph with a cycle: one line naming the file and a node of the cycle */
+        static char cyc[256];
+        snprintf(cyc, sizeof cyc, "%s", in_dir("cycle.json"));
+        write_text(cyc, "{\"layers\":[{\"name\":\"a\",\"type\":\"conv2d\",\"out\":4,"
+                        "\"inputs\":[\"b\"]},{\"name\":\"b\",\"type\":\"relu\","
+                        "\"inputs\":[\"a\"]},{\"type\":\"flatten\"}]}");
+        char *args[] = {(char *)fer_train, "--arch", cyc, "--describe", NULL};
+        expect_refusal("fer-train --describe (cycle)", args, cyc, "is part of a cycle");
+    }
+    {   /* a graph preset: names, inputs, totals */
+        char *args[] = {(char *)fer_train, "--arch", "resnet_s", "--describe", NULL};
+        int rc = run_bounded(args, in_dir("describe.log"));
+        char *out = slurp_text(in_dir("describe.log"));
+        CHECK(rc == 0 && strstr(out, "resnet_s: input 1x48x48") &&
+                  strstr(out, "s1b1_bn2,stem_relu") && strstr(out, "s2b1_proj") &&
+                  strstr(out, "total: 1597031 parameters"),
+              "fer-train --arch resnet_s --describe: exit %d, output:\n%s", rc, out);
+        free(out);
+    }
     {
         char *args[] = {(char *)fer_train, "--arch", "tiny", "--describe", NULL};
         int rc = run_bounded(args, in_dir("describe.log"));
