@@ -9,6 +9,7 @@
 #include "fer/fileio.h"
 #include "fer/json_num.h"
 #include "options.h"
+#include "fer/arch.h"
 
 #define FER_CONFIG_MAX_BYTES ((size_t)1 << 20) /* a settings file is a few hundred bytes */
 
@@ -78,7 +79,7 @@ static const opt_desc table[] = {
     {"clip_grad", T_DBL, F(clip_grad), "5.0", NULL, "global L2 gradient clipping (0: off)", 0},
     {"threads", T_INT, F(threads), "0", NULL, "worker threads (0: all cores)", 0},
     {"backend", T_CHOICE, F(backend), "auto", "auto|ref|cpu|cuda", "compute backend", 0},
-    {"arch", T_STR, F(arch), "simplecnn", NULL, "architecture: preset (simplecnn, tiny, vgg_gap) or JSON file", 0},
+    {"arch", T_STR, F(arch), "simplecnn", NULL, "architecture: preset (" FER_ARCH_PRESETS ") or JSON file", 0},
     {"runs_dir", T_STR, F(runs_dir), "runs", NULL,
      "where RUNS_DIR/EXP/ is created (never taken from a --resume checkpoint)", 0},
     {"config", T_STR, F(config), "", NULL, "JSON file with these keys; flags override it", 1},
