@@ -672,15 +672,20 @@ fer_status fer_ref_loss_forward_backward(fer_backend *b, const fer_loss_args *a,
                                          float *dlogits)
 {
     (void)b;
+    if (a->targets && a->kind == FER_LOSS_FOCAL)
+        return fer_fail(FER_ERR_ARG, "loss: focal loss with soft targets is not supported");
     float gamma = a->kind == FER_LOSS_FOCAL ? a->gamma : 0.0f;
     double num = 0.0, den = 0.0;
     for (int r = 0; r < a->n; r++) {
-        if (labels[r] < 0 || labels[r] >= a->c)
-            return fer_fail(FER_ERR_ARG, "loss: label %d of sample %d is outside 0..%d",
-                            (int)labels[r], r, a->c - 1);
-        num += fer_loss_row(logits + (size_t)r * a->c, a->c, labels[r], class_weights, gamma,
-                            a->label_smoothing, dlogits ? dlogits + (size_t)r * a->c : NULL);
-        den += fer_loss_row_weight(class_weights, labels[r]);
+        const float *target = a->targets ? a->targets + (size_t)r * a->c : NULL;
+        int y = target ? 0 : labels[r];
+        if (y < 0 || y >= a->c)
+            return fer_fail(FER_ERR_ARG, "loss: label %d of sample %d is outside 0..%d", y, r,
+                            a->c - 1);
+        num += fer_loss_row(logits + (size_t)r * a->c, a->logit_offset, a->c, y, target,
+                            class_weights, gamma, a->label_smoothing,
+                            dlogits ? dlogits + (size_t)r * a->c : NULL);
+        den += fer_loss_row_weight(class_weights, y, target, a->c);
     }
     if (den <= 0.0)
         return fer_fail(FER_ERR_ARG, "loss: class weights of the batch sum to %g", den);

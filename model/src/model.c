@@ -190,6 +190,8 @@ static size_t plan_activations(fer_model *m, char *base)
     PLACE(m->dlogits, float, B * C);
     PLACE(m->labels, int32_t, B);
     PLACE(m->class_weights, float, FER_MAX_CLASSES);
+    PLACE(m->targets, float, B * C);
+    PLACE(m->logit_offset, float, FER_MAX_CLASSES);
     if (m->arch.head == FER_HEAD_ARCFACE) {
         PLACE(m->xnorm, float, B * D);
         PLACE(m->xnorms, float, B);
@@ -437,8 +439,9 @@ fer_status fer_model_forward(fer_model *m, const float *x_host, int n, fer_mode 
 
 /* ---- loss ----------------------------------------------------------------------------- */
 
-fer_status fer_model_loss(fer_model *m, const fer_loss_config *cfg, const int32_t *labels_host,
-                          float *loss_out)
+/* Checks cfg and uploads the class weights and logit offsets it asks for; fills a. */
+static fer_status loss_setup(fer_model *m, const fer_loss_config *cfg, fer_loss_args *a,
+                             const float **weights)
 {
     if (!m->have_forward)
         return fer_fail(FER_ERR_ARG, "model: loss needs a forward pass first");
@@ -450,12 +453,8 @@ fer_status fer_model_loss(fer_model *m, const fer_loss_config *cfg, const int32_
                         (double)cfg->label_smoothing);
     if (cfg->kind == FER_LOSS_FOCAL && !(cfg->gamma >= 0.0f))
         return fer_fail(FER_ERR_ARG, "model: focal gamma %g must be >= 0", (double)cfg->gamma);
-    for (int i = 0; i < n; i++)
-        if (labels_host[i] < 0 || labels_host[i] >= c)
-            return fer_fail(FER_ERR_ARG, "model: label %d of sample %d is outside 0..%d",
-                            (int)labels_host[i], i, c - 1);
-    FER_TRY(FER_OP(m->b, upload, m->labels, labels_host, (size_t)n * sizeof(int32_t)));
-    const float *weights = NULL;
+    *a = (fer_loss_args){n, c, cfg->kind, cfg->gamma, cfg->label_smoothing, NULL, NULL};
+    *weights = NULL;
     if (cfg->kind == FER_LOSS_WCE || (cfg->kind == FER_LOSS_FOCAL && cfg->use_class_weights)) {
         for (int j = 0; j < c; j++)
             if (!(cfg->class_weights[j] >= 0.0f) || !isfinite(cfg->class_weights[j]))
@@ -463,16 +462,78 @@ fer_status fer_model_loss(fer_model *m, const fer_loss_config *cfg, const int32_
                                 (double)cfg->class_weights[j]);
         FER_TRY(FER_OP(m->b, upload, m->class_weights, cfg->class_weights,
                        (size_t)c * sizeof(float)));
-        weights = m->class_weights;
+        *weights = m->class_weights;
     }
-    fer_loss_args a = {n, c, cfg->kind, cfg->gamma, cfg->label_smoothing};
+    if (cfg->use_logit_offset) {
+        for (int j = 0; j < c; j++)
+            if (!isfinite(cfg->logit_offset[j]))
+                return fer_fail(FER_ERR_ARG, "model: logit offset %d is %g", j,
+                                (double)cfg->logit_offset[j]);
+        FER_TRY(FER_OP(m->b, upload, m->logit_offset, cfg->logit_offset,
+                       (size_t)c * sizeof(float)));
+        a->logit_offset = m->logit_offset;
+    }
+    return FER_OK;
+}
+
+static fer_status loss_run(fer_model *m, const fer_loss_args *a, const float *weights,
+                           const int32_t *labels, float *loss_out)
+{
     float loss = 0.0f;
-    FER_TRY(FER_OP(m->b, loss_forward_backward, &a, m->logits, m->labels, weights, &loss,
+    FER_TRY(FER_OP(m->b, loss_forward_backward, a, m->logits, labels, weights, &loss,
                    m->dlogits));
     if (loss_out)
         *loss_out = loss;
     m->have_loss = 1;
     return FER_OK;
+}
+
+fer_status fer_model_loss(fer_model *m, const fer_loss_config *cfg, const int32_t *labels_host,
+                          float *loss_out)
+{
+    fer_loss_args a;
+    const float *weights;
+    FER_TRY(loss_setup(m, cfg, &a, &weights));
+    for (int i = 0; i < a.n; i++)
+        if (labels_host[i] < 0 || labels_host[i] >= a.c)
+            return fer_fail(FER_ERR_ARG, "model: label %d of sample %d is outside 0..%d",
+                            (int)labels_host[i], i, a.c - 1);
+    FER_TRY(FER_OP(m->b, upload, m->labels, labels_host, (size_t)a.n * sizeof(int32_t)));
+    return loss_run(m, &a, weights, m->labels, loss_out);
+}
+
+/* Tolerance on a soft target row's sum: float rows built by mixing or from vote counts. */
+#define FER_SOFT_TARGET_SUM_TOL 1e-4
+
+fer_status fer_model_loss_soft(fer_model *m, const fer_loss_config *cfg,
+                               const float *targets_host, float *loss_out)
+{
+    fer_loss_args a;
+    const float *weights;
+    FER_TRY(loss_setup(m, cfg, &a, &weights));
+    if (cfg->kind == FER_LOSS_FOCAL)
+        return fer_fail(FER_ERR_ARG, "model: focal loss with soft targets is not supported");
+    if (!targets_host)
+        return fer_fail(FER_ERR_ARG, "model: soft-target loss without targets");
+    for (int i = 0; i < a.n; i++) {
+        const float *t = targets_host + (size_t)i * a.c;
+        double sum = 0.0;
+        for (int j = 0; j < a.c; j++) {
+            if (!isfinite(t[j]) || t[j] < 0.0f)
+                return fer_fail(FER_ERR_ARG,
+                                "model: soft target %d of sample %d is %g (must be finite, >= 0)",
+                                j, i, (double)t[j]);
+            sum += t[j];
+        }
+        if (fabs(sum - 1.0) > FER_SOFT_TARGET_SUM_TOL)
+            return fer_fail(FER_ERR_ARG,
+                            "model: soft targets of sample %d sum to %.7g (must be 1 within %g)",
+                            i, sum, FER_SOFT_TARGET_SUM_TOL);
+    }
+    FER_TRY(FER_OP(m->b, upload, m->targets, targets_host,
+                   (size_t)a.n * a.c * sizeof(float)));
+    a.targets = m->targets;
+    return loss_run(m, &a, weights, NULL, loss_out);
 }
 
 /* ---- backward ------------------------------------------------------------------------- */

@@ -62,6 +62,8 @@ struct fer_model {
     float *xnorm, *xnorms, *wnorm, *wnorms, *cos, *dcos, *dxnorm, *dwnorm; /* arcface */
     int32_t *labels;
     float *class_weights;            /* FER_MAX_CLASSES */
+    float *targets;                  /* max_batch * classes: soft targets of the loss */
+    float *logit_offset;             /* FER_MAX_CLASSES */
 
     int folded; /* fer_model_fold's inference copy: EVAL forward only */
     int last_n;

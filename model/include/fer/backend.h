@@ -85,12 +85,18 @@ typedef enum fer_loss_kind { FER_LOSS_CE = 0, FER_LOSS_WCE, FER_LOSS_FOCAL } fer
 
 /* Mean-reduced loss over a batch of logits[n,c] with int32 labels[n].
  * class_weights (backend memory, length c) may be NULL; when given the mean is
- * sum(w_y * l) / sum(w_y), as PyTorch's weighted cross_entropy / nll_loss. */
+ * sum(w_y * l) / sum(w_y), as PyTorch's weighted cross_entropy / nll_loss.
+ * targets (backend memory, n x c rows that each sum to 1) replaces the labels when not NULL
+ * (labels may then be NULL; CE/WCE only): soft-target cross-entropy, a row's weight
+ * sum_j w_j t_j. logit_offset (backend memory, length c) may be NULL; when given the loss
+ * sees logits + offset (logit adjustment / Balanced Softmax). Math: fer/loss_math.h. */
 typedef struct fer_loss_args {
     int n, c;
     fer_loss_kind kind;
-    float gamma;           /* focal */
-    float label_smoothing; /* 0..1 */
+    float gamma;               /* focal */
+    float label_smoothing;     /* 0..1 */
+    const float *targets;      /* NULL: int labels */
+    const float *logit_offset; /* NULL: none */
 } fer_loss_args;
 
 /* ArcFace additive angular margin on raw cosines cos[n,c]; the op clamps them to

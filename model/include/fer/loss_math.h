@@ -5,7 +5,15 @@
  * (1 when absent) and label smoothing e over C classes, the row's contribution is
  *     L_row = -(1 - e) * w_y * t_y - (e / C) * sum_c w_c * t_c
  * and the batch loss is sum(L_row) / sum(w_y): exactly PyTorch's cross_entropy(weight,
- * label_smoothing) for CE/WCE and nll_loss(f * log_softmax, weight) for the seed's focal loss. */
+ * label_smoothing) for CE/WCE and nll_loss(f * log_softmax, weight) for the seed's focal loss.
+ *
+ * Soft targets (a distribution t over the classes instead of the label y) use the same formula
+ * with the one-hot indicator [c == y] replaced by t_c:
+ *     L_row = -sum_c w_c * ((1 - e) * t_c + e / C) * lp_c,   row weight sum_c w_c * t_c
+ * (1 when unweighted), so a one-hot row gives the int-label loss bit for bit.
+ *
+ * Logit adjustment: with an offset o (o_c = tau * log prior_c, or log prior_c for Balanced
+ * Softmax) the loss sees z_c + o_c; o is a constant, so d/dz equals d/d(z + o). */
 #ifndef FER_LOSS_MATH_H
 #define FER_LOSS_MATH_H
 #include <math.h>
@@ -54,28 +62,65 @@ FER_HD float fer_focal_dfactor(float p, float lp, float gamma)
     return f - d;
 }
 
-/* The weight w_y that divides the batch sum (the sample's share of the mean). */
-FER_HD float fer_loss_row_weight(const float *w, int y)
+/* The logit the loss sees: z_j plus the logit-adjustment offset (offset may be NULL). */
+FER_HD float fer_loss_logit(const float *z, const float *offset, int j)
 {
-    return w ? w[y] : 1.0f;
+    return offset ? z[j] + offset[j] : z[j];
 }
 
-/* Row loss numerator L_row (see top); when dz != NULL also writes dL_row/dz (not yet divided by
- * the weight sum). gamma = 0 gives cross-entropy. */
-FER_HD float fer_loss_row(const float *z, int c, int y, const float *w, float gamma,
-                          float smoothing, float *dz)
+/* log(sum(exp(z + offset))), stable. */
+FER_HD float fer_loss_logsumexp(const float *z, const float *offset, int c)
 {
-    float lse = fer_row_logsumexp(z, c);
+    float m = fer_loss_logit(z, offset, 0);
+    for (int j = 1; j < c; j++) {
+        float v = fer_loss_logit(z, offset, j);
+        m = v > m ? v : m;
+    }
+    float s = 0.0f;
+    for (int j = 0; j < c; j++)
+        s += expf(fer_loss_logit(z, offset, j) - m);
+    return m + logf(s);
+}
+
+/* Target mass of class j before smoothing: target[j], or [j == y] when target is NULL. */
+FER_HD float fer_loss_target(const float *target, int y, int j)
+{
+    return target ? target[j] : (j == y ? 1.0f : 0.0f);
+}
+
+/* The weight that divides the batch sum (the sample's share of the mean): w_y for a label,
+ * sum_j w_j t_j for a soft target (in class order), 1 without weights. */
+FER_HD float fer_loss_row_weight(const float *w, int y, const float *target, int c)
+{
+    if (!w)
+        return 1.0f;
+    if (!target)
+        return w[y];
+    float s = 0.0f;
+    for (int j = 0; j < c; j++)
+        s += w[j] * target[j];
+    return s;
+}
+
+/* Row loss numerator L_row (see top) for label y or soft target row `target` (y ignored when
+ * target != NULL), logits shifted by offset (may be NULL); when dz != NULL also writes
+ * dL_row/dz (not yet divided by the weight sum). gamma = 0 gives cross-entropy. */
+FER_HD float fer_loss_row(const float *z, const float *offset, int c, int y,
+                          const float *target, const float *w, float gamma, float smoothing,
+                          float *dz)
+{
+    float lse = fer_loss_logsumexp(z, offset, c);
     float e_over_c = smoothing / (float)c;
     float loss = 0.0f, s = 0.0f;
     for (int j = 0; j < c; j++) {
-        float lp = z[j] - lse;
+        float lp = fer_loss_logit(z, offset, j) - lse;
         float p = expf(lp);
         float f = gamma == 0.0f ? 1.0f : powf(1.0f - p, gamma);
         float wj = w ? w[j] : 1.0f;
         float a = -e_over_c * wj; /* coefficient of t_j in L_row */
-        if (j == y)
-            a -= (1.0f - smoothing) * wj;
+        float tj = fer_loss_target(target, y, j);
+        if (tj != 0.0f) /* a one-hot 1 multiplies exactly: same bits as the label path */
+            a -= (1.0f - smoothing) * tj * wj;
         loss += a * f * lp;
         if (dz) {
             float ad = a * fer_focal_dfactor(p, lp, gamma);
@@ -85,7 +130,7 @@ FER_HD float fer_loss_row(const float *z, int c, int y, const float *w, float ga
     }
     if (dz) {
         for (int j = 0; j < c; j++)
-            dz[j] -= expf(z[j] - lse) * s;
+            dz[j] -= expf(fer_loss_logit(z, offset, j) - lse) * s;
     }
     return loss;
 }

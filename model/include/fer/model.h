@@ -37,6 +37,11 @@ typedef struct fer_loss_config {
     float label_smoothing;  /* default 0 */
     int use_class_weights;  /* wce always; focal when set */
     float class_weights[FER_MAX_CLASSES];
+    /* Logit adjustment during the loss only (training): the loss sees logits + logit_offset
+     * (tau * log prior: logit-adjusted loss; log prior: Balanced Softmax). Inference logits
+     * are unchanged. */
+    int use_logit_offset;
+    float logit_offset[FER_MAX_CLASSES];
 } fer_loss_config;
 
 /* max_batch: the largest batch forward() will see (activation arena size). */
@@ -72,6 +77,13 @@ fer_status fer_model_forward(fer_model *m, const float *x_host, int n, fer_mode 
 /* After a TRAIN forward: mean loss over the batch and d loss / d logits. */
 fer_status fer_model_loss(fer_model *m, const fer_loss_config *cfg, const int32_t *labels_host,
                           float *loss_out);
+/* As fer_model_loss with soft targets: targets_host is n x classes, each row a distribution
+ * (finite, >= 0, sums to 1 within 1e-4). Loss = sum_i sum_j -w_j t'_ij log softmax(z_i)_j /
+ * sum_i sum_j w_j t_ij with t' = (1 - eps) t + eps / classes (w = 1 without class weights:
+ * the plain batch mean); one-hot rows give fer_model_loss exactly. CE/WCE only: focal is
+ * FER_ERR_ARG. */
+fer_status fer_model_loss_soft(fer_model *m, const fer_loss_config *cfg,
+                               const float *targets_host, float *loss_out);
 /* Gradients of every PARAM tensor (overwritten). */
 fer_status fer_model_backward(fer_model *m);
 /* Global L2 norm clipping over all gradients (torch.nn.utils.clip_grad_norm_); max_norm <= 0

@@ -280,21 +280,24 @@ typedef struct fer_kb_loss_result {
 } fer_kb_loss_result;
 
 /* Row r's loss numerator and weight; dlogits (may be NULL) receives the undivided gradient.
- * Returns 0 when the label is out of range (the row then contributes nothing). */
+ * With a->targets the row's soft target replaces the label (labels may be NULL). Returns 0
+ * when the label is out of range (the row then contributes nothing). */
 FER_HD int fer_kb_loss_row(int r, const fer_loss_args *a, const float *logits,
                            const int32_t *labels, const float *class_weights, float *dlogits,
                            float *row_num, float *row_den)
 {
-    int y = labels[r];
+    const float *target = a->targets ? a->targets + (size_t)r * a->c : NULL;
+    int y = target ? 0 : labels[r];
     if (y < 0 || y >= a->c) {
         row_num[r] = 0.0f;
         row_den[r] = 0.0f;
         return 0;
     }
     float gamma = a->kind == FER_LOSS_FOCAL ? a->gamma : 0.0f;
-    row_num[r] = fer_loss_row(logits + (size_t)r * a->c, a->c, y, class_weights, gamma,
-                              a->label_smoothing, dlogits ? dlogits + (size_t)r * a->c : NULL);
-    row_den[r] = fer_loss_row_weight(class_weights, y);
+    row_num[r] = fer_loss_row(logits + (size_t)r * a->c, a->logit_offset, a->c, y, target,
+                              class_weights, gamma, a->label_smoothing,
+                              dlogits ? dlogits + (size_t)r * a->c : NULL);
+    row_den[r] = fer_loss_row_weight(class_weights, y, target, a->c);
     return 1;
 }
 

@@ -238,6 +238,8 @@ fer_status cuda_loss_forward_backward(fer_backend *b, const fer_loss_args *a,
 {
     cuda_ctx *c = cuda_ctx_of(b);
     FER_TRY(rows_check(a->n, a->c, "loss"));
+    if (a->targets && a->kind == FER_LOSS_FOCAL)
+        return fer_fail(FER_ERR_ARG, "loss: focal loss with soft targets is not supported");
     void *rows;
     FER_TRY(cuda_scratch(c, 2 * (size_t)(a->n ? a->n : 1) * sizeof(float), &rows));
     float *row_num = rows, *row_den = row_num + a->n;
