@@ -494,12 +494,31 @@ void fuzz_fail_over_caps(const char *what, const fuzz_arch_size *s)
               FUZZ_CAP_PARAMS, s->largest_numel, FUZZ_CAP_LAYER_NUMEL, s->macs, FUZZ_CAP_MACS);
 }
 
+/* An architecture within the caps: where the library validates it, its own count (fer_arch_sizes, 64-bit
+ * integers) must equal the formulas here exactly (every count is an integer below 2^53, so the
+ * doubles hold it exactly); a graph read differently shows up as another count. */
+static void check_library_sizes(const fer_arch *a, const fuzz_arch_size *est)
+{
+    fer_arch_size_info info;
+    if (fer_arch_sizes(a, "fuzz", &info) != FER_OK)
+        return; /* refused by a cap of its own (a width): not a size the formulas disagree on */
+    if ((double)info.params != est->params || (double)info.buffers != est->buffers ||
+        (double)info.max_floats != est->largest_numel || (double)info.macs != est->macs)
+        fuzz_fail("fer_arch_sizes counts %lld parameters, %lld buffers, %lld floats in the "
+                  "largest output, %lld multiply-adds; the formulas give %.0f, %.0f, %.0f, %.0f",
+                  info.params, info.buffers, info.max_floats, info.macs, est->params,
+                  est->buffers, est->largest_numel, est->macs);
+}
+
 void fuzz_exercise_arch(const fer_arch *a, int train)
 {
     fuzz_arch_size est;
     fuzz_arch_size_of(a, &est);
     fer_backend *b = fuzz_ref_backend();
     fer_model *m = NULL;
+    if (est.valid && est.params + est.buffers <= FUZZ_CAP_PARAMS &&
+        est.largest_numel <= FUZZ_CAP_LAYER_NUMEL && est.macs <= FUZZ_CAP_MACS)
+        check_library_sizes(a, &est);
     if (fuzz_arch_over_caps(&est)) {
         /* Over the caps (or malformed): building it must fail, before it allocates. */
         if (fer_model_new(a, b, 1, &m) == FER_OK) {

@@ -72,7 +72,9 @@ void fuzz_fail_over_caps(const char *what, const fuzz_arch_size *s)
     ;
 
 /* Everything the model library does with an architecture it accepted (fer_arch_from_json or a
- * checkpoint header): checks it fits the caps (else: a model that loads is a finding), builds the
+ * checkpoint header): checks it fits the caps (else: a model that loads is a finding), that
+ * fer_arch_sizes counts exactly the parameters, buffers, largest output and multiply-adds of the
+ * formulas here (when it validates within the caps), builds the
  * model on ref when small enough, checks its tensor table against the formulas, runs one eval
  * forward pass on a batch of 1, the same on the cpu backend with the same weights (the logits
  * must agree), and one training step on ref when train != 0. */
