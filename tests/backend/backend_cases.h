@@ -41,6 +41,23 @@ static const conv_case conv_cases[] = {
     {2, 16, 24, 9, 7, 3, 1, 1, 1, 2}, /* groups 2 of 8 -> 12: Winograd per group, bias */
     {3, 12, 9, 7, 9, 3, 2, 1, 0, 3},  /* groups 3 of 4 -> 3, stride 2 */
     {2, 16, 8, 6, 5, 1, 1, 0, 1, 2},  /* groups 2, 1x1 (flat planes), bias */
+    /* groups == 1 outside Winograd / flat planes: the cpu backend's im2col + SGEMM path */
+    {1, 33, 31, 13, 11, 3, 2, 1, 0, 1},  /* 3x3 s2 p1, odd channels and planes, batch 1 */
+    {3, 33, 31, 13, 11, 3, 2, 1, 1, 1},  /* the same, batch 3, bias */
+    {3, 7, 5, 9, 12, 1, 2, 0, 1, 1},     /* 1x1 s2 (strided gather), bias */
+    {1, 6, 9, 11, 11, 1, 2, 0, 0, 1},    /* 1x1 s2, odd plane: last row and column dropped */
+    {3, 5, 6, 14, 13, 5, 3, 2, 1, 1},    /* 5x5 s3 p2 */
+    {1, 4, 7, 10, 9, 3, 2, 0, 0, 1},     /* 3x3 s2 p0 */
+    {2, 3, 4, 12, 11, 9, 1, 4, 1, 1},    /* k 9 > 7 at stride 1 */
+    {2, 3, 4, 6, 7, 1, 1, 1, 0, 1},      /* 1x1 with pad 1 > k-1 */
+    {3, 6, 8, 5, 6, 3, 2, 3, 1, 1},      /* pad 3 = k: border outputs see padding only */
+    {3, 16, 8, 64, 64, 5, 2, 2, 1, 1},   /* 5x5 s2: one image per chunk, three chunks */
+    {2, 32, 64, 48, 48, 3, 2, 1, 0, 1},  /* resnet_s stage 2 entry */
+    {3, 64, 128, 24, 24, 3, 2, 1, 0, 1}, /* resnet_s stage 3 entry */
+    {2, 128, 256, 12, 12, 3, 2, 1, 0, 1}, /* resnet_s stage 4 entry */
+    {3, 32, 64, 48, 48, 1, 2, 0, 0, 1},  /* resnet_s 1x1 s2 projections */
+    {2, 64, 128, 24, 24, 1, 2, 0, 0, 1},
+    {3, 128, 256, 12, 12, 1, 2, 0, 1, 1},
 };
 
 static void case_conv(fer_backend *ref, fer_backend *be, const conv_case *c)
@@ -386,7 +403,7 @@ static void case_loss(fer_backend *ref, fer_backend *be, fer_loss_kind kind, flo
     mirror z = mk_rand(ref, be, (size_t)n * c, 81, 4.0f, 0.0f);
     mirror w = mk_rand(ref, be, (size_t)c, 82, 0.5f, 1.0f);
     mirror dz = mk(ref, be, NULL, (size_t)n * c);
-    fer_loss_args a = {n, c, kind, gamma, smoothing};
+    fer_loss_args a = {n, c, kind, gamma, smoothing, NULL, NULL};
     float loss_r = 0.0f, loss_d = 0.0f;
     RUN(ref, loss_forward_backward, &a, z.r, lab_r, weighted ? w.r : NULL, &loss_r, dz.r);
     RUN(be, loss_forward_backward, &a, z.d, lab_d, weighted ? w.d : NULL, &loss_d, dz.d);
@@ -412,7 +429,11 @@ static float *invariance_outputs(fer_backend *b, size_t *n)
                                             {3, 9, 17, 13, 11, 17, 13, 3, 1, 1, 1, 1},
                                             {3, 6, 13, 9, 6, 13, 9, 3, 1, 1, 1, 6},
                                             {3, 6, 13, 9, 8, 7, 5, 3, 2, 1, 0, 2},
-                                            {3, 16, 9, 7, 16, 9, 7, 3, 1, 1, 1, 2}};
+                                            {3, 16, 9, 7, 16, 9, 7, 3, 1, 1, 1, 2},
+                                            /* im2col + SGEMM (stride 2), chunks of images */
+                                            {3, 6, 13, 9, 8, 7, 5, 3, 2, 1, 1, 1},
+                                            {5, 32, 24, 20, 24, 12, 10, 3, 2, 1, 0, 1},
+                                            {3, 16, 80, 80, 8, 40, 40, 3, 2, 1, 1, 1}};
     size_t total = 0, cap = 1 << 16;
     float *out = malloc(cap * sizeof *out);
     if (!out)

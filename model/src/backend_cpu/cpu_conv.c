@@ -13,7 +13,8 @@
  *   - the weight gradient is a dot product along the flat index (gaps are zero in dy).
  * Chunks are sized so their planes stay in L2; the chunk is packed and consumed by one task.
  * Weight-gradient partial sums live in a fixed number of slots reduced in order, so results do
- * not depend on the thread count. Other convolutions (stride > 1, k > 7) use the ref ops; groups > 1 go to cpu_conv_grouped.c. */
+ * not depend on the thread count. Other groups == 1 convolutions (stride > 1, k > 7) go to
+ * cpu_conv_strided.c (im2col + SGEMM); groups > 1 go to cpu_conv_grouped.c. */
 #include <string.h>
 
 #include "../backend_ref.h"
@@ -232,7 +233,9 @@ fer_status cpu_conv2d_forward(fer_backend *b, const fer_conv2d_args *a, const fl
     if (cpu_wino_supported(a) && cx->wino)
         return cpu_wino_conv(cx, a, x, w, 0, a->has_bias ? bias : NULL, y);
     if (!flat_supported(a))
-        return fer_ref_conv2d_forward(b, a, x, w, bias, y);
+        return cpu_conv_strided_supported(a)
+                   ? cpu_conv_strided_forward(cx, a, x, w, a->has_bias ? bias : NULL, y)
+                   : fer_ref_conv2d_forward(b, a, x, w, bias, y);
     flat_geom gm;
     flat_geom_init(&gm, a, chunk_images(a, a->in_c));
     int kk = a->k * a->k;
@@ -394,8 +397,15 @@ fer_status cpu_conv2d_backward(fer_backend *b, const fer_conv2d_args *a, const f
             st = cpu_wino_conv(cx, &da, dy, w, 1, NULL, dx);
         return st;
     }
-    if (!flat_supported(a))
+    if (!flat_supported(a) && !cpu_conv_strided_supported(a))
         return fer_ref_conv2d_backward(b, a, x, w, dy, dx, dw, dbias);
+    if (!flat_supported(a)) {
+        if (a->has_bias && dbias) {
+            bias_job bj = {dy, a->n, a->out_c, (size_t)a->out_h * a->out_w, dbias};
+            cpu_parallel(cx, a->out_c, bias_task, &bj);
+        }
+        return cpu_conv_strided_backward(cx, a, x, w, dy, dx, dw);
+    }
     int kk = a->k * a->k;
     int c_out_pad = (int)round_up((size_t)a->out_c, CPU_CONVW_MR);
     flat_geom gm;

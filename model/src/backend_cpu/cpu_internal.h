@@ -6,7 +6,8 @@
  *
  * 3x3 stride-1 convolutions with >= 8 channels use Winograd F(2x2,3x3) (cpu_winograd.c); other
  * stride-1 convolutions run on "flat planes" (cpu_conv.c), where each filter tap is a constant
- * offset and the convolution an implicit GEMM without im2col; the rest use the ref ops.
+ * offset and the convolution an implicit GEMM without im2col; other groups == 1 layers (stride
+ * > 1) use im2col + SGEMM (cpu_conv_strided.c).
  * Workspaces live in per-backend arenas that only grow, prepared weights in a hash-validated
  * cache: after the first step of a given batch size nothing is allocated (model/src/backend_cpu/
  * README.md). */
@@ -185,6 +186,14 @@ fer_status cpu_conv2d_grouped_forward(fer_backend *b, const fer_conv2d_args *a, 
 fer_status cpu_conv2d_grouped_backward(fer_backend *b, const fer_conv2d_args *a, const float *x,
                                        const float *w, const float *dy, float *dx, float *dw,
                                        float *dbias);
+/* groups == 1 outside the Winograd and flat-plane paths, stride > 1 above all
+ * (cpu_conv_strided.c): im2col per chunk of images + cpu_sgemm. dx or dw may be NULL; the
+ * caller sums the bias gradient. */
+int cpu_conv_strided_supported(const fer_conv2d_args *a);
+fer_status cpu_conv_strided_forward(cpu_ctx *c, const fer_conv2d_args *a, const float *x,
+                                    const float *w, const float *bias, float *y);
+fer_status cpu_conv_strided_backward(cpu_ctx *c, const fer_conv2d_args *a, const float *x,
+                                     const float *w, const float *dy, float *dx, float *dw);
 int cpu_wino_supported(const fer_conv2d_args *a);
 fer_status cpu_wino_conv(cpu_ctx *c, const fer_conv2d_args *a, const float *x, const float *w,
                          int flip, const float *bias, float *y);
