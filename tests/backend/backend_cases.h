@@ -419,6 +419,68 @@ static void case_loss(fer_backend *ref, fer_backend *be, fer_loss_kind kind, flo
     rm(ref, be, &dz);
 }
 
+/* Soft targets and logit offsets: backend against ref (TOL_HEAD on dlogits, 1e-6 relative on
+ * the loss), and on the backend itself one-hot targets give the int-label loss within 1e-6
+ * relative and dlogits within 1e-6 absolute. */
+static void case_loss_soft(fer_backend *ref, fer_backend *be, fer_loss_kind kind, float smoothing,
+                           int weighted, int offsets, int n, int c)
+{
+    char name[128], line[LINE] = "";
+    snprintf(name, sizeof name, "loss_soft(%s,ls=%g%s%s,n=%d,c=%d)",
+             kind == FER_LOSS_WCE ? "wce" : "ce", (double)smoothing, weighted ? ",weights" : "",
+             offsets ? ",offsets" : "", n, c);
+    NEED(be, loss_forward_backward, name);
+    float *t = rand_vec((size_t)n * c, 83, 1.0f, 1.0f), *onehot = calloc((size_t)n * c, 4);
+    int32_t labels[16];
+    if (!onehot)
+        die("malloc");
+    for (int i = 0; i < n; i++) {
+        double sum = 0.0;
+        for (int j = 0; j < c; j++)
+            sum += t[i * c + j];
+        for (int j = 0; j < c; j++)
+            t[i * c + j] = (float)(t[i * c + j] / sum);
+        labels[i] = (i * 5 + 2) % c;
+        onehot[i * c + labels[i]] = 1.0f;
+    }
+    mirror tg = mk(ref, be, t, (size_t)n * c), oh = mk(ref, be, onehot, (size_t)n * c);
+    void *lab_d = dev_from(be, labels, (size_t)n * 4);
+    mirror z = mk_rand(ref, be, (size_t)n * c, 84, 4.0f, 0.0f);
+    mirror w = mk_rand(ref, be, (size_t)c, 85, 0.5f, 1.0f);
+    mirror off = mk_rand(ref, be, (size_t)c, 86, 1.5f, -2.0f);
+    mirror dz = mk(ref, be, NULL, (size_t)n * c), dz_oh = mk(ref, be, NULL, (size_t)n * c);
+    fer_loss_args ar = {n, c, kind, 0.0f, smoothing, tg.r, offsets ? off.r : NULL};
+    fer_loss_args ad = {n, c, kind, 0.0f, smoothing, tg.d, offsets ? off.d : NULL};
+    float loss_r = 0.0f, loss_d = 0.0f, loss_oh = 0.0f, loss_lab = 0.0f;
+    RUN(ref, loss_forward_backward, &ar, z.r, NULL, weighted ? w.r : NULL, &loss_r, dz.r);
+    RUN(be, loss_forward_backward, &ad, z.d, NULL, weighted ? w.d : NULL, &loss_d, dz.d);
+    int ok = compare(ref, be, &dz, "dlogits", TOL_HEAD, line, LINE);
+    double rel = fabs((double)loss_r - loss_d) / fabs((double)loss_r);
+    /* one-hot rows against int labels, both on the backend under test */
+    fer_loss_args a_oh = ad, a_lab = ad;
+    a_oh.targets = oh.d;
+    a_lab.targets = NULL;
+    RUN(be, loss_forward_backward, &a_oh, z.d, NULL, weighted ? w.d : NULL, &loss_oh, dz_oh.d);
+    RUN(be, loss_forward_backward, &a_lab, z.d, lab_d, weighted ? w.d : NULL, &loss_lab, dz.d);
+    float *g1 = malloc((size_t)n * c * 4), *g2 = malloc((size_t)n * c * 4);
+    if (!g1 || !g2)
+        die("malloc");
+    fetch(be, g1, dz_oh.d, (size_t)n * c * 4);
+    fetch(be, g2, dz.d, (size_t)n * c * 4);
+    double worst = 0.0;
+    for (int i = 0; i < n * c; i++)
+        worst = fmax(worst, fabs((double)g1[i] - g2[i]));
+    double rel_oh = fabs((double)loss_oh - loss_lab) / fabs((double)loss_lab);
+    size_t len = strlen(line);
+    snprintf(line + len, LINE - len, " loss=%.1e%s onehot: loss=%.1e dz=%.1e%s", rel,
+             rel <= 1e-6 ? "" : "(!)", rel_oh, worst, rel_oh <= 1e-6 && worst <= 1e-6 ? "" : "(!)");
+    verdict(name, ok && rel <= 1e-6 && rel_oh <= 1e-6 && worst <= 1e-6, line);
+    free(t), free(onehot), free(g1), free(g2);
+    be->ops->release(be, lab_d);
+    rm(ref, be, &tg), rm(ref, be, &oh), rm(ref, be, &z), rm(ref, be, &w), rm(ref, be, &off);
+    rm(ref, be, &dz), rm(ref, be, &dz_oh);
+}
+
 /* ---- determinism: the cpu backend gives identical bits for 1 and 3 threads -------------- */
 
 /* Runs conv (direct and Winograd sizes), batch norm, linear and sum of squares on backend b;
@@ -854,6 +916,10 @@ static void run_all_cases(fer_backend *ref, fer_backend *be)
     case_loss(ref, be, FER_LOSS_FOCAL, 2.0f, 0.0f, 0, 3, 7);
     case_loss(ref, be, FER_LOSS_FOCAL, 2.0f, 0.0f, 1, 1, 7);
     case_loss(ref, be, FER_LOSS_CE, 0.0f, 0.1f, 0, 3, 7);
+    case_loss_soft(ref, be, FER_LOSS_CE, 0.0f, 0, 0, 4, 7);
+    case_loss_soft(ref, be, FER_LOSS_WCE, 0.1f, 1, 0, 5, 7);
+    case_loss_soft(ref, be, FER_LOSS_CE, 0.0f, 0, 1, 3, 7);
+    case_loss_soft(ref, be, FER_LOSS_WCE, 0.2f, 1, 1, 6, 7);
     case_thread_invariance(ref, be);
     case_batch_invariance(ref, be);
 }

@@ -328,7 +328,7 @@ static void test_loss(fer_backend *ref)
         {FER_LOSS_FOCAL, 1.5f, 0.1f, 1},
     };
     for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
-        fer_loss_args a = {N, C, cases[t].kind, cases[t].gamma, cases[t].smooth};
+        fer_loss_args a = {N, C, cases[t].kind, cases[t].gamma, cases[t].smooth, NULL, NULL};
         const float *cw = cases[t].weighted ? w : NULL;
         float d0[N * C], d1[N * C], num[N], den[N], loss0 = 0;
         fer_kb_loss_result res;
@@ -341,7 +341,46 @@ static void test_loss(fer_backend *ref)
         same(&res.loss, &loss0, 1, "loss value");
         same(d1, d0, N * C, "loss dlogits");
     }
-    fer_loss_args a = {N, C, FER_LOSS_CE, 0, 0};
+    /* soft targets (rows of a distribution; row 0 one-hot) and logit offsets */
+    float targets[N * C], offset[C];
+    for (int r = 0; r < N; r++) {
+        float sum = 0.0f;
+        for (int j = 0; j < C; j++) {
+            targets[r * C + j] = r == 0 ? (j == 2) : (float)((r * 5 + j * 3) % 7);
+            sum += targets[r * C + j];
+        }
+        for (int j = 0; j < C; j++)
+            targets[r * C + j] /= sum;
+    }
+    for (int j = 0; j < C; j++)
+        offset[j] = logf((float)(j + 1) / 28.0f);
+    struct { fer_loss_kind kind; float smooth; int weighted, soft, offs; } soft_cases[] = {
+        {FER_LOSS_CE, 0, 0, 1, 0},    {FER_LOSS_WCE, 0.1f, 1, 1, 0}, {FER_LOSS_CE, 0, 0, 0, 1},
+        {FER_LOSS_FOCAL, 0, 1, 0, 1}, {FER_LOSS_WCE, 0.2f, 1, 1, 1},
+    };
+    for (size_t t = 0; t < sizeof soft_cases / sizeof soft_cases[0]; t++) {
+        fer_loss_args a = {N, C, soft_cases[t].kind, 2.0f, soft_cases[t].smooth,
+                           soft_cases[t].soft ? targets : NULL, soft_cases[t].offs ? offset : NULL};
+        const float *cw = soft_cases[t].weighted ? w : NULL;
+        const int32_t *lab = soft_cases[t].soft ? NULL : labels;
+        float d0[N * C], d1[N * C], num[N], den[N], loss0 = 0;
+        fer_kb_loss_result res;
+        for (int r = 0; r < N; r++)
+            CHECK(fer_kb_loss_row(r, &a, z, lab, cw, d1, num, den), "soft case %zu row %d", t, r);
+        fer_kb_loss_finalize(N, num, den, &res);
+        for (int i = 0; i < N * C; i++)
+            d1[i] *= res.inv;
+        OK(ref->ops->loss_forward_backward(ref, &a, z, lab, cw, &loss0, d0));
+        same(&res.loss, &loss0, 1, "soft/offset loss value");
+        same(d1, d0, N * C, "soft/offset loss dlogits");
+    }
+    {
+        fer_loss_args a = {N, C, FER_LOSS_FOCAL, 2.0f, 0, targets, NULL};
+        float d0[N * C], loss0 = 0;
+        CHECK(ref->ops->loss_forward_backward(ref, &a, z, NULL, NULL, &loss0, d0) == FER_ERR_ARG,
+              "focal with soft targets refused");
+    }
+    fer_loss_args a = {N, C, FER_LOSS_CE, 0, 0, NULL, NULL};
     int32_t bad[N] = {0, 1, 2, 3, 7, 5, 6, 3, -1};
     float num[N], den[N];
     CHECK(!fer_kb_loss_row(4, &a, z, bad, NULL, NULL, num, den), "label 7 of 7 classes rejected");

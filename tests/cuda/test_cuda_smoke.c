@@ -242,7 +242,7 @@ static void op_relu_linear_pool_loss(fer_backend *g, fer_backend *r)
     free(px), free(pdy), free(py0), free(py1), free(pdx0), free(pdx1), free(am0), free(am1);
 
     /* loss with class weights, focal, smoothing; and a bad label must be an error */
-    fer_loss_args sa = {6, 7, FER_LOSS_FOCAL, 2.0f, 0.1f};
+    fer_loss_args sa = {6, 7, FER_LOSS_FOCAL, 2.0f, 0.1f, NULL, NULL};
     float *z = randv(42, 3.0f), d0[42], d1[42], w[7] = {1, 2, 0.5f, 1, 1.5f, 0.7f, 1}, l0, l1;
     int32_t lab[6] = {0, 6, 3, 3, 1, 5};
     float *gz = dev_copy(g, z, 168), *gd = dev_copy(g, NULL, 168), *gwt = dev_copy(g, w, 28);
@@ -476,9 +476,9 @@ int main(int argc, char **argv)
     op_relu_linear_pool_loss(g, r);
 
     printf("2. whole training steps, FP32\n");
-    fer_loss_config ce = {FER_LOSS_CE, 2.0f, 0.0f, 0, {0}};
+    fer_loss_config ce = {FER_LOSS_CE, 2.0f, 0.0f, 0, {0}, 0, {0}};
     training_step(g, r, "simplecnn", FER_HEAD_SOFTMAX, &ce, FER_OPTIM_SGD, FER_PREC_FP32, 2e-4);
-    fer_loss_config focal = {FER_LOSS_FOCAL, 2.0f, 0.1f, 1, {1, 2, 0.5f, 1, 1.5f, 0.7f, 1}};
+    fer_loss_config focal = {FER_LOSS_FOCAL, 2.0f, 0.1f, 1, {1, 2, 0.5f, 1, 1.5f, 0.7f, 1}, 0, {0}};
     training_step(g, r, "tiny", FER_HEAD_ARCFACE, &focal, FER_OPTIM_ADAM, FER_PREC_FP32, 2e-4);
 
     printf("3. --amp precisions (tensor cores; looser tolerances)\n");

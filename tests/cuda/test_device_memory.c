@@ -353,7 +353,7 @@ static void run_training(fer_backend *b, fer_head_kind head, fer_optim_kind ok,
     for (size_t i = 0; i < nx; i++)
         x[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
     int32_t labels[N] = {1, 0, 2};
-    fer_loss_config lc = {FER_LOSS_FOCAL, 2.0f, 0.1f, 1, {1, 2, 0.5f, 1, 1, 1, 1}};
+    fer_loss_config lc = {FER_LOSS_FOCAL, 2.0f, 0.1f, 1, {1, 2, 0.5f, 1, 1, 1, 1}, 0, {0}};
     fer_optim_config oc;
     fer_optim_config_default(ok, 1e-3f, &oc);
     oc.momentum = ok == FER_OPTIM_SGD ? 0.9f : oc.momentum;

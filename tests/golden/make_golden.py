@@ -4,6 +4,7 @@
 Run only to regenerate (the C tests never need Python):
     /usr/bin/python3 tests/golden/make_golden.py [output_dir]      # Debian python3-torch
     /usr/bin/python3 tests/golden/make_golden.py output_dir resnet # golden_resnet.bin alone
+    /usr/bin/python3 tests/golden/make_golden.py output_dir soft   # golden_soft.bin alone
 
 Everything the C side needs to rebuild the same inputs is *computed*, not stored: the input batch,
 the initial weights (fer_model_init) and the dropout masks all come from the counter-based
@@ -662,6 +663,60 @@ def run_resnet(outdir):
     fx.write(os.path.join(outdir, "golden_resnet.bin"))
 
 
+def run_soft(outdir):
+    """Soft-target cross-entropy (torch's probability targets) and logit adjustment on a 4 x 7
+    logit batch: loss and dlogits. Weighted soft losses divide the summed row losses by the
+    batch's sum of sum_j w_j t_j (our definition; PyTorch's weighted CE for one-hot rows, while
+    torch's own probability-target mean would divide by the batch size)."""
+    fx = Fixture()
+    z0 = torch.from_numpy(np.float32(3.0) * rng_symmetric(rng_substream(X_SEED, 2), 4 * 7)).view(4, 7)
+    t = torch.tensor([[0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0],      # one-hot
+                      [0.5, 0.0, 0.0, 0.25, 0.0, 0.25, 0.0],    # mixed
+                      [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.4],      # FER+-like votes
+                      [0.0, 0.7, 0.0, 0.0, 0.3, 0.0, 0.0]])
+    y = torch.tensor([2, 0, 6, 1])
+    w = class_weights_inv_sqrt()
+    prior = torch.tensor(COUNTS, dtype=torch.float32) / sum(COUNTS)
+    off = torch.log(prior)  # Balanced Softmax; tau = 1.5 below for a logit-adjusted loss
+    fx.add("logits", t2n(z0))
+    fx.add("targets", t2n(t))
+    fx.add("labels", t2n(y).astype(np.int32))
+    fx.add("class_weights", t2n(w))
+    fx.add("logit_offset", t2n(off))
+
+    def weighted_soft(z, ls):
+        per_row = F.cross_entropy(z, t, weight=w, label_smoothing=ls, reduction="none")
+        return per_row.sum() / (t @ w).sum()
+
+    def manual(z, ls, weight):  # the formula of loss_math.h, to cross-check torch's smoothing
+        ts = t * (1 - ls) + ls / 7
+        wv = weight if weight is not None else torch.ones(7)
+        return -(wv * ts * F.log_softmax(z, dim=1)).sum() / (t @ wv).sum()
+
+    cases = {
+        "soft": lambda z: F.cross_entropy(z, t),
+        "soft_ls0.1": lambda z: F.cross_entropy(z, t, label_smoothing=0.1),
+        "soft_w": lambda z: weighted_soft(z, 0.0),
+        "soft_w_ls0.2": lambda z: weighted_soft(z, 0.2),
+        "soft_off": lambda z: F.cross_entropy(z + off, t),
+        "soft_w_ls0.1_off1.5": lambda z: weighted_soft(z + 1.5 * off, 0.1),
+        "label_off": lambda z: F.cross_entropy(z + off, y),
+        "label_w_ls0.1_off1.5": lambda z: F.cross_entropy(z + 1.5 * off, y, weight=w,
+                                                          label_smoothing=0.1),
+    }
+    checks = {"soft_ls0.1": (0.1, None), "soft_w_ls0.2": (0.2, w)}
+    for name, fn in cases.items():
+        z = z0.clone().requires_grad_(True)
+        loss = fn(z)
+        loss.backward()
+        if name in checks:
+            ref = manual(z0, *checks[name]).item()
+            assert abs(ref - loss.item()) <= 1e-6 * abs(ref), (name, ref, loss.item())
+        fx.add(name + "/loss", np.array([loss.item()], dtype=np.float32))
+        fx.add(name + "/dlogits", t2n(z.grad))
+    fx.write(os.path.join(outdir, "golden_soft.bin"))
+
+
 def main():
     outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
     torch.set_num_threads(1)
@@ -683,11 +738,15 @@ def main():
     run_ops(outdir)
     run_groupconv(outdir)
     run_resnet(outdir)
+    run_soft(outdir)
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[2] == "resnet":  # that fixture alone
         torch.set_num_threads(1)
         run_resnet(sys.argv[1])
+    elif len(sys.argv) > 2 and sys.argv[2] == "soft":  # golden_soft.bin alone
+        torch.set_num_threads(1)
+        run_soft(sys.argv[1])
     else:
         main()

@@ -398,7 +398,7 @@ static void run_losses(void)
     };
     group g = {"losses + dlogits", 0, 0};
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
-        fer_loss_args a = {5, 7, cases[c].kind, cases[c].gamma, cases[c].ls};
+        fer_loss_args a = {5, 7, cases[c].kind, cases[c].gamma, cases[c].ls, NULL, NULL};
         float loss, dzh[35];
         OK(B->ops->loss_forward_backward(B, &a, z, y, cases[c].weighted ? w : NULL, &loss, dz));
         OK(B->ops->download(B, dzh, dz, sizeof dzh));
@@ -412,6 +412,64 @@ static void run_losses(void)
     B->ops->release(B, z);
     B->ops->release(B, dz);
     B->ops->release(B, w);
+    B->ops->release(B, y);
+}
+
+/* Soft targets and logit offsets through the backend's loss op (the op fer_model_loss_soft and
+ * fer_model_loss run): same tolerances as run_losses. */
+static void run_soft(void)
+{
+    enum { N = 4, C = 7 };
+    const golden_entry *ez = need("logits"), *et = need("targets"), *ey = need("labels"),
+                       *ew = need("class_weights"), *eo = need("logit_offset");
+    float *z = dev_alloc(N * C * 4), *t = dev_alloc(N * C * 4), *dz = dev_alloc(N * C * 4),
+          *w = dev_alloc(C * 4), *off = dev_alloc(C * 4);
+    int32_t *y = dev_alloc(N * 4);
+    OK(B->ops->upload(B, z, ez->f, N * C * 4));
+    OK(B->ops->upload(B, t, et->f, N * C * 4));
+    OK(B->ops->upload(B, y, ey->i, N * 4));
+    OK(B->ops->upload(B, w, ew->f, C * 4));
+    OK(B->ops->upload(B, off, eo->f, C * 4));
+    /* offsets scaled by tau = 1.5 (logit-adjusted loss) on the host, as a trainer would */
+    float off15_h[C];
+    for (int j = 0; j < C; j++)
+        off15_h[j] = 1.5f * eo->f[j];
+    float *off15 = dev_alloc(C * 4);
+    OK(B->ops->upload(B, off15, off15_h, C * 4));
+    struct {
+        const char *name;
+        fer_loss_kind kind;
+        float ls;
+        int weighted, soft;
+        const float *offset;
+    } cases[] = {
+        {"soft", FER_LOSS_CE, 0, 0, 1, NULL},
+        {"soft_ls0.1", FER_LOSS_CE, 0.1f, 0, 1, NULL},
+        {"soft_w", FER_LOSS_WCE, 0, 1, 1, NULL},
+        {"soft_w_ls0.2", FER_LOSS_WCE, 0.2f, 1, 1, NULL},
+        {"soft_off", FER_LOSS_CE, 0, 0, 1, off},
+        {"soft_w_ls0.1_off1.5", FER_LOSS_WCE, 0.1f, 1, 1, off15},
+        {"label_off", FER_LOSS_CE, 0, 0, 0, off},
+        {"label_w_ls0.1_off1.5", FER_LOSS_WCE, 0.1f, 1, 0, off15},
+    };
+    group g = {"soft targets + logit offsets", 0, 0};
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        fer_loss_args a = {N, C, cases[c].kind, 0, cases[c].ls, cases[c].soft ? t : NULL,
+                           cases[c].offset};
+        float loss, dzh[N * C];
+        OK(B->ops->loss_forward_backward(B, &a, z, cases[c].soft ? NULL : y,
+                                         cases[c].weighted ? w : NULL, &loss, dz));
+        OK(B->ops->download(B, dzh, dz, sizeof dzh));
+        char entry[64];
+        snprintf(entry, sizeof entry, "%s/loss", cases[c].name);
+        group_add(&g, compare(entry, &loss, 1, 1e-5, 1e-7));
+        snprintf(entry, sizeof entry, "%s/dlogits", cases[c].name);
+        group_add(&g, compare(entry, dzh, N * C, 1e-4, 1e-5));
+    }
+    group_print(&g);
+    float *bufs[] = {z, t, dz, w, off, off15};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+        B->ops->release(B, bufs[i]);
     B->ops->release(B, y);
 }
 
@@ -842,7 +900,8 @@ static void run_ops(void)
 int main(int argc, char **argv)
 {
     if (argc != 4)
-        DIE("usage: %s BACKEND ce|wce|focal|arcface|losses|optim|sched|init|ops|groupconv|resnet "
+        DIE("usage: %s BACKEND ce|wce|focal|arcface|losses|soft|optim|sched|init|ops|groupconv|"
+            "resnet "
             "FIXTURE_DIR", argv[0]);
     const char *backend = argv[1], *config = argv[2];
     fer_status st = fer_backend_new(backend, 0, &B);
@@ -858,6 +917,8 @@ int main(int argc, char **argv)
     printf("golden %s on backend %s\n", config, fer_backend_name(B));
     if (strcmp(config, "losses") == 0)
         run_losses();
+    else if (strcmp(config, "soft") == 0)
+        run_soft();
     else if (strcmp(config, "groupconv") == 0)
         run_groupconv();
     else if (strcmp(config, "resnet") == 0)

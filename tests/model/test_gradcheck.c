@@ -397,8 +397,8 @@ static void check_losses(void)
         {"loss focal smoothing 0.1", FER_LOSS_FOCAL, 2.0f, 0.1f, 1},
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
-        loss_ctx k = {{5, 7, cases[c].kind, cases[c].gamma, cases[c].smoothing}, z, labels,
-                      cases[c].weighted ? w : NULL};
+        loss_ctx k = {{5, 7, cases[c].kind, cases[c].gamma, cases[c].smoothing, NULL, NULL},
+                      z, labels, cases[c].weighted ? w : NULL};
         CHECK(fer_ref_loss_forward_backward(NULL, &k.a, z, labels, k.w, &loss, dz) == FER_OK,
               "loss");
         CHECK(isfinite(loss) && loss > 0, "%s = %g", cases[c].name, loss);

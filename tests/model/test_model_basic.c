@@ -81,6 +81,59 @@ static void run(const char *backend_name, fer_head_kind head)
     for (int i = 0; i < 3 * 7; i++)
         CHECK_NEAR(logits[i], logits2[i], 1e-5, "%s", "batch independence");
 
+    /* soft targets: one-hot rows give the int-label loss and gradients bit for bit (same
+     * formula), also with smoothing, class weights and logit offsets; bad rows are refused */
+    {
+        float onehot[8 * 7] = {0}, g_soft[8 * 7 * 8], g_lab[8 * 7 * 8];
+        for (int i = 0; i < n; i++)
+            onehot[i * 7 + labels[i]] = 1.0f;
+        fer_loss_config sc = {.kind = FER_LOSS_WCE, .label_smoothing = 0.1f,
+                              .use_logit_offset = 1};
+        for (int j = 0; j < 7; j++) {
+            sc.class_weights[j] = 0.5f + 0.25f * (float)j;
+            sc.logit_offset[j] = -0.3f * (float)j;
+        }
+        fer_tensor_info hw;
+        OK(fer_model_tensor_info(m, fer_model_n_tensors(m) - 2, &hw));
+        CHECK(hw.numel <= sizeof g_soft / sizeof *g_soft, "head tensor %s fits", hw.name);
+        float l_soft = 0, l_lab = 0;
+        OK(fer_model_forward(m, x, n, FER_MODE_TRAIN, labels, 7, NULL));
+        OK(fer_model_loss_soft(m, &sc, onehot, &l_soft));
+        OK(fer_model_backward(m));
+        OK(fer_model_get_grad(m, hw.name, g_soft, hw.numel));
+        OK(fer_model_forward(m, x, n, FER_MODE_TRAIN, labels, 7, NULL));
+        OK(fer_model_loss(m, &sc, labels, &l_lab));
+        OK(fer_model_backward(m));
+        OK(fer_model_get_grad(m, hw.name, g_lab, hw.numel));
+        CHECK(l_soft == l_lab, "one-hot soft loss %.9g vs label loss %.9g", l_soft, l_lab);
+        CHECK(memcmp(g_soft, g_lab, hw.numel * sizeof(float)) == 0, "%s grads differ", hw.name);
+        sc.use_logit_offset = 0;
+        OK(fer_model_loss(m, &sc, labels, &l_soft));
+        CHECK(l_soft != l_lab, "logit offsets change the loss (%g)", l_soft);
+
+        float bad_t[8 * 7];
+        memcpy(bad_t, onehot, sizeof bad_t);
+        bad_t[3 * 7 + 1] = -0.25f;
+        bad_t[3 * 7 + labels[3]] = 1.25f;
+        CHECK(fer_model_loss_soft(m, &sc, bad_t, NULL) == FER_ERR_ARG, "negative target");
+        CHECK(strstr(fer_last_error(), "sample 3") != NULL, "message: %s", fer_last_error());
+        memcpy(bad_t, onehot, sizeof bad_t);
+        bad_t[5 * 7 + labels[5]] = 0.9998f; /* sum off by 2e-4 > 1e-4 */
+        CHECK(fer_model_loss_soft(m, &sc, bad_t, NULL) == FER_ERR_ARG, "row sum 0.9998");
+        CHECK(strstr(fer_last_error(), "sum") != NULL, "message: %s", fer_last_error());
+        bad_t[5 * 7 + labels[5]] = 0.99995f; /* within 1e-4 */
+        OK(fer_model_loss_soft(m, &sc, bad_t, NULL));
+        bad_t[5 * 7 + labels[5]] = NAN;
+        CHECK(fer_model_loss_soft(m, &sc, bad_t, NULL) == FER_ERR_ARG, "NaN target");
+        fer_loss_config fc = {.kind = FER_LOSS_FOCAL, .gamma = 2.0f};
+        CHECK(fer_model_loss_soft(m, &fc, onehot, NULL) == FER_ERR_ARG, "focal soft");
+        CHECK(strstr(fer_last_error(), "not supported") != NULL, "message: %s",
+              fer_last_error());
+        sc.use_logit_offset = 1;
+        sc.logit_offset[2] = INFINITY;
+        CHECK(fer_model_loss_soft(m, &sc, onehot, NULL) == FER_ERR_ARG, "infinite offset");
+    }
+
     /* errors */
     CHECK(fer_model_forward(m, x, 9, FER_MODE_EVAL, NULL, 0, NULL) == FER_ERR_ARG, "batch > max");
     CHECK(fer_model_backward(m) == FER_ERR_ARG, "backward after eval forward");
