@@ -162,7 +162,7 @@ static cJSON *tensor_entry(const char *name, const char *role, int ndim, const i
 /* Builds the header; *payload_bytes receives the payload size, offsets are relative to it. */
 static fer_status build_header(const char *path, fer_model *m, const fer_checkpoint_meta *meta,
                                fer_optimizer *opt, cJSON **out, size_t *payload_bytes,
-                               size_t *opt_m_offset, size_t *opt_v_offset)
+                               size_t *opt_m_offset, size_t *opt_v_offset, size_t *ema_offset)
 {
     *out = NULL;
     cJSON *root = cJSON_CreateObject();
@@ -227,6 +227,18 @@ static fer_status build_header(const char *path, fer_model *m, const fer_checkpo
             pos = align_up(pos + n * sizeof(float));
         }
     }
+    if (meta->ema_host) {
+        /* the trainer's weight EMA: one block, the model's parameter then buffer arena */
+        cJSON *je = cJSON_AddObjectToObject(root, "ema");
+        if (je) {
+            *ema_offset = pos;
+            cJSON_AddNumberToObject(je, "param_floats", (double)m->n_param_floats);
+            cJSON_AddNumberToObject(je, "buffer_floats", (double)m->n_buffer_floats);
+            cJSON_AddItemToObject(je, "block", tensor_entry("ema", NULL, 0, NULL, pos,
+                                                            meta->ema_floats));
+            pos = align_up(pos + meta->ema_floats * sizeof(float));
+        }
+    }
     cJSON_AddNumberToObject(root, "payload_bytes", (double)pos);
     *payload_bytes = pos;
     *out = root;
@@ -239,9 +251,12 @@ fer_status fer_checkpoint_save(const char *path, fer_model *m, const fer_checkpo
     if (meta->n_classes != m->arch.n_classes)
         return fer_fail(FER_ERR_ARG, "%s: meta has %d class names, the model %d classes", path,
                         meta->n_classes, m->arch.n_classes);
+    if (meta->ema_host && meta->ema_floats != m->n_param_floats + m->n_buffer_floats)
+        return fer_fail(FER_ERR_ARG, "%s: EMA of %zu floats, the model has %zu", path,
+                        meta->ema_floats, m->n_param_floats + m->n_buffer_floats);
     cJSON *hdr;
-    size_t payload_bytes = 0, m_off = 0, v_off = 0;
-    FER_TRY(build_header(path, m, meta, opt, &hdr, &payload_bytes, &m_off, &v_off));
+    size_t payload_bytes = 0, m_off = 0, v_off = 0, ema_off = 0;
+    FER_TRY(build_header(path, m, meta, opt, &hdr, &payload_bytes, &m_off, &v_off, &ema_off));
     char *json = cJSON_PrintUnformatted(hdr);
     cJSON_Delete(hdr);
     if (!json)
@@ -288,6 +303,10 @@ fer_status fer_checkpoint_save(const char *path, fer_model *m, const fer_checkpo
         }
         free(mh);
         free(vh);
+    }
+    if (st == FER_OK && meta->ema_host) {
+        memcpy(payload + ema_off, meta->ema_host, meta->ema_floats * sizeof(float));
+        floats_le(payload + ema_off, meta->ema_floats);
     }
     if (st == FER_OK) {
         put_u32(buf + size - 4, fer_crc32(0, buf, size - 4));
@@ -585,18 +604,26 @@ static int ends_with(const char *s, const char *suffix)
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
+/* What a tensor may hold: parameters within +-MAX_ABS_PARAM, running means within
+ * +-MAX_ABS_BUFFER, variances and counts in [0, MAX_ABS_BUFFER]. */
+static fer_status check_tensor_values(const ckpt_file *f, const char *what,
+                                      const fer_tensor *tt, const float *x)
+{
+    size_t n = tt->info.numel;
+    if (tt->info.role == FER_TENSOR_PARAM)
+        return check_values(f, what, x, n, -MAX_ABS_PARAM, MAX_ABS_PARAM);
+    return check_values(f, what, x, n,
+                        ends_with(tt->info.name, ".running_mean") ? -MAX_ABS_BUFFER : 0.0f,
+                        MAX_ABS_BUFFER);
+}
+
 static fer_status upload_le(const ckpt_file *f, fer_model *m, const fer_tensor *tt,
                             const unsigned char *src, float *scratch)
 {
     size_t n = tt->info.numel;
     memcpy(scratch, src, n * sizeof(float));
     floats_le(scratch, n);
-    if (tt->info.role == FER_TENSOR_PARAM)
-        FER_TRY(check_values(f, tt->info.name, scratch, n, -MAX_ABS_PARAM, MAX_ABS_PARAM));
-    else
-        FER_TRY(check_values(f, tt->info.name, scratch, n,
-                             ends_with(tt->info.name, ".running_mean") ? -MAX_ABS_BUFFER : 0.0f,
-                             MAX_ABS_BUFFER));
+    FER_TRY(check_tensor_values(f, tt->info.name, tt, scratch));
     return FER_OP(m->b, upload, tt->data, scratch, n * sizeof(float));
 }
 
@@ -753,4 +780,57 @@ int fer_checkpoint_has_optimizer(const char *path)
     int has = cJSON_GetObjectItemCaseSensitive(f.hdr, "optimizer") != NULL;
     ckpt_close(&f);
     return has;
+}
+
+fer_status fer_checkpoint_load_ema(const char *path, fer_model *m, float **host_out)
+{
+    *host_out = NULL;
+    ckpt_file f;
+    FER_TRY(ckpt_open(path, &f));
+    const cJSON *je = cJSON_GetObjectItemCaseSensitive(f.hdr, "ema");
+    if (!je) {
+        ckpt_close(&f);
+        return FER_OK;
+    }
+    long long np = -1, nb = -1;
+    fer_status st = cJSON_IsObject(je) ? FER_OK
+                                       : fer_fail(FER_ERR_FORMAT, "%s: malformed EMA section", path);
+    if (st == FER_OK)
+        st = fer_json_int(cJSON_GetObjectItemCaseSensitive(je, "param_floats"), path,
+                          "ema.param_floats", 0, FER_MAX_PARAMS, &np);
+    if (st == FER_OK)
+        st = fer_json_int(cJSON_GetObjectItemCaseSensitive(je, "buffer_floats"), path,
+                          "ema.buffer_floats", 0, FER_MAX_PARAMS, &nb);
+    if (st == FER_OK && ((size_t)np != m->n_param_floats || (size_t)nb != m->n_buffer_floats))
+        st = fer_fail(FER_ERR_FORMAT, "%s: the EMA holds %lld parameter and %lld buffer floats, "
+                      "the model %zu and %zu", path, np, nb, m->n_param_floats,
+                      m->n_buffer_floats);
+    size_t n = m->n_param_floats + m->n_buffer_floats;
+    const unsigned char *src = NULL;
+    if (st == FER_OK)
+        st = payload_block(&f, cJSON_GetObjectItemCaseSensitive(je, "block"), "EMA", n, &src);
+    float *host = NULL;
+    if (st == FER_OK && !(host = malloc((n ? n : 1) * sizeof(float))))
+        st = fer_fail(FER_ERR_NOMEM, "%s: out of memory", path);
+    if (st == FER_OK) {
+        memcpy(host, src, n * sizeof(float));
+        floats_le(host, n);
+        for (int t = 0; t < m->n_tensors && st == FER_OK; t++) {
+            const fer_tensor *tt = &m->tensors[t];
+            char what[96];
+            snprintf(what, sizeof what, "EMA %s", tt->info.name);
+            size_t base = tt->info.role == FER_TENSOR_PARAM ? 0 : m->n_param_floats;
+            st = check_tensor_values(&f, what, tt, host + base + tt->offset);
+        }
+        /* arena padding between tensors too: every value finite */
+        if (st == FER_OK)
+            st = check_values(&f, "EMA", host, n, -MAX_ABS_BUFFER, MAX_ABS_BUFFER);
+    }
+    ckpt_close(&f);
+    if (st != FER_OK) {
+        free(host);
+        return st;
+    }
+    *host_out = host;
+    return FER_OK;
 }

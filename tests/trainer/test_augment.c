@@ -23,7 +23,8 @@ int main(int argc, char **argv)
     fer_augment_config cfg;
     fer_augment_config_seed(&cfg);
     for (int c = 0; c < N_CASES; c++) {
-        fer_augment_params p = {cases[c].flip, cases[c].deg, cases[c].top, cases[c].left};
+        fer_augment_params p = {.flip = cases[c].flip, .degrees = cases[c].deg,
+                                .top = cases[c].top, .left = cases[c].left};
         fer_augment_apply(&cfg, &p, src, out);
         int diff = 0, maxd = 0;
         for (int i = 0; i < 2304; i++) {
@@ -63,6 +64,8 @@ int main(int argc, char **argv)
         CHECK(fabs(top_hist[k] - draws / 13.0) < 5 * sqrt(draws / 13.0));
     /* same seed, same parameters */
     fer_augment_params a, b;
+    memset(&a, 0, sizeof a); /* padding too: compared with memcmp */
+    memset(&b, 0, sizeof b);
     fer_augment_draw(&cfg, 42, &a);
     fer_augment_draw(&cfg, 42, &b);
     CHECK(!memcmp(&a, &b, sizeof a));

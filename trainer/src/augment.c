@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "fer/augment.h"
+#include "augment_internal.h"
 #include "rng.h"
 
 #define S FER_INPUT_SIZE
@@ -16,6 +17,7 @@ void fer_augment_config_seed(fer_augment_config *cfg)
     cfg->max_degrees = 15.0f;
     cfg->crop = 44;
     cfg->pad = 4;
+    cfg->frame_jitter_p = cfg->photometric_p = cfg->blur_p = cfg->jpeg_p = cfg->erase_p = 0.0f;
 }
 
 void fer_augment_draw(const fer_augment_config *cfg, uint64_t seed, fer_augment_params *out)
@@ -26,6 +28,7 @@ void fer_augment_draw(const fer_augment_config *cfg, uint64_t seed, fer_augment_
     uint32_t span = (uint32_t)(S + 2 * cfg->pad - cfg->crop + 1);
     out->top = (int)fer_rng_below(&r, span);
     out->left = (int)fer_rng_below(&r, span);
+    fer_augment_draw_extra(cfg, seed, out);
 }
 
 /* PIL's FIX(): 16.16 fixed point, rounded half up */
@@ -186,6 +189,12 @@ void fer_augment_apply(const fer_augment_config *cfg, const fer_augment_params *
             for (int x = 0; x < S; x++) flipped[y * S + x] = src[y * S + (S - 1 - x)];
         in = flipped;
     }
+    uint8_t reframed[S * S];
+    if (p->jitter) { /* the detector's box comes first: it frames what the rest sees */
+        memcpy(reframed, in, sizeof reframed);
+        fer_augment_frame_jitter(reframed, p->jitter_scale, p->jitter_dx, p->jitter_dy);
+        in = reframed;
+    }
     if (p->degrees != 0.0) {
         rotate_pil(in, p->degrees, rotated);
         in = rotated;
@@ -200,13 +209,17 @@ void fer_augment_apply(const fer_augment_config *cfg, const fer_augment_params *
     }
     if (cs > S || pil_ksize(cs, S) > 3) { /* crops larger than the output: generic path */
         fer_resize_bilinear_pil(crop, cs, cs, dst, S, S);
-        return;
+    } else {
+        int bounds[2 * S];
+        int32_t kk[3 * S];
+        double scratch[3];
+        uint8_t tmp[S * S];
+        pil_coeffs c = {3, bounds, kk};
+        pil_precompute(cs, S, &c, scratch);
+        pil_resample(crop, cs, cs, dst, S, S, &c, &c, tmp);
     }
-    int bounds[2 * S];
-    int32_t kk[3 * S];
-    double scratch[3];
-    uint8_t tmp[S * S];
-    pil_coeffs c = {3, bounds, kk};
-    pil_precompute(cs, S, &c, scratch);
-    pil_resample(crop, cs, cs, dst, S, S, &c, &c, tmp);
+    /* camera, then motion/focus blur, then the encoder */
+    if (p->photometric) fer_augment_photometric(dst, p->gamma, p->contrast, p->brightness);
+    if (p->blur_sigma > 0) fer_augment_blur(dst, p->blur_sigma);
+    if (p->jpeg_quality > 0) fer_augment_jpeg(dst, p->jpeg_quality);
 }

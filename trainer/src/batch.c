@@ -11,8 +11,8 @@ static void fill_one(void *ctx, int i, int worker)
     const size_t px = (size_t)d->h * d->w;
     const uint8_t *src = d->pixels + (size_t)idx * px;
     uint8_t aug[FER_INPUT_SIZE * FER_INPUT_SIZE];
+    fer_augment_params p = {0};
     if (r->augment) {
-        fer_augment_params p;
         uint64_t key = fer_rng_key(r->seed, (uint64_t)r->epoch, (uint64_t)(r->position + i),
                                    FER_RNG_AUGMENT);
         fer_augment_draw(r->augment, key, &p);
@@ -21,6 +21,7 @@ static void fill_one(void *ctx, int i, int worker)
     }
     float *x = r->x + (size_t)i * px;
     for (size_t k = 0; k < px; k++) x[k] = fer_normalize_pixel(src[k], r->norm.mean, r->norm.std);
+    if (p.erase_h) fer_augment_erase(&p, x); /* RandomErasing's value 0 is in normalised space */
     if (r->labels) r->labels[i] = d->labels[idx];
 }
 

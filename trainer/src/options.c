@@ -85,6 +85,25 @@ static const opt_desc table[] = {
     {"config", T_STR, F(config), "", NULL, "JSON file with these keys; flags override it", 1},
     {"sampler_power", T_DBL, F(sampler_power), "0.5", NULL,
      "balanced sampler: per-sample weight 1/count^power", 0},
+    {"ema", T_DBL, F(ema), "0", NULL,
+     "decay of an exponential moving average of the weights and BN statistics, updated after "
+     "every step (0: off; e.g. 0.999): validation, best.fer and the test use the average", 0},
+    {"ema_warmup", T_BOOL, F(ema_warmup), "false", NULL,
+     "EMA decay min(ema, (1 + step) / (10 + step)): early averages forget the initial weights", 0},
+    {"warmup_epochs", T_INT, F(warmup_epochs), "0", NULL,
+     "linear LR warm-up from lr/(steps of N epochs) to lr over the first N epochs, per batch; "
+     "the scheduler then runs over the remaining epochs", 0},
+    {"random_erasing", T_DBL, F(random_erasing), "0", NULL,
+     "RandomErasing probability (area 0.02-0.33, aspect 0.3-3.3, value 0 after normalising)", 0},
+    {"aug_frame_jitter", T_DBL, F(aug_frame_jitter), "0", NULL,
+     "probability of reframing like a face detector's box (scale +-15%, shift +-10%)", 0},
+    {"aug_blur", T_DBL, F(aug_blur), "0", NULL, "probability of a Gaussian blur, sigma 0.5-1.5", 0},
+    {"aug_jpeg", T_DBL, F(aug_jpeg), "0", NULL,
+     "probability of JPEG-like 8x8 DCT quantisation at quality 30-90", 0},
+    {"aug_photometric", T_DBL, F(aug_photometric), "0", NULL,
+     "probability of gamma 0.7-1.4, contrast 0.7-1.3, brightness +-0.15", 0},
+    {"aug_rotate_max", T_DBL, F(aug_rotate_max), "15", NULL,
+     "in-plane rotation range in degrees: angle uniform in [-max, max] (0: none)", 0},
     {"skip_bad", T_BOOL, F(skip_bad), "false", NULL,
      "skip (and count) unreadable images / malformed CSV rows instead of stopping", 0},
     {"csv_any_size", T_BOOL, F(csv_any_size), "false", NULL,
@@ -331,6 +350,18 @@ fer_status fer_options_validate(const fer_train_options *o)
     if (o->sampler_power < 0) return fer_fail(FER_ERR_ARG, "--sampler_power: must be >= 0");
     if (o->focal_gamma < 0) return fer_fail(FER_ERR_ARG, "--focal_gamma: must be >= 0");
     if (o->interrupt_after < 0) return fer_fail(FER_ERR_ARG, "--interrupt_after: must be >= 0");
+    if (!(o->ema >= 0 && o->ema < 1)) return fer_fail(FER_ERR_ARG, "--ema: must be in [0, 1)");
+    if (o->warmup_epochs < 0 || (o->epochs > 0 && o->warmup_epochs > o->epochs))
+        return fer_fail(FER_ERR_ARG, "--warmup_epochs: must be in 0..--epochs");
+    const struct { const char *flag; double p; } probs[] = {
+        {"random_erasing", o->random_erasing}, {"aug_frame_jitter", o->aug_frame_jitter},
+        {"aug_blur", o->aug_blur}, {"aug_jpeg", o->aug_jpeg},
+        {"aug_photometric", o->aug_photometric}};
+    for (size_t i = 0; i < sizeof probs / sizeof probs[0]; i++)
+        if (!(probs[i].p >= 0 && probs[i].p <= 1))
+            return fer_fail(FER_ERR_ARG, "--%s: a probability, must be in [0, 1]", probs[i].flag);
+    if (!(o->aug_rotate_max >= 0 && o->aug_rotate_max <= 180))
+        return fer_fail(FER_ERR_ARG, "--aug_rotate_max: must be in [0, 180] degrees");
     /* RUNS_DIR/EXP must stay inside RUNS_DIR */
     if (!o->exp[0] || strchr(o->exp, '/') || !strcmp(o->exp, ".") || !strcmp(o->exp, ".."))
         return fer_fail(FER_ERR_ARG, "--exp: \"%s\" is not a plain folder name (not empty, "

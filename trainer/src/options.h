@@ -47,6 +47,12 @@ typedef struct fer_train_options {
     char runs_dir[FER_OPT_STR];
     char config[FER_OPT_STR];
     double sampler_power;
+    /* issue 21 recipe: EMA, warm-up, random erasing, video-domain augmentation */
+    double ema;
+    int ema_warmup;
+    int warmup_epochs;
+    double random_erasing;
+    double aug_frame_jitter, aug_blur, aug_jpeg, aug_photometric, aug_rotate_max;
     int skip_bad;
     int csv_any_size;
     char progress[8];

@@ -56,6 +56,17 @@ static fer_batch_request batch_request(const fer_trainer *t, int epoch, int b)
     return req;
 }
 
+/* Learning rate of batch b of epoch e: with --warmup_epochs W, linear from lr/(W * batches) up
+ * to lr over the first W epochs' batches, then the schedule over the remaining epochs. A pure
+ * function of (e, b) and the schedule state, so a resumed run gets the same rates. */
+static float batch_lr(const fer_trainer *t, int e, int b, int n_batches)
+{
+    const int w = t->o.warmup_epochs;
+    if (e < w)
+        return (float)(t->o.lr * ((double)e * n_batches + b + 1) / ((double)w * n_batches));
+    return fer_schedule_lr(&t->st.schedule, e - w);
+}
+
 /* One optimisation step on a prepared batch; adds to the epoch sums. */
 static fer_status train_batch(fer_trainer *t, int epoch, int b, float lr, int n, const float *x,
                               const int32_t *labels)
@@ -76,6 +87,7 @@ static fer_status train_batch(fer_trainer *t, int epoch, int b, float lr, int n,
         return s;
     if ((s = fer_optimizer_step(t->optim, lr))) return s;
     t->st.optimizer_steps++;
+    if (t->ema && (s = fer_ema_update(t->ema, t->model, t->st.optimizer_steps - 1))) return s;
     t->st.loss_sum += (double)loss * n;
     for (int i = 0; i < n; i++)
         t->st.correct += argmax(t->logits + (size_t)i * t->n_classes, t->n_classes) == labels[i];
@@ -114,7 +126,13 @@ static fer_status log_epoch(fer_trainer *t, const fer_history_row *row)
 static fer_status end_epoch(fer_trainer *t, int e, float lr, double seconds)
 {
     fer_metrics m;
-    fer_status s = fer_trainer_evaluate(t, t->val, &m);
+    /* --ema: validation (and so best.fer's choice) on the average */
+    fer_status s = t->ema ? fer_ema_swap(t->ema, t->model) : FER_OK;
+    if (!s) s = fer_trainer_evaluate(t, t->val, &m);
+    if (t->ema) {
+        fer_status back = fer_ema_swap(t->ema, t->model);
+        if (!s) s = back;
+    }
     if (s) return s;
     fer_history_row row = {.epoch = e + 1,
                            .train_loss = t->st.loss_sum / (t->st.seen ? t->st.seen : 1),
@@ -127,7 +145,8 @@ static fer_status end_epoch(fer_trainer *t, int e, float lr, double seconds)
         size_t len = strlen(per_class);
         snprintf(per_class + len, sizeof per_class - len, " %s %.3f", t->class_names[c], m.f1[c]);
     }
-    fer_schedule_observe(&t->st.schedule, (float)m.macro_f1);
+    if (e >= t->o.warmup_epochs) /* plateau patience counts from the end of the warm-up */
+        fer_schedule_observe(&t->st.schedule, (float)m.macro_f1);
     t->st.epoch = e + 1;
     t->st.batch = 0;
     t->st.epoch_seconds = 0.0;
@@ -173,7 +192,7 @@ static fer_status run_epochs(fer_trainer *t, fer_prefetch *pf, int *interrupted)
     long batches_run = 0;
     fer_status s;
     for (int e = t->st.epoch; e < t->o.epochs; e++) {
-        float lr = fer_schedule_lr(&t->st.schedule, e);
+        float lr = batch_lr(t, e, t->st.batch, n_batches);
         if ((s = fer_sampler_epoch(t->sampler, (float)t->o.sampler_power, t->train->labels,
                                    t->train->n, t->n_classes, (uint64_t)t->o.seed, e, t->order)))
             return s;
@@ -195,6 +214,7 @@ static fer_status run_epochs(fer_trainer *t, fer_prefetch *pf, int *interrupted)
                 req = batch_request(t, e, b + 1);
                 fer_prefetch_submit(pf, &req);
             }
+            lr = batch_lr(t, e, b, n_batches);
             if ((s = train_batch(t, e, b, lr, n, x, labels))) return s;
             t->st.batch = b + 1;
             batches_run++;

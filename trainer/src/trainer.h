@@ -13,6 +13,7 @@
 #include "run_files.h"
 #include "tb_events.h"
 #include "train_state.h"
+#include "ema.h"
 
 typedef struct fer_trainer {
     fer_train_options o;
@@ -26,6 +27,7 @@ typedef struct fer_trainer {
     fer_arch arch;
     fer_model *model;
     fer_optimizer *optim;
+    fer_ema *ema;               /* --ema: the weight average, NULL when off */
     fer_loss_config loss;
     fer_sampler_kind sampler;
     fer_augment_config augment;

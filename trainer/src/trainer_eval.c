@@ -35,9 +35,11 @@ static fer_status evaluate_checkpoint(fer_trainer *t, const char *ckpt, fer_metr
 {
     char backend[32];
     snprintf(backend, sizeof backend, "%s", fer_backend_name(t->backend));
+    fer_ema_free(t->ema); /* backend memory: before the backend goes */
     fer_optimizer_free(t->optim);
     fer_model_free(t->model);
     fer_backend_free(t->backend);
+    t->ema = NULL;
     t->optim = NULL;
     t->model = NULL;
     t->backend = NULL;

@@ -212,7 +212,8 @@ static fer_status make_optimizer(fer_trainer *t)
     fer_schedule_kind sk;
     if ((s = fer_schedule_parse(t->o.scheduler, &sk))) return s;
     fer_schedule *sc = &t->st.schedule;
-    fer_schedule_init(sc, sk, (float)t->o.lr, t->o.epochs);
+    /* after a warm-up the schedule spans the remaining epochs (train_loop.c: batch_lr) */
+    fer_schedule_init(sc, sk, (float)t->o.lr, t->o.epochs - t->o.warmup_epochs);
     sc->eta_min = (float)t->o.eta_min;
     sc->step_size = t->o.step_size;
     sc->gamma = (float)t->o.step_gamma;
@@ -335,6 +336,24 @@ static fer_status resume(fer_trainer *t, const fer_checkpoint_meta *ckpt_meta)
     return FER_OK;
 }
 
+/* --ema: the average starts at the (initial or resumed) weights; an exact resume continues the
+ * average stored in last.fer. */
+static fer_status make_ema(fer_trainer *t)
+{
+    fer_status s = fer_ema_new(t->model, t->o.ema, t->o.ema_warmup, &t->ema);
+    if (s || !t->o.resume[0] || t->st.optimizer_steps == 0) return s;
+    float *host = NULL;
+    if ((s = fer_checkpoint_load_ema(t->o.resume, t->model, &host))) return s;
+    if (!host) {
+        fprintf(stderr, "fer-train: note: %s holds no weight average; --ema starts from its "
+                        "weights\n", t->o.resume);
+        return FER_OK;
+    }
+    s = fer_ema_set_host(t->ema, host);
+    free(host);
+    return s;
+}
+
 fer_status fer_trainer_setup(fer_trainer *t)
 {
     fer_status s;
@@ -342,6 +361,12 @@ fer_status fer_trainer_setup(fer_trainer *t)
     t->norm.mean = 0.5f;
     t->norm.std = 0.5f;
     fer_augment_config_seed(&t->augment);
+    t->augment.max_degrees = (float)t->o.aug_rotate_max;
+    t->augment.frame_jitter_p = (float)t->o.aug_frame_jitter;
+    t->augment.photometric_p = (float)t->o.aug_photometric;
+    t->augment.blur_p = (float)t->o.aug_blur;
+    t->augment.jpeg_p = (float)t->o.aug_jpeg;
+    t->augment.erase_p = (float)t->o.random_erasing;
     fer_train_state_init(&t->st, t->o.seed, t->o.epochs);
     if ((s = fer_sampler_parse(t->o.sampler, &t->sampler))) return s;
     snprintf(t->run_dir, sizeof t->run_dir, "%s/%s", t->o.runs_dir, t->o.exp);
@@ -363,6 +388,7 @@ fer_status fer_trainer_setup(fer_trainer *t)
     if (!s) s = make_loss(t);
     if (!s && !t->eval_only) s = make_optimizer(t);
     if (!s && t->o.resume[0]) s = resume(t, &ckpt_meta);
+    if (!s && !t->eval_only && t->o.ema > 0) s = make_ema(t);
     fer_checkpoint_meta_clear(&ckpt_meta);
     if (s) return s;
     int bs = t->o.batch_size;
@@ -378,6 +404,7 @@ fer_status fer_trainer_setup(fer_trainer *t)
 void fer_trainer_free(fer_trainer *t)
 {
     fer_tb_close(t->tb);
+    fer_ema_free(t->ema);
     fer_optimizer_free(t->optim);
     fer_model_free(t->model);
     fer_backend_free(t->backend);
@@ -407,7 +434,25 @@ fer_status fer_trainer_save(fer_trainer *t, const char *path, int with_optimizer
     meta.config_json = t->options_json;
     meta.state_json = fer_train_state_to_json(&t->st);
     if (!meta.state_json) return fer_fail(FER_ERR_NOMEM, "out of memory");
-    fer_status s = fer_checkpoint_save(path, t->model, &meta, with_optimizer ? t->optim : NULL);
+    /* --ema: last.fer keeps the raw weights and carries the average for --resume; best.fer is
+     * the average (what validation chose) */
+    float *ema_host = NULL;
+    fer_status s = FER_OK;
+    if (t->ema && with_optimizer) {
+        meta.ema_floats = fer_ema_floats(t->ema);
+        if (!(ema_host = malloc(sizeof(float) * (meta.ema_floats ? meta.ema_floats : 1))))
+            s = fer_fail(FER_ERR_NOMEM, "out of memory");
+        if (!s) s = fer_ema_get_host(t->ema, ema_host);
+        meta.ema_host = ema_host;
+    }
+    const int swap = t->ema && !with_optimizer;
+    if (!s && swap) s = fer_ema_swap(t->ema, t->model);
+    if (!s) s = fer_checkpoint_save(path, t->model, &meta, with_optimizer ? t->optim : NULL);
+    if (swap) {
+        fer_status back = fer_ema_swap(t->ema, t->model);
+        if (!s) s = back;
+    }
+    free(ema_host);
     free(meta.state_json);
     return s;
 }

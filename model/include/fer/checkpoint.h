@@ -20,6 +20,11 @@ typedef struct fer_checkpoint_meta {
     float class_prior[FER_MAX_CLASSES]; /* training class frequencies (logit adjustment) */
     char *config_json;           /* malloc'd JSON object: training config; may be NULL */
     char *state_json;            /* malloc'd JSON object: trainer state (rng, schedule); may be NULL */
+    /* save only, not owned: the trainer's weight EMA (fer-train --ema) to store beside the
+     * optimiser state, ema_floats = the model's parameter arena then its buffer arena; NULL:
+     * none. Read back with fer_checkpoint_load_ema. */
+    const float *ema_host;
+    size_t ema_floats;
 } fer_checkpoint_meta;
 
 void fer_checkpoint_meta_init(fer_checkpoint_meta *meta); /* FER-2013 class names, norm 0.5/0.5 */
@@ -40,6 +45,10 @@ fer_status fer_checkpoint_load_into(const char *path, fer_model *m, fer_optimize
 fer_status fer_checkpoint_load(const char *path, fer_backend *backend, int max_batch,
                                fer_model **model_out, fer_checkpoint_meta *meta_out);
 int fer_checkpoint_has_optimizer(const char *path);
+/* The weight EMA stored in path for model m's layout (see meta.ema_host): *host_out malloc'd
+ * (free it), NULL when the file has none. Sizes must match m, and values are checked as the
+ * model's own tensors (finite, in range) else FER_ERR_FORMAT naming the file. */
+fer_status fer_checkpoint_load_ema(const char *path, fer_model *m, float **host_out);
 
 #ifdef __cplusplus
 }

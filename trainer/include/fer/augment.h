@@ -1,7 +1,12 @@
 /* Training augmentation, as the seed's torchvision pipeline on 48x48 gray faces:
  * RandomHorizontalFlip(0.5) -> RandomRotation(15) (nearest, black fill, PIL's fixed-point
  * affine) -> RandomCrop(44, padding=4) -> Resize(48) (PIL bilinear) -> Normalize(0.5, 0.5).
- * Parameters are drawn from a 64-bit seed, so any image can be augmented independently. */
+ * Parameters are drawn from a 64-bit seed, so any image can be augmented independently.
+ *
+ * Optional additions (issue 21), each off at probability 0 so the seed's pipeline is unchanged,
+ * each drawn from a stream of its own keyed by the same seed (enabling one never changes
+ * another's draws). Order: flip -> frame jitter -> rotate -> crop/resize -> photometric ->
+ * blur -> JPEG -> normalise -> random erasing (fer_augment_erase, on the normalised floats). */
 #ifndef FER_AUGMENT_H
 #define FER_AUGMENT_H
 #include <stdint.h>
@@ -16,6 +21,18 @@ typedef struct fer_augment_config {
     float max_degrees; /* 15: angle uniform in [-max, max] */
     int crop;          /* 44 */
     int pad;           /* 4 */
+    /* issue 21, probabilities (0: off) */
+    float frame_jitter_p; /* reframe like a face detector's box: side x U(0.85, 1.15), centre
+                             shifted by U(-0.1, 0.1) of the side on each axis (bilinear,
+                             edge pixels repeated beyond the image) */
+    float photometric_p;  /* gamma U(0.7, 1.4), then contrast U(0.7, 1.3) around the image mean,
+                             then brightness + U(-0.15, 0.15) (in [0, 1] units) */
+    float blur_p;         /* Gaussian blur, sigma U(0.5, 1.5), radius ceil(3 sigma), edges
+                             repeated */
+    float jpeg_p;         /* JPEG-like 8x8 DCT quantisation (IJG luminance table) at quality
+                             U{30..90} */
+    float erase_p;        /* RandomErasing: area U(0.02, 0.33) of the image, aspect log-uniform
+                             in [0.3, 3.3], filled with 0 in normalised space (the mean) */
 } fer_augment_config;
 
 void fer_augment_config_seed(fer_augment_config *cfg); /* the seed's values */
@@ -25,12 +42,30 @@ typedef struct fer_augment_params {
     int flip;          /* mirror left-right (applied before rotating) */
     double degrees;    /* counter-clockwise, PIL's convention */
     int top, left;     /* crop origin in the padded image, 0 .. 48 + 2*pad - crop */
+    /* issue 21: all zero = none of them (so {flip, degrees, top, left} is the seed's draw) */
+    int jitter;                 /* reframe with the three values below */
+    double jitter_scale;        /* box side / 48 */
+    double jitter_dx, jitter_dy; /* box centre shift, fractions of 48 */
+    int photometric;            /* apply the three values below */
+    double gamma, contrast, brightness;
+    double blur_sigma;          /* 0: no blur */
+    int jpeg_quality;           /* 0: no JPEG; 1..100 */
+    int erase_top, erase_left, erase_h, erase_w; /* erase_h 0: no erasing */
 } fer_augment_params;
 
 void fer_augment_draw(const fer_augment_config *cfg, uint64_t seed, fer_augment_params *out);
 /* src, dst: FER_INPUT_SIZE^2 gray bytes (may not alias). */
 void fer_augment_apply(const fer_augment_config *cfg, const fer_augment_params *p,
                        const uint8_t *src, uint8_t *dst);
+/* Random erasing of p on one normalised FER_INPUT_SIZE^2 image (no-op when p->erase_h is 0). */
+void fer_augment_erase(const fer_augment_params *p, float *x);
+
+/* The single steps (augment_video.c), in place on a FER_INPUT_SIZE^2 gray image; exposed for
+ * tests. */
+void fer_augment_frame_jitter(uint8_t *img, double scale, double dx, double dy);
+void fer_augment_photometric(uint8_t *img, double gamma, double contrast, double brightness);
+void fer_augment_blur(uint8_t *img, double sigma);
+void fer_augment_jpeg(uint8_t *img, int quality);
 
 /* PIL's Image.resize(BILINEAR) for 8-bit gray: separable triangle filter with support scaled
  * when shrinking, 22-bit fixed-point weights, horizontal pass first, rounding to uint8 between
