@@ -1,7 +1,10 @@
 /* The fast CPU backend ("cpu"): op table, run-time kernel selection, workspaces.
  *
- * Kernel set: AVX2+FMA when the CPU has both (and the build is not -Dcpu_backend=portable),
- * else portable C. FER_CPU_KERNELS=portable forces the portable set (tests run both).
+ * Kernel set, from CPUID (read once per process): avx512 when the CPU has AVX512F (+ AVX2, FMA)
+ * and the OS saves the zmm state, else avx2 when it has AVX2+FMA, else portable C
+ * (-Dcpu_backend=portable builds the portable set only). FER_ISA=avx512|avx2|portable forces a
+ * set (fer-train / fer-eval --isa set it); forcing one the CPU lacks fails, naming the missing
+ * feature. FER_CPU_KERNELS=portable, the older knob, still forces the portable set.
  * Threads: every parallel loop runs on the backend's fer_threadpool (b->pool), the process's one
  * pool, so compute never oversubscribes the cores. Heads, losses and softmax are tiny (n x 7)
  * and reuse the reference ops. */
@@ -12,19 +15,78 @@
 #include "../backend_ref.h"
 #include "cpu_internal.h"
 
+#include <pthread.h>
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
 
 /* ---- CPU features ----------------------------------------------------------------------- */
 
-#if defined(FER_CPU_HAVE_AVX2)
-static int cpu_has_avx2_fma(void)
+/* What the CPU (and the OS, for the register state) offers, read once. */
+static struct {
+    int avx2, fma, avx512f, zmm_state;
+} cpu_features;
+static pthread_once_t cpu_features_once = PTHREAD_ONCE_INIT;
+
+static void read_cpu_features(void)
 {
+#if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
+    cpu_features.avx2 = __builtin_cpu_supports("avx2");
+    cpu_features.fma = __builtin_cpu_supports("fma");
+    cpu_features.avx512f = __builtin_cpu_supports("avx512f");
+    unsigned a, b, c, d;
+    if (__get_cpuid_count(1, 0, &a, &b, &c, &d) && (c & (1u << 27))) { /* OSXSAVE */
+        unsigned lo, hi;
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        (void)hi;
+        cpu_features.zmm_state = (lo & 0xE6u) == 0xE6u; /* xmm, ymm, opmask, zmm enabled */
+    }
 #endif
+}
+
+/* NULL when the kernel set can run here, else what is missing ("AVX512F", ...). */
+static const char *isa_missing(const char *isa)
+{
+    pthread_once(&cpu_features_once, read_cpu_features);
+    if (strcmp(isa, "portable") == 0)
+        return NULL;
+    if (strcmp(isa, "avx2") == 0 || strcmp(isa, "avx512") == 0) {
+#if !defined(FER_CPU_HAVE_AVX2)
+        return "AVX2 kernels in this build";
+#else
+        if (!cpu_features.avx2)
+            return "AVX2";
+        if (!cpu_features.fma)
+            return "FMA";
+#endif
+    }
+    if (strcmp(isa, "avx512") == 0) {
+#if !defined(FER_CPU_HAVE_AVX512)
+        return "AVX-512 kernels in this build";
+#else
+        if (!cpu_features.avx512f)
+            return "AVX512F";
+        if (!cpu_features.zmm_state)
+            return "OS support for the zmm registers";
+#endif
+    }
+    return NULL;
+}
+
+static const cpu_kernels *kernels_named(const char *isa)
+{
+#if defined(FER_CPU_HAVE_AVX512)
+    if (strcmp(isa, "avx512") == 0)
+        return &cpu_kernels_avx512;
+#endif
+#if defined(FER_CPU_HAVE_AVX2)
+    if (strcmp(isa, "avx2") == 0)
+        return &cpu_kernels_avx2;
+#endif
+    return &cpu_kernels_portable;
+}
 
 /* AVX512F + AVX512_BF16 with the OS saving the zmm state. */
 static int cpu_has_avx512_bf16(void)
@@ -48,16 +110,31 @@ static int cpu_has_avx512_bf16(void)
 #endif
 }
 
-static const cpu_kernels *pick_kernels(void)
+/* *k = the kernel set FER_ISA asks for (or the best this CPU runs); FER_ERR_ARG for an unknown
+ * name, FER_ERR_UNSUPPORTED naming the missing feature when the forced set cannot run here. */
+static fer_status pick_kernels(const cpu_kernels **k)
 {
-    const char *force = getenv("FER_CPU_KERNELS");
-    if (force && strcmp(force, "portable") == 0)
-        return &cpu_kernels_portable;
-#if defined(FER_CPU_HAVE_AVX2)
-    if (cpu_has_avx2_fma())
-        return &cpu_kernels_avx2;
-#endif
-    return &cpu_kernels_portable;
+    const char *force = getenv("FER_ISA");
+    if (!force || !*force || strcmp(force, "auto") == 0) {
+        const char *old = getenv("FER_CPU_KERNELS");
+        if (old && strcmp(old, "portable") == 0)
+            return *k = &cpu_kernels_portable, FER_OK;
+        static const char *const best_first[] = {"avx512", "avx2", "portable"};
+        for (int i = 0;; i++)
+            if (!isa_missing(best_first[i]))
+                return *k = kernels_named(best_first[i]), FER_OK;
+    }
+    if (strcmp(force, "avx512") != 0 && strcmp(force, "avx2") != 0 &&
+        strcmp(force, "portable") != 0) {
+        return fer_fail(FER_ERR_ARG,
+                        "cpu backend: FER_ISA=%s: expected avx512, avx2, portable or auto", force);
+    }
+    const char *missing = isa_missing(force);
+    if (missing)
+        return fer_fail(FER_ERR_UNSUPPORTED, "cpu backend: FER_ISA=%s cannot run here (no %s)",
+                        force, missing);
+    *k = kernels_named(force);
+    return FER_OK;
 }
 
 /* ---- workspace and threads -------------------------------------------------------------- */
@@ -172,7 +249,11 @@ fer_status fer_backend_cpu_new(int threads, fer_backend **out)
     cpu_ctx *c = calloc(1, sizeof *c);
     if (!c)
         return fer_fail(FER_ERR_NOMEM, "cpu backend: out of memory");
-    c->k = pick_kernels();
+    fer_status pick = pick_kernels(&c->k);
+    if (pick != FER_OK) {
+        free(c);
+        return pick;
+    }
     c->has_bf16 = cpu_has_avx512_bf16();
     /* F(2x2,3x3) by default: F(4x4,3x3) is faster but its fp32 error (transform constants up
      * to 8) flips ReLU/max-pool decisions often enough to fail the PyTorch golden tests */

@@ -12,8 +12,8 @@
 
 #define KC 256
 #define MC 96   /* multiple of CPU_GEMM_MR */
-#define NC 2048 /* multiple of CPU_GEMM_NR */
-#define NS 256  /* columns per task (multiple of CPU_GEMM_NR) */
+#define NC 2048 /* multiple of every set's gemm_nr (16, 32) */
+#define NS 256  /* columns per task (multiple of every gemm_nr) */
 
 typedef struct gemm_job {
     const cpu_kernels *k;
@@ -34,10 +34,10 @@ typedef struct pack_all_ctx {
     size_t slot;
 } pack_all_ctx;
 
-static size_t slot_floats(int N, int K)
+static size_t slot_floats(int N, int K, int nr)
 {
     size_t nc = (size_t)(N < NC ? N : NC);
-    nc = (nc + CPU_GEMM_NR - 1) / CPU_GEMM_NR * CPU_GEMM_NR;
+    nc = (nc + nr - 1) / nr * nr;
     return nc * (size_t)(K < KC ? K : KC);
 }
 
@@ -55,7 +55,7 @@ static void pack_all_cb(const void *ctx, float *dst)
             j.pc = pc;
             j.kc = j.K - pc < KC ? j.K - pc : KC;
             j.bp = dst + slot * pa->slot;
-            for (int p = 0; p < (j.nc + CPU_GEMM_NR - 1) / CPU_GEMM_NR; p++)
+            for (int p = 0; p < (j.nc + j.k->gemm_nr - 1) / j.k->gemm_nr; p++)
                 pack_b_task(&j, p, 0);
         }
 }
@@ -64,21 +64,22 @@ static void pack_b_task(void *ctx, int panel, int worker)
 {
     (void)worker;
     const gemm_job *j = ctx;
-    float *dst = j->bp + (size_t)panel * j->kc * CPU_GEMM_NR;
-    int j0 = j->jc + panel * CPU_GEMM_NR;
-    int cols = j->N - j0 < CPU_GEMM_NR ? j->N - j0 : CPU_GEMM_NR;
-    if (cols < CPU_GEMM_NR)
-        memset(dst, 0, (size_t)j->kc * CPU_GEMM_NR * sizeof(float));
+    const int NR = j->k->gemm_nr;
+    float *dst = j->bp + (size_t)panel * j->kc * NR;
+    int j0 = j->jc + panel * NR;
+    int cols = j->N - j0 < NR ? j->N - j0 : NR;
+    if (cols < NR)
+        memset(dst, 0, (size_t)j->kc * NR * sizeof(float));
     if (j->tb) { /* op(B)[p][c] = B[c*ldb + p] */
         for (int c = 0; c < cols; c++) {
             const float *src = j->B + (size_t)(j0 + c) * j->ldb + j->pc;
             for (int p = 0; p < j->kc; p++)
-                dst[(size_t)p * CPU_GEMM_NR + c] = src[p];
+                dst[(size_t)p * NR + c] = src[p];
         }
     } else { /* op(B)[p][c] = B[p*ldb + c] */
         for (int p = 0; p < j->kc; p++) {
             const float *src = j->B + (size_t)(j->pc + p) * j->ldb + j0;
-            memcpy(dst + (size_t)p * CPU_GEMM_NR, src, (size_t)cols * sizeof(float));
+            memcpy(dst + (size_t)p * NR, src, (size_t)cols * sizeof(float));
         }
     }
 }
@@ -117,24 +118,25 @@ static void compute_task(void *ctx, int task, int worker)
     float *ap = j->ap + (size_t)worker * MC * KC;
     pack_a(j, i0, rows, ap);
     int acc = j->accumulate || j->pc > 0;
-    float tile[CPU_GEMM_MR * CPU_GEMM_NR];
-    for (int jr = 0; jr < cols; jr += CPU_GEMM_NR) {
+    const int NR = j->k->gemm_nr;
+    float tile[CPU_GEMM_MR * CPU_GEMM_NR_MAX];
+    for (int jr = 0; jr < cols; jr += NR) {
         int col = j->jc + c0 + jr;
-        int nr = j->N - col < CPU_GEMM_NR ? j->N - col : CPU_GEMM_NR;
-        const float *bp = j->bp + (size_t)((c0 + jr) / CPU_GEMM_NR) * j->kc * CPU_GEMM_NR;
+        int nr = j->N - col < NR ? j->N - col : NR;
+        const float *bp = j->bp + (size_t)((c0 + jr) / NR) * j->kc * NR;
         for (int ir = 0; ir < rows; ir += CPU_GEMM_MR) {
             int mr = rows - ir < CPU_GEMM_MR ? rows - ir : CPU_GEMM_MR;
             const float *a = ap + (size_t)(ir / CPU_GEMM_MR) * j->kc * CPU_GEMM_MR;
             float *c = j->C + (size_t)(i0 + ir) * j->ldc + col;
-            if (mr == CPU_GEMM_MR && nr == CPU_GEMM_NR) {
+            if (mr == CPU_GEMM_MR && nr == NR) {
                 j->k->gemm_micro(j->kc, a, bp, c, j->ldc, acc);
                 continue;
             }
-            j->k->gemm_micro(j->kc, a, bp, tile, CPU_GEMM_NR, 0);
+            j->k->gemm_micro(j->kc, a, bp, tile, NR, 0);
             for (int i = 0; i < mr; i++)
                 for (int q = 0; q < nr; q++)
                     c[(size_t)i * j->ldc + q] =
-                        (acc ? c[(size_t)i * j->ldc + q] : 0.0f) + tile[i * CPU_GEMM_NR + q];
+                        (acc ? c[(size_t)i * j->ldc + q] : 0.0f) + tile[i * NR + q];
         }
     }
 }
@@ -171,8 +173,8 @@ static void row_task(void *ctx, int task, int worker)
 size_t cpu_sgemm_ws_floats(cpu_ctx *c, int M, int N, int K)
 {
     (void)M;
-    size_t nc = (size_t)(N < NC ? N : NC);
-    nc = (nc + CPU_GEMM_NR - 1) / CPU_GEMM_NR * CPU_GEMM_NR;
+    size_t nr = (size_t)c->k->gemm_nr, nc = (size_t)(N < NC ? N : NC);
+    nc = (nc + nr - 1) / nr * nr;
     size_t kc = (size_t)(K < KC ? K : KC);
     return nc * kc + (size_t)c->threads * MC * KC + 64;
 }
@@ -202,15 +204,16 @@ fer_status cpu_sgemm(cpu_ctx *c, int trans_a, int trans_b, int M, int N, int K, 
         ws = c->gemm_ws;
     }
     size_t nc_max = (size_t)(N < NC ? N : NC);
-    nc_max = (nc_max + CPU_GEMM_NR - 1) / CPU_GEMM_NR * CPU_GEMM_NR;
+    const int NR = c->k->gemm_nr;
+    nc_max = (nc_max + NR - 1) / NR * NR;
     size_t kc_max = (size_t)(K < KC ? K : KC);
     gemm_job j = {c->k, trans_a, trans_b, M, N, K, A, B, lda, ldb, ldc, C, accumulate,
                   0, 0, 0, 0, ws, ws + nc_max * kc_max, 0};
     const float *cached = NULL;
-    size_t slot = slot_floats(N, K), n_slots = (size_t)((N + NC - 1) / NC) * ((K + KC - 1) / KC);
+    size_t slot = slot_floats(N, K, NR), n_slots = (size_t)((N + NC - 1) / NC) * ((K + KC - 1) / KC);
     if (b_is_weight && ldb == (size_t)(trans_b ? K : N)) {
         pack_all_ctx pa = {j, slot};
-        cached = cpu_wcache_get(c, B, (size_t)N * K, 30 + trans_b, N, K, 0, slot * n_slots,
+        cached = cpu_wcache_get(c, B, (size_t)N * K, 30 + trans_b, N, K, NR, slot * n_slots,
                                 pack_all_cb, &pa);
         if (!cached)
             return FER_ERR_NOMEM;
@@ -219,7 +222,7 @@ fer_status cpu_sgemm(cpu_ctx *c, int trans_a, int trans_b, int M, int N, int K, 
     for (int jc = 0; jc < N; jc += NC) {
         j.jc = jc;
         j.nc = N - jc < NC ? N - jc : NC;
-        int panels = (j.nc + CPU_GEMM_NR - 1) / CPU_GEMM_NR;
+        int panels = (j.nc + NR - 1) / NR;
         j.n_ns = (j.nc + NS - 1) / NS;
         int tasks = ((M + MC - 1) / MC) * j.n_ns;
         for (int pc = 0; pc < K; pc += KC) {

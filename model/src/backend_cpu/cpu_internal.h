@@ -24,7 +24,7 @@
 #define CPU_CONV_CO 16  /* output channels per conv tile */
 #define CPU_CONVW_MR 4  /* output channels per weight-gradient tile */
 #define CPU_GEMM_MR 6
-#define CPU_GEMM_NR 16
+#define CPU_GEMM_NR_MAX 32 /* widest gemm_micro tile of any set (cpu_kernels.gemm_nr) */
 
 /* Tile transforms of one Winograd variant F(m x m, 3x3) (cpu_wino_impl.h). */
 typedef struct cpu_wino_fns {
@@ -40,7 +40,11 @@ typedef struct cpu_wino_fns {
 } cpu_wino_fns;
 
 typedef struct cpu_kernels {
-    const char *name; /* "avx2" or "portable" */
+    const char *name; /* "avx512", "avx2" or "portable" */
+    /* columns of gemm_micro's tile (B panels are gemm_nr wide) and output channels of
+     * wino_gemm / wino_gemm_tn (the transformed weights are packed in blocks of wino_co):
+     * 16 in the avx2 and portable sets, 32 in the avx512 set */
+    int gemm_nr, wino_co;
     /* out[o*out_stride + p] = bias[o] + sum_{c<cin, t<kk} x[c*x_stride + offs[t] + p] *
      * w[(c*kk + t)*CO + o] for o < n_co, p < n_px (n_co <= CO, n_px <= PX; bias may be NULL).
      * x points at the tile's first flat position; w is 32-byte aligned. */
@@ -51,7 +55,7 @@ typedef struct cpu_kernels {
      * t < ntaps (1..3); len is a multiple of 8. */
     void (*convw_tile)(const float *dy, size_t dy_stride, const float *x, int ntaps, size_t len,
                        float *acc);
-    /* C[i*ldc + j] (+)= sum_p a[p*MR + i] * b[p*NR + j], i < MR, j < NR (packed panels);
+    /* C[i*ldc + j] (+)= sum_p a[p*MR + i] * b[p*NR + j], i < MR, j < NR = gemm_nr (packed panels);
      * accumulate: 0 overwrites C. */
     void (*gemm_micro)(int kc, const float *a, const float *b, float *c, size_t ldc,
                        int accumulate);
@@ -81,9 +85,10 @@ typedef struct cpu_kernels {
     void (*wino_block)(const float *x, int c, int h, int w, int c0, int row0, int rows, int col0,
                        int cols, float *xb);
     cpu_wino_fns f23, f43; /* F(2x2,3x3), F(4x4,3x3) tile transforms */
-    /* c[p*ldc + o] = sum_{k<kc} a[p*lda + k] * b[k*16 + o], p < 6, o < 16 */
+    /* c[p*ldc + o] = sum_{k<kc} a[p*lda + k] * b[k*W + o], p < 6, o < W = wino_co */
     void (*wino_gemm)(int kc, const float *a, size_t lda, const float *b, float *c, size_t ldc);
-    /* c[p*ldc + o] += sum_{k<kc} a[k*lda + p] * b[k*ldb + o], p < 6, o < 16 (weight gradient) */
+    /* c[p*ldc + o] += sum_{k<kc} a[k*lda + p] * b[k*ldb + o], p < 6, o < wino_co (weight
+     * gradient) */
     void (*wino_gemm_tn)(int kc, const float *a, size_t lda, const float *b, size_t ldb, float *c,
                          size_t ldc);
 } cpu_kernels;
@@ -91,6 +96,19 @@ typedef struct cpu_kernels {
 extern const cpu_kernels cpu_kernels_portable;
 #if defined(FER_CPU_HAVE_AVX2)
 extern const cpu_kernels cpu_kernels_avx2;
+/* AVX2 kernels the avx512 set shares (cpu_kernels_avx2.c; the table's signatures) */
+void cpu_avx2_conv_tile(const float *x, size_t x_stride, int cin, const int *offs, int kk,
+                        const float *w, const float *bias, float *out, size_t out_stride,
+                        int n_co, int n_px);
+void cpu_avx2_convw_tile(const float *dy, size_t dy_stride, const float *x, int ntaps,
+                         size_t len, float *acc);
+void cpu_avx2_maxpool2x2(const float *x, int in_w, int out_h, int out_w, float *y,
+                         int32_t *argmax);
+void cpu_avx2_gemm_row_nt(int kc, const float *a, const float *b, size_t ldb, int n, float *c,
+                          int first);
+#endif
+#if defined(FER_CPU_HAVE_AVX512)
+extern const cpu_kernels cpu_kernels_avx512;
 #endif
 
 /* ---- backend state ---------------------------------------------------------------------- */

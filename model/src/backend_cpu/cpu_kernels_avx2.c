@@ -1,5 +1,8 @@
 /* AVX2 + FMA kernels (selected at run time when the CPU has both). The register tiles are sized
- * for the 16 ymm registers: 12 accumulators, the loaded input vectors and one broadcast. */
+ * for the 16 ymm registers: 12 accumulators, the loaded input vectors and one broadcast.
+ * The GEMM, Winograd-GEMM and streaming kernels come from cpu_kernels_vec.h (written once over
+ * the vector width, VW = 8 here); conv_tile, convw_tile, maxpool2x2 and gemm_row_nt are
+ * AVX2-only and are also used by the AVX-512 set (cpu_kernels_avx512.c). */
 #include "cpu_internal.h"
 
 #if defined(FER_CPU_HAVE_AVX2)
@@ -77,9 +80,9 @@ static inline void store_rows8(__m256 r0, __m256 r1, __m256 r2, __m256 r3, __m25
 
 /* 6 flat positions x 16 output channels: per (channel, tap) 2 aligned weight loads, 6 input
  * broadcasts (never split across cache lines), 12 FMA */
-static void conv_tile_avx2(const float *x, size_t x_stride, int cin, const int *offs, int kk,
-                           const float *w, const float *bias, float *out, size_t out_stride,
-                           int n_co, int n_px)
+void cpu_avx2_conv_tile(const float *x, size_t x_stride, int cin, const int *offs, int kk,
+                        const float *w, const float *bias, float *out, size_t out_stride,
+                        int n_co, int n_px)
 {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
            c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
@@ -106,9 +109,30 @@ static inline float hsum256(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
+/* the width-generic kernels at VW = 8 */
+#define VW 8
+typedef __m256 vf;
+#define VK(name) name##_avx2
+#define v_zero() _mm256_setzero_ps()
+#define v_load(p) _mm256_loadu_ps(p)
+#define v_store(p, v) _mm256_storeu_ps((p), (v))
+#define v_bcast(p) _mm256_broadcast_ss(p)
+#define v_set1(s) _mm256_set1_ps(s)
+#define v_add(a, b) _mm256_add_ps((a), (b))
+#define v_sub(a, b) _mm256_sub_ps((a), (b))
+#define v_fma(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define v_fms(a, b, c) _mm256_fmsub_ps((a), (b), (c))
+#define v_fnma(a, b, c) _mm256_fnmadd_ps((a), (b), (c))
+/* max(x, +0) returns the second operand for NaN and for -0, exactly as fer_relu */
+#define v_max0(x) _mm256_max_ps((x), _mm256_setzero_ps())
+#define v_keep_pos(y, d)                                                                          \
+    _mm256_and_ps(_mm256_cmp_ps((y), _mm256_setzero_ps(), _CMP_GT_OQ), (d))
+#define v_hsum(v) hsum256(v)
+#include "cpu_kernels_vec.h"
+
 /* 4 output channels x 3 taps: per 8 positions 3 input loads, 4 gradient loads, 12 FMA */
-static void convw_tile_avx2(const float *dy, size_t dy_stride, const float *x, int ntaps,
-                            size_t len, float *acc)
+void cpu_avx2_convw_tile(const float *dy, size_t dy_stride, const float *x, int ntaps,
+                         size_t len, float *acc)
 {
     const float *d0 = dy, *d1 = dy + dy_stride, *d2 = dy + 2 * dy_stride,
                 *d3 = dy + 3 * dy_stride;
@@ -165,127 +189,9 @@ static void convw_tile_avx2(const float *dy, size_t dy_stride, const float *x, i
     }
 }
 
-/* 6 x 16 register tile over packed panels */
-static void gemm_micro_avx2(int kc, const float *a, const float *b, float *c, size_t ldc,
-                            int accumulate)
-{
-    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
-           c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    for (int p = 0; p < kc; p++) {
-        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-        TILE6X16_FMA(a + 0, a + 1, a + 2, a + 3, a + 4, a + 5);
-        a += CPU_GEMM_MR;
-        b += CPU_GEMM_NR;
-    }
-    __m256 rows[CPU_GEMM_MR][2] = {{c00, c01}, {c10, c11}, {c20, c21},
-                                   {c30, c31}, {c40, c41}, {c50, c51}};
-    for (int i = 0; i < CPU_GEMM_MR; i++) {
-        float *ci = c + (size_t)i * ldc;
-        if (accumulate) {
-            rows[i][0] = _mm256_add_ps(rows[i][0], _mm256_loadu_ps(ci));
-            rows[i][1] = _mm256_add_ps(rows[i][1], _mm256_loadu_ps(ci + 8));
-        }
-        _mm256_storeu_ps(ci, rows[i][0]);
-        _mm256_storeu_ps(ci + 8, rows[i][1]);
-    }
-}
-
-/* ---- streaming ops ---- */
-
-static void relu_fwd_avx2(size_t n, const float *x, float *y)
-{
-    /* max(x, +0) returns the second operand for NaN and for -0, exactly as fer_relu */
-    __m256 z = _mm256_setzero_ps();
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_max_ps(_mm256_loadu_ps(x + i), z));
-    for (; i < n; i++)
-        y[i] = x[i] > 0.0f ? x[i] : 0.0f;
-}
-
-static void relu_bwd_avx2(size_t n, const float *y, const float *dy, float *dx)
-{
-    __m256 z = _mm256_setzero_ps();
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 keep = _mm256_cmp_ps(_mm256_loadu_ps(y + i), z, _CMP_GT_OQ);
-        _mm256_storeu_ps(dx + i, _mm256_and_ps(keep, _mm256_loadu_ps(dy + i)));
-    }
-    for (; i < n; i++)
-        dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
-}
-
-static void affine_avx2(size_t n, const float *x, float scale, float shift, float *y)
-{
-    __m256 sc = _mm256_set1_ps(scale), sh = _mm256_set1_ps(shift);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(_mm256_loadu_ps(x + i), sc, sh));
-    for (; i < n; i++)
-        y[i] = x[i] * scale + shift;
-}
-
-static void bn_bwd_apply_avx2(size_t n, const float *x, const float *dy, float mean,
-                              float invstd, float gi, float mdy, float mdyx, float *dx)
-{
-    /* gi*(dy - mdy - (x-mean)*invstd*mdyx) = gi*dy - gi*mdy - (x-mean)*(gi*invstd*mdyx) */
-    __m256 vm = _mm256_set1_ps(mean), vk = _mm256_set1_ps(gi * invstd * mdyx),
-           vg = _mm256_set1_ps(gi), vb = _mm256_set1_ps(gi * mdy);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 xc = _mm256_sub_ps(_mm256_loadu_ps(x + i), vm);
-        __m256 t = _mm256_fmsub_ps(vg, _mm256_loadu_ps(dy + i), vb);
-        _mm256_storeu_ps(dx + i, _mm256_fnmadd_ps(xc, vk, t));
-    }
-    for (; i < n; i++)
-        dx[i] = gi * (dy[i] - mdy - (x[i] - mean) * invstd * mdyx);
-}
-
-static void shifted_sums_avx2(size_t n, const float *x, float pivot, double *s)
-{
-    __m256 p = _mm256_set1_ps(pivot), a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(x + i), p);
-        __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(x + i + 8), p);
-        a0 = _mm256_add_ps(a0, d0);
-        a1 = _mm256_add_ps(a1, d1);
-        b0 = _mm256_fmadd_ps(d0, d0, b0);
-        b1 = _mm256_fmadd_ps(d1, d1, b1);
-    }
-    float ta = hsum256(_mm256_add_ps(a0, a1)), tb = hsum256(_mm256_add_ps(b0, b1));
-    for (; i < n; i++) {
-        float d = x[i] - pivot;
-        ta += d;
-        tb += d * d;
-    }
-    s[0] += ta;
-    s[1] += tb;
-}
-
-static void grad_sums_avx2(size_t n, const float *x, const float *dy, float mean, double *s)
-{
-    __m256 m = _mm256_set1_ps(mean), a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m256 g0 = _mm256_loadu_ps(dy + i), g1 = _mm256_loadu_ps(dy + i + 8);
-        a0 = _mm256_add_ps(a0, g0);
-        a1 = _mm256_add_ps(a1, g1);
-        b0 = _mm256_fmadd_ps(g0, _mm256_sub_ps(_mm256_loadu_ps(x + i), m), b0);
-        b1 = _mm256_fmadd_ps(g1, _mm256_sub_ps(_mm256_loadu_ps(x + i + 8), m), b1);
-    }
-    float ta = hsum256(_mm256_add_ps(a0, a1)), tb = hsum256(_mm256_add_ps(b0, b1));
-    for (; i < n; i++) {
-        ta += dy[i];
-        tb += dy[i] * (x[i] - mean);
-    }
-    s[0] += ta;
-    s[1] += tb;
-}
-
 /* 8 outputs at a time: even/odd columns split with shuffles, the reference rule as masks */
-static void maxpool2x2_avx2(const float *x, int in_w, int out_h, int out_w, float *y,
-                            int32_t *argmax)
+void cpu_avx2_maxpool2x2(const float *x, int in_w, int out_h, int out_w, float *y,
+                         int32_t *argmax)
 {
     const __m256i lane2 = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
     for (int oh = 0; oh < out_h; oh++) {
@@ -325,87 +231,10 @@ static void maxpool2x2_avx2(const float *x, int in_w, int out_h, int out_w, floa
     }
 }
 
-static void axpy_avx2(size_t n, float alpha, const float *x, float *y)
-{
-    __m256 va = _mm256_set1_ps(alpha);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-    for (; i < n; i++)
-        y[i] += alpha * x[i];
-}
-
-/* 6 tiles x 16 channels, A rows strided (the transformed tiles), B packed [kc][16] */
-static void wino_gemm_avx2(int kc, const float *a, size_t lda, const float *b, float *c,
-                           size_t ldc)
-{
-    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
-           c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    const float *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda, *a4 = a + 4 * lda,
-                *a5 = a + 5 * lda;
-    for (int k = 0; k < kc; k++) {
-        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
-        b += 16;
-        TILE6X16_FMA(a0 + k, a1 + k, a2 + k, a3 + k, a4 + k, a5 + k);
-    }
-    _mm256_storeu_ps(c, c00);
-    _mm256_storeu_ps(c + 8, c01);
-    c += ldc;
-    _mm256_storeu_ps(c, c10);
-    _mm256_storeu_ps(c + 8, c11);
-    c += ldc;
-    _mm256_storeu_ps(c, c20);
-    _mm256_storeu_ps(c + 8, c21);
-    c += ldc;
-    _mm256_storeu_ps(c, c30);
-    _mm256_storeu_ps(c + 8, c31);
-    c += ldc;
-    _mm256_storeu_ps(c, c40);
-    _mm256_storeu_ps(c + 8, c41);
-    c += ldc;
-    _mm256_storeu_ps(c, c50);
-    _mm256_storeu_ps(c + 8, c51);
-}
-
-/* 6 input channels x 16 output channels of the weight gradient, accumulated over kc tiles */
-static void wino_gemm_tn_avx2(int kc, const float *a, size_t lda, const float *b, size_t ldb,
-                              float *c, size_t ldc)
-{
-    __m256 c00 = _mm256_loadu_ps(c), c01 = _mm256_loadu_ps(c + 8);
-    __m256 c10 = _mm256_loadu_ps(c + ldc), c11 = _mm256_loadu_ps(c + ldc + 8);
-    __m256 c20 = _mm256_loadu_ps(c + 2 * ldc), c21 = _mm256_loadu_ps(c + 2 * ldc + 8);
-    __m256 c30 = _mm256_loadu_ps(c + 3 * ldc), c31 = _mm256_loadu_ps(c + 3 * ldc + 8);
-    __m256 c40 = _mm256_loadu_ps(c + 4 * ldc), c41 = _mm256_loadu_ps(c + 4 * ldc + 8);
-    __m256 c50 = _mm256_loadu_ps(c + 5 * ldc), c51 = _mm256_loadu_ps(c + 5 * ldc + 8);
-    for (int k = 0; k < kc; k++) {
-        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-        b += ldb;
-        TILE6X16_FMA(a + 0, a + 1, a + 2, a + 3, a + 4, a + 5);
-        a += lda;
-    }
-    _mm256_storeu_ps(c, c00);
-    _mm256_storeu_ps(c + 8, c01);
-    c += ldc;
-    _mm256_storeu_ps(c, c10);
-    _mm256_storeu_ps(c + 8, c11);
-    c += ldc;
-    _mm256_storeu_ps(c, c20);
-    _mm256_storeu_ps(c + 8, c21);
-    c += ldc;
-    _mm256_storeu_ps(c, c30);
-    _mm256_storeu_ps(c + 8, c31);
-    c += ldc;
-    _mm256_storeu_ps(c, c40);
-    _mm256_storeu_ps(c + 8, c41);
-    c += ldc;
-    _mm256_storeu_ps(c, c50);
-    _mm256_storeu_ps(c + 8, c51);
-}
-
 /* 8 outputs at a time: 8 rows of b, 8 k per step, transposed in registers so each lane runs
  * the same fused chain over k as the 6x16 micro-kernel */
-static void gemm_row_nt_avx2(int kc, const float *a, const float *b, size_t ldb, int n, float *c,
-                             int first)
+void cpu_avx2_gemm_row_nt(int kc, const float *a, const float *b, size_t ldb, int n, float *c,
+                          int first)
 {
     int j = 0;
     for (; j + 8 <= n; j += 8) {
@@ -454,8 +283,10 @@ static void gemm_row_nt_avx2(int kc, const float *a, const float *b, size_t ldb,
 
 const cpu_kernels cpu_kernels_avx2 = {
     .name = "avx2",
-    .conv_tile = conv_tile_avx2,
-    .convw_tile = convw_tile_avx2,
+    .gemm_nr = 16,
+    .wino_co = 16,
+    .conv_tile = cpu_avx2_conv_tile,
+    .convw_tile = cpu_avx2_convw_tile,
     .gemm_micro = gemm_micro_avx2,
     .relu_fwd = relu_fwd_avx2,
     .relu_bwd = relu_bwd_avx2,
@@ -463,9 +294,9 @@ const cpu_kernels cpu_kernels_avx2 = {
     .bn_bwd_apply = bn_bwd_apply_avx2,
     .shifted_sums = shifted_sums_avx2,
     .grad_sums = grad_sums_avx2,
-    .maxpool2x2 = maxpool2x2_avx2,
+    .maxpool2x2 = cpu_avx2_maxpool2x2,
     .axpy = axpy_avx2,
-    .gemm_row_nt = gemm_row_nt_avx2,
+    .gemm_row_nt = cpu_avx2_gemm_row_nt,
     .wino_block = wino_block_band,
     .f23 = {wino2_in_tiles, wino2_dy_tiles, wino2_out_tiles},
     .f43 = {wino_in_tiles, wino_dy_tiles, wino_out_tiles},

@@ -7,6 +7,8 @@
 #include "cpu_pool_impl.h"
 #include "cpu_wino_impl.h"
 
+#define PORTABLE_NR 16 /* gemm_micro's columns and wino_gemm's channels (gemm_nr, wino_co) */
+
 static void conv_tile_portable(const float *x, size_t x_stride, int cin, const int *offs, int kk,
                                const float *w, const float *bias, float *out, size_t out_stride,
                                int n_co, int n_px)
@@ -52,17 +54,17 @@ static void convw_tile_portable(const float *dy, size_t dy_stride, const float *
 static void gemm_micro_portable(int kc, const float *a, const float *b, float *c, size_t ldc,
                                 int accumulate)
 {
-    float acc[CPU_GEMM_MR][CPU_GEMM_NR] = {{0}};
+    float acc[CPU_GEMM_MR][PORTABLE_NR] = {{0}};
     for (int p = 0; p < kc; p++) {
-        const float *ap = a + (size_t)p * CPU_GEMM_MR, *bp = b + (size_t)p * CPU_GEMM_NR;
+        const float *ap = a + (size_t)p * CPU_GEMM_MR, *bp = b + (size_t)p * PORTABLE_NR;
         for (int i = 0; i < CPU_GEMM_MR; i++)
-            for (int j = 0; j < CPU_GEMM_NR; j++)
+            for (int j = 0; j < PORTABLE_NR; j++)
                 acc[i][j] += ap[i] * bp[j];
     }
     for (int i = 0; i < CPU_GEMM_MR; i++) {
         float *ci = c + (size_t)i * ldc;
         if (accumulate)
-            for (int j = 0; j < CPU_GEMM_NR; j++)
+            for (int j = 0; j < PORTABLE_NR; j++)
                 ci[j] += acc[i][j];
         else
             memcpy(ci, acc[i], sizeof acc[i]);
@@ -201,6 +203,8 @@ static void gemm_row_nt_portable(int kc, const float *a, const float *b, size_t 
 
 const cpu_kernels cpu_kernels_portable = {
     .name = "portable",
+    .gemm_nr = PORTABLE_NR,
+    .wino_co = PORTABLE_NR,
     .conv_tile = conv_tile_portable,
     .convw_tile = convw_tile_portable,
     .gemm_micro = gemm_micro_portable,

@@ -44,7 +44,8 @@ typedef struct wino_plan {
     int th, tw;         /* tiles per image */
     int G, R;           /* images per task, tile rows per task */
     int groups, bands;  /* tasks = groups * bands */
-    int cip, cop;       /* channels rounded to 8 (in) and 16 (out) */
+    int cip, cop;       /* channels rounded to 8 (in) and wob (out) */
+    int wob;            /* output channels per GEMM block (the set's wino_co) */
     int band_rows, band_cols;
     size_t tp;          /* tiles per task, rounded up to the GEMM's 6 */
     size_t xb_floats, v_floats, m_floats;
@@ -61,14 +62,15 @@ static const float G2[4][3] = {{1.0f, 0.0f, 0.0f},
                               {0.5f, -0.5f, 0.5f},
                               {0.0f, 0.0f, 1.0f}};
 
-/* U[xi][co/16][ci][co%16] = (G g G^T)[xi] for g = w[co][ci] (flip: w[ci][co] rotated). */
+/* U[xi][co/W][ci][co%W] = (G g G^T)[xi] for g = w[co][ci] (flip: w[ci][co] rotated), W = wob,
+ * the kernel set's wino_co. */
 static void transform_weights(const fer_conv2d_args *a, const float *w, int flip, int m, int cip,
-                              int cop, float *u)
+                              int cop, int wob, float *u)
 {
     const float(*G)[3] = m == 4 ? G4 : G2;
     int at = m + 2;
     memset(u, 0, (size_t)at * at * cip * cop * sizeof(float));
-    int ob_n = cop / 16;
+    int ob_n = cop / wob;
     for (int co = 0; co < a->out_c; co++) {
         for (int ci = 0; ci < a->in_c; ci++) {
             float g[3][3], t[6][3];
@@ -79,10 +81,10 @@ static void transform_weights(const fer_conv2d_args *a, const float *w, int flip
             for (int i = 0; i < at; i++)
                 for (int j = 0; j < 3; j++)
                     t[i][j] = G[i][0] * g[0][j] + G[i][1] * g[1][j] + G[i][2] * g[2][j];
-            float *dst = u + ((size_t)(co / 16) * cip + ci) * 16 + co % 16;
+            float *dst = u + ((size_t)(co / wob) * cip + ci) * wob + co % wob;
             for (int i = 0; i < at; i++)
                 for (int j = 0; j < at; j++)
-                    dst[(size_t)(i * at + j) * ob_n * cip * 16] =
+                    dst[(size_t)(i * at + j) * ob_n * cip * wob] =
                         t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
         }
     }
@@ -100,7 +102,8 @@ static void plan_init(wino_plan *p, cpu_ctx *c, const fer_conv2d_args *a, size_t
     p->th = (a->out_h + p->m - 1) / p->m;
     p->tw = (a->out_w + p->m - 1) / p->m;
     p->cip = (int)round_to((size_t)a->in_c, 8);
-    p->cop = (int)round_to((size_t)a->out_c, 16);
+    p->wob = c->k->wino_co;
+    p->cop = (int)round_to((size_t)a->out_c, (size_t)p->wob);
     size_t t_max = budget / ((size_t)p->xi * (p->cip + p->cop));
     size_t per_img = (size_t)p->th * p->tw;
     if (t_max < (size_t)p->tw)
@@ -149,13 +152,13 @@ static void task_span(const wino_plan *p, int task, int *n0, int *n_img, int *r0
 typedef struct transform_ctx {
     const fer_conv2d_args *a;
     const float *w;
-    int flip, m, cip, cop;
+    int flip, m, cip, cop, wob;
 } transform_ctx;
 
 static void transform_cb(const void *ctx, float *dst)
 {
     const transform_ctx *t = ctx;
-    transform_weights(t->a, t->w, t->flip, t->m, t->cip, t->cop, dst);
+    transform_weights(t->a, t->w, t->flip, t->m, t->cip, t->cop, t->wob, dst);
 }
 
 static void wino_task(void *ctx, int task, int worker)
@@ -185,13 +188,13 @@ static void wino_task(void *ctx, int task, int worker)
                      (size_t)p->cip, v_t);
         }
     }
-    int ob_n = p->cop / 16;
+    int ob_n = p->cop / p->wob;
     for (int xi = 0; xi < p->xi; xi++)
         for (int ob = 0; ob < ob_n; ob++) {
-            const float *b = p->u + ((size_t)xi * ob_n + ob) * p->cip * 16;
+            const float *b = p->u + ((size_t)xi * ob_n + ob) * p->cip * p->wob;
             for (size_t t = 0; t < p->tp; t += 6)
                 k->wino_gemm(p->cip, v + t * v_t + (size_t)xi * p->cip, v_t, b,
-                             m + t * m_t + (size_t)xi * p->cop + ob * 16, m_t);
+                             m + t * m_t + (size_t)xi * p->cop + ob * p->wob, m_t);
         }
     for (int i = 0; i < n_img; i++) {
         float *y_img =
@@ -215,9 +218,10 @@ fer_status cpu_wino_conv(cpu_ctx *c, const fer_conv2d_args *a, const float *x, c
     p.y = y;
     size_t u_floats = round_to((size_t)p.xi * p.cip * p.cop, 16);
     size_t per_worker = p.xb_floats + p.v_floats + p.m_floats;
-    transform_ctx tc = {a, w, flip, p.m, p.cip, p.cop};
-    p.u = cpu_wcache_get(c, w, (size_t)a->in_c * a->out_c * 9, 10 + 2 * p.m + flip, a->out_c,
-                         a->in_c, p.m, u_floats, transform_cb, &tc);
+    transform_ctx tc = {a, w, flip, p.m, p.cip, p.cop, p.wob};
+    /* the kind tells the block width apart: a packing never serves another width's kernels */
+    p.u = cpu_wcache_get(c, w, (size_t)a->in_c * a->out_c * 9, 10 + 2 * p.m + flip + 100 * p.wob,
+                         a->out_c, a->in_c, p.m, u_floats, transform_cb, &tc);
     p.scratch = cpu_workspace(c, per_worker * (size_t)c->threads);
     if (!p.u || !p.scratch)
         return FER_ERR_NOMEM;
@@ -246,7 +250,7 @@ static void wgrad_task(void *ctx, int slot, int worker)
     size_t in_plane = (size_t)a->in_h * a->in_w, out_plane = (size_t)a->out_h * a->out_w;
     /* xi-major here: the GEMM below streams contiguous tile rows for each xi */
     size_t vx_xi = p->tp * p->cip, vd_xi = p->tp * p->cop;
-    int ob_n = p->cop / 16;
+    int ob_n = p->cop / p->wob;
     int c0 = slot * p->chunks_per_slot, c1 = c0 + p->chunks_per_slot;
     if (c1 > p->groups * p->bands)
         c1 = p->groups * p->bands;
@@ -275,8 +279,8 @@ static void wgrad_task(void *ctx, int slot, int worker)
             for (int ci0 = 0; ci0 < p->cip; ci0 += 6)
                 for (int ob = 0; ob < ob_n; ob++)
                     k->wino_gemm_tn(tiles, vx + xi * vx_xi + ci0, (size_t)p->cip,
-                                    vd + xi * vd_xi + ob * 16, (size_t)p->cop,
-                                    acc + ((size_t)xi * p->ci_rows + ci0) * p->cop + ob * 16,
+                                    vd + xi * vd_xi + ob * p->wob, (size_t)p->cop,
+                                    acc + ((size_t)xi * p->ci_rows + ci0) * p->cop + ob * p->wob,
                                     p->cop);
     }
 }

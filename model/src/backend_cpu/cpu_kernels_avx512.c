@@ -1,0 +1,65 @@
+/* AVX-512 kernels (selected at run time when the CPU has AVX512F and the OS saves the zmm
+ * state). The GEMM, Winograd-GEMM and streaming kernels are cpu_kernels_vec.h at VW = 16: the
+ * same 6-row x 2-vector register tile as the AVX2 set, so 6 x 32 (12 of the 32 zmm), and the
+ * same per-element arithmetic (identical bits for the GEMMs). The flat-plane conv tiles, max
+ * pooling and the small-batch row GEMM are the AVX2 set's (ymm): cpu_conv.c packs its weights
+ * for CPU_CONV_CO = 16 whatever the set. The Winograd transforms (cpu_wino_impl.h, 8-channel
+ * vectors) are compiled here with this file's target. */
+#include "cpu_internal.h"
+
+#if defined(FER_CPU_HAVE_AVX512)
+#pragma GCC target("avx512f,avx512vl,avx2,fma")
+#include <immintrin.h>
+
+#define WINO_FMA(a, b, c) ((wv8)_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
+#define WINO_FNMA(a, b, c) ((wv8)_mm256_fnmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
+#include "cpu_wino_impl.h"
+
+/* y > 0 ? d : 0 per lane (ordered compare: NaN gives 0, as fer_relu_backward) */
+static inline __m512 keep_pos512(__m512 y, __m512 d)
+{
+    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_GT_OQ), d);
+}
+
+#define VW 16
+typedef __m512 vf;
+#define VK(name) name##_avx512
+#define v_zero() _mm512_setzero_ps()
+#define v_load(p) _mm512_loadu_ps(p)
+#define v_store(p, v) _mm512_storeu_ps((p), (v))
+#define v_bcast(p) _mm512_set1_ps(*(p))
+#define v_set1(s) _mm512_set1_ps(s)
+#define v_add(a, b) _mm512_add_ps((a), (b))
+#define v_sub(a, b) _mm512_sub_ps((a), (b))
+#define v_fma(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define v_fms(a, b, c) _mm512_fmsub_ps((a), (b), (c))
+#define v_fnma(a, b, c) _mm512_fnmadd_ps((a), (b), (c))
+/* max(x, +0) returns the second operand for NaN and for -0, exactly as fer_relu */
+#define v_max0(x) _mm512_max_ps((x), _mm512_setzero_ps())
+#define v_keep_pos(y, d) keep_pos512((y), (d))
+#define v_hsum(v) _mm512_reduce_add_ps(v)
+#include "cpu_kernels_vec.h"
+
+const cpu_kernels cpu_kernels_avx512 = {
+    .name = "avx512",
+    .gemm_nr = 32,
+    .wino_co = 32,
+    .conv_tile = cpu_avx2_conv_tile,
+    .convw_tile = cpu_avx2_convw_tile,
+    .gemm_micro = gemm_micro_avx512,
+    .relu_fwd = relu_fwd_avx512,
+    .relu_bwd = relu_bwd_avx512,
+    .affine = affine_avx512,
+    .bn_bwd_apply = bn_bwd_apply_avx512,
+    .shifted_sums = shifted_sums_avx512,
+    .grad_sums = grad_sums_avx512,
+    .maxpool2x2 = cpu_avx2_maxpool2x2,
+    .axpy = axpy_avx512,
+    .gemm_row_nt = cpu_avx2_gemm_row_nt,
+    .wino_block = wino_block_band,
+    .f23 = {wino2_in_tiles, wino2_dy_tiles, wino2_out_tiles},
+    .f43 = {wino_in_tiles, wino_dy_tiles, wino_out_tiles},
+    .wino_gemm = wino_gemm_avx512,
+    .wino_gemm_tn = wino_gemm_tn_avx512,
+};
+#endif

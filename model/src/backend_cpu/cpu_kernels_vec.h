@@ -1,0 +1,216 @@
+/* Micro-kernels written once over a vector width, compiled into each x86 kernel set
+ * (cpu_kernels_avx2.c: VW = 8, ymm; cpu_kernels_avx512.c: VW = 16, zmm), so the logic the AVX2
+ * machines test is the logic AVX-512 runs.
+ *
+ * The including file defines, for its target:
+ *   VW                    floats per vector
+ *   vf                    the vector type
+ *   VK(name)              the kernel's name in this set (name##_avx2, ...)
+ *   v_zero() v_load(p) v_store(p, v) v_bcast(p) v_set1(s) v_add(a, b) v_sub(a, b)
+ *   v_fma(a, b, c) = a*b + c, v_fms(a, b, c) = a*b - c, v_fnma(a, b, c) = c - a*b (all fused)
+ *   v_max0(x)             max(x, +0) returning +0 for NaN and -0 (fer_relu)
+ *   v_keep_pos(y, d)      y > 0 ? d : 0 per lane (fer_relu_backward)
+ *   v_hsum(v)             sum of the lanes as a float
+ *
+ * Register tile: 6 rows x 2 vectors (12 accumulators: 12 of the 16 ymm, 12 of the 32 zmm), so
+ * the GEMM panels are NR = 2*VW wide. Each output element is one fused chain over k in the same
+ * order at every width, so gemm_micro, wino_gemm and wino_gemm_tn give the same bits on every
+ * set (only the panel layouts differ); the streaming sums regroup lanes (VW partial sums). */
+#ifndef VW
+#error "define VW, vf and the v_* operations before including cpu_kernels_vec.h"
+#endif
+
+#define VNR (2 * VW) /* columns of the register tile */
+
+/* One rank-1 update of the 6 x 2VW tile: row R adds broadcast(*pR) * [b0 b1]. */
+#define VTILE6_FMA(p0, p1, p2, p3, p4, p5)                                                         \
+    do {                                                                                           \
+        vf av_ = v_bcast(p0);                                                                      \
+        c00 = v_fma(av_, b0, c00);                                                                 \
+        c01 = v_fma(av_, b1, c01);                                                                 \
+        av_ = v_bcast(p1);                                                                         \
+        c10 = v_fma(av_, b0, c10);                                                                 \
+        c11 = v_fma(av_, b1, c11);                                                                 \
+        av_ = v_bcast(p2);                                                                         \
+        c20 = v_fma(av_, b0, c20);                                                                 \
+        c21 = v_fma(av_, b1, c21);                                                                 \
+        av_ = v_bcast(p3);                                                                         \
+        c30 = v_fma(av_, b0, c30);                                                                 \
+        c31 = v_fma(av_, b1, c31);                                                                 \
+        av_ = v_bcast(p4);                                                                         \
+        c40 = v_fma(av_, b0, c40);                                                                 \
+        c41 = v_fma(av_, b1, c41);                                                                 \
+        av_ = v_bcast(p5);                                                                         \
+        c50 = v_fma(av_, b0, c50);                                                                 \
+        c51 = v_fma(av_, b1, c51);                                                                 \
+    } while (0)
+
+#define VTILE6_ZERO                                                                                \
+    vf c00 = v_zero(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,          \
+       c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00
+
+/* Stores the tile into rows c + i*ldc (adding what is there when accumulate). */
+#define VTILE6_STORE(c, ldc, accumulate)                                                           \
+    do {                                                                                           \
+        vf rows_[6][2] = {{c00, c01}, {c10, c11}, {c20, c21},                                      \
+                          {c30, c31}, {c40, c41}, {c50, c51}};                                     \
+        for (int i_ = 0; i_ < 6; i_++) {                                                           \
+            float *ci_ = (c) + (size_t)i_ * (ldc);                                                 \
+            if (accumulate) {                                                                      \
+                rows_[i_][0] = v_add(rows_[i_][0], v_load(ci_));                                   \
+                rows_[i_][1] = v_add(rows_[i_][1], v_load(ci_ + VW));                              \
+            }                                                                                      \
+            v_store(ci_, rows_[i_][0]);                                                            \
+            v_store(ci_ + VW, rows_[i_][1]);                                                       \
+        }                                                                                          \
+    } while (0)
+
+/* C[i*ldc + j] (+)= sum_p a[p*6 + i] * b[p*VNR + j]: 6 x VNR over packed panels */
+static void VK(gemm_micro)(int kc, const float *a, const float *b, float *c, size_t ldc,
+                           int accumulate)
+{
+    VTILE6_ZERO;
+    for (int p = 0; p < kc; p++) {
+        vf b0 = v_load(b), b1 = v_load(b + VW);
+        VTILE6_FMA(a + 0, a + 1, a + 2, a + 3, a + 4, a + 5);
+        a += 6;
+        b += VNR;
+    }
+    VTILE6_STORE(c, ldc, accumulate);
+}
+
+/* 6 tiles x VNR channels, A rows strided (the transformed tiles), B packed [kc][VNR] */
+static void VK(wino_gemm)(int kc, const float *a, size_t lda, const float *b, float *c,
+                          size_t ldc)
+{
+    VTILE6_ZERO;
+    const float *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda, *a4 = a + 4 * lda,
+                *a5 = a + 5 * lda;
+    for (int k = 0; k < kc; k++) {
+        vf b0 = v_load(b), b1 = v_load(b + VW);
+        b += VNR;
+        VTILE6_FMA(a0 + k, a1 + k, a2 + k, a3 + k, a4 + k, a5 + k);
+    }
+    VTILE6_STORE(c, ldc, 0);
+}
+
+/* 6 input channels x VNR output channels of the Winograd weight gradient, accumulated into c
+ * over kc tiles */
+static void VK(wino_gemm_tn)(int kc, const float *a, size_t lda, const float *b, size_t ldb,
+                             float *c, size_t ldc)
+{
+    vf c00 = v_load(c), c01 = v_load(c + VW);
+    vf c10 = v_load(c + ldc), c11 = v_load(c + ldc + VW);
+    vf c20 = v_load(c + 2 * ldc), c21 = v_load(c + 2 * ldc + VW);
+    vf c30 = v_load(c + 3 * ldc), c31 = v_load(c + 3 * ldc + VW);
+    vf c40 = v_load(c + 4 * ldc), c41 = v_load(c + 4 * ldc + VW);
+    vf c50 = v_load(c + 5 * ldc), c51 = v_load(c + 5 * ldc + VW);
+    for (int k = 0; k < kc; k++) {
+        vf b0 = v_load(b), b1 = v_load(b + VW);
+        b += ldb;
+        VTILE6_FMA(a + 0, a + 1, a + 2, a + 3, a + 4, a + 5);
+        a += lda;
+    }
+    VTILE6_STORE(c, ldc, 0);
+}
+
+/* ---- streaming ops (memory bound; x and y may be the same buffer) ---- */
+
+static void VK(relu_fwd)(size_t n, const float *x, float *y)
+{
+    size_t i = 0;
+    for (; i + VW <= n; i += VW)
+        v_store(y + i, v_max0(v_load(x + i)));
+    for (; i < n; i++)
+        y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+static void VK(relu_bwd)(size_t n, const float *y, const float *dy, float *dx)
+{
+    size_t i = 0;
+    for (; i + VW <= n; i += VW)
+        v_store(dx + i, v_keep_pos(v_load(y + i), v_load(dy + i)));
+    for (; i < n; i++)
+        dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+static void VK(affine)(size_t n, const float *x, float scale, float shift, float *y)
+{
+    vf sc = v_set1(scale), sh = v_set1(shift);
+    size_t i = 0;
+    for (; i + VW <= n; i += VW)
+        v_store(y + i, v_fma(v_load(x + i), sc, sh));
+    for (; i < n; i++)
+        y[i] = x[i] * scale + shift;
+}
+
+static void VK(bn_bwd_apply)(size_t n, const float *x, const float *dy, float mean, float invstd,
+                             float gi, float mdy, float mdyx, float *dx)
+{
+    /* gi*(dy - mdy - (x-mean)*invstd*mdyx) = gi*dy - gi*mdy - (x-mean)*(gi*invstd*mdyx) */
+    vf vm = v_set1(mean), vk = v_set1(gi * invstd * mdyx), vg = v_set1(gi), vb = v_set1(gi * mdy);
+    size_t i = 0;
+    for (; i + VW <= n; i += VW) {
+        vf xc = v_sub(v_load(x + i), vm);
+        vf t = v_fms(vg, v_load(dy + i), vb);
+        v_store(dx + i, v_fnma(xc, vk, t));
+    }
+    for (; i < n; i++)
+        dx[i] = gi * (dy[i] - mdy - (x[i] - mean) * invstd * mdyx);
+}
+
+static void VK(shifted_sums)(size_t n, const float *x, float pivot, double *s)
+{
+    vf p = v_set1(pivot), a0 = v_zero(), a1 = a0, b0 = a0, b1 = a0;
+    size_t i = 0;
+    for (; i + 2 * VW <= n; i += 2 * VW) {
+        vf d0 = v_sub(v_load(x + i), p), d1 = v_sub(v_load(x + i + VW), p);
+        a0 = v_add(a0, d0);
+        a1 = v_add(a1, d1);
+        b0 = v_fma(d0, d0, b0);
+        b1 = v_fma(d1, d1, b1);
+    }
+    float ta = v_hsum(v_add(a0, a1)), tb = v_hsum(v_add(b0, b1));
+    for (; i < n; i++) {
+        float d = x[i] - pivot;
+        ta += d;
+        tb += d * d;
+    }
+    s[0] += ta;
+    s[1] += tb;
+}
+
+static void VK(grad_sums)(size_t n, const float *x, const float *dy, float mean, double *s)
+{
+    vf m = v_set1(mean), a0 = v_zero(), a1 = a0, b0 = a0, b1 = a0;
+    size_t i = 0;
+    for (; i + 2 * VW <= n; i += 2 * VW) {
+        vf g0 = v_load(dy + i), g1 = v_load(dy + i + VW);
+        a0 = v_add(a0, g0);
+        a1 = v_add(a1, g1);
+        b0 = v_fma(g0, v_sub(v_load(x + i), m), b0);
+        b1 = v_fma(g1, v_sub(v_load(x + i + VW), m), b1);
+    }
+    float ta = v_hsum(v_add(a0, a1)), tb = v_hsum(v_add(b0, b1));
+    for (; i < n; i++) {
+        ta += dy[i];
+        tb += dy[i] * (x[i] - mean);
+    }
+    s[0] += ta;
+    s[1] += tb;
+}
+
+static void VK(axpy)(size_t n, float alpha, const float *x, float *y)
+{
+    vf va = v_set1(alpha);
+    size_t i = 0;
+    for (; i + VW <= n; i += VW)
+        v_store(y + i, v_fma(va, v_load(x + i), v_load(y + i)));
+    for (; i < n; i++)
+        y[i] += alpha * x[i];
+}
+
+#undef VTILE6_FMA
+#undef VTILE6_ZERO
+#undef VTILE6_STORE
+#undef VNR
