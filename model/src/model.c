@@ -353,21 +353,21 @@ static fer_status lookup(fer_model *m, const char *name, size_t numel, fer_tenso
 
 fer_status fer_model_get_tensor(fer_model *m, const char *name, float *host, size_t numel)
 {
-    fer_tensor *t;
+    fer_tensor *t = NULL; /* set by lookup; NULL quiets -O3 maybe-uninitialized */
     FER_TRY(lookup(m, name, numel, &t));
     return FER_OP(m->b, download, host, t->data, numel * sizeof(float));
 }
 
 fer_status fer_model_set_tensor(fer_model *m, const char *name, const float *host, size_t numel)
 {
-    fer_tensor *t;
+    fer_tensor *t = NULL; /* set by lookup; NULL quiets -O3 maybe-uninitialized */
     FER_TRY(lookup(m, name, numel, &t));
     return FER_OP(m->b, upload, t->data, host, numel * sizeof(float));
 }
 
 fer_status fer_model_get_grad(fer_model *m, const char *name, float *host, size_t numel)
 {
-    fer_tensor *t;
+    fer_tensor *t = NULL; /* set by lookup; NULL quiets -O3 maybe-uninitialized */
     FER_TRY(lookup(m, name, numel, &t));
     if (t->info.role != FER_TENSOR_PARAM)
         return fer_fail(FER_ERR_ARG, "model: tensor '%s' is a buffer and has no gradient", name);
