@@ -104,6 +104,31 @@ static const opt_desc table[] = {
      "probability of gamma 0.7-1.4, contrast 0.7-1.3, brightness +-0.15", 0},
     {"aug_rotate_max", T_DBL, F(aug_rotate_max), "15", NULL,
      "in-plane rotation range in degrees: angle uniform in [-max, max] (0: none)", 0},
+    {"mixup", T_DBL, F(mixup), "0", NULL,
+     "mixup alpha: a mixed batch blends each image with a partner's, lambda ~ Beta(alpha, "
+     "alpha), and trains on the blended targets (0: off)", 0},
+    {"cutmix", T_DBL, F(cutmix), "0", NULL,
+     "CutMix alpha: a box of area 1-lambda from a partner image, lambda recomputed from the "
+     "clipped box (0: off; with --mixup each mixed batch picks one, 50/50)", 0},
+    {"mix_prob", T_DBL, F(mix_prob), "1", NULL,
+     "probability that a batch is mixed when --mixup or --cutmix is on", 0},
+    {"remix_kappa", T_DBL, F(remix_kappa), "0", NULL,
+     "Remix: when a sample's class count is >= kappa times its partner's and its image share "
+     "lambda < remix_tau, the label goes to the partner's (minority) class; the converse with "
+     "1-lambda (0: off, labels mix as the images; paper: kappa 3, tau 0.5)", 0},
+    {"remix_tau", T_DBL, F(remix_tau), "0.5", NULL, "Remix lambda threshold", 0},
+    {"labels", T_CHOICE, F(labels), "fer2013", "fer2013|ferplus_soft|ferplus_majority",
+     "training labels: FER-2013's, the FER+ vote shares over the seven classes (soft "
+     "targets), or the FER+ majority vote (ties to the FER-2013 label when it is among the "
+     "maxima); images without FER+ votes for the seven classes keep their FER-2013 label. "
+     "Validation chooses the model on FER-2013 labels and also logs FER+ majority scores; test "
+     "is FER-2013", 0},
+    {"ferplus", T_STR, F(ferplus), "", NULL,
+     "FER+ votes.tsv for --labels ferplus_* (default: DATA/../ferplus/votes.tsv, DATA the "
+     "--data_root folder or the folder holding its .csv)", 0},
+    {"logit_adjust", T_DBL, F(logit_adjust), "0", NULL,
+     "logit-adjusted loss: training logits + tau * log(train class prior) (0: off; 1 with "
+     "--loss ce is Balanced Softmax); inference logits are unchanged", 0},
     {"skip_bad", T_BOOL, F(skip_bad), "false", NULL,
      "skip (and count) unreadable images / malformed CSV rows instead of stopping", 0},
     {"csv_any_size", T_BOOL, F(csv_any_size), "false", NULL,
@@ -117,6 +142,8 @@ static const opt_desc table[] = {
      "testing aid: behave as if Ctrl-C came after N training batches", 1},
 };
 #define N_OPTS ((int)(sizeof table / sizeof table[0]))
+_Static_assert(sizeof table / sizeof table[0] <= sizeof(((fer_cli *)0)->source),
+               "fer_cli.source needs an entry per setting");
 
 static void *field(fer_train_options *o, const opt_desc *d)
 {
@@ -362,6 +389,20 @@ fer_status fer_options_validate(const fer_train_options *o)
             return fer_fail(FER_ERR_ARG, "--%s: a probability, must be in [0, 1]", probs[i].flag);
     if (!(o->aug_rotate_max >= 0 && o->aug_rotate_max <= 180))
         return fer_fail(FER_ERR_ARG, "--aug_rotate_max: must be in [0, 180] degrees");
+    if (!(o->mixup >= 0 && o->mixup <= 1000) || !(o->cutmix >= 0 && o->cutmix <= 1000))
+        return fer_fail(FER_ERR_ARG, "--mixup/--cutmix: alpha must be in [0, 1000]");
+    if (!(o->mix_prob >= 0 && o->mix_prob <= 1))
+        return fer_fail(FER_ERR_ARG, "--mix_prob: a probability, must be in [0, 1]");
+    if (!(o->remix_kappa == 0 || (o->remix_kappa >= 1 && o->remix_kappa <= 1e6)))
+        return fer_fail(FER_ERR_ARG, "--remix_kappa: must be 0 (off) or in [1, 1e6]");
+    if (!(o->remix_tau >= 0 && o->remix_tau <= 1))
+        return fer_fail(FER_ERR_ARG, "--remix_tau: must be in [0, 1]");
+    if (!(o->logit_adjust >= 0 && o->logit_adjust <= 100))
+        return fer_fail(FER_ERR_ARG, "--logit_adjust: tau must be in [0, 100]");
+    if (!strcmp(o->loss, "focal") && (o->mixup > 0 || o->cutmix > 0 ||
+                                      !strcmp(o->labels, "ferplus_soft")))
+        return fer_fail(FER_ERR_ARG, "--loss focal: soft targets (--mixup, --cutmix, --labels "
+                        "ferplus_soft) are not supported with the focal loss");
     /* RUNS_DIR/EXP must stay inside RUNS_DIR */
     if (!o->exp[0] || strchr(o->exp, '/') || !strcmp(o->exp, ".") || !strcmp(o->exp, ".."))
         return fer_fail(FER_ERR_ARG, "--exp: \"%s\" is not a plain folder name (not empty, "

@@ -53,6 +53,11 @@ typedef struct fer_train_options {
     int warmup_epochs;
     double random_erasing;
     double aug_frame_jitter, aug_blur, aug_jpeg, aug_photometric, aug_rotate_max;
+    /* issue 21: batch mixing, FER+ labels, logit adjustment */
+    double mixup, cutmix, mix_prob, remix_kappa, remix_tau;
+    char labels[24];
+    char ferplus[FER_OPT_STR];
+    double logit_adjust;
     int skip_bad;
     int csv_any_size;
     char progress[8];

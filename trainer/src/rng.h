@@ -47,6 +47,7 @@ enum fer_rng_purpose {
     FER_RNG_SAMPLER = 1,
     FER_RNG_AUGMENT = 2,
     FER_RNG_DROPOUT = 3,
-    FER_RNG_INIT = 4
+    FER_RNG_INIT = 4,
+    FER_RNG_MIX = 5 /* mixup / CutMix, keyed by (epoch, batch index) */
 };
 #endif

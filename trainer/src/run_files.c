@@ -89,6 +89,8 @@ fer_status fer_history_read(const char *path, int max_epoch, int extra, fer_clas
                 snprintf(key, sizeof key, "val/f1_%s", names[c]);
                 r->val_f1[c] = history_value(o, key);
             }
+            r->val_ferplus_acc = history_value(o, "val_ferplus/acc");
+            r->val_ferplus_macro_f1 = history_value(o, "val_ferplus/macro_f1");
             (*n)++;
         }
         fer_clear_error();
@@ -119,6 +121,10 @@ fer_status fer_history_write(const char *path, const fer_history_row *rows, int 
             else
                 len += (size_t)snprintf(buf + len, cap - len, ",\"val/f1_%s\":null", names[c]);
         }
+        if (isfinite(r.val_ferplus_acc) && isfinite(r.val_ferplus_macro_f1))
+            len += (size_t)snprintf(buf + len, cap - len,
+                                    ",\"val_ferplus/acc\":%.9g,\"val_ferplus/macro_f1\":%.9g",
+                                    r.val_ferplus_acc, r.val_ferplus_macro_f1);
         len += (size_t)snprintf(buf + len, cap - len, "}\n");
     }
     fer_status s = fer_write_file_atomic(path, buf, len);

@@ -12,6 +12,9 @@ typedef struct fer_history_row {
     int epoch; /* 1-based, as the seed's TensorBoard steps */
     double train_loss, train_acc, val_acc, val_macro_f1, lr, seconds;
     double val_f1[FER_MAX_CLASSES]; /* per class, keys "val/f1_<class>" */
+    /* --labels ferplus_*: val scored against FER+ majority labels ("val_ferplus/acc",
+     * "val_ferplus/macro_f1"); NaN (not written) otherwise */
+    double val_ferplus_acc, val_ferplus_macro_f1;
 } fer_history_row;
 
 typedef const char (*fer_class_names)[FER_NAME_LEN];

@@ -75,9 +75,11 @@ static fer_status train_batch(fer_trainer *t, int epoch, int b, float lr, int n,
     uint64_t dropout_seed = fer_rng_key((uint64_t)t->o.seed, (uint64_t)epoch, (uint64_t)b,
                                         FER_RNG_DROPOUT);
     float loss = 0.0f;
-    fer_status s = fer_model_forward(t->model, x, n, FER_MODE_TRAIN, labels, dropout_seed,
-                                     t->logits);
-    if (!s) s = fer_model_loss(t->model, &t->loss, labels, &loss);
+    const float *targets; /* soft targets of a mixed or FER+ batch, else NULL */
+    fer_status s = fer_trainer_batch_targets(t, epoch, b, n, x, labels, &x, &targets);
+    if (!s) s = fer_model_forward(t->model, x, n, FER_MODE_TRAIN, labels, dropout_seed, t->logits);
+    if (!s && targets) s = fer_model_loss_soft(t->model, &t->loss, targets, &loss);
+    else if (!s) s = fer_model_loss(t->model, &t->loss, labels, &loss);
     if (s) return s;
     if (!isfinite(loss))
         return fer_fail(FER_ERR_INTERNAL, "non-finite loss at epoch %d batch %d; stopping "
@@ -105,6 +107,11 @@ static fer_status log_epoch(fer_trainer *t, const fer_history_row *row)
     fer_status s = FER_OK;
     double now = wall_clock();
     for (int k = 0; k < 5 && !s; k++) s = fer_tb_scalar(t->tb, tags[k], (float)v[k], row->epoch, now);
+    if (!s && isfinite(row->val_ferplus_acc))
+        s = fer_tb_scalar(t->tb, "val_ferplus/acc", (float)row->val_ferplus_acc, row->epoch, now);
+    if (!s && isfinite(row->val_ferplus_macro_f1))
+        s = fer_tb_scalar(t->tb, "val_ferplus/macro_f1", (float)row->val_ferplus_macro_f1,
+                          row->epoch, now);
     for (int c = 0; c < t->n_classes && !s; c++) {
         char tag[FER_NAME_LEN + 16];
         snprintf(tag, sizeof tag, "val/f1_%s", t->class_names[c]);
@@ -125,10 +132,11 @@ static fer_status log_epoch(fer_trainer *t, const fer_history_row *row)
 /* Validation, schedule, best/last checkpoints and logs after epoch index e (0-based). */
 static fer_status end_epoch(fer_trainer *t, int e, float lr, double seconds)
 {
-    fer_metrics m;
+    fer_metrics m, m_ferplus;
     /* --ema: validation (and so best.fer's choice) on the average */
     fer_status s = t->ema ? fer_ema_swap(t->ema, t->model) : FER_OK;
-    if (!s) s = fer_trainer_evaluate(t, t->val, &m);
+    /* --labels ferplus_*: also scored against FER+ majority labels (FER-2013's choose) */
+    if (!s) s = fer_trainer_evaluate_alt(t, t->val, t->val_ferplus, &m, &m_ferplus);
     if (t->ema) {
         fer_status back = fer_ema_swap(t->ema, t->model);
         if (!s) s = back;
@@ -138,7 +146,9 @@ static fer_status end_epoch(fer_trainer *t, int e, float lr, double seconds)
                            .train_loss = t->st.loss_sum / (t->st.seen ? t->st.seen : 1),
                            .train_acc = (double)t->st.correct / (t->st.seen ? t->st.seen : 1),
                            .val_acc = m.accuracy, .val_macro_f1 = m.macro_f1, .lr = lr,
-                           .seconds = seconds};
+                           .seconds = seconds,
+                           .val_ferplus_acc = t->val_ferplus ? m_ferplus.accuracy : NAN,
+                           .val_ferplus_macro_f1 = t->val_ferplus ? m_ferplus.macro_f1 : NAN};
     char per_class[FER_MAX_CLASSES * (FER_NAME_LEN + 8)] = "";
     for (int c = 0; c < t->n_classes; c++) {
         row.val_f1[c] = m.f1[c];
@@ -158,6 +168,9 @@ static fer_status end_epoch(fer_trainer *t, int e, float lr, double seconds)
                      row.train_loss, row.train_acc, row.val_acc, row.val_macro_f1, lr, seconds,
                      t->epoch_data_s, t->epoch_step_s);
     fer_progress_log(&t->progress, "  val F1:%s", per_class);
+    if (t->val_ferplus)
+        fer_progress_log(&t->progress, "  val on FER+ majority labels: acc %.4f macro-F1 %.4f",
+                         m_ferplus.accuracy, m_ferplus.macro_f1);
     if (m.macro_f1 > t->st.best_metric) {
         t->st.best_metric = m.macro_f1;
         t->st.best_epoch = e + 1;

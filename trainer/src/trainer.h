@@ -14,6 +14,7 @@
 #include "tb_events.h"
 #include "train_state.h"
 #include "ema.h"
+#include "mix.h"
 
 typedef struct fer_trainer {
     fer_train_options o;
@@ -44,6 +45,12 @@ typedef struct fer_trainer {
     int32_t *labels, *order;
     char command_line[4096];
     double epoch_data_s, epoch_step_s; /* time in batch assembly vs model step, this epoch */
+    /* soft targets (train_targets.c): --mixup/--cutmix/Remix and --labels ferplus_* */
+    fer_mix_config mix;
+    float *train_soft;      /* --labels ferplus_soft: train images x classes, else NULL */
+    int32_t *val_ferplus;   /* --labels ferplus_*: FER+ majority labels of val, else NULL */
+    float *mix_x, *targets, *targets_scratch; /* batch buffers */
+    int32_t *mix_perm;
 } fer_trainer;
 
 /* Process exit codes */
@@ -65,6 +72,23 @@ fer_status fer_trainer_finish(fer_trainer *t);
 fer_status fer_trainer_evaluate(fer_trainer *t, const fer_dataset *d, fer_metrics *m);
 fer_status fer_trainer_save(fer_trainer *t, const char *path, int with_optimizer);
 fer_status fer_trainer_write_config(fer_trainer *t);
+
+/* train_targets.c. After the data is loaded (training runs): --labels ferplus_* (FER+ votes
+ * replace the training labels: soft rows, or majority labels with class counts and prior
+ * recomputed; val gets FER+ majority labels for the extra metric), the mixing settings and
+ * the batch buffers. */
+fer_status fer_trainer_setup_targets(fer_trainer *t);
+void fer_trainer_free_targets(fer_trainer *t);
+/* The inputs of training batch b of epoch e (n images x, labels): *x_out is x or its mixed
+ * copy; *targets_out the batch's soft targets, NULL when the batch trains on labels. */
+fer_status fer_trainer_batch_targets(fer_trainer *t, int epoch, int b, int n, const float *x,
+                                     const int32_t *labels, const float **x_out,
+                                     const float **targets_out);
+/* As fer_trainer_evaluate, also scoring the same predictions against alt_labels (d->n labels)
+ * into *m_alt when alt_labels is not NULL. */
+fer_status fer_trainer_evaluate_alt(fer_trainer *t, const fer_dataset *d,
+                                    const int32_t *alt_labels, fer_metrics *m,
+                                    fer_metrics *m_alt);
 
 /* Signal flag set by SIGINT/SIGTERM handlers installed in fer_trainer_train. */
 extern volatile int fer_stop_requested;

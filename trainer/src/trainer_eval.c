@@ -14,18 +14,7 @@
 
 fer_status fer_trainer_evaluate(fer_trainer *t, const fer_dataset *d, fer_metrics *m)
 {
-    fer_metrics_init(m, t->n_classes, (const char(*)[FER_NAME_LEN])t->class_names);
-    const int bs = t->o.batch_size;
-    for (int first = 0; first < d->n; first += bs) {
-        int n = d->n - first < bs ? d->n - first : bs;
-        fer_batch_request req = {.data = d, .first = first, .n = n, .norm = t->norm,
-                                 .x = t->x, .labels = t->labels};
-        fer_batch_fill(fer_backend_threadpool(t->backend), &req);
-        fer_status s = fer_model_forward(t->model, t->x, n, FER_MODE_EVAL, NULL, 0, t->logits);
-        if (s) return s;
-        fer_eval_score(t->logits, t->labels, n, t->n_classes, NULL, 0.0f, m, NULL, NULL);
-    }
-    return FER_OK;
+    return fer_trainer_evaluate_alt(t, d, NULL, m, NULL); /* train_targets.c */
 }
 
 /* The checkpoint on the test split through the evaluator's loop (as fer-eval). The classifier

@@ -186,6 +186,12 @@ static fer_status make_loss(fer_trainer *t)
             : !strcmp(t->o.loss, "focal") ? FER_LOSS_FOCAL : FER_LOSS_CE;
     l->gamma = (float)t->o.focal_gamma;
     l->label_smoothing = (float)t->o.label_smoothing;
+    /* --logit_adjust: tau * log(prior), a class without training images counted once */
+    l->use_logit_offset = t->o.logit_adjust > 0 && t->train;
+    for (int c = 0; l->use_logit_offset && c < t->n_classes; c++) {
+        double count = t->train->class_counts[c] > 0 ? (double)t->train->class_counts[c] : 1.0;
+        l->logit_offset[c] = (float)(t->o.logit_adjust * log(count / t->train->n));
+    }
     /* as the seed: weights computed for wce and focal */
     l->use_class_weights = l->kind != FER_LOSS_CE;
     if (!l->use_class_weights || !t->train) return FER_OK;
@@ -381,6 +387,7 @@ fer_status fer_trainer_setup(fer_trainer *t)
     if (!(t->options_json = fer_options_to_json(&t->o)))
         return fer_fail(FER_ERR_NOMEM, "out of memory");
     if ((s = load_data(t))) return s;
+    if ((s = fer_trainer_setup_targets(t))) return s; /* before the class weights (make_loss) */
     if ((s = make_backend(t))) return s;
     fer_checkpoint_meta ckpt_meta;
     fer_checkpoint_meta_init(&ckpt_meta);
@@ -408,6 +415,7 @@ void fer_trainer_free(fer_trainer *t)
     fer_optimizer_free(t->optim);
     fer_model_free(t->model);
     fer_backend_free(t->backend);
+    fer_trainer_free_targets(t);
     fer_dataset_free(t->train);
     fer_dataset_free(t->val);
     fer_dataset_free(t->test);
