@@ -256,6 +256,50 @@ static void votes_file(void)
     printf("refused a FIFO: %s\n", fer_last_error());
 }
 
+/* The real FER+ file and FER-2013 folders beside the project (skipped when absent): 28,709 train
+ * and 3,589 val rows, every image matched by its <row>.png name, the votes' no-vote rows (152
+ * train, 10 val) keeping their FER-2013 label, soft rows summing to 1 within 1e-6. */
+static void real_votes(void)
+{
+    struct stat st;
+    if (stat(FER_SHARED_DIR "/ferplus/votes.tsv", &st) != 0 ||
+        stat(FER_SHARED_DIR "/fer2013/train", &st) != 0) {
+        printf("skip real FER+ check: %s/{ferplus,fer2013} not found\n", FER_SHARED_DIR);
+        return;
+    }
+    fer_ferplus fp;
+    CHECK(fer_ferplus_load(FER_SHARED_DIR "/ferplus/votes.tsv", &fp) == FER_OK);
+    CHECK(fp.n_listed == 28709 + 3589 && fp.n_rows == 28709 + 3589);
+    const char *splits[2] = {"train", "val"};
+    const int want_voted[2] = {28709 - 152, 3589 - 10};
+    for (int s = 0; s < 2; s++) {
+        fer_dataset *d = NULL;
+        fer_load_options lo = {0};
+        CHECK(fer_dataset_load(FER_SHARED_DIR "/fer2013", splits[s], &lo, &d) == FER_OK);
+        float *soft = malloc(sizeof(float) * (size_t)d->n * d->n_classes);
+        int32_t *major = malloc(sizeof(int32_t) * (size_t)d->n);
+        CHECK(soft && major);
+        int voted = 0, agree = 0;
+        CHECK(fer_ferplus_labels(&fp, d, "votes.tsv", soft, major, &voted) == FER_OK);
+        double worst = 0;
+        for (int i = 0; i < d->n; i++) {
+            double sum = 0;
+            for (int c = 0; c < d->n_classes; c++)
+                sum += soft[(size_t)i * d->n_classes + c];
+            worst = fmax(worst, fabs(sum - 1));
+            agree += major[i] == d->labels[i];
+        }
+        printf("real %s: %d images, %d with FER+ votes, majority = FER-2013 label for %.1f%%, "
+               "worst soft row sum error %.1e\n", splits[s], d->n, voted, 100.0 * agree / d->n,
+               worst);
+        CHECK(voted == want_voted[s] && worst < 1e-6);
+        free(soft);
+        free(major);
+        fer_dataset_free(d);
+    }
+    fer_ferplus_free(&fp);
+}
+
 /* ---- 3. end to end ---------------------------------------------------------------------- */
 
 static int train(const char *exp, const char *labels, const char *epochs, const char *a1,
@@ -420,6 +464,7 @@ int main(int argc, char **argv)
     char *dir = fx_tempdir("soft");
     snprintf(dir_root, sizeof dir_root, "%s", dir);
     votes_file();
+    real_votes();
     snprintf(root, sizeof root, "%s/data", dir);
     snprintf(runs, sizeof runs, "%s/runs", dir);
     fx_mkdir(runs);
