@@ -404,6 +404,38 @@ static void check_losses(void)
         CHECK(isfinite(loss) && loss > 0, "%s = %g", cases[c].name, loss);
         gradcheck(cases[c].name, loss_fwd, &k, z, 35, dz, 1, NULL, 1e-2f, 2e-5, 2e-3);
     }
+    /* soft targets (rows of mixed and vote-like distributions) and logit offsets */
+    float targets[35], offset[7];
+    for (int r = 0; r < 5; r++) {
+        float sum = 0;
+        for (int j = 0; j < 7; j++)
+            sum += targets[r * 7 + j] = (float)((r * 3 + j * 5) % 7);
+        for (int j = 0; j < 7; j++)
+            targets[r * 7 + j] /= sum;
+    }
+    for (int j = 0; j < 7; j++)
+        offset[j] = logf((float)(j + 1) / 28.0f);
+    struct {
+        const char *name;
+        fer_loss_kind kind;
+        float smoothing;
+        int weighted, soft, offsets;
+    } soft_cases[] = {
+        {"loss soft ce", FER_LOSS_CE, 0, 0, 1, 0},
+        {"loss soft wce smoothing 0.1", FER_LOSS_WCE, 0.1f, 1, 1, 0},
+        {"loss soft ce offsets", FER_LOSS_CE, 0, 0, 1, 1},
+        {"loss wce offsets (labels)", FER_LOSS_WCE, 0.2f, 1, 0, 1},
+        {"loss focal offsets (labels)", FER_LOSS_FOCAL, 0, 1, 0, 1},
+    };
+    for (size_t c = 0; c < sizeof soft_cases / sizeof *soft_cases; c++) {
+        loss_ctx k = {{5, 7, soft_cases[c].kind, 2.0f, soft_cases[c].smoothing,
+                       soft_cases[c].soft ? targets : NULL, soft_cases[c].offsets ? offset : NULL},
+                      z, soft_cases[c].soft ? NULL : labels, soft_cases[c].weighted ? w : NULL};
+        CHECK(fer_ref_loss_forward_backward(NULL, &k.a, z, k.labels, k.w, &loss, dz) == FER_OK,
+              "loss");
+        CHECK(isfinite(loss) && loss > 0, "%s = %g", soft_cases[c].name, loss);
+        gradcheck(soft_cases[c].name, loss_fwd, &k, z, 35, dz, 1, NULL, 1e-2f, 2e-5, 2e-3);
+    }
 }
 
 /* ---- whole networks -------------------------------------------------------------------- */
