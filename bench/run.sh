@@ -14,7 +14,11 @@
 #   - inference, batch B, T threads
 #   - batch-1 latency, 1 thread
 # and prints the medians over all timed iterations, the ratios ours/PyTorch and the fraction of
-# the SGEMM ceiling. Last line: train_ratio_vs_torch=X.XX (against eager NCHW).
+# the SGEMM ceiling. Each round also runs our training step with FER_ISA=avx2 and FER_ISA=avx512
+# (the kernel sets, alternating) and the one-core FMA peaks (bench_fma_peak: ymm, zmm); the
+# report gives the kernel set, the peaks, avx512_vs_avx2_train=X.XX (or "skipped (no AVX512F)")
+# and, last, train_ratio_vs_torch=X.XX (against eager NCHW). FER_ISA in the environment picks
+# the set of the "ours" columns (default: the best the CPU runs).
 # PyTorch comes from /usr/bin/python3 (Debian python3-torch); without it that side is skipped.
 set -eu
 
@@ -29,7 +33,7 @@ while [ $# -gt 0 ]; do
     --build) build=$2; shift 2 ;;
     --no-torch) torch=0; shift ;;
     --arch) arch=$2; shift 2 ;;
-    -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -39,10 +43,11 @@ if [ ! -f "$build/build.ninja" ]; then
     meson setup "$build" "$root" --buildtype=release >/dev/null ||
         { echo "run.sh: meson setup failed in $build" >&2; exit 1; }
 fi
-ninja -C "$build" bench/bench_model bench/bench_sgemm >/dev/null ||
+ninja -C "$build" bench/bench_model bench/bench_sgemm bench/bench_fma_peak >/dev/null ||
     { echo "run.sh: building the benchmarks failed" >&2; exit 1; }
 bm="$build/bench/bench_model"
 bs="$build/bench/bench_sgemm"
+bp="$build/bench/bench_fma_peak"
 
 py=/usr/bin/python3
 if [ "$torch" = 1 ] && ! "$py" -c 'import torch' 2>/dev/null; then
@@ -81,6 +86,15 @@ run() {
     "$@" >>"$out" || { echo "run.sh: '$*' failed" >&2; exit 1; }
 }
 
+# can the avx512 kernel set run here? (the backend refuses naming the missing feature)
+avx512_skip=
+if ! FER_ISA=avx512 "$bm" latency cpu 1 1 1 0 >/dev/null 2>"$tmp/avx512_probe"; then
+    avx512_skip=$(sed -n 's/.*(\(no [^)]*\)).*/\1/p' "$tmp/avx512_probe" | head -n 1)
+    avx512_skip=${avx512_skip:-failed: $(head -c 200 "$tmp/avx512_probe")}
+fi
+pin=
+command -v taskset >/dev/null && pin="taskset -c 0"
+
 r=1
 while [ "$r" -le "$rounds" ]; do
     printf 'round %d/%d\r' "$r" "$rounds" >&2
@@ -94,6 +108,11 @@ while [ "$r" -le "$rounds" ]; do
     if [ "$torch" = 1 ]; then
         run "$tmp/eager_infer" "$py" "$here/torch_ref.py" infer --variant eager --threads "$threads" --batch "$batch" --iters 3 "$@"
         run "$tmp/cl_infer" "$py" "$here/torch_ref.py" infer --variant cl --threads "$threads" --batch "$batch" --iters 3 "$@"
+    fi
+    run "$tmp/peak" $pin "$bp"
+    run "$tmp/isa_avx2_train" env FER_ISA=avx2 "$bm" train cpu "$threads" "$batch" 2 1
+    if [ -z "$avx512_skip" ]; then
+        run "$tmp/isa_avx512_train" env FER_ISA=avx512 "$bm" train cpu "$threads" "$batch" 2 1
     fi
     run "$tmp/ours_lat" "$bm" latency cpu 1 1 20 10
     if [ "$torch" = 1 ]; then
@@ -132,9 +151,15 @@ fi_=$(awk '/^flops_infer/ {print $2}' "$tmp/flops")
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 isa=$(grep -q avx512f /proc/cpuinfo && echo "AVX-512" || (grep -q avx2 /proc/cpuinfo && echo "AVX2+FMA" || echo "no AVX2"))
 note=$(sed -n 's/^# backend: //p' "$tmp/ours_train" | head -n 1)
+kset=$(echo "$note" | sed -n 's/^cpu backend: \([a-z0-9]*\) kernels.*/\1/p')
+# one core's FMA peaks: best of the rounds
+peak_ymm=$(awk '$1 == "fma_peak_ymm_gflops" && $2 + 0 > m {m = $2} END {if (m) print m; else print "-"}' "$tmp/peak")
+peak_zmm=$(awk '$1 == "fma_peak_zmm_gflops" && $2 + 0 > m {m = $2} END {if (m) print m; else print "-"}' "$tmp/peak")
+t_avx2=$(median "$tmp/isa_avx2_train")
+t_avx512=$(median "$tmp/isa_avx512_train")
 
 echo "fer CPU benchmark - $title, $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "ours: $note"
+echo "ours: $note (kernel set: ${kset:-?}, FER_ISA=${FER_ISA:-auto})"
 echo "machine: $cpu, $(nproc) cores, $isa; torch: $([ "$torch" = 1 ] && "$py" -c 'import torch; print(torch.__version__)' || echo 'not run')"
 echo "load average (1/5/15 min) before: $load_before, after: $load_after"
 echo "batch $batch, $threads threads (latency: batch 1, 1 thread); $rounds alternating rounds;" \
@@ -150,4 +175,16 @@ awk -v t="$ot" -v i="$oi" -v ft="$ft" -v fi="$fi_" -v c="$ceiling" 'BEGIN {
     printf "ours: training %.1f GFLOP/s = %.0f%% of the SGEMM ceiling; inference %.1f GFLOP/s = %.0f%%\n",
         t * ft * 1e-9, 100 * t * ft * 1e-9 / c, i * fi * 1e-9, 100 * i * fi * 1e-9 / c }'
 awk -v ft="$ft" -v fi="$fi_" 'BEGIN { printf "(FLOP counted as the direct convolution does: %.0f M per image for training, %.0f M for\n inference; Winograd F(2x2,3x3) needs fewer multiplications, so > 100%% is possible)\n", ft * 1e-6, fi * 1e-6 }'
+echo "FMA peak of one core (bench_fma_peak${pin:+, pinned}, best of the rounds): ymm $peak_ymm GFLOP/s, zmm $peak_zmm GFLOP/s"
+awk -v t="$ot" -v ft="$ft" -v y="$peak_ymm" -v z="$peak_zmm" -v th="$threads" 'BEGIN {
+    g = t * ft * 1e-9; printf "ours: training %.1f GFLOP/s (direct-convolution count) = ", g
+    if (y != "-") printf "%.0f%% of %d x the ymm peak", 100 * g / (th * y), th
+    if (z != "-") printf ", %.0f%% of %d x the zmm peak", 100 * g / (th * z), th
+    printf "\n" }'
+echo "training step by kernel set (img/s, medians, same rounds): avx2 $t_avx2, avx512 ${avx512_skip:+skipped ($avx512_skip)}${avx512_skip:-$t_avx512}"
+if [ -n "$avx512_skip" ]; then
+    echo "avx512_vs_avx2_train=skipped ($avx512_skip)"
+else
+    echo "avx512_vs_avx2_train=$(ratio "$t_avx512" "$t_avx2" | sed 's/^-$/n\/a/')"
+fi
 echo "train_ratio_vs_torch=$(ratio "$ot" "$et" | sed 's/^-$/n\/a/')"
