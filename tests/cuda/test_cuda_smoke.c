@@ -253,6 +253,23 @@ static void op_relu_linear_pool_loss(fer_backend *g, fer_backend *r)
     printf(" focal loss, weighted, smoothed\n");
     expect_close("loss", &l1, &l0, 1, 1e-5);
     expect_close("dlogits", d1, d0, 42, 1e-5);
+    /* soft targets (rows summing to 1) with class weights, smoothing and logit offsets */
+    float t[42], off[7];
+    for (int i = 0; i < 6; i++)
+        for (int j = 0; j < 7; j++)
+            t[i * 7 + j] = j == lab[i] ? 0.7f : 0.05f;
+    for (int j = 0; j < 7; j++)
+        off[j] = -0.25f * (float)j;
+    float *gt = dev_copy(g, t, 168), *goff = dev_copy(g, off, 28);
+    fer_loss_args ra = {6, 7, FER_LOSS_WCE, 0.0f, 0.1f, t, off};
+    fer_loss_args ga = {6, 7, FER_LOSS_WCE, 0.0f, 0.1f, gt, goff};
+    OK(r->ops->loss_forward_backward(r, &ra, z, NULL, w, &l0, d0));
+    OK(g->ops->loss_forward_backward(g, &ga, gz, NULL, gwt, &l1, gd));
+    host_copy(g, d1, gd, 168);
+    printf(" soft-target loss, weighted, smoothed, logit offsets\n");
+    expect_close("loss", &l1, &l0, 1, 1e-5);
+    expect_close("dlogits", d1, d0, 42, 1e-5);
+    g->ops->release(g, gt), g->ops->release(g, goff);
     lab[2] = 9;
     OK(g->ops->upload(g, glab, lab, 24));
     CHECK(g->ops->loss_forward_backward(g, &sa, gz, glab, gwt, &l1, gd) == FER_ERR_ARG,
