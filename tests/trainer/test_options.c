@@ -43,6 +43,20 @@ int main(void)
     fer_cli ci = PARSE(FER_OK, "--init", "counter");
     CHECK(!strcmp(ci.opt.init, "counter"));
     PARSE(FER_ERR_ARG, "--init", "xavier");
+    /* issue 21 soft targets: off by default; parsed; focal refuses soft targets */
+    CHECK(o->mixup == 0 && o->cutmix == 0 && o->mix_prob == 1 && o->remix_kappa == 0);
+    CHECK(o->remix_tau == 0.5 && !strcmp(o->labels, "fer2013") && !o->ferplus[0]);
+    CHECK(o->logit_adjust == 0);
+    fer_cli cs = PARSE(FER_OK, "--mixup", "0.2", "--cutmix=1", "--mix-prob", "0.5",
+                       "--remix_kappa", "3", "--remix_tau", "0.4", "--labels", "ferplus_majority",
+                       "--ferplus", "v.tsv", "--logit_adjust", "1.5");
+    CHECK(cs.opt.mixup == 0.2 && cs.opt.cutmix == 1 && cs.opt.mix_prob == 0.5);
+    CHECK(cs.opt.remix_kappa == 3 && cs.opt.remix_tau == 0.4 && cs.opt.logit_adjust == 1.5);
+    CHECK(!strcmp(cs.opt.labels, "ferplus_majority") && !strcmp(cs.opt.ferplus, "v.tsv"));
+    CHECK(fer_options_validate(&cs.opt) == FER_OK);
+    PARSE(FER_ERR_ARG, "--labels", "ferplus");
+    cs = PARSE(FER_OK, "--mixup", "0.2", "--loss", "focal");
+    CHECK(fer_options_validate(&cs.opt) == FER_ERR_ARG && strstr(fer_last_error(), "focal"));
 
     /* the seed's README command, verbatim */
     fer_cli c = PARSE(FER_OK, "--data_root", "data", "--exp", "E5_softmax_balanced_30ep", "--head",
