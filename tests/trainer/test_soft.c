@@ -243,7 +243,9 @@ static void votes_file(void)
     expect_votes_error("header.tsv", "row\tsplit\tneutral\n", "line 1: header must be");
     expect_votes_error("empty.tsv", "", "empty file");
     expect_votes_error("nonumber.tsv", HEADER "0x10\ttrain\t10\t0\t0\t0\t0\t0\t0\t0\t0\t0\n",
-                       "line 2: row \"0x10\" is not a number");
+                       "line 2: row \"0x10\" is not a number 0..999999");
+    expect_votes_error("bigrow.tsv", HEADER "1000000\ttrain\t10\t0\t0\t0\t0\t0\t0\t0\t0\t0\n",
+                       "line 2: row \"1000000\" is not a number 0..999999");
     expect_votes_error("split.tsv", HEADER "00001\ttest\t10\t0\t0\t0\t0\t0\t0\t0\t0\t0\n",
                        "line 2: split \"test\" is not train or val");
     /* a FIFO: refused without blocking on it */

@@ -12,7 +12,8 @@
 
 #define FER_FERPLUS_EMOTIONS 7       /* the FER+ columns with a FER-2013 class */
 #define FER_FERPLUS_MAX_VOTES 10     /* ten taggers */
-#define FER_FERPLUS_MAX_ROW 9999999  /* row numbers: FER-2013 has 35,887 rows */
+/* row numbers: FER-2013 has 35,887 rows; the cap bounds the tables (~16 bytes a row) */
+#define FER_FERPLUS_MAX_ROW 999999
 #define FER_FERPLUS_MAX_BYTES ((size_t)64 << 20) /* the real file is ~1 MB */
 
 typedef struct fer_ferplus {
