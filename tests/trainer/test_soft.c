@@ -420,6 +420,12 @@ static void end_to_end(void)
     CHECK(acc >= 0 && acc <= 1 && fx_json_number(row, "val_ferplus/macro_f1") >= 0);
     cJSON_Delete(row);
     free(hist);
+    /* metrics.json (test on FER-2013 labels) carries the best epoch's FER+ val scores */
+    snprintf(a, sizeof a, "%s/straight/metrics.json", runs);
+    cJSON *metrics = fx_load_json(a);
+    const cJSON *fpv = cJSON_GetObjectItemCaseSensitive(metrics, "val_ferplus_best_epoch");
+    CHECK(fpv && fx_json_number(fpv, "accuracy") >= 0 && fx_json_number(fpv, "macro_f1") >= 0);
+    cJSON_Delete(metrics);
     snprintf(a, sizeof a, "%s/straight/config.json", runs);
     cJSON *cfg = fx_load_json(a);
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(cfg, "settings");

@@ -70,10 +70,17 @@ fer_status fer_trainer_finish(fer_trainer *t)
         *q++ = (unsigned char)*p < 0x20 ? '?' : *p;
     }
     *q = 0;
+    /* --labels ferplus_*: the best epoch's val scores on FER+ majority labels (test: FER-2013) */
+    char ferplus[160] = "";
+    for (int i = 0; !t->eval_only && i < t->n_history; i++)
+        if (t->history[i].epoch == t->st.best_epoch && isfinite(t->history[i].val_ferplus_acc))
+            snprintf(ferplus, sizeof ferplus,
+                     ",\"val_ferplus_best_epoch\":{\"accuracy\":%.9g,\"macro_f1\":%.9g}",
+                     t->history[i].val_ferplus_acc, t->history[i].val_ferplus_macro_f1);
     snprintf(extra, sizeof extra,
              "{\"split\":\"test\",\"checkpoint\":\"%s\",\"best_epoch\":%d,\"test_images\":%d,"
-             "\"data_fingerprint\":\"%s\"}",
-             esc, t->eval_only ? -1 : t->st.best_epoch, t->test->n, t->test->fingerprint);
+             "\"data_fingerprint\":\"%s\"%s}",
+             esc, t->eval_only ? -1 : t->st.best_epoch, t->test->n, t->test->fingerprint, ferplus);
     free(esc);
     snprintf(path, sizeof path, "%s/metrics.json", t->run_dir);
     if ((s = fer_metrics_write_json(&m, extra, path))) return s;
