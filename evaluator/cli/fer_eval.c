@@ -19,7 +19,7 @@
 static const char *PROG = "fer-eval";
 
 typedef struct eval_args {
-    const char *model, *data_root, *split, *out, *backend, *predictions;
+    const char *model, *data_root, *split, *out, *backend, *predictions, *isa;
     fer_tta tta;
     int batch_size, threads, tune_tau, skip_bad, csv_any_size;
     float tau;
@@ -35,6 +35,8 @@ static void usage(FILE *f)
             "  --batch_size N           images per forward pass (default %d)\n"
             "  --backend auto|ref|cpu|cuda   compute backend (default auto)\n"
             "  --threads N              worker threads (default 0: all cores)\n"
+            "  --isa auto|avx512|avx2|portable   cpu backend kernel set (sets FER_ISA;\n"
+            "                           default auto: the best this CPU runs)\n"
             "  --predictions FILE.csv   one row per image: source, true, predicted, 7 probs\n"
             "  --logit_adjust TAU       subtract TAU*log(train prior) from the logits\n"
             "  --tune_tau               pick TAU on val (max macro-F1), report the split at it\n"
@@ -66,6 +68,7 @@ static int parse_args(int argc, char **argv, eval_args *a)
         VALUED("split", a->split = v)
         VALUED("out", a->out = v)
         VALUED("backend", a->backend = v)
+        VALUED("isa", a->isa = v)
         VALUED("predictions", a->predictions = v)
         VALUED("tta", if (fer_tta_parse(v, &a->tta) != FER_OK) return cli_fail(PROG, FER_ERR_ARG) + 1)
         VALUED("batch_size", if (!cli_int(PROG, "batch_size", v, 1, 65536, &a->batch_size)) return 2)
@@ -99,6 +102,17 @@ static int parse_args(int argc, char **argv, eval_args *a)
     }
     if (!a->model || !a->data_root) {
         fprintf(stderr, "%s: --model and --data_root are required (see --help)\n", PROG);
+        return 2;
+    }
+    if (a->isa && strcmp(a->isa, "auto") && strcmp(a->isa, "avx512") && strcmp(a->isa, "avx2") &&
+        strcmp(a->isa, "portable")) {
+        fprintf(stderr, "%s: --isa: '%s' is not one of auto, avx512, avx2, portable\n", PROG,
+                a->isa);
+        return 2;
+    }
+    /* the cpu backend reads its kernel set from FER_ISA when it is created */
+    if (a->isa && strcmp(a->isa, "auto") && setenv("FER_ISA", a->isa, 1) != 0) {
+        fprintf(stderr, "%s: --isa: cannot set FER_ISA\n", PROG);
         return 2;
     }
     if (strcmp(a->split, "test") && strcmp(a->split, "val") && strcmp(a->split, "train")) {

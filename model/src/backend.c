@@ -62,12 +62,15 @@ fer_status fer_backend_new(const char *name, int threads, fer_backend **out)
             return st;
         }
         fer_status st = fer_backend_cpu_new(threads, out);
-        if (st == FER_OK) {
+        if (st == FER_OK) { /* keeps the cpu backend's own note (kernel set, threads) */
+            char cpu_note[sizeof (*out)->note];
+            snprintf(cpu_note, sizeof cpu_note, "%s", (*out)->note);
 #ifdef FER_WITH_CUDA
-            snprintf((*out)->note, sizeof (*out)->note, "no CUDA device found; using cpu");
+            snprintf((*out)->note, sizeof (*out)->note, "no CUDA device found; using %.128s",
+                     cpu_note);
 #else
-            snprintf((*out)->note, sizeof (*out)->note,
-                     "built without CUDA; using cpu");
+            snprintf((*out)->note, sizeof (*out)->note, "built without CUDA; using %.128s",
+                     cpu_note);
 #endif
         }
         return st;

@@ -40,6 +40,10 @@ int main(void)
     CHECK(!strcmp(o->runs_dir, "runs") && o->sampler_power == 0.5 && !o->skip_bad);
     CHECK(o->threads == 0 && !o->nesterov && !o->config[0]);
     CHECK(!strcmp(o->init, "pytorch"));
+    /* --isa: the cpu kernel set (auto leaves FER_ISA alone); other names refused */
+    CHECK(!strcmp(o->isa, "auto"));
+    CHECK(!strcmp(PARSE(FER_OK, "--isa", "avx2").opt.isa, "avx2"));
+    PARSE(FER_ERR_ARG, "--isa", "sse4");
     fer_cli ci = PARSE(FER_OK, "--init", "counter");
     CHECK(!strcmp(ci.opt.init, "counter"));
     PARSE(FER_ERR_ARG, "--init", "xavier");

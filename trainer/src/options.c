@@ -79,6 +79,8 @@ static const opt_desc table[] = {
     {"clip_grad", T_DBL, F(clip_grad), "5.0", NULL, "global L2 gradient clipping (0: off)", 0},
     {"threads", T_INT, F(threads), "0", NULL, "worker threads (0: all cores)", 0},
     {"backend", T_CHOICE, F(backend), "auto", "auto|ref|cpu|cuda", "compute backend", 0},
+    {"isa", T_CHOICE, F(isa), "auto", "auto|avx512|avx2|portable",
+     "cpu backend kernel set (sets FER_ISA; auto: the best this CPU runs)", 0},
     {"arch", T_STR, F(arch), "simplecnn", NULL, "architecture: preset (" FER_ARCH_PRESETS ") or JSON file", 0},
     {"runs_dir", T_STR, F(runs_dir), "runs", NULL,
      "where RUNS_DIR/EXP/ is created (never taken from a --resume checkpoint)", 0},

@@ -43,6 +43,7 @@ typedef struct fer_train_options {
     double clip_grad;
     int threads;
     char backend[16];
+    char isa[16]; /* cpu backend kernel set: auto (FER_ISA or the best the CPU runs) or forced */
     char arch[FER_OPT_STR];
     char runs_dir[FER_OPT_STR];
     char config[FER_OPT_STR];

@@ -162,6 +162,9 @@ static fer_status load_data(fer_trainer *t)
 
 static fer_status make_backend(fer_trainer *t)
 {
+    /* the cpu backend reads its kernel set from FER_ISA when it is created */
+    if (strcmp(t->o.isa, "auto") != 0 && setenv("FER_ISA", t->o.isa, 1) != 0)
+        return fer_fail(FER_ERR_NOMEM, "fer-train: --isa: cannot set FER_ISA");
     fer_status s = fer_backend_new(t->o.backend, t->o.threads, &t->backend);
     if (s) return s;
     if (fer_backend_note(t->backend)[0]) fprintf(stderr, "fer-train: %s\n", fer_backend_note(t->backend));
