@@ -664,7 +664,7 @@ static fer_status load_tensors(const ckpt_file *f, fer_model *m)
                           "shape", f->path, tt->info.name);
             break;
         }
-        const unsigned char *src;
+        const unsigned char *src = NULL;
         st = payload_block(f, e, tt->info.name, tt->info.numel, &src);
         if (st == FER_OK)
             st = upload_le(f, m, tt, src, scratch);
@@ -691,7 +691,7 @@ static fer_status load_optimizer(const ckpt_file *f, fer_optimizer *opt)
         return fer_fail(FER_ERR_FORMAT, "%s: optimiser state is for %s, the optimiser is %s",
                         f->path, jk->valuestring, want);
     size_t n = fer_optimizer_state_floats(opt);
-    const unsigned char *pm, *pv;
+    const unsigned char *pm = NULL, *pv = NULL; /* set by payload_block */
     FER_TRY(payload_block(f, cJSON_GetArrayItem(js, 0), "optimiser m", n, &pm));
     FER_TRY(payload_block(f, cJSON_GetArrayItem(js, 1), "optimiser v", n, &pv));
     float *mh = malloc((n ? n : 1) * sizeof(float)), *vh = malloc((n ? n : 1) * sizeof(float));

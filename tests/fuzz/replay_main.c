@@ -92,8 +92,8 @@ static void collect(path_list *l, const char *path, int depth)
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.')
             continue; /* ., .., and hidden files such as .gitkeep */
-        char child[4096];
-        snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+        char child[4096 + 256];
+        snprintf(child, sizeof child, "%.4095s/%s", path, e->d_name);
         collect(l, child, depth + 1);
     }
     closedir(d);
