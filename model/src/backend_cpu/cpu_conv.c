@@ -121,12 +121,13 @@ static void conv_chunk(const cpu_kernels *k, const flat_geom *gm, const float *p
                        const int *offs, int kk, const float *wpk, const float *bias, int c_out,
                        int co0, int co1, int rows, int cols, int n0, int n_imgs, float *out)
 {
+    const int CO = k->conv_co;
     size_t out_plane = (size_t)rows * cols;
     int tiles_per_row = (cols + CPU_CONV_PX - 1) / CPU_CONV_PX;
     const float *base = planes + FRONT;
-    for (int cb = co0; cb < co1; cb += CPU_CONV_CO) {
-        int n_co = c_out - cb < CPU_CONV_CO ? c_out - cb : CPU_CONV_CO;
-        const float *w = wpk + (size_t)(cb / CPU_CONV_CO) * c_in * kk * CPU_CONV_CO;
+    for (int cb = co0; cb < co1; cb += CO) {
+        int n_co = c_out - cb < CO ? c_out - cb : CO;
+        const float *w = wpk + (size_t)(cb / CO) * c_in * kk * CO;
         const float *bb = bias ? bias + cb : NULL;
         for (int n = 0; n < n_imgs; n++) {
             float *yo = out + ((size_t)(n0 + n) * c_out + cb) * out_plane;
@@ -144,23 +145,24 @@ static void conv_chunk(const cpu_kernels *k, const flat_geom *gm, const float *p
     }
 }
 
-/* Forward weights [c_out][c_in][kk] into [blk][c_in][kk][CO] (zero columns past c_out).
+/* Forward weights [c_out][c_in][kk] into [blk][c_in][kk][CO] (zero columns past c_out),
+ * CO = the kernel set's conv_co.
  * Blocked so the 16 read streams and the written block stay in L1. */
-static void pack_weights_fwd(const float *w, int c_out, int c_in, int kk, float *dst)
+static void pack_weights_fwd(const float *w, int c_out, int c_in, int kk, int CO, float *dst)
 {
-    int blocks = (c_out + CPU_CONV_CO - 1) / CPU_CONV_CO;
-    size_t row = (size_t)c_in * kk, per_blk = row * CPU_CONV_CO;
+    int blocks = (c_out + CO - 1) / CO;
+    size_t row = (size_t)c_in * kk, per_blk = row * CO;
     for (int blk = 0; blk < blocks; blk++) {
         float *d = dst + (size_t)blk * per_blk;
-        int n_co = c_out - blk * CPU_CONV_CO < CPU_CONV_CO ? c_out - blk * CPU_CONV_CO : CPU_CONV_CO;
-        if (n_co < CPU_CONV_CO)
+        int n_co = c_out - blk * CO < CO ? c_out - blk * CO : CO;
+        if (n_co < CO)
             memset(d, 0, per_blk * sizeof(float));
         for (size_t i0 = 0; i0 < row; i0 += 64) {
             size_t i1 = i0 + 64 < row ? i0 + 64 : row;
             for (int r = 0; r < n_co; r++) {
-                const float *s = w + (size_t)(blk * CPU_CONV_CO + r) * row;
+                const float *s = w + (size_t)(blk * CO + r) * row;
                 for (size_t i = i0; i < i1; i++)
-                    d[i * CPU_CONV_CO + r] = s[i];
+                    d[i * CO + r] = s[i];
             }
         }
     }
@@ -168,29 +170,29 @@ static void pack_weights_fwd(const float *w, int c_out, int c_in, int kk, float 
 
 typedef struct pack_ctx {
     const float *w;
-    int c_out, c_in, kk;
+    int c_out, c_in, kk, co;
 } pack_ctx;
 
 static void pack_fwd_cb(const void *ctx, float *dst)
 {
     const pack_ctx *p = ctx;
-    pack_weights_fwd(p->w, p->c_out, p->c_in, p->kk, dst);
+    pack_weights_fwd(p->w, p->c_out, p->c_in, p->kk, p->co, dst);
 }
 
 /* Input-gradient weights: block over c_in, reduce over c_out: [blk][c_out][kk][CO]. */
-static void pack_weights_bwd(const float *w, int c_out, int c_in, int kk, float *dst)
+static void pack_weights_bwd(const float *w, int c_out, int c_in, int kk, int CO, float *dst)
 {
-    int blocks = (c_in + CPU_CONV_CO - 1) / CPU_CONV_CO;
-    size_t per_blk = (size_t)c_out * kk * CPU_CONV_CO;
-    if (c_in % CPU_CONV_CO)
+    int blocks = (c_in + CO - 1) / CO;
+    size_t per_blk = (size_t)c_out * kk * CO;
+    if (c_in % CO)
         memset(dst + (size_t)(blocks - 1) * per_blk, 0, per_blk * sizeof(float));
     for (int co = 0; co < c_out; co++)
         for (int ci = 0; ci < c_in; ci++) {
             const float *s = w + ((size_t)co * c_in + ci) * kk;
-            float *d = dst + (size_t)(ci / CPU_CONV_CO) * per_blk + (size_t)co * kk * CPU_CONV_CO +
-                       ci % CPU_CONV_CO;
+            float *d = dst + (size_t)(ci / CO) * per_blk + (size_t)co * kk * CO +
+                       ci % CO;
             for (int t = 0; t < kk; t++)
-                d[t * CPU_CONV_CO] = s[t];
+                d[t * CO] = s[t];
         }
 }
 
@@ -212,8 +214,8 @@ static void fwd_task(void *ctx, int task, int worker)
     int chunk = task / j->groups, grp = task % j->groups;
     int n0 = chunk * j->gm->n;
     int n_imgs = a->n - n0 < j->gm->n ? a->n - n0 : j->gm->n;
-    int co0 = grp * j->blocks_per_group * CPU_CONV_CO;
-    int co1 = co0 + j->blocks_per_group * CPU_CONV_CO;
+    int co0 = grp * j->blocks_per_group * j->k->conv_co;
+    int co1 = co0 + j->blocks_per_group * j->k->conv_co;
     if (co1 > a->out_c)
         co1 = a->out_c;
     if (co0 >= co1)
@@ -238,13 +240,14 @@ fer_status cpu_conv2d_forward(fer_backend *b, const fer_conv2d_args *a, const fl
                    : fer_ref_conv2d_forward(b, a, x, w, bias, y);
     flat_geom gm;
     flat_geom_init(&gm, a, chunk_images(a, a->in_c));
-    int kk = a->k * a->k;
-    int blocks = (a->out_c + CPU_CONV_CO - 1) / CPU_CONV_CO;
-    size_t w_floats = round_up((size_t)blocks * CPU_CONV_CO * a->in_c * kk, 16);
+    int kk = a->k * a->k, CO = cx->k->conv_co;
+    int blocks = (a->out_c + CO - 1) / CO;
+    size_t w_floats = round_up((size_t)blocks * CO * a->in_c * kk, 16);
     size_t scratch = (size_t)a->in_c * gm.plane;
-    pack_ctx pc = {w, a->out_c, a->in_c, kk};
-    const float *wpk = cpu_wcache_get(cx, w, (size_t)a->out_c * a->in_c * kk, 1, a->out_c,
-                                      a->in_c, kk, w_floats, pack_fwd_cb, &pc);
+    pack_ctx pc = {w, a->out_c, a->in_c, kk, CO};
+    /* the kind tells the block width apart: a packing never serves another width's tiles */
+    const float *wpk = cpu_wcache_get(cx, w, (size_t)a->out_c * a->in_c * kk, 1 + 100 * CO,
+                                      a->out_c, a->in_c, kk, w_floats, pack_fwd_cb, &pc);
     float *ws = cpu_workspace(cx, scratch * (size_t)cx->threads);
     if (!ws || !wpk)
         return FER_ERR_NOMEM;
@@ -410,8 +413,8 @@ fer_status cpu_conv2d_backward(fer_backend *b, const fer_conv2d_args *a, const f
     int c_out_pad = (int)round_up((size_t)a->out_c, CPU_CONVW_MR);
     flat_geom gm;
     flat_geom_init(&gm, a, chunk_images(a, a->in_c + c_out_pad));
-    int in_blocks = (a->in_c + CPU_CONV_CO - 1) / CPU_CONV_CO;
-    size_t wt_floats = round_up((size_t)in_blocks * CPU_CONV_CO * a->out_c * kk, 16);
+    int CO = cx->k->conv_co, in_blocks = (a->in_c + CO - 1) / CO;
+    size_t wt_floats = round_up((size_t)in_blocks * CO * a->out_c * kk, 16);
     size_t per_slot = (size_t)c_out_pad * a->in_c * kk;
     size_t part_floats = round_up(per_slot * WGRAD_SLOTS, 16);
     size_t scratch = (size_t)(a->in_c + c_out_pad) * gm.plane;
@@ -427,7 +430,7 @@ fer_status cpu_conv2d_backward(fer_backend *b, const fer_conv2d_args *a, const f
     /* input gradient: Winograd when it qualifies, else the tiles below while dy is packed */
     int dx_wino = dx && cx->wino && cpu_wino_supported(&da);
     if (dx && !dx_wino)
-        pack_weights_bwd(w, a->out_c, a->in_c, kk, wt);
+        pack_weights_bwd(w, a->out_c, a->in_c, kk, CO, wt);
     bwd_job j = {cx->k, a, &gm, x, dy, wt, dx_wino ? NULL : dx, part, scr, kk, c_out_pad,
                  (a->n + gm.n - 1) / gm.n, 1, {0}};
     for (int t = 0; t < kk; t++)

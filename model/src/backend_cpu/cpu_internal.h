@@ -21,7 +21,6 @@
 /* ---- kernels (one table per ISA) -------------------------------------------------------- */
 
 #define CPU_CONV_PX 6   /* flat positions per conv tile */
-#define CPU_CONV_CO 16  /* output channels per conv tile */
 #define CPU_CONVW_MR 4  /* output channels per weight-gradient tile */
 #define CPU_GEMM_MR 6
 #define CPU_GEMM_NR_MAX 32 /* widest gemm_micro tile of any set (cpu_kernels.gemm_nr) */
@@ -45,9 +44,12 @@ typedef struct cpu_kernels {
      * wino_gemm / wino_gemm_tn (the transformed weights are packed in blocks of wino_co):
      * 16 in the avx2 and portable sets, 32 in the avx512 set */
     int gemm_nr, wino_co;
+    /* output channels of conv_tile (cpu_conv.c packs the weights in blocks of conv_co): 16 in
+     * the avx2 and portable sets, 32 in the avx512 set */
+    int conv_co;
     /* out[o*out_stride + p] = bias[o] + sum_{c<cin, t<kk} x[c*x_stride + offs[t] + p] *
-     * w[(c*kk + t)*CO + o] for o < n_co, p < n_px (n_co <= CO, n_px <= PX; bias may be NULL).
-     * x points at the tile's first flat position; w is 32-byte aligned. */
+     * w[(c*kk + t)*CO + o] for o < n_co, p < n_px (CO = conv_co, n_co <= CO, n_px <= PX; bias
+     * may be NULL). x points at the tile's first flat position; w is 32-byte aligned. */
     void (*conv_tile)(const float *x, size_t x_stride, int cin, const int *offs, int kk,
                       const float *w, const float *bias, float *out, size_t out_stride, int n_co,
                       int n_px);
@@ -97,9 +99,6 @@ extern const cpu_kernels cpu_kernels_portable;
 #if defined(FER_CPU_HAVE_AVX2)
 extern const cpu_kernels cpu_kernels_avx2;
 /* AVX2 kernels the avx512 set shares (cpu_kernels_avx2.c; the table's signatures) */
-void cpu_avx2_conv_tile(const float *x, size_t x_stride, int cin, const int *offs, int kk,
-                        const float *w, const float *bias, float *out, size_t out_stride,
-                        int n_co, int n_px);
 void cpu_avx2_convw_tile(const float *dy, size_t dy_stride, const float *x, int ntaps,
                          size_t len, float *acc);
 void cpu_avx2_maxpool2x2(const float *x, int in_w, int out_h, int out_w, float *y,

@@ -1,8 +1,8 @@
 /* AVX2 + FMA kernels (selected at run time when the CPU has both). The register tiles are sized
  * for the 16 ymm registers: 12 accumulators, the loaded input vectors and one broadcast.
- * The GEMM, Winograd-GEMM and streaming kernels come from cpu_kernels_vec.h (written once over
- * the vector width, VW = 8 here); conv_tile, convw_tile, maxpool2x2 and gemm_row_nt are
- * AVX2-only and are also used by the AVX-512 set (cpu_kernels_avx512.c). */
+ * The conv tile, GEMM, Winograd-GEMM and streaming kernels come from cpu_kernels_vec.h (written
+ * once over the vector width, VW = 8 here); convw_tile, maxpool2x2 and gemm_row_nt are AVX2-only
+ * and are also used by the AVX-512 set (cpu_kernels_avx512.c). */
 #include "cpu_internal.h"
 
 #if defined(FER_CPU_HAVE_AVX2)
@@ -13,93 +13,8 @@
 #define WINO_FMA(a, b, c) ((wv8)_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
 #define WINO_FNMA(a, b, c) ((wv8)_mm256_fnmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
 #include "cpu_pool_impl.h"
+#include "cpu_tile_store.h"
 #include "cpu_wino_impl.h"
-
-/* One rank-1 update of the 6x16 register tile (accumulators cR0/cR1 for row R, B row in b0/b1):
- * row R adds broadcast(*pR) * [b0 b1]. Shared by the conv and GEMM micro-kernels. */
-#define TILE6X16_FMA(p0, p1, p2, p3, p4, p5)                                                       \
-    do {                                                                                           \
-        __m256 av_ = _mm256_broadcast_ss(p0);                                                      \
-        c00 = _mm256_fmadd_ps(av_, b0, c00);                                                       \
-        c01 = _mm256_fmadd_ps(av_, b1, c01);                                                       \
-        av_ = _mm256_broadcast_ss(p1);                                                             \
-        c10 = _mm256_fmadd_ps(av_, b0, c10);                                                       \
-        c11 = _mm256_fmadd_ps(av_, b1, c11);                                                       \
-        av_ = _mm256_broadcast_ss(p2);                                                             \
-        c20 = _mm256_fmadd_ps(av_, b0, c20);                                                       \
-        c21 = _mm256_fmadd_ps(av_, b1, c21);                                                       \
-        av_ = _mm256_broadcast_ss(p3);                                                             \
-        c30 = _mm256_fmadd_ps(av_, b0, c30);                                                       \
-        c31 = _mm256_fmadd_ps(av_, b1, c31);                                                       \
-        av_ = _mm256_broadcast_ss(p4);                                                             \
-        c40 = _mm256_fmadd_ps(av_, b0, c40);                                                       \
-        c41 = _mm256_fmadd_ps(av_, b1, c41);                                                       \
-        av_ = _mm256_broadcast_ss(p5);                                                             \
-        c50 = _mm256_fmadd_ps(av_, b0, c50);                                                       \
-        c51 = _mm256_fmadd_ps(av_, b1, c51);                                                       \
-    } while (0)
-
-/* Writes 8 channel rows (o0..o0+7) of the tile from rows r[p] = (position p, channels o0..o0+7):
- * an 8x8 transpose (positions 6 and 7 are zero), the bias, then 6 positions per channel. */
-static inline void store_rows8(__m256 r0, __m256 r1, __m256 r2, __m256 r3, __m256 r4, __m256 r5,
-                               const float *bias, float *out, size_t out_stride, int n_co,
-                               int n_px)
-{
-    __m256 z = _mm256_setzero_ps();
-    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
-    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
-    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
-    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    __m256 u4 = _mm256_shuffle_ps(t4, z, 0x44), u5 = _mm256_shuffle_ps(t4, z, 0xEE);
-    __m256 u6 = _mm256_shuffle_ps(t5, z, 0x44), u7 = _mm256_shuffle_ps(t5, z, 0xEE);
-    __m256 col[8];
-    col[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
-    col[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-    col[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
-    col[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-    col[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
-    col[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
-    col[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
-    col[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
-    int n = n_co < 8 ? n_co : 8;
-    for (int o = 0; o < n; o++) {
-        __m256 v = bias ? _mm256_add_ps(col[o], _mm256_broadcast_ss(bias + o)) : col[o];
-        float *d = out + (size_t)o * out_stride;
-        if (n_px == CPU_CONV_PX) {
-            _mm_storeu_ps(d, _mm256_castps256_ps128(v));
-            _mm_storel_pi((__m64 *)(void *)(d + 4), _mm256_extractf128_ps(v, 1));
-        } else {
-            float tmp[8];
-            _mm256_storeu_ps(tmp, v);
-            for (int p = 0; p < n_px; p++)
-                d[p] = tmp[p];
-        }
-    }
-}
-
-/* 6 flat positions x 16 output channels: per (channel, tap) 2 aligned weight loads, 6 input
- * broadcasts (never split across cache lines), 12 FMA */
-void cpu_avx2_conv_tile(const float *x, size_t x_stride, int cin, const int *offs, int kk,
-                        const float *w, const float *bias, float *out, size_t out_stride,
-                        int n_co, int n_px)
-{
-    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
-           c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    for (int c = 0; c < cin; c++) {
-        const float *xc = x + (size_t)c * x_stride;
-        for (int t = 0; t < kk; t++) {
-            const float *a = xc + offs[t];
-            __m256 b0 = _mm256_load_ps(w), b1 = _mm256_load_ps(w + 8);
-            w += CPU_CONV_CO;
-            TILE6X16_FMA(a + 0, a + 1, a + 2, a + 3, a + 4, a + 5);
-        }
-    }
-    store_rows8(c00, c10, c20, c30, c40, c50, bias, out, out_stride, n_co, n_px);
-    if (n_co > 8)
-        store_rows8(c01, c11, c21, c31, c41, c51, bias ? bias + 8 : NULL, out + 8 * out_stride,
-                    out_stride, n_co - 8, n_px);
-}
 
 static inline float hsum256(__m256 v)
 {
@@ -128,6 +43,16 @@ typedef __m256 vf;
 #define v_keep_pos(y, d)                                                                          \
     _mm256_and_ps(_mm256_cmp_ps((y), _mm256_setzero_ps(), _CMP_GT_OQ), (d))
 #define v_hsum(v) hsum256(v)
+/* the conv tile's 6 rows of 2 x 8 channels, transposed into 16 NCHW channel rows */
+#define v_conv_store(r, bias, out, out_stride, n_co, n_px)                                       \
+    do {                                                                                          \
+        store_rows8((r)[0][0], (r)[1][0], (r)[2][0], (r)[3][0], (r)[4][0], (r)[5][0], (bias),     \
+                    (out), (out_stride), (n_co), (n_px));                                         \
+        if ((n_co) > 8)                                                                           \
+            store_rows8((r)[0][1], (r)[1][1], (r)[2][1], (r)[3][1], (r)[4][1], (r)[5][1],         \
+                        (bias) ? (bias) + 8 : NULL, (out) + 8 * (out_stride), (out_stride),       \
+                        (n_co) - 8, (n_px));                                                      \
+    } while (0)
 #include "cpu_kernels_vec.h"
 
 /* 4 output channels x 3 taps: per 8 positions 3 input loads, 4 gradient loads, 12 FMA */
@@ -285,7 +210,8 @@ const cpu_kernels cpu_kernels_avx2 = {
     .name = "avx2",
     .gemm_nr = 16,
     .wino_co = 16,
-    .conv_tile = cpu_avx2_conv_tile,
+    .conv_co = 16,
+    .conv_tile = conv_tile_avx2,
     .convw_tile = cpu_avx2_convw_tile,
     .gemm_micro = gemm_micro_avx2,
     .relu_fwd = relu_fwd_avx2,

@@ -1,10 +1,10 @@
 /* AVX-512 kernels (selected at run time when the CPU has AVX512F and the OS saves the zmm
- * state). The GEMM, Winograd-GEMM and streaming kernels are cpu_kernels_vec.h at VW = 16: the
- * same 6-row x 2-vector register tile as the AVX2 set, so 6 x 32 (12 of the 32 zmm), and the
- * same per-element arithmetic (identical bits for the GEMMs). The flat-plane conv tiles, max
- * pooling and the small-batch row GEMM are the AVX2 set's (ymm): cpu_conv.c packs its weights
- * for CPU_CONV_CO = 16 whatever the set. The Winograd transforms (cpu_wino_impl.h, 8-channel
- * vectors) are compiled here with this file's target. */
+ * state). The flat-plane conv tile, GEMM, Winograd-GEMM and streaming kernels are
+ * cpu_kernels_vec.h at VW = 16: the same 6-row x 2-vector register tile as the AVX2 set, so
+ * 6 x 32 (12 of the 32 zmm), and the same per-element arithmetic (identical bits for the tiles
+ * and GEMMs). The flat-plane weight-gradient tile, max pooling and the small-batch row GEMM are
+ * the AVX2 set's (ymm). The Winograd transforms (cpu_wino_impl.h, 8-channel vectors) are
+ * compiled here with this file's target. */
 #include "cpu_internal.h"
 
 #if defined(FER_CPU_HAVE_AVX512)
@@ -13,6 +13,7 @@
 
 #define WINO_FMA(a, b, c) ((wv8)_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
 #define WINO_FNMA(a, b, c) ((wv8)_mm256_fnmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
+#include "cpu_tile_store.h"
 #include "cpu_wino_impl.h"
 
 /* y > 0 ? d : 0 per lane (ordered compare: NaN gives 0, as fer_relu_backward) */
@@ -38,13 +39,31 @@ typedef __m512 vf;
 #define v_max0(x) _mm512_max_ps((x), _mm512_setzero_ps())
 #define v_keep_pos(y, d) keep_pos512((y), (d))
 #define v_hsum(v) _mm512_reduce_add_ps(v)
+/* the conv tile's 6 rows of 2 x 16 channels: four ymm quarters of 8 channels, each transposed
+ * into 8 NCHW channel rows */
+static inline void conv_store512(__m512 r[6][2], const float *bias, float *out, size_t out_stride,
+                                 int n_co, int n_px)
+{
+    for (int q = 0; q < 4 && 8 * q < n_co; q++) {
+        __m256 h[6];
+        for (int p = 0; p < 6; p++)
+            h[p] = (q & 1) ? _mm256_castpd_ps(_mm512_extractf64x4_pd(
+                                 _mm512_castps_pd(r[p][q >> 1]), 1))
+                           : _mm512_castps512_ps256(r[p][q >> 1]);
+        store_rows8(h[0], h[1], h[2], h[3], h[4], h[5], bias ? bias + 8 * q : NULL,
+                    out + (size_t)(8 * q) * out_stride, out_stride, n_co - 8 * q, n_px);
+    }
+}
+#define v_conv_store(r, bias, out, out_stride, n_co, n_px)                                       \
+    conv_store512((r), (bias), (out), (out_stride), (n_co), (n_px))
 #include "cpu_kernels_vec.h"
 
 const cpu_kernels cpu_kernels_avx512 = {
     .name = "avx512",
     .gemm_nr = 32,
     .wino_co = 32,
-    .conv_tile = cpu_avx2_conv_tile,
+    .conv_co = 32,
+    .conv_tile = conv_tile_avx512,
     .convw_tile = cpu_avx2_convw_tile,
     .gemm_micro = gemm_micro_avx512,
     .relu_fwd = relu_fwd_avx512,

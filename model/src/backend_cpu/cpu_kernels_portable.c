@@ -7,21 +7,21 @@
 #include "cpu_pool_impl.h"
 #include "cpu_wino_impl.h"
 
-#define PORTABLE_NR 16 /* gemm_micro's columns and wino_gemm's channels (gemm_nr, wino_co) */
+#define PORTABLE_NR 16 /* gemm_micro's columns, wino_gemm's and conv_tile's channels */
 
 static void conv_tile_portable(const float *x, size_t x_stride, int cin, const int *offs, int kk,
                                const float *w, const float *bias, float *out, size_t out_stride,
                                int n_co, int n_px)
 {
-    float acc[CPU_CONV_PX][CPU_CONV_CO] = {{0}};
+    float acc[CPU_CONV_PX][PORTABLE_NR] = {{0}};
     for (int c = 0; c < cin; c++) {
         const float *xc = x + (size_t)c * x_stride;
         for (int t = 0; t < kk; t++) {
             const float *xt = xc + offs[t];
-            const float *wt = w + ((size_t)c * kk + t) * CPU_CONV_CO;
+            const float *wt = w + ((size_t)c * kk + t) * PORTABLE_NR;
             for (int p = 0; p < CPU_CONV_PX; p++) {
                 float xv = xt[p];
-                for (int o = 0; o < CPU_CONV_CO; o++)
+                for (int o = 0; o < PORTABLE_NR; o++)
                     acc[p][o] += xv * wt[o];
             }
         }
@@ -205,6 +205,7 @@ const cpu_kernels cpu_kernels_portable = {
     .name = "portable",
     .gemm_nr = PORTABLE_NR,
     .wino_co = PORTABLE_NR,
+    .conv_co = PORTABLE_NR,
     .conv_tile = conv_tile_portable,
     .convw_tile = convw_tile_portable,
     .gemm_micro = gemm_micro_portable,

@@ -11,11 +11,13 @@
  *   v_max0(x)             max(x, +0) returning +0 for NaN and -0 (fer_relu)
  *   v_keep_pos(y, d)      y > 0 ? d : 0 per lane (fer_relu_backward)
  *   v_hsum(v)             sum of the lanes as a float
+ *   v_conv_store(rows, bias, out, out_stride, n_co, n_px)  the conv tile's rows[6][2] (position
+ *                         x channel vectors) + bias into out[o*out_stride + p], o < n_co, p < n_px
  *
  * Register tile: 6 rows x 2 vectors (12 accumulators: 12 of the 16 ymm, 12 of the 32 zmm), so
  * the GEMM panels are NR = 2*VW wide. Each output element is one fused chain over k in the same
- * order at every width, so gemm_micro, wino_gemm and wino_gemm_tn give the same bits on every
- * set (only the panel layouts differ); the streaming sums regroup lanes (VW partial sums). */
+ * order at every width, so conv_tile, gemm_micro, wino_gemm and wino_gemm_tn give the same bits
+ * on every set (only the panel layouts differ); the streaming sums regroup lanes (VW partial sums). */
 #ifndef VW
 #error "define VW, vf and the v_* operations before including cpu_kernels_vec.h"
 #endif
@@ -77,6 +79,27 @@ static void VK(gemm_micro)(int kc, const float *a, const float *b, float *c, siz
         b += VNR;
     }
     VTILE6_STORE(c, ldc, accumulate);
+}
+
+/* Flat-plane conv tile: 6 flat positions x VNR output channels (cpu_conv.c packs the weights in
+ * blocks of VNR = the set's conv_co): per (channel, tap) 2 weight loads, 6 input broadcasts, 12
+ * FMA; v_conv_store (the including file's) transposes the tile into NCHW rows. */
+static void VK(conv_tile)(const float *x, size_t x_stride, int cin, const int *offs, int kk,
+                          const float *w, const float *bias, float *out, size_t out_stride,
+                          int n_co, int n_px)
+{
+    VTILE6_ZERO;
+    for (int c = 0; c < cin; c++) {
+        const float *xc = x + (size_t)c * x_stride;
+        for (int t = 0; t < kk; t++) {
+            const float *a = xc + offs[t];
+            vf b0 = v_load(w), b1 = v_load(w + VW);
+            w += VNR;
+            VTILE6_FMA(a + 0, a + 1, a + 2, a + 3, a + 4, a + 5);
+        }
+    }
+    vf rows[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+    v_conv_store(rows, bias, out, out_stride, n_co, n_px);
 }
 
 /* 6 tiles x VNR channels, A rows strided (the transformed tiles), B packed [kc][VNR] */
