@@ -37,6 +37,23 @@ static const conv_case conv_cases[] = {
     {2, 6, 6, 9, 8, 5, 2, 0, 0, 6},   /* depthwise 5x5, stride 2, no pad */
     {3, 16, 16, 12, 12, 3, 1, 0, 1, 16}, /* depthwise, no pad */
     {1, 4, 8, 6, 5, 3, 1, 1, 0, 4},   /* depthwise with multiplier 2 (out = 2 x in) */
+    /* depthwise 3x3 / 5x5 at stride 1 and 2: the cpu backend's vectorised kernels (split planes,
+     * row blocks of 4 or 2 with a partial last block, 8-column vectors with a partial last one) */
+    {1, 5, 5, 13, 11, 3, 2, 1, 1, 5},  /* stride 2, odd plane, batch 1 */
+    {3, 4, 4, 7, 5, 3, 2, 1, 0, 4},    /* stride 2, plane narrower than a vector */
+    {3, 3, 3, 13, 11, 3, 2, 0, 1, 3},  /* stride 2, pad 0 */
+    {2, 3, 3, 12, 9, 3, 2, 2, 0, 3},   /* stride 2, pad 2 */
+    {3, 6, 6, 3, 3, 3, 1, 1, 1, 6},    /* 3x3 plane */
+    {1, 4, 4, 5, 4, 3, 1, 2, 0, 4},    /* pad 2: output larger than the input */
+    {3, 5, 5, 11, 17, 3, 1, 0, 1, 5},  /* pad 0, 3 vectors per row, rows not a multiple of 4 */
+    {3, 3, 3, 13, 11, 5, 2, 2, 1, 3},  /* 5x5 stride 2, odd plane */
+    {1, 4, 4, 9, 10, 5, 2, 4, 0, 4},   /* 5x5 stride 2, pad 4 = k - 1 */
+    {3, 3, 3, 5, 4, 5, 1, 1, 1, 3},    /* 5x5 stride 1, pad 1, tiny plane */
+    {2, 3, 6, 13, 11, 3, 2, 1, 1, 3},  /* multiplier 2, stride 2 (dx by the direct path) */
+    {3, 2, 4, 9, 8, 5, 1, 2, 0, 2},    /* multiplier 2, 5x5 */
+    {1, 32, 32, 48, 48, 3, 1, 1, 1, 32}, /* 48x48 c32, bias */
+    {2, 32, 32, 48, 48, 3, 2, 1, 0, 32}, /* 48x48 c32, stride 2 */
+    {3, 64, 64, 12, 12, 3, 1, 1, 0, 64}, /* 12x12 planes: several planes per task */
     /* >= 4 input channels per group: each group through the groups == 1 paths */
     {2, 16, 24, 9, 7, 3, 1, 1, 1, 2}, /* groups 2 of 8 -> 12: Winograd per group, bias */
     {3, 12, 9, 7, 9, 3, 2, 1, 0, 3},  /* groups 3 of 4 -> 3, stride 2 */
@@ -490,6 +507,7 @@ static float *invariance_outputs(fer_backend *b, size_t *n)
     static const fer_conv2d_args convs[] = {{3, 6, 17, 13, 9, 17, 13, 3, 1, 1, 0, 1},
                                             {3, 9, 17, 13, 11, 17, 13, 3, 1, 1, 1, 1},
                                             {3, 6, 13, 9, 6, 13, 9, 3, 1, 1, 1, 6},
+                                            {3, 8, 13, 11, 8, 7, 6, 3, 2, 1, 1, 8},
                                             {3, 6, 13, 9, 8, 7, 5, 3, 2, 1, 0, 2},
                                             {3, 16, 9, 7, 16, 9, 7, 3, 1, 1, 1, 2},
                                             /* im2col + SGEMM (stride 2), chunks of images */

@@ -14,11 +14,14 @@
  *   - input gradient: one task per (image, input channel), over the output channels of its group;
  *   - weight and bias gradients: one task per output channel, images in order, so the sums do
  *     not depend on the thread count (as every cpu op).
+ * Depthwise 3x3 and 5x5 layers at stride 1 and 2 (pad <= k - 1) take the vectorised kernels of
+ * cpu_depthwise.c instead (the input gradient with a channel multiplier > 1 stays here).
  * groups == 1 never comes here: cpu_conv.c keeps its Winograd and flat-plane paths. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "../backend_ref.h"
+#include "cpu_depthwise.h"
 #include "cpu_internal.h"
 #include "fer/arch.h" /* FER_MAX_CONV_KERNEL */
 
@@ -295,6 +298,8 @@ fer_status cpu_conv2d_grouped_forward(fer_backend *b, const fer_conv2d_args *a, 
         return st;
     if (j.cin_g >= SLICE_MIN_CHANNELS)
         return sliced_forward(b, a, x, w, bias, y);
+    if (cpu_depthwise_supported(a))
+        return cpu_depthwise_forward(cpu_of(b), a, x, w, a->has_bias ? bias : NULL, y);
     j.x = x, j.w = w, j.bias = a->has_bias ? bias : NULL, j.y = y;
     cpu_parallel(cpu_of(b), a->n * a->out_c, fwd_plane, &j);
     return FER_OK;
@@ -314,6 +319,13 @@ fer_status cpu_conv2d_grouped_backward(fer_backend *b, const fer_conv2d_args *a,
     cpu_ctx *c = cpu_of(b);
     j.x = x, j.w = w, j.dy = dy, j.dx = dx, j.dw = dw;
     j.dbias = a->has_bias ? dbias : NULL;
+    if (cpu_depthwise_supported(a)) {
+        if (dx && !cpu_depthwise_dx_supported(a)) {
+            cpu_parallel(c, a->n * a->in_c, dx_plane, &j);
+            dx = NULL;
+        }
+        return cpu_depthwise_backward(c, a, x, w, dy, dx, dw, j.dbias);
+    }
     if (dx)
         cpu_parallel(c, a->n * a->in_c, dx_plane, &j);
     if (dw || j.dbias)

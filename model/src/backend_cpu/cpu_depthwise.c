@@ -1,0 +1,339 @@
+/* Depthwise conv2d (one input channel per group, any channel multiplier) with 3x3 or 5x5 kernels
+ * at stride 1 or 2 and pad <= k - 1: the fast case of cpu_conv_grouped.c.
+ *
+ * Every plane is first copied into a zero-padded "split" buffer (cpu_dw_impl.h): stride-S rows
+ * stored as S phase rows, so each tap of an output row is a unit-stride vector load and nothing
+ * inside the loops tests an edge. A worker zeroes its buffers once per call; later planes
+ * overwrite only the interior. The kernels are compiled twice, portable and AVX2+FMA, and
+ * chosen with the backend's kernel set.
+ *   - forward: 4 (stride 1, 3x3) or 2 output rows per pass share their input row loads; tasks
+ *     cover several planes when planes are small, so the pool's per-task cost is amortised;
+ *   - input gradient (multiplier 1): stride 1 is the forward of dy with the kernel rotated by
+ *     180 degrees and pad k - 1 - pad; stride 2 computes the two column phases of a dx row in
+ *     registers from a zero-padded copy of dy and interleaves them (the adjoint of the forward
+ *     as a gather, no scatter);
+ *   - weight and bias gradients: one task per output channel, images in order; per image the
+ *     k*k tap sums are vector partial sums over the plane, summed across lanes in a fixed order
+ *     and added in double. With the input gradient asked for too, the same task computes it
+ *     for each of its planes right after, while dy is still in cache.
+ * Every output element is computed by one task in one fixed order, so results do not depend on
+ * the thread count. */
+#include <string.h>
+
+#include "cpu_depthwise.h"
+#include "fer/threadpool.h"
+
+/* The kernels' short row copies and fills must stay inline vector loops: turned into
+ * memcpy/memset calls (GCC's loop distribution) they cost more than the convolution of a
+ * 12x12 plane. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-tree-loop-distribute-patterns")
+#endif
+
+#define DW_NAME(x) x##_portable
+#define DW_FMA(a, b, c) ((a) * (b) + (c))
+#include "cpu_dw_impl.h"
+#undef DW_NAME
+#undef DW_FMA
+
+#if defined(FER_CPU_HAVE_AVX2)
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#include <immintrin.h>
+#define DW_NAME(x) x##_avx2
+#define DW_FMA(a, b, c) ((dv8)_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
+#include "cpu_dw_impl.h"
+#undef DW_NAME
+#undef DW_FMA
+#pragma GCC pop_options
+#endif
+
+typedef struct dw_fns {
+    void (*split)(const dw_geom *g, const float *x, float *xq, int zero_pad);
+    void (*fwd)(const dw_geom *g, const float *xq, const float *w, float bias, float *y,
+                float *tmp);
+    void (*dx_s2)(const dw_geom *g, const float *dyp, size_t dyw, const float *w, float *dx,
+                  float *tmp, int qvec);
+    void (*wgrad)(const dw_geom *g, const float *xq, const float *dyq, float *acc);
+    float (*plane_sum)(const dw_geom *g, const float *dyq);
+    void (*pad_plane)(float *dst, size_t dst_w, size_t dst_rows, const float *src, size_t src_w,
+                      size_t rows, size_t cols, size_t off, int zero_pad);
+} dw_fns;
+
+static const dw_fns dw_fns_portable = {dw_split_portable, dw_fwd_portable, dw_dx_s2_portable,
+                                       dw_wgrad_portable, dw_plane_sum_portable,
+                                       dw_pad_plane_portable};
+#if defined(FER_CPU_HAVE_AVX2)
+static const dw_fns dw_fns_avx2 = {dw_split_avx2, dw_fwd_avx2, dw_dx_s2_avx2, dw_wgrad_avx2,
+                                   dw_plane_sum_avx2, dw_pad_plane_avx2};
+#endif
+
+/* The portable set when the backend runs its portable kernels, AVX2 otherwise (every wider
+ * kernel set implies AVX2+FMA). */
+static const dw_fns *dw_pick(const cpu_ctx *c)
+{
+#if defined(FER_CPU_HAVE_AVX2)
+    if (c->k != &cpu_kernels_portable)
+        return &dw_fns_avx2;
+#else
+    (void)c;
+#endif
+    return &dw_fns_portable;
+}
+
+int cpu_depthwise_supported(const fer_conv2d_args *a)
+{
+    return a->groups == a->in_c && (a->k == 3 || a->k == 5) && (a->stride == 1 || a->stride == 2) &&
+           a->pad >= 0 && a->pad <= a->k - 1 && a->out_h > 0 && a->out_w > 0;
+}
+
+int cpu_depthwise_dx_supported(const fer_conv2d_args *a)
+{
+    return cpu_depthwise_supported(a) && a->out_c == a->in_c;
+}
+
+/* rows_blk must match dw_fwd's choice (cpu_dw_impl.h): 4 rows for 3x3 stride 1, else 2 */
+static void dw_geom_init(dw_geom *g, int k, int s, int pad, int in_h, int in_w, int out_h,
+                         int out_w)
+{
+    g->k = k, g->s = s, g->pad = pad;
+    g->in_h = in_h, g->in_w = in_w, g->out_h = out_h, g->out_w = out_w;
+    g->ovec = (out_w + 7) / 8;
+    g->rows_blk = k == 3 && s == 1 ? 4 : 2;
+    g->out_rows = (out_h + g->rows_blk - 1) / g->rows_blk * g->rows_blk;
+    g->qw = g->ovec * 8 + (k - 1) / s;
+    g->qrows = (g->out_rows - 1) * s + k;
+}
+
+static size_t split_floats(const dw_geom *g)
+{
+    return (size_t)g->qrows * g->s * g->qw;
+}
+
+static size_t round16(size_t n)
+{
+    return (n + 15) / 16 * 16;
+}
+
+/* Each worker's scratch starts with a 16-float header whose first float says whether the
+ * worker has zeroed its buffers' padding in this call (the caller clears it). */
+#define DW_HEADER 16
+
+typedef struct dw_job {
+    const fer_conv2d_args *a;
+    const dw_fns *f;
+    dw_geom g;  /* the layer */
+    dw_geom gt; /* stride-1 input gradient as a forward over dy */
+    int mult;   /* output channels per input channel */
+    int planes_per_task, n_planes;
+    size_t scratch_floats; /* per worker */
+    float *scratch;
+    int dx_qvec; /* stride-2 input gradient: vector pairs per dx row (16 columns each) */
+    size_t dyw, dy_rows;
+    size_t dx_off; /* input gradient scratch within a worker's */
+    int fused;     /* input gradient inside the weight gradient's channel tasks */
+    const float *x, *w, *bias, *dy, *wflip;
+    float *y, *dx, *dw, *dbias;
+} dw_job;
+
+/* Planes per task: about 4096 outputs each, so small planes (12x12) are batched. */
+static int planes_per_task(size_t plane)
+{
+    size_t p = 4096 / (plane ? plane : 1);
+    return p < 1 ? 1 : p > 64 ? 64 : (int)p;
+}
+
+/* The worker's buffers (after its header) in *buf; returns 1 the first time in this call, when
+ * the buffers' padding still has to be zeroed. */
+static int worker_scratch(const dw_job *j, int worker, float **buf)
+{
+    float *base = j->scratch + (size_t)worker * j->scratch_floats;
+    const int first = base[0] == 0.0f;
+    base[0] = 1.0f;
+    *buf = base + DW_HEADER;
+    return first;
+}
+
+static void clear_headers(dw_job *j, size_t workers)
+{
+    for (size_t i = 0; i < workers; i++)
+        j->scratch[i * j->scratch_floats] = 0.0f;
+}
+
+static void dw_fwd_task(void *ctx, int task, int worker)
+{
+    const dw_job *j = ctx;
+    const fer_conv2d_args *a = j->a;
+    float *xq;
+    int zero = worker_scratch(j, worker, &xq);
+    float *tmp = xq + round16(split_floats(&j->g));
+    const size_t in_plane = (size_t)a->in_h * a->in_w, out_plane = (size_t)a->out_h * a->out_w;
+    const int p_end = (task + 1) * j->planes_per_task < j->n_planes
+                          ? (task + 1) * j->planes_per_task
+                          : j->n_planes;
+    for (int p = task * j->planes_per_task; p < p_end; p++) {
+        const int n = p / a->out_c, oc = p % a->out_c, ic = oc / j->mult;
+        j->f->split(&j->g, j->x + ((size_t)n * a->in_c + ic) * in_plane, xq, zero);
+        zero = 0;
+        j->f->fwd(&j->g, xq, j->w + (size_t)oc * a->k * a->k, j->bias ? j->bias[oc] : 0.0f,
+                  j->y + (size_t)p * out_plane, tmp);
+    }
+}
+
+/* dx plane p (image n, channel c; multiplier 1) with the worker's dx scratch:
+ * stride 1, the forward of the dy plane with the rotated kernel; stride 2, dy copied with
+ * M = (k-1)/2 zero rows and columns before it, then gathered */
+static void dx_plane(const dw_job *j, int p, float *scr, int zero)
+{
+    const fer_conv2d_args *a = j->a;
+    const size_t in_plane = (size_t)a->in_h * a->in_w, out_plane = (size_t)a->out_h * a->out_w;
+    const int c = p % a->in_c;
+    const float *dys = j->dy + (size_t)p * out_plane;
+    if (a->stride == 1) {
+        j->f->split(&j->gt, dys, scr, zero);
+        j->f->fwd(&j->gt, scr, j->wflip + (size_t)c * a->k * a->k, 0.0f,
+                  j->dx + (size_t)p * in_plane, scr + round16(split_floats(&j->gt)));
+        return;
+    }
+    const size_t M = (size_t)(a->k - 1) / 2;
+    const size_t rows = j->dy_rows - M < (size_t)a->out_h ? j->dy_rows - M : (size_t)a->out_h;
+    const size_t cols = j->dyw - M < (size_t)a->out_w ? j->dyw - M : (size_t)a->out_w;
+    j->f->pad_plane(scr, j->dyw, j->dy_rows, dys, (size_t)a->out_w, rows, cols, M, zero);
+    j->f->dx_s2(&j->g, scr, j->dyw, j->w + (size_t)c * a->k * a->k, j->dx + (size_t)p * in_plane,
+                scr + round16(j->dy_rows * j->dyw), j->dx_qvec);
+}
+
+static void dw_dx_task(void *ctx, int task, int worker)
+{
+    const dw_job *j = ctx;
+    float *scr;
+    int zero = worker_scratch(j, worker, &scr);
+    scr += j->dx_off;
+    const int p_end = (task + 1) * j->planes_per_task < j->n_planes
+                          ? (task + 1) * j->planes_per_task
+                          : j->n_planes;
+    for (int p = task * j->planes_per_task; p < p_end; p++, zero = 0)
+        dx_plane(j, p, scr, zero);
+}
+
+/* dw[oc] and dbias[oc]: per image float tap sums, added in double in image order. With
+ * j->fused, the input gradient of the same plane (multiplier 1: channel oc) follows each image
+ * while its dy is still in cache. */
+static void dw_wgrad_task(void *ctx, int oc, int worker)
+{
+    const dw_job *j = ctx;
+    const fer_conv2d_args *a = j->a;
+    const int KK = a->k * a->k, ic = oc / j->mult, ovw = j->g.ovec * 8;
+    float *xq;
+    int zero = worker_scratch(j, worker, &xq);
+    float *dyq = xq + round16(split_floats(&j->g));
+    const size_t in_plane = (size_t)a->in_h * a->in_w, out_plane = (size_t)a->out_h * a->out_w;
+    double acc[25] = {0}, bsum = 0.0;
+    float tap[25];
+    for (int n = 0; n < a->n; n++, zero = 0) {
+        const float *dys = j->dy + ((size_t)n * a->out_c + oc) * out_plane;
+        j->f->pad_plane(dyq, (size_t)ovw, (size_t)j->g.out_rows, dys, (size_t)a->out_w,
+                        (size_t)a->out_h, (size_t)a->out_w, 0, zero);
+        if (j->dw) {
+            j->f->split(&j->g, j->x + ((size_t)n * a->in_c + ic) * in_plane, xq, zero);
+            j->f->wgrad(&j->g, xq, dyq, tap);
+            for (int t = 0; t < KK; t++)
+                acc[t] += tap[t];
+        }
+        if (j->dbias)
+            bsum += j->f->plane_sum(&j->g, dyq);
+        if (j->fused)
+            dx_plane(j, n * a->out_c + oc, xq + j->dx_off, zero);
+    }
+    if (j->dw)
+        for (int t = 0; t < KK; t++)
+            j->dw[(size_t)oc * KK + t] = (float)acc[t];
+    if (j->dbias)
+        j->dbias[oc] = (float)bsum;
+}
+
+static void dw_job_init(dw_job *j, cpu_ctx *c, const fer_conv2d_args *a)
+{
+    memset(j, 0, sizeof *j);
+    j->a = a;
+    j->f = dw_pick(c);
+    j->mult = a->out_c / a->in_c;
+    dw_geom_init(&j->g, a->k, a->stride, a->pad, a->in_h, a->in_w, a->out_h, a->out_w);
+}
+
+/* scratch: workers * per floats from the op workspace */
+static fer_status dw_scratch(dw_job *j, cpu_ctx *c, size_t per)
+{
+    const size_t workers = (size_t)fer_threadpool_size(c->pool);
+    j->scratch_floats = DW_HEADER + round16(per);
+    j->scratch = cpu_workspace(c, j->scratch_floats * workers);
+    if (!j->scratch)
+        return FER_ERR_NOMEM;
+    clear_headers(j, workers);
+    return FER_OK;
+}
+
+fer_status cpu_depthwise_forward(cpu_ctx *c, const fer_conv2d_args *a, const float *x,
+                                 const float *w, const float *bias, float *y)
+{
+    dw_job j;
+    dw_job_init(&j, c, a);
+    fer_status st = dw_scratch(&j, c, round16(split_floats(&j.g)) + 8);
+    if (st != FER_OK)
+        return st;
+    j.x = x, j.w = w, j.bias = bias, j.y = y;
+    j.n_planes = a->n * a->out_c;
+    j.planes_per_task = planes_per_task((size_t)a->out_h * a->out_w);
+    cpu_parallel(c, (j.n_planes + j.planes_per_task - 1) / j.planes_per_task, dw_fwd_task, &j);
+    return FER_OK;
+}
+
+fer_status cpu_depthwise_backward(cpu_ctx *c, const fer_conv2d_args *a, const float *x,
+                                  const float *w, const float *dy, float *dx, float *dw,
+                                  float *dbias)
+{
+    dw_job j;
+    dw_job_init(&j, c, a);
+    j.x = x, j.w = w, j.dy = dy, j.dx = dx, j.dw = dw, j.dbias = dbias;
+    const int K = a->k, KK = K * K;
+    const size_t workers = (size_t)fer_threadpool_size(c->pool);
+    /* per worker: the weight gradient's split x and dy planes, then the input gradient's */
+    size_t wgrad_floats = 0, dx_floats = 0;
+    if (dw || dbias)
+        wgrad_floats = round16(split_floats(&j.g)) + round16((size_t)j.g.out_rows * j.g.ovec * 8);
+    if (dx && a->stride == 1) {
+        dw_geom_init(&j.gt, K, 1, K - 1 - a->pad, a->out_h, a->out_w, a->in_h, a->in_w);
+        dx_floats = round16(split_floats(&j.gt)) + 8;
+    } else if (dx) {
+        /* cpu_dw_impl.h, dw_dx_s2_t: 16 dx columns per vector pair */
+        const int M = (K - 1) / 2;
+        j.dx_qvec = (a->in_w + 15) / 16;
+        j.dyw = (size_t)j.dx_qvec * 8 + M + (a->pad + 1) / 2;
+        j.dy_rows = (size_t)(a->pad + a->in_h - 1) / 2 + M + 1;
+        dx_floats = round16(j.dy_rows * j.dyw) + 16;
+    }
+    j.dx_off = wgrad_floats;
+    j.scratch_floats = DW_HEADER + round16(wgrad_floats + dx_floats);
+    /* the rotated kernels of the stride-1 input gradient live after the workers' scratch */
+    j.scratch = cpu_workspace(c, j.scratch_floats * workers + (size_t)a->in_c * KK);
+    if (!j.scratch)
+        return FER_ERR_NOMEM;
+    clear_headers(&j, workers);
+    if (dx && a->stride == 1) {
+        float *wflip = j.scratch + j.scratch_floats * workers;
+        for (int ch = 0; ch < a->in_c; ch++)
+            for (int t = 0; t < KK; t++)
+                wflip[(size_t)ch * KK + t] = w[(size_t)ch * KK + (KK - 1 - t)];
+        j.wflip = wflip;
+    }
+    if (dw || dbias) {
+        j.fused = dx != NULL;
+        cpu_parallel(c, a->out_c, dw_wgrad_task, &j);
+    } else if (dx) {
+        j.n_planes = a->n * a->in_c;
+        j.planes_per_task = planes_per_task((size_t)a->in_h * a->in_w);
+        cpu_parallel(c, (j.n_planes + j.planes_per_task - 1) / j.planes_per_task, dw_dx_task,
+                     &j);
+    }
+    return FER_OK;
+}

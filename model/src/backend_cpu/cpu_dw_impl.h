@@ -1,0 +1,351 @@
+/* Depthwise 3x3 / 5x5 plane kernels (stride 1 and 2) over 8-column vectors, written once with
+ * the GCC/clang vector extension and included by cpu_depthwise.c twice: plainly (portable) and
+ * under an AVX2+FMA target, each time with its own DW_NAME suffix and DW_FMA.
+ *
+ * Planes come "split": the zero-padded input plane (padded row r = ih + pad, padded column
+ * C = iw + pad) with each row stored as S phase rows, phase ph holding columns C = q*S + ph at
+ * [(r*S + ph)*qw + q]. A tap (kh, kw) of output column ow then reads phase kw % S at
+ * q = ow + kw / S: every tap of a stride-S row is a unit-stride vector load, no edge tests. */
+#ifndef FER_CPU_DW_IMPL_TYPES
+#define FER_CPU_DW_IMPL_TYPES
+#include <string.h>
+
+#pragma GCC diagnostic ignored "-Wpsabi" /* vectors pass between this file's static functions */
+
+typedef float dv8 __attribute__((vector_size(32)));
+typedef float dv8u __attribute__((vector_size(32), aligned(4)));
+
+#define DW_ALWAYS_INLINE static inline __attribute__((always_inline))
+
+
+/* Geometry of one depthwise call (cpu_depthwise.c fills it). */
+typedef struct dw_geom {
+    int k, s, pad;
+    int in_h, in_w, out_h, out_w;
+    int ovec;     /* 8-column vectors per output row */
+    int rows_blk; /* output rows per forward pass */
+    int out_rows; /* out_h rounded up to rows_blk */
+    int qw;       /* floats per phase row of a split plane */
+    int qrows;    /* padded rows of a split plane */
+} dw_geom;
+#endif
+
+static inline dv8 DW_NAME(dw_ld)(const float *p)
+{
+    return *(const dv8u *)(const void *)p;
+}
+
+static inline void DW_NAME(dw_st)(float *p, dv8 v)
+{
+    *(dv8u *)(void *)p = v;
+}
+
+static inline dv8 DW_NAME(dw_splat)(float f)
+{
+    dv8 v = {f, f, f, f, f, f, f, f};
+    return v;
+}
+
+/* Inline copies and fills: the rows of small planes are too short for memcpy/memset calls. */
+static inline void DW_NAME(dw_zero)(float *restrict d, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        DW_NAME(dw_st)(d + i, DW_NAME(dw_splat)(0.0f));
+    for (; i < n; i++)
+        d[i] = 0.0f;
+}
+
+static inline void DW_NAME(dw_copy)(float *restrict d, const float *restrict s, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        DW_NAME(dw_st)(d + i, DW_NAME(dw_ld)(s + i));
+    for (; i < n; i++)
+        d[i] = s[i];
+}
+
+/* dst (dst_rows x dst_w, zeros elsewhere) gets src (rows x cols, row stride src_w) at row and
+ * column offset off. The zeros are written only when zero_pad is set: later planes of the same
+ * geometry overwrite exactly the same interior, so a buffer is zeroed once per call. */
+static void DW_NAME(dw_pad_plane)(float *restrict dst, size_t dst_w, size_t dst_rows,
+                                  const float *restrict src, size_t src_w, size_t rows,
+                                  size_t cols, size_t off, int zero_pad)
+{
+    if (zero_pad)
+        DW_NAME(dw_zero)(dst, dst_w * dst_rows);
+    for (size_t r = 0; r < rows; r++)
+        DW_NAME(dw_copy)(dst + (r + off) * dst_w + off, src + r * src_w, cols);
+}
+
+/* x[in_h][in_w] into the split layout of g (rows and columns outside the plane are zeros). The
+ * zeros are written only when zero_pad is set (as dw_pad_plane); the copies end with an
+ * overlapping full vector instead of a scalar tail and stay inside the plane's columns. */
+static void DW_NAME(dw_split)(const dw_geom *g, const float *restrict x, float *restrict xq,
+                              int zero_pad)
+{
+    const int S = g->s, qw = g->qw, row_floats = S * qw, pad = g->pad;
+    /* columns iw with iw + pad < S*qw land in the buffer */
+    const int n_cols = S * qw - pad < g->in_w ? S * qw - pad : g->in_w;
+    const int r_end = g->in_h + pad < g->qrows ? g->in_h + pad : g->qrows;
+    if (zero_pad)
+        DW_NAME(dw_zero)(xq, (size_t)g->qrows * row_floats);
+    for (int r = pad; r < r_end; r++) {
+        float *d = xq + (size_t)r * row_floats;
+        const float *xs = x + (size_t)(r - pad) * g->in_w;
+        if (S == 1) {
+            if (n_cols >= 8) {
+                int i = 0;
+                for (; i + 8 <= n_cols; i += 8)
+                    DW_NAME(dw_st)(d + pad + i, DW_NAME(dw_ld)(xs + i));
+                if (i < n_cols)
+                    DW_NAME(dw_st)(d + pad + n_cols - 8, DW_NAME(dw_ld)(xs + n_cols - 8));
+            } else {
+                for (int i = 0; i < n_cols; i++)
+                    d[pad + i] = xs[i];
+            }
+            continue;
+        }
+        /* stride 2: padded column C = iw + pad goes to phase C & 1 at C >> 1, so even iw share
+         * the phase of C = pad (from base_a), odd iw the other (from base_b) */
+        float *ph_a = d + (pad & 1) * qw, *ph_b = d + ((pad + 1) & 1) * qw;
+        const int base_a = pad >> 1, base_b = (pad + 1) >> 1;
+        int i = 0;
+        if (n_cols >= 16) {
+            for (;; i += 8) {
+                if (2 * i + 16 > n_cols)
+                    i = (n_cols - 16) / 2; /* last block overlaps the one before */
+                const dv8 lo = DW_NAME(dw_ld)(xs + 2 * i), hi = DW_NAME(dw_ld)(xs + 2 * i + 8);
+                DW_NAME(dw_st)(ph_a + base_a + i,
+                               __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14));
+                DW_NAME(dw_st)(ph_b + base_b + i,
+                               __builtin_shufflevector(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15));
+                if (2 * i + 16 >= n_cols)
+                    break;
+            }
+            i += 8;
+        }
+        for (int e = i; 2 * e < n_cols; e++)
+            ph_a[base_a + e] = xs[2 * e];
+        for (int o = i; 2 * o + 1 < n_cols; o++)
+            ph_b[base_b + o] = xs[2 * o + 1];
+    }
+}
+
+/* y (out_h x out_w) = bias + the K x K stride-S correlation of the split plane xq with w; RB
+ * output rows per pass share their input row loads. tmp: 8 floats. */
+DW_ALWAYS_INLINE void DW_NAME(dw_fwd_t)(const dw_geom *g, const float *restrict xq,
+                                        const float *restrict w, float bias, float *restrict y,
+                                        float *restrict tmp, const int K, const int S,
+                                        const int RB)
+{
+    dv8 wb[25]; /* fixed sizes, not VLAs: the arrays must stay in registers */
+    #pragma GCC unroll 32
+    for (int t = 0; t < K * K; t++)
+        wb[t] = DW_NAME(dw_splat)(w[t]);
+    const size_t qw = (size_t)g->qw, rs = (size_t)S * qw;
+    for (int oh0 = 0; oh0 < g->out_h; oh0 += RB) {
+        const float *xr = xq + (size_t)oh0 * S * rs;
+        for (int c = 0; c < g->ovec; c++) {
+            dv8 acc[4];
+            #pragma GCC unroll 32
+            for (int r = 0; r < RB; r++)
+                acc[r] = DW_NAME(dw_splat)(bias);
+            #pragma GCC unroll 32
+            for (int ir = 0; ir < (RB - 1) * S + K; ir++) {
+                #pragma GCC unroll 32
+                for (int kw = 0; kw < K; kw++) {
+                    const dv8 v =
+                        DW_NAME(dw_ld)(xr + ir * rs + (size_t)(kw % S) * qw + kw / S + c * 8);
+                    #pragma GCC unroll 32
+                    for (int r = 0; r < RB; r++) {
+                        const int kh = ir - r * S;
+                        if (kh >= 0 && kh < K)
+                            acc[r] = DW_FMA(wb[kh * K + kw], v, acc[r]);
+                    }
+                }
+            }
+            /* full vectors straight into y, the last partial one through tmp */
+            const int rows = g->out_h - oh0 < RB ? g->out_h - oh0 : RB, cols = g->out_w - c * 8;
+            #pragma GCC unroll 32
+            for (int r = 0; r < RB; r++) {
+                if (r >= rows)
+                    break;
+                float *yd = y + (size_t)(oh0 + r) * g->out_w + c * 8;
+                if (cols >= 8) {
+                    DW_NAME(dw_st)(yd, acc[r]);
+                } else {
+                    DW_NAME(dw_st)(tmp, acc[r]);
+                    for (int q = 0; q < cols; q++)
+                        yd[q] = tmp[q];
+                }
+            }
+        }
+    }
+}
+
+/* Input gradient of a stride-2 layer for one plane: the adjoint of dw_fwd_t as a gather. In the
+ * padded frame, dX[R][C] = sum over taps with kh = R mod 2, kw = C mod 2 (step 2) of
+ * w[kh][kw] * dy[R/2 - kh/2][C/2 - kw/2]; dyp holds dy with M = (K-1)/2 zero rows and columns
+ * before it (row stride dyw), so no index goes below zero.
+ * Vector c of a dx row covers dx columns 16c .. 16c+15: even columns come from padded columns
+ * of phase PHA = pad & 1 starting at q = (pad >> 1) + 8c, odd ones from the other phase at
+ * ((pad + 1) >> 1) + 8c; both are computed in registers and interleaved (no reload). */
+DW_ALWAYS_INLINE dv8 DW_NAME(dw_dx_vec_t)(const float *restrict dyr, size_t dyw, const dv8 *wb,
+                                          int q, const int K, const int PHR, const int PH)
+{
+    const int M = (K - 1) / 2;
+    dv8 acc = DW_NAME(dw_splat)(0.0f);
+#pragma GCC unroll 32
+    for (int kh = PHR; kh < K; kh += 2)
+#pragma GCC unroll 32
+        for (int kw = PH; kw < K; kw += 2)
+            acc = DW_FMA(wb[kh * K + kw],
+                         DW_NAME(dw_ld)(dyr + (size_t)(M - kh / 2) * dyw + M - kw / 2 + q), acc);
+    return acc;
+}
+
+DW_ALWAYS_INLINE void DW_NAME(dw_dx_row_t)(const dw_geom *g, const float *restrict dyr,
+                                           size_t dyw, const dv8 *wb, float *restrict d,
+                                           float *restrict tmp, int nvec, const int K,
+                                           const int PHR, const int PHA)
+{
+    const int qa = g->pad >> 1, qb = (g->pad + 1) >> 1;
+    for (int c = 0; c < nvec; c++) {
+        const dv8 a = DW_NAME(dw_dx_vec_t)(dyr, dyw, wb, qa + 8 * c, K, PHR, PHA);
+        const dv8 b = DW_NAME(dw_dx_vec_t)(dyr, dyw, wb, qb + 8 * c, K, PHR, 1 - PHA);
+        const dv8 lo = __builtin_shufflevector(a, b, 0, 8, 1, 9, 2, 10, 3, 11);
+        const dv8 hi = __builtin_shufflevector(a, b, 4, 12, 5, 13, 6, 14, 7, 15);
+        const int cols = g->in_w - 16 * c;
+        if (cols >= 16) {
+            DW_NAME(dw_st)(d + 16 * c, lo);
+            DW_NAME(dw_st)(d + 16 * c + 8, hi);
+        } else {
+            DW_NAME(dw_st)(tmp, lo);
+            DW_NAME(dw_st)(tmp + 8, hi);
+            for (int q = 0; q < cols; q++)
+                d[16 * c + q] = tmp[q];
+        }
+    }
+}
+
+/* tmp: 16 floats; nvec = ceil(in_w / 16); dyp is at least nvec*8 + M + ((pad + 1) >> 1) wide
+ * and (pad + in_h - 1) / 2 + M + 1 rows deep */
+DW_ALWAYS_INLINE void DW_NAME(dw_dx_s2_t)(const dw_geom *g, const float *restrict dyp, size_t dyw,
+                                          const float *restrict w, float *restrict dx,
+                                          float *restrict tmp, int nvec, const int K)
+{
+    dv8 wb[25]; /* fixed sizes, not VLAs: the arrays must stay in registers */
+#pragma GCC unroll 32
+    for (int t = 0; t < K * K; t++)
+        wb[t] = DW_NAME(dw_splat)(w[t]);
+    const int pha = g->pad & 1;
+    for (int ih = 0; ih < g->in_h; ih++) {
+        const int R = ih + g->pad;
+        /* tap row kh reads dyp row R/2 + M - kh/2 (dw_dx_vec_t adds M - kh/2) */
+        const float *dyr = dyp + (size_t)(R >> 1) * dyw;
+        float *d = dx + (size_t)ih * g->in_w;
+        if (R & 1) {
+            if (pha)
+                DW_NAME(dw_dx_row_t)(g, dyr, dyw, wb, d, tmp, nvec, K, 1, 1);
+            else
+                DW_NAME(dw_dx_row_t)(g, dyr, dyw, wb, d, tmp, nvec, K, 1, 0);
+        } else {
+            if (pha)
+                DW_NAME(dw_dx_row_t)(g, dyr, dyw, wb, d, tmp, nvec, K, 0, 1);
+            else
+                DW_NAME(dw_dx_row_t)(g, dyr, dyw, wb, d, tmp, nvec, K, 0, 0);
+        }
+    }
+}
+
+/* Weight gradient of one plane: acc[kh*K + kw] += sum over the plane of dy * x at the tap, as
+ * vector partial sums summed across lanes at the end (a fixed order). dyq: out_rows rows of
+ * ovec*8 floats, zero past out_w and out_h. Taps are taken TB kernel rows at a time (all of
+ * them for K = 3: 9 accumulators; one row of 5 for K = 5), RB output rows per pass sharing
+ * their input row loads (rows oh, oh+1, ... still added in order to each tap). */
+DW_ALWAYS_INLINE void DW_NAME(dw_wgrad_t)(const dw_geom *g, const float *restrict xq,
+                                          const float *restrict dyq, float *restrict acc_out,
+                                          const int K, const int S, const int TB, const int RB)
+{
+    const size_t qw = (size_t)g->qw, rs = (size_t)S * qw, dys = (size_t)g->ovec * 8;
+    for (int kh0 = 0; kh0 < K; kh0 += TB) {
+        dv8 acc[25];
+#pragma GCC unroll 32
+        for (int t = 0; t < TB * K; t++)
+            acc[t] = DW_NAME(dw_splat)(0.0f);
+        for (int oh = 0; oh < g->out_h; oh += RB) {
+            const float *xr = xq + ((size_t)oh * S + kh0) * rs;
+            for (int c = 0; c < g->ovec; c++) {
+                dv8 d[4];
+#pragma GCC unroll 32
+                for (int r = 0; r < RB; r++)
+                    d[r] = DW_NAME(dw_ld)(dyq + (oh + r) * dys + c * 8);
+#pragma GCC unroll 32
+                for (int ir = 0; ir < (RB - 1) * S + TB; ir++)
+#pragma GCC unroll 32
+                    for (int kw = 0; kw < K; kw++) {
+                        const dv8 v = DW_NAME(dw_ld)(xr + ir * rs + (size_t)(kw % S) * qw +
+                                                     kw / S + c * 8);
+#pragma GCC unroll 32
+                        for (int r = 0; r < RB; r++) {
+                            const int kh = ir - r * S;
+                            if (kh >= 0 && kh < TB)
+                                acc[kh * K + kw] = DW_FMA(d[r], v, acc[kh * K + kw]);
+                        }
+                    }
+            }
+        }
+#pragma GCC unroll 32
+        for (int t = 0; t < TB * K; t++) {
+            const dv8 a = acc[t];
+            acc_out[kh0 * K + t] =
+                ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+        }
+    }
+}
+
+/* The instantiations cpu_depthwise.c calls through its table. */
+static void DW_NAME(dw_fwd)(const dw_geom *g, const float *xq, const float *w, float bias,
+                            float *y, float *tmp)
+{
+    if (g->k == 3 && g->s == 1)
+        DW_NAME(dw_fwd_t)(g, xq, w, bias, y, tmp, 3, 1, 4);
+    else if (g->k == 3)
+        DW_NAME(dw_fwd_t)(g, xq, w, bias, y, tmp, 3, 2, 2);
+    else if (g->s == 1)
+        DW_NAME(dw_fwd_t)(g, xq, w, bias, y, tmp, 5, 1, 2);
+    else
+        DW_NAME(dw_fwd_t)(g, xq, w, bias, y, tmp, 5, 2, 2);
+}
+
+static void DW_NAME(dw_dx_s2)(const dw_geom *g, const float *dyp, size_t dyw, const float *w,
+                              float *dx, float *tmp, int qvec)
+{
+    if (g->k == 3)
+        DW_NAME(dw_dx_s2_t)(g, dyp, dyw, w, dx, tmp, qvec, 3);
+    else
+        DW_NAME(dw_dx_s2_t)(g, dyp, dyw, w, dx, tmp, qvec, 5);
+}
+
+static void DW_NAME(dw_wgrad)(const dw_geom *g, const float *xq, const float *dyq, float *acc)
+{
+    if (g->k == 3 && g->s == 1)
+        DW_NAME(dw_wgrad_t)(g, xq, dyq, acc, 3, 1, 3, 2);
+    else if (g->k == 3)
+        DW_NAME(dw_wgrad_t)(g, xq, dyq, acc, 3, 2, 3, 2);
+    else if (g->s == 1)
+        DW_NAME(dw_wgrad_t)(g, xq, dyq, acc, 5, 1, 1, 1);
+    else
+        DW_NAME(dw_wgrad_t)(g, xq, dyq, acc, 5, 2, 1, 1);
+}
+
+/* sum of a dy plane in the dyq layout (zeros past out_w), lanes summed in a fixed order */
+static float DW_NAME(dw_plane_sum)(const dw_geom *g, const float *dyq)
+{
+    dv8 a = DW_NAME(dw_splat)(0.0f);
+    const size_t n = (size_t)g->out_h * g->ovec;
+    for (size_t i = 0; i < n; i++)
+        a += DW_NAME(dw_ld)(dyq + i * 8);
+    return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+}
