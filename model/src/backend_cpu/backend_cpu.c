@@ -77,6 +77,7 @@ static const char *isa_missing(const char *isa)
 
 static const cpu_kernels *kernels_named(const char *isa)
 {
+    (void)isa; /* unused in a portable-only build */
 #if defined(FER_CPU_HAVE_AVX512)
     if (strcmp(isa, "avx512") == 0)
         return &cpu_kernels_avx512;
