@@ -99,8 +99,6 @@ extern const cpu_kernels cpu_kernels_portable;
 #if defined(FER_CPU_HAVE_AVX2)
 extern const cpu_kernels cpu_kernels_avx2;
 /* AVX2 kernels the avx512 set shares (cpu_kernels_avx2.c; the table's signatures) */
-void cpu_avx2_convw_tile(const float *dy, size_t dy_stride, const float *x, int ntaps,
-                         size_t len, float *acc);
 void cpu_avx2_maxpool2x2(const float *x, int in_w, int out_h, int out_w, float *y,
                          int32_t *argmax);
 void cpu_avx2_gemm_row_nt(int kc, const float *a, const float *b, size_t ldb, int n, float *c,

@@ -1,8 +1,9 @@
 /* AVX2 + FMA kernels (selected at run time when the CPU has both). The register tiles are sized
  * for the 16 ymm registers: 12 accumulators, the loaded input vectors and one broadcast.
  * The conv tile, GEMM, Winograd-GEMM and streaming kernels come from cpu_kernels_vec.h (written
- * once over the vector width, VW = 8 here); convw_tile, maxpool2x2 and gemm_row_nt are AVX2-only
- * and are also used by the AVX-512 set (cpu_kernels_avx512.c). */
+ * once over the vector width, VW = 8 here), and so does the flat-plane weight-gradient tile;
+ * maxpool2x2 and gemm_row_nt are AVX2-only and are also used by the AVX-512 set
+ * (cpu_kernels_avx512.c). */
 #include "cpu_internal.h"
 
 #if defined(FER_CPU_HAVE_AVX2)
@@ -43,6 +44,7 @@ typedef __m256 vf;
 #define v_keep_pos(y, d)                                                                          \
     _mm256_and_ps(_mm256_cmp_ps((y), _mm256_setzero_ps(), _CMP_GT_OQ), (d))
 #define v_hsum(v) hsum256(v)
+#define v_load8(p) _mm256_loadu_ps(p)
 /* the conv tile's 6 rows of 2 x 8 channels, transposed into 16 NCHW channel rows */
 #define v_conv_store(r, bias, out, out_stride, n_co, n_px)                                       \
     do {                                                                                          \
@@ -54,65 +56,6 @@ typedef __m256 vf;
                         (n_co) - 8, (n_px));                                                      \
     } while (0)
 #include "cpu_kernels_vec.h"
-
-/* 4 output channels x 3 taps: per 8 positions 3 input loads, 4 gradient loads, 12 FMA */
-void cpu_avx2_convw_tile(const float *dy, size_t dy_stride, const float *x, int ntaps,
-                         size_t len, float *acc)
-{
-    const float *d0 = dy, *d1 = dy + dy_stride, *d2 = dy + 2 * dy_stride,
-                *d3 = dy + 3 * dy_stride;
-    if (ntaps == 3) {
-        __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00,
-               a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
-        for (size_t j = 0; j < len; j += 8) {
-            __m256 x0 = _mm256_loadu_ps(x + j), x1 = _mm256_loadu_ps(x + j + 1),
-                   x2 = _mm256_loadu_ps(x + j + 2);
-            __m256 d = _mm256_loadu_ps(d0 + j);
-            a00 = _mm256_fmadd_ps(d, x0, a00);
-            a01 = _mm256_fmadd_ps(d, x1, a01);
-            a02 = _mm256_fmadd_ps(d, x2, a02);
-            d = _mm256_loadu_ps(d1 + j);
-            a10 = _mm256_fmadd_ps(d, x0, a10);
-            a11 = _mm256_fmadd_ps(d, x1, a11);
-            a12 = _mm256_fmadd_ps(d, x2, a12);
-            d = _mm256_loadu_ps(d2 + j);
-            a20 = _mm256_fmadd_ps(d, x0, a20);
-            a21 = _mm256_fmadd_ps(d, x1, a21);
-            a22 = _mm256_fmadd_ps(d, x2, a22);
-            d = _mm256_loadu_ps(d3 + j);
-            a30 = _mm256_fmadd_ps(d, x0, a30);
-            a31 = _mm256_fmadd_ps(d, x1, a31);
-            a32 = _mm256_fmadd_ps(d, x2, a32);
-        }
-        acc[0] += hsum256(a00);
-        acc[1] += hsum256(a01);
-        acc[2] += hsum256(a02);
-        acc[3] += hsum256(a10);
-        acc[4] += hsum256(a11);
-        acc[5] += hsum256(a12);
-        acc[6] += hsum256(a20);
-        acc[7] += hsum256(a21);
-        acc[8] += hsum256(a22);
-        acc[9] += hsum256(a30);
-        acc[10] += hsum256(a31);
-        acc[11] += hsum256(a32);
-        return;
-    }
-    for (int t = 0; t < ntaps; t++) {
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        for (size_t j = 0; j < len; j += 8) {
-            __m256 xv = _mm256_loadu_ps(x + j + t);
-            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(d0 + j), xv, a0);
-            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(d1 + j), xv, a1);
-            a2 = _mm256_fmadd_ps(_mm256_loadu_ps(d2 + j), xv, a2);
-            a3 = _mm256_fmadd_ps(_mm256_loadu_ps(d3 + j), xv, a3);
-        }
-        acc[0 * ntaps + t] += hsum256(a0);
-        acc[1 * ntaps + t] += hsum256(a1);
-        acc[2 * ntaps + t] += hsum256(a2);
-        acc[3 * ntaps + t] += hsum256(a3);
-    }
-}
 
 /* 8 outputs at a time: even/odd columns split with shuffles, the reference rule as masks */
 void cpu_avx2_maxpool2x2(const float *x, int in_w, int out_h, int out_w, float *y,
@@ -212,7 +155,7 @@ const cpu_kernels cpu_kernels_avx2 = {
     .wino_co = 16,
     .conv_co = 16,
     .conv_tile = conv_tile_avx2,
-    .convw_tile = cpu_avx2_convw_tile,
+    .convw_tile = convw_tile_avx2,
     .gemm_micro = gemm_micro_avx2,
     .relu_fwd = relu_fwd_avx2,
     .relu_bwd = relu_bwd_avx2,

@@ -1,9 +1,8 @@
 /* AVX-512 kernels (selected at run time when the CPU has AVX512F and the OS saves the zmm
- * state). The flat-plane conv tile, GEMM, Winograd-GEMM and streaming kernels are
- * cpu_kernels_vec.h at VW = 16: the same 6-row x 2-vector register tile as the AVX2 set, so
- * 6 x 32 (12 of the 32 zmm), and the same per-element arithmetic (identical bits for the tiles
- * and GEMMs). The flat-plane weight-gradient tile, max pooling and the small-batch row GEMM are
- * the AVX2 set's (ymm). The Winograd transforms (cpu_wino_impl.h, 8-channel vectors) are
+ * state). The flat-plane conv and weight-gradient tiles, GEMM, Winograd-GEMM and streaming
+ * kernels are cpu_kernels_vec.h at VW = 16: the same 6-row x 2-vector register tile as the AVX2
+ * set, so 6 x 32 (12 of the 32 zmm), and the same per-element arithmetic (identical bits for the
+ * conv tile and GEMMs). Max pooling and the small-batch row GEMM are the AVX2 set's (ymm). The Winograd transforms (cpu_wino_impl.h, 8-channel vectors) are
  * compiled here with this file's target. */
 #include "cpu_internal.h"
 
@@ -39,6 +38,7 @@ typedef __m512 vf;
 #define v_max0(x) _mm512_max_ps((x), _mm512_setzero_ps())
 #define v_keep_pos(y, d) keep_pos512((y), (d))
 #define v_hsum(v) _mm512_reduce_add_ps(v)
+#define v_load8(p) _mm512_maskz_loadu_ps(0x00FF, (p))
 /* the conv tile's 6 rows of 2 x 16 channels: four ymm quarters of 8 channels, each transposed
  * into 8 NCHW channel rows */
 static inline void conv_store512(__m512 r[6][2], const float *bias, float *out, size_t out_stride,
@@ -64,7 +64,7 @@ const cpu_kernels cpu_kernels_avx512 = {
     .wino_co = 32,
     .conv_co = 32,
     .conv_tile = conv_tile_avx512,
-    .convw_tile = cpu_avx2_convw_tile,
+    .convw_tile = convw_tile_avx512,
     .gemm_micro = gemm_micro_avx512,
     .relu_fwd = relu_fwd_avx512,
     .relu_bwd = relu_bwd_avx512,

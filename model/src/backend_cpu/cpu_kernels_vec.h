@@ -11,6 +11,8 @@
  *   v_max0(x)             max(x, +0) returning +0 for NaN and -0 (fer_relu)
  *   v_keep_pos(y, d)      y > 0 ? d : 0 per lane (fer_relu_backward)
  *   v_hsum(v)             sum of the lanes as a float
+ *   v_load8(p)            8 floats from p in the low lanes, the others zero (the same as
+ *                         v_load when VW = 8)
  *   v_conv_store(rows, bias, out, out_stride, n_co, n_px)  the conv tile's rows[6][2] (position
  *                         x channel vectors) + bias into out[o*out_stride + p], o < n_co, p < n_px
  *
@@ -100,6 +102,80 @@ static void VK(conv_tile)(const float *x, size_t x_stride, int cin, const int *o
     }
     vf rows[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
     v_conv_store(rows, bias, out, out_stride, n_co, n_px);
+}
+
+/* Flat-plane weight-gradient tile: 4 output channels x up to 3 taps, acc[r*ntaps + t] +=
+ * sum_{j<len} dy[r*dy_stride + j] * x[j + t]; len is a multiple of 8 (a last half vector when
+ * VW = 16: v_load8 loads 8 floats, the other lanes zero). Per VW positions 3 input loads, 4
+ * gradient loads, 12 FMA. */
+static void VK(convw_tile)(const float *dy, size_t dy_stride, const float *x, int ntaps,
+                           size_t len, float *acc)
+{
+    const float *d0 = dy, *d1 = dy + dy_stride, *d2 = dy + 2 * dy_stride,
+                *d3 = dy + 3 * dy_stride;
+    size_t full = len / VW * VW;
+    if (ntaps == 3) {
+        vf a00 = v_zero(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00, a20 = a00,
+           a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
+#define CONVW3_STEP(LOAD, j)                                                                       \
+    do {                                                                                           \
+        vf x0 = LOAD(x + (j)), x1 = LOAD(x + (j) + 1), x2 = LOAD(x + (j) + 2);                     \
+        vf d = LOAD(d0 + (j));                                                                     \
+        a00 = v_fma(d, x0, a00);                                                                   \
+        a01 = v_fma(d, x1, a01);                                                                   \
+        a02 = v_fma(d, x2, a02);                                                                   \
+        d = LOAD(d1 + (j));                                                                        \
+        a10 = v_fma(d, x0, a10);                                                                   \
+        a11 = v_fma(d, x1, a11);                                                                   \
+        a12 = v_fma(d, x2, a12);                                                                   \
+        d = LOAD(d2 + (j));                                                                        \
+        a20 = v_fma(d, x0, a20);                                                                   \
+        a21 = v_fma(d, x1, a21);                                                                   \
+        a22 = v_fma(d, x2, a22);                                                                   \
+        d = LOAD(d3 + (j));                                                                        \
+        a30 = v_fma(d, x0, a30);                                                                   \
+        a31 = v_fma(d, x1, a31);                                                                   \
+        a32 = v_fma(d, x2, a32);                                                                   \
+    } while (0)
+        for (size_t j = 0; j < full; j += VW)
+            CONVW3_STEP(v_load, j);
+        if (full < len)
+            CONVW3_STEP(v_load8, full);
+#undef CONVW3_STEP
+        acc[0] += v_hsum(a00);
+        acc[1] += v_hsum(a01);
+        acc[2] += v_hsum(a02);
+        acc[3] += v_hsum(a10);
+        acc[4] += v_hsum(a11);
+        acc[5] += v_hsum(a12);
+        acc[6] += v_hsum(a20);
+        acc[7] += v_hsum(a21);
+        acc[8] += v_hsum(a22);
+        acc[9] += v_hsum(a30);
+        acc[10] += v_hsum(a31);
+        acc[11] += v_hsum(a32);
+        return;
+    }
+    for (int t = 0; t < ntaps; t++) {
+        vf a0 = v_zero(), a1 = a0, a2 = a0, a3 = a0;
+#define CONVW1_STEP(LOAD, j)                                                                       \
+    do {                                                                                           \
+        vf xv = LOAD(x + (j) + t);                                                                 \
+        a0 = v_fma(LOAD(d0 + (j)), xv, a0);                                                        \
+        a1 = v_fma(LOAD(d1 + (j)), xv, a1);                                                        \
+        a2 = v_fma(LOAD(d2 + (j)), xv, a2);                                                        \
+        a3 = v_fma(LOAD(d3 + (j)), xv, a3);                                                        \
+    } while (0)
+        for (size_t j = 0; j < full; j += VW)
+            CONVW1_STEP(v_load, j);
+        if (full < len)
+            CONVW1_STEP(v_load8, full);
+#undef CONVW1_STEP
+        acc[0 * ntaps + t] += v_hsum(a0);
+        acc[1 * ntaps + t] += v_hsum(a1);
+        acc[2 * ntaps + t] += v_hsum(a2);
+        acc[3 * ntaps + t] += v_hsum(a3);
+    }
 }
 
 /* 6 tiles x VNR channels, A rows strided (the transformed tiles), B packed [kc][VNR] */
