@@ -54,6 +54,9 @@ static const conv_case conv_cases[] = {
     {1, 32, 32, 48, 48, 3, 1, 1, 1, 32}, /* 48x48 c32, bias */
     {2, 32, 32, 48, 48, 3, 2, 1, 0, 32}, /* 48x48 c32, stride 2 */
     {3, 64, 64, 12, 12, 3, 1, 1, 0, 64}, /* 12x12 planes: several planes per task */
+    {2, 3, 3, 9, 17, 3, 2, 1, 1, 3},   /* stride 2, 17 columns: odd tail after a 16-column block */
+    {1, 2, 2, 7, 35, 5, 2, 2, 0, 2},   /* stride 2, 35 columns: overlapping last block + odd tail */
+    {2, 2, 2, 6, 31, 3, 2, 0, 1, 2},   /* stride 2, pad 0, 31 columns */
     /* >= 4 input channels per group: each group through the groups == 1 paths */
     {2, 16, 24, 9, 7, 3, 1, 1, 1, 2}, /* groups 2 of 8 -> 12: Winograd per group, bias */
     {3, 12, 9, 7, 9, 3, 2, 1, 0, 3},  /* groups 3 of 4 -> 3, stride 2 */

@@ -112,18 +112,21 @@ static void DW_NAME(dw_split)(const dw_geom *g, const float *restrict x, float *
         const int base_a = pad >> 1, base_b = (pad + 1) >> 1;
         int i = 0;
         if (n_cols >= 16) {
+            /* blocks of 16 columns; the last one starts at `last` and may overlap the one
+             * before; an odd last column is left to the scalar tail */
+            const int last = (n_cols - 16) / 2;
             for (;; i += 8) {
-                if (2 * i + 16 > n_cols)
-                    i = (n_cols - 16) / 2; /* last block overlaps the one before */
+                if (i > last)
+                    i = last;
                 const dv8 lo = DW_NAME(dw_ld)(xs + 2 * i), hi = DW_NAME(dw_ld)(xs + 2 * i + 8);
                 DW_NAME(dw_st)(ph_a + base_a + i,
                                __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14));
                 DW_NAME(dw_st)(ph_b + base_b + i,
                                __builtin_shufflevector(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15));
-                if (2 * i + 16 >= n_cols)
+                if (i == last)
                     break;
             }
-            i += 8;
+            i = last + 8;
         }
         for (int e = i; 2 * e < n_cols; e++)
             ph_a[base_a + e] = xs[2 * e];
