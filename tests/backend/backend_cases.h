@@ -897,10 +897,40 @@ static void case_prelu(fer_backend *ref, fer_backend *be, const graph_case *c)
         rm(ref, be, all[i]);
 }
 
+/* Depthwise layers of pseudo-random shape (fixed seed): k 3 or 5, stride 1 or 2, every pad up
+ * to k - 1, multiplier 1 or 2, planes 1..40 on a side, batch 1..3, bias on or off. The edges
+ * of the cpu backend's split-plane kernels (row blocks, vector tails, stride-2 column blocks)
+ * meet here in combinations the table above does not list (the stride-2 hang fixed in a1da773
+ * was found this way). */
+static void depthwise_random_cases(fer_backend *ref, fer_backend *be, int count)
+{
+    uint32_t state = 20261206u;
+#define NEXT(m) ((state = state * 1664525u + 1013904223u), (int)((state >> 8) % (uint32_t)(m)))
+    for (int i = 0; i < count; i++) {
+        conv_case c;
+        c.k = NEXT(2) ? 5 : 3;
+        c.s = 1 + NEXT(2);
+        c.p = NEXT(c.k);
+        c.h = 1 + NEXT(40);
+        c.w = 1 + NEXT(40);
+        c.groups = c.ci = 2 + NEXT(3); /* groups == in_c >= 2: depthwise */
+        c.co = c.ci * (1 + NEXT(2));
+        c.n = 1 + NEXT(3);
+        c.bias = NEXT(2);
+        if (c.h + 2 * c.p < c.k || c.w + 2 * c.p < c.k) {
+            i--; /* no output: draw again */
+            continue;
+        }
+        case_conv(ref, be, &c);
+    }
+#undef NEXT
+}
+
 static void run_all_cases(fer_backend *ref, fer_backend *be)
 {
     for (int i = 0; i < COUNT(conv_cases); i++)
         case_conv(ref, be, &conv_cases[i]);
+    depthwise_random_cases(ref, be, 40);
     for (int i = 0; i < COUNT(bn_cases); i++)
         case_bn(ref, be, &bn_cases[i]);
     for (int i = 0; i < COUNT(pool_cases); i++)
