@@ -11,7 +11,8 @@
  *
  * Findings besides crashes: a loaded model over the caps, non-finite weights or normalisation,
  * a payload offset that is not 64-byte aligned, a loaded model that the library cannot save and
- * read back unchanged. */
+ * read back unchanged, an EMA block (fer_checkpoint_load_ema) that loads with non-finite floats
+ * or with sizes other than the model's. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
@@ -61,6 +62,44 @@ static void check_weights_finite(fer_model *m)
                 fuzz_fail("loaded checkpoint: tensor %s[%zu] is %g", ti.name, i, (double)v[i]);
         free(v);
     }
+}
+
+/* fer-train --resume --ema: the weight EMA block, when the header has one. On FER_OK the block
+ * must be there exactly when the header has an "ema" object, whose param_floats and
+ * buffer_floats must be the model's arena sizes (the contract in fer/checkpoint.h), and every
+ * float of the parameter-then-buffer layout must be finite. */
+static void check_ema(const char *path, fer_model *m, const uint8_t *data, size_t size)
+{
+    float *ema = NULL;
+    fer_status st = fer_checkpoint_load_ema(path, m, &ema);
+    fuzz_note("load ema", st);
+    if (st != FER_OK)
+        return;
+    size_t header_len = (size_t)get_u64(data + 12) & 0xffffffffu; /* loaded: 32 + len <= size */
+    char *text = fuzz_strndup(data + 32, header_len <= size - 32 ? header_len : size - 32);
+    cJSON *hdr = cJSON_Parse(text);
+    free(text);
+    const cJSON *je = cJSON_GetObjectItemCaseSensitive(hdr, "ema");
+    if (!ema != !je)
+        fuzz_fail("fer_checkpoint_load_ema returned %s EMA for a header %s an \"ema\" section",
+                  ema ? "an" : "no", je ? "with" : "without");
+    if (ema) {
+        size_t n_params = 0, n_buffers = 0;
+        (void)fer_model_param_arena(m, &n_params);
+        (void)fer_model_buffer_arena(m, &n_buffers);
+        const cJSON *jp = cJSON_GetObjectItemCaseSensitive(je, "param_floats");
+        const cJSON *jb = cJSON_GetObjectItemCaseSensitive(je, "buffer_floats");
+        if (!cJSON_IsNumber(jp) || !cJSON_IsNumber(jb) || jp->valuedouble != (double)n_params ||
+            jb->valuedouble != (double)n_buffers)
+            fuzz_fail("an EMA was loaded whose header sizes are not the model's %zu + %zu floats",
+                      n_params, n_buffers);
+        for (size_t i = 0; i < n_params + n_buffers; i++)
+            if (!isfinite(ema[i]))
+                fuzz_fail("loaded EMA float %zu of %zu is %g", i, n_params + n_buffers,
+                          (double)ema[i]);
+    }
+    cJSON_Delete(hdr);
+    free(ema);
 }
 
 /* What fer-train does after resuming: save the model again (with the stored config and state).
@@ -178,6 +217,7 @@ static void run_checkpoint(const char *path, const uint8_t *data, size_t size)
                   size < 24 ? 0ULL : (unsigned long long)get_u64(data + 16));
     check_meta(&meta, fer_model_arch(m));
     check_weights_finite(m);
+    check_ema(path, m, data, size);
     save_and_reload(m, &meta);
     int cheap = est.work <= FUZZ_FORWARD_WORK;
     if (cheap)

@@ -90,9 +90,9 @@ typedef struct saved {
     craft_ckpt c;        /* its header JSON and payload, to edit and frame again */
 } saved;
 
-/* Saves a tiny model of architecture arch_json (Adam state, config, trainer state) with the
- * library and reads it back. */
-static void save_tiny(saved *s, const char *arch_json, int with_optimizer)
+/* Saves a tiny model of architecture arch_json (Adam state, config, trainer state; with_ema: a
+ * weight EMA block of half the weights and the buffers) with the library and reads it back. */
+static void save_tiny(saved *s, const char *arch_json, int with_optimizer, int with_ema)
 {
     fer_arch arch;
     if (fer_arch_from_json(arch_json, "tiny", &arch) != FER_OK)
@@ -134,10 +134,24 @@ static void save_tiny(saved *s, const char *arch_json, int with_optimizer)
         "\"optimizer_steps\":1,\"rng\":{\"seed\":40,\"scheme\":\"splitmix64 keyed by (seed, "
         "epoch, position)\"},\"schedule\":{\"kind\":1,\"plateau_lr\":0.001,\"plateau_best\":null,"
         "\"plateau_bad_epochs\":0}}");
+    float *ema = NULL;
+    if (with_ema) {
+        size_t n_params = 0, n_buffers = 0;
+        const float *params = fer_model_param_arena(m, &n_params); /* ref: host memory */
+        const float *buffers = fer_model_buffer_arena(m, &n_buffers);
+        if (!(ema = malloc((n_params + n_buffers + 1) * sizeof(float))))
+            die("ema");
+        for (size_t i = 0; i < n_params; i++)
+            ema[i] = 0.5f * params[i];
+        memcpy(ema + n_params, buffers, n_buffers * sizeof(float));
+        meta.ema_host = ema;
+        meta.ema_floats = n_params + n_buffers;
+    }
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s/.tiny.fer", out_dir);
     if (fer_checkpoint_save(tmp, m, &meta, opt) != FER_OK)
         die("fer_checkpoint_save");
+    free(ema);
     fer_checkpoint_meta_clear(&meta);
     fer_optimizer_free(opt);
     fer_model_free(m);
@@ -251,17 +265,21 @@ static const char *const ARCH_GRAPH_CYCLE = /* two nodes reading each other */
 static void checkpoints(void)
 {
     saved s;
-    save_tiny(&s, TINY_ARCH, 1);
+    save_tiny(&s, TINY_ARCH, 1, 0);
     write_bytes("checkpoint", "tiny_adam.fer", s.data, s.size);
     saved w;
-    save_tiny(&w, TINY_ARCH, 0);
+    save_tiny(&w, TINY_ARCH, 0, 0);
     write_bytes("checkpoint", "tiny_weights_only.fer", w.data, w.size);
     saved_free(&w);
+    saved e; /* fer-train --ema */
+    save_tiny(&e, TINY_ARCH, 1, 1);
+    write_bytes("checkpoint", "tiny_adam_ema.fer", e.data, e.size);
+    saved_free(&e);
 
     /* a graph in the header: as saved (framed again, byte for byte), and the tiny model's
      * tensors under a header whose graph has a cycle */
     saved g;
-    save_tiny(&g, GRAPH_ARCH, 1);
+    save_tiny(&g, GRAPH_ARCH, 1, 0);
     cJSON *gh = header_copy(&g);
     write_fer("checkpoint", "graph_tiny_adam.fer", gh, g.c.payload, g.c.payload_bytes, 0);
     cJSON_Delete(gh);
