@@ -44,6 +44,15 @@ static void plane_range(const graph_job *j, int task, size_t *p0, size_t *p1)
     *p1 = *p0 + j->planes_per_task < j->planes ? *p0 + j->planes_per_task : j->planes;
 }
 
+/* Runs fn over planes x hw values in groups of whole planes (j holds the op's own fields). */
+static void run_planes(cpu_ctx *cx, graph_job *j, size_t planes, size_t hw, fer_task_fn fn)
+{
+    j->planes = planes;
+    j->hw = hw;
+    j->planes_per_task = plane_group(cx, planes, hw);
+    cpu_parallel(cx, n_tasks_of(j), fn, j);
+}
+
 /* ---- add -------------------------------------------------------------------------------- */
 
 static void add_task(void *ctx, int task, int worker)
@@ -87,13 +96,29 @@ fer_status cpu_channel_copy(fer_backend *b, const fer_channel_copy_args *a, cons
     size_t planes = (size_t)a->n * a->c, hw = (size_t)a->hw;
     if (planes == 0 || hw == 0)
         return FER_OK;
-    graph_job j = {.planes = planes, .hw = hw, .planes_per_task = plane_group(cx, planes, hw),
-                   .copy = a, .x = src, .y = dst};
-    cpu_parallel(cx, n_tasks_of(&j), copy_task, &j);
+    graph_job j = {.copy = a, .x = src, .y = dst};
+    run_planes(cx, &j, planes, hw, copy_task);
     return FER_OK;
 }
 
 /* ---- mul -------------------------------------------------------------------------------- */
+
+/* dst = src * the gate of plane p (one value broadcast, or the gate's own plane): mul's
+ * forward (src x) and its input gradient (src dy) */
+static void gate_plane(const graph_job *j, size_t p, const float *restrict src,
+                       float *restrict dst)
+{
+    const size_t hw = j->hw;
+    if (j->g_hw == 1) {
+        const float gate = j->g[p];
+        for (size_t i = 0; i < hw; i++)
+            dst[i] = fer_mul(src[i], gate);
+    } else {
+        const float *restrict g = j->g + p * hw;
+        for (size_t i = 0; i < hw; i++)
+            dst[i] = fer_mul(src[i], g[i]);
+    }
+}
 
 static void mul_fwd_task(void *ctx, int task, int worker)
 {
@@ -101,20 +126,8 @@ static void mul_fwd_task(void *ctx, int task, int worker)
     const graph_job *j = ctx;
     size_t p0, p1;
     plane_range(j, task, &p0, &p1);
-    const size_t hw = j->hw;
-    for (size_t p = p0; p < p1; p++) {
-        const float *restrict x = j->x + p * hw;
-        float *restrict y = j->y + p * hw;
-        if (j->g_hw == 1) {
-            const float gate = j->g[p];
-            for (size_t i = 0; i < hw; i++)
-                y[i] = fer_mul(x[i], gate);
-        } else {
-            const float *restrict g = j->g + p * hw;
-            for (size_t i = 0; i < hw; i++)
-                y[i] = fer_mul(x[i], g[i]);
-        }
-    }
+    for (size_t p = p0; p < p1; p++)
+        gate_plane(j, p, j->x + p * j->hw, j->y + p * j->hw);
 }
 
 fer_status cpu_mul_forward(fer_backend *b, const fer_mul_args *a, const float *x, const float *g,
@@ -124,9 +137,8 @@ fer_status cpu_mul_forward(fer_backend *b, const fer_mul_args *a, const float *x
     size_t planes = (size_t)a->n * a->c, hw = (size_t)a->hw;
     if (planes == 0 || hw == 0)
         return FER_OK;
-    graph_job j = {.planes = planes, .hw = hw, .planes_per_task = plane_group(cx, planes, hw),
-                   .g_hw = a->g_hw, .x = x, .g = g, .y = y};
-    cpu_parallel(cx, n_tasks_of(&j), mul_fwd_task, &j);
+    graph_job j = {.g_hw = a->g_hw, .x = x, .g = g, .y = y};
+    run_planes(cx, &j, planes, hw, mul_fwd_task);
     return FER_OK;
 }
 
@@ -139,18 +151,8 @@ static void mul_bwd_task(void *ctx, int task, int worker)
     const size_t hw = j->hw;
     for (size_t p = p0; p < p1; p++) {
         const float *restrict x = j->x + p * hw, *restrict dy = j->dy + p * hw;
-        if (j->dx) {
-            float *restrict dx = j->dx + p * hw;
-            if (j->g_hw == 1) {
-                const float gate = j->g[p];
-                for (size_t i = 0; i < hw; i++)
-                    dx[i] = fer_mul(dy[i], gate);
-            } else {
-                const float *restrict g = j->g + p * hw;
-                for (size_t i = 0; i < hw; i++)
-                    dx[i] = fer_mul(dy[i], g[i]);
-            }
-        }
+        if (j->dx)
+            gate_plane(j, p, dy, j->dx + p * hw);
         if (j->dg && j->g_hw == 1) {
             double s = 0.0; /* the plane in order, as ref */
             for (size_t i = 0; i < hw; i++)
@@ -171,9 +173,8 @@ fer_status cpu_mul_backward(fer_backend *b, const fer_mul_args *a, const float *
     size_t planes = (size_t)a->n * a->c, hw = (size_t)a->hw;
     if (planes == 0 || hw == 0 || (!dx && !dg))
         return FER_OK;
-    graph_job j = {.planes = planes, .hw = hw, .planes_per_task = plane_group(cx, planes, hw),
-                   .g_hw = a->g_hw, .x = x, .g = g, .dy = dy, .dx = dx, .dg = dg};
-    cpu_parallel(cx, n_tasks_of(&j), mul_bwd_task, &j);
+    graph_job j = {.g_hw = a->g_hw, .x = x, .g = g, .dy = dy, .dx = dx, .dg = dg};
+    run_planes(cx, &j, planes, hw, mul_bwd_task);
     return FER_OK;
 }
 
@@ -202,9 +203,8 @@ fer_status cpu_prelu_forward(fer_backend *b, const fer_prelu_args *a, const floa
     size_t planes = (size_t)a->n * a->c, hw = (size_t)a->hw;
     if (planes == 0 || hw == 0)
         return FER_OK;
-    graph_job j = {.planes = planes, .hw = hw, .planes_per_task = plane_group(cx, planes, hw),
-                   .c = a->c, .x = x, .w = w, .y = y};
-    cpu_parallel(cx, n_tasks_of(&j), prelu_fwd_task, &j);
+    graph_job j = {.c = a->c, .x = x, .w = w, .y = y};
+    run_planes(cx, &j, planes, hw, prelu_fwd_task);
     return FER_OK;
 }
 
@@ -249,9 +249,8 @@ fer_status cpu_prelu_backward(fer_backend *b, const fer_prelu_args *a, const flo
         if (!partial)
             return FER_ERR_NOMEM;
     }
-    graph_job j = {.planes = planes, .hw = hw, .planes_per_task = plane_group(cx, planes, hw),
-                   .c = a->c, .x = x, .w = w, .dy = dy, .dx = dx, .partial = partial};
-    cpu_parallel(cx, n_tasks_of(&j), prelu_bwd_task, &j);
+    graph_job j = {.c = a->c, .x = x, .w = w, .dy = dy, .dx = dx, .partial = partial};
+    run_planes(cx, &j, planes, hw, prelu_bwd_task);
     if (dw) {
         for (int c = 0; c < a->c; c++) {
             double s = 0.0;
