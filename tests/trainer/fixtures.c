@@ -174,6 +174,41 @@ int fx_run(char *const argv[], const char *log_path)
     return WEXITSTATUS(status);
 }
 
+int fx_train(const char *const *fixed, size_t n_fixed, const char *epochs, const char *a1,
+             const char *a2, const char *runs, const char *exp, char *log_out, size_t log_cap)
+{
+    char *argv[96];
+    size_t n = 0;
+    if (n_fixed > sizeof argv / sizeof *argv - 5) {
+        fprintf(stderr, "fx_train: %zu fixed arguments is too many\n", n_fixed);
+        exit(1);
+    }
+    for (size_t i = 0; i < n_fixed; i++)
+        argv[n++] = (char *)fixed[i];
+    if (epochs) {
+        argv[n++] = "--epochs";
+        argv[n++] = (char *)epochs;
+    }
+    if (a1)
+        argv[n++] = (char *)a1;
+    if (a2)
+        argv[n++] = (char *)a2;
+    argv[n] = NULL;
+    snprintf(log_out, log_cap, "%s/%s.log", runs, exp);
+    return fx_run(argv, log_out);
+}
+
+void fx_expect_exit_(int rc, int want, const char *log_path, const char *file, int line)
+{
+    if (rc == want)
+        return;
+    char *log = fx_read_file(log_path, NULL);
+    fprintf(stderr, "---- %s\n%s----\n", log_path, log ? log : "(no log)");
+    free(log);
+    fprintf(stderr, "%s:%d: exit %d, expected %d\n", file, line, rc, want);
+    exit(1);
+}
+
 int fx_count_dir_entries(const char *path)
 {
     DIR *d = opendir(path);

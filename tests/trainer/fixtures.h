@@ -38,6 +38,15 @@ void fx_make_dataset(const char *root, const char *csv_path, const fx_dataset_sp
 pid_t fx_spawn(char *const argv[], const char *log_path);
 /* fx_spawn and wait: returns the exit status (128+signal when killed). */
 int fx_run(char *const argv[], const char *log_path);
+/* fer-train's end-to-end runs: argv = fixed[0..n_fixed) (fixed[0] the program), then
+ * "--epochs EPOCHS" when epochs is not NULL, then a1 and a2 when not NULL; output to
+ * RUNS/EXP.log, whose path goes to log_out. Returns fx_run's status. */
+int fx_train(const char *const *fixed, size_t n_fixed, const char *epochs, const char *a1,
+             const char *a2, const char *runs, const char *exp, char *log_out, size_t log_cap);
+/* Ends the test, printing the log and where, when status rc is not want. */
+void fx_expect_exit_(int rc, int want, const char *log_path, const char *file, int line);
+#define FX_EXPECT_EXIT(call, want, log_path)                                                  \
+    fx_expect_exit_((call), (want), (log_path), __FILE__, __LINE__)
 /* Entries of a directory, "." and ".." excepted (threads: /proc/PID/task); 0 when unreadable. */
 int fx_count_dir_entries(const char *path);
 char *fx_read_file(const char *path, size_t *n);

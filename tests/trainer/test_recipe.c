@@ -122,8 +122,6 @@ static void ema_math(const char *backend)
 
 static int train(const char *exp, const char *epochs, const char *a1, const char *a2)
 {
-    char *argv[64];
-    int n = 0;
     const char *fixed[] = {fer_train, "--data_root", root, "--runs_dir", runs, "--exp", exp,
                            "--arch", "tiny", "--backend", "ref", "--threads", "2",
                            "--batch_size", "32", "--lr", "3e-3", "--progress", "plain",
@@ -131,34 +129,11 @@ static int train(const char *exp, const char *epochs, const char *a1, const char
                            "--random_erasing", "0.5", "--aug_frame_jitter", "0.5",
                            "--aug_blur", "0.5", "--aug_jpeg", "0.5", "--aug_photometric", "0.5",
                            "--aug_rotate_max", "10"};
-    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) argv[n++] = (char *)fixed[i];
-    if (epochs) {
-        argv[n++] = "--epochs";
-        argv[n++] = (char *)epochs;
-    }
-    if (a1) argv[n++] = (char *)a1;
-    if (a2) argv[n++] = (char *)a2;
-    argv[n] = NULL;
-    snprintf(logp, sizeof logp, "%s/%s.log", runs, exp);
-    return fx_run(argv, logp);
+    return fx_train(fixed, sizeof fixed / sizeof *fixed, epochs, a1, a2, runs, exp, logp,
+                    sizeof logp);
 }
 
-static void show_log(void)
-{
-    char *log = fx_read_file(logp, NULL);
-    fprintf(stderr, "---- %s\n%s----\n", logp, log ? log : "(no log)");
-    free(log);
-}
-
-#define EXPECT_EXIT(call, code)                                                               \
-    do {                                                                                      \
-        int rc_ = (call);                                                                     \
-        if (rc_ != (code)) {                                                                  \
-            show_log();                                                                       \
-            fprintf(stderr, "%s:%d: exit %d, expected %d\n", __FILE__, __LINE__, rc_, (code)); \
-            exit(1);                                                                          \
-        }                                                                                     \
-    } while (0)
+#define EXPECT_EXIT(call, code) FX_EXPECT_EXIT(call, code, logp)
 
 static void run_path(char *out, size_t cap, const char *exp, const char *name)
 {

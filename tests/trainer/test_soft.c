@@ -307,45 +307,17 @@ static void real_votes(void)
 static int train(const char *exp, const char *labels, const char *epochs, const char *a1,
                  const char *a2)
 {
-    char *argv[64];
-    int n = 0;
     const char *fixed[] = {fer_train, "--data_root", root, "--runs_dir", runs, "--exp", exp,
                            "--arch", "tiny", "--backend", "ref", "--threads", "2",
                            "--batch_size", "24", "--lr", "3e-3", "--progress", "plain",
                            "--mixup", "0.4", "--cutmix", "1.0", "--mix_prob", "0.8",
                            "--remix_kappa", "1.5", "--remix_tau", "0.6", "--label_smoothing",
                            "0.05", "--logit_adjust", "1", "--labels", labels};
-    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
-        argv[n++] = (char *)fixed[i];
-    if (epochs) {
-        argv[n++] = "--epochs";
-        argv[n++] = (char *)epochs;
-    }
-    if (a1)
-        argv[n++] = (char *)a1;
-    if (a2)
-        argv[n++] = (char *)a2;
-    argv[n] = NULL;
-    snprintf(logp, sizeof logp, "%s/%s.log", runs, exp);
-    return fx_run(argv, logp);
+    return fx_train(fixed, sizeof fixed / sizeof *fixed, epochs, a1, a2, runs, exp, logp,
+                    sizeof logp);
 }
 
-static void show_log(void)
-{
-    char *log = fx_read_file(logp, NULL);
-    fprintf(stderr, "---- %s\n%s----\n", logp, log ? log : "(no log)");
-    free(log);
-}
-
-#define EXPECT_EXIT(call, code)                                                               \
-    do {                                                                                      \
-        int rc_ = (call);                                                                     \
-        if (rc_ != (code)) {                                                                  \
-            show_log();                                                                       \
-            fprintf(stderr, "%s:%d: exit %d, expected %d\n", __FILE__, __LINE__, rc_, (code)); \
-            exit(1);                                                                          \
-        }                                                                                     \
-    } while (0)
+#define EXPECT_EXIT(call, code) FX_EXPECT_EXIT(call, code, logp)
 
 /* votes for the generated set's train and val rows: mostly the image's own class, some rows
  * split between two classes, every 9th row with no vote for the seven */
