@@ -768,6 +768,13 @@ static fer_status concat_infer(const fer_layer_spec *l, const fer_shape *in, int
     return FER_OK;
 }
 
+/* The copy back: what a copies from src to dst, from dst to src (the backward of a copy). */
+static fer_channel_copy_args reversed_copy(fer_channel_copy_args a)
+{
+    fer_channel_copy_args r = {a.n, a.hw, a.c, a.dst_c, a.dst_off, a.src_c, a.src_off};
+    return r;
+}
+
 /* input k's slice of the output: channels [off, off + ins[k].c) */
 static fer_channel_copy_args concat_slice(const fer_layer_rt *l, int n, int k)
 {
@@ -798,8 +805,7 @@ static fer_status concat_backward(fer_model *m, int i, int n, const float *const
     for (int k = 0; k < l->n_in; k++) {
         if (!dx[k])
             continue;
-        fer_channel_copy_args f = concat_slice(l, n, k); /* the reverse copy */
-        fer_channel_copy_args a = {n, f.hw, f.c, f.dst_c, f.dst_off, f.src_c, f.src_off};
+        fer_channel_copy_args a = reversed_copy(concat_slice(l, n, k));
         FER_TRY(FER_OP(m->b, channel_copy, &a, dy, dx[k]));
     }
     return FER_OK;
@@ -861,8 +867,7 @@ static fer_status channel_pad_backward(fer_model *m, int i, int n, const float *
     fer_layer_rt *l = &m->layers[i];
     if (!dx[0])
         return FER_OK;
-    fer_channel_copy_args f = channel_pad_copy(l, n);
-    fer_channel_copy_args a = {n, f.hw, f.c, f.dst_c, 0, f.src_c, 0};
+    fer_channel_copy_args a = reversed_copy(channel_pad_copy(l, n));
     return FER_OP(m->b, channel_copy, &a, dy, dx[0]);
 }
 
