@@ -13,6 +13,10 @@
       fer-report seeds over every RUNS_DIR/*_seedNN run (default: the archive
       docs/results/records) and fer-report compare E0 vs E5 (the shipped seeds) into
       docs/results/.
+  pretrained/ship.py ablation [--runs_dir RUNS] [--build DIR]
+      docs/results/ablation.md + .csv from docs/results/ablation_rows.json (issue 21): one row
+      per change from E5, means over its finished runs, parameters and multiply-adds from
+      fer-train --describe; finished runs found in RUNS are archived first.
   pretrained/ship.py readme
       Rewrite the README block between <!-- results:begin --> and <!-- results:end --> from
       the sidecars and docs/results/seed_summary.csv.
@@ -340,6 +344,111 @@ def readme(a):
     write_atomic(path, s2)
     print("README.md: results block rewritten")
 
+ABLATION_ROWS = "docs/results/ablation_rows.json"
+
+
+def describe_counts(build, arch):
+    """Exact parameters and multiply-adds per image of a run's network: fer-train --describe
+    prints them per node, and the total line rounds the multiply-adds."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(arch, f)
+        path = f.name
+    try:
+        out = run_tool([os.path.join(build, "trainer/fer-train"), "--arch", path, "--describe"])
+    finally:
+        os.remove(path)
+    macs = 0
+    for line in out.splitlines():
+        cells = line.split()
+        if cells and (cells[0].isdigit() or cells[0] == "head") and cells[-1].isdigit():
+            macs += int(cells[-1])
+    m = re.search(r"total: (\d+) parameters", out)
+    if not m:
+        die("fer-train --describe printed no total line")
+    return int(m.group(1)), macs
+
+
+def run_summary(run_dir, build):
+    """One finished run's figures for the ablation table, or None while it is unfinished."""
+    if not os.path.isfile(os.path.join(run_dir, "metrics.json")):
+        return None
+    cfg = read_config(run_dir)
+    hist = read_history(run_dir)
+    with open(os.path.join(run_dir, "metrics.json")) as f:
+        m = json.load(f)
+    params, macs = describe_counts(build, cfg["arch"])
+    return {"run": os.path.basename(os.path.normpath(run_dir)),
+            "accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
+            "per_class_f1": m["per_class_f1"],
+            "val_macro_f1": max(h["val/macro_f1"] for h in hist),
+            "parameters": params, "macs": macs, "epochs": len(hist),
+            "epoch_seconds": statistics.median(h["seconds"] for h in hist),
+            "threads": cfg["threads"], "command": cfg.get("command_line", "")}
+
+
+def ablation(a):
+    """docs/results/ablation.md and .csv from the rows in ablation_rows.json: each row one
+    change from E5, the mean over its finished runs (archived into docs/results/records/)."""
+    try:
+        with open(ABLATION_ROWS) as f:
+            spec = json.load(f)
+    except (OSError, ValueError) as e:
+        die(f"{ABLATION_ROWS}: cannot read the ablation rows ({e})")
+    csv_rows = ["row,change,runs,accuracy,macro_f1," + ",".join("f1_" + c for c in CLASSES) +
+                ",val_macro_f1,parameters,macs,epochs,epoch_seconds,threads"]
+    md = ["# Ablation: one change at a time from E5", "",
+          "Test = FER-2013 PrivateTest (3,589 images), each run's checkpoint chosen on val "
+          "(PublicTest) macro-F1. Rows with several runs give the mean over seeds. Unfinished "
+          "runs are listed without numbers. Regenerate: `pretrained/ship.py ablation "
+          "--runs_dir RUNS` (reads " + ABLATION_ROWS + ").", "",
+          "| row | change | runs | accuracy | macro-F1 | " + " | ".join(CLASSES) +
+          " | val macro-F1 | parameters | mult-adds | epochs | s/epoch (threads) |",
+          "|---|---|---:|---:|---:|" + "---:|" * len(CLASSES) + "---:|---:|---:|---:|---:|"]
+    commands = []
+    for row in spec["rows"]:
+        done, pending = [], []
+        for run in row["runs"]:
+            src = os.path.join(a.runs_dir, run) if a.runs_dir else None
+            if src and os.path.isfile(os.path.join(src, "metrics.json")):
+                archive_run(src)
+            s = run_summary(os.path.join(ARCHIVE, run), a.build)
+            if s is None:
+                pending.append(run)
+            else:
+                done.append(s)
+        if not done:
+            cells = [row["id"], row["change"], f"0 of {len(row['runs'])}", "not finished"]
+            md.append("| " + " | ".join(cells + [""] * (6 + len(CLASSES))) + " |")
+            continue
+        mean = lambda k: statistics.mean(s[k] for s in done)
+        f1 = [statistics.mean(s["per_class_f1"][i] for s in done) for i in range(len(CLASSES))]
+        first = done[0]
+        threads = "/".join(sorted({str(x["threads"]) for x in done}))
+        md.append(f"| {row['id']} | {row['change']} | {len(done)}"
+                  f"{'' if not pending else ' of ' + str(len(row['runs']))} | "
+                  f"{mean('accuracy'):.3f} | {mean('macro_f1'):.3f} | " +
+                  " | ".join(f"{v:.3f}" for v in f1) +
+                  f" | {mean('val_macro_f1'):.3f} | {first['parameters']:,} | "
+                  f"{first['macs'] / 1e6:.1f} M | {first['epochs']} | "
+                  f"{mean('epoch_seconds'):.0f} ({threads}) |")
+        csv_rows.append(",".join([row["id"], '"' + row["change"].replace('"', "'") + '"',
+                                  str(len(done))] +
+                                 [f"{mean('accuracy'):.4f}", f"{mean('macro_f1'):.4f}"] +
+                                 [f"{v:.4f}" for v in f1] +
+                                 [f"{mean('val_macro_f1'):.4f}", str(first["parameters"]),
+                                  str(first["macs"]), str(first["epochs"]),
+                                  f"{mean('epoch_seconds'):.1f}", threads]))
+        for x in done:
+            commands += [f"# {row['id']}: {x['run']}", x["command"]]
+    md += ["", "s/epoch: median wall time of one training pass (28,709 images with augmentation; "
+           "validation not included) in the run's history.jsonl, with its `--threads`; runs "
+           "that shared the machine with other work are slower than the figure says the "
+           "method costs. The commands each run recorded (its config.json):", "", "```sh"] +
+           commands + ["```", ""]
+    write_atomic("docs/results/ablation.md", "\n".join(md))
+    write_atomic("docs/results/ablation.csv", "\n".join(csv_rows) + "\n")
+    print("docs/results/ablation.md and ablation.csv written")
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -355,6 +464,9 @@ def main():
     r.add_argument("runs_dir", nargs="?", default=os.path.join(ROOT, ARCHIVE))
     r.add_argument("--build", default=os.path.join(ROOT, "build"))
     sub.add_parser("readme")
+    ab = sub.add_parser("ablation")
+    ab.add_argument("--runs_dir", default="", help="where unfinished/new runs live (archived when finished)")
+    ab.add_argument("--build", default=os.path.join(ROOT, "build"))
     a = ap.parse_args()
     # absolute paths for the caller's arguments, then work from the project root so that the
     # recorded paths (metrics.json, fer-eval.txt) are the relative ones a reader types
@@ -366,7 +478,8 @@ def main():
     if hasattr(a, "data_root"):
         a.data_root = os.path.relpath(os.path.abspath(a.data_root), ROOT)
     os.chdir(ROOT)
-    {"model": ship_model, "reports": reports, "readme": readme}[a.cmd](a)
+    {"model": ship_model, "reports": reports, "readme": readme,
+     "ablation": ablation}[a.cmd](a)
 
 
 if __name__ == "__main__":
