@@ -440,11 +440,11 @@ def ablation(a):
                                   f"{mean('epoch_seconds'):.1f}", threads]))
         for x in done:
             commands += [f"# {row['id']}: {x['run']}", x["command"]]
-    md += ["", "s/epoch: median wall time of one training pass (28,709 images with augmentation; "
+    md += (["", "s/epoch: median wall time of one training pass (28,709 images with augmentation; "
            "validation not included) in the run's history.jsonl, with its `--threads`; runs "
            "that shared the machine with other work are slower than the figure says the "
            "method costs. The commands each run recorded (its config.json):", "", "```sh"] +
-           commands + ["```", ""]
+           commands + ["```", ""])
     write_atomic("docs/results/ablation.md", "\n".join(md))
     write_atomic("docs/results/ablation.csv", "\n".join(csv_rows) + "\n")
     print("docs/results/ablation.md and ablation.csv written")
