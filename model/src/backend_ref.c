@@ -512,6 +512,28 @@ fer_status fer_ref_channel_copy(fer_backend *b, const fer_channel_copy_args *a, 
     return FER_OK;
 }
 
+fer_status fer_ref_pad2d_forward(fer_backend *b, const fer_pad2d_args *a, const float *x,
+                                float *y)
+{
+    (void)b;
+    size_t n = (size_t)a->n * (a->top + a->in_h + a->bottom) * (a->left + a->in_w + a->right);
+    for (size_t i = 0; i < n; i++) {
+        long long src = fer_pad2d_source(a, i);
+        y[i] = src < 0 ? 0.0f : x[src];
+    }
+    return FER_OK;
+}
+
+fer_status fer_ref_pad2d_backward(fer_backend *b, const fer_pad2d_args *a, const float *dy,
+                                 float *dx)
+{
+    (void)b;
+    size_t n = (size_t)a->n * a->in_h * a->in_w;
+    for (size_t j = 0; j < n; j++)
+        dx[j] = dy[fer_pad2d_target(a, j)];
+    return FER_OK;
+}
+
 fer_status fer_ref_mul_forward(fer_backend *b, const fer_mul_args *a, const float *x,
                                const float *g, float *y)
 {
@@ -775,6 +797,8 @@ const fer_backend_ops fer_ref_ops = {
     .avgpool_backward = fer_ref_avgpool_backward,
     .add = fer_ref_add,
     .channel_copy = fer_ref_channel_copy,
+    .pad2d_forward = fer_ref_pad2d_forward,
+    .pad2d_backward = fer_ref_pad2d_backward,
     .mul_forward = fer_ref_mul_forward,
     .mul_backward = fer_ref_mul_backward,
     .prelu_forward = fer_ref_prelu_forward,

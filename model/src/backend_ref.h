@@ -64,6 +64,10 @@ fer_status fer_ref_avgpool_backward(fer_backend *b, const fer_avgpool_args *a, c
 fer_status fer_ref_add(fer_backend *b, size_t n, const float *x0, const float *x1, float *y);
 fer_status fer_ref_channel_copy(fer_backend *b, const fer_channel_copy_args *a, const float *src,
                                 float *dst);
+fer_status fer_ref_pad2d_forward(fer_backend *b, const fer_pad2d_args *a, const float *x,
+                                float *y);
+fer_status fer_ref_pad2d_backward(fer_backend *b, const fer_pad2d_args *a, const float *dy,
+                                 float *dx);
 fer_status fer_ref_mul_forward(fer_backend *b, const fer_mul_args *a, const float *x,
                                const float *g, float *y);
 fer_status fer_ref_mul_backward(fer_backend *b, const fer_mul_args *a, const float *x,

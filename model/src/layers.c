@@ -1,6 +1,6 @@
 /* The layer table (see layer_ops.h): conv2d, batchnorm2d, relu, maxpool2d, flatten, linear,
  * dropout, leaky_relu, relu6, hardswish, sigmoid, global_avgpool, avgpool2d, add, concat, mul,
- * channel_pad, prelu, batchnorm1d, each one entry from JSON fields to backward pass. */
+ * channel_pad, prelu, batchnorm1d, pad2d, each one entry from JSON fields to backward pass. */
 #include <stdio.h>
 #include <string.h>
 
@@ -756,15 +756,20 @@ static fer_status concat_infer(const fer_layer_spec *l, const fer_shape *in, int
     (void)l, (void)cost;
     long long c = 0;
     for (int k = 0; k < n_in; k++) {
+        if (in[k].flat != in[0].flat)
+            return fer_fail(FER_ERR_FORMAT, "%s: %s (concat) needs all inputs flat or all images",
+                            origin, node);
         if (in[k].h != in[0].h || in[k].w != in[0].w)
             return fer_fail(FER_ERR_FORMAT, "%s: %s (concat) needs inputs of one plane size (got "
                             "%dx%d and %dx%d)", origin, node, in[0].h, in[0].w, in[k].h, in[k].w);
         c += in[k].c;
     }
-    if (c > FER_MAX_WIDTH)
-        return fer_fail(FER_ERR_FORMAT, "%s: %s (concat) would have %lld channels (at most %d)",
-                        origin, node, c, FER_MAX_WIDTH);
-    *out = (fer_shape){(int)c, in[0].h, in[0].w, 0};
+    /* flat vectors (several heads in one output) may be as long as a sample may be */
+    long long max_c = in[0].flat ? FER_MAX_SAMPLE_FLOATS : FER_MAX_WIDTH;
+    if (c > max_c)
+        return fer_fail(FER_ERR_FORMAT, "%s: %s (concat) would have %lld channels (at most %lld)",
+                        origin, node, c, max_c);
+    *out = (fer_shape){(int)c, in[0].h, in[0].w, in[0].flat};
     return FER_OK;
 }
 
@@ -963,6 +968,81 @@ static fer_status prelu_backward(fer_model *m, int i, int n, const float *const 
                   tgrad(m, l->t_weight));
 }
 
+/* ---- pad2d ------------------------------------------------------------------------------
+ * Zero rows and columns around each plane, possibly more after than before (TensorFlow's
+ * "SAME" padding at stride 2 on even sizes): one gather per output element, and the backward
+ * gathers the input window of dy, so neither needs the other's buffer. */
+
+static const char *const pad2d_keys[] = {"top", "left", "bottom", "right", NULL};
+
+static fer_status pad2d_parse(const cJSON *jl, const char *origin, const char *node,
+                              fer_layer_spec *l)
+{
+    FER_TRY(get_int(jl, "top", 0, &l->pad_top, origin, node));
+    FER_TRY(get_int(jl, "left", 0, &l->pad_left, origin, node));
+    FER_TRY(get_int(jl, "bottom", 0, &l->pad_bottom, origin, node));
+    return get_int(jl, "right", 0, &l->pad_right, origin, node);
+}
+
+static void pad2d_print(const fer_layer_spec *l, cJSON *jl)
+{
+    cJSON_AddNumberToObject(jl, "top", l->pad_top);
+    cJSON_AddNumberToObject(jl, "left", l->pad_left);
+    cJSON_AddNumberToObject(jl, "bottom", l->pad_bottom);
+    cJSON_AddNumberToObject(jl, "right", l->pad_right);
+}
+
+static int pad2d_same(const fer_layer_spec *a, const fer_layer_spec *b)
+{
+    return a->pad_top == b->pad_top && a->pad_left == b->pad_left &&
+           a->pad_bottom == b->pad_bottom && a->pad_right == b->pad_right;
+}
+
+static fer_status pad2d_infer(const fer_layer_spec *l, const fer_shape *in, int n_in,
+                              const char *origin, const char *node, fer_shape *out,
+                              fer_layer_cost *cost)
+{
+    (void)n_in, (void)cost;
+    const int pads[4] = {l->pad_top, l->pad_left, l->pad_bottom, l->pad_right};
+    for (int k = 0; k < 4; k++)
+        if (pads[k] < 0 || pads[k] > FER_MAX_CONV_KERNEL)
+            return fer_fail(FER_ERR_FORMAT,
+                            "%s: %s (pad2d) needs top, left, bottom, right in 0..%d (got %d, %d, "
+                            "%d, %d)", origin, node, FER_MAX_CONV_KERNEL, l->pad_top,
+                            l->pad_left, l->pad_bottom, l->pad_right);
+    /* in.h, in.w <= FER_MAX_SAMPLE_FLOATS, pads <= 64: the sums fit an int */
+    *out = (fer_shape){in[0].c, in[0].h + l->pad_top + l->pad_bottom,
+                       in[0].w + l->pad_left + l->pad_right, 0};
+    return FER_OK;
+}
+
+static fer_pad2d_args pad2d_args(const fer_layer_rt *l, int n)
+{
+    fer_pad2d_args a = {n * l->in.c, l->in.h, l->in.w, l->spec.pad_top, l->spec.pad_left,
+                        l->spec.pad_bottom, l->spec.pad_right};
+    return a;
+}
+
+static fer_status pad2d_forward(fer_model *m, int i, const float *const *x, int n, int train,
+                                uint64_t seed)
+{
+    (void)train, (void)seed;
+    fer_layer_rt *l = &m->layers[i];
+    fer_pad2d_args a = pad2d_args(l, n);
+    return FER_OP(m->b, pad2d_forward, &a, x[0], l->y);
+}
+
+static fer_status pad2d_backward(fer_model *m, int i, int n, const float *const *x,
+                                 const float *dy, float *const *dx)
+{
+    (void)x;
+    fer_layer_rt *l = &m->layers[i];
+    if (!dx[0])
+        return FER_OK;
+    fer_pad2d_args a = pad2d_args(l, n);
+    return FER_OP(m->b, pad2d_backward, &a, dy, dx[0]);
+}
+
 /* ---- the table ------------------------------------------------------------------------ */
 
 static const char *const no_keys[] = {NULL};
@@ -1028,7 +1108,7 @@ static const fer_layer_op layer_ops[] = {
     [FER_LAYER_ADD] = {.type = "add", .keys = no_keys, .min_inputs = 2, .max_inputs = 2,
                        .grad = FER_GRAD_IN_PLACE, .infer = add_infer, .plan = plan_output,
                        .forward = add_forward, .backward = add_backward},
-    [FER_LAYER_CONCAT] = {.type = "concat", .keys = no_keys, .image_input = 1, .min_inputs = 2,
+    [FER_LAYER_CONCAT] = {.type = "concat", .keys = no_keys, .min_inputs = 2,
                           .max_inputs = FER_MAX_INPUTS, .grad = FER_GRAD_NEW,
                           .infer = concat_infer, .plan = plan_output,
                           .forward = concat_forward, .backward = concat_backward},
@@ -1051,6 +1131,11 @@ static const fer_layer_op layer_ops[] = {
                                .weight_fill = 1.0f, .infer = bn_infer, .declare = bn_declare,
                                .plan = bn_plan, .forward = bn1d_forward,
                                .backward = bn_backward},
+    [FER_LAYER_PAD2D] = {.type = "pad2d", .keys = pad2d_keys, .image_input = 1,
+                         .min_inputs = 1, .max_inputs = 1, .grad = FER_GRAD_NEW,
+                         .parse = pad2d_parse, .print = pad2d_print, .same = pad2d_same,
+                         .infer = pad2d_infer, .plan = plan_output, .forward = pad2d_forward,
+                         .backward = pad2d_backward},
 };
 
 #define N_LAYER_KINDS ((int)(sizeof layer_ops / sizeof *layer_ops))

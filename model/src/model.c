@@ -437,6 +437,21 @@ fer_status fer_model_forward(fer_model *m, const float *x_host, int n, fer_mode 
     return FER_OK;
 }
 
+size_t fer_model_feature_size(const fer_model *m)
+{
+    return (size_t)m->feat_dim;
+}
+
+fer_status fer_model_get_features(fer_model *m, float *host, size_t numel)
+{
+    if (!m->have_forward)
+        return fer_fail(FER_ERR_ARG, "model: features need a forward pass first");
+    size_t have = (size_t)m->last_n * (size_t)m->feat_dim;
+    if (numel != have)
+        return fer_fail(FER_ERR_ARG, "model: features are %zu floats, asked for %zu", have, numel);
+    return FER_OP(m->b, download, host, m->layers[m->arch.n_layers - 1].y, numel * sizeof(float));
+}
+
 /* ---- loss ----------------------------------------------------------------------------- */
 
 /* Checks cfg and uploads the class weights and logit offsets it asks for; fills a. */

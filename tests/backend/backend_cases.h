@@ -806,6 +806,43 @@ static void case_channel_copy(fer_backend *ref, fer_backend *be, const channel_c
     rm(ref, be, &dst);
 }
 
+typedef struct pad2d_case {
+    int planes, h, w, top, left, bottom, right;
+} pad2d_case;
+
+static const pad2d_case pad2d_cases[] = {
+    {3, 256, 256, 1, 1, 2, 2}, /* BlazeFace's first convolution (TF "SAME", k 5, stride 2) */
+    {5, 16, 16, 0, 0, 1, 1},   /* a stride-2 depthwise layer's "SAME" padding */
+    {7, 5, 3, 3, 0, 0, 2},     /* odd, non-square, one-sided */
+    {1, 1, 1, 0, 0, 0, 0},     /* nothing to pad: a copy */
+    {200, 9, 11, 2, 1, 0, 4},  /* many planes: several per task */
+};
+
+/* Forward and backward; y and dx start random, so every element must be written. */
+static void case_pad2d(fer_backend *ref, fer_backend *be, const pad2d_case *c)
+{
+    char name[128], line[LINE] = "";
+    snprintf(name, sizeof name, "pad2d(%d planes of %dx%d, t%d l%d b%d r%d)", c->planes, c->h,
+             c->w, c->top, c->left, c->bottom, c->right);
+    NEED(be, pad2d_forward, name);
+    NEED(be, pad2d_backward, name);
+    fer_pad2d_args a = {c->planes, c->h, c->w, c->top, c->left, c->bottom, c->right};
+    size_t in_n = (size_t)c->planes * c->h * c->w;
+    size_t out_n = (size_t)c->planes * (c->top + c->h + c->bottom) * (c->left + c->w + c->right);
+    mirror x = mk_rand(ref, be, in_n, 91, 1.0f, 0.0f), y = mk_rand(ref, be, out_n, 92, 1.0f, 0.0f);
+    mirror dy = mk_rand(ref, be, out_n, 93, 1.0f, 0.0f), dx = mk_rand(ref, be, in_n, 94, 1.0f, 0.0f);
+    RUN(ref, pad2d_forward, &a, x.r, y.r);
+    RUN(be, pad2d_forward, &a, x.d, y.d);
+    RUN(ref, pad2d_backward, &a, dy.r, dx.r);
+    RUN(be, pad2d_backward, &a, dy.d, dx.d);
+    int ok = compare(ref, be, &y, "y", TOL_EXACT, line, LINE);
+    ok &= compare(ref, be, &dx, "dx", TOL_EXACT, line, LINE);
+    verdict(name, ok, line);
+    mirror *all[] = {&x, &y, &dy, &dx};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        rm(ref, be, all[i]);
+}
+
 typedef struct graph_case {
     int n, c, h, w;
     int gate_full; /* mul: gate of x's shape (g_hw == hw) instead of one per channel */
@@ -951,6 +988,8 @@ static void run_all_cases(fer_backend *ref, fer_backend *be)
     case_add(ref, be, 70001); /* several chunks */
     for (int i = 0; i < COUNT(channel_copy_cases); i++)
         case_channel_copy(ref, be, &channel_copy_cases[i]);
+    for (int i = 0; i < COUNT(pad2d_cases); i++)
+        case_pad2d(ref, be, &pad2d_cases[i]);
     for (int i = 0; i < COUNT(mul_cases); i++)
         case_mul(ref, be, &mul_cases[i]);
     for (int i = 0; i < COUNT(prelu_cases); i++)

@@ -90,7 +90,7 @@ static void add(text *t, const char *fmt, ...)
 
 /* ---- the graph being written ------------------------------------------------------------- */
 
-#define MAX_GEN_NODES 160 /* past FER_MAX_LAYERS on purpose */
+#define MAX_GEN_NODES 288 /* past FER_MAX_LAYERS on purpose */
 
 typedef struct graph {
     byte_source *s;
@@ -516,7 +516,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         else
             spatial_step(g);
     }
-    for (int i = 0; long_graph && i < 118 + (int)pick(&s, 18) && g->n < MAX_GEN_NODES - 8; i++) {
+    for (int i = 0; long_graph && i < 246 + (int)pick(&s, 18) && g->n < MAX_GEN_NODES - 8; i++) {
         const char *in = g->last;
         char x[48];
         snprintf(x, sizeof x, "%s", in);

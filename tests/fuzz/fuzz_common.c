@@ -229,8 +229,8 @@ static int is_image_kind(fer_layer_kind kind)
 {
     return kind == FER_LAYER_CONV2D || kind == FER_LAYER_BATCHNORM2D ||
            kind == FER_LAYER_MAXPOOL2D || kind == FER_LAYER_AVGPOOL2D ||
-           kind == FER_LAYER_GLOBAL_AVGPOOL || kind == FER_LAYER_CONCAT ||
-           kind == FER_LAYER_CHANNEL_PAD;
+           kind == FER_LAYER_GLOBAL_AVGPOOL || kind == FER_LAYER_CHANNEL_PAD ||
+           kind == FER_LAYER_PAD2D;
 }
 
 static int same_shape(const size_shape *x, const size_shape *y)
@@ -307,10 +307,10 @@ static int node_size(const fer_layer_spec *l, const size_shape *in, int n_in, si
             return 0;
         out->macs += c * h * w;
         break;
-    case FER_LAYER_CONCAT:
+    case FER_LAYER_CONCAT: /* all images of one plane size, or all flat */
         o->c = 0;
         for (int k = 0; k < n_in; k++) {
-            if (in[k].h != h || in[k].w != w)
+            if (in[k].h != h || in[k].w != w || in[k].flat != x->flat)
                 return 0;
             o->c += in[k].c;
         }
@@ -319,6 +319,12 @@ static int node_size(const fer_layer_spec *l, const size_shape *in, int n_in, si
         if (l->out < c)
             return 0;
         o->c = l->out;
+        break;
+    case FER_LAYER_PAD2D:
+        if (l->pad_top < 0 || l->pad_left < 0 || l->pad_bottom < 0 || l->pad_right < 0)
+            return 0;
+        o->h = h + l->pad_top + l->pad_bottom;
+        o->w = w + l->pad_left + l->pad_right;
         break;
     case FER_LAYER_PRELU: /* one slope per channel (per feature when flat) */
         out->params += c;

@@ -503,6 +503,24 @@ static const char *graph_net_json =
     "{\"name\":\"l1\",\"type\":\"linear\",\"out\":6},{\"name\":\"bn1\",\"type\":\"batchnorm1d\"},"
     "{\"name\":\"h\",\"type\":\"hardswish\"},{\"name\":\"l2\",\"type\":\"linear\",\"out\":5}]}";
 
+/* The face detector's pieces (data/models/convert_blazeface.c): pad2d with more after than
+ * before feeding a stride-2 depthwise conv (TensorFlow "SAME"), and two heads of different plane
+ * sizes flattened and concatenated into one flat output. */
+static const char *detector_net_json =
+    "{\"name\":\"gradnet_detector\",\"input\":[2,8,8],\"classes\":4,\"layers\":["
+    "{\"name\":\"c1\",\"type\":\"conv2d\",\"out\":4,\"k\":3,\"pad\":1},"
+    "{\"name\":\"a1\",\"type\":\"sigmoid\"},"
+    "{\"name\":\"p\",\"type\":\"pad2d\",\"top\":0,\"left\":1,\"bottom\":2,\"right\":1},"
+    "{\"name\":\"dw\",\"type\":\"conv2d\",\"out\":4,\"k\":3,\"stride\":2,\"pad\":0,"
+    "\"groups\":4,\"bias\":false},"
+    "{\"name\":\"hs\",\"type\":\"hardswish\"},"
+    "{\"name\":\"h1\",\"type\":\"conv2d\",\"out\":2,\"k\":1},"
+    "{\"name\":\"f1\",\"type\":\"flatten\"},"
+    "{\"name\":\"h2\",\"type\":\"conv2d\",\"out\":3,\"k\":1,\"inputs\":[\"a1\"]},"
+    "{\"name\":\"f2\",\"type\":\"flatten\"},"
+    "{\"name\":\"cat\",\"type\":\"concat\",\"inputs\":[\"f1\",\"f2\"]},"
+    "{\"name\":\"l\",\"type\":\"linear\",\"out\":5}]}";
+
 static void check_network(const char *json, fer_head_kind head, fer_loss_kind kind,
                           float smoothing)
 {
@@ -571,5 +589,6 @@ int main(void)
     check_network(act_net_json, FER_HEAD_ARCFACE, FER_LOSS_CE, 0.0f);
     check_network(graph_net_json, FER_HEAD_SOFTMAX, FER_LOSS_CE, 0.0f);
     check_network(graph_net_json, FER_HEAD_ARCFACE, FER_LOSS_FOCAL, 0.0f);
+    check_network(detector_net_json, FER_HEAD_SOFTMAX, FER_LOSS_CE, 0.0f);
     return fer_check_summary("test_gradcheck");
 }

@@ -94,6 +94,18 @@ static void bad_graphs(void)
                  "flattened input");
     /* the output must be flat */
     expect_error(CONV("a", ""), "flat feature vector", NULL);
+    /* pad2d: a negative or too wide side, after flatten; concat of a flat and an image input */
+    expect_error(CONV("a", "") ",{\"name\":\"p\",\"type\":\"pad2d\",\"bottom\":-1}," TAIL,
+                 "'p' (pad2d)", "top, left, bottom, right in 0..64");
+    expect_error(CONV("a", "") ",{\"name\":\"p\",\"type\":\"pad2d\",\"left\":65}," TAIL,
+                 "'p' (pad2d)", "(got 0, 65, 0, 0)");
+    expect_error(CONV("a", "") "," TAIL ",{\"name\":\"p\",\"type\":\"pad2d\",\"top\":1}",
+                 "'p' (pad2d)", "after flatten");
+    expect_error(CONV("a", "") "," TAIL ",{\"name\":\"c\",\"type\":\"concat\",\"inputs\":"
+                 "[\"flat\",\"a\"]},{\"name\":\"f2\",\"type\":\"flatten\"}",
+                 "'c' (concat)", "all inputs flat or all images");
+    expect_error(CONV("a", "") ",{\"name\":\"p\",\"type\":\"pad2d\",\"top\":1,\"size\":2},"
+                 TAIL, "'p'", "unknown field \"size\"");
 }
 
 /* Hand-built graphs (as checkpoint headers arrive) are checked as strictly as files. */

@@ -33,8 +33,12 @@
  *   {"type":"mul","inputs":[x,g]}  x * g, g of x's shape or C values per sample (C flat
  *       features or C x 1 x 1) broadcast over the plane (squeeze-excitation gates)
  *   {"type":"channel_pad","out":C2}  appends C2 - C zero channels (skip paths that widen)
- * Image layers (conv2d, batchnorm2d, the pools, concat, channel_pad) are refused after a
- * flatten. */
+ *   {"type":"pad2d","top":0,"left":0,"bottom":1,"right":1}  zero rows/columns around every
+ *       plane, each 0..FER_MAX_CONV_KERNEL (TensorFlow's "SAME" padding, which pads after more
+ *       than before: pad2d then a conv2d with the symmetric part)
+ * Image layers (conv2d, batchnorm2d, the pools, channel_pad, pad2d) are refused after a
+ * flatten; concat takes image inputs of one plane size or flat vectors only (then its output
+ * is flat: several heads' outputs in one vector). */
 #ifndef FER_ARCH_H
 #define FER_ARCH_H
 #include <stdio.h>
@@ -45,7 +49,7 @@
 extern "C" {
 #endif
 
-#define FER_MAX_LAYERS 128 /* graph nodes */
+#define FER_MAX_LAYERS 256 /* graph nodes (BlazeFace, converted, has ~150) */
 #define FER_MAX_INPUTS 8    /* inputs of one node (concat) */
 #define FER_INPUT_NODE (-1) /* an input index naming the network input */
 #define FER_MAX_CLASSES 16
@@ -85,7 +89,8 @@ typedef enum fer_layer_kind {
     FER_LAYER_MUL,
     FER_LAYER_CHANNEL_PAD,
     FER_LAYER_PRELU,
-    FER_LAYER_BATCHNORM1D
+    FER_LAYER_BATCHNORM1D,
+    FER_LAYER_PAD2D
 } fer_layer_kind;
 
 typedef struct fer_layer_spec {
@@ -99,6 +104,7 @@ typedef struct fer_layer_spec {
     int groups;           /* conv2d: >= 1, divides in and out channels (in: depthwise) */
     float p;              /* dropout */
     float slope;          /* leaky_relu: negative slope */
+    int pad_top, pad_left, pad_bottom, pad_right; /* pad2d */
     /* conv2d in a folded inference model only (fer_model_fold; never read from or written to
      * JSON): the activation node it absorbed (relu, relu6, leaky_relu with slope, hardswish,
      * sigmoid) runs on its output */

@@ -76,6 +76,14 @@ typedef struct fer_mul_args {
     int n, c, hw, g_hw;
 } fer_mul_args;
 
+/* Zero padding of n planes (samples x channels) of in_h x in_w: the output planes are
+ * (top + in_h + bottom) x (left + in_w + right) with the input at (top, left); backward crops
+ * dy back to the input's window (fer/graph_math.h: fer_pad2d_source). */
+typedef struct fer_pad2d_args {
+    int n, in_h, in_w;
+    int top, left, bottom, right;
+} fer_pad2d_args;
+
 /* PReLU with one learned slope per channel: y = x > 0 ? x : w[c] * x (nn.PReLU(c)). */
 typedef struct fer_prelu_args {
     int n, c, hw;
@@ -199,6 +207,11 @@ typedef struct fer_backend_ops {
      * dx may be dy (in place: dw is formed before dx overwrites it) or NULL. */
     fer_status (*prelu_backward)(fer_backend *b, const fer_prelu_args *a, const float *x,
                                  const float *w, const float *dy, float *dx, float *dw);
+    /* y = pad(x) (zeros around each plane); dx = the input window of dy */
+    fer_status (*pad2d_forward)(fer_backend *b, const fer_pad2d_args *a, const float *x,
+                                float *y);
+    fer_status (*pad2d_backward)(fer_backend *b, const fer_pad2d_args *a, const float *dy,
+                                 float *dx);
 
     /* heads */
     /* y[r,:] = x[r,:] / max(||x[r,:]||, 1e-12) (F.normalize); norms[r] saved for backward */

@@ -1,4 +1,4 @@
-/* Per-element math of the graph ops (add, channel copy, mul gate, PReLU), shared by every
+/* Per-element math of the graph ops (add, channel copy, mul gate, PReLU, pad2d), shared by every
  * backend: ref, the cpu loops and the CUDA kernel bodies call these functions.
  *   mul:   y = x * g, g broadcast over the plane when g_hw == 1 (squeeze-excitation gate)
  *   prelu: y = x > 0 ? x : w[c] * x (nn.PReLU(c)); dx = x > 0 ? dy : w[c] * dy; the slope's
@@ -42,5 +42,24 @@ FER_HD void fer_channel_copy_offsets(const fer_channel_copy_args *a, size_t i, s
     const size_t s = i / block, r = i % block;
     *src_i = (s * a->src_c + a->src_off) * (size_t)a->hw + r;
     *dst_i = (s * a->dst_c + a->dst_off) * (size_t)a->hw + r;
+}
+
+/* pad2d: the input element that output element i copies, or -1 for a padding zero. */
+FER_HD long long fer_pad2d_source(const fer_pad2d_args *a, size_t i)
+{
+    const size_t oh = (size_t)a->top + a->in_h + a->bottom, ow = (size_t)a->left + a->in_w + a->right;
+    const size_t plane = i / (oh * ow), r = i % (oh * ow);
+    const long long y = (long long)(r / ow) - a->top, x = (long long)(r % ow) - a->left;
+    if (y < 0 || y >= a->in_h || x < 0 || x >= a->in_w)
+        return -1;
+    return ((long long)plane * a->in_h + y) * a->in_w + x;
+}
+
+/* pad2d backward: where input element j sits in the output (dx[j] = dy[that]). */
+FER_HD size_t fer_pad2d_target(const fer_pad2d_args *a, size_t j)
+{
+    const size_t oh = (size_t)a->top + a->in_h + a->bottom, ow = (size_t)a->left + a->in_w + a->right;
+    const size_t hw = (size_t)a->in_h * a->in_w, plane = j / hw, r = j % hw;
+    return (plane * oh + r / a->in_w + a->top) * ow + r % a->in_w + a->left;
 }
 #endif

@@ -74,6 +74,11 @@ fer_status fer_model_get_grad(fer_model *m, const char *name, float *host, size_
 fer_status fer_model_forward(fer_model *m, const float *x_host, int n, fer_mode mode,
                              const int32_t *labels_host, uint64_t dropout_seed,
                              float *logits_host);
+/* After a forward pass of n samples: the graph's output vector, which the head reads (per
+ * sample fer_model_feature_size floats), into host (n x that many). Networks whose output is
+ * not a classification use it (the face detector's anchor scores and boxes). */
+size_t fer_model_feature_size(const fer_model *m);
+fer_status fer_model_get_features(fer_model *m, float *host, size_t numel);
 /* After a TRAIN forward: mean loss over the batch and d loss / d logits. */
 fer_status fer_model_loss(fer_model *m, const fer_loss_config *cfg, const int32_t *labels_host,
                           float *loss_out);

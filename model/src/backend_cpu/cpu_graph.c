@@ -1,4 +1,4 @@
-/* Graph ops of the CPU backend (add, channel copy, mul gate, PReLU), threaded over the pool:
+/* Graph ops of the CPU backend (add, channel copy, mul gate, PReLU, pad2d), threaded over the pool:
  * add in fixed-size chunks, the others in groups of whole planes (one sample-channel's hw
  * values) so a per-channel slope or gate is looked up once per plane. Per-element math comes
  * from graph_math.h, so forward values and non-reduced gradients equal ref bit for bit.
@@ -20,6 +20,7 @@ typedef struct graph_job {
     int c;                /* channels per sample */
     int g_hw;             /* mul: gate values per plane (1 or hw) */
     const fer_channel_copy_args *copy;
+    const fer_pad2d_args *pad;
     const float *x, *x1, *g, *w, *dy;
     float *y, *dx, *dg;
     double *partial;      /* prelu: dw per plane */
@@ -98,6 +99,67 @@ fer_status cpu_channel_copy(fer_backend *b, const fer_channel_copy_args *a, cons
         return FER_OK;
     graph_job j = {.copy = a, .x = src, .y = dst};
     run_planes(cx, &j, planes, hw, copy_task);
+    return FER_OK;
+}
+
+/* ---- pad2d: whole planes, rows copied between zero borders (exact, as ref) ------------- */
+
+static void pad2d_fwd_task(void *ctx, int task, int worker)
+{
+    (void)worker;
+    const graph_job *j = ctx;
+    const fer_pad2d_args *a = j->pad;
+    const size_t ow = (size_t)a->left + a->in_w + a->right, in_hw = (size_t)a->in_h * a->in_w;
+    size_t p0, p1;
+    plane_range(j, task, &p0, &p1);
+    for (size_t p = p0; p < p1; p++) {
+        float *y = j->y + p * j->hw;
+        const float *x = j->x + p * in_hw;
+        memset(y, 0, (size_t)a->top * ow * sizeof(float));
+        y += (size_t)a->top * ow;
+        for (int r = 0; r < a->in_h; r++, y += ow, x += a->in_w) {
+            memset(y, 0, (size_t)a->left * sizeof(float));
+            memcpy(y + a->left, x, (size_t)a->in_w * sizeof(float));
+            memset(y + a->left + a->in_w, 0, (size_t)a->right * sizeof(float));
+        }
+        memset(y, 0, (size_t)a->bottom * ow * sizeof(float));
+    }
+}
+
+static void pad2d_bwd_task(void *ctx, int task, int worker)
+{
+    (void)worker;
+    const graph_job *j = ctx;
+    const fer_pad2d_args *a = j->pad;
+    const size_t ow = (size_t)a->left + a->in_w + a->right;
+    const size_t out_hw = ((size_t)a->top + a->in_h + a->bottom) * ow;
+    size_t p0, p1;
+    plane_range(j, task, &p0, &p1);
+    for (size_t p = p0; p < p1; p++) {
+        const float *dy = j->dy + p * out_hw + (size_t)a->top * ow + a->left;
+        float *dx = j->dx + p * j->hw;
+        for (int r = 0; r < a->in_h; r++, dy += ow, dx += a->in_w)
+            memcpy(dx, dy, (size_t)a->in_w * sizeof(float));
+    }
+}
+
+fer_status cpu_pad2d_forward(fer_backend *b, const fer_pad2d_args *a, const float *x, float *y)
+{
+    size_t out_hw = ((size_t)a->top + a->in_h + a->bottom) * ((size_t)a->left + a->in_w + a->right);
+    if (a->n <= 0 || out_hw == 0)
+        return FER_OK;
+    graph_job j = {.pad = a, .x = x, .y = y};
+    run_planes(cpu_of(b), &j, (size_t)a->n, out_hw, pad2d_fwd_task);
+    return FER_OK;
+}
+
+fer_status cpu_pad2d_backward(fer_backend *b, const fer_pad2d_args *a, const float *dy, float *dx)
+{
+    size_t in_hw = (size_t)a->in_h * a->in_w;
+    if (a->n <= 0 || in_hw == 0)
+        return FER_OK;
+    graph_job j = {.pad = a, .dy = dy, .dx = dx};
+    run_planes(cpu_of(b), &j, (size_t)a->n, in_hw, pad2d_bwd_task);
     return FER_OK;
 }
 

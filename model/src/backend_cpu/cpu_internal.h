@@ -257,6 +257,9 @@ fer_status cpu_mul_backward(fer_backend *b, const fer_mul_args *a, const float *
                             const float *g, const float *dy, float *dx, float *dg);
 fer_status cpu_prelu_forward(fer_backend *b, const fer_prelu_args *a, const float *x,
                              const float *w, float *y);
+fer_status cpu_pad2d_forward(fer_backend *b, const fer_pad2d_args *a, const float *x, float *y);
+fer_status cpu_pad2d_backward(fer_backend *b, const fer_pad2d_args *a, const float *dy,
+                              float *dx);
 fer_status cpu_prelu_backward(fer_backend *b, const fer_prelu_args *a, const float *x,
                               const float *w, const float *dy, float *dx, float *dw);
 fer_status cpu_optimizer_step(fer_backend *b, const fer_optim_args *a, size_t n, float *param,

@@ -146,6 +146,9 @@ fer_status cuda_avgpool_backward(fer_backend *b, const fer_avgpool_args *a, cons
 fer_status cuda_add(fer_backend *b, size_t n, const float *x0, const float *x1, float *y);
 fer_status cuda_channel_copy(fer_backend *b, const fer_channel_copy_args *a, const float *src,
                              float *dst);
+fer_status cuda_pad2d_forward(fer_backend *b, const fer_pad2d_args *a, const float *x, float *y);
+fer_status cuda_pad2d_backward(fer_backend *b, const fer_pad2d_args *a, const float *dy,
+                               float *dx);
 fer_status cuda_mul_forward(fer_backend *b, const fer_mul_args *a, const float *x,
                             const float *g, float *y);
 fer_status cuda_mul_backward(fer_backend *b, const fer_mul_args *a, const float *x,

@@ -160,6 +160,18 @@ FER_HD void fer_kb_channel_copy(size_t i, const fer_channel_copy_args *a, const 
     dst[dst_i] = src[src_i];
 }
 
+/* pad2d: output element i (forward) and input element j (backward) */
+FER_HD void fer_kb_pad2d_forward(size_t i, const fer_pad2d_args *a, const float *x, float *y)
+{
+    long long src = fer_pad2d_source(a, i);
+    y[i] = src < 0 ? 0.0f : x[src];
+}
+
+FER_HD void fer_kb_pad2d_backward(size_t j, const fer_pad2d_args *a, const float *dy, float *dx)
+{
+    dx[j] = dy[fer_pad2d_target(a, j)];
+}
+
 FER_HD void fer_kb_mul_forward(size_t i, const fer_mul_args *a, const float *x, const float *g,
                                float *y)
 {

@@ -80,6 +80,10 @@ cudaError_t fer_cuda_add_launch(size_t n, const float *x0, const float *x1, floa
                                 cudaStream_t s);
 cudaError_t fer_cuda_channel_copy_launch(const fer_channel_copy_args *a, const float *src,
                                          float *dst, cudaStream_t s);
+cudaError_t fer_cuda_pad2d_forward_launch(const fer_pad2d_args *a, const float *x, float *y,
+                                          cudaStream_t s);
+cudaError_t fer_cuda_pad2d_backward_launch(const fer_pad2d_args *a, const float *dy, float *dx,
+                                           cudaStream_t s);
 cudaError_t fer_cuda_mul_forward_launch(const fer_mul_args *a, const float *x, const float *g,
                                         float *y, cudaStream_t s);
 cudaError_t fer_cuda_mul_dx_launch(const fer_mul_args *a, const float *g, const float *dy,

@@ -1,4 +1,4 @@
-// Graph ops: add, channel copy (concat, channel padding), mul gate, PReLU. One thread per
+// Graph ops: add, channel copy (concat, channel padding), mul gate, PReLU, pad2d. One thread per
 // element, except the reductions: mul's broadcast dg one thread per plane, PReLU's dw one
 // thread per plane (double partials) and then one per channel summing its planes in sample
 // order, so every sum has a fixed order (no atomics). Math: cuda_kernel_bodies.h.
@@ -13,6 +13,16 @@ __global__ void k_add(size_t n, const float *x0, const float *x1, float *y)
 __global__ void k_channel_copy(fer_channel_copy_args a, size_t n, const float *src, float *dst)
 {
     FER_CUDA_FOR_EACH(i, n) fer_kb_channel_copy(i, &a, src, dst);
+}
+
+__global__ void k_pad2d_forward(fer_pad2d_args a, size_t n, const float *x, float *y)
+{
+    FER_CUDA_FOR_EACH(i, n) fer_kb_pad2d_forward(i, &a, x, y);
+}
+
+__global__ void k_pad2d_backward(fer_pad2d_args a, size_t n, const float *dy, float *dx)
+{
+    FER_CUDA_FOR_EACH(i, n) fer_kb_pad2d_backward(i, &a, dy, dx);
 }
 
 __global__ void k_mul_forward(fer_mul_args a, size_t n, const float *x, const float *g, float *y)
@@ -69,6 +79,20 @@ extern "C" cudaError_t fer_cuda_channel_copy_launch(const fer_channel_copy_args 
 {
     size_t n = (size_t)a->n * a->c * a->hw;
     FER_CUDA_LAUNCH(k_channel_copy, n, s, *a, n, src, dst);
+}
+
+extern "C" cudaError_t fer_cuda_pad2d_forward_launch(const fer_pad2d_args *a, const float *x,
+                                                     float *y, cudaStream_t s)
+{
+    size_t n = (size_t)a->n * (a->top + a->in_h + a->bottom) * (a->left + a->in_w + a->right);
+    FER_CUDA_LAUNCH(k_pad2d_forward, n, s, *a, n, x, y);
+}
+
+extern "C" cudaError_t fer_cuda_pad2d_backward_launch(const fer_pad2d_args *a, const float *dy,
+                                                      float *dx, cudaStream_t s)
+{
+    size_t n = (size_t)a->n * a->in_h * a->in_w;
+    FER_CUDA_LAUNCH(k_pad2d_backward, n, s, *a, n, dy, dx);
 }
 
 extern "C" cudaError_t fer_cuda_mul_forward_launch(const fer_mul_args *a, const float *x,

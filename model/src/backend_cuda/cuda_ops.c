@@ -125,6 +125,31 @@ fer_status cuda_channel_copy(fer_backend *b, const fer_channel_copy_args *a, con
     return FER_OK;
 }
 
+static fer_status pad2d_check(const fer_pad2d_args *a)
+{
+    if (a->n < 0 || a->in_h < 0 || a->in_w < 0 || a->top < 0 || a->left < 0 || a->bottom < 0 ||
+        a->right < 0)
+        return fer_fail(FER_ERR_ARG, "cuda: invalid pad2d (%d planes of %dx%d, pads %d %d %d %d)",
+                        a->n, a->in_h, a->in_w, a->top, a->left, a->bottom, a->right);
+    return cuda_check_count((size_t)a->n * (a->top + a->in_h + a->bottom) *
+                                (a->left + a->in_w + a->right), "pad2d output");
+}
+
+fer_status cuda_pad2d_forward(fer_backend *b, const fer_pad2d_args *a, const float *x, float *y)
+{
+    FER_TRY(pad2d_check(a));
+    CUDA_TRY(fer_cuda_pad2d_forward_launch(a, x, y, stream_of(b)));
+    return FER_OK;
+}
+
+fer_status cuda_pad2d_backward(fer_backend *b, const fer_pad2d_args *a, const float *dy,
+                               float *dx)
+{
+    FER_TRY(pad2d_check(a));
+    CUDA_TRY(fer_cuda_pad2d_backward_launch(a, dy, dx, stream_of(b)));
+    return FER_OK;
+}
+
 static fer_status mul_check(const fer_mul_args *a)
 {
     if (a->n < 0 || a->c < 0 || a->hw <= 0 || (a->g_hw != 1 && a->g_hw != a->hw))
