@@ -10,6 +10,8 @@
  *  - by default the scan is coarse-to-fine (params.exhaustive = 0): a grid of twice the step,
  *    refined on the fine grid around every window that is a hit or passes half the stages;
  *    it finds the faces of the exhaustive scan at about a third of its cost (cascade_scan.c);
+ *    levels whose window is under 2.5 cascade windows (small faces) are always scanned
+ *    exhaustively, 8 windows at a time, with the exhaustive scan's exact hits;
  *  - stump cascades evaluate 8 windows at once (cascade_simd.c), identical results;
  *  - LBP stage sums are fixed point (integers end to end);
  *  - a last pass drops boxes that overlap a stronger box (IoU > 0.3, or 70% of the smaller
@@ -60,7 +62,7 @@ typedef struct fer_cascade_boxes {
 void fer_cascade_boxes_clear(fer_cascade_boxes *b);
 fer_status fer_cascade_boxes_push(fer_cascade_boxes *b, fer_cascade_box box);
 
-/* Defaults tuned for faces in video: scale 1.2, min_neighbors 3, min_size 48, max unlimited,
+/* Defaults tuned for faces in video: scale 1.2, min_neighbors 3, min_size 24, max unlimited,
  * step 0 (OpenCV's rule), coarse-to-fine. */
 void fer_cascade_params_default(fer_cascade_params *p);
 

@@ -76,6 +76,8 @@ typedef struct fer_scan_level {
 /* Scans of one level (cascade_scan.c); hits go to c->raw. */
 fer_status fer_scan_exhaustive(fer_cascade *c, const fer_scan_level *lv);
 fer_status fer_scan_coarse_to_fine(fer_cascade *c, const fer_scan_level *lv);
+/* fer_scan_exhaustive's hits, 8 windows at a time (SIMD path only). */
+fer_status fer_scan_dense(fer_cascade *c, const fer_scan_level *lv);
 
 /* SIMD scan (cascade_simd.c): available for stump cascades. */
 int fer_simd_usable(const fer_cascade *c);

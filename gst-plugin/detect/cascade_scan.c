@@ -44,6 +44,42 @@ fer_status fer_scan_exhaustive(fer_cascade *c, const fer_scan_level *lv)
     return FER_OK;
 }
 
+/* The exhaustive scan with 8 windows at a time: every window on the step grid is evaluated,
+ * and a hit right after a window rejected by the first stage is dropped, so the hits are
+ * exactly those of fer_scan_exhaustive. Needs the SIMD path; at steps > 1 the split layout
+ * prepared for lanes step pixels apart. */
+fer_status fer_scan_dense(fer_cascade *c, const fer_scan_level *lv)
+{
+    int step = lv->step;
+    int nx = (lv->lw - c->win_w) / step + 1, ny = (lv->lh - c->win_h) / step + 1;
+    if (step > 1)
+        fer_simd_split(c, lv->lw, lv->lh);
+    for (int iy = 0; iy < ny; iy++) {
+        int skip = 0;
+        for (int ix = 0; ix < nx; ix += 8) {
+            int n = nx - ix < 8 ? nx - ix : 8, res[8];
+            if (step == 1)
+                fer_simd_eval8_adjacent(c, ix, iy, (1u << n) - 1, res);
+            else
+                fer_simd_eval8(c, ix * step, iy * step, n, res);
+            for (int l = 0; l < n; l++) {
+                if (skip) {
+                    skip = 0;
+                    continue;
+                }
+                if (res[l] > 0) {
+                    fer_status st = push_hit(c, lv, (ix + l) * step, iy * step);
+                    if (st != FER_OK)
+                        return st;
+                } else if (res[l] == 0) {
+                    skip = 1;
+                }
+            }
+        }
+    }
+    return FER_OK;
+}
+
 /* Window cells of the fine grid: cell (ix, iy) is the window at (ix * step, iy * step). */
 enum { CELL_NEW = 0, CELL_PENDING = 1, CELL_DONE = 2 };
 

@@ -16,7 +16,7 @@
 GST_DEBUG_CATEGORY_STATIC (gst_fer_face_detect_debug);
 #define GST_CAT_DEFAULT gst_fer_face_detect_debug
 
-#define DEFAULT_MIN_SIZE 48
+#define DEFAULT_MIN_SIZE 24
 #define DEFAULT_MAX_SIZE 0
 #define DEFAULT_SCALE_FACTOR 1.2
 #define DEFAULT_MIN_NEIGHBORS 3

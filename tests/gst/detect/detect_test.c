@@ -26,10 +26,18 @@ dt_sample (const gchar * name)
 GstSample *
 dt_decode (const gchar * path, GstVideoFormat format, gint width, gint height)
 {
+  return dt_decode_frame (path, format, width, height, 0);
+}
+
+GstSample *
+dt_decode_frame (const gchar * path, GstVideoFormat format, gint width, gint height,
+    gint index)
+{
   gchar *size = width > 0 ? g_strdup_printf (",width=%d,height=%d", width, height) :
       g_strdup ("");
   gchar *desc = g_strdup_printf ("filesrc name=src ! decodebin ! videoconvert ! videoscale ! "
-      "video/x-raw,format=%s%s,pixel-aspect-ratio=1/1 ! appsink name=sink sync=false",
+      "video/x-raw,format=%s%s,pixel-aspect-ratio=1/1 ! "
+      "appsink name=sink sync=false max-buffers=2",
       gst_video_format_to_string (format), size);
   GError *err = NULL;
   GstElement *pipe = gst_parse_launch (desc, &err);
@@ -43,7 +51,11 @@ dt_decode (const gchar * path, GstVideoFormat format, gint width, gint height)
   FER_CHECK (gst_element_set_state (pipe, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE,
       "cannot play %s", path);
   sample = gst_app_sink_try_pull_sample (GST_APP_SINK (sink), 30 * GST_SECOND);
-  FER_CHECK (sample != NULL, "no frame decoded from %s", path);
+  for (gint i = 0; i < index && sample; i++) {
+    gst_sample_unref (sample);
+    sample = gst_app_sink_try_pull_sample (GST_APP_SINK (sink), 30 * GST_SECOND);
+  }
+  FER_CHECK (sample != NULL, "no frame %d decoded from %s", index, path);
   gst_element_set_state (pipe, GST_STATE_NULL);
   gst_object_unref (src);
   gst_object_unref (sink);

@@ -15,7 +15,7 @@ typedef struct DtBox {
   gint x, y, w, h;
 } DtBox;
 
-/* Faces found with the element's defaults (haarcascade_frontalface_alt, min-size 48, scale
+/* Faces found with the element's defaults (haarcascade_frontalface_alt, min-size 48 then, scale
  * 1.2, min-neighbors 3) on the full-size images decoded to GRAY8 by videoconvert. Checked by
  * eye and against OpenCV: gst-plugins-bad facedetect with the same cascade and parameters
  * finds these faces (IoU >= 0.85 each), plus two false positives on sample5.jpg. */
@@ -29,6 +29,9 @@ gchar *dt_sample (const gchar * name);
 /* First frame of an image or clip, converted to format and scaled to width x height
  * (0: unchanged) by videoconvert/videoscale. */
 GstSample *dt_decode (const gchar * path, GstVideoFormat format, gint width, gint height);
+/* The same for frame number index (0-based) of a clip. */
+GstSample *dt_decode_frame (const gchar * path, GstVideoFormat format, gint width,
+    gint height, gint index);
 /* Tightly packed GRAY8 of a file (g_free it). */
 guint8 *dt_gray (const gchar * path, gint * width, gint * height);
 

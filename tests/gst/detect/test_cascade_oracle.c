@@ -160,8 +160,11 @@ check_cascade (const char *file, const guint8 * gray, int w, int h, int min_deep
 
   int simd_checked = 0;
   if (fer_simd_usable (c)) {
-    int k = c->split_k;
-    FER_CHECK (k == 2, "%s: split layout for step 1 should be 2 ways, is %d", file, k);
+    /* The coarse grid's layout: lanes two pixels apart (a level this small is scanned
+     * densely, which needs no split at step 1, so it is made here). */
+    int k = 2;
+    FER_CHECK (fer_simd_prepare (c, k, w, h) == FER_OK, "%s", fer_last_error ());
+    fer_simd_split (c, w, h);
     for (int y = 0; y < ny; y++) {
       for (int x0 = 0; x0 < nx; x0 += 8 * k) {
         int res[8], n = MIN (8, (nx - x0 + k - 1) / k);

@@ -124,7 +124,7 @@ test_properties (void)
       "exhaustive", &exhaustive, NULL);
   FER_CHECK (cascade && g_str_has_suffix (cascade, "haarcascade_frontalface_alt.xml"),
       "default cascade %s", cascade ? cascade : "(null)");
-  FER_CHECK (min_size == 48 && max_size == 0 && scale == 1.2 && min_neighbors == 3 &&
+  FER_CHECK (min_size == 24 && max_size == 0 && scale == 1.2 && min_neighbors == 3 &&
       every == 1 && !exhaustive, "defaults");
   g_free (cascade);
 
