@@ -19,6 +19,7 @@
 
 #include "../backend_ref.h"
 #include "cpu_internal.h"
+#include "cpu_pointwise.h"
 
 #define MAX_K 7
 #define MAX_KK (MAX_K * MAX_K)
@@ -234,6 +235,8 @@ fer_status cpu_conv2d_forward(fer_backend *b, const fer_conv2d_args *a, const fl
         return cpu_conv2d_grouped_forward(b, a, x, w, bias, y);
     if (cpu_wino_supported(a) && cx->wino)
         return cpu_wino_conv(cx, a, x, w, 0, a->has_bias ? bias : NULL, y);
+    if (cpu_pointwise_supported(a))
+        return cpu_pointwise_forward(cx, a, x, w, a->has_bias ? bias : NULL, y);
     if (!flat_supported(a))
         return cpu_conv_strided_supported(a)
                    ? cpu_conv_strided_forward(cx, a, x, w, a->has_bias ? bias : NULL, y)
@@ -402,12 +405,13 @@ fer_status cpu_conv2d_backward(fer_backend *b, const fer_conv2d_args *a, const f
     }
     if (!flat_supported(a) && !cpu_conv_strided_supported(a))
         return fer_ref_conv2d_backward(b, a, x, w, dy, dx, dw, dbias);
-    if (!flat_supported(a)) {
+    if (!flat_supported(a) || cpu_pointwise_supported(a)) {
         if (a->has_bias && dbias) {
             bias_job bj = {dy, a->n, a->out_c, (size_t)a->out_h * a->out_w, dbias};
             cpu_parallel(cx, a->out_c, bias_task, &bj);
         }
-        return cpu_conv_strided_backward(cx, a, x, w, dy, dx, dw);
+        return cpu_pointwise_supported(a) ? cpu_pointwise_backward(cx, a, x, w, dy, dx, dw)
+                                          : cpu_conv_strided_backward(cx, a, x, w, dy, dx, dw);
     }
     int kk = a->k * a->k;
     int c_out_pad = (int)round_up((size_t)a->out_c, CPU_CONVW_MR);
