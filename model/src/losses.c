@@ -52,3 +52,24 @@ fer_status fer_weight_mode_parse(const char *s, fer_weight_mode *out)
                         "unknown class-weight mode '%s' (expected inv, inv_sqrt or effective)", s);
     return FER_OK;
 }
+
+fer_status fer_ldam_margins(const int64_t *counts, int n_classes, float max_margin,
+                            float *margins_out)
+{
+    if (n_classes < 1 || n_classes > FER_MAX_CLASSES)
+        return fer_fail(FER_ERR_ARG, "LDAM margins: %d classes (expected 1..%d)", n_classes,
+                        FER_MAX_CLASSES);
+    if (!(max_margin > 0.0f) || !isfinite(max_margin))
+        return fer_fail(FER_ERR_ARG, "LDAM margins: largest margin %g must be > 0",
+                        (double)max_margin);
+    double inv_root[FER_MAX_CLASSES], largest = 0.0;
+    for (int c = 0; c < n_classes; c++) {
+        if (counts[c] < 0)
+            return fer_fail(FER_ERR_ARG, "LDAM margins: negative count for class %d", c);
+        inv_root[c] = 1.0 / sqrt(sqrt(counts[c] < 1 ? 1.0 : (double)counts[c]));
+        largest = inv_root[c] > largest ? inv_root[c] : largest;
+    }
+    for (int c = 0; c < n_classes; c++)
+        margins_out[c] = (float)((double)max_margin * inv_root[c] / largest);
+    return FER_OK;
+}

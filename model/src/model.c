@@ -551,6 +551,20 @@ fer_status fer_model_loss_soft(fer_model *m, const fer_loss_config *cfg,
     return loss_run(m, &a, weights, NULL, loss_out);
 }
 
+fer_status fer_model_loss_grad(fer_model *m, const float *dlogits_host)
+{
+    if (!m->have_forward || m->last_mode != FER_MODE_TRAIN)
+        return fer_fail(FER_ERR_ARG, "model: a loss gradient needs a training-mode forward pass");
+    size_t k = (size_t)m->last_n * m->arch.n_classes;
+    for (size_t i = 0; i < k; i++)
+        if (!isfinite(dlogits_host[i]))
+            return fer_fail(FER_ERR_ARG, "model: loss gradient %zu is %g", i,
+                            (double)dlogits_host[i]);
+    FER_TRY(FER_OP(m->b, upload, m->dlogits, dlogits_host, k * sizeof(float)));
+    m->have_loss = 1;
+    return FER_OK;
+}
+
 /* ---- backward ------------------------------------------------------------------------- */
 
 fer_status fer_model_backward(fer_model *m)

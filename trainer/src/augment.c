@@ -18,6 +18,22 @@ void fer_augment_config_seed(fer_augment_config *cfg)
     cfg->crop = 44;
     cfg->pad = 4;
     cfg->frame_jitter_p = cfg->photometric_p = cfg->blur_p = cfg->jpeg_p = cfg->erase_p = 0.0f;
+    cfg->tencrop = 0;
+}
+
+/* The ten-crop view's own stream (augment_video.c's streams are 1..5): drawing it leaves every
+ * other draw where it was. */
+#define STREAM_TENCROP 16
+
+void fer_augment_tencrop_view(const fer_augment_config *cfg, int k, fer_augment_params *p)
+{
+    /* torchvision's FiveCrop order; the evaluator's fer_tta_make_views uses the same offsets */
+    const int m = S - cfg->crop;
+    const int ox[5] = {0, m, 0, m, m / 2}, oy[5] = {0, 0, m, m, m / 2};
+    p->flip = k >= 5;
+    /* a mirrored view is the mirror of crop k-5: in the flipped image its x offset mirrors */
+    p->left = (k < 5 ? ox[k] : m - ox[k - 5]) + cfg->pad;
+    p->top = oy[k % 5] + cfg->pad;
 }
 
 void fer_augment_draw(const fer_augment_config *cfg, uint64_t seed, fer_augment_params *out)
@@ -28,6 +44,10 @@ void fer_augment_draw(const fer_augment_config *cfg, uint64_t seed, fer_augment_
     uint32_t span = (uint32_t)(S + 2 * cfg->pad - cfg->crop + 1);
     out->top = (int)fer_rng_below(&r, span);
     out->left = (int)fer_rng_below(&r, span);
+    if (cfg->tencrop) {
+        fer_rng v = {fer_rng_key(seed, STREAM_TENCROP, 0, FER_RNG_AUGMENT)};
+        fer_augment_tencrop_view(cfg, (int)fer_rng_below(&v, 10), out);
+    }
     fer_augment_draw_extra(cfg, seed, out);
 }
 

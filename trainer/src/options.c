@@ -42,7 +42,9 @@ static const opt_desc table[] = {
      "experiment name, a plain folder name: outputs go to RUNS_DIR/EXP/ (never taken from a "
      "--resume checkpoint)", 0},
     {"head", T_CHOICE, F(head), "softmax", "softmax|arcface", "classifier head", 0},
-    {"loss", T_CHOICE, F(loss), "ce", "ce|wce|focal", "loss (wce and focal use class weights)", 0},
+    {"loss", T_CHOICE, F(loss), "ce", "ce|wce|focal|ldam",
+     "loss (wce and focal use class weights; ldam: label-distribution-aware margins, see "
+     "--ldam_max_margin)", 0},
     {"epochs", T_INT, F(epochs), "30", NULL, "epochs in total (0 with --resume: evaluate only)", 0},
     {"batch_size", T_INT, F(batch_size), "256", NULL, "images per batch", 0},
     {"lr", T_DBL, F(lr), "1e-3", NULL, "base learning rate", 0},
@@ -131,6 +133,29 @@ static const opt_desc table[] = {
     {"logit_adjust", T_DBL, F(logit_adjust), "0", NULL,
      "logit-adjusted loss: training logits + tau * log(train class prior) (0: off; 1 with "
      "--loss ce is Balanced Softmax); inference logits are unchanged", 0},
+    {"ldam_max_margin", T_DBL, F(ldam_max_margin), "0.5", NULL,
+     "--loss ldam: margin subtracted from the true class's logit, K/count^(1/4), K such that "
+     "the rarest class gets this", 0},
+    {"ldam_s", T_DBL, F(ldam_s), "30", NULL,
+     "--loss ldam: logit scale s (the loss sees s * (logit - margin)); the paper's 30 is meant "
+     "for normalised (cosine) logits, raw softmax-head logits may want ~1", 0},
+    {"drw_epoch", T_INT, F(drw_epoch), "0", NULL,
+     "deferred re-weighting (--loss ce or ldam): after E epochs the loss weighs classes by "
+     "effective-number weights with --drw_beta (0: off)", 0},
+    {"drw_beta", T_DBL, F(drw_beta), "0.9999", NULL, "beta of --drw_epoch's class weights", 0},
+    {"drs_epoch", T_INT, F(drs_epoch), "0", NULL,
+     "deferred re-sampling: after E epochs the sampler switches to balanced (weight "
+     "1/count^sampler_power) (0: off; needs --sampler default)", 0},
+    {"teacher", T_STR, F(teacher), "", NULL,
+     "knowledge distillation from teacher checkpoint(s) CKPT[,CKPT...] (an ensemble: tempered "
+     "softmaxes averaged), run in eval mode on the same augmented batch; loss = (1 - kd_alpha) "
+     "* CE + kd_alpha * kd_T^2 * KL(teacher || student) at temperature kd_T", 0},
+    {"kd_T", T_DBL, F(kd_T), "4", NULL, "distillation temperature", 0},
+    {"kd_alpha", T_DBL, F(kd_alpha), "0.5", NULL, "weight of the distillation term (0..1)", 0},
+    {"tencrop_train", T_BOOL, F(tencrop_train), "false", NULL,
+     "training crop and flip: one of the ten views of fer-eval --tta tencrop (44x44 corners "
+     "and centre, and their mirrors, resized to 48) per image, uniformly, instead of a random "
+     "crop and flip", 0},
     {"skip_bad", T_BOOL, F(skip_bad), "false", NULL,
      "skip (and count) unreadable images / malformed CSV rows instead of stopping", 0},
     {"csv_any_size", T_BOOL, F(csv_any_size), "false", NULL,
@@ -405,6 +430,38 @@ fer_status fer_options_validate(const fer_train_options *o)
                                       !strcmp(o->labels, "ferplus_soft")))
         return fer_fail(FER_ERR_ARG, "--loss focal: soft targets (--mixup, --cutmix, --labels "
                         "ferplus_soft) are not supported with the focal loss");
+    if (!(o->ldam_max_margin > 0 && o->ldam_max_margin <= 10))
+        return fer_fail(FER_ERR_ARG, "--ldam_max_margin: must be in (0, 10]");
+    if (!(o->ldam_s > 0 && o->ldam_s <= 1000))
+        return fer_fail(FER_ERR_ARG, "--ldam_s: must be in (0, 1000]");
+    if (!strcmp(o->loss, "ldam") && (o->mixup > 0 || o->cutmix > 0 || o->label_smoothing > 0 ||
+                                     o->logit_adjust > 0 || !strcmp(o->labels, "ferplus_soft") ||
+                                     strcmp(o->head, "softmax") || o->teacher[0]))
+        return fer_fail(FER_ERR_ARG, "--loss ldam: needs --head softmax and integer labels "
+                        "(no --mixup, --cutmix, --labels ferplus_soft, --label_smoothing, "
+                        "--logit_adjust or --teacher)");
+    if (o->drw_epoch < 0 || o->drs_epoch < 0)
+        return fer_fail(FER_ERR_ARG, "--drw_epoch/--drs_epoch: must be >= 0 (0: off)");
+    if (!(o->drw_beta > 0 && o->drw_beta < 1))
+        return fer_fail(FER_ERR_ARG, "--drw_beta: must be in (0, 1)");
+    if (o->drw_epoch > 0 && strcmp(o->loss, "ce") && strcmp(o->loss, "ldam"))
+        return fer_fail(FER_ERR_ARG, "--drw_epoch: needs --loss ce or ldam (wce and focal "
+                        "weigh classes from the start)");
+    if (o->drw_epoch > 0 && o->teacher[0])
+        return fer_fail(FER_ERR_ARG, "--drw_epoch: not with --teacher");
+    if (o->drs_epoch > 0 && strcmp(o->sampler, "default"))
+        return fer_fail(FER_ERR_ARG, "--drs_epoch: needs --sampler default (the sampler it "
+                        "switches from)");
+    if (!(o->kd_T > 0 && o->kd_T <= 100)) return fer_fail(FER_ERR_ARG, "--kd_T: must be in (0, 100]");
+    if (!(o->kd_alpha >= 0 && o->kd_alpha <= 1))
+        return fer_fail(FER_ERR_ARG, "--kd_alpha: must be in [0, 1]");
+    if (o->teacher[0] && strcmp(o->loss, "ce"))
+        return fer_fail(FER_ERR_ARG, "--teacher: needs --loss ce");
+    /* RUNS_DIR/EXP must stay inside RUNS_DIR */
+    if (!o->exp[0] || strchr(o->exp, '/') || !strcmp(o->exp, ".") || !strcmp(o->exp, ".."))
+        return fer_fail(FER_ERR_ARG, "--exp: \"%s\" is not a plain folder name (not empty, "
+                        "not . or .., no '/')", o->exp);
+    if (!o->runs_dir[0]) return fer_fail(FER_ERR_ARG, "--runs_dir: must not be empty");
     /* RUNS_DIR/EXP must stay inside RUNS_DIR */
     if (!o->exp[0] || strchr(o->exp, '/') || !strcmp(o->exp, ".") || !strcmp(o->exp, ".."))
         return fer_fail(FER_ERR_ARG, "--exp: \"%s\" is not a plain folder name (not empty, "

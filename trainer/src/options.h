@@ -59,6 +59,12 @@ typedef struct fer_train_options {
     char labels[24];
     char ferplus[FER_OPT_STR];
     double logit_adjust;
+    /* issue 21: LDAM + deferred re-weighting, deferred re-sampling, distillation, ten-crop */
+    double ldam_max_margin, ldam_s, drw_beta;
+    int drw_epoch, drs_epoch;
+    char teacher[FER_OPT_STR];
+    double kd_T, kd_alpha;
+    int tencrop_train;
     int skip_bad;
     int csv_any_size;
     char progress[8];
@@ -76,7 +82,7 @@ typedef enum fer_opt_source {
 
 typedef struct fer_cli {
     fer_train_options opt;
-    unsigned char source[64]; /* fer_opt_source per table entry */
+    unsigned char source[128]; /* fer_opt_source per table entry */
     int help;                 /* --help given */
 } fer_cli;
 

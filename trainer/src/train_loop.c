@@ -10,6 +10,7 @@
 #include "batch.h"
 #include "prefetch.h"
 #include "rng.h"
+#include "train_loss.h"
 #include "trainer.h"
 
 volatile int fer_stop_requested = 0;
@@ -77,9 +78,9 @@ static fer_status train_batch(fer_trainer *t, int epoch, int b, float lr, int n,
     float loss = 0.0f;
     const float *targets; /* soft targets of a mixed or FER+ batch, else NULL */
     fer_status s = fer_trainer_batch_targets(t, epoch, b, n, x, labels, &x, &targets);
+    if (!s) s = fer_trainer_teacher_batch(t, x, n); /* --teacher: before the student's pass */
     if (!s) s = fer_model_forward(t->model, x, n, FER_MODE_TRAIN, labels, dropout_seed, t->logits);
-    if (!s && targets) s = fer_model_loss_soft(t->model, &t->loss, targets, &loss);
-    else if (!s) s = fer_model_loss(t->model, &t->loss, labels, &loss);
+    if (!s) s = fer_trainer_loss(t, epoch, n, labels, targets, &loss); /* train_loss.c */
     if (s) return s;
     if (!isfinite(loss))
         return fer_fail(FER_ERR_INTERNAL, "non-finite loss at epoch %d batch %d; stopping "
@@ -206,8 +207,8 @@ static fer_status run_epochs(fer_trainer *t, fer_prefetch *pf, int *interrupted)
     fer_status s;
     for (int e = t->st.epoch; e < t->o.epochs; e++) {
         float lr = batch_lr(t, e, t->st.batch, n_batches);
-        if ((s = fer_sampler_epoch(t->sampler, (float)t->o.sampler_power, t->train->labels,
-                                   t->train->n, t->n_classes, (uint64_t)t->o.seed, e, t->order)))
+        if ((s = fer_sampler_epoch(fer_trainer_epoch_sampler(t, e), (float)t->o.sampler_power,
+                                   t->train->labels, t->train->n, t->n_classes, (uint64_t)t->o.seed, e, t->order)))
             return s;
         fer_progress_epoch_begin(&t->progress, e + 1, n_batches, t->st.batch);
         t->epoch_data_s = t->epoch_step_s = 0.0;

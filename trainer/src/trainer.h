@@ -51,6 +51,10 @@ typedef struct fer_trainer {
     int32_t *val_ferplus;   /* --labels ferplus_*: FER+ majority labels of val, else NULL */
     float *mix_x, *targets, *targets_scratch; /* batch buffers */
     int32_t *mix_perm;
+    /* train_loss.c: --loss ldam, --drw_epoch, --teacher (distill.c) */
+    float ldam_margins[FER_MAX_CLASSES], drw_weights[FER_MAX_CLASSES];
+    struct fer_teacher *teacher;
+    float *teacher_probs, *loss_dlogits; /* batch x classes */
 } fer_trainer;
 
 /* Process exit codes */

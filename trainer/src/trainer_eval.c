@@ -10,6 +10,7 @@
 #include "fer/evaluate.h"
 #include "fer/figures.h"
 #include "fer/fileio.h"
+#include "train_loss.h"
 #include "trainer.h"
 
 fer_status fer_trainer_evaluate(fer_trainer *t, const fer_dataset *d, fer_metrics *m)
@@ -25,6 +26,7 @@ static fer_status evaluate_checkpoint(fer_trainer *t, const char *ckpt, fer_metr
     char backend[32];
     snprintf(backend, sizeof backend, "%s", fer_backend_name(t->backend));
     fer_ema_free(t->ema); /* backend memory: before the backend goes */
+    fer_trainer_free_methods(t);
     fer_optimizer_free(t->optim);
     fer_model_free(t->model);
     fer_backend_free(t->backend);

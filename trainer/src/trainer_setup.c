@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "fer/fileio.h"
 #include "fer/losses.h"
+#include "train_loss.h"
 #include "trainer.h"
 
 /* `fer-train --resume RUNS/EXP/last.fer` with neither --exp nor --runs_dir (flag or --config)
@@ -376,6 +377,7 @@ fer_status fer_trainer_setup(fer_trainer *t)
     t->augment.blur_p = (float)t->o.aug_blur;
     t->augment.jpeg_p = (float)t->o.aug_jpeg;
     t->augment.erase_p = (float)t->o.random_erasing;
+    t->augment.tencrop = t->o.tencrop_train;
     fer_train_state_init(&t->st, t->o.seed, t->o.epochs);
     if ((s = fer_sampler_parse(t->o.sampler, &t->sampler))) return s;
     snprintf(t->run_dir, sizeof t->run_dir, "%s/%s", t->o.runs_dir, t->o.exp);
@@ -399,6 +401,7 @@ fer_status fer_trainer_setup(fer_trainer *t)
     if (!s && !t->eval_only) s = make_optimizer(t);
     if (!s && t->o.resume[0]) s = resume(t, &ckpt_meta);
     if (!s && !t->eval_only && t->o.ema > 0) s = make_ema(t);
+    if (!s) s = fer_trainer_setup_methods(t); /* LDAM, DRW, --teacher */
     fer_checkpoint_meta_clear(&ckpt_meta);
     if (s) return s;
     int bs = t->o.batch_size;
@@ -415,6 +418,7 @@ void fer_trainer_free(fer_trainer *t)
 {
     fer_tb_close(t->tb);
     fer_ema_free(t->ema);
+    fer_trainer_free_methods(t);
     fer_optimizer_free(t->optim);
     fer_model_free(t->model);
     fer_backend_free(t->backend);

@@ -134,4 +134,68 @@ FER_HD float fer_loss_row(const float *z, const float *offset, int c, int y,
     }
     return loss;
 }
+/* LDAM (label-distribution-aware margin, Cao et al. 2019): the row sees
+ * z'_j = s * (z_j - [j == y] * margin_y), margin_y = K / n_y^(1/4) (fer_ldam_margins), and
+ *     L_row = -w_y * log softmax(z')_y,   dL_row/dz_j = w_y * s * (softmax(z')_j - [j == y])
+ * (w_y = 1 without class weights; the batch loss is sum(L_row) / sum(w_y) as weighted CE).
+ * Returns L_row; writes dL_row/dz to dz when not NULL (not yet divided by the weight sum). */
+FER_HD float fer_ldam_row(const float *z, int c, int y, float margin_y, float s, float w_y,
+                          float *dz)
+{
+    float m = 0.0f;
+    for (int j = 0; j < c; j++) {
+        float v = s * (z[j] - (j == y ? margin_y : 0.0f));
+        m = (j == 0 || v > m) ? v : m;
+    }
+    float sum = 0.0f;
+    for (int j = 0; j < c; j++)
+        sum += expf(s * (z[j] - (j == y ? margin_y : 0.0f)) - m);
+    float lse = m + logf(sum);
+    if (dz)
+        for (int j = 0; j < c; j++) {
+            float p = expf(s * (z[j] - (j == y ? margin_y : 0.0f)) - lse);
+            dz[j] = w_y * s * (p - (j == y ? 1.0f : 0.0f));
+        }
+    return -w_y * (s * (z[y] - margin_y) - lse);
+}
+
+/* softmax(z / T) of one row: the tempered distribution of knowledge distillation. */
+FER_HD void fer_softmax_row_temp(const float *z, int c, float T, float *p)
+{
+    float m = z[0] / T;
+    for (int j = 1; j < c; j++)
+        m = z[j] / T > m ? z[j] / T : m;
+    float sum = 0.0f;
+    for (int j = 0; j < c; j++) {
+        p[j] = expf(z[j] / T - m);
+        sum += p[j];
+    }
+    for (int j = 0; j < c; j++)
+        p[j] /= sum;
+}
+
+/* Distillation term of one row (Hinton et al. 2015): with the teacher's tempered distribution
+ * pt (a row summing to 1; an ensemble's is the mean of its members') and q = softmax(z / T),
+ *     K_row = T^2 * KL(pt || q) = T^2 * sum_j pt_j * (log pt_j - log q_j)   (0 log 0 = 0),
+ *     dK_row/dz_j = T * (q_j - pt_j)
+ * (T^2 keeps the gradient's size independent of T). Returns K_row; adds scale * dK_row/dz to
+ * dz when not NULL. */
+FER_HD float fer_kd_row(const float *z, const float *pt, int c, float T, float scale, float *dz)
+{
+    float m = z[0] / T;
+    for (int j = 1; j < c; j++)
+        m = z[j] / T > m ? z[j] / T : m;
+    float sum = 0.0f;
+    for (int j = 0; j < c; j++)
+        sum += expf(z[j] / T - m);
+    float lse = m + logf(sum), kl = 0.0f;
+    for (int j = 0; j < c; j++) {
+        float lq = z[j] / T - lse;
+        if (pt[j] > 0.0f)
+            kl += pt[j] * (logf(pt[j]) - lq);
+        if (dz)
+            dz[j] += scale * T * (expf(lq) - pt[j]);
+    }
+    return T * T * kl;
+}
 #endif

@@ -18,6 +18,10 @@ typedef enum fer_weight_mode {
 
 fer_status fer_class_weights(const int64_t *counts, int n_classes, fer_weight_mode mode,
                              float beta, float *weights_out);
+/* LDAM margins: margin_j = K / n_j^(1/4) (counts clamped to >= 1), K chosen so the largest
+ * (the rarest class's) is max_margin > 0. */
+fer_status fer_ldam_margins(const int64_t *counts, int n_classes, float max_margin,
+                            float *margins_out);
 /* "inv" | "inv_sqrt" | "effective" */
 fer_status fer_weight_mode_parse(const char *s, fer_weight_mode *out);
 

@@ -89,6 +89,10 @@ fer_status fer_model_loss(fer_model *m, const fer_loss_config *cfg, const int32_
  * FER_ERR_ARG. */
 fer_status fer_model_loss_soft(fer_model *m, const fer_loss_config *cfg,
                                const float *targets_host, float *loss_out);
+/* After a TRAIN forward, a loss computed outside the backends (fer-train's LDAM and
+ * distillation, on the host from the downloaded logits): dlogits_host (n x classes, finite) is
+ * d(mean loss)/d logits and takes the place of fer_model_loss's. */
+fer_status fer_model_loss_grad(fer_model *m, const float *dlogits_host);
 /* Gradients of every PARAM tensor (overwritten). */
 fer_status fer_model_backward(fer_model *m);
 /* Global L2 norm clipping over all gradients (torch.nn.utils.clip_grad_norm_); max_norm <= 0

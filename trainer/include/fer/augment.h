@@ -33,6 +33,8 @@ typedef struct fer_augment_config {
                              U{30..90} */
     float erase_p;        /* RandomErasing: area U(0.02, 0.33) of the image, aspect log-uniform
                              in [0.3, 3.3], filled with 0 in normalised space (the mean) */
+    int tencrop;          /* flip and crop: one of fer-eval's ten-crop views, uniformly (see
+                             fer_augment_tencrop_view), instead of flip_p and a random crop */
 } fer_augment_config;
 
 void fer_augment_config_seed(fer_augment_config *cfg); /* the seed's values */
@@ -54,6 +56,11 @@ typedef struct fer_augment_params {
 } fer_augment_params;
 
 void fer_augment_draw(const fer_augment_config *cfg, uint64_t seed, fer_augment_params *out);
+/* Sets p's flip and crop origin to ten-crop view k (0..9) of fer-eval --tta tencrop: crops of
+ * cfg->crop at top-left, top-right, bottom-left, bottom-right, centre of the unpadded image,
+ * then the same five of the mirrored image (so that with no rotation and no other addition
+ * fer_augment_apply gives that view exactly). */
+void fer_augment_tencrop_view(const fer_augment_config *cfg, int k, fer_augment_params *p);
 /* src, dst: FER_INPUT_SIZE^2 gray bytes (may not alias). */
 void fer_augment_apply(const fer_augment_config *cfg, const fer_augment_params *p,
                        const uint8_t *src, uint8_t *dst);
