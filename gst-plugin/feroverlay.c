@@ -2,9 +2,10 @@
  * SECTION:element-feroverlay
  *
  * Draws each face classified by ferclassify: its box, "label 91%" in the built-in bitmap font
- * and, with show-probabilities, a bar per class, in class-specific colours. All drawing stays
- * inside the face box; frames without classified faces are passed on untouched (not even
- * mapped for writing).
+ * and, with show-probabilities, a bar per class, in class-specific colours. The label sits
+ * above the box (below it when there is no room above), always whole and inside the frame;
+ * the box and label have dark edges so every class colour reads on light and dark backgrounds.
+ * Frames without classified faces are passed on untouched (not even mapped for writing).
  *
  * |[
  * gst-launch-1.0 filesrc location=clip.mp4 ! decodebin ! videoconvert ! ferfacedetect ! \
@@ -13,10 +14,8 @@
  */
 #include "feroverlay.h"
 
-#include <math.h>
 #include <string.h>
 
-#include "fer/font.h"
 #include "fervideo.h"
 #include "feroverlay_draw.h"
 
@@ -25,12 +24,16 @@ GST_DEBUG_CATEGORY_STATIC (gst_fer_overlay_debug);
 
 #define DEFAULT_SHOW_PROBABILITIES FALSE
 #define DEFAULT_SHOW_TRACK_ID FALSE
+#define DEFAULT_FONT_SCALE 0    /* auto: fer_overlay_auto_font_scale */
+#define MAX_FONT_SCALE 16
 #define MAX_CLASSES 16
+#define MAX_COORD (1 << 24)
 
 enum {
   PROP_0,
   PROP_SHOW_PROBABILITIES,
   PROP_SHOW_TRACK_ID,
+  PROP_FONT_SCALE,
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK,
@@ -53,6 +56,19 @@ typedef struct FaceView {
   gint best;                   /* argmax of probs, -1 when none */
 } FaceView;
 
+/* A track id some other element (e.g. a detector that tracks) put in any param of the ROI; -1
+ * when none has one. */
+static gint
+roi_track_id (GstVideoRegionOfInterestMeta * roi)
+{
+  gint id;
+
+  for (GList * l = roi->params; l; l = l->next)
+    if (gst_structure_get_int (l->data, "track-id", &id) && id >= 0)
+      return id;
+  return -1;
+}
+
 static gboolean
 read_face (GstVideoRegionOfInterestMeta * roi, FaceView * f)
 {
@@ -62,17 +78,19 @@ read_face (GstVideoRegionOfInterestMeta * roi, FaceView * f)
   if (!s)
     return FALSE;
   memset (f, 0, sizeof *f);
-  f->x = (gint) roi->x;
-  f->y = (gint) roi->y;
-  f->w = (gint) roi->w;
-  f->h = (gint) roi->h;
+  /* the meta's unsigned fields read back as ints (negative x, y of boxes leaving the frame);
+   * clamped so the layout's sums cannot overflow */
+  f->x = CLAMP ((gint) roi->x, -MAX_COORD, MAX_COORD);
+  f->y = CLAMP ((gint) roi->y, -MAX_COORD, MAX_COORD);
+  f->w = CLAMP ((gint) roi->w, 0, MAX_COORD);
+  f->h = CLAMP ((gint) roi->h, 0, MAX_COORD);
   f->label = gst_structure_get_string (s, "label");
   if (!f->label)
     f->label = "?";
   if (!gst_structure_get_double (s, "confidence", &f->confidence))
     f->confidence = 0.0;
   if (!gst_structure_get_int (s, "track-id", &f->track_id))
-    f->track_id = -1;
+    f->track_id = roi_track_id (roi);
   f->best = -1;
   probs = gst_structure_get_value (s, "probabilities");
   names = gst_structure_get_value (s, "class-names");
@@ -95,61 +113,18 @@ read_face (GstVideoRegionOfInterestMeta * roi, FaceView * f)
   return f->w > 0 && f->h > 0;
 }
 
-/* Bars for every class at the bottom of the box (at most 45% of its height, so the face stays
- * visible), with 3-letter names when there is room. */
 static void
-draw_probabilities (FerCanvas * cv, const FaceView * f, gint top, gint t)
+draw_face (FerCanvas * cv, const FaceView * f, gboolean show_probs, gboolean show_id,
+    gint font_scale)
 {
-  gint avail = MIN (f->y + f->h - t - top, f->h * 45 / 100), n = f->n_classes;
-  gint row_h, label_w, x0 = f->x + t, w = f->w - 2 * t, y0;
-  gboolean with_names;
-  FerRgb panel = { 0, 0, 0 }, white = { 255, 255, 255 };
+  FerRect face = { f->x, f->y, f->w, f->h };
+  FerFaceLayout layout;
+  gchar *text = fer_overlay_label_text (f->label, f->confidence, show_id ? f->track_id : -1);
 
-  if (n <= 0 || w < 8)
-    return;
-  row_h = MIN (FER_FONT_H + 1, avail / n);
-  if (row_h < 2)
-    return;
-  with_names = row_h >= FER_FONT_H + 1 && w >= 3 * FER_FONT_W + 24;
-  label_w = with_names ? 3 * FER_FONT_W + 2 : 0;
-  y0 = f->y + f->h - t - n * row_h;
-  fer_canvas_fill_rect (cv, x0, y0, w, n * row_h, panel, 150);
-  for (gint c = 0; c < n; c++) {
-    gint y = y0 + c * row_h;
-    gint bar_max = w - label_w - 1;
-    gint bar = (gint) lround (CLAMP (f->probs[c], 0.0, 1.0) * bar_max);
-    if (with_names) {
-      gchar abbrev[4] = { 0 };
-      g_strlcpy (abbrev, f->class_names[c], sizeof abbrev);
-      fer_canvas_draw_text (cv, abbrev, x0 + 1, y, 1, white);
-    }
-    fer_canvas_fill_rect (cv, x0 + label_w, y, bar, row_h - 1,
-        fer_expression_color (f->class_names[c], c), 255);
-  }
-}
-
-static void
-draw_face (FerCanvas * cv, const FaceView * f, gboolean show_probs, gboolean show_id)
-{
-  FerRgb color = fer_expression_color (f->label, f->best);
-  gint t = CLAMP (MIN (f->w, f->h) / 50, 1, 6);
-  gint scale = CLAMP (f->w / 160, 1, 4);
-  gint pad = scale + 1;
-  gint strip_h = fer_font_text_height (scale) + 2 * pad;
-  gint pct = (gint) lround (CLAMP (f->confidence, 0.0, 1.0) * 100.0);
-  gchar *text = show_id && f->track_id >= 0 ?
-      g_strdup_printf ("#%d %s %d%%", f->track_id, f->label, pct) :
-      g_strdup_printf ("%s %d%%", f->label, pct);
-
-  fer_canvas_set_clip (cv, f->x, f->y, f->w, f->h);
-  fer_canvas_outline_rect (cv, f->x, f->y, f->w, f->h, MAX (t, 2), color);
-  if (f->h >= strip_h + 2 * t) {
-    fer_canvas_fill_rect (cv, f->x, f->y, f->w, strip_h, color, 255);
-    fer_canvas_draw_text (cv, text, f->x + t + pad, f->y + pad, scale,
-        fer_text_color_on (color));
-  }
-  if (show_probs)
-    draw_probabilities (cv, f, f->y + strip_h, t);
+  fer_face_layout (face, text, font_scale, show_probs ? f->n_classes : 0,
+      GST_VIDEO_FRAME_WIDTH (cv->frame), GST_VIDEO_FRAME_HEIGHT (cv->frame), &layout);
+  fer_canvas_draw_face (cv, &layout, face, text, fer_expression_color (f->label, f->best),
+      f->probs, f->class_names);
   g_free (text);
 }
 
@@ -164,6 +139,7 @@ gst_fer_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
   GstVideoFrame frame;
   FerCanvas cv;
   gboolean show_probs, show_id;
+  gint font_scale;
   FaceView f;
 
   if (G_UNLIKELY (!filter->negotiated))
@@ -182,6 +158,7 @@ gst_fer_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
   GST_OBJECT_LOCK (self);
   show_probs = self->show_probabilities;
   show_id = self->show_track_id;
+  font_scale = self->font_scale;
   GST_OBJECT_UNLOCK (self);
 
   if (!gst_video_frame_map (&frame, &filter->in_info, buf, GST_MAP_READWRITE)) {
@@ -191,7 +168,7 @@ gst_fer_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
   }
   fer_canvas_init (&cv, &frame);
   for (guint i = 0; i < faces->len; i++)
-    draw_face (&cv, &g_array_index (faces, FaceView, i), show_probs, show_id);
+    draw_face (&cv, &g_array_index (faces, FaceView, i), show_probs, show_id, font_scale);
   gst_video_frame_unmap (&frame);
   g_array_unref (faces);
   return GST_FLOW_OK;
@@ -210,6 +187,9 @@ gst_fer_overlay_set_property (GObject * object, guint prop_id, const GValue * va
       break;
     case PROP_SHOW_TRACK_ID:
       self->show_track_id = g_value_get_boolean (value);
+      break;
+    case PROP_FONT_SCALE:
+      self->font_scale = g_value_get_int (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -232,6 +212,9 @@ gst_fer_overlay_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_SHOW_TRACK_ID:
       g_value_set_boolean (value, self->show_track_id);
       break;
+    case PROP_FONT_SCALE:
+      g_value_set_int (value, self->font_scale);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -244,6 +227,7 @@ gst_fer_overlay_init (GstFerOverlay * self)
 {
   self->show_probabilities = DEFAULT_SHOW_PROBABILITIES;
   self->show_track_id = DEFAULT_SHOW_TRACK_ID;
+  self->font_scale = DEFAULT_FONT_SCALE;
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
   /* drawing is cheap; late frames are the sink's to drop, not ours */
   gst_base_transform_set_qos_enabled (GST_BASE_TRANSFORM (self), FALSE);
@@ -266,11 +250,18 @@ gst_fer_overlay_class_init (GstFerOverlayClass * klass)
 
   g_object_class_install_property (gobject_class, PROP_SHOW_PROBABILITIES,
       g_param_spec_boolean ("show-probabilities", "Show probabilities",
-          "Draw a bar per class inside each face box", DEFAULT_SHOW_PROBABILITIES, rw));
+          "Draw a bar per class beside each face box (below or above it where there is no "
+          "room beside it)", DEFAULT_SHOW_PROBABILITIES, rw));
   g_object_class_install_property (gobject_class, PROP_SHOW_TRACK_ID,
       g_param_spec_boolean ("show-track-id", "Show track id",
-          "Prefix each label with the face's track id (\"#3 happy 91%\")",
+          "Prefix each label with the face's track id (\"#3 happy 91%\"), from ferclassify's "
+          "results or any ROI param with a track-id; faces without one show none",
           DEFAULT_SHOW_TRACK_ID, rw));
+  g_object_class_install_property (gobject_class, PROP_FONT_SCALE,
+      g_param_spec_int ("font-scale", "Font scale",
+          "Pixels per font pixel of the 8x13 label font; 0 = auto (1 below 600 rows, then one "
+          "more per 400 rows: 2 at 720p, 3 at 1080p). Lowered where a label would not fit the "
+          "frame's width", 0, MAX_FONT_SCALE, DEFAULT_FONT_SCALE, rw));
 
   gst_element_class_set_static_metadata (element_class, "Facial expression overlay",
       "Filter/Effect/Video",

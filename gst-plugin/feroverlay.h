@@ -1,6 +1,7 @@
 /* feroverlay: draws every classified face (ROI meta with a "fer/expression" param) into the
- * frame: its box, "label 91%" in the built-in bitmap font and optionally a probability bar
- * chart, in class-specific colours. Everything is drawn inside the face box. */
+ * frame: its box, "label 91%" in the built-in bitmap font above (or below) the box and
+ * optionally a probability bar chart beside it, in class-specific colours with dark edges.
+ * Labels are never cut: they move sideways or below the box to stay inside the frame. */
 #ifndef GST_FER_OVERLAY_H
 #define GST_FER_OVERLAY_H
 
@@ -19,6 +20,7 @@ struct _GstFerOverlay {
   /* properties, under the object lock */
   gboolean show_probabilities;
   gboolean show_track_id;
+  gint font_scale;              /* 0: auto */
 };
 
 GST_ELEMENT_REGISTER_DECLARE (feroverlay);
