@@ -42,6 +42,46 @@ fer_status fer_face_detector_detect(fer_face_detector *d, const uint8_t *rgb, in
                                     int min_face_px, fer_face *faces, int max_faces,
                                     int *n_faces);
 
+/* Suggested thresholds (Human's BlazeFace defaults use 0.2 / 0.1; 0.5 keeps hands and patterns
+ * out of a face list that nothing else re-checks). */
+#define FER_FACE_DEFAULT_MIN_SCORE 0.5f
+#define FER_FACE_DEFAULT_NMS_IOU 0.3f
+
+/* The network's input side (256 for BlazeFace). */
+int fer_face_detector_input_size(const fer_face_detector *d);
+/* How many network passes (whole frame + tiles) a frame of width x height with min_face_px
+ * needs; they run batched in one forward. */
+int fer_face_detector_passes(const fer_face_detector *d, int width, int height,
+                             int min_face_px);
+
+/* ---- building blocks (the detector uses them; exposed for tests) ------------------------ */
+
+/* Where a frame region lands in the square network input: net = (frame - (src_x, src_y)) *
+ * scale + (off_x, off_y). */
+typedef struct fer_face_letterbox {
+    float scale, off_x, off_y;
+    int src_x, src_y;
+} fer_face_letterbox;
+
+/* Resizes the src_w x src_h region at (src_x, src_y) of the RGB frame, aspect kept (area average
+ * when shrinking, pixel replication when growing), centred in a size x size canvas of black, into
+ * dst as planar float RGB (3 x size x size) normalised (v/255 - 0.5)/0.5, as the TF.js detector
+ * expects. The region must lie inside the frame. */
+void fer_face_letterbox_rgb(const uint8_t *rgb, int stride, int src_x, int src_y, int src_w,
+                            int src_h, int size, float *dst, fer_face_letterbox *geom);
+
+/* BlazeFace's anchor centres for a square input (Human's generateAnchors): strides size/16 and
+ * size/8 with 2 and 6 anchors per cell, row-major, the finer grid first; xy[2*i], xy[2*i+1] in
+ * input pixels. Returns the count (896 for 256), or -1 when max is too small. */
+int fer_face_blazeface_anchors(int size, float *xy, int max);
+
+/* Intersection over union of two boxes (0 when either is empty). */
+float fer_face_iou(const fer_face *a, const fer_face *b);
+
+/* Sorts faces[0..n) by score (descending, stable) and keeps each face that overlaps no kept
+ * better one by IoU > iou; returns how many are kept (they are faces[0..kept)). */
+int fer_face_nms(fer_face *faces, int n, float iou);
+
 #ifdef __cplusplus
 }
 #endif
