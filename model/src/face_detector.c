@@ -19,7 +19,7 @@
  * tests/detector/test_detector_real.c measures BlazeFace's recall against face size. */
 #define NET_MIN_FACE 20.0f
 #define MAX_PASSES 16       /* whole frame + tiles, one batched forward */
-#define MAX_BATCH 4         /* passes per forward call (bounds the activation memory) */
+#define MAX_BATCH 2         /* passes per forward call: every layer keeps its output (~60 MB a pass) */
 #define N_REGRESSORS 16     /* 4 box values + 6 keypoints x 2 */
 #define MAX_HEADS 4         /* anchor grids */
 
@@ -385,7 +385,7 @@ static int plan_passes(const fer_face_detector *d, int w, int h, int min_face_px
     /* tiles of side t show a min_face_px face at NET_MIN_FACE network pixels; neighbours
      * overlap by more than the smallest face the whole-frame pass finds, so every face lies
      * whole in one tile or is big enough for the whole-frame pass */
-    int ov = (int)ceilf(1.25f * NET_MIN_FACE / whole);
+    int ov = (int)ceilf(1.5f * NET_MIN_FACE / whole);
     int t = (int)ceilf(d->size * (float)min_face_px / NET_MIN_FACE);
     if (t < 2 * ov)
         t = 2 * ov;
@@ -436,14 +436,14 @@ static fer_status add_candidate(fer_face_detector *d, int *n, const fer_face *f)
     return FER_OK;
 }
 
-/* A tile's face that its tile cuts (the box crosses an edge the tile shares with the frame's
- * inside by more than a quarter of its size) is left to a neighbour or the whole-frame pass. */
+/* A tile's face whose box reaches an edge the tile shares with the frame's inside is left to
+ * the neighbour that holds it whole (tiles overlap by more than such faces) or to the
+ * whole-frame pass: a tile sees only part of it and its box and score are unreliable. */
 static int cut_by_tile(const pass *p, int w, int h, const fer_face *f)
 {
-    float mx = 0.25f * f->w, my = 0.25f * f->h;
-    return (p->x > 0 && f->x < p->x - mx) || (p->y > 0 && f->y < p->y - my) ||
-           (p->x + p->w < w && f->x + f->w > p->x + p->w + mx) ||
-           (p->y + p->h < h && f->y + f->h > p->y + p->h + my);
+    return (p->x > 0 && f->x < p->x) || (p->y > 0 && f->y < p->y) ||
+           (p->x + p->w < w && f->x + f->w > p->x + p->w) ||
+           (p->y + p->h < h && f->y + f->h > p->y + p->h);
 }
 
 static fer_status decode_pass(fer_face_detector *d, const float *out, const pass *p, int w,

@@ -79,6 +79,8 @@ static int close_to(double a, double b)
     return fabs(a - b) <= TOL_ABS + TOL_REL * fabs(b);
 }
 
+static float min_score, nms_iou; /* the generator's thresholds */
+
 static void check_frame(const cJSON *jf, const char *root, const char *model,
                         const char *backend, const layout *lay, fer_face_detector *det)
 {
@@ -136,8 +138,8 @@ static void check_frame(const cJSON *jf, const char *root, const char *model,
     /* faces through the detector (folded model, one whole-frame pass) */
     fer_face faces[32];
     int n = 0;
-    OK(fer_face_detector_detect(det, im.rgb, im.w, im.h, 3 * im.w, FER_FACE_DEFAULT_MIN_SCORE,
-                                FER_FACE_DEFAULT_NMS_IOU, 0, faces, 32, &n));
+    OK(fer_face_detector_detect(det, im.rgb, im.w, im.h, 3 * im.w, min_score, nms_iou, 0, faces,
+                                32, &n));
     const cJSON *jfaces = cJSON_GetObjectItemCaseSensitive(jf, "faces");
     CHECK(n == cJSON_GetArraySize(jfaces), "%s (%s): %d faces, reference %d", name, backend, n,
           cJSON_GetArraySize(jfaces));
@@ -206,6 +208,10 @@ int main(int argc, char **argv)
     char *text;
     OK(fer_read_file(path, 0, &text, NULL));
     cJSON *root_json = cJSON_Parse(text);
+    min_score = (float)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(root_json, "min_score"));
+    nms_iou = (float)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(root_json, "nms_iou"));
+    CHECK(min_score > 0.0f && min_score < 1.0f && nms_iou > 0.0f && nms_iou < 1.0f,
+          "%s: thresholds", path);
     const cJSON *jf;
     int frames = 0;
     cJSON_ArrayForEach(jf, cJSON_GetObjectItemCaseSensitive(root_json, "frames")) {
