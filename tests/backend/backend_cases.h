@@ -78,6 +78,14 @@ static const conv_case conv_cases[] = {
     {3, 32, 64, 48, 48, 1, 2, 0, 0, 1},  /* resnet_s 1x1 s2 projections */
     {2, 64, 128, 24, 24, 1, 2, 0, 0, 1},
     {3, 128, 256, 12, 12, 1, 2, 0, 1, 1},
+    /* 1x1 pad 0: the cpu backend's GEMM per image (cpu_pointwise.c) */
+    {3, 13, 20, 8, 6, 1, 1, 0, 1, 1},    /* 48 pixels: weight gradient read in place */
+    {1, 7, 13, 5, 7, 1, 1, 0, 0, 1},     /* batch 1: pixels split across tasks, odd rows */
+    {2, 300, 7, 4, 4, 1, 1, 0, 1, 1},    /* 300 input channels: K blocks of the forward */
+    {2, 7, 260, 4, 4, 1, 1, 0, 0, 1},    /* 260 output channels: K blocks of the input grad */
+    {3, 9, 13, 9, 35, 1, 2, 0, 1, 1},    /* stride 2, 18-pixel rows: vector gather + tails */
+    {2, 6, 5, 10, 11, 1, 3, 0, 1, 1},    /* stride 3: scalar gather and expand */
+    {3, 5, 9, 11, 67, 1, 2, 0, 0, 1},    /* stride 2, 34-pixel rows, odd width */
 };
 
 static void case_conv(fer_backend *ref, fer_backend *be, const conv_case *c)

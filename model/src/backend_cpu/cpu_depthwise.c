@@ -4,8 +4,9 @@
  * Every plane is first copied into a zero-padded "split" buffer (cpu_dw_impl.h): stride-S rows
  * stored as S phase rows, so each tap of an output row is a unit-stride vector load and nothing
  * inside the loops tests an edge. A worker zeroes its buffers once per call; later planes
- * overwrite only the interior. The kernels are compiled twice, portable and AVX2+FMA, and
- * chosen with the backend's kernel set.
+ * overwrite only the interior. The kernels are written once over the vector width and compiled
+ * three times, portable and AVX2+FMA with 8 lanes, AVX-512 with 16, and chosen with the
+ * backend's kernel set.
  *   - forward: 4 (stride 1, 3x3) or 2 output rows per pass share their input row loads; tasks
  *     cover several planes when planes are small, so the pool's per-task cost is amortised;
  *   - input gradient (multiplier 1): stride 1 is the forward of dy with the kernel rotated by
@@ -18,6 +19,7 @@
  *     for each of its planes right after, while dy is still in cache.
  * Every output element is computed by one task in one fixed order, so results do not depend on
  * the thread count. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cpu_depthwise.h"
@@ -30,6 +32,15 @@
 #pragma GCC optimize("no-tree-loop-distribute-patterns")
 #endif
 
+/* 8 lanes (portable, AVX2) */
+#define DW_V dv8
+#define DW_VU dv8u
+#define DW_VW 8
+#define DW_EVEN(lo, hi) __builtin_shufflevector((lo), (hi), 0, 2, 4, 6, 8, 10, 12, 14)
+#define DW_ODD(lo, hi) __builtin_shufflevector((lo), (hi), 1, 3, 5, 7, 9, 11, 13, 15)
+#define DW_ZIPLO(a, b) __builtin_shufflevector((a), (b), 0, 8, 1, 9, 2, 10, 3, 11)
+#define DW_ZIPHI(a, b) __builtin_shufflevector((a), (b), 4, 12, 5, 13, 6, 14, 7, 15)
+#define DW_HSUM(a) DW_HSUM8(a)
 #define DW_NAME(x) x##_portable
 #define DW_FMA(a, b, c) ((a) * (b) + (c))
 #include "cpu_dw_impl.h"
@@ -47,8 +58,49 @@
 #undef DW_FMA
 #pragma GCC pop_options
 #endif
+#undef DW_V
+#undef DW_VU
+#undef DW_VW
+#undef DW_EVEN
+#undef DW_ODD
+#undef DW_ZIPLO
+#undef DW_ZIPHI
+#undef DW_HSUM
+
+/* 16 lanes (AVX-512): the same kernels, zmm */
+#if defined(FER_CPU_HAVE_AVX512)
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx2,fma")
+#include <immintrin.h>
+#define DW_V dv16
+#define DW_VU dv16u
+#define DW_VW 16
+#define DW_EVEN(lo, hi)                                                                            \
+    __builtin_shufflevector((lo), (hi), 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+#define DW_ODD(lo, hi)                                                                             \
+    __builtin_shufflevector((lo), (hi), 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31)
+#define DW_ZIPLO(a, b)                                                                             \
+    __builtin_shufflevector((a), (b), 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)
+#define DW_ZIPHI(a, b)                                                                             \
+    __builtin_shufflevector((a), (b), 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)
+/* the two 8-lane halves added, then the 8-lane order */
+#define DW_HSUM(a) dw_hsum16_avx512(a)
+static inline float dw_hsum16_avx512(dv16 a)
+{
+    const dv8 h = __builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7) +
+                  __builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15);
+    return DW_HSUM8(h);
+}
+#define DW_NAME(x) x##_avx512
+#define DW_FMA(a, b, c) ((dv16)_mm512_fmadd_ps((__m512)(a), (__m512)(b), (__m512)(c)))
+#include "cpu_dw_impl.h"
+#undef DW_NAME
+#undef DW_FMA
+#pragma GCC pop_options
+#endif
 
 typedef struct dw_fns {
+    int vw; /* floats per vector */
     void (*split)(const dw_geom *g, const float *x, float *xq, int zero_pad);
     void (*fwd)(const dw_geom *g, const float *xq, const float *w, float bias, float *y,
                 float *tmp);
@@ -60,18 +112,34 @@ typedef struct dw_fns {
                       size_t rows, size_t cols, size_t off, int zero_pad);
 } dw_fns;
 
-static const dw_fns dw_fns_portable = {dw_split_portable, dw_fwd_portable, dw_dx_s2_portable,
+static const dw_fns dw_fns_portable = {8, dw_split_portable, dw_fwd_portable, dw_dx_s2_portable,
                                        dw_wgrad_portable, dw_plane_sum_portable,
                                        dw_pad_plane_portable};
 #if defined(FER_CPU_HAVE_AVX2)
-static const dw_fns dw_fns_avx2 = {dw_split_avx2, dw_fwd_avx2, dw_dx_s2_avx2, dw_wgrad_avx2,
+static const dw_fns dw_fns_avx2 = {8, dw_split_avx2, dw_fwd_avx2, dw_dx_s2_avx2, dw_wgrad_avx2,
                                    dw_plane_sum_avx2, dw_pad_plane_avx2};
 #endif
 
-/* The portable set when the backend runs its portable kernels, AVX2 otherwise (every wider
- * kernel set implies AVX2+FMA). */
+#if defined(FER_CPU_HAVE_AVX512)
+static const dw_fns dw_fns_avx512 = {16, dw_split_avx512, dw_fwd_avx512, dw_dx_s2_avx512,
+                                     dw_wgrad_avx512, dw_plane_sum_avx512,
+                                     dw_pad_plane_avx512};
+#endif
+
+/* The kernels of the backend's kernel set: portable, or AVX2 (ymm) for the avx2 and avx512
+ * sets. The 16-lane (zmm) build of the same kernels measured slower than the ymm one on the
+ * Zen 5 this was tuned on (planes of 12 and 24 columns leave a zmm a quarter empty, and its
+ * partial stores cost more than the lanes save; bench/RESULTS.md), so the avx512 set takes it
+ * only with FER_CPU_DW_ZMM=1 (tests/backend runs that too). */
 static const dw_fns *dw_pick(const cpu_ctx *c)
 {
+#if defined(FER_CPU_HAVE_AVX512)
+    if (c->k == &cpu_kernels_avx512) {
+        const char *zmm = getenv("FER_CPU_DW_ZMM");
+        if (zmm && strcmp(zmm, "1") == 0)
+            return &dw_fns_avx512;
+    }
+#endif
 #if defined(FER_CPU_HAVE_AVX2)
     if (c->k != &cpu_kernels_portable)
         return &dw_fns_avx2;
@@ -93,15 +161,16 @@ int cpu_depthwise_dx_supported(const fer_conv2d_args *a)
 }
 
 /* rows_blk must match dw_fwd's choice (cpu_dw_impl.h): 4 rows for 3x3 stride 1, else 2 */
-static void dw_geom_init(dw_geom *g, int k, int s, int pad, int in_h, int in_w, int out_h,
+static void dw_geom_init(dw_geom *g, int vw, int k, int s, int pad, int in_h, int in_w, int out_h,
                          int out_w)
 {
     g->k = k, g->s = s, g->pad = pad;
     g->in_h = in_h, g->in_w = in_w, g->out_h = out_h, g->out_w = out_w;
-    g->ovec = (out_w + 7) / 8;
+    g->vw = vw;
+    g->ovec = (out_w + vw - 1) / vw;
     g->rows_blk = k == 3 && s == 1 ? 4 : 2;
     g->out_rows = (out_h + g->rows_blk - 1) / g->rows_blk * g->rows_blk;
-    g->qw = g->ovec * 8 + (k - 1) / s;
+    g->qw = g->ovec * vw + (k - 1) / s;
     g->qrows = (g->out_rows - 1) * s + k;
 }
 
@@ -128,7 +197,7 @@ typedef struct dw_job {
     int planes_per_task, n_planes;
     size_t scratch_floats; /* per worker */
     float *scratch;
-    int dx_qvec; /* stride-2 input gradient: vector pairs per dx row (16 columns each) */
+    int dx_qvec; /* stride-2 input gradient: vector pairs per dx row (2 * vw columns each) */
     size_t dyw, dy_rows;
     size_t dx_off; /* input gradient scratch within a worker's */
     int fused;     /* input gradient inside the weight gradient's channel tasks */
@@ -223,7 +292,7 @@ static void dw_wgrad_task(void *ctx, int oc, int worker)
 {
     const dw_job *j = ctx;
     const fer_conv2d_args *a = j->a;
-    const int KK = a->k * a->k, ic = oc / j->mult, ovw = j->g.ovec * 8;
+    const int KK = a->k * a->k, ic = oc / j->mult, ovw = j->g.ovec * j->g.vw;
     float *xq;
     int zero = worker_scratch(j, worker, &xq);
     float *dyq = xq + round16(split_floats(&j->g));
@@ -258,7 +327,7 @@ static void dw_job_init(dw_job *j, cpu_ctx *c, const fer_conv2d_args *a)
     j->a = a;
     j->f = dw_pick(c);
     j->mult = a->out_c / a->in_c;
-    dw_geom_init(&j->g, a->k, a->stride, a->pad, a->in_h, a->in_w, a->out_h, a->out_w);
+    dw_geom_init(&j->g, j->f->vw, a->k, a->stride, a->pad, a->in_h, a->in_w, a->out_h, a->out_w);
 }
 
 /* scratch: workers * per floats from the op workspace */
@@ -278,7 +347,7 @@ fer_status cpu_depthwise_forward(cpu_ctx *c, const fer_conv2d_args *a, const flo
 {
     dw_job j;
     dw_job_init(&j, c, a);
-    fer_status st = dw_scratch(&j, c, round16(split_floats(&j.g)) + 8);
+    fer_status st = dw_scratch(&j, c, round16(split_floats(&j.g)) + j.g.vw);
     if (st != FER_OK)
         return st;
     j.x = x, j.w = w, j.bias = bias, j.y = y;
@@ -300,17 +369,18 @@ fer_status cpu_depthwise_backward(cpu_ctx *c, const fer_conv2d_args *a, const fl
     /* per worker: the weight gradient's split x and dy planes, then the input gradient's */
     size_t wgrad_floats = 0, dx_floats = 0;
     if (dw || dbias)
-        wgrad_floats = round16(split_floats(&j.g)) + round16((size_t)j.g.out_rows * j.g.ovec * 8);
+        wgrad_floats =
+            round16(split_floats(&j.g)) + round16((size_t)j.g.out_rows * j.g.ovec * j.g.vw);
     if (dx && a->stride == 1) {
-        dw_geom_init(&j.gt, K, 1, K - 1 - a->pad, a->out_h, a->out_w, a->in_h, a->in_w);
-        dx_floats = round16(split_floats(&j.gt)) + 8;
+        dw_geom_init(&j.gt, j.g.vw, K, 1, K - 1 - a->pad, a->out_h, a->out_w, a->in_h, a->in_w);
+        dx_floats = round16(split_floats(&j.gt)) + j.g.vw;
     } else if (dx) {
-        /* cpu_dw_impl.h, dw_dx_s2_t: 16 dx columns per vector pair */
-        const int M = (K - 1) / 2;
-        j.dx_qvec = (a->in_w + 15) / 16;
-        j.dyw = (size_t)j.dx_qvec * 8 + M + (a->pad + 1) / 2;
+        /* cpu_dw_impl.h, dw_dx_s2_t: 2 * vw dx columns per vector pair */
+        const int M = (K - 1) / 2, vw = j.g.vw;
+        j.dx_qvec = (a->in_w + 2 * vw - 1) / (2 * vw);
+        j.dyw = (size_t)j.dx_qvec * vw + M + (a->pad + 1) / 2;
         j.dy_rows = (size_t)(a->pad + a->in_h - 1) / 2 + M + 1;
-        dx_floats = round16(j.dy_rows * j.dyw) + 16;
+        dx_floats = round16(j.dy_rows * j.dyw) + 2 * vw;
     }
     j.dx_off = wgrad_floats;
     j.scratch_floats = DW_HEADER + round16(wgrad_floats + dx_floats);

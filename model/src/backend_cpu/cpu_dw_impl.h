@@ -1,6 +1,9 @@
-/* Depthwise 3x3 / 5x5 plane kernels (stride 1 and 2) over 8-column vectors, written once with
- * the GCC/clang vector extension and included by cpu_depthwise.c twice: plainly (portable) and
- * under an AVX2+FMA target, each time with its own DW_NAME suffix and DW_FMA.
+/* Depthwise 3x3 / 5x5 plane kernels (stride 1 and 2) over DW_VW-column vectors, written once
+ * with the GCC/clang vector extension and included by cpu_depthwise.c three times: plainly
+ * (portable, 8 lanes), under an AVX2+FMA target (8 lanes) and under an AVX-512 target (16
+ * lanes), each time with its own DW_NAME suffix, vector type DW_V / DW_VU (unaligned), DW_FMA,
+ * lane shuffles DW_EVEN / DW_ODD (even / odd lanes of two vectors), DW_ZIPLO / DW_ZIPHI
+ * (interleaved low / high halves of two vectors) and DW_HSUM (lanes summed in a fixed order).
  *
  * Planes come "split": the zero-padded input plane (padded row r = ih + pad, padded column
  * C = iw + pad) with each row stored as S phase rows, phase ph holding columns C = q*S + ph at
@@ -12,17 +15,24 @@
 
 #pragma GCC diagnostic ignored "-Wpsabi" /* vectors pass between this file's static functions */
 
-typedef float dv8 __attribute__((vector_size(32)));
+typedef float DW_V __attribute__((vector_size(32)));
 typedef float dv8u __attribute__((vector_size(32), aligned(4)));
+typedef float dv16 __attribute__((vector_size(64)));
+typedef float dv16u __attribute__((vector_size(64), aligned(4)));
+typedef float dv4 __attribute__((vector_size(16)));
 
 #define DW_ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* lanes of 8 summed in the order the AVX2 kernels always used */
+#define DW_HSUM8(a) (((a)[0] + (a)[4]) + ((a)[1] + (a)[5])) + (((a)[2] + (a)[6]) + ((a)[3] + (a)[7]))
 
 
 /* Geometry of one depthwise call (cpu_depthwise.c fills it). */
 typedef struct dw_geom {
     int k, s, pad;
     int in_h, in_w, out_h, out_w;
-    int ovec;     /* 8-column vectors per output row */
+    int vw;       /* floats per vector */
+    int ovec;     /* vectors per output row */
     int rows_blk; /* output rows per forward pass */
     int out_rows; /* out_h rounded up to rows_blk */
     int qw;       /* floats per phase row of a split plane */
@@ -30,27 +40,26 @@ typedef struct dw_geom {
 } dw_geom;
 #endif
 
-static inline dv8 DW_NAME(dw_ld)(const float *p)
+static inline DW_V DW_NAME(dw_ld)(const float *p)
 {
-    return *(const dv8u *)(const void *)p;
+    return *(const DW_VU *)(const void *)p;
 }
 
-static inline void DW_NAME(dw_st)(float *p, dv8 v)
+static inline void DW_NAME(dw_st)(float *p, DW_V v)
 {
-    *(dv8u *)(void *)p = v;
+    *(DW_VU *)(void *)p = v;
 }
 
-static inline dv8 DW_NAME(dw_splat)(float f)
+static inline DW_V DW_NAME(dw_splat)(float f)
 {
-    dv8 v = {f, f, f, f, f, f, f, f};
-    return v;
+    return (DW_V){0} + f;
 }
 
 /* Inline copies and fills: the rows of small planes are too short for memcpy/memset calls. */
 static inline void DW_NAME(dw_zero)(float *restrict d, size_t n)
 {
     size_t i = 0;
-    for (; i + 8 <= n; i += 8)
+    for (; i + DW_VW <= n; i += DW_VW)
         DW_NAME(dw_st)(d + i, DW_NAME(dw_splat)(0.0f));
     for (; i < n; i++)
         d[i] = 0.0f;
@@ -59,10 +68,19 @@ static inline void DW_NAME(dw_zero)(float *restrict d, size_t n)
 static inline void DW_NAME(dw_copy)(float *restrict d, const float *restrict s, size_t n)
 {
     size_t i = 0;
-    for (; i + 8 <= n; i += 8)
+    for (; i + DW_VW <= n; i += DW_VW)
         DW_NAME(dw_st)(d + i, DW_NAME(dw_ld)(s + i));
     for (; i < n; i++)
         d[i] = s[i];
+}
+
+/* the first n < DW_VW lanes of v to p through tmp (DW_VW floats): AVX-512 masked stores
+ * measured slower here */
+static inline void DW_NAME(dw_st_part)(float *restrict p, DW_V v, int n, float *restrict tmp)
+{
+    DW_NAME(dw_st)(tmp, v);
+    for (int q = 0; q < n; q++)
+        p[q] = tmp[q];
 }
 
 /* dst (dst_rows x dst_w, zeros elsewhere) gets src (rows x cols, row stride src_w) at row and
@@ -94,12 +112,12 @@ static void DW_NAME(dw_split)(const dw_geom *g, const float *restrict x, float *
         float *d = xq + (size_t)r * row_floats;
         const float *xs = x + (size_t)(r - pad) * g->in_w;
         if (S == 1) {
-            if (n_cols >= 8) {
+            if (n_cols >= DW_VW) {
                 int i = 0;
-                for (; i + 8 <= n_cols; i += 8)
+                for (; i + DW_VW <= n_cols; i += DW_VW)
                     DW_NAME(dw_st)(d + pad + i, DW_NAME(dw_ld)(xs + i));
                 if (i < n_cols)
-                    DW_NAME(dw_st)(d + pad + n_cols - 8, DW_NAME(dw_ld)(xs + n_cols - 8));
+                    DW_NAME(dw_st)(d + pad + n_cols - DW_VW, DW_NAME(dw_ld)(xs + n_cols - DW_VW));
             } else {
                 for (int i = 0; i < n_cols; i++)
                     d[pad + i] = xs[i];
@@ -111,22 +129,22 @@ static void DW_NAME(dw_split)(const dw_geom *g, const float *restrict x, float *
         float *ph_a = d + (pad & 1) * qw, *ph_b = d + ((pad + 1) & 1) * qw;
         const int base_a = pad >> 1, base_b = (pad + 1) >> 1;
         int i = 0;
-        if (n_cols >= 16) {
-            /* blocks of 16 columns; the last one starts at `last` and may overlap the one
+        if (n_cols >= 2 * DW_VW) {
+            /* blocks of 2 * DW_VW columns; the last one starts at `last` and may overlap the one
              * before; an odd last column is left to the scalar tail */
-            const int last = (n_cols - 16) / 2;
-            for (;; i += 8) {
+            const int last = (n_cols - 2 * DW_VW) / 2;
+            for (;; i += DW_VW) {
                 if (i > last)
                     i = last;
-                const dv8 lo = DW_NAME(dw_ld)(xs + 2 * i), hi = DW_NAME(dw_ld)(xs + 2 * i + 8);
+                const DW_V lo = DW_NAME(dw_ld)(xs + 2 * i), hi = DW_NAME(dw_ld)(xs + 2 * i + DW_VW);
                 DW_NAME(dw_st)(ph_a + base_a + i,
-                               __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14));
+                               DW_EVEN(lo, hi));
                 DW_NAME(dw_st)(ph_b + base_b + i,
-                               __builtin_shufflevector(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15));
+                               DW_ODD(lo, hi));
                 if (i == last)
                     break;
             }
-            i = last + 8;
+            i = last + DW_VW;
         }
         for (int e = i; 2 * e < n_cols; e++)
             ph_a[base_a + e] = xs[2 * e];
@@ -136,13 +154,13 @@ static void DW_NAME(dw_split)(const dw_geom *g, const float *restrict x, float *
 }
 
 /* y (out_h x out_w) = bias + the K x K stride-S correlation of the split plane xq with w; RB
- * output rows per pass share their input row loads. tmp: 8 floats. */
+ * output rows per pass share their input row loads. tmp: DW_VW floats. */
 DW_ALWAYS_INLINE void DW_NAME(dw_fwd_t)(const dw_geom *g, const float *restrict xq,
                                         const float *restrict w, float bias, float *restrict y,
                                         float *restrict tmp, const int K, const int S,
                                         const int RB)
 {
-    dv8 wb[25]; /* fixed sizes, not VLAs: the arrays must stay in registers */
+    DW_V wb[25]; /* fixed sizes, not VLAs: the arrays must stay in registers */
     #pragma GCC unroll 32
     for (int t = 0; t < K * K; t++)
         wb[t] = DW_NAME(dw_splat)(w[t]);
@@ -150,7 +168,7 @@ DW_ALWAYS_INLINE void DW_NAME(dw_fwd_t)(const dw_geom *g, const float *restrict 
     for (int oh0 = 0; oh0 < g->out_h; oh0 += RB) {
         const float *xr = xq + (size_t)oh0 * S * rs;
         for (int c = 0; c < g->ovec; c++) {
-            dv8 acc[4];
+            DW_V acc[4];
             #pragma GCC unroll 32
             for (int r = 0; r < RB; r++)
                 acc[r] = DW_NAME(dw_splat)(bias);
@@ -158,8 +176,8 @@ DW_ALWAYS_INLINE void DW_NAME(dw_fwd_t)(const dw_geom *g, const float *restrict 
             for (int ir = 0; ir < (RB - 1) * S + K; ir++) {
                 #pragma GCC unroll 32
                 for (int kw = 0; kw < K; kw++) {
-                    const dv8 v =
-                        DW_NAME(dw_ld)(xr + ir * rs + (size_t)(kw % S) * qw + kw / S + c * 8);
+                    const DW_V v =
+                        DW_NAME(dw_ld)(xr + ir * rs + (size_t)(kw % S) * qw + kw / S + c * DW_VW);
                     #pragma GCC unroll 32
                     for (int r = 0; r < RB; r++) {
                         const int kh = ir - r * S;
@@ -169,19 +187,16 @@ DW_ALWAYS_INLINE void DW_NAME(dw_fwd_t)(const dw_geom *g, const float *restrict 
                 }
             }
             /* full vectors straight into y, the last partial one through tmp */
-            const int rows = g->out_h - oh0 < RB ? g->out_h - oh0 : RB, cols = g->out_w - c * 8;
+            const int rows = g->out_h - oh0 < RB ? g->out_h - oh0 : RB, cols = g->out_w - c * DW_VW;
             #pragma GCC unroll 32
             for (int r = 0; r < RB; r++) {
                 if (r >= rows)
                     break;
-                float *yd = y + (size_t)(oh0 + r) * g->out_w + c * 8;
-                if (cols >= 8) {
+                float *yd = y + (size_t)(oh0 + r) * g->out_w + c * DW_VW;
+                if (cols >= DW_VW)
                     DW_NAME(dw_st)(yd, acc[r]);
-                } else {
-                    DW_NAME(dw_st)(tmp, acc[r]);
-                    for (int q = 0; q < cols; q++)
-                        yd[q] = tmp[q];
-                }
+                else
+                    DW_NAME(dw_st_part)(yd, acc[r], cols, tmp);
             }
         }
     }
@@ -191,14 +206,15 @@ DW_ALWAYS_INLINE void DW_NAME(dw_fwd_t)(const dw_geom *g, const float *restrict 
  * padded frame, dX[R][C] = sum over taps with kh = R mod 2, kw = C mod 2 (step 2) of
  * w[kh][kw] * dy[R/2 - kh/2][C/2 - kw/2]; dyp holds dy with M = (K-1)/2 zero rows and columns
  * before it (row stride dyw), so no index goes below zero.
- * Vector c of a dx row covers dx columns 16c .. 16c+15: even columns come from padded columns
- * of phase PHA = pad & 1 starting at q = (pad >> 1) + 8c, odd ones from the other phase at
- * ((pad + 1) >> 1) + 8c; both are computed in registers and interleaved (no reload). */
-DW_ALWAYS_INLINE dv8 DW_NAME(dw_dx_vec_t)(const float *restrict dyr, size_t dyw, const dv8 *wb,
+ * Vector pair c of a dx row covers dx columns 2V*c .. 2V*c + 2V-1 (V = DW_VW): even columns
+ * come from padded columns of phase PHA = pad & 1 starting at q = (pad >> 1) + V*c, odd ones
+ * from the other phase at ((pad + 1) >> 1) + V*c; both are computed in registers and
+ * interleaved (no reload). */
+DW_ALWAYS_INLINE DW_V DW_NAME(dw_dx_vec_t)(const float *restrict dyr, size_t dyw, const DW_V *wb,
                                           int q, const int K, const int PHR, const int PH)
 {
     const int M = (K - 1) / 2;
-    dv8 acc = DW_NAME(dw_splat)(0.0f);
+    DW_V acc = DW_NAME(dw_splat)(0.0f);
 #pragma GCC unroll 32
     for (int kh = PHR; kh < K; kh += 2)
 #pragma GCC unroll 32
@@ -209,36 +225,38 @@ DW_ALWAYS_INLINE dv8 DW_NAME(dw_dx_vec_t)(const float *restrict dyr, size_t dyw,
 }
 
 DW_ALWAYS_INLINE void DW_NAME(dw_dx_row_t)(const dw_geom *g, const float *restrict dyr,
-                                           size_t dyw, const dv8 *wb, float *restrict d,
+                                           size_t dyw, const DW_V *wb, float *restrict d,
                                            float *restrict tmp, int nvec, const int K,
                                            const int PHR, const int PHA)
 {
     const int qa = g->pad >> 1, qb = (g->pad + 1) >> 1;
     for (int c = 0; c < nvec; c++) {
-        const dv8 a = DW_NAME(dw_dx_vec_t)(dyr, dyw, wb, qa + 8 * c, K, PHR, PHA);
-        const dv8 b = DW_NAME(dw_dx_vec_t)(dyr, dyw, wb, qb + 8 * c, K, PHR, 1 - PHA);
-        const dv8 lo = __builtin_shufflevector(a, b, 0, 8, 1, 9, 2, 10, 3, 11);
-        const dv8 hi = __builtin_shufflevector(a, b, 4, 12, 5, 13, 6, 14, 7, 15);
-        const int cols = g->in_w - 16 * c;
-        if (cols >= 16) {
-            DW_NAME(dw_st)(d + 16 * c, lo);
-            DW_NAME(dw_st)(d + 16 * c + 8, hi);
+        const DW_V a = DW_NAME(dw_dx_vec_t)(dyr, dyw, wb, qa + DW_VW * c, K, PHR, PHA);
+        const DW_V b = DW_NAME(dw_dx_vec_t)(dyr, dyw, wb, qb + DW_VW * c, K, PHR, 1 - PHA);
+        const DW_V lo = DW_ZIPLO(a, b);
+        const DW_V hi = DW_ZIPHI(a, b);
+        const int cols = g->in_w - 2 * DW_VW * c;
+        if (cols >= 2 * DW_VW) {
+            DW_NAME(dw_st)(d + 2 * DW_VW * c, lo);
+            DW_NAME(dw_st)(d + 2 * DW_VW * c + DW_VW, hi);
+        } else if (cols > DW_VW) {
+            DW_NAME(dw_st)(d + 2 * DW_VW * c, lo);
+            DW_NAME(dw_st_part)(d + 2 * DW_VW * c + DW_VW, hi, cols - DW_VW, tmp);
+        } else if (cols == DW_VW) {
+            DW_NAME(dw_st)(d + 2 * DW_VW * c, lo);
         } else {
-            DW_NAME(dw_st)(tmp, lo);
-            DW_NAME(dw_st)(tmp + 8, hi);
-            for (int q = 0; q < cols; q++)
-                d[16 * c + q] = tmp[q];
+            DW_NAME(dw_st_part)(d + 2 * DW_VW * c, lo, cols, tmp);
         }
     }
 }
 
-/* tmp: 16 floats; nvec = ceil(in_w / 16); dyp is at least nvec*8 + M + ((pad + 1) >> 1) wide
+/* tmp: 2*DW_VW floats; nvec = ceil(in_w / (2*DW_VW)); dyp is at least nvec*DW_VW + M + ((pad + 1) >> 1) wide
  * and (pad + in_h - 1) / 2 + M + 1 rows deep */
 DW_ALWAYS_INLINE void DW_NAME(dw_dx_s2_t)(const dw_geom *g, const float *restrict dyp, size_t dyw,
                                           const float *restrict w, float *restrict dx,
                                           float *restrict tmp, int nvec, const int K)
 {
-    dv8 wb[25]; /* fixed sizes, not VLAs: the arrays must stay in registers */
+    DW_V wb[25]; /* fixed sizes, not VLAs: the arrays must stay in registers */
 #pragma GCC unroll 32
     for (int t = 0; t < K * K; t++)
         wb[t] = DW_NAME(dw_splat)(w[t]);
@@ -264,32 +282,32 @@ DW_ALWAYS_INLINE void DW_NAME(dw_dx_s2_t)(const dw_geom *g, const float *restric
 
 /* Weight gradient of one plane: acc[kh*K + kw] += sum over the plane of dy * x at the tap, as
  * vector partial sums summed across lanes at the end (a fixed order). dyq: out_rows rows of
- * ovec*8 floats, zero past out_w and out_h. Taps are taken TB kernel rows at a time (all of
+ * ovec*DW_VW floats, zero past out_w and out_h. Taps are taken TB kernel rows at a time (all of
  * them for K = 3: 9 accumulators; one row of 5 for K = 5), RB output rows per pass sharing
  * their input row loads (rows oh, oh+1, ... still added in order to each tap). */
 DW_ALWAYS_INLINE void DW_NAME(dw_wgrad_t)(const dw_geom *g, const float *restrict xq,
                                           const float *restrict dyq, float *restrict acc_out,
                                           const int K, const int S, const int TB, const int RB)
 {
-    const size_t qw = (size_t)g->qw, rs = (size_t)S * qw, dys = (size_t)g->ovec * 8;
+    const size_t qw = (size_t)g->qw, rs = (size_t)S * qw, dys = (size_t)g->ovec * DW_VW;
     for (int kh0 = 0; kh0 < K; kh0 += TB) {
-        dv8 acc[25];
+        DW_V acc[25];
 #pragma GCC unroll 32
         for (int t = 0; t < TB * K; t++)
             acc[t] = DW_NAME(dw_splat)(0.0f);
         for (int oh = 0; oh < g->out_h; oh += RB) {
             const float *xr = xq + ((size_t)oh * S + kh0) * rs;
             for (int c = 0; c < g->ovec; c++) {
-                dv8 d[4];
+                DW_V d[4];
 #pragma GCC unroll 32
                 for (int r = 0; r < RB; r++)
-                    d[r] = DW_NAME(dw_ld)(dyq + (oh + r) * dys + c * 8);
+                    d[r] = DW_NAME(dw_ld)(dyq + (oh + r) * dys + c * DW_VW);
 #pragma GCC unroll 32
                 for (int ir = 0; ir < (RB - 1) * S + TB; ir++)
 #pragma GCC unroll 32
                     for (int kw = 0; kw < K; kw++) {
-                        const dv8 v = DW_NAME(dw_ld)(xr + ir * rs + (size_t)(kw % S) * qw +
-                                                     kw / S + c * 8);
+                        const DW_V v = DW_NAME(dw_ld)(xr + ir * rs + (size_t)(kw % S) * qw +
+                                                     kw / S + c * DW_VW);
 #pragma GCC unroll 32
                         for (int r = 0; r < RB; r++) {
                             const int kh = ir - r * S;
@@ -301,9 +319,9 @@ DW_ALWAYS_INLINE void DW_NAME(dw_wgrad_t)(const dw_geom *g, const float *restric
         }
 #pragma GCC unroll 32
         for (int t = 0; t < TB * K; t++) {
-            const dv8 a = acc[t];
+            const DW_V a = acc[t];
             acc_out[kh0 * K + t] =
-                ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+                DW_HSUM(a);
         }
     }
 }
@@ -346,9 +364,9 @@ static void DW_NAME(dw_wgrad)(const dw_geom *g, const float *xq, const float *dy
 /* sum of a dy plane in the dyq layout (zeros past out_w), lanes summed in a fixed order */
 static float DW_NAME(dw_plane_sum)(const dw_geom *g, const float *dyq)
 {
-    dv8 a = DW_NAME(dw_splat)(0.0f);
+    DW_V a = DW_NAME(dw_splat)(0.0f);
     const size_t n = (size_t)g->out_h * g->ovec;
     for (size_t i = 0; i < n; i++)
-        a += DW_NAME(dw_ld)(dyq + i * 8);
-    return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+        a += DW_NAME(dw_ld)(dyq + i * DW_VW);
+    return DW_HSUM(a);
 }
