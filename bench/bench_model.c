@@ -3,11 +3,15 @@
  *   train    - forward (training mode) + cross-entropy + backward + clip 5.0 + Adam, img/s
  *   infer    - eval-mode forward with logits downloaded, img/s
  *   latency  - batch-1 eval forward on the given thread count, ms per image
+ *   latency_folded - the same through the folded inference copy (what fer_classifier runs)
+ *   latency_int8   - the same through the int8 network (fer/quant.h) of the folded copy,
+ *              calibrated on the benchmark's own inputs; `# int8: ...` names the kernel set
  *   flops    - FLOP of one image's inference and training step (no backend needed)
  *   json     - the architecture's JSON (fer_arch_to_json), for bench/torch_ref.py --arch-json
  * Random inputs and labels, warm-up iterations first (workspaces reach steady state there).
  * Prints one line per timed iteration, `<mode> <value>`, for bench/run.sh to collect.
- * Usage: bench_model <train|infer|latency|flops|json> [backend=cpu] [threads=2] [batch=256]
+ * Usage: bench_model <train|infer|latency|latency_folded|latency_int8|flops|json> [backend=cpu]
+ *        [threads=2] [batch=256]
  *        [iters=3] [warmup=1] [--amp]
  * The network is $FER_BENCH_ARCH: a preset name or an architecture JSON path (softmax head;
  * default simplecnn). The timed modes print it first as `# arch: NAME`. */
@@ -19,6 +23,7 @@
 #include "fer/arch.h"
 #include "fer/model.h"
 #include "fer/optim.h"
+#include "fer/quant.h"
 #include "fer/rng_math.h"
 
 /* FER_BENCH_CPUTIME=1: process CPU seconds per thread instead of wall time (kernel efficiency
@@ -130,13 +135,33 @@ int main(int argc, char **argv)
         fer_optim_config oc;
         fer_optim_config_default(FER_OPTIM_ADAM, 1e-3f, &oc);
         check(fer_optimizer_new(m, &oc, &opt), "optimizer");
-    } else if (strcmp(mode, "infer") != 0 && strcmp(mode, "latency") != 0) {
+    } else if (strcmp(mode, "infer") != 0 && strncmp(mode, "latency", 7) != 0) {
+        fprintf(stderr, "bench_model: unknown mode '%s'\n", mode);
+        return 2;
+    }
+    fer_model *folded = NULL;
+    fer_int8_net *q = NULL;
+    if (!strcmp(mode, "latency_folded") || !strcmp(mode, "latency_int8"))
+        check(fer_model_fold(m, b, batch, &folded, NULL), "fold");
+    if (!strcmp(mode, "latency_int8")) {
+        fer_int8_calib calib;
+        check(fer_int8_calibrate(folded, x, batch, 99.99f, &calib), "int8 calibration");
+        check(fer_int8_net_new(folded, &calib, batch, threads, &q), "int8");
+        printf("# %s\n", fer_int8_net_note(q));
+    } else if (!strcmp(mode, "latency_folded") || !strcmp(mode, "latency") ||
+               !strcmp(mode, "infer") || opt) {
+        /* known modes */
+    } else {
         fprintf(stderr, "bench_model: unknown mode '%s'\n", mode);
         return 2;
     }
     for (int it = -warmup; it < iters; it++) {
         double t0 = now();
-        if (opt) {
+        if (q) {
+            check(fer_int8_net_forward(q, x, batch, logits), "int8 forward");
+        } else if (folded) {
+            check(fer_model_forward(folded, x, batch, FER_MODE_EVAL, NULL, 0, logits), "forward");
+        } else if (opt) {
             float l, norm;
             check(fer_model_forward(m, x, batch, FER_MODE_TRAIN, labels, (uint64_t)it, NULL),
                   "forward");
@@ -150,12 +175,14 @@ int main(int argc, char **argv)
         double t = now() - t0;
         if (it < 0)
             continue;
-        if (strcmp(mode, "latency") == 0)
-            printf("latency_ms %.4f\n", t * 1e3 / batch);
+        if (strncmp(mode, "latency", 7) == 0)
+            printf("%s_ms %.4f\n", mode, t * 1e3 / batch);
         else
             printf("%s_img_s %.2f\n", mode, batch / t);
     }
     fer_optimizer_free(opt);
+    fer_int8_net_free(q);
+    fer_model_free(folded);
     fer_model_free(m);
     fer_backend_free(b);
     free(x);

@@ -15,10 +15,13 @@
 #include "fer/dataset.h"
 #include "fer/evaluate.h"
 #include "fer/figures.h"
+#include "fer/quant.h"
 
 static const char *PROG = "fer-eval";
 
 typedef struct eval_args {
+    const char *precision, *calibrate_int8; /* fp32|int8; OUT.fer of --calibrate_int8 */
+    float calib_percentile;
     const char *model, *data_root, *split, *out, *backend, *predictions, *isa;
     fer_tta tta;
     int batch_size, threads, tune_tau, skip_bad, csv_any_size;
@@ -38,6 +41,11 @@ static void usage(FILE *f)
             "  --isa auto|avx512|avx2|portable   cpu backend kernel set (sets FER_ISA;\n"
             "                           default auto: the best this CPU runs)\n"
             "  --predictions FILE.csv   one row per image: source, true, predicted, 7 probs\n"
+            "  --precision fp32|int8    int8: the checkpoint's calibrated int8 network (u8 x s8\n"
+            "                           vpdpbusd with AVX512_VNNI / AVX-VNNI; default fp32)\n"
+            "  --calibrate_int8 OUT.fer measure int8 activation ranges on --split (val or\n"
+            "                           train) and write a copy of the checkpoint with them\n"
+            "  --calib_percentile P     percentile of |activation| kept (default 99.99; 100: max)\n"
             "  --logit_adjust TAU       subtract TAU*log(train prior) from the logits\n"
             "  --tune_tau               pick TAU on val (max macro-F1), report the split at it\n"
             "  --skip_bad               skip unreadable images (counted) instead of stopping\n"
@@ -53,6 +61,8 @@ static int parse_args(int argc, char **argv, eval_args *a)
     a->split = "test";
     a->backend = "auto";
     a->batch_size = FER_EVAL_BATCH_DEFAULT;
+    a->precision = "fp32";
+    a->calib_percentile = 99.99f;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int r;
@@ -70,6 +80,9 @@ static int parse_args(int argc, char **argv, eval_args *a)
         VALUED("backend", a->backend = v)
         VALUED("isa", a->isa = v)
         VALUED("predictions", a->predictions = v)
+        VALUED("precision", a->precision = v)
+        VALUED("calibrate_int8", a->calibrate_int8 = v)
+        VALUED("calib_percentile", if (!cli_float(PROG, "calib_percentile", v, &a->calib_percentile)) return 2)
         VALUED("tta", if (fer_tta_parse(v, &a->tta) != FER_OK) return cli_fail(PROG, FER_ERR_ARG) + 1)
         VALUED("batch_size", if (!cli_int(PROG, "batch_size", v, 1, 65536, &a->batch_size)) return 2)
         VALUED("threads", if (!cli_int(PROG, "threads", v, 0, 1024, &a->threads)) return 2)
@@ -117,6 +130,19 @@ static int parse_args(int argc, char **argv, eval_args *a)
     }
     if (strcmp(a->split, "test") && strcmp(a->split, "val") && strcmp(a->split, "train")) {
         fprintf(stderr, "%s: --split: '%s' is not one of test, val, train\n", PROG, a->split);
+        return 2;
+    }
+    if (strcmp(a->precision, "fp32") && strcmp(a->precision, "int8")) {
+        fprintf(stderr, "%s: --precision: '%s' is not one of fp32, int8\n", PROG, a->precision);
+        return 2;
+    }
+    if (a->calibrate_int8 && !strcmp(a->split, "test")) {
+        fprintf(stderr, "%s: --calibrate_int8 measures on --split val or train, never test\n",
+                PROG);
+        return 2;
+    }
+    if (!(a->calib_percentile >= 50.0f && a->calib_percentile <= 100.0f)) {
+        fprintf(stderr, "%s: --calib_percentile must be in 50..100\n", PROG);
         return 2;
     }
     if (a->tune_tau && a->tau != 0.0f) {
@@ -239,6 +265,7 @@ static char *extra_json(const eval_args *a, fer_classifier *c, const fer_dataset
     if (a->tune_tau)
         cJSON_AddItemToObject(o, "val_macro_f1_at_tau", fev_json_float(val_f1));
     cJSON_AddStringToObject(o, "backend", fer_classifier_backend_name(c));
+    cJSON_AddStringToObject(o, "precision", fer_classifier_is_int8(c) ? "int8" : "fp32");
     cJSON_AddNumberToObject(o, "batch_size", a->batch_size);
     cJSON_AddNumberToObject(o, "images", d->n);
     cJSON_AddNumberToObject(o, "skipped", d->n_skipped);
@@ -289,6 +316,35 @@ static fer_status write_outputs(const eval_args *a, const char *out_dir, const f
     return fer_figure_reliability(m, title, path);
 }
 
+/* --calibrate_int8: activation ranges of the folded model on the split's images, written with
+ * the checkpoint's weights to a new file. */
+static fer_status calibrate_int8(const eval_args *a, fer_classifier *c)
+{
+    fer_dataset *d = NULL;
+    fer_status st = load_split(a, a->split, c, &d);
+    if (st != FER_OK)
+        return st;
+    const fer_checkpoint_meta *meta = fer_classifier_meta(c);
+    size_t face = (size_t)FER_INPUT_SIZE * FER_INPUT_SIZE, total = (size_t)d->n * face;
+    float *x = malloc((total ? total : 1) * sizeof(float));
+    st = x ? FER_OK : fer_fail(FER_ERR_NOMEM, "out of memory for %d images", d->n);
+    fer_int8_calib calib;
+    if (st == FER_OK) {
+        fer_normalize_u8(d->pixels, total, &meta->norm, x);
+        st = fer_int8_calibrate(fer_classifier_model(c), x, d->n, a->calib_percentile, &calib);
+    }
+    if (st == FER_OK)
+        st = fer_int8_write_calibrated(a->model, &calib, a->calibrate_int8);
+    if (st == FER_OK)
+        printf("%s: int8 ranges of %d nodes measured on %d %s images (percentile %g); wrote %s\n"
+               "evaluate with: fer-eval --model %s --data_root %s --precision int8\n", PROG,
+               calib.n_nodes, d->n, a->split, (double)calib.percentile, a->calibrate_int8,
+               a->calibrate_int8, a->data_root);
+    free(x);
+    fer_dataset_free(d);
+    return st;
+}
+
 int main(int argc, char **argv)
 {
     eval_args a;
@@ -325,6 +381,16 @@ int main(int argc, char **argv)
     const char *note = fer_classifier_backend_note(c);
     if (note && *note)
         fprintf(stderr, "%s: %s\n", PROG, note);
+    if (a.calibrate_int8) {
+        if ((st = calibrate_int8(&a, c)))
+            goto fail;
+        rc = 0;
+        goto done;
+    }
+    if (strcmp(a.precision, "fp32") && (st = fer_classifier_set_precision(c, a.precision)))
+        goto fail;
+    if (*fer_classifier_precision_note(c))
+        fprintf(stderr, "%s: %s\n", PROG, fer_classifier_precision_note(c));
 
     float log_prior[FER_MAX_CLASSES];
     if (meta->has_prior)

@@ -21,6 +21,7 @@
 #include "fer/fileio.h"
 #include "fer/json_num.h"
 #include "model_internal.h"
+#include "quant_internal.h"
 
 #define FER_CKPT_MAGIC "FERMODEL"
 #define FER_CKPT_VERSION 1u
@@ -238,6 +239,14 @@ static fer_status build_header(const char *path, fer_model *m, const fer_checkpo
                                                             meta->ema_floats));
             pos = align_up(pos + meta->ema_floats * sizeof(float));
         }
+    }
+    if (meta->int8_calib) {
+        cJSON *jq = fer_int8_calib_to_json(meta->int8_calib);
+        if (!jq) {
+            cJSON_Delete(root);
+            return fer_fail(FER_ERR_NOMEM, "%s: out of memory", path);
+        }
+        cJSON_AddItemToObject(root, "int8", jq);
     }
     cJSON_AddNumberToObject(root, "payload_bytes", (double)pos);
     *payload_bytes = pos;
@@ -780,6 +789,19 @@ int fer_checkpoint_has_optimizer(const char *path)
     int has = cJSON_GetObjectItemCaseSensitive(f.hdr, "optimizer") != NULL;
     ckpt_close(&f);
     return has;
+}
+
+fer_status fer_checkpoint_load_int8(const char *path, fer_int8_calib *out, int *found)
+{
+    *found = 0;
+    memset(out, 0, sizeof *out);
+    ckpt_file f;
+    FER_TRY(ckpt_open(path, &f));
+    const cJSON *jq = cJSON_GetObjectItemCaseSensitive(f.hdr, "int8");
+    fer_status st = jq ? fer_int8_calib_from_json(jq, path, out) : FER_OK;
+    ckpt_close(&f);
+    *found = jq && st == FER_OK;
+    return st;
 }
 
 fer_status fer_checkpoint_load_ema(const char *path, fer_model *m, float **host_out)

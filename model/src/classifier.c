@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "fer/loss_math.h"
+#include "fer/quant.h"
 
 struct fer_classifier {
     fer_backend *backend;
@@ -15,6 +16,11 @@ struct fer_classifier {
     size_t in_numel;
     float *x;      /* max_batch * in_numel, normalised input */
     float *logits; /* max_batch * classes */
+    char *path;    /* the checkpoint (its int8 block is read by fer_classifier_set_precision) */
+    int threads;
+    fer_int8_net *int8;      /* precision int8: runs instead of the folded FP32 model */
+    char precision_note[320];
+    int adjust;    /* add meta.logit_offsets (when the checkpoint has them) */
 };
 
 fer_status fer_classifier_new(const char *checkpoint_path, const char *backend, int threads,
@@ -37,11 +43,13 @@ fer_status fer_classifier_new(const char *checkpoint_path, const char *backend, 
     if (st == FER_OK) {
         const fer_arch *a = fer_model_arch(c->model);
         c->max_batch = max_batch;
+        c->threads = threads;
+        c->path = strdup(checkpoint_path);
         c->n_classes = a->n_classes;
         c->in_numel = (size_t)a->in_c * a->in_h * a->in_w;
         c->x = malloc((size_t)max_batch * c->in_numel * sizeof(float));
         c->logits = malloc((size_t)max_batch * c->n_classes * sizeof(float));
-        if (!c->x || !c->logits)
+        if (!c->x || !c->logits || !c->path)
             st = fer_fail(FER_ERR_NOMEM, "classifier: out of memory");
     }
     if (st != FER_OK) {
@@ -56,6 +64,8 @@ void fer_classifier_free(fer_classifier *c)
 {
     if (!c)
         return;
+    fer_int8_net_free(c->int8);
+    free(c->path);
     fer_model_free(c->model);
     fer_backend_free(c->backend);
     fer_checkpoint_meta_clear(&c->meta);
@@ -89,12 +99,59 @@ const char *fer_classifier_backend_note(const fer_classifier *c)
     return fer_backend_note(c->backend);
 }
 
+fer_status fer_classifier_set_precision(fer_classifier *c, const char *precision)
+{
+    if (strcmp(precision, "fp32") && strcmp(precision, "int8"))
+        return fer_fail(FER_ERR_ARG, "classifier: precision '%s' is not fp32 or int8", precision);
+    fer_int8_net_free(c->int8);
+    c->int8 = NULL;
+    c->precision_note[0] = 0;
+    if (!strcmp(precision, "fp32"))
+        return FER_OK;
+    fer_int8_calib calib;
+    int found;
+    fer_status st = fer_checkpoint_load_int8(c->path, &calib, &found);
+    if (st != FER_OK)
+        return st;
+    if (!found)
+        return fer_fail(FER_ERR_ARG, "%s: no int8 calibration block (make a calibrated copy: "
+                        "fer-eval --model %s --data_root DIR --split val --calibrate_int8 OUT.fer)",
+                        c->path, c->path);
+    st = fer_int8_calib_check(&calib, fer_model_arch(c->model)->n_layers, c->path);
+    if (st == FER_OK)
+        st = fer_int8_net_new(c->model, &calib, c->max_batch, c->threads, &c->int8);
+    if (st == FER_ERR_UNSUPPORTED) { /* a node without an int8 form: the model stays FP32 */
+        snprintf(c->precision_note, sizeof c->precision_note, "%s: running FP32",
+                 fer_last_error());
+        return FER_OK;
+    }
+    if (st == FER_OK)
+        snprintf(c->precision_note, sizeof c->precision_note, "%s", fer_int8_net_note(c->int8));
+    return st;
+}
+
+const char *fer_classifier_precision_note(const fer_classifier *c)
+{
+    return c->precision_note;
+}
+
+int fer_classifier_is_int8(const fer_classifier *c)
+{
+    return c->int8 != NULL;
+}
+
+fer_model *fer_classifier_model(fer_classifier *c)
+{
+    return c->model;
+}
+
 /* One chunk of at most max_batch already-normalised inputs. */
 static fer_status run_chunk(fer_classifier *c, const float *x, int n, float *logits,
                             float *probs)
 {
     float *lg = logits ? logits : c->logits;
-    fer_status st = fer_model_forward(c->model, x, n, FER_MODE_EVAL, NULL, 0, lg);
+    fer_status st = c->int8 ? fer_int8_net_forward(c->int8, x, n, lg)
+                            : fer_model_forward(c->model, x, n, FER_MODE_EVAL, NULL, 0, lg);
     if (st != FER_OK)
         return st;
     if (probs)

@@ -25,6 +25,9 @@ typedef struct fer_checkpoint_meta {
      * none. Read back with fer_checkpoint_load_ema. */
     const float *ema_host;
     size_t ema_floats;
+    /* save only, not owned: int8 activation ranges (fer/quant.h, fer-eval --calibrate_int8) to
+     * store as the optional "int8" block; NULL: none. Read back with fer_checkpoint_load_int8. */
+    const struct fer_int8_calib *int8_calib;
 } fer_checkpoint_meta;
 
 void fer_checkpoint_meta_init(fer_checkpoint_meta *meta); /* FER-2013 class names, norm 0.5/0.5 */
@@ -49,6 +52,11 @@ int fer_checkpoint_has_optimizer(const char *path);
  * (free it), NULL when the file has none. Sizes must match m, and values are checked as the
  * model's own tensors (finite, in range) else FER_ERR_FORMAT naming the file. */
 fer_status fer_checkpoint_load_ema(const char *path, fer_model *m, float **host_out);
+/* The int8 calibration block of path (fer/quant.h): *found = 0 when the file has none. The
+ * block is checked (fer_int8_calib_check against its own node count: finite ranges in range,
+ * version) else FER_ERR_FORMAT naming the file; its node count against a model is the caller's
+ * check. */
+fer_status fer_checkpoint_load_int8(const char *path, struct fer_int8_calib *out, int *found);
 
 #ifdef __cplusplus
 }

@@ -20,6 +20,16 @@ const char *fer_classifier_class_name(const fer_classifier *c, int i);
 const fer_checkpoint_meta *fer_classifier_meta(const fer_classifier *c);
 const char *fer_classifier_backend_name(const fer_classifier *c);
 const char *fer_classifier_backend_note(const fer_classifier *c);
+/* precision "fp32" (the default) or "int8" (opt-in, fer/quant.h): int8 reads the checkpoint's
+ * calibration block (FER_ERR_ARG naming the file when it has none, FER_ERR_FORMAT when it is
+ * corrupt or for another graph) and runs the int8 network instead of the folded FP32 model;
+ * a graph with a node int8 does not cover stays FP32, and the note says so. */
+fer_status fer_classifier_set_precision(fer_classifier *c, const char *precision);
+/* "" for fp32, else what runs ("int8: avx512_vnni kernels, ..." or why FP32 runs). */
+const char *fer_classifier_precision_note(const fer_classifier *c);
+int fer_classifier_is_int8(const fer_classifier *c);
+/* The folded FP32 inference model (e.g. for fer_int8_calibrate). */
+fer_model *fer_classifier_model(fer_classifier *c);
 /* faces: n x 48 x 48 uint8; logits/probs: n x n_classes (either may be NULL). Any n >= 0;
  * batches larger than max_batch are split internally. */
 fer_status fer_classifier_run_u8(fer_classifier *c, const uint8_t *faces, int n, float *logits,

@@ -193,11 +193,14 @@ typedef struct pw_job {
     int col_parts; /* tasks per image */
 } pw_job;
 
-/* pixels [lo, hi) of image n with the worker's scratch */
-static void pw_gemm_image(const pw_job *j, int n, size_t lo, size_t hi, int worker)
+static void pw_gemm_task(void *ctx, int task, int worker)
 {
+    const pw_job *j = ctx;
     const cpu_kernels *k = j->k;
     const int NR = k->gemm_nr, MR = CPU_GEMM_MR, M = j->M, K = j->K, Q = j->Q;
+    const int n = task / j->col_parts;
+    size_t lo, hi;
+    cpu_range((size_t)Q, j->col_parts, task % j->col_parts, (size_t)NR, &lo, &hi);
     float *bp = j->scratch + (size_t)worker * j->scratch_floats;
     float *ct = bp + j->tile_off;
     float *out = j->dst ? j->dst + (size_t)n * j->dst_img : bp + j->plane_off;
@@ -262,31 +265,16 @@ static void pw_gemm_image(const pw_job *j, int n, size_t lo, size_t hi, int work
     }
 }
 
-static void pw_gemm_task(void *ctx, int task, int worker)
-{
-    const pw_job *j = ctx;
-    size_t lo, hi;
-    cpu_range((size_t)j->Q, j->col_parts, task % j->col_parts, (size_t)j->k->gemm_nr, &lo, &hi);
-    pw_gemm_image(j, task / j->col_parts, lo, hi, worker);
-}
-
-/* Scratch per worker: B panel, edge tile, and (expand) the dense input-gradient planes of one
- * image. */
-static void pw_gemm_layout(const cpu_ctx *c, pw_job *j, int expand)
-{
-    const int NR = c->k->gemm_nr;
-    j->tile_off = round_to((size_t)j->K * NR + PW_SLACK, 16);
-    j->plane_off = j->tile_off + round_to((size_t)j->M, CPU_GEMM_MR) * NR;
-    j->scratch_floats = round_to(j->plane_off + (expand ? (size_t)j->M * j->Q + PW_SLACK : 0), 16);
-}
-
-/* Runs the job over the images (the offset table first in the workspace at stride > 1). */
+/* Runs the job over the images; scratch per worker: B panel, edge tile, and (expand) the
+ * dense input-gradient planes of one image. off_floats: room for the offset table after it. */
 static fer_status pw_gemm_run(cpu_ctx *c, pw_job *j, int expand)
 {
     const fer_conv2d_args *a = j->a;
     const int NR = c->k->gemm_nr;
     const size_t workers = (size_t)fer_threadpool_size(c->pool);
-    pw_gemm_layout(c, j, expand);
+    j->tile_off = round_to((size_t)j->K * NR + PW_SLACK, 16);
+    j->plane_off = j->tile_off + round_to((size_t)j->M, CPU_GEMM_MR) * NR;
+    j->scratch_floats = round_to(j->plane_off + (expand ? (size_t)j->M * j->Q + PW_SLACK : 0), 16);
     const size_t off_floats = a->stride > 1 ? round_to((size_t)j->Q, 16) : 0;
     float *ws = cpu_workspace(c, off_floats + j->scratch_floats * workers);
     if (!ws)
@@ -338,7 +326,6 @@ typedef struct pw_wjob {
     const float *x, *dy;
     float *part, *scratch;
     size_t scratch_floats;
-    const pw_job *dxj; /* the input gradient of each image right before its tiles, or NULL */
 } pw_wjob;
 
 static void pw_wgrad_task(void *ctx, int g, int worker)
@@ -355,10 +342,6 @@ static void pw_wgrad_task(void *ctx, int g, int worker)
     float *dyb = xb + round_to((size_t)j->chunk * CI * j->len + PW_SLACK, 16);
     for (int c0 = n0; c0 < n1; c0 += j->chunk) {
         const int ni = n1 - c0 < j->chunk ? n1 - c0 : j->chunk;
-        /* dY of the chunk is read here, and by the tiles below while still in cache */
-        if (j->dxj)
-            for (int i = 0; i < ni; i++)
-                pw_gemm_image(j->dxj, c0 + i, 0, Q, worker);
         const float *xs, *dys;
         size_t x_img, dy_img, rs;
         if (j->direct) {
@@ -424,13 +407,12 @@ static void pw_reduce_task(void *ctx, int task, int worker)
     }
 }
 
-/* dw (and with dxj, the input gradient fused into the same tasks) */
 static fer_status pw_wgrad(cpu_ctx *c, const fer_conv2d_args *a, const float *x,
-                           const float *dy, float *dw, pw_job *dxj)
+                           const float *dy, float *dw)
 {
     pw_wjob j;
     memset(&j, 0, sizeof j);
-    j.f = pw_pick(c), j.a = a, j.x = x, j.dy = dy, j.dxj = dxj;
+    j.f = pw_pick(c), j.a = a, j.x = x, j.dy = dy;
     j.Q = a->out_h * a->out_w;
     j.len = round_to((size_t)j.Q, (size_t)j.f->vw);
     j.direct = a->stride == 1 && j.len == (size_t)j.Q;
@@ -445,8 +427,7 @@ static fer_status pw_wgrad(cpu_ctx *c, const fer_conv2d_args *a, const float *x,
     const size_t nw = (size_t)a->out_c * a->in_c;
     const size_t part_floats = round_to(nw * j.groups, 16);
     const size_t off_floats = a->stride > 1 ? round_to((size_t)j.Q, 16) : 0;
-    const size_t dx_floats = dxj ? dxj->scratch_floats : 0;
-    float *ws = cpu_workspace(c, part_floats + off_floats + (j.scratch_floats + dx_floats) * workers);
+    float *ws = cpu_workspace(c, part_floats + off_floats + j.scratch_floats * workers);
     if (!ws)
         return FER_ERR_NOMEM;
     j.part = ws;
@@ -456,8 +437,6 @@ static fer_status pw_wgrad(cpu_ctx *c, const fer_conv2d_args *a, const float *x,
         j.off = off;
     }
     j.scratch = ws + part_floats + off_floats;
-    if (dxj)
-        dxj->scratch = j.scratch + j.scratch_floats * workers;
     cpu_parallel(c, j.groups, pw_wgrad_task, &j);
     pw_reduce r = {j.part, j.groups, nw, 4096, dw};
     cpu_parallel(c, (int)((nw + r.per_task - 1) / r.per_task), pw_reduce_task, &r);
@@ -480,12 +459,9 @@ fer_status cpu_pointwise_backward(cpu_ctx *c, const fer_conv2d_args *a, const fl
         j.dst = expand ? NULL : dx;
         j.dst_img = (size_t)a->in_c * j.Q;
         j.dx = dx;
-        /* with the weight gradient: inside its tasks, image by image (dY read once) */
-        if (dw) {
-            pw_gemm_layout(c, &j, expand);
-            return pw_wgrad(c, a, x, dy, dw, &j);
-        }
-        return pw_gemm_run(c, &j, expand);
+        fer_status st = pw_gemm_run(c, &j, expand);
+        if (st != FER_OK)
+            return st;
     }
-    return dw ? pw_wgrad(c, a, x, dy, dw, NULL) : FER_OK;
+    return dw ? pw_wgrad(c, a, x, dy, dw) : FER_OK;
 }
