@@ -86,6 +86,7 @@ static const conv_case conv_cases[] = {
     {3, 9, 13, 9, 35, 1, 2, 0, 1, 1},    /* stride 2, 18-pixel rows: vector gather + tails */
     {2, 6, 5, 10, 11, 1, 3, 0, 1, 1},    /* stride 3: scalar gather and expand */
     {3, 5, 9, 11, 67, 1, 2, 0, 0, 1},    /* stride 2, 34-pixel rows, odd width */
+    {1, 200, 6, 24, 20, 1, 1, 0, 1, 1},  /* 200 x 480 pixels: B packed in two blocks */
 };
 
 static void case_conv(fer_backend *ref, fer_backend *be, const conv_case *c)

@@ -25,6 +25,7 @@
 #define PW_WGRAD_GROUPS 8          /* weight-gradient partial sums */
 #define PW_CHUNK_BUDGET (160 * 1024) /* floats of dY and Xg per weight-gradient chunk (L2) */
 #define PW_SLACK 16                /* floats after buffers that vector tails may touch */
+#define PW_PACK_BUDGET (64 * 1024) /* floats of packed B panels per block of pixels */
 
 #define PW_NAME(x) x##_portable
 #define PW_V pv8
@@ -188,56 +189,73 @@ typedef struct pw_job {
     size_t dst_img;
     const float *bias;
     float *dx; /* input gradient at stride > 1 */
+    int block_cols; /* pixels packed at a time (a multiple of gemm_nr) */
     float *scratch;
     size_t scratch_floats, tile_off, plane_off;
     int col_parts; /* tasks per image */
 } pw_job;
 
-static void pw_gemm_task(void *ctx, int task, int worker)
+/* Packs pixels [q0, q1) of image n's B rows into panels of NR columns, panel stride pstride:
+ * row by row through the source planes, so the reads stream (a panel at a time would touch
+ * every channel plane per panel, too many streams for the prefetchers). */
+static void pw_pack_block(const pw_job *j, const float *src, int q0, int q1, size_t pstride,
+                          float *bp)
 {
-    const pw_job *j = ctx;
+    const int NR = j->k->gemm_nr;
+    for (int r = 0; r < j->K; r++) {
+        const float *row = src + (size_t)r * j->src_plane;
+        for (int p0 = q0; p0 < q1; p0 += NR) {
+            const int nr = q1 - p0 < NR ? q1 - p0 : NR;
+            float *d = bp + (size_t)((p0 - q0) / NR) * pstride + (size_t)r * NR;
+            if (j->off) {
+                j->f->gather(row, j->src_plane, 1, j->off + p0, p0, j->a->out_w,
+                             j->a->stride, nr, NR, d);
+                continue;
+            }
+            memcpy(d, row + p0, (size_t)nr * sizeof(float));
+            for (int q = nr; q < NR; q++)
+                d[q] = 0.0f;
+        }
+    }
+}
+
+/* pixels [lo, hi) of image n with the worker's scratch */
+static void pw_gemm_image(const pw_job *j, int n, size_t lo, size_t hi, int worker)
+{
     const cpu_kernels *k = j->k;
     const int NR = k->gemm_nr, MR = CPU_GEMM_MR, M = j->M, K = j->K, Q = j->Q;
-    const int n = task / j->col_parts;
-    size_t lo, hi;
-    cpu_range((size_t)Q, j->col_parts, task % j->col_parts, (size_t)NR, &lo, &hi);
     float *bp = j->scratch + (size_t)worker * j->scratch_floats;
     float *ct = bp + j->tile_off;
     float *out = j->dst ? j->dst + (size_t)n * j->dst_img : bp + j->plane_off;
     const float *src = j->src + (size_t)n * j->src_img;
-    for (int q0 = (int)lo; q0 < (int)hi; q0 += NR) {
-        const int nr = (int)hi - q0 < NR ? (int)hi - q0 : NR;
-        if (j->off) {
-            j->f->gather(src, j->src_plane, K, j->off + q0, q0, j->a->out_w, j->a->stride, nr,
-                         NR, bp);
-        } else {
-            for (int r = 0; r < K; r++) {
-                float *d = bp + (size_t)r * NR;
-                memcpy(d, src + (size_t)r * j->src_plane + q0, (size_t)nr * sizeof(float));
-                for (int q = nr; q < NR; q++)
-                    d[q] = 0.0f;
+    const size_t pstride = round_to((size_t)K * NR + PW_SLACK, 16);
+    for (int b0 = (int)lo; b0 < (int)hi; b0 += j->block_cols) {
+        const int b1 = (int)hi - b0 < j->block_cols ? (int)hi : b0 + j->block_cols;
+        pw_pack_block(j, src, b0, b1, pstride, bp);
+        for (int q0 = b0; q0 < b1; q0 += NR) {
+            const int nr = b1 - q0 < NR ? b1 - q0 : NR;
+            const float *bq = bp + (size_t)((q0 - b0) / NR) * pstride;
+            for (int pc = 0; pc < K; pc += PW_KC) {
+                const int kc = K - pc < PW_KC ? K - pc : PW_KC;
+                for (int ir = 0; ir < M; ir += MR) {
+                    const float *a = j->ap + (size_t)(ir / MR) * K * MR + (size_t)pc * MR;
+                    if (M - ir >= MR && nr == NR)
+                        k->gemm_micro(kc, a, bq + (size_t)pc * NR, out + (size_t)ir * Q + q0,
+                                      (size_t)Q, pc > 0);
+                    else
+                        k->gemm_micro(kc, a, bq + (size_t)pc * NR, ct + (size_t)ir * NR,
+                                      (size_t)NR, pc > 0);
+                }
             }
-        }
-        for (int pc = 0; pc < K; pc += PW_KC) {
-            const int kc = K - pc < PW_KC ? K - pc : PW_KC;
+            /* the edge tiles, computed in ct */
             for (int ir = 0; ir < M; ir += MR) {
-                const float *a = j->ap + (size_t)(ir / MR) * K * MR + (size_t)pc * MR;
-                if (M - ir >= MR && nr == NR)
-                    k->gemm_micro(kc, a, bp + (size_t)pc * NR, out + (size_t)ir * Q + q0,
-                                  (size_t)Q, pc > 0);
-                else
-                    k->gemm_micro(kc, a, bp + (size_t)pc * NR, ct + (size_t)ir * NR,
-                                  (size_t)NR, pc > 0);
+                const int mr = M - ir < MR ? M - ir : MR;
+                if (mr == MR && nr == NR)
+                    continue;
+                for (int i = 0; i < mr; i++)
+                    memcpy(out + (size_t)(ir + i) * Q + q0, ct + (size_t)(ir + i) * NR,
+                           (size_t)nr * sizeof(float));
             }
-        }
-        /* the edge tiles, computed in ct */
-        for (int ir = 0; ir < M; ir += MR) {
-            const int mr = M - ir < MR ? M - ir : MR;
-            if (mr == MR && nr == NR)
-                continue;
-            for (int i = 0; i < mr; i++)
-                memcpy(out + (size_t)(ir + i) * Q + q0, ct + (size_t)(ir + i) * NR,
-                       (size_t)nr * sizeof(float));
         }
     }
     if (j->bias)
@@ -265,16 +283,37 @@ static void pw_gemm_task(void *ctx, int task, int worker)
     }
 }
 
-/* Runs the job over the images; scratch per worker: B panel, edge tile, and (expand) the
- * dense input-gradient planes of one image. off_floats: room for the offset table after it. */
+static void pw_gemm_task(void *ctx, int task, int worker)
+{
+    const pw_job *j = ctx;
+    size_t lo, hi;
+    cpu_range((size_t)j->Q, j->col_parts, task % j->col_parts, (size_t)j->k->gemm_nr, &lo, &hi);
+    pw_gemm_image(j, task / j->col_parts, lo, hi, worker);
+}
+
+/* Scratch per worker: B panel, edge tile, and (expand) the dense input-gradient planes of one
+ * image. */
+static void pw_gemm_layout(const cpu_ctx *c, pw_job *j, int expand)
+{
+    const int NR = c->k->gemm_nr;
+    /* the packed panels of a block stay in L2 */
+    const size_t pstride = round_to((size_t)j->K * NR + PW_SLACK, 16);
+    size_t panels = PW_PACK_BUDGET / pstride;
+    const size_t all = ((size_t)j->Q + NR - 1) / NR;
+    panels = panels < 1 ? 1 : panels > all ? all : panels;
+    j->block_cols = (int)panels * NR;
+    j->tile_off = panels * pstride;
+    j->plane_off = j->tile_off + round_to((size_t)j->M, CPU_GEMM_MR) * NR;
+    j->scratch_floats = round_to(j->plane_off + (expand ? (size_t)j->M * j->Q + PW_SLACK : 0), 16);
+}
+
+/* Runs the job over the images (the offset table first in the workspace at stride > 1). */
 static fer_status pw_gemm_run(cpu_ctx *c, pw_job *j, int expand)
 {
     const fer_conv2d_args *a = j->a;
     const int NR = c->k->gemm_nr;
     const size_t workers = (size_t)fer_threadpool_size(c->pool);
-    j->tile_off = round_to((size_t)j->K * NR + PW_SLACK, 16);
-    j->plane_off = j->tile_off + round_to((size_t)j->M, CPU_GEMM_MR) * NR;
-    j->scratch_floats = round_to(j->plane_off + (expand ? (size_t)j->M * j->Q + PW_SLACK : 0), 16);
+    pw_gemm_layout(c, j, expand);
     const size_t off_floats = a->stride > 1 ? round_to((size_t)j->Q, 16) : 0;
     float *ws = cpu_workspace(c, off_floats + j->scratch_floats * workers);
     if (!ws)
@@ -326,6 +365,7 @@ typedef struct pw_wjob {
     const float *x, *dy;
     float *part, *scratch;
     size_t scratch_floats;
+    const pw_job *dxj; /* the input gradient of each image right before its tiles, or NULL */
 } pw_wjob;
 
 static void pw_wgrad_task(void *ctx, int g, int worker)
@@ -342,6 +382,10 @@ static void pw_wgrad_task(void *ctx, int g, int worker)
     float *dyb = xb + round_to((size_t)j->chunk * CI * j->len + PW_SLACK, 16);
     for (int c0 = n0; c0 < n1; c0 += j->chunk) {
         const int ni = n1 - c0 < j->chunk ? n1 - c0 : j->chunk;
+        /* dY of the chunk is read here, and by the tiles below while still in cache */
+        if (j->dxj)
+            for (int i = 0; i < ni; i++)
+                pw_gemm_image(j->dxj, c0 + i, 0, Q, worker);
         const float *xs, *dys;
         size_t x_img, dy_img, rs;
         if (j->direct) {
@@ -407,12 +451,13 @@ static void pw_reduce_task(void *ctx, int task, int worker)
     }
 }
 
+/* dw (and with dxj, the input gradient fused into the same tasks) */
 static fer_status pw_wgrad(cpu_ctx *c, const fer_conv2d_args *a, const float *x,
-                           const float *dy, float *dw)
+                           const float *dy, float *dw, pw_job *dxj)
 {
     pw_wjob j;
     memset(&j, 0, sizeof j);
-    j.f = pw_pick(c), j.a = a, j.x = x, j.dy = dy;
+    j.f = pw_pick(c), j.a = a, j.x = x, j.dy = dy, j.dxj = dxj;
     j.Q = a->out_h * a->out_w;
     j.len = round_to((size_t)j.Q, (size_t)j.f->vw);
     j.direct = a->stride == 1 && j.len == (size_t)j.Q;
@@ -427,7 +472,8 @@ static fer_status pw_wgrad(cpu_ctx *c, const fer_conv2d_args *a, const float *x,
     const size_t nw = (size_t)a->out_c * a->in_c;
     const size_t part_floats = round_to(nw * j.groups, 16);
     const size_t off_floats = a->stride > 1 ? round_to((size_t)j.Q, 16) : 0;
-    float *ws = cpu_workspace(c, part_floats + off_floats + j.scratch_floats * workers);
+    const size_t dx_floats = dxj ? dxj->scratch_floats : 0;
+    float *ws = cpu_workspace(c, part_floats + off_floats + (j.scratch_floats + dx_floats) * workers);
     if (!ws)
         return FER_ERR_NOMEM;
     j.part = ws;
@@ -437,6 +483,8 @@ static fer_status pw_wgrad(cpu_ctx *c, const fer_conv2d_args *a, const float *x,
         j.off = off;
     }
     j.scratch = ws + part_floats + off_floats;
+    if (dxj)
+        dxj->scratch = j.scratch + j.scratch_floats * workers;
     cpu_parallel(c, j.groups, pw_wgrad_task, &j);
     pw_reduce r = {j.part, j.groups, nw, 4096, dw};
     cpu_parallel(c, (int)((nw + r.per_task - 1) / r.per_task), pw_reduce_task, &r);
@@ -459,9 +507,12 @@ fer_status cpu_pointwise_backward(cpu_ctx *c, const fer_conv2d_args *a, const fl
         j.dst = expand ? NULL : dx;
         j.dst_img = (size_t)a->in_c * j.Q;
         j.dx = dx;
-        fer_status st = pw_gemm_run(c, &j, expand);
-        if (st != FER_OK)
-            return st;
+        /* with the weight gradient: inside its tasks, image by image (dY read once) */
+        if (dw) {
+            pw_gemm_layout(c, &j, expand);
+            return pw_wgrad(c, a, x, dy, dw, &j);
+        }
+        return pw_gemm_run(c, &j, expand);
     }
-    return dw ? pw_wgrad(c, a, x, dy, dw) : FER_OK;
+    return dw ? pw_wgrad(c, a, x, dy, dw, NULL) : FER_OK;
 }
