@@ -56,8 +56,7 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src", GST_P
 G_DEFINE_TYPE (GstFerClassify, gst_fer_classify, GST_TYPE_VIDEO_FILTER);
 GST_ELEMENT_REGISTER_DEFINE (ferclassify, "ferclassify", GST_RANK_NONE, GST_TYPE_FER_CLASSIFY);
 
-#define GST_TYPE_FER_BACKEND (gst_fer_backend_get_type ())
-static GType
+GType
 gst_fer_backend_get_type (void)
 {
   static GType type = 0;
@@ -87,8 +86,8 @@ gst_fer_smoothing_get_type (void)
   return type;
 }
 
-static const gchar *
-backend_name (GstFerBackend b)
+const gchar *
+gst_fer_backend_name (GstFerBackend b)
 {
   switch (b) {
     case GST_FER_BACKEND_CPU:
@@ -147,7 +146,8 @@ load_classifier (GstFerClassify * self, const gchar * model, GstFerBackend backe
     return FALSE;
   }
   fer_clear_error ();
-  st = fer_classifier_new (model, backend_name (backend), threads, MAX_BATCH, &self->classifier);
+  st = fer_classifier_new (model, gst_fer_backend_name (backend), threads, MAX_BATCH,
+      &self->classifier);
   if (st != FER_OK) {
     self->classifier = NULL;
     if (!g_file_test (model, G_FILE_TEST_EXISTS))
@@ -155,7 +155,8 @@ load_classifier (GstFerClassify * self, const gchar * model, GstFerBackend backe
           ("Expression model \"%s\" does not exist", model), ("%s", fer_last_error ()));
     else if (st == FER_ERR_NODEVICE || st == FER_ERR_UNSUPPORTED)
       GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-          ("Backend \"%s\" is not available for model \"%s\": %s", backend_name (backend),
+          ("Backend \"%s\" is not available for model \"%s\": %s",
+              gst_fer_backend_name (backend),
               model, fer_last_error ()), (NULL));
     else
       GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,

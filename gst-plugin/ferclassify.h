@@ -23,6 +23,11 @@ typedef enum {
   GST_FER_BACKEND_CPU,
   GST_FER_BACKEND_CUDA,
 } GstFerBackend;
+/* The enum type of the backend properties (ferclassify, ferfacedetect) and the name libfermodel
+ * takes ("auto", "cpu", "cuda"). */
+#define GST_TYPE_FER_BACKEND (gst_fer_backend_get_type ())
+GType gst_fer_backend_get_type (void);
+const gchar *gst_fer_backend_name (GstFerBackend b);
 
 struct _GstFerClassify {
   GstVideoFilter parent;

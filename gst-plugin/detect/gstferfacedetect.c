@@ -1,16 +1,19 @@
 /* ferfacedetect
  *
  * Finds faces and attaches one GstVideoRegionOfInterestMeta of type "face" per face (plus a
- * "fer/detection" param with the number of merged windows), in place. The detector is the
- * built-in Viola-Jones evaluator of gst-plugin/detect/cascade.h, which reads the cascade XML
- * files of Debian's opencv-data without the OpenCV library. It works on the luma of GRAY8,
- * I420, NV12 and packed RGB frames.
+ * "fer/detection" param and, for the CNN, a "fer/landmarks" param with six keypoints), in
+ * place. Two methods: "cnn" (default), the BlazeFace detector of libfermodel
+ * (fer/face_detector.h) on an RGB copy of the frame, and "cascade", the built-in Viola-Jones
+ * evaluator of gst-plugin/detect/cascade.h, which reads the cascade XML files of Debian's
+ * opencv-data without the OpenCV library, on the frame's luma.
  *
  * gst-launch-1.0 filesrc location=clip.mp4 ! decodebin ! videoconvert ! ferfacedetect ! \
  *     ferclassify ! feroverlay ! videoconvert ! autovideosink
  */
+#include <math.h>
 #include <string.h>
 
+#include "fer_config.h"
 #include "gstferfacedetect.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_fer_face_detect_debug);
@@ -22,6 +25,17 @@ GST_DEBUG_CATEGORY_STATIC (gst_fer_face_detect_debug);
 #define DEFAULT_MIN_NEIGHBORS 3
 #define DEFAULT_DETECT_EVERY 1
 #define DEFAULT_EXHAUSTIVE FALSE
+#define DEFAULT_METHOD GST_FER_DETECT_METHOD_CNN
+#define DEFAULT_MIN_SCORE 0.6
+#define DEFAULT_NMS_IOU 0.3
+#define DEFAULT_BACKEND GST_FER_BACKEND_CPU
+#define DEFAULT_THREADS 1
+#define DEFAULT_MODEL_NAME "blazeface.fer"
+#define MAX_CNN_FACES 256
+
+static const gchar *const landmark_names[FER_FACE_MAX_KEYPOINTS] = {
+  "right-eye", "left-eye", "nose", "mouth", "right-ear", "left-ear",
+};
 
 /* Known frontal-face cascades, best first, under each system data dir. haarcascade_frontalface_alt
  * found every face of the bundled samples without false positives (see README); the others
@@ -45,7 +59,30 @@ enum
   PROP_MIN_NEIGHBORS,
   PROP_DETECT_EVERY,
   PROP_EXHAUSTIVE,
+  PROP_METHOD,
+  PROP_MODEL,
+  PROP_MIN_SCORE,
+  PROP_NMS_IOU,
+  PROP_BACKEND,
+  PROP_THREADS,
 };
+
+#define GST_TYPE_FER_DETECT_METHOD (gst_fer_detect_method_get_type ())
+static GType
+gst_fer_detect_method_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_FER_DETECT_METHOD_CASCADE, "Viola-Jones on an OpenCV cascade (no landmarks)",
+        "cascade"},
+    {GST_FER_DETECT_METHOD_CNN, "BlazeFace CNN with six keypoints (falls back to cascade "
+          "when its default model is not installed)", "cnn"},
+    {0, NULL, NULL},
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstFerDetectMethod", values));
+  return type;
+}
 
 G_DEFINE_TYPE (GstFerFaceDetect, gst_fer_face_detect, GST_TYPE_VIDEO_FILTER);
 GST_ELEMENT_REGISTER_DEFINE (ferfacedetect, "ferfacedetect", GST_RANK_NONE,
@@ -65,6 +102,85 @@ gst_fer_face_detect_default_cascade (void)
     }
   }
   return NULL;
+}
+
+gchar *
+gst_fer_face_detect_default_model (void)
+{
+  gchar *installed = g_build_filename (FER_PRETRAINED_DIR, "..", "models", DEFAULT_MODEL_NAME,
+      NULL);
+  gchar *source = g_build_filename (FER_SOURCE_DIR, "data", "models", DEFAULT_MODEL_NAME, NULL);
+  gchar *found = NULL;
+
+  if (g_file_test (installed, G_FILE_TEST_IS_REGULAR))
+    found = g_steal_pointer (&installed);
+  else if (g_file_test (source, G_FILE_TEST_IS_REGULAR))
+    found = g_steal_pointer (&source);
+  g_free (installed);
+  g_free (source);
+  return found;
+}
+
+/* Picks the method for this run and loads the CNN if it is the one: a default model that is
+ * not installed falls back to the cascade with a warning; a model the user named must load.
+ * State change only. */
+static gboolean
+ensure_detector (GstFerFaceDetect * self)
+{
+  GstFerDetectMethod method;
+  gchar *model;
+  gboolean is_default;
+  GstFerBackend backend;
+  gint threads;
+  fer_face_detector *d = NULL;
+  fer_status st;
+
+  GST_OBJECT_LOCK (self);
+  method = self->method;
+  model = g_strdup (self->model_path);
+  is_default = self->model_is_default;
+  backend = self->backend;
+  threads = self->threads;
+  GST_OBJECT_UNLOCK (self);
+
+  self->active = method;
+  if (method != GST_FER_DETECT_METHOD_CNN) {
+    g_free (model);
+    return TRUE;
+  }
+  if (is_default && (!model || !g_file_test (model, G_FILE_TEST_EXISTS))) {
+    GST_ELEMENT_WARNING (self, RESOURCE, NOT_FOUND,
+        ("CNN face detector model %s not found (data/models/fetch.sh converts it); using "
+            "method=cascade", DEFAULT_MODEL_NAME), (NULL));
+    self->active = GST_FER_DETECT_METHOD_CASCADE;
+    g_free (model);
+    return TRUE;
+  }
+  if (!model || !*model) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
+        ("No face detector model: the model property is empty (unset it for the default)"),
+        (NULL));
+    g_free (model);
+    return FALSE;
+  }
+  fer_clear_error ();
+  st = fer_face_detector_new (model, gst_fer_backend_name (backend), threads, &d);
+  if (st != FER_OK) {
+    if (!g_file_test (model, G_FILE_TEST_EXISTS))
+      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
+          ("Face detector model \"%s\" does not exist", model), ("%s", fer_last_error ()));
+    else
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+          ("Cannot load face detector model \"%s\": %s", model, fer_last_error ()), (NULL));
+    g_free (model);
+    return FALSE;
+  }
+  GST_INFO_OBJECT (self, "CNN face detector %s on %s", model,
+      fer_face_detector_backend_name (d));
+  fer_face_detector_free (self->detector);
+  self->detector = d;
+  g_free (model);
+  return TRUE;
 }
 
 /* Loads the cascade named by the property unless it is the one already loaded. On failure
@@ -126,7 +242,8 @@ gst_fer_face_detect_change_state (GstElement * element, GstStateChange transitio
   GstFerFaceDetect *self = GST_FER_FACE_DETECT (element);
   GstStateChangeReturn ret;
 
-  if (transition == GST_STATE_CHANGE_NULL_TO_READY && !ensure_cascade (self))
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY && (!ensure_detector (self) ||
+          (self->active == GST_FER_DETECT_METHOD_CASCADE && !ensure_cascade (self))))
     return GST_STATE_CHANGE_FAILURE;
 
   ret = GST_ELEMENT_CLASS (gst_fer_face_detect_parent_class)->change_state (element,
@@ -138,6 +255,8 @@ gst_fer_face_detect_change_state (GstElement * element, GstStateChange transitio
     self->cascade = NULL;
     g_clear_pointer (&self->loaded_path, g_free);
     GST_OBJECT_UNLOCK (self);
+    fer_face_detector_free (self->detector);
+    self->detector = NULL;
   }
   return ret;
 }
@@ -155,6 +274,8 @@ gst_fer_face_detect_set_info (GstVideoFilter * filter, GstCaps * incaps,
           (in_info)), GST_VIDEO_INFO_WIDTH (in_info), GST_VIDEO_INFO_HEIGHT (in_info));
   /* New size or format: boxes of the old frames mean nothing now. */
   self->have_boxes = FALSE;
+  g_clear_pointer (&self->to_rgb, gst_video_converter_free);
+  gst_clear_buffer (&self->rgb_buf);
   return TRUE;
 }
 
@@ -166,17 +287,93 @@ gst_fer_face_detect_stop (GstBaseTransform * trans)
   self->have_boxes = FALSE;
   fer_cascade_boxes_clear (&self->boxes);
   fer_luma_scratch_clear (&self->luma);
+  g_clear_pointer (&self->to_rgb, gst_video_converter_free);
+  gst_clear_buffer (&self->rgb_buf);
   return TRUE;
 }
 
-static GstFlowReturn
-detect (GstFerFaceDetect * self, GstVideoFrame * frame, const fer_cascade_params * params)
+static fer_status
+detect_cascade (GstFerFaceDetect * self, GstVideoFrame * frame,
+    const fer_cascade_params * params)
 {
   gint stride = 0;
   const guint8 *luma = fer_video_frame_luma (frame, &self->luma, &stride);
   fer_status st = fer_cascade_detect (self->cascade, luma, GST_VIDEO_FRAME_WIDTH (frame),
       GST_VIDEO_FRAME_HEIGHT (frame), stride, params, &self->boxes);
 
+  for (gsize i = 0; st == FER_OK && i < self->boxes.n; i++) {
+    const fer_cascade_box *b = &self->boxes.v[i];
+    FerDetectedFace f = { {b->x, b->y, b->w, b->h, MIN (1.0f, b->neighbors / 100.0f), 0, {{0}}},
+    b->neighbors
+    };
+    g_array_append_val (self->faces, f);
+  }
+  return st;
+}
+
+/* Packed RGB of the frame: the frame itself when it is RGB, else converted into rgb_buf. */
+static const guint8 *
+frame_rgb (GstFerFaceDetect * self, GstVideoFrame * frame, gint * stride,
+    GstVideoFrame * rgb_frame, gboolean * mapped)
+{
+  *mapped = FALSE;
+  if (GST_VIDEO_FRAME_FORMAT (frame) == GST_VIDEO_FORMAT_RGB) {
+    *stride = GST_VIDEO_FRAME_PLANE_STRIDE (frame, 0);
+    return GST_VIDEO_FRAME_PLANE_DATA (frame, 0);
+  }
+  if (!self->to_rgb) {
+    gst_video_info_set_format (&self->rgb_info, GST_VIDEO_FORMAT_RGB,
+        GST_VIDEO_FRAME_WIDTH (frame), GST_VIDEO_FRAME_HEIGHT (frame));
+    self->rgb_info.colorimetry = frame->info.colorimetry;
+    self->to_rgb = gst_video_converter_new (&frame->info, &self->rgb_info, NULL);
+    self->rgb_buf = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (&self->rgb_info), NULL);
+    if (!self->to_rgb || !self->rgb_buf)
+      return NULL;
+  }
+  if (!gst_video_frame_map (rgb_frame, &self->rgb_info, self->rgb_buf, GST_MAP_WRITE))
+    return NULL;
+  *mapped = TRUE;
+  gst_video_converter_frame (self->to_rgb, frame, rgb_frame);
+  *stride = GST_VIDEO_FRAME_PLANE_STRIDE (rgb_frame, 0);
+  return GST_VIDEO_FRAME_PLANE_DATA (rgb_frame, 0);
+}
+
+static fer_status
+detect_cnn (GstFerFaceDetect * self, GstVideoFrame * frame, gint min_size, gfloat min_score,
+    gfloat nms_iou)
+{
+  GstVideoFrame rgb_frame;
+  gboolean mapped;
+  gint stride = 0, n = 0;
+  const guint8 *rgb = frame_rgb (self, frame, &stride, &rgb_frame, &mapped);
+  fer_face faces[MAX_CNN_FACES];
+
+  if (!rgb)
+    return fer_fail (FER_ERR_NOMEM, "cannot convert the %s frame to RGB",
+        gst_video_format_to_string (GST_VIDEO_FRAME_FORMAT (frame)));
+  fer_status st = fer_face_detector_detect (self->detector, rgb, GST_VIDEO_FRAME_WIDTH (frame),
+      GST_VIDEO_FRAME_HEIGHT (frame), stride, min_score, nms_iou, min_size, faces,
+      MAX_CNN_FACES, &n);
+  if (mapped)
+    gst_video_frame_unmap (&rgb_frame);
+  for (gint i = 0; st == FER_OK && i < n; i++) {
+    FerDetectedFace f = { faces[i], 0 };
+    g_array_append_val (self->faces, f);
+  }
+  return st;
+}
+
+static GstFlowReturn
+detect (GstFerFaceDetect * self, GstVideoFrame * frame, const fer_cascade_params * params,
+    gfloat min_score, gfloat nms_iou)
+{
+  fer_status st;
+
+  g_array_set_size (self->faces, 0);
+  if (self->active == GST_FER_DETECT_METHOD_CNN)
+    st = detect_cnn (self, frame, params->min_size, min_score, nms_iou);
+  else
+    st = detect_cascade (self, frame, params);
   if (st != FER_OK) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Face detection failed: %s",
             fer_last_error ()), (NULL));
@@ -187,40 +384,96 @@ detect (GstFerFaceDetect * self, GstVideoFrame * frame, const fer_cascade_params
   return GST_FLOW_OK;
 }
 
+static void
+take_float_array (GstStructure * s, const gchar * field, const gfloat * v, gint n, gint stride)
+{
+  GValue arr = G_VALUE_INIT;
+
+  g_value_init (&arr, GST_TYPE_ARRAY);
+  for (gint i = 0; i < n; i++) {
+    GValue f = G_VALUE_INIT;
+    g_value_init (&f, G_TYPE_FLOAT);
+    g_value_set_float (&f, v[i * stride]);
+    gst_value_array_append_and_take_value (&arr, &f);
+  }
+  gst_structure_take_value (s, field, &arr);
+}
+
+static GstStructure *
+landmarks_param (const fer_face * f)
+{
+  GstStructure *s = gst_structure_new_empty (FER_LANDMARKS_PARAM);
+  GValue names = G_VALUE_INIT;
+  gint n = MIN (f->n_keypoints, FER_FACE_MAX_KEYPOINTS);
+
+  take_float_array (s, "x", &f->keypoints[0][0], n, 2);
+  take_float_array (s, "y", &f->keypoints[0][1], n, 2);
+  g_value_init (&names, GST_TYPE_ARRAY);
+  for (gint i = 0; i < n; i++) {
+    GValue v = G_VALUE_INIT;
+    g_value_init (&v, G_TYPE_STRING);
+    g_value_set_static_string (&v, landmark_names[i]);
+    gst_value_array_append_and_take_value (&names, &v);
+  }
+  gst_structure_take_value (s, "names", &names);
+  return s;
+}
+
+/* Attaches one ROI meta per face, the box rounded and clipped to the frame. */
+static void
+attach_faces (GstFerFaceDetect * self, GstVideoFrame * frame, gboolean fresh)
+{
+  gint fw = GST_VIDEO_FRAME_WIDTH (frame), fh = GST_VIDEO_FRAME_HEIGHT (frame);
+  const gchar *method = self->active == GST_FER_DETECT_METHOD_CNN ? "cnn" : "cascade";
+
+  for (guint i = 0; i < self->faces->len; i++) {
+    const FerDetectedFace *d = &g_array_index (self->faces, FerDetectedFace, i);
+    const fer_face *f = &d->face;
+    gint x0 = CLAMP ((gint) lrintf (f->x), 0, fw), y0 = CLAMP ((gint) lrintf (f->y), 0, fh);
+    gint x1 = CLAMP ((gint) lrintf (f->x + f->w), 0, fw);
+    gint y1 = CLAMP ((gint) lrintf (f->y + f->h), 0, fh);
+    if (x1 <= x0 || y1 <= y0)
+      continue;
+    GstVideoRegionOfInterestMeta *roi =
+        gst_buffer_add_video_region_of_interest_meta (frame->buffer, FER_ROI_TYPE_FACE, x0,
+        y0, x1 - x0, y1 - y0);
+    gst_video_region_of_interest_meta_add_param (roi,
+        gst_structure_new (FER_DETECTION_PARAM, "method", G_TYPE_STRING, method,
+            "score", G_TYPE_DOUBLE, (gdouble) f->score, "neighbors", G_TYPE_INT, d->neighbors,
+            "fresh", G_TYPE_BOOLEAN, fresh, NULL));
+    if (f->n_keypoints > 0)
+      gst_video_region_of_interest_meta_add_param (roi, landmarks_param (f));
+  }
+}
+
 static GstFlowReturn
 gst_fer_face_detect_transform_frame_ip (GstVideoFilter * filter, GstVideoFrame * frame)
 {
   GstFerFaceDetect *self = GST_FER_FACE_DETECT (filter);
   fer_cascade_params params;
   guint every;
+  gfloat min_score, nms_iou;
   gboolean fresh = FALSE;
 
   GST_OBJECT_LOCK (self);
   params = self->params;
   every = self->detect_every;
+  min_score = (gfloat) self->min_score;
+  nms_iou = (gfloat) self->nms_iou;
   GST_OBJECT_UNLOCK (self);
 
-  if (!ensure_cascade (self))   /* the cascade property may have changed */
+  /* the cascade property may have changed */
+  if (self->active == GST_FER_DETECT_METHOD_CASCADE && !ensure_cascade (self))
     return GST_FLOW_ERROR;
 
   if (!self->have_boxes || ++self->frames_since_detect >= every) {
-    GstFlowReturn ret = detect (self, frame, &params);
+    GstFlowReturn ret = detect (self, frame, &params, min_score, nms_iou);
     if (ret != GST_FLOW_OK)
       return ret;
     fresh = TRUE;
   }
-
-  for (gsize i = 0; i < self->boxes.n; i++) {
-    const fer_cascade_box *b = &self->boxes.v[i];
-    GstVideoRegionOfInterestMeta *roi =
-        gst_buffer_add_video_region_of_interest_meta (frame->buffer, "face", b->x, b->y, b->w,
-        b->h);
-    gst_video_region_of_interest_meta_add_param (roi,
-        gst_structure_new (FER_DETECTION_PARAM, "neighbors", G_TYPE_INT, b->neighbors,
-            "fresh", G_TYPE_BOOLEAN, fresh, NULL));
-  }
-  GST_LOG_OBJECT (self, "%" G_GSIZE_FORMAT " faces%s", self->boxes.n,
-      fresh ? "" : " (carried)");
+  attach_faces (self, frame, fresh);
+  GST_LOG_OBJECT (self, "%u faces%s", self->faces->len, fresh ? "" : " (carried)");
   return GST_FLOW_OK;
 }
 
@@ -255,6 +508,28 @@ gst_fer_face_detect_set_property (GObject * object, guint prop_id, const GValue 
       break;
     case PROP_EXHAUSTIVE:
       self->params.exhaustive = g_value_get_boolean (value);
+      break;
+    case PROP_METHOD:
+      self->method = g_value_get_enum (value);
+      break;
+    case PROP_MODEL:
+      g_free (self->model_path);
+      self->model_path = g_value_dup_string (value);
+      self->model_is_default = self->model_path == NULL;
+      if (!self->model_path)
+        self->model_path = gst_fer_face_detect_default_model ();
+      break;
+    case PROP_MIN_SCORE:
+      self->min_score = g_value_get_double (value);
+      break;
+    case PROP_NMS_IOU:
+      self->nms_iou = g_value_get_double (value);
+      break;
+    case PROP_BACKEND:
+      self->backend = g_value_get_enum (value);
+      break;
+    case PROP_THREADS:
+      self->threads = g_value_get_int (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -292,6 +567,24 @@ gst_fer_face_detect_get_property (GObject * object, guint prop_id, GValue * valu
     case PROP_EXHAUSTIVE:
       g_value_set_boolean (value, self->params.exhaustive);
       break;
+    case PROP_METHOD:
+      g_value_set_enum (value, self->method);
+      break;
+    case PROP_MODEL:
+      g_value_set_string (value, self->model_path);
+      break;
+    case PROP_MIN_SCORE:
+      g_value_set_double (value, self->min_score);
+      break;
+    case PROP_NMS_IOU:
+      g_value_set_double (value, self->nms_iou);
+      break;
+    case PROP_BACKEND:
+      g_value_set_enum (value, self->backend);
+      break;
+    case PROP_THREADS:
+      g_value_set_int (value, self->threads);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -309,6 +602,11 @@ gst_fer_face_detect_finalize (GObject * object)
   g_free (self->cascade_path);
   fer_cascade_boxes_clear (&self->boxes);
   fer_luma_scratch_clear (&self->luma);
+  fer_face_detector_free (self->detector);
+  g_free (self->model_path);
+  g_array_free (self->faces, TRUE);
+  g_clear_pointer (&self->to_rgb, gst_video_converter_free);
+  gst_clear_buffer (&self->rgb_buf);
   G_OBJECT_CLASS (gst_fer_face_detect_parent_class)->finalize (object);
 }
 
@@ -323,6 +621,14 @@ gst_fer_face_detect_init (GstFerFaceDetect * self)
   self->params.exhaustive = DEFAULT_EXHAUSTIVE;
   self->detect_every = DEFAULT_DETECT_EVERY;
   self->cascade_path = gst_fer_face_detect_default_cascade ();
+  self->method = DEFAULT_METHOD;
+  self->model_path = gst_fer_face_detect_default_model ();
+  self->model_is_default = TRUE;
+  self->min_score = DEFAULT_MIN_SCORE;
+  self->nms_iou = DEFAULT_NMS_IOU;
+  self->backend = DEFAULT_BACKEND;
+  self->threads = DEFAULT_THREADS;
+  self->faces = g_array_new (FALSE, FALSE, sizeof (FerDetectedFace));
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
 }
 
@@ -336,6 +642,9 @@ gst_fer_face_detect_class_init (GstFerFaceDetectClass * klass)
   GstCaps *caps = gst_caps_from_string (FER_VIDEO_CAPS);
   const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
       GST_PARAM_MUTABLE_PLAYING;
+  /* read when the element goes to READY */
+  const GParamFlags rw_ready = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+      GST_PARAM_MUTABLE_READY;
 
   GST_DEBUG_CATEGORY_INIT (gst_fer_face_detect_debug, "ferfacedetect", 0,
       "fer face detector");
@@ -344,6 +653,29 @@ gst_fer_face_detect_class_init (GstFerFaceDetectClass * klass)
   gobject_class->get_property = gst_fer_face_detect_get_property;
   gobject_class->finalize = gst_fer_face_detect_finalize;
 
+  g_object_class_install_property (gobject_class, PROP_METHOD,
+      g_param_spec_enum ("method", "Method",
+          "Detector: cnn (BlazeFace, keypoints; falls back to cascade with a warning when "
+          "its default model is not installed) or cascade (Viola-Jones)",
+          GST_TYPE_FER_DETECT_METHOD, DEFAULT_METHOD, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_MODEL,
+      g_param_spec_string ("model", "Model",
+          "CNN face detector (.fer converted by data/models/fetch.sh). Default: the installed "
+          "share/fer/models/blazeface.fer, else the source tree's data/models/blazeface.fer; "
+          "NULL restores the default", NULL, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_MIN_SCORE,
+      g_param_spec_double ("min-score", "Minimum score",
+          "CNN: faces with a lower confidence are dropped", 0.0, 1.0, DEFAULT_MIN_SCORE, rw));
+  g_object_class_install_property (gobject_class, PROP_NMS_IOU,
+      g_param_spec_double ("nms-iou", "NMS IoU",
+          "CNN: a box overlapping a better one by more than this IoU is dropped", 0.0, 1.0,
+          DEFAULT_NMS_IOU, rw));
+  g_object_class_install_property (gobject_class, PROP_BACKEND,
+      g_param_spec_enum ("backend", "Backend", "CNN: compute backend", GST_TYPE_FER_BACKEND,
+          DEFAULT_BACKEND, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_THREADS,
+      g_param_spec_int ("threads", "Threads", "CNN: CPU threads (0 = all cores)", 0, 1024,
+          DEFAULT_THREADS, rw_ready));
   g_object_class_install_property (gobject_class, PROP_CASCADE,
       g_param_spec_string ("cascade", "Cascade",
           "OpenCV cascade XML file (Haar or LBP, \"opencv-cascade-classifier\" format). "
@@ -351,7 +683,8 @@ gst_fer_face_detect_class_init (GstFerFaceDetectClass * klass)
           "system data dirs; NULL restores the default", NULL, rw));
   g_object_class_install_property (gobject_class, PROP_MIN_SIZE,
       g_param_spec_int ("min-size", "Minimum size",
-          "Smallest face side in pixels (0: the cascade window)", 0, G_MAXINT,
+          "Smallest face side in pixels, both methods (0: the cascade window; for the CNN "
+          "one whole-frame pass)", 0, G_MAXINT,
           DEFAULT_MIN_SIZE, rw));
   g_object_class_install_property (gobject_class, PROP_MAX_SIZE,
       g_param_spec_int ("max-size", "Maximum size",

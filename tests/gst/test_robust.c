@@ -166,6 +166,7 @@ expect_bad_cascade (const gchar * what, const gchar * path, const gchar * needle
   GstElement *e = gst_element_factory_make ("ferfacedetect", NULL);
   gchar *prefix = g_strdup_printf ("Cannot load face cascade %s: ", path);
 
+  gst_util_set_object_arg (G_OBJECT (e), "method", "cascade");
   g_object_set (e, "cascade", path, NULL);
   expect_failure (e, GST_STATE_READY, what, prefix, needle);
   g_free (prefix);
@@ -271,7 +272,8 @@ test_results_location (void)
 static GstHarness *
 chain (const gchar * extra_detect)
 {
-  gchar *desc = g_strdup_printf ("ferfacedetect %s ! ferclassify model=\"%s\" backend=cpu ! "
+  gchar *desc = g_strdup_printf ("ferfacedetect method=cascade %s ! "
+      "ferclassify model=\"%s\" backend=cpu ! "
       "feroverlay show-probabilities=true show-track-id=true", extra_detect, model);
   GstHarness *h = gst_harness_new_parse (desc);
   g_free (desc);
@@ -434,6 +436,7 @@ test_bad_properties (void)
   gst_object_unref (e);
   e = gst_element_factory_make ("ferfacedetect", NULL);
   g_object_set (e, "cascade", "", NULL);
+  gst_util_set_object_arg (G_OBJECT (e), "method", "cascade");
   expect_failure (e, GST_STATE_READY, "cascade=\"\"", "the cascade property is empty", NULL);
   gst_object_unref (e);
   g_free (caps);
@@ -524,8 +527,9 @@ test_memory_flat (void)
   const gint64 tolerance = 1024 * 1024;
 #endif
   gchar *results = tmp_path ("rss.jsonl");
-  gchar *desc = g_strdup_printf ("ferfacedetect ! ferclassify model=\"%s\" backend=cpu "
-      "results-location=\"%s\" ! feroverlay show-probabilities=true", model, results);
+  gchar *desc = g_strdup_printf ("ferfacedetect method=cascade ! "
+      "ferclassify model=\"%s\" backend=cpu results-location=\"%s\" ! "
+      "feroverlay show-probabilities=true", model, results);
   GstHarness *h = gst_harness_new_parse (desc);
   gchar *caps = fer_gst_test_caps_string (GST_VIDEO_FORMAT_I420, 64, 48);
   GstBuffer *frames[4];

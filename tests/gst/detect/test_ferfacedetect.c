@@ -50,7 +50,7 @@ faces_of (GstBuffer * buf)
 static GstHarness *
 harness_for (GstSample * sample, const gchar * props)
 {
-  gchar *desc = g_strdup_printf ("ferfacedetect %s", props ? props : "");
+  gchar *desc = g_strdup_printf ("ferfacedetect method=cascade %s", props ? props : "");
   GstHarness *h = gst_harness_new_parse (desc);
   gst_harness_set_src_caps (h, gst_caps_ref (gst_sample_get_caps (sample)));
   g_free (desc);
@@ -150,6 +150,7 @@ static void
 expect_state_failure (const gchar * cascade, const gchar * needle)
 {
   GstElement *e = gst_element_factory_make ("ferfacedetect", NULL);
+  gst_util_set_object_arg (G_OBJECT (e), "method", "cascade");
   GstBus *bus = gst_bus_new ();
   GstMessage *msg;
   GError *err = NULL;
@@ -364,7 +365,7 @@ test_clip (void)
     return;
   }
   gchar *desc = g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! videoconvert ! "
-      "ferfacedetect name=det ! fakesink sync=false", clip);
+      "ferfacedetect name=det method=cascade ! fakesink sync=false", clip);
   GstElement *pipe = gst_parse_launch (desc, NULL);
   GstElement *det = gst_bin_get_by_name (GST_BIN (pipe), "det");
   GstPad *src = gst_element_get_static_pad (det, "src");

@@ -24,12 +24,12 @@ done
 grep -q "haarcascade_frontalface_alt.xml" "$tmp/inspect" || fail "default cascade not found at run time"
 
 GST_DEBUG=ferfacedetect:6 GST_DEBUG_NO_COLOR=1 gst-launch-1.0 -q filesrc location="$face" ! \
-  pngdec ! videoconvert ! ferfacedetect ! fakesink >/dev/null 2>"$tmp/log" ||
+  pngdec ! videoconvert ! ferfacedetect method=cascade ! fakesink >/dev/null 2>"$tmp/log" ||
   fail "pipeline on astronaut.png failed: $(tail -3 "$tmp/log")"
 grep -q " 1 faces" "$tmp/log" || fail "no face on astronaut.png: $(grep -m3 faces "$tmp/log")"
 
 check_bad() { # CASCADE NEEDLE
-  gst-launch-1.0 -q videotestsrc num-buffers=2 ! ferfacedetect cascade="$1" ! fakesink \
+  gst-launch-1.0 -q videotestsrc num-buffers=2 ! ferfacedetect method=cascade cascade="$1" ! fakesink \
     >"$tmp/out" 2>&1
   local rc=$?
   # gst-launch-1.0 exits with 255 on a pipeline error; 129..192 would be a signal (crash)
