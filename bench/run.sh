@@ -17,7 +17,10 @@
 # the SGEMM ceiling. Each round also runs our training step with FER_ISA=avx2 and FER_ISA=avx512
 # (the kernel sets, alternating) and the one-core FMA peaks (bench_fma_peak: ymm, zmm); the
 # report gives the kernel set, the peaks, avx512_vs_avx2_train=X.XX (or "skipped (no AVX512F)")
-# and, last, train_ratio_vs_torch=X.XX (against eager NCHW). FER_ISA in the environment picks
+# and, last, train_ratio_vs_torch=X.XX (against eager NCHW). Each round also times batch-1
+# latency (1 thread) of the folded FP32 model and of its int8 network (fer/quant.h; bench_model
+# latency_folded / latency_int8): int8_vs_fp32_latency=X.XX is int8 ms / FP32 ms (lower is
+# better), or "skipped (no AVX512_VNNI)" when the int8 kernels would be the portable ones. FER_ISA in the environment picks
 # the set of the "ours" columns (default: the best the CPU runs).
 # PyTorch comes from /usr/bin/python3 (Debian python3-torch); without it that side is skipped.
 set -eu
@@ -92,6 +95,17 @@ if ! FER_ISA=avx512 "$bm" latency cpu 1 1 1 0 >/dev/null 2>"$tmp/avx512_probe"; 
     avx512_skip=$(sed -n 's/.*(\(no [^)]*\)).*/\1/p' "$tmp/avx512_probe" | head -n 1)
     avx512_skip=${avx512_skip:-failed: $(head -c 200 "$tmp/avx512_probe")}
 fi
+# which int8 kernel set runs here (bench_model prints "# int8: SET kernels, ...")
+int8_set= int8_skip=
+if int8_probe=$("$bm" latency_int8 cpu 1 1 1 0 2>&1); then
+    int8_set=$(echo "$int8_probe" | sed -n 's/^# int8: \([a-z0-9_]*\) kernels.*/\1/p')
+    case "$int8_set" in
+    avx512_vnni | avx_vnni) ;;
+    *) int8_skip="no AVX512_VNNI" ;;
+    esac
+else # a network with a node int8 does not cover
+    int8_skip=$(echo "$int8_probe" | tail -n 1 | cut -c 1-160)
+fi
 pin=
 command -v taskset >/dev/null && pin="taskset -c 0"
 
@@ -115,6 +129,10 @@ while [ "$r" -le "$rounds" ]; do
         run "$tmp/isa_avx512_train" env FER_ISA=avx512 "$bm" train cpu "$threads" "$batch" 2 1
     fi
     run "$tmp/ours_lat" "$bm" latency cpu 1 1 20 10
+    run "$tmp/folded_lat" "$bm" latency_folded cpu 1 1 20 10
+    if [ -z "$int8_skip" ]; then
+        run "$tmp/int8_lat" "$bm" latency_int8 cpu 1 1 20 10
+    fi
     if [ "$torch" = 1 ]; then
         run "$tmp/eager_lat" "$py" "$here/torch_ref.py" latency --variant eager --threads 1 --batch 1 --iters 20 --warmup 10 "$@"
     fi
@@ -186,5 +204,13 @@ if [ -n "$avx512_skip" ]; then
     echo "avx512_vs_avx2_train=skipped ($avx512_skip)"
 else
     echo "avx512_vs_avx2_train=$(ratio "$t_avx512" "$t_avx2" | sed 's/^-$/n\/a/')"
+fi
+echo "bf16_vs_fp32_train=skipped (not built)"
+fl=$(median "$tmp/folded_lat") il=$(median "$tmp/int8_lat")
+echo "batch-1 latency, 1 thread, folded FP32 / int8 (ms, medians): $fl / ${int8_skip:+skipped ($int8_skip)}${int8_skip:-$il ($int8_set kernels)}"
+if [ -n "$int8_skip" ]; then
+    echo "int8_vs_fp32_latency=skipped ($int8_skip)"
+else
+    echo "int8_vs_fp32_latency=$(ratio "$il" "$fl" | sed 's/^-$/n\/a/')"
 fi
 echo "train_ratio_vs_torch=$(ratio "$ot" "$et" | sed 's/^-$/n\/a/')"
