@@ -19,6 +19,8 @@
 
 #include "fer/preprocess.h"
 #include "fer_config.h"
+#include "ferclassify_align.h"
+#include "detect/gstferfacedetect.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_fer_classify_debug);
 #define GST_CAT_DEFAULT gst_fer_classify_debug
@@ -32,6 +34,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_fer_classify_debug);
 #define DEFAULT_SMOOTHING FER_SMOOTHING_EMA
 #define DEFAULT_SMOOTHING_ALPHA 0.4
 #define DEFAULT_CLASSIFY_EVERY 3
+#define DEFAULT_ALIGN TRUE
 #define MAX_BATCH 16
 
 enum {
@@ -46,6 +49,7 @@ enum {
   PROP_SMOOTHING,
   PROP_SMOOTHING_ALPHA,
   PROP_CLASSIFY_EVERY,
+  PROP_ALIGN,
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK,
@@ -295,6 +299,7 @@ gst_fer_classify_set_info (GstVideoFilter * filter, G_GNUC_UNUSED GstCaps * inca
 typedef struct FrameSettings {
   gdouble min_confidence, margin;
   gint classify_every;
+  gboolean align;
   gboolean post_messages;
   FerTrackerConfig tracking;
 } FrameSettings;
@@ -307,10 +312,34 @@ snapshot_settings (GstFerClassify * self, FrameSettings * s)
   s->min_confidence = self->min_confidence;
   s->margin = self->margin;
   s->classify_every = self->classify_every;
+  s->align = self->align;
   s->post_messages = self->post_messages;
   s->tracking.smoothing = self->smoothing;
   s->tracking.alpha = (gfloat) self->smoothing_alpha;
   GST_OBJECT_UNLOCK (self);
+}
+
+/* Angle of the eye line of a face from its "fer/landmarks" param (x[0], y[0]: the subject's
+ * right eye; x[1], y[1]: the left eye); NAN without one. */
+static gdouble
+eye_angle (GstVideoRegionOfInterestMeta * roi)
+{
+  GstStructure *lm = gst_video_region_of_interest_meta_get_param (roi, FER_LANDMARKS_PARAM);
+  const GValue *xs, *ys;
+  gfloat v[4];
+
+  if (!lm || !(xs = gst_structure_get_value (lm, "x")) || !(ys = gst_structure_get_value (lm,
+              "y")) || !GST_VALUE_HOLDS_ARRAY (xs) || !GST_VALUE_HOLDS_ARRAY (ys) ||
+      gst_value_array_get_size (xs) < 2 || gst_value_array_get_size (ys) < 2)
+    return NAN;
+  for (guint i = 0; i < 2; i++) {
+    const GValue *x = gst_value_array_get_value (xs, i), *y = gst_value_array_get_value (ys, i);
+    if (!G_VALUE_HOLDS_FLOAT (x) || !G_VALUE_HOLDS_FLOAT (y))
+      return NAN;
+    v[2 * i] = g_value_get_float (x);
+    v[2 * i + 1] = g_value_get_float (y);
+  }
+  return fer_eye_angle (v[0], v[1], v[2], v[3]);
 }
 
 /* Face boxes of the buffer, clipped to at least 1x1 so every face gets a crop. */
@@ -322,17 +351,20 @@ collect_faces (GstFerClassify * self, GstBuffer * buf)
 
   g_ptr_array_set_size (self->metas, 0);
   g_array_set_size (self->boxes, 0);
+  g_array_set_size (self->eye_angles, 0);
   while ((roi = fer_buffer_iterate_faces (buf, &state))) {
     FerBox b = { (gint) roi->x, (gint) roi->y, MAX ((gint) roi->w, 1), MAX ((gint) roi->h, 1) };
+    gdouble angle = eye_angle (roi);
     g_ptr_array_add (self->metas, roi);
     g_array_append_val (self->boxes, b);
+    g_array_append_val (self->eye_angles, angle);
   }
   return self->metas->len;
 }
 
 /* 48x48 faces of the boxes listed in self->due, in that order, into self->faces48. */
 static gboolean
-crop_due_faces (GstFerClassify * self, GstBuffer * buf, gdouble margin)
+crop_due_faces (GstFerClassify * self, GstBuffer * buf, gdouble margin, gboolean align)
 {
   GstVideoFilter *filter = GST_VIDEO_FILTER (self);
   GstVideoFrame frame;
@@ -347,9 +379,15 @@ crop_due_faces (GstFerClassify * self, GstBuffer * buf, gdouble margin)
   luma = fer_video_frame_luma (&frame, &self->luma, &stride);
   g_array_set_size (self->faces48, self->due->len * face_px);
   for (guint d = 0; d < self->due->len; d++) {
-    const FerBox *b = &g_array_index (self->boxes, FerBox, g_array_index (self->due, gint, d));
-    fer_crop_face_48 (luma, w, h, stride, b->x, b->y, b->w, b->h, (float) margin,
-        (uint8_t *) self->faces48->data + d * face_px);
+    gint i = g_array_index (self->due, gint, d);
+    const FerBox *b = &g_array_index (self->boxes, FerBox, i);
+    guint8 *out = (guint8 *) self->faces48->data + d * face_px;
+    gdouble angle = g_array_index (self->eye_angles, gdouble, i);
+    if (align && isfinite (angle))
+      fer_crop_face_48_aligned (luma, w, h, stride, b->x, b->y, b->w, b->h, (float) margin,
+          angle, out);
+    else
+      fer_crop_face_48 (luma, w, h, stride, b->x, b->y, b->w, b->h, (float) margin, out);
   }
   gst_video_frame_unmap (&frame);
   return TRUE;
@@ -425,7 +463,7 @@ classify_faces (GstFerClassify * self, GstBuffer * buf, const FrameSettings * se
 
   if (self->due->len > 0) {
     fer_status st;
-    if (!crop_due_faces (self, buf, set->margin)) {
+    if (!crop_due_faces (self, buf, set->margin, set->align)) {
       GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Cannot map video frame for reading"), (NULL));
       return GST_FLOW_ERROR;
     }
@@ -621,6 +659,9 @@ gst_fer_classify_set_property (GObject * object, guint prop_id, const GValue * v
     case PROP_CLASSIFY_EVERY:
       self->classify_every = g_value_get_int (value);
       break;
+    case PROP_ALIGN:
+      self->align = g_value_get_boolean (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -666,6 +707,9 @@ gst_fer_classify_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_CLASSIFY_EVERY:
       g_value_set_int (value, self->classify_every);
       break;
+    case PROP_ALIGN:
+      g_value_set_boolean (value, self->align);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -687,6 +731,7 @@ gst_fer_classify_finalize (GObject * object)
   g_array_unref (self->faces48);
   g_array_unref (self->probs);
   g_array_unref (self->boxes);
+  g_array_unref (self->eye_angles);
   g_array_unref (self->ids);
   g_array_unref (self->due);
   g_array_unref (self->fresh);
@@ -710,6 +755,8 @@ gst_fer_classify_init (GstFerClassify * self)
   self->faces48 = g_array_new (FALSE, FALSE, 1);
   self->probs = g_array_new (FALSE, FALSE, sizeof (gfloat));
   self->boxes = g_array_new (FALSE, FALSE, sizeof (FerBox));
+  self->eye_angles = g_array_new (FALSE, FALSE, sizeof (gdouble));
+  self->align = DEFAULT_ALIGN;
   self->ids = g_array_new (FALSE, FALSE, sizeof (gint));
   self->due = g_array_new (FALSE, FALSE, sizeof (gint));
   self->fresh = g_array_new (FALSE, FALSE, sizeof (gfloat));
@@ -777,6 +824,11 @@ gst_fer_classify_class_init (GstFerClassifyClass * klass)
           "Run the network on each tracked face every N frames (new faces at once) and carry "
           "its smoothed probabilities in between", 1, 1000, DEFAULT_CLASSIFY_EVERY,
           rw_playing));
+  g_object_class_install_property (gobject_class, PROP_ALIGN,
+      g_param_spec_boolean ("align", "Align",
+          "Rotate each crop so the eyes are level, using the face's \"fer/landmarks\" "
+          "(ferfacedetect method=cnn); faces without landmarks are cropped unrotated",
+          DEFAULT_ALIGN, rw_playing));
 
   gst_element_class_set_static_metadata (element_class, "Facial expression classifier",
       "Filter/Analyzer/Video",

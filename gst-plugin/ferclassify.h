@@ -43,6 +43,7 @@ struct _GstFerClassify {
   FerSmoothing smoothing;
   gdouble smoothing_alpha;
   gint classify_every;
+  gboolean align;
 
   /* streaming state (start .. stop) */
   fer_classifier *classifier;
@@ -57,6 +58,7 @@ struct _GstFerClassify {
   GArray *faces48;            /* guint8, n x 48 x 48 */
   GArray *probs;              /* gfloat, n x n_classes, smoothed */
   GArray *boxes;              /* FerBox */
+  GArray *eye_angles;         /* gdouble per face: eye-line angle, NAN without landmarks */
   GArray *ids;                /* gint, track id per face */
   GArray *due;                /* gint, indices of the faces classified this frame */
   GArray *fresh;              /* gfloat, due x n_classes network output */
