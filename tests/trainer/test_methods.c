@@ -9,8 +9,9 @@
  *    --drw_epoch, --drs_epoch and --tencrop_train: interrupted before and after the switches
  *    and resumed, bit-identical to the straight run; DRW and DRS each change the training;
  * 4. --teacher: a student distilled with kd_alpha 1 is nearer the teacher (KL at T) than one
- *    trained on labels; an ensemble of two runs and resumes exactly; a hostile teacher file, a
- *    missing one and one with another class count are refused in one line naming the file;
+ *    trained on labels; an ensemble's probabilities are the mean of its members' tempered
+ *    softmax; an ensemble of two runs and resumes exactly; a garbage, a truncated, a missing
+ *    teacher file and one with another class count are refused in one line naming the file;
  *    bad values of the new flags are usage errors; --help lists every new flag.
  * argv[1]: the fer-train executable. */
 #include <cjson/cJSON.h>
@@ -310,15 +311,10 @@ static void imbalance_methods(void)
 
 /* ---- 4. distillation ----------------------------------------------------------------------- */
 
-/* mean over the test images of T^2 KL(teacher_T || model_T) */
-static double mean_kl(const char *teacher_ckpt, const char *student_ckpt, double T)
+/* the fixture's 30 test images (3 classes x 10, after 30 train and 10 val rows per class),
+ * normalised */
+static const float *test_images(void)
 {
-    fer_backend *be = NULL;
-    CHECK(fer_backend_new("ref", 1, &be) == FER_OK);
-    fer_model *mt = NULL, *ms = NULL;
-    CHECK(fer_checkpoint_load(teacher_ckpt, be, 64, &mt, NULL) == FER_OK);
-    CHECK(fer_checkpoint_load(student_ckpt, be, 64, &ms, NULL) == FER_OK);
-    /* the fixture's test rows (3 classes x 10 after 2 x 30 train/val rows each) */
     static float x[30 * 48 * 48];
     uint8_t img[48 * 48];
     for (int k = 0; k < 10; k++)
@@ -328,6 +324,18 @@ static double mean_kl(const char *teacher_ckpt, const char *student_ckpt, double
             for (int i = 0; i < 48 * 48; i++)
                 x[(size_t)(3 * k + c) * 48 * 48 + i] = fer_normalize_pixel(img[i], 0.5f, 0.5f);
         }
+    return x;
+}
+
+/* mean over the test images of T^2 KL(teacher_T || model_T) */
+static double mean_kl(const char *teacher_ckpt, const char *student_ckpt, double T)
+{
+    fer_backend *be = NULL;
+    CHECK(fer_backend_new("ref", 1, &be) == FER_OK);
+    fer_model *mt = NULL, *ms = NULL;
+    CHECK(fer_checkpoint_load(teacher_ckpt, be, 64, &mt, NULL) == FER_OK);
+    CHECK(fer_checkpoint_load(student_ckpt, be, 64, &ms, NULL) == FER_OK);
+    const float *x = test_images();
     float lt[30 * 3], ls[30 * 3];
     CHECK(fer_model_forward(mt, x, 30, FER_MODE_EVAL, NULL, 0, lt) == FER_OK);
     CHECK(fer_model_forward(ms, x, 30, FER_MODE_EVAL, NULL, 0, ls) == FER_OK);
@@ -340,6 +348,45 @@ static double mean_kl(const char *teacher_ckpt, const char *student_ckpt, double
     fer_model_free(mt), fer_model_free(ms);
     fer_backend_free(be);
     return sum / 30;
+}
+
+/* fer_teacher_probs of a two-member ensemble = the mean of the members' unfolded eval-mode
+ * softmax(logits / T), within the folding's float rounding */
+static void ensemble_probs(const char *a, const char *b)
+{
+    fer_backend *be = NULL;
+    CHECK(fer_backend_new("ref", 1, &be) == FER_OK);
+    char list[9100];
+    snprintf(list, sizeof list, "%s,%s", a, b);
+    fer_teacher *t = NULL;
+    const fer_norm norm = {0.5f, 0.5f};
+    CHECK(fer_teacher_new(list, be, 30, 3, &norm, &t) == FER_OK && fer_teacher_size(t) == 2);
+    const float *x = test_images();
+    float got[30 * 3], want[30 * 3] = {0}, logits[30 * 3], p[3];
+    const float T = 3.0f;
+    CHECK(fer_teacher_probs(t, x, 30, T, got) == FER_OK);
+    CHECK(fer_teacher_probs(t, x, 31, T, got) == FER_ERR_ARG); /* beyond its batch */
+    const char *members[2] = {a, b};
+    for (int k = 0; k < 2; k++) {
+        fer_model *m = NULL;
+        CHECK(fer_checkpoint_load(members[k], be, 30, &m, NULL) == FER_OK);
+        CHECK(fer_model_forward(m, x, 30, FER_MODE_EVAL, NULL, 0, logits) == FER_OK);
+        for (int i = 0; i < 30; i++) {
+            fer_softmax_row_temp(logits + 3 * i, 3, T, p);
+            for (int j = 0; j < 3; j++) want[3 * i + j] += 0.5f * p[j];
+        }
+        fer_model_free(m);
+    }
+    double worst = 0;
+    for (int i = 0; i < 30 * 3; i++) worst = fmax(worst, fabs(got[i] - want[i]));
+    printf("teacher ensemble: max |probs - mean of the members' tempered softmax| %.2e\n", worst);
+    CHECK(worst < 1e-5); /* folded BN: float rounding of the logits, divided by T */
+    fer_teacher_free(t);
+    /* an empty member and a list that ends in a comma are refused */
+    snprintf(list, sizeof list, "%s,", a);
+    CHECK(fer_teacher_new(list, be, 30, 3, &norm, &t) == FER_ERR_ARG && !t);
+    CHECK(strstr(fer_last_error(), "--teacher"));
+    fer_backend_free(be);
 }
 
 static void expect_refused_teacher(const char *teacher, const char *needle)
@@ -385,6 +432,7 @@ static void distillation(void)
     printf("T^2 KL(teacher || student) at T 4 on the test images: labels only %.4f, distilled "
            "(alpha 1) %.4f\n", kl_ce, kl_kd);
     CHECK(kl_kd < kl_ce);
+    ensemble_probs(teacher, teacher2);
     /* an ensemble of two, with mixup, interrupted and resumed: exact */
     const char *ens[] = {"--epochs", "3", "--teacher", pair, "--kd_T", "2", "--kd_alpha", "0.7",
                          "--mixup", "0.4", "--label_smoothing", "0.1", NULL};
@@ -398,6 +446,15 @@ static void distillation(void)
     snprintf(bad, sizeof bad, "%s/garbage.fer", runs);
     fx_write_text(bad, "FERCKPT\nthis is not a checkpoint\n");
     expect_refused_teacher(bad, "garbage.fer");
+    /* a real checkpoint cut short */
+    size_t n_teacher;
+    char *bytes = fx_read_file(teacher, &n_teacher);
+    CHECK(bytes && n_teacher > 400);
+    snprintf(bad, sizeof bad, "%s/truncated.fer", runs);
+    FILE *f = fopen(bad, "wb");
+    CHECK(f && fwrite(bytes, 1, n_teacher - 300, f) == n_teacher - 300 && fclose(f) == 0);
+    free(bytes);
+    expect_refused_teacher(bad, "truncated.fer");
     snprintf(bad, sizeof bad, "%s/missing.fer", runs);
     expect_refused_teacher(bad, "missing.fer");
     /* a two-class model */
