@@ -607,22 +607,22 @@ fer_status fer_ref_prelu_backward(fer_backend *b, const fer_prelu_args *a, const
 }
 
 fer_status fer_ref_dropout_forward(fer_backend *b, size_t n, float p, uint64_t seed,
-                                   const float *x, float *y)
+                                   uint64_t first, const float *x, float *y)
 {
     (void)b;
     float scale = fer_dropout_scale(p);
     for (size_t i = 0; i < n; i++)
-        y[i] = fer_dropout_apply(seed, i, p, scale, x[i]);
+        y[i] = fer_dropout_apply(seed, first + i, p, scale, x[i]);
     return FER_OK;
 }
 
 fer_status fer_ref_dropout_backward(fer_backend *b, size_t n, float p, uint64_t seed,
-                                    const float *dy, float *dx)
+                                    uint64_t first, const float *dy, float *dx)
 {
     (void)b;
     float scale = fer_dropout_scale(p);
     for (size_t i = 0; i < n; i++)
-        dx[i] = fer_dropout_apply(seed, i, p, scale, dy[i]);
+        dx[i] = fer_dropout_apply(seed, first + i, p, scale, dy[i]);
     return FER_OK;
 }
 

@@ -50,9 +50,9 @@ fer_status fer_ref_linear_backward(fer_backend *b, const fer_linear_args *a, con
                                    const float *w, const float *dy, float *dx, float *dw,
                                    float *dbias);
 fer_status fer_ref_dropout_forward(fer_backend *b, size_t n, float p, uint64_t seed,
-                                   const float *x, float *y);
+                                   uint64_t first, const float *x, float *y);
 fer_status fer_ref_dropout_backward(fer_backend *b, size_t n, float p, uint64_t seed,
-                                    const float *dy, float *dx);
+                                    uint64_t first, const float *dy, float *dx);
 fer_status fer_ref_activation_forward(fer_backend *b, fer_activation kind, float param, size_t n,
                                       const float *x, float *y);
 fer_status fer_ref_activation_backward(fer_backend *b, fer_activation kind, float param,

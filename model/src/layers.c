@@ -8,6 +8,7 @@
 #include "fer/dropout_math.h"
 #include "fer/json_num.h"
 #include "fer/layer_math.h"
+#include "bn_sync.h"
 #include "layer_ops.h"
 
 /* ---- shared helpers ------------------------------------------------------------------- */
@@ -261,6 +262,10 @@ static fer_status bn_forward(fer_model *m, int i, const float *const *x, int n,
     (void)seed;
     fer_layer_rt *l = &m->layers[i];
     fer_bn_args a = bn_args(l, n);
+    if (train && fer_bn_sync_on(m)) { /* data-parallel: statistics of every process's images */
+        FER_TRY(fer_bn_sync_forward(m, i, &a, x[0]));
+        return bump_batches_tracked(m, l->t_nbt);
+    }
     if (train && (size_t)n * l->in.h * l->in.w < 2)
         return fer_fail(FER_ERR_ARG,
                         "model: batch norm needs more than one value per channel in training "
@@ -276,6 +281,8 @@ static fer_status bn_backward(fer_model *m, int i, int n, const float *const *x,
 {
     fer_layer_rt *l = &m->layers[i];
     fer_bn_args a = bn_args(l, n);
+    if (fer_bn_sync_on(m))
+        return fer_bn_sync_backward(m, i, &a, x[0], dy, dx[0]);
     return FER_OP(m->b, batchnorm_backward, &a, x[0], tdata(m, l->t_weight), l->save_mean,
                   l->save_invstd, dy, dx[0], tgrad(m, l->t_weight), tgrad(m, l->t_bias));
 }
@@ -514,7 +521,8 @@ static fer_status dropout_forward(fer_model *m, int i, const float *const *x, in
     if (!train || l->spec.p == 0.0f)
         return FER_OP(m->b, copy, l->y, x[0], count * sizeof(float));
     l->dropout_seed = fer_dropout_layer_seed(dropout_seed, i);
-    return FER_OP(m->b, dropout_forward, count, l->spec.p, l->dropout_seed, x[0], l->y);
+    return FER_OP(m->b, dropout_forward, count, l->spec.p, l->dropout_seed,
+                  (uint64_t)m->sample_offset * l->out_numel, x[0], l->y);
 }
 
 static fer_status dropout_backward(fer_model *m, int i, int n, const float *const *x,
@@ -527,7 +535,8 @@ static fer_status dropout_backward(fer_model *m, int i, int n, const float *cons
         return FER_OK;
     if (l->spec.p == 0.0f) /* dx[0] is dy when the planner runs it in place */
         return dx[0] == dy ? FER_OK : FER_OP(m->b, copy, dx[0], dy, count * sizeof(float));
-    return FER_OP(m->b, dropout_backward, count, l->spec.p, l->dropout_seed, dy, dx[0]);
+    return FER_OP(m->b, dropout_backward, count, l->spec.p, l->dropout_seed,
+                  (uint64_t)m->sample_offset * l->out_numel, dy, dx[0]);
 }
 
 /* ---- leaky_relu, relu6, hardswish, sigmoid -----------------------------------------------
@@ -701,7 +710,7 @@ static fer_status avgpool_backward(fer_model *m, int i, int n, const float *cons
 static fer_status bn1d_forward(fer_model *m, int i, const float *const *x, int n, int train,
                                uint64_t seed)
 {
-    if (train && n < 2)
+    if (train && n < 2 && !fer_bn_sync_on(m)) /* synchronised: the global count is checked */
         return fer_fail(FER_ERR_ARG,
                         "model: batchnorm1d needs a batch of at least 2 in training (got %d)", n);
     return bn_forward(m, i, x, n, train, seed);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bn_sync.h"
 #include "layer_ops.h"
 #include "model_internal.h"
 
@@ -300,9 +301,15 @@ void fer_model_free(fer_model *m)
         if (m->acts)
             m->b->ops->release(m->b, m->acts);
     }
+    fer_bn_sync_release(m);
     free(m->tensors);
     free(m->grad_slots);
     free(m);
+}
+
+void fer_model_set_sample_offset(fer_model *m, long first)
+{
+    m->sample_offset = first;
 }
 
 const fer_arch *fer_model_arch(const fer_model *m)

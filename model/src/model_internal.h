@@ -65,6 +65,15 @@ struct fer_model {
     float *targets;                  /* max_batch * classes: soft targets of the loss */
     float *logit_offset;             /* FER_MAX_CLASSES */
 
+    /* synchronised batch norm (bn_sync.c); bn_sum NULL when off */
+    fer_sum_fn bn_sum;
+    void *bn_sum_ctx;
+    float *bn_scratch;  /* backend memory: 3 x bn_max_c floats */
+    double *bn_host;    /* host: 3 x bn_max_c + 1 doubles, then 8 x bn_max_c floats */
+    int bn_max_c;
+    double bn_share;    /* this process's share of the global batch (last training forward) */
+    long sample_offset; /* fer_model_set_sample_offset: the batch's place in the global batch */
+
     int folded; /* fer_model_fold's inference copy: EVAL forward only */
     int last_n;
     fer_mode last_mode;

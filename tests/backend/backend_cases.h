@@ -305,8 +305,9 @@ static void case_eltwise(fer_backend *ref, fer_backend *be, size_t n)
         RUN(b, relu_forward, n, r ? xi.r : xi.d, r ? xi.r : xi.d); /* in place, as model.c */
         RUN(b, relu_backward, n, r ? y.r : y.d, r ? dy.r : dy.d, r ? dx.r : dx.d);
         RUN(b, relu_backward, n, r ? y.r : y.d, r ? dyi.r : dyi.d, r ? dyi.r : dyi.d);
-        RUN(b, dropout_forward, n, 0.3f, 777, r ? x.r : x.d, r ? d1.r : d1.d);
-        RUN(b, dropout_backward, n, 0.3f, 777, r ? dy.r : dy.d, r ? d2.r : d2.d);
+        RUN(b, dropout_forward, n, 0.3f, 777, 0, r ? x.r : x.d, r ? d1.r : d1.d);
+        /* a mask offset (a data-parallel shard's place in the batch) */
+        RUN(b, dropout_backward, n, 0.3f, 777, 12345, r ? dy.r : dy.d, r ? d2.r : d2.d);
         RUN(b, copy, r ? cp.r : cp.d, r ? x.r : x.d, n * sizeof(float));
         RUN(b, scale, n, r ? cp.r : cp.d, -0.37f);
         RUN(b, fill, r ? fl.r : fl.d, 2.5f, n);

@@ -95,10 +95,10 @@ static void test_dropout(fer_backend *ref)
         uint64_t seed = fer_dropout_layer_seed(1234u + t, 9);
         float scale = fer_dropout_scale(ps[t]);
         for (size_t i = 0; i < n; i++)
-            fer_kb_dropout(i, ps[t], seed, scale, x, y1);
-        OK(ref->ops->dropout_forward(ref, n, ps[t], seed, x, y0));
+            fer_kb_dropout(i, ps[t], seed, 0, scale, x, y1);
+        OK(ref->ops->dropout_forward(ref, n, ps[t], seed, 0, x, y0));
         same(y1, y0, n, "dropout forward");
-        OK(ref->ops->dropout_backward(ref, n, ps[t], seed, x, y0));
+        OK(ref->ops->dropout_backward(ref, n, ps[t], seed, 0, x, y0));
         same(y1, y0, n, "dropout backward");
     }
     free(x), free(y0), free(y1);

@@ -236,19 +236,19 @@ static fer_status g_lin_b(fer_backend *b, const fer_linear_args *a, const float 
         need(dbias, (size_t)a->out * 4, "linear_backward", "dbias");
     RUN(inner->linear_backward(b, a, x, w, dy, dx, dw, dbias));
 }
-static fer_status g_drop_f(fer_backend *b, size_t n, float p, uint64_t seed, const float *x,
-                           float *y)
+static fer_status g_drop_f(fer_backend *b, size_t n, float p, uint64_t seed, uint64_t first,
+                           const float *x, float *y)
 {
     need(x, n * 4, "dropout_forward", "x");
     need(y, n * 4, "dropout_forward", "y");
-    RUN(inner->dropout_forward(b, n, p, seed, x, y));
+    RUN(inner->dropout_forward(b, n, p, seed, first, x, y));
 }
-static fer_status g_drop_b(fer_backend *b, size_t n, float p, uint64_t seed, const float *dy,
-                           float *dx)
+static fer_status g_drop_b(fer_backend *b, size_t n, float p, uint64_t seed, uint64_t first,
+                           const float *dy, float *dx)
 {
     need(dy, n * 4, "dropout_backward", "dy");
     need(dx, n * 4, "dropout_backward", "dx");
-    RUN(inner->dropout_backward(b, n, p, seed, dy, dx));
+    RUN(inner->dropout_backward(b, n, p, seed, first, dy, dx));
 }
 static fer_status g_l2_f(fer_backend *b, int rows, int dim, const float *x, float *y,
                          float *norms)

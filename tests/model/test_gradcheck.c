@@ -175,7 +175,7 @@ static void pool_fwd(void *c, float *y)
 static void dropout_fwd(void *c, float *y)
 {
     elt_ctx *k = c;
-    fer_ref_dropout_forward(NULL, k->n, k->p, k->seed, k->x, y);
+    fer_ref_dropout_forward(NULL, k->n, k->p, k->seed, 0, k->x, y);
 }
 
 static void check_relu_pool_dropout(void)
@@ -207,7 +207,7 @@ static void check_relu_pool_dropout(void)
     k.p = 0.3f;
     k.seed = 77;
     fill_sym(x, N, 11, 1.0f);
-    fer_ref_dropout_backward(NULL, N, k.p, k.seed, r, dx);
+    fer_ref_dropout_backward(NULL, N, k.p, k.seed, 0, r, dx);
     gradcheck("dropout dx", dropout_fwd, &k, x, N, dx, N, r, 1e-2f, 1e-5, 1e-4);
     int kept = 0;
     dropout_fwd(&k, y);

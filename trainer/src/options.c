@@ -165,6 +165,9 @@ static const opt_desc table[] = {
     {"describe", T_BOOL, F(describe), "false", NULL,
      "print the network (--arch with --head, or --resume's) layer by layer: output shapes, "
      "parameters, multiply-adds per image; then exit without loading data", 1},
+    {"sync_bn", T_CHOICE, F(sync_bn), "auto", "auto|on|off",
+     "under mpirun (data-parallel): batch-norm statistics over every rank's images, as one "
+     "process would see the global batch; auto: on when the per-rank batch is below 64", 1},
     {"interrupt_after", T_INT, F(interrupt_after), "0", NULL,
      "testing aid: behave as if Ctrl-C came after N training batches", 1},
 };

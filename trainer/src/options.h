@@ -68,6 +68,7 @@ typedef struct fer_train_options {
     int skip_bad;
     int csv_any_size;
     char progress[8];
+    char sync_bn[8];  /* auto|on|off: data-parallel batch norm (dist.h) */
     int interrupt_after;
     int describe;
 } fer_train_options;

@@ -27,6 +27,7 @@ void fer_progress_init(fer_progress *p, const char *mode, int epochs)
     p->epochs = epochs;
     if (!strcmp(mode, "tty")) p->tty = 1;
     else if (!strcmp(mode, "plain")) p->tty = 0;
+    else if (!strcmp(mode, "none")) p->quiet = 1;
     else p->tty = isatty(STDERR_FILENO);
 }
 
@@ -44,6 +45,7 @@ void fer_progress_epoch_begin(fer_progress *p, int epoch, int n_batches, int sta
 void fer_progress_batch(fer_progress *p, int done, int batch_images, double mean_loss)
 {
     p->images += batch_images;
+    if (p->quiet) return;
     double now = fer_now(), dt = now - p->t_epoch0;
     double ips = dt > 0 ? p->images / dt : 0.0;
     int trained = done - p->start_batch;
@@ -78,6 +80,7 @@ void fer_progress_epoch_done(fer_progress *p, double seconds)
 
 void fer_progress_log(fer_progress *p, const char *fmt, ...)
 {
+    if (p && p->quiet) return;
     if (p && p->line_open) {
         fputs("\r\033[K", stderr);
         p->line_open = 0;

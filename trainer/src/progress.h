@@ -13,10 +13,11 @@ typedef struct fer_progress {
     int line_open;         /* tty: a live line is on screen */
     double done_seconds;   /* finished epochs of this invocation: total time and count */
     int done_epochs;
+    int quiet;             /* mode "none": prints nothing (data-parallel ranks other than 0) */
 } fer_progress;
 
 double fer_now(void); /* monotonic seconds */
-/* mode: "auto" (tty when stderr is a terminal), "tty" or "plain". */
+/* mode: "auto" (tty when stderr is a terminal), "tty", "plain" or "none". */
 void fer_progress_init(fer_progress *p, const char *mode, int epochs);
 void fer_progress_epoch_begin(fer_progress *p, int epoch, int n_batches, int start_batch);
 void fer_progress_batch(fer_progress *p, int batches_done, int batch_images, double mean_loss);

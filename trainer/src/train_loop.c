@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 #include "batch.h"
+#include "dist.h"
 #include "prefetch.h"
 #include "rng.h"
 #include "train_loss.h"
@@ -46,15 +47,111 @@ static int argmax(const float *v, int n)
     return best;
 }
 
-/* The training batch b of epoch e (its images are keyed by their position in the epoch). */
-static fer_batch_request batch_request(const fer_trainer *t, int epoch, int b)
+/* Data-parallel (dist.h): the batch's soft targets need all of it when images are mixed
+ * across the batch (or looked up by batch position), so each rank assembles the whole batch and
+ * cuts its shard out after mixing; otherwise it assembles its shard only. */
+static int assembles_whole_batch(const fer_trainer *t)
+{
+    return fer_dist_size() > 1 && (t->train_soft || fer_mix_enabled(&t->mix));
+}
+
+/* Images in batch b (all ranks together). */
+static int batch_images(const fer_trainer *t, int b)
 {
     const int bs = t->o.batch_size, first = b * bs;
+    return t->train->n - first < bs ? t->train->n - first : bs;
+}
+
+/* The training batch b of epoch e, or this rank's shard of it (its images are keyed by their
+ * position in the epoch, so a shard gets the draws the whole batch would). */
+static fer_batch_request batch_request(const fer_trainer *t, int epoch, int b)
+{
+    const int first = b * t->o.batch_size;
+    int lo = 0, n = batch_images(t, b);
+    if (fer_dist_size() > 1 && !assembles_whole_batch(t))
+        fer_dist_shard(batch_images(t, b), fer_dist_rank(), fer_dist_size(), &lo, &n);
     fer_batch_request req = {
-        .data = t->train, .indices = t->order + first,
-        .n = t->train->n - first < bs ? t->train->n - first : bs, .augment = &t->augment,
-        .seed = (uint64_t)t->o.seed, .epoch = epoch, .position = first, .norm = t->norm};
+        .data = t->train, .indices = t->order + first + lo, .n = n, .augment = &t->augment,
+        .seed = (uint64_t)t->o.seed, .epoch = epoch, .position = first + lo, .norm = t->norm};
     return req;
+}
+
+/* Data-parallel: whether to stop after this step, the same on every rank (from the step's
+ * all-reduce; a signal seen by some ranks only counts from the next step). */
+static int stop_agreed;
+
+static int stop_now(void)
+{
+    return fer_dist_size() > 1 ? stop_agreed : fer_stop_requested;
+}
+
+/* Data-parallel step on this rank's shard (n_local of the batch's n images, from image lo):
+ * forward and backward (or only the synchronised batch norm's sums when the shard is empty),
+ * then one all-reduce of the share-weighted gradients with the step's loss, correct count and
+ * stop flag. *loss becomes the global batch's mean, *correct its count. */
+static fer_status train_shard(fer_trainer *t, int n_local, int n, const float *x,
+                              const int32_t *labels, const float *targets, int epoch,
+                              uint64_t dropout_seed, float *loss, long *correct)
+{
+    fer_status s = FER_OK;
+    *correct = 0;
+    *loss = 0.0f;
+    if (n_local > 0) {
+        int lo, count; /* dropout masks keyed by the global batch position */
+        fer_dist_shard(n, fer_dist_rank(), fer_dist_size(), &lo, &count);
+        fer_model_set_sample_offset(t->model, lo);
+        s = fer_trainer_teacher_batch(t, x, n_local);
+        if (!s) s = fer_model_forward(t->model, x, n_local, FER_MODE_TRAIN, labels, dropout_seed,
+                                      t->logits);
+        if (!s) s = fer_trainer_loss(t, epoch, n_local, labels, targets, loss);
+        if (!s) s = fer_model_backward(t->model);
+        for (int i = 0; !s && i < n_local; i++)
+            *correct += argmax(t->logits + (size_t)i * t->n_classes, t->n_classes) == labels[i];
+    } else {
+        s = fer_model_bn_sync_empty_step(t->model);
+    }
+    if (s) return s;
+    double extras[4] = {(double)*loss * n_local, (double)*correct, 0.0, fer_stop_requested != 0};
+    s = fer_dist_combine_step(t->model, (double)n_local / n, !t->sync_bn, extras, 4);
+    *loss = (float)(extras[0] / n);
+    *correct = (long)(extras[1] + 0.5);
+    stop_agreed = extras[3] > 0.0;
+    return s;
+}
+
+/* train_batch's data-parallel half: x, labels and targets as fer_trainer_batch_targets left
+ * them (this rank's shard, or the whole batch when assembles_whole_batch). Every rank ends the
+ * step with the same gradients, so the same optimiser step. */
+static fer_status train_batch_dist(fer_trainer *t, int epoch, int b, float lr, const float *x,
+                                   const int32_t *labels, const float *targets,
+                                   uint64_t dropout_seed, double t0)
+{
+    const int n = batch_images(t, b);
+    int lo, n_local;
+    fer_dist_shard(n, fer_dist_rank(), fer_dist_size(), &lo, &n_local);
+    if (assembles_whole_batch(t)) { /* cut this rank's shard out of the (mixed) batch */
+        x += (size_t)lo * FER_INPUT_SIZE * FER_INPUT_SIZE;
+        labels += lo;
+        if (targets) targets += (size_t)lo * t->n_classes;
+    }
+    float loss;
+    long correct;
+    fer_status s = train_shard(t, n_local, n, x, labels, targets, epoch, dropout_seed, &loss,
+                               &correct);
+    if (s) return s;
+    if (!isfinite(loss))
+        return fer_fail(FER_ERR_INTERNAL, "non-finite loss at epoch %d batch %d; stopping "
+                        "(try a lower --lr)", epoch + 1, b + 1);
+    if (t->o.clip_grad > 0 && (s = fer_model_clip_grad_norm(t->model, (float)t->o.clip_grad, NULL)))
+        return s;
+    if ((s = fer_optimizer_step(t->optim, lr))) return s;
+    t->st.optimizer_steps++;
+    if (t->ema && (s = fer_ema_update(t->ema, t->model, t->st.optimizer_steps - 1))) return s;
+    t->st.loss_sum += (double)loss * n;
+    t->st.correct += correct;
+    t->st.seen += n;
+    t->epoch_step_s += fer_now() - t0;
+    return FER_OK;
 }
 
 /* Learning rate of batch b of epoch e: with --warmup_epochs W, linear from lr/(W * batches) up
@@ -78,6 +175,8 @@ static fer_status train_batch(fer_trainer *t, int epoch, int b, float lr, int n,
     float loss = 0.0f;
     const float *targets; /* soft targets of a mixed or FER+ batch, else NULL */
     fer_status s = fer_trainer_batch_targets(t, epoch, b, n, x, labels, &x, &targets);
+    if (!s && fer_dist_size() > 1) /* data-parallel: this rank's shard, one all-reduce */
+        return train_batch_dist(t, epoch, b, lr, x, labels, targets, dropout_seed, t0);
     if (!s) s = fer_trainer_teacher_batch(t, x, n); /* --teacher: before the student's pass */
     if (!s) s = fer_model_forward(t->model, x, n, FER_MODE_TRAIN, labels, dropout_seed, t->logits);
     if (!s) s = fer_trainer_loss(t, epoch, n, labels, targets, &loss); /* train_loss.c */
@@ -101,6 +200,7 @@ static fer_status train_batch(fer_trainer *t, int epoch, int b, float lr, int n,
 
 static fer_status log_epoch(fer_trainer *t, const fer_history_row *row)
 {
+    if (fer_dist_rank() != 0) return FER_OK; /* data-parallel: rank 0 writes */
     static const char *const tags[5] = {"train/loss", "train/acc", "val/acc", "val/macro_f1",
                                         "lr"};
     const double v[5] = {row->train_loss, row->train_acc, row->val_acc, row->val_macro_f1,
@@ -137,7 +237,7 @@ static fer_status end_epoch(fer_trainer *t, int e, float lr, double seconds)
     /* --ema: validation (and so best.fer's choice) on the average */
     fer_status s = t->ema ? fer_ema_swap(t->ema, t->model) : FER_OK;
     /* --labels ferplus_*: also scored against FER+ majority labels (FER-2013's choose) */
-    if (!s) s = fer_trainer_evaluate_alt(t, t->val, t->val_ferplus, &m, &m_ferplus);
+    if (!s) s = fer_trainer_evaluate_sharded(t, t->val, t->val_ferplus, &m, &m_ferplus);
     if (t->ema) {
         fer_status back = fer_ema_swap(t->ema, t->model);
         if (!s) s = back;
@@ -232,11 +332,13 @@ static fer_status run_epochs(fer_trainer *t, fer_prefetch *pf, int *interrupted)
             if ((s = train_batch(t, e, b, lr, n, x, labels))) return s;
             t->st.batch = b + 1;
             batches_run++;
-            fer_progress_batch(&t->progress, b + 1, n,
+            fer_progress_batch(&t->progress, b + 1, batch_images(t, b),
                                t->st.loss_sum / (t->st.seen ? t->st.seen : 1));
-            if (t->o.interrupt_after && batches_run == t->o.interrupt_after && !fer_stop_requested)
-                fer_stop_requested = SIGINT;
-            if (fer_stop_requested && b + 1 < n_batches) {
+            if (t->o.interrupt_after && batches_run == t->o.interrupt_after) {
+                if (!fer_stop_requested) fer_stop_requested = SIGINT;
+                stop_agreed = 1; /* data-parallel: the same batch on every rank */
+            }
+            if (stop_now() && b + 1 < n_batches) {
                 t->st.epoch_seconds = fer_now() - t0;
                 if ((s = fer_trainer_save(t, t->last_path, 1))) return s;
                 fer_progress_log(&t->progress, "fer-train: interrupted: saved %s at epoch %d, "
@@ -250,7 +352,7 @@ static fer_status run_epochs(fer_trainer *t, fer_prefetch *pf, int *interrupted)
         }
         if ((s = end_epoch(t, e, lr, fer_now() - t0))) return s;
         fer_progress_epoch_done(&t->progress, fer_now() - t0); /* incl. validation, for the ETA */
-        if (fer_stop_requested && e + 1 < t->o.epochs) {
+        if (stop_now() && e + 1 < t->o.epochs) {
             fer_progress_log(&t->progress, "fer-train: interrupted: saved %s after epoch %d; "
                              "continue with --resume %s --runs_dir %s --exp %s", t->last_path,
                              e + 1, t->last_path, t->o.runs_dir, t->o.exp);
@@ -266,10 +368,11 @@ static fer_status run_epochs(fer_trainer *t, fer_prefetch *pf, int *interrupted)
 fer_status fer_trainer_train(fer_trainer *t, int *interrupted)
 {
     *interrupted = 0;
-    fer_status s = open_logs(t);
+    /* data-parallel: rank 0 alone keeps the logs and prints progress */
+    fer_status s = fer_dist_rank() == 0 ? open_logs(t) : FER_OK;
     if (s) return s;
     install_handlers();
-    fer_progress_init(&t->progress, t->o.progress, t->o.epochs);
+    fer_progress_init(&t->progress, fer_dist_rank() == 0 ? t->o.progress : "none", t->o.epochs);
     /* Host backends: batches are assembled on the backend's own pool between model steps (one
      * pool, no oversubscription); cuda: the host is idle during GPU steps, so a background
      * thread with a pool of its own prepares the next batch meanwhile. */

@@ -51,6 +51,7 @@ typedef struct fer_trainer {
     int32_t *val_ferplus;   /* --labels ferplus_*: FER+ majority labels of val, else NULL */
     float *mix_x, *targets, *targets_scratch; /* batch buffers */
     int32_t *mix_perm;
+    int sync_bn;            /* data-parallel (dist.h): batch-norm statistics over all ranks */
     /* train_loss.c: --loss ldam, --drw_epoch, --teacher (distill.c) */
     float ldam_margins[FER_MAX_CLASSES], drw_weights[FER_MAX_CLASSES];
     struct fer_teacher *teacher;
@@ -93,6 +94,11 @@ fer_status fer_trainer_batch_targets(fer_trainer *t, int epoch, int b, int n, co
 fer_status fer_trainer_evaluate_alt(fer_trainer *t, const fer_dataset *d,
                                     const int32_t *alt_labels, fer_metrics *m,
                                     fer_metrics *m_alt);
+/* trainer_eval.c: fer_trainer_evaluate_alt with every data-parallel rank (dist.h) on its shard
+ * of d and the counts summed, so every rank gets the metrics of all of d. */
+fer_status fer_trainer_evaluate_sharded(fer_trainer *t, const fer_dataset *d,
+                                        const int32_t *alt_labels, fer_metrics *m,
+                                        fer_metrics *m_alt);
 
 /* Signal flag set by SIGINT/SIGTERM handlers installed in fer_trainer_train. */
 extern volatile int fer_stop_requested;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "batch.h"
+#include "dist.h"
 #include "fer/evaluate.h"
 #include "fer/figures.h"
 #include "fer/fileio.h"
@@ -16,6 +17,40 @@
 fer_status fer_trainer_evaluate(fer_trainer *t, const fer_dataset *d, fer_metrics *m)
 {
     return fer_trainer_evaluate_alt(t, d, NULL, m, NULL); /* train_targets.c */
+}
+
+/* Data-parallel: the confusion counts of every rank's shard added up, metrics recomputed. */
+static fer_status sum_confusion(fer_metrics *m)
+{
+    const int C = m->n_classes;
+    double v[FER_MAX_CLASSES * FER_MAX_CLASSES + 1];
+    for (int i = 0; i < C * C; i++) v[i] = (double)m->confusion[i / C][i % C];
+    v[C * C] = (double)m->n_ignored;
+    fer_status s = fer_dist_sum_doubles(v, (size_t)C * C + 1);
+    if (s) return s;
+    for (int i = 0; i < C * C; i++) m->confusion[i / C][i % C] = (int64_t)v[i];
+    m->n_ignored = (int64_t)v[C * C];
+    fer_metrics_finish(m);
+    return FER_OK;
+}
+
+fer_status fer_trainer_evaluate_sharded(fer_trainer *t, const fer_dataset *d,
+                                        const int32_t *alt_labels, fer_metrics *m,
+                                        fer_metrics *m_alt)
+{
+    if (fer_dist_size() == 1) return fer_trainer_evaluate_alt(t, d, alt_labels, m, m_alt);
+    int first, n;
+    fer_dist_shard(d->n, fer_dist_rank(), fer_dist_size(), &first, &n);
+    fer_dataset shard = *d; /* a view: this rank's images */
+    shard.n = n;
+    shard.pixels = d->pixels + (size_t)first * d->h * d->w;
+    shard.labels = d->labels + first;
+    shard.sources = d->sources ? d->sources + first : NULL;
+    fer_status s = fer_trainer_evaluate_alt(t, &shard, alt_labels ? alt_labels + first : NULL, m,
+                                            m_alt);
+    if (!s) s = sum_confusion(m);
+    if (!s && alt_labels) s = sum_confusion(m_alt);
+    return s;
 }
 
 /* The checkpoint on the test split through the evaluator's loop (as fer-eval). The classifier
@@ -59,6 +94,7 @@ static fer_status print_file(const char *path)
 
 fer_status fer_trainer_finish(fer_trainer *t)
 {
+    if (fer_dist_rank() != 0) return FER_OK; /* data-parallel: rank 0 tests and writes */
     fer_status s;
     const char *ckpt = t->o.resume;
     if (!t->eval_only) ckpt = t->st.best_epoch >= 1 ? t->best_path : t->last_path;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "fer/fileio.h"
 #include "fer/losses.h"
+#include "dist.h"
 #include "train_loss.h"
 #include "trainer.h"
 
@@ -166,7 +167,12 @@ static fer_status make_backend(fer_trainer *t)
     /* the cpu backend reads its kernel set from FER_ISA when it is created */
     if (strcmp(t->o.isa, "auto") != 0 && setenv("FER_ISA", t->o.isa, 1) != 0)
         return fer_fail(FER_ERR_NOMEM, "fer-train: --isa: cannot set FER_ISA");
-    fer_status s = fer_backend_new(t->o.backend, t->o.threads, &t->backend);
+    int threads = t->o.threads;
+    if (threads == 0 && fer_dist_local_size() > 1) { /* ranks on one machine share its cores */
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cores / fer_dist_local_size() > 1 ? (int)(cores / fer_dist_local_size()) : 1;
+    }
+    fer_status s = fer_backend_new(t->o.backend, threads, &t->backend);
     if (s) return s;
     if (fer_backend_note(t->backend)[0]) fprintf(stderr, "fer-train: %s\n", fer_backend_note(t->backend));
     if (t->o.amp) {
@@ -364,6 +370,23 @@ static fer_status make_ema(fer_trainer *t)
     return s;
 }
 
+/* Under mpirun (dist.h): --sync_bn, and one line on what the ranks do. */
+static fer_status setup_data_parallel(fer_trainer *t)
+{
+    const int ranks = fer_dist_size();
+    if (ranks == 1) return FER_OK;
+    const int per_rank = (t->o.batch_size + ranks - 1) / ranks;
+    t->sync_bn = !strcmp(t->o.sync_bn, "on") || (!strcmp(t->o.sync_bn, "auto") && per_rank < 64);
+    if (t->o.batch_size < ranks)
+        return fer_fail(FER_ERR_ARG, "--batch_size %d is smaller than the %d ranks (it is the "
+                        "global batch, split across them)", t->o.batch_size, ranks);
+    if (fer_dist_rank() == 0)
+        fprintf(stderr, "fer-train: data-parallel: %d ranks, global batch %d (%d or fewer per "
+                "rank), %d threads each, sync_bn %s\n", ranks, t->o.batch_size, per_rank,
+                t->backend->threads, t->sync_bn ? "on" : "off");
+    return t->sync_bn ? fer_model_set_bn_sync(t->model, fer_dist_sum_fn, NULL) : FER_OK;
+}
+
 fer_status fer_trainer_setup(fer_trainer *t)
 {
     fer_status s;
@@ -383,9 +406,10 @@ fer_status fer_trainer_setup(fer_trainer *t)
     snprintf(t->run_dir, sizeof t->run_dir, "%s/%s", t->o.runs_dir, t->o.exp);
     snprintf(t->last_path, sizeof t->last_path, "%s/last.fer", t->run_dir);
     snprintf(t->best_path, sizeof t->best_path, "%s/best.fer", t->run_dir);
-    if ((s = fer_run_mkdirs(t->run_dir))) return s;
+    /* data-parallel (dist.h): rank 0 alone writes the run folder */
+    if (fer_dist_rank() == 0 && (s = fer_run_mkdirs(t->run_dir))) return s;
     /* temporary files of a run killed before it could rename them into place */
-    int stale = fer_remove_stale_tmp(t->run_dir);
+    int stale = fer_dist_rank() == 0 ? fer_remove_stale_tmp(t->run_dir) : 0;
     if (stale > 0)
         fprintf(stderr, "fer-train: removed %d stale temporary file%s from %s/\n", stale,
                 stale == 1 ? "" : "s", t->run_dir);
@@ -402,6 +426,7 @@ fer_status fer_trainer_setup(fer_trainer *t)
     if (!s && t->o.resume[0]) s = resume(t, &ckpt_meta);
     if (!s && !t->eval_only && t->o.ema > 0) s = make_ema(t);
     if (!s) s = fer_trainer_setup_methods(t); /* LDAM, DRW, --teacher */
+    if (!s && !t->eval_only) s = setup_data_parallel(t);
     fer_checkpoint_meta_clear(&ckpt_meta);
     if (s) return s;
     int bs = t->o.batch_size;
@@ -437,6 +462,7 @@ void fer_trainer_free(fer_trainer *t)
 
 fer_status fer_trainer_save(fer_trainer *t, const char *path, int with_optimizer)
 {
+    if (fer_dist_rank() != 0) return FER_OK; /* data-parallel: the ranks agree; rank 0 writes */
     fer_checkpoint_meta meta;
     fer_checkpoint_meta_init(&meta);
     meta.n_classes = t->n_classes;
@@ -487,6 +513,7 @@ static void add_dataset(cJSON *obj, const char *split, const fer_dataset *d)
 
 fer_status fer_trainer_write_config(fer_trainer *t)
 {
+    if (fer_dist_rank() != 0) return FER_OK; /* data-parallel: rank 0 writes */
     cJSON *root = cJSON_CreateObject();
     if (!root) return fer_fail(FER_ERR_NOMEM, "out of memory");
     cJSON_AddItemToObject(root, "settings", cJSON_Parse(t->options_json));

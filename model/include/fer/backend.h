@@ -175,11 +175,12 @@ typedef struct fer_backend_ops {
                                   const float *w, const float *dy, float *dx, float *dw,
                                   float *dbias);
     /* inverted dropout; the keep mask is a pure function of (seed, i) (dropout_math.h) so
-     * backward regenerates it instead of storing it */
+     * backward regenerates it instead of storing it; element k of x is mask element first + k
+     * (a data-parallel shard draws what the whole batch would) */
     fer_status (*dropout_forward)(fer_backend *b, size_t n, float p, uint64_t seed,
-                                  const float *x, float *y);
+                                  uint64_t first, const float *x, float *y);
     fer_status (*dropout_backward)(fer_backend *b, size_t n, float p, uint64_t seed,
-                                   const float *dy, float *dx);
+                                   uint64_t first, const float *dy, float *dx);
     /* y = act(x) element-wise (fer/activation_math.h; param: leaky_relu's slope). Backward
      * reads the layer INPUT x, so forward must not run in place; dx may be dy (in place). */
     fer_status (*activation_forward)(fer_backend *b, fer_activation kind, float param, size_t n,

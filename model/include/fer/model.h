@@ -110,6 +110,22 @@ fer_status fer_model_fold(fer_model *m, fer_backend *b, int max_batch, fer_model
 /* 1 for a model from fer_model_fold. */
 int fer_model_is_folded(const fer_model *m);
 
+/* Synchronised batch norm for data-parallel training (fer-train under mpirun, issue 23).
+ * With sum set, the training forward of every batch-norm layer takes the mean and variance of
+ * the images of all processes together, and backward the sums of dy and dy * xhat: sum adds
+ * `count` doubles over every process in place, and every process runs the same layers, so the
+ * calls match up. The trainer then combines the processes' gradients weighted by their share
+ * of the global batch (n_local / n_global), as the mean loss over the global batch does. A
+ * process with no images in a step calls fer_model_bn_sync_empty_step instead of
+ * forward/backward. sum NULL: off (one process). */
+typedef fer_status (*fer_sum_fn)(void *ctx, double *values, int count);
+fer_status fer_model_set_bn_sync(fer_model *m, fer_sum_fn sum, void *ctx);
+fer_status fer_model_bn_sync_empty_step(fer_model *m);
+/* Data-parallel shards: sample k of the next training batches is sample first + k of the global
+ * batch for the random draws (dropout masks), so a shard draws what the whole batch would.
+ * 0 (the default): the batch is the whole batch. */
+void fer_model_set_sample_offset(fer_model *m, long first);
+
 /* Internal views used by the optimiser and checkpoint code. */
 float *fer_model_param_arena(fer_model *m, size_t *n_floats); /* backend memory */
 float *fer_model_grad_arena(fer_model *m, size_t *n_floats);  /* same layout as params */

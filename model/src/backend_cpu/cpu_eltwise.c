@@ -17,7 +17,7 @@ typedef struct elt_job {
     const float *x, *y, *dy;
     float *out;
     float p, scale;
-    uint64_t seed;
+    uint64_t seed, first; /* dropout: mask element of x[0] */
     fer_activation act; /* activation kind; its parameter is in p */
     const fer_optim_coeffs *coef;
     float *param, *m, *v;
@@ -78,21 +78,22 @@ static void dropout_task(void *ctx, int task, int worker)
     size_t a, b;
     chunk_range(j, task, &a, &b);
     for (size_t i = a; i < b; i++)
-        j->out[i] = fer_dropout_apply(j->seed, i, j->p, j->scale, j->x[i]);
+        j->out[i] = fer_dropout_apply(j->seed, j->first + i, j->p, j->scale, j->x[i]);
 }
 
-fer_status cpu_dropout_forward(fer_backend *b, size_t n, float p, uint64_t seed, const float *x,
-                               float *y)
+fer_status cpu_dropout_forward(fer_backend *b, size_t n, float p, uint64_t seed, uint64_t first,
+                               const float *x, float *y)
 {
-    elt_job j = {.n = n, .x = x, .out = y, .p = p, .scale = fer_dropout_scale(p), .seed = seed};
+    elt_job j = {.n = n, .x = x, .out = y, .p = p, .scale = fer_dropout_scale(p), .seed = seed,
+                 .first = first};
     cpu_parallel(cpu_of(b), n_chunks(n), dropout_task, &j);
     return FER_OK;
 }
 
-fer_status cpu_dropout_backward(fer_backend *b, size_t n, float p, uint64_t seed,
+fer_status cpu_dropout_backward(fer_backend *b, size_t n, float p, uint64_t seed, uint64_t first,
                                 const float *dy, float *dx)
 {
-    return cpu_dropout_forward(b, n, p, seed, dy, dx);
+    return cpu_dropout_forward(b, n, p, seed, first, dy, dx);
 }
 
 /* One loop per kind with the kind fixed, so each is a straight loop over one FER_HD function

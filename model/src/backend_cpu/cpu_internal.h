@@ -235,9 +235,9 @@ fer_status cpu_linear_backward(fer_backend *b, const fer_linear_args *a, const f
 fer_status cpu_relu_forward(fer_backend *b, size_t n, const float *x, float *y);
 fer_status cpu_relu_backward(fer_backend *b, size_t n, const float *y, const float *dy,
                              float *dx);
-fer_status cpu_dropout_forward(fer_backend *b, size_t n, float p, uint64_t seed, const float *x,
-                               float *y);
-fer_status cpu_dropout_backward(fer_backend *b, size_t n, float p, uint64_t seed,
+fer_status cpu_dropout_forward(fer_backend *b, size_t n, float p, uint64_t seed, uint64_t first,
+                               const float *x, float *y);
+fer_status cpu_dropout_backward(fer_backend *b, size_t n, float p, uint64_t seed, uint64_t first,
                                 const float *dy, float *dx);
 fer_status cpu_activation_forward(fer_backend *b, fer_activation kind, float param, size_t n,
                                   const float *x, float *y);

@@ -131,9 +131,9 @@ fer_status cuda_maxpool_forward(fer_backend *b, const fer_pool_args *a, const fl
                                 int32_t *argmax);
 fer_status cuda_maxpool_backward(fer_backend *b, const fer_pool_args *a, const int32_t *argmax,
                                  const float *dy, float *dx);
-fer_status cuda_dropout_forward(fer_backend *b, size_t n, float p, uint64_t seed, const float *x,
-                                float *y);
-fer_status cuda_dropout_backward(fer_backend *b, size_t n, float p, uint64_t seed,
+fer_status cuda_dropout_forward(fer_backend *b, size_t n, float p, uint64_t seed, uint64_t first,
+                                const float *x, float *y);
+fer_status cuda_dropout_backward(fer_backend *b, size_t n, float p, uint64_t seed, uint64_t first,
                                  const float *dy, float *dx);
 fer_status cuda_activation_forward(fer_backend *b, fer_activation kind, float param, size_t n,
                                    const float *x, float *y);

@@ -39,10 +39,10 @@ FER_HD void fer_kb_col_sum(int col, int rows, int cols, const float *dy, float *
     out[col] = (float)s;
 }
 
-FER_HD void fer_kb_dropout(size_t i, float p, uint64_t seed, float scale, const float *x,
-                           float *y)
+FER_HD void fer_kb_dropout(size_t i, float p, uint64_t seed, uint64_t first, float scale,
+                           const float *x, float *y)
 {
-    y[i] = fer_dropout_apply(seed, i, p, scale, x[i]);
+    y[i] = fer_dropout_apply(seed, first + i, p, scale, x[i]);
 }
 
 FER_HD void fer_kb_optim(size_t i, const fer_optim_coeffs *k, float *param, const float *grad,

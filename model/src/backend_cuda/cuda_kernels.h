@@ -23,8 +23,8 @@ cudaError_t fer_cuda_bias_rows_launch(float *y, const float *bias, int rows, int
                                       cudaStream_t s);
 cudaError_t fer_cuda_col_sums_launch(const float *dy, int rows, int cols, float *out,
                                      cudaStream_t s);
-cudaError_t fer_cuda_dropout_launch(size_t n, float p, uint64_t seed, const float *x, float *y,
-                                    cudaStream_t s);
+cudaError_t fer_cuda_dropout_launch(size_t n, float p, uint64_t seed, uint64_t first,
+                                    const float *x, float *y, cudaStream_t s);
 cudaError_t fer_cuda_activation_forward_launch(fer_activation kind, float param, size_t n,
                                               const float *x, float *y, cudaStream_t s);
 cudaError_t fer_cuda_activation_backward_launch(fer_activation kind, float param, size_t n,

@@ -23,9 +23,10 @@ __global__ void k_col_sums(const float *dy, int rows, int cols, float *out)
     FER_CUDA_FOR_EACH(c, cols) fer_kb_col_sum((int)c, rows, cols, dy, out);
 }
 
-__global__ void k_dropout(size_t n, float p, uint64_t seed, float scale, const float *x, float *y)
+__global__ void k_dropout(size_t n, float p, uint64_t seed, uint64_t first, float scale,
+                          const float *x, float *y)
 {
-    FER_CUDA_FOR_EACH(i, n) fer_kb_dropout(i, p, seed, scale, x, y);
+    FER_CUDA_FOR_EACH(i, n) fer_kb_dropout(i, p, seed, first, scale, x, y);
 }
 
 __global__ void k_activation_forward(fer_activation kind, float param, size_t n, const float *x,
@@ -100,10 +101,10 @@ extern "C" cudaError_t fer_cuda_col_sums_launch(const float *dy, int rows, int c
     FER_CUDA_LAUNCH(k_col_sums, (size_t)cols, s, dy, rows, cols, out);
 }
 
-extern "C" cudaError_t fer_cuda_dropout_launch(size_t n, float p, uint64_t seed, const float *x,
-                                               float *y, cudaStream_t s)
+extern "C" cudaError_t fer_cuda_dropout_launch(size_t n, float p, uint64_t seed, uint64_t first,
+                                               const float *x, float *y, cudaStream_t s)
 {
-    FER_CUDA_LAUNCH(k_dropout, n, s, n, p, seed, fer_dropout_scale(p), x, y);
+    FER_CUDA_LAUNCH(k_dropout, n, s, n, p, seed, first, fer_dropout_scale(p), x, y);
 }
 
 extern "C" cudaError_t fer_cuda_activation_forward_launch(fer_activation kind, float param,

@@ -48,18 +48,18 @@ fer_status cuda_maxpool_backward(fer_backend *b, const fer_pool_args *a, const i
     return FER_OK;
 }
 
-fer_status cuda_dropout_forward(fer_backend *b, size_t n, float p, uint64_t seed, const float *x,
-                                float *y)
+fer_status cuda_dropout_forward(fer_backend *b, size_t n, float p, uint64_t seed, uint64_t first,
+                                const float *x, float *y)
 {
-    CUDA_TRY(fer_cuda_dropout_launch(n, p, seed, x, y, stream_of(b)));
+    CUDA_TRY(fer_cuda_dropout_launch(n, p, seed, first, x, y, stream_of(b)));
     return FER_OK;
 }
 
-fer_status cuda_dropout_backward(fer_backend *b, size_t n, float p, uint64_t seed,
+fer_status cuda_dropout_backward(fer_backend *b, size_t n, float p, uint64_t seed, uint64_t first,
                                  const float *dy, float *dx)
 {
     /* the mask is regenerated from (seed, i): backward is the same map applied to dy */
-    CUDA_TRY(fer_cuda_dropout_launch(n, p, seed, dy, dx, stream_of(b)));
+    CUDA_TRY(fer_cuda_dropout_launch(n, p, seed, first, dy, dx, stream_of(b)));
     return FER_OK;
 }
 
