@@ -178,8 +178,9 @@ int fer_face_blazeface_anchors(int size, float *xy, int max)
 
 float fer_face_iou(const fer_face *a, const fer_face *b)
 {
-    if (!(a->w > 0.0f && a->h > 0.0f && b->w > 0.0f && b->h > 0.0f))
-        return 0.0f;
+    if (!(a->w > 0.0f && a->h > 0.0f && b->w > 0.0f && b->h > 0.0f) || !isfinite(a->x + a->y + a->w + a->h) ||
+        !isfinite(b->x + b->y + b->w + b->h))
+        return 0.0f; /* empty or not a number: overlaps nothing */
     float x0 = fmaxf(a->x, b->x), y0 = fmaxf(a->y, b->y);
     float x1 = fminf(a->x + a->w, b->x + b->w), y1 = fminf(a->y + a->h, b->y + b->h);
     float inter = (x1 > x0 && y1 > y0) ? (x1 - x0) * (y1 - y0) : 0.0f;
