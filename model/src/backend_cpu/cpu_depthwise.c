@@ -285,6 +285,12 @@ static void dw_dx_task(void *ctx, int task, int worker)
         dx_plane(j, p, scr, zero);
 }
 
+static void prefetch_plane(const float *p, size_t floats)
+{
+    for (size_t i = 0; i < floats; i += 16)
+        __builtin_prefetch(p + i, 0, 3);
+}
+
 /* dw[oc] and dbias[oc]: per image float tap sums, added in double in image order. With
  * j->fused, the input gradient of the same plane (multiplier 1: channel oc) follows each image
  * while its dy is still in cache. */
@@ -301,6 +307,13 @@ static void dw_wgrad_task(void *ctx, int oc, int worker)
     float tap[25];
     for (int n = 0; n < a->n; n++, zero = 0) {
         const float *dys = j->dy + ((size_t)n * a->out_c + oc) * out_plane;
+        /* the next image's planes are a channel stride away: fetch them while this one runs
+         * (the hardware prefetchers restart at every plane) */
+        if (n + 1 < a->n) {
+            prefetch_plane(dys + (size_t)a->out_c * out_plane, out_plane);
+            if (j->dw)
+                prefetch_plane(j->x + ((size_t)(n + 1) * a->in_c + ic) * in_plane, in_plane);
+        }
         j->f->pad_plane(dyq, (size_t)ovw, (size_t)j->g.out_rows, dys, (size_t)a->out_w,
                         (size_t)a->out_h, (size_t)a->out_w, 0, zero);
         if (j->dw) {
