@@ -46,6 +46,16 @@ static int build_argv(char **argv, int ranks, const char *exp, const char *const
         argv[n++] = "--mca";
         argv[n++] = "btl_vader_single_copy_mechanism";
         argv[n++] = "none";
+        /* sanitizer runs: Open MPI's plugins (dlopen'd, unloaded by MPI_Finalize) leave
+         * allocations LeakSanitizer cannot attribute; the ranks keep every other check, the
+         * plain fer-train runs keep leak checking too */
+        static char asan[1200];
+        const char *old = getenv("ASAN_OPTIONS");
+        if (old && strlen(old) < 1000) {
+            snprintf(asan, sizeof asan, "ASAN_OPTIONS=%s:detect_leaks=0", old);
+            argv[n++] = "-x";
+            argv[n++] = asan;
+        }
     }
     static const char *const fixed[] = {
         "--arch", "tiny", "--backend", "cpu", "--threads", "1", "--batch_size", "32",
@@ -322,6 +332,7 @@ int main(int argc, char **argv)
     check_killed_rank();
 
     fx_rm_rf(dir);
+    free(dir);
     printf("mpi: all checks passed\n");
     return 0;
 }
