@@ -16,16 +16,17 @@
 #include "fer/evaluate.h"
 #include "fer/figures.h"
 #include "fer/quant.h"
+#include "fer/posthoc.h"
 
 static const char *PROG = "fer-eval";
 
 typedef struct eval_args {
     const char *precision, *calibrate_int8; /* fp32|int8; OUT.fer of --calibrate_int8 */
     float calib_percentile;
-    const char *model, *data_root, *split, *out, *backend, *predictions, *isa;
+    const char *model, *data_root, *split, *out, *backend, *predictions, *isa, *write_adjusted;
     fer_tta tta;
-    int batch_size, threads, tune_tau, skip_bad, csv_any_size;
-    float tau;
+    int batch_size, threads, tune_tau, skip_bad, csv_any_size, no_adjust, tune_tau_norm;
+    float tau, tau_norm;
 } eval_args;
 
 static void usage(FILE *f)
@@ -48,6 +49,12 @@ static void usage(FILE *f)
             "  --calib_percentile P     percentile of |activation| kept (default 99.99; 100: max)\n"
             "  --logit_adjust TAU       subtract TAU*log(train prior) from the logits\n"
             "  --tune_tau               pick TAU on val (max macro-F1), report the split at it\n"
+            "                           (either replaces logit offsets stored in the checkpoint)\n"
+            "  --no_adjust              do not apply the checkpoint's stored logit offsets\n"
+            "  --tau_norm P             divide each head weight row by its L2 norm^P\n"
+            "  --tune_tau_norm          pick P on val (max macro-F1; before --tune_tau)\n"
+            "  --write_adjusted OUT.fer write a copy of the checkpoint carrying the offsets and\n"
+            "                           head normalisation this run applied (OUT.tmp, renamed)\n"
             "  --skip_bad               skip unreadable images (counted) instead of stopping\n"
             "  --csv_any_size           CSV data: resize square rows of another size to 48x48\n"
             "                           (default: such rows are errors)\n"
@@ -87,11 +94,25 @@ static int parse_args(int argc, char **argv, eval_args *a)
         VALUED("batch_size", if (!cli_int(PROG, "batch_size", v, 1, 65536, &a->batch_size)) return 2)
         VALUED("threads", if (!cli_int(PROG, "threads", v, 0, 1024, &a->threads)) return 2)
         VALUED("logit_adjust", if (!cli_float(PROG, "logit_adjust", v, &a->tau)) return 2)
+        VALUED("tau_norm", if (!cli_float(PROG, "tau_norm", v, &a->tau_norm)) return 2)
+        VALUED("write_adjusted", a->write_adjusted = v)
 #undef VALUED
         if ((r = cli_flag(PROG, argc, argv, &i, "tune_tau", NULL)) != 0) {
             if (r < 0)
                 return 2;
             a->tune_tau = 1;
+            continue;
+        }
+        if ((r = cli_flag(PROG, argc, argv, &i, "no_adjust", NULL)) != 0) {
+            if (r < 0)
+                return 2;
+            a->no_adjust = 1;
+            continue;
+        }
+        if ((r = cli_flag(PROG, argc, argv, &i, "tune_tau_norm", NULL)) != 0) {
+            if (r < 0)
+                return 2;
+            a->tune_tau_norm = 1;
             continue;
         }
         if ((r = cli_flag(PROG, argc, argv, &i, "skip_bad", NULL)) != 0) {
@@ -147,6 +168,18 @@ static int parse_args(int argc, char **argv, eval_args *a)
     }
     if (a->tune_tau && a->tau != 0.0f) {
         fprintf(stderr, "%s: use either --logit_adjust TAU or --tune_tau, not both\n", PROG);
+        return 2;
+    }
+    if (!(a->tau >= 0.0f && a->tau <= 100.0f)) {
+        fprintf(stderr, "%s: --logit_adjust: tau must be in [0, 100]\n", PROG);
+        return 2;
+    }
+    if (!(a->tau_norm >= 0.0f && a->tau_norm <= 10.0f)) {
+        fprintf(stderr, "%s: --tau_norm: P must be in [0, 10]\n", PROG);
+        return 2;
+    }
+    if (a->tune_tau_norm && a->tau_norm != 0.0f) {
+        fprintf(stderr, "%s: use either --tau_norm P or --tune_tau_norm, not both\n", PROG);
         return 2;
     }
     return 0;
@@ -251,19 +284,52 @@ static fer_status write_predictions(const char *path, const fer_dataset *d, fer_
     return st;
 }
 
-/* The extra metrics.json keys: what was evaluated and how. */
-static char *extra_json(const eval_args *a, fer_classifier *c, const fer_dataset *d, float tau,
-                        double val_f1)
+/* The post-hoc corrections this run applies, and where they came from. */
+typedef struct posthoc {
+    const char *offsets_source; /* none, checkpoint, logit_adjust, tuned_on_val, disabled */
+    int has_offsets;
+    float offsets[FER_MAX_CLASSES]; /* added to the logits */
+    float tau;                      /* the offsets' tau; < 0: general offsets */
+    double val_f1_tau;
+    const char *norm_source;        /* none, checkpoint, tau_norm, tuned_on_val */
+    float norm_p;                   /* the head's tau-norm exponent in effect (0: none) */
+    float norm_p_applied;           /* the part this run applied (not the checkpoint's) */
+    double val_f1_norm;
+} posthoc;
+
+static cJSON *json_float_array(const float *v, int n)
 {
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; a && i < n; i++)
+        cJSON_AddItemToArray(a, fev_json_float(v[i]));
+    return a;
+}
+
+/* The extra metrics.json keys: what was evaluated and how. */
+static char *extra_json(const eval_args *a, fer_classifier *c, const fer_dataset *d,
+                        const posthoc *ph)
+{
+    float tau = ph->tau;
+    double val_f1 = ph->val_f1_tau;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "split", a->split);
     cJSON_AddStringToObject(o, "checkpoint", a->model);
     cJSON_AddStringToObject(o, "data_root", a->data_root);
     cJSON_AddStringToObject(o, "tta", fer_tta_name(a->tta));
-    cJSON_AddItemToObject(o, "logit_adjust_tau", fev_json_float(tau));
+    cJSON_AddItemToObject(o, "logit_adjust_tau", tau >= 0.0f ? fev_json_float(tau)
+                                                              : cJSON_CreateNull());
     cJSON_AddBoolToObject(o, "tau_tuned_on_val", a->tune_tau);
     if (a->tune_tau)
         cJSON_AddItemToObject(o, "val_macro_f1_at_tau", fev_json_float(val_f1));
+    int nc = fer_classifier_n_classes(c);
+    cJSON_AddItemToObject(o, "logit_offsets", ph->has_offsets
+                                                  ? json_float_array(ph->offsets, nc)
+                                                  : cJSON_CreateNull());
+    cJSON_AddStringToObject(o, "logit_offsets_source", ph->offsets_source);
+    cJSON_AddItemToObject(o, "head_tau_norm", fev_json_float(ph->norm_p));
+    cJSON_AddStringToObject(o, "head_tau_norm_source", ph->norm_source);
+    if (a->tune_tau_norm)
+        cJSON_AddItemToObject(o, "val_macro_f1_at_tau_norm", fev_json_float(ph->val_f1_norm));
     cJSON_AddStringToObject(o, "backend", fer_classifier_backend_name(c));
     cJSON_AddStringToObject(o, "precision", fer_classifier_is_int8(c) ? "int8" : "fp32");
     cJSON_AddNumberToObject(o, "batch_size", a->batch_size);
@@ -273,6 +339,105 @@ static char *extra_json(const eval_args *a, fer_classifier *c, const fer_dataset
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return text;
+}
+
+/* Logit offsets (stored, --logit_adjust or tuned) and head normalisation (stored, --tau_norm or
+ * tuned), in that order of precedence; tuning on val: P first, then tau on the normalised head.
+ * Applies the head normalisation to the classifier. */
+static fer_status plan_posthoc(const eval_args *a, fer_classifier *c, fer_dataset **val,
+                               float **val_logits, posthoc *ph)
+{
+    const fer_checkpoint_meta *meta = fer_classifier_meta(c);
+    int nc = fer_classifier_n_classes(c);
+    memset(ph, 0, sizeof *ph);
+    ph->offsets_source = "none";
+    ph->norm_source = meta->head_tau_norm != 0.0f ? "checkpoint" : "none";
+    ph->norm_p = meta->head_tau_norm;
+    float log_prior[FER_MAX_CLASSES];
+    if (meta->has_prior)
+        fer_log_prior(meta->class_prior, nc, log_prior);
+    if (meta->has_logit_offsets) {
+        if (a->tau != 0.0f || a->tune_tau) {
+            fprintf(stderr, "%s: note: %s replaces the logit offsets stored in %s\n", PROG,
+                    a->tune_tau ? "--tune_tau" : "--logit_adjust", a->model);
+        } else if (a->no_adjust) {
+            ph->offsets_source = "disabled";
+        } else {
+            ph->offsets_source = "checkpoint";
+            ph->has_offsets = 1;
+            ph->tau = meta->logit_offsets_tau;
+            memcpy(ph->offsets, meta->logit_offsets, sizeof(float) * nc);
+        }
+    }
+    if (a->tau != 0.0f) {
+        ph->offsets_source = "logit_adjust";
+        ph->has_offsets = 1;
+        ph->tau = a->tau;
+        fer_prior_offsets(log_prior, nc, a->tau, ph->offsets);
+    }
+    if ((a->tau_norm != 0.0f || a->tune_tau_norm) && meta->head_tau_norm != 0.0f)
+        return fer_fail(FER_ERR_ARG, "%s: the head is tau-normalised already (P %g); --tau_norm "
+                        "would normalise it twice", a->model, (double)meta->head_tau_norm);
+    fer_status st;
+    if ((a->tune_tau || a->tune_tau_norm) &&
+        ((st = load_split(a, "val", c, val)) || (st = run_logits(a, c, *val, val_logits))))
+        return st;
+    float p = a->tau_norm;
+    if (a->tune_tau_norm) {
+        float norms[FER_MAX_CLASSES], bias[FER_MAX_CLASSES];
+        /* P = 0 leaves the weights as they are and reports the row norms */
+        if ((st = fer_classifier_tau_norm(c, 0.0f, norms)) ||
+            (st = fer_classifier_head_bias(c, bias)))
+            return st;
+        p = fer_eval_tune_tau_norm(*val_logits, (*val)->labels, (*val)->n, nc, norms, bias,
+                                   a->tune_tau || !ph->has_offsets ? NULL : ph->offsets,
+                                   &ph->val_f1_norm);
+        fprintf(stderr, "%s: tuned on val (%d images): head tau-norm P = %.2f, val macro-F1 "
+                "%.4f\n", PROG, (*val)->n, p, ph->val_f1_norm);
+        ph->norm_source = "tuned_on_val";
+    }
+    if (p > 0.0f) {
+        if ((st = fer_classifier_tau_norm(c, p, NULL)))
+            return st;
+        ph->norm_source = a->tune_tau_norm ? "tuned_on_val" : "tau_norm";
+        ph->norm_p = ph->norm_p_applied = p;
+        /* tau is tuned on what the normalised head gives */
+        if (a->tune_tau && (st = run_logits(a, c, *val, val_logits)))
+            return st;
+    }
+    if (a->tune_tau) {
+        float tau = fer_eval_tune_tau(*val_logits, (*val)->labels, (*val)->n, nc, log_prior,
+                                      &ph->val_f1_tau);
+        fprintf(stderr, "%s: tuned on val (%d images): tau = %.2f, val macro-F1 %.4f\n", PROG,
+                (*val)->n, tau, ph->val_f1_tau);
+        ph->offsets_source = "tuned_on_val";
+        ph->tau = tau;
+        ph->has_offsets = tau != 0.0f;
+        fer_prior_offsets(log_prior, nc, tau, ph->offsets);
+    }
+    if ((a->tune_tau || a->tune_tau_norm) && !strcmp(a->split, "val"))
+        fprintf(stderr, "%s: note: reporting val with settings chosen on val (optimistic)\n",
+                PROG);
+    return FER_OK;
+}
+
+static void print_posthoc(const posthoc *ph, fer_classifier *c, FILE *out)
+{
+    int nc = fer_classifier_n_classes(c);
+    fprintf(out, "post-hoc logit offsets: %s", ph->offsets_source);
+    if (ph->has_offsets) {
+        if (ph->tau >= 0.0f)
+            fprintf(out, " (tau %.2f x -log train prior)", ph->tau);
+        fputc(':', out);
+        for (int k = 0; k < nc; k++)
+            fprintf(out, " %s %+.4f", fer_classifier_class_name(c, k), ph->offsets[k]);
+    } else if (!strcmp(ph->offsets_source, "tuned_on_val")) {
+        fprintf(out, " (tau 0: none)");
+    }
+    fprintf(out, "\npost-hoc head tau-norm: %s", ph->norm_source);
+    if (ph->norm_p != 0.0f)
+        fprintf(out, " (rows / |row|^%.2f)", ph->norm_p);
+    fputc('\n', out);
 }
 
 /* A checkpoint's display name: its file name without extension, with the run folder in front
@@ -392,21 +557,12 @@ int main(int argc, char **argv)
     if (*fer_classifier_precision_note(c))
         fprintf(stderr, "%s: %s\n", PROG, fer_classifier_precision_note(c));
 
-    float log_prior[FER_MAX_CLASSES];
-    if (meta->has_prior)
-        fer_log_prior(meta->class_prior, nc, log_prior);
-    float tau = a.tau;
-    double val_f1 = 0.0;
-    if (a.tune_tau) {
-        if ((st = load_split(&a, "val", c, &val)) || (st = run_logits(&a, c, val, &val_logits)))
-            goto fail;
-        tau = fer_eval_tune_tau(val_logits, val->labels, val->n, nc, log_prior, &val_f1);
-        fprintf(stderr, "%s: tuned on val (%d images): tau = %.2f, val macro-F1 %.4f\n", PROG,
-                val->n, tau, val_f1);
-        if (!strcmp(a.split, "val"))
-            fprintf(stderr, "%s: note: reporting val at a tau chosen on val (optimistic)\n",
-                    PROG);
-    }
+    /* fer-eval adds the offsets itself: tuning needs the raw logits, and the report names the
+     * offsets it applied */
+    fer_classifier_set_adjust(c, 0);
+    posthoc ph;
+    if ((st = plan_posthoc(&a, c, &val, &val_logits, &ph)))
+        goto fail;
 
     if ((st = load_split(&a, a.split, c, &d)) || (st = run_logits(&a, c, d, &logits)))
         goto fail;
@@ -421,22 +577,26 @@ int main(int argc, char **argv)
     for (int k = 0; k < nc; k++)
         snprintf(names[k], FER_NAME_LEN, "%s", fer_classifier_class_name(c, k));
     fer_metrics_init(&m, nc, (const char(*)[FER_NAME_LEN])names);
-    fer_eval_score(logits, d->labels, d->n, nc, tau != 0.0f ? log_prior : NULL, tau, &m, pred,
-                   probs);
+    fer_eval_score_offsets(logits, d->labels, d->n, nc, ph.has_offsets ? ph.offsets : NULL, &m,
+                           pred, probs);
 
     printf("fer-eval: %s on the %s split of %s (%d images), backend %s, TTA %s",
            a.model, a.split, a.data_root, d->n, fer_classifier_backend_name(c),
            fer_tta_name(a.tta));
-    if (tau != 0.0f)
-        printf(", logit adjustment tau %.2f%s", tau, a.tune_tau ? " (tuned on val)" : "");
-    printf("\n\n");
+    if (ph.has_offsets && ph.tau > 0.0f)
+        printf(", logit adjustment tau %.2f%s", ph.tau, a.tune_tau ? " (tuned on val)" : "");
+    printf("\n");
+    print_posthoc(&ph, c, stdout);
+    printf("\n");
     fer_metrics_print_table(&m, stdout);
+    printf("\n");
+    fer_metrics_print_shares(&m, stdout);
     if (d->n_skipped)
         fprintf(stderr, "%s: skipped %d bad inputs (--skip_bad)\n", PROG, d->n_skipped);
 
     if ((st = cli_mkdirs(out_dir)))
         goto fail;
-    if (!(extra = extra_json(&a, c, d, tau, val_f1))) {
+    if (!(extra = extra_json(&a, c, d, &ph))) {
         st = fer_fail(FER_ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -444,6 +604,14 @@ int main(int argc, char **argv)
         goto fail;
     if (a.predictions && (st = write_predictions(a.predictions, d, c, pred, probs)))
         goto fail;
+    if (a.write_adjusted) {
+        if ((st = fer_write_adjusted_checkpoint(a.model, a.write_adjusted,
+                                                ph.has_offsets ? ph.offsets : NULL, ph.tau,
+                                                ph.norm_p_applied)))
+            goto fail;
+        printf("wrote %s: logit offsets %s, head tau-norm P %.2f\n", a.write_adjusted,
+               ph.has_offsets ? "stored" : "none", ph.norm_p);
+    }
     printf("\nwrote %s/{metrics.json, confusion_matrix.png, confusion_matrix_normalized.png, "
            "per_class_f1.png, reliability.png}%s%s\n",
            out_dir, a.predictions ? " and " : "", a.predictions ? a.predictions : "");

@@ -1,5 +1,6 @@
 /* Shared evaluation loop: batches, TTA views, logit adjustment, metrics. */
 #include "fer/evaluate.h"
+#include "fer/posthoc.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -127,28 +128,12 @@ void fer_eval_score(const float *logits, const int32_t *labels, int n, int n_cla
                     const float *log_prior, float tau, fer_metrics *m, int32_t *pred,
                     float *probs)
 {
-    float adj[FER_MAX_CLASSES], p[FER_MAX_CLASSES];
-    for (int i = 0; i < n; i++) {
-        const float *z = logits + (size_t)i * n_classes;
-        int best = 0;
-        for (int k = 0; k < n_classes; k++) {
-            adj[k] = log_prior ? z[k] - tau * log_prior[k] : z[k];
-            if (adj[k] > adj[best])
-                best = k;
-        }
-        /* softmax: float exponentials, double sum (the trainer's validation does the same) */
-        double sum = 0.0;
-        for (int k = 0; k < n_classes; k++)
-            sum += (p[k] = expf(adj[k] - adj[best]));
-        for (int k = 0; k < n_classes; k++)
-            p[k] = (float)(p[k] / sum);
-        fer_metrics_add(m, labels[i], best, p);
-        if (pred)
-            pred[i] = best;
-        if (probs)
-            memcpy(probs + (size_t)i * n_classes, p, sizeof(float) * n_classes);
-    }
-    fer_metrics_finish(m);
+    /* z + -(tau * log_prior) is z - tau * log_prior exactly */
+    float offsets[FER_MAX_CLASSES];
+    if (log_prior)
+        fer_prior_offsets(log_prior, n_classes, tau, offsets);
+    fer_eval_score_offsets(logits, labels, n, n_classes, log_prior ? offsets : NULL, m, pred,
+                           probs);
 }
 
 fer_status fer_evaluate_arrays(fer_classifier *c, const uint8_t *faces, const int32_t *labels,

@@ -169,6 +169,10 @@ fer_status fer_metrics_write_json(const fer_metrics *m, const char *extra_json, 
         for (int t = 0; t < n; t++)
             cJSON_AddItemToArray(cm, int_array(m->confusion[t], n));
         put(root, "confusion_matrix", cm);
+        double pred_share[FER_MAX_CLASSES], true_share[FER_MAX_CLASSES];
+        fer_metrics_shares(m, pred_share, true_share);
+        put(root, "prediction_share", float_array(pred_share, n));
+        put(root, "true_share", float_array(true_share, n));
     }
     if (m->has_calibration) {
         put(root, "ece", fev_json_float(m->ece));
@@ -411,4 +415,36 @@ void fer_metrics_print_table(const fer_metrics *m, FILE *out)
     if (m->has_calibration)
         fprintf(out, "  ECE(%d bins) %.4f", FER_ECE_BINS, m->ece);
     fprintf(out, "\n");
+}
+
+void fer_metrics_shares(const fer_metrics *m, double *pred_share, double *true_share)
+{
+    for (int k = 0; k < m->n_classes; k++) {
+        int64_t predicted = 0, actual = 0;
+        for (int j = 0; j < m->n_classes; j++) {
+            predicted += m->confusion[j][k];
+            actual += m->confusion[k][j];
+        }
+        pred_share[k] = m->total > 0 ? (double)predicted / (double)m->total : 0.0;
+        true_share[k] = m->total > 0 ? (double)actual / (double)m->total : 0.0;
+    }
+}
+
+void fer_metrics_print_shares(const fer_metrics *m, FILE *out)
+{
+    double pred[FER_MAX_CLASSES], truth[FER_MAX_CLASSES];
+    fer_metrics_shares(m, pred, truth);
+    int w = 12;
+    for (int c = 0; c < m->n_classes; c++)
+        if ((int)strlen(m->class_names[c]) > w)
+            w = (int)strlen(m->class_names[c]);
+    fprintf(out, "%*s  %9s  %9s  %9s\n", w, "share of", "predicted", "true", "ratio");
+    for (int c = 0; c < m->n_classes; c++) {
+        fprintf(out, "%*s  %9.4f  %9.4f", w, m->class_names[c], pred[c], truth[c]);
+        if (truth[c] > 0.0)
+            fprintf(out, "  %9.2f%s\n", pred[c] / truth[c],
+                    pred[c] >= FER_OVERPREDICT_RATIO * truth[c] ? "  over-predicted" : "");
+        else
+            fprintf(out, "  %9s\n", "-");
+    }
 }

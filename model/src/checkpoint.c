@@ -39,6 +39,12 @@
 #define NORM_STD_MAX 100.0
 #define MAX_EPOCH 1000000
 #define MAX_OPTIM_STEP 1000000000000LL
+/* Post-hoc adjustment: tau * |log prior| stays far below this for any real prior and tau, and
+ * softmax of such logits is still exact in float */
+#define MAX_ABS_LOGIT_OFFSET 1000.0f
+#define MAX_LOGIT_TAU 100.0
+#define MAX_HEAD_TAU_NORM 10.0
+
 
 static const char *const fer2013_classes[7] = {"angry", "disgust", "fear",    "happy",
                                                 "neutral", "sad",   "surprise"};
@@ -163,7 +169,8 @@ static cJSON *tensor_entry(const char *name, const char *role, int ndim, const i
 /* Builds the header; *payload_bytes receives the payload size, offsets are relative to it. */
 static fer_status build_header(const char *path, fer_model *m, const fer_checkpoint_meta *meta,
                                fer_optimizer *opt, cJSON **out, size_t *payload_bytes,
-                               size_t *opt_m_offset, size_t *opt_v_offset, size_t *ema_offset)
+                               size_t *opt_m_offset, size_t *opt_v_offset, size_t *ema_offset,
+                               size_t *offsets_offset)
 {
     *out = NULL;
     cJSON *root = cJSON_CreateObject();
@@ -248,6 +255,20 @@ static fer_status build_header(const char *path, fer_model *m, const fer_checkpo
         }
         cJSON_AddItemToObject(root, "int8", jq);
     }
+    if (meta->has_logit_offsets) {
+        /* post-hoc logit adjustment: n_classes floats added to the logits at inference */
+        cJSON *jl = cJSON_AddObjectToObject(root, "logit_offsets");
+        if (jl) {
+            *offsets_offset = pos;
+            if (meta->logit_offsets_tau >= 0.0f)
+                cJSON_AddNumberToObject(jl, "tau", (double)meta->logit_offsets_tau);
+            cJSON_AddItemToObject(jl, "block", tensor_entry("logit_offsets", NULL, 0, NULL, pos,
+                                                            (size_t)meta->n_classes));
+            pos = align_up(pos + (size_t)meta->n_classes * sizeof(float));
+        }
+    }
+    if (meta->head_tau_norm != 0.0f)
+        cJSON_AddNumberToObject(root, "head_tau_norm", (double)meta->head_tau_norm);
     cJSON_AddNumberToObject(root, "payload_bytes", (double)pos);
     *payload_bytes = pos;
     *out = root;
@@ -263,9 +284,20 @@ fer_status fer_checkpoint_save(const char *path, fer_model *m, const fer_checkpo
     if (meta->ema_host && meta->ema_floats != m->n_param_floats + m->n_buffer_floats)
         return fer_fail(FER_ERR_ARG, "%s: EMA of %zu floats, the model has %zu", path,
                         meta->ema_floats, m->n_param_floats + m->n_buffer_floats);
+    for (int k = 0; meta->has_logit_offsets && k < meta->n_classes; k++)
+        if (!(fabsf(meta->logit_offsets[k]) <= MAX_ABS_LOGIT_OFFSET))
+            return fer_fail(FER_ERR_ARG, "%s: logit offset %d is %g (must be finite, |x| <= %g)",
+                            path, k, (double)meta->logit_offsets[k], (double)MAX_ABS_LOGIT_OFFSET);
+    if (meta->has_logit_offsets && !(meta->logit_offsets_tau <= MAX_LOGIT_TAU))
+        return fer_fail(FER_ERR_ARG, "%s: logit adjustment tau %g is not <= %g", path,
+                        (double)meta->logit_offsets_tau, MAX_LOGIT_TAU);
+    if (!(meta->head_tau_norm >= 0.0f && meta->head_tau_norm <= MAX_HEAD_TAU_NORM))
+        return fer_fail(FER_ERR_ARG, "%s: head tau-norm exponent %g outside 0..%g", path,
+                        (double)meta->head_tau_norm, MAX_HEAD_TAU_NORM);
     cJSON *hdr;
-    size_t payload_bytes = 0, m_off = 0, v_off = 0, ema_off = 0;
-    FER_TRY(build_header(path, m, meta, opt, &hdr, &payload_bytes, &m_off, &v_off, &ema_off));
+    size_t payload_bytes = 0, m_off = 0, v_off = 0, ema_off = 0, offsets_off = 0;
+    FER_TRY(build_header(path, m, meta, opt, &hdr, &payload_bytes, &m_off, &v_off, &ema_off,
+                         &offsets_off));
     char *json = cJSON_PrintUnformatted(hdr);
     cJSON_Delete(hdr);
     if (!json)
@@ -316,6 +348,10 @@ fer_status fer_checkpoint_save(const char *path, fer_model *m, const fer_checkpo
     if (st == FER_OK && meta->ema_host) {
         memcpy(payload + ema_off, meta->ema_host, meta->ema_floats * sizeof(float));
         floats_le(payload + ema_off, meta->ema_floats);
+    }
+    if (st == FER_OK && meta->has_logit_offsets) {
+        memcpy(payload + offsets_off, meta->logit_offsets, (size_t)meta->n_classes * sizeof(float));
+        floats_le(payload + offsets_off, (size_t)meta->n_classes);
     }
     if (st == FER_OK) {
         put_u32(buf + size - 4, fer_crc32(0, buf, size - 4));
@@ -437,6 +473,8 @@ fail:
     return st;
 }
 
+static fer_status parse_posthoc(const ckpt_file *f, int n_classes, fer_checkpoint_meta *meta);
+
 static fer_status parse_meta(const ckpt_file *f, int n_classes, fer_checkpoint_meta *meta)
 {
     fer_checkpoint_meta_init(meta);
@@ -479,6 +517,7 @@ static fer_status parse_meta(const ckpt_file *f, int n_classes, fer_checkpoint_m
         }
         meta->has_prior = 1;
     }
+    FER_TRY(parse_posthoc(f, n_classes, meta));
     const cJSON *jcfg = cJSON_GetObjectItemCaseSensitive(f->hdr, "config");
     const cJSON *jst = cJSON_GetObjectItemCaseSensitive(f->hdr, "state");
     if (jcfg && !(meta->config_json = cJSON_PrintUnformatted(jcfg)))
@@ -604,6 +643,41 @@ static fer_status check_values(const ckpt_file *f, const char *what, const float
         return fer_fail(FER_ERR_FORMAT, "%s: %s[%zu] = %g is not a sane value (expected finite, "
                         "%g..%g): the file is corrupt", f->path, what, bad, (double)x[bad],
                         (double)lo, (double)hi);
+    return FER_OK;
+}
+
+/* The post-hoc adjustment of fer-eval --write_adjusted: "logit_offsets" {"tau" (optional),
+ * "block"} with n_classes sane floats, and the "head_tau_norm" note. */
+static fer_status parse_posthoc(const ckpt_file *f, int n_classes, fer_checkpoint_meta *meta)
+{
+    const cJSON *jh = cJSON_GetObjectItemCaseSensitive(f->hdr, "head_tau_norm");
+    if (jh) {
+        double p;
+        FER_TRY(fer_json_double(jh, f->path, "head_tau_norm", 0.0, MAX_HEAD_TAU_NORM, &p));
+        meta->head_tau_norm = (float)p;
+    }
+    const cJSON *jl = cJSON_GetObjectItemCaseSensitive(f->hdr, "logit_offsets");
+    if (!jl)
+        return FER_OK;
+    if (!cJSON_IsObject(jl))
+        return fer_fail(FER_ERR_FORMAT, "%s: \"logit_offsets\" is not an object", f->path);
+    meta->logit_offsets_tau = -1.0f;
+    const cJSON *jt = cJSON_GetObjectItemCaseSensitive(jl, "tau");
+    if (jt) {
+        double tau;
+        FER_TRY(fer_json_double(jt, f->path, "logit_offsets.tau", 0.0, MAX_LOGIT_TAU, &tau));
+        meta->logit_offsets_tau = (float)tau;
+    }
+    const unsigned char *src = NULL;
+    FER_TRY(payload_block(f, cJSON_GetObjectItemCaseSensitive(jl, "block"), "logit offsets block",
+                          (size_t)n_classes, &src));
+    float v[FER_MAX_CLASSES];
+    memcpy(v, src, (size_t)n_classes * sizeof(float));
+    floats_le(v, (size_t)n_classes);
+    FER_TRY(check_values(f, "logit offset", v, (size_t)n_classes, -MAX_ABS_LOGIT_OFFSET,
+                         MAX_ABS_LOGIT_OFFSET));
+    memcpy(meta->logit_offsets, v, sizeof(float) * (size_t)n_classes);
+    meta->has_logit_offsets = 1;
     return FER_OK;
 }
 

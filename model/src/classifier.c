@@ -2,6 +2,7 @@
  * convolutions, fer_model_fold), batches of faces in, logits/probabilities out. */
 #include "fer/classifier.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +44,7 @@ fer_status fer_classifier_new(const char *checkpoint_path, const char *backend, 
     if (st == FER_OK) {
         const fer_arch *a = fer_model_arch(c->model);
         c->max_batch = max_batch;
+        c->adjust = 1;
         c->threads = threads;
         c->path = strdup(checkpoint_path);
         c->n_classes = a->n_classes;
@@ -145,6 +147,89 @@ fer_model *fer_classifier_model(fer_classifier *c)
     return c->model;
 }
 
+void fer_classifier_set_adjust(fer_classifier *c, int on)
+{
+    c->adjust = on != 0;
+}
+
+const float *fer_classifier_logit_offsets(const fer_classifier *c)
+{
+    return c->adjust && c->meta.has_logit_offsets ? c->meta.logit_offsets : NULL;
+}
+
+float fer_tau_norm_scale(float norm, float p)
+{
+    return norm > 0.0f ? (float)(1.0 / pow((double)norm, (double)p)) : 1.0f;
+}
+
+void fer_tau_norm_rows(float *w, int rows, size_t cols, float p, float *norms_out)
+{
+    for (int r = 0; r < rows; r++) {
+        float *row = w + (size_t)r * cols;
+        double ss = 0.0;
+        for (size_t j = 0; j < cols; j++)
+            ss += (double)row[j] * row[j];
+        float norm = (float)sqrt(ss), s = fer_tau_norm_scale(norm, p);
+        if (norms_out)
+            norms_out[r] = norm;
+        for (size_t j = 0; j < cols; j++)
+            row[j] *= s;
+    }
+}
+
+/* The head's weight (n_classes x features) on the host; *w_out malloc'd. */
+static fer_status head_weight(fer_classifier *c, float **w_out, size_t *numel)
+{
+    *w_out = NULL;
+    const fer_arch *a = fer_model_arch(c->model);
+    if (a->head != FER_HEAD_SOFTMAX)
+        return fer_fail(FER_ERR_UNSUPPORTED, "classifier: the arcface head has normalised rows "
+                        "already (tau-normalisation is for the softmax head)");
+    for (int t = 0; t < fer_model_n_tensors(c->model); t++) {
+        fer_tensor_info ti;
+        fer_status st = fer_model_tensor_info(c->model, t, &ti);
+        if (st != FER_OK)
+            return st;
+        if (strcmp(ti.name, "head.weight") != 0)
+            continue;
+        float *w = malloc(ti.numel * sizeof(float));
+        if (!w)
+            return fer_fail(FER_ERR_NOMEM, "classifier: out of memory");
+        st = fer_model_get_tensor(c->model, "head.weight", w, ti.numel);
+        if (st != FER_OK) {
+            free(w);
+            return st;
+        }
+        *w_out = w;
+        *numel = ti.numel;
+        return FER_OK;
+    }
+    return fer_fail(FER_ERR_INTERNAL, "classifier: the model has no head.weight");
+}
+
+fer_status fer_classifier_tau_norm(fer_classifier *c, float p, float *row_norms_out)
+{
+    if (!(p >= 0.0f) || !isfinite(p))
+        return fer_fail(FER_ERR_ARG, "classifier: tau-norm exponent %g must be >= 0", (double)p);
+    float *w;
+    size_t numel = 0;
+    fer_status st = head_weight(c, &w, &numel);
+    if (st != FER_OK)
+        return st;
+    size_t d = numel / (size_t)c->n_classes;
+    fer_tau_norm_rows(w, c->n_classes, d, p, row_norms_out);
+    st = fer_model_set_tensor(c->model, "head.weight", w, numel);
+    free(w);
+    return st;
+}
+
+fer_status fer_classifier_head_bias(fer_classifier *c, float *bias_out)
+{
+    if (fer_model_arch(c->model)->head != FER_HEAD_SOFTMAX)
+        return fer_fail(FER_ERR_UNSUPPORTED, "classifier: the arcface head has no bias");
+    return fer_model_get_tensor(c->model, "head.bias", bias_out, (size_t)c->n_classes);
+}
+
 /* One chunk of at most max_batch already-normalised inputs. */
 static fer_status run_chunk(fer_classifier *c, const float *x, int n, float *logits,
                             float *probs)
@@ -154,6 +239,10 @@ static fer_status run_chunk(fer_classifier *c, const float *x, int n, float *log
                             : fer_model_forward(c->model, x, n, FER_MODE_EVAL, NULL, 0, lg);
     if (st != FER_OK)
         return st;
+    const float *offsets = fer_classifier_logit_offsets(c);
+    for (int i = 0; offsets && i < n; i++)
+        for (int k = 0; k < c->n_classes; k++)
+            lg[(size_t)i * c->n_classes + k] += offsets[k];
     if (probs)
         for (int i = 0; i < n; i++)
             fer_softmax_row(lg + (size_t)i * c->n_classes, c->n_classes,

@@ -1,6 +1,7 @@
 /* Classification heads: softmax (a linear layer to the classes) and ArcFace (cosines between
  * L2-normalised features and L2-normalised class weights, additive angular margin on the true
- * class in training, plain s * cos at inference). */
+ * class in training, plain s * cos at inference). Backward with dfeat NULL computes the head's
+ * parameter gradients only (cRT: the features below are frozen). */
 #include "model_internal.h"
 
 fer_status fer_head_forward(fer_model *m, const float *feat, int n, fer_mode mode)
@@ -34,8 +35,9 @@ fer_status fer_head_backward(fer_model *m, const float *feat, int n, float *dfea
     fer_arcface_args aa = {n, C, m->arch.arc_s, m->arch.arc_m};
     FER_TRY(FER_OP(b, arcface_backward, &aa, m->cos, m->labels, m->dlogits, m->dcos));
     fer_linear_args a = {n, D, C, 0};
-    FER_TRY(FER_OP(b, linear_backward, &a, m->xnorm, m->wnorm, m->dcos, m->dxnorm, m->dwnorm,
-                   NULL));
-    FER_TRY(FER_OP(b, l2norm_rows_backward, n, D, feat, m->xnorms, m->dxnorm, dfeat));
+    FER_TRY(FER_OP(b, linear_backward, &a, m->xnorm, m->wnorm, m->dcos,
+                   dfeat ? m->dxnorm : NULL, m->dwnorm, NULL));
+    if (dfeat)
+        FER_TRY(FER_OP(b, l2norm_rows_backward, n, D, feat, m->xnorms, m->dxnorm, dfeat));
     return FER_OP(b, l2norm_rows_backward, C, D, w->data, m->wnorms, m->dwnorm, w->grad);
 }

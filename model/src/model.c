@@ -432,7 +432,8 @@ fer_status fer_model_forward(fer_model *m, const float *x_host, int n, fer_mode 
         for (int k = 0; k < l->n_in; k++)
             xs[k] = l->src[k] == FER_INPUT_NODE ? m->x0 : m->layers[l->src[k]].y;
         FER_TRY(fer_layer_op_of(l->spec.kind)
-                    ->forward(m, i, xs, n, mode == FER_MODE_TRAIN, dropout_seed));
+                    ->forward(m, i, xs, n, mode == FER_MODE_TRAIN && !m->features_frozen,
+                              dropout_seed));
     }
     FER_TRY(fer_head_forward(m, m->layers[m->arch.n_layers - 1].y, n, mode));
     if (logits_host)
@@ -582,6 +583,8 @@ fer_status fer_model_backward(fer_model *m)
         return fer_fail(FER_ERR_ARG, "model: backward needs fer_model_loss first");
     int n = m->last_n, L = m->arch.n_layers;
     const float *feat = m->layers[L - 1].y;
+    if (m->features_frozen) /* cRT: nothing below the head learns */
+        return fer_head_backward(m, feat, n, NULL);
     FER_TRY(fer_head_backward(m, feat, n, m->grad_slots[m->layers[L - 1].dy_slot]));
     for (int i = L - 1; i >= 0; i--) { /* the slots of plan_gradients */
         const fer_layer_rt *l = &m->layers[i];
@@ -605,6 +608,28 @@ fer_status fer_model_backward(fer_model *m)
         }
     }
     return FER_OK;
+}
+
+size_t fer_model_frozen_param_floats(const fer_model *m)
+{
+    /* the head's tensors come last in the parameter arena */
+    return m->features_frozen ? m->tensors[m->t_head_weight].offset : 0;
+}
+
+fer_status fer_model_freeze_features(fer_model *m, int frozen)
+{
+    if (frozen && m->folded)
+        return fer_fail(FER_ERR_ARG, "model: a folded model runs inference only");
+    m->features_frozen = frozen != 0;
+    m->have_forward = m->have_loss = 0;
+    /* backward no longer writes the frozen gradients: keep them 0 for clipping */
+    size_t n = fer_model_frozen_param_floats(m);
+    return n ? FER_OP(m->b, fill, m->grads, 0.0f, n) : FER_OK;
+}
+
+int fer_model_features_frozen(const fer_model *m)
+{
+    return m->features_frozen;
 }
 
 fer_status fer_model_clip_grad_norm(fer_model *m, float max_norm, float *total_norm_out)

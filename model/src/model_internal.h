@@ -74,6 +74,7 @@ struct fer_model {
     double bn_share;    /* this process's share of the global batch (last training forward) */
     long sample_offset; /* fer_model_set_sample_offset: the batch's place in the global batch */
 
+    int features_frozen; /* cRT: layers below the head fixed (fer_model_freeze_features) */
     int folded; /* fer_model_fold's inference copy: EVAL forward only */
     int last_n;
     fer_mode last_mode;

@@ -81,7 +81,10 @@ fer_status fer_optimizer_step(fer_optimizer *o, float lr)
     size_t n;
     float *params = fer_model_param_arena(o->model, &n);
     float *grads = fer_model_grad_arena(o->model, NULL);
-    FER_TRY(FER_OP(b, optimizer_step, &a, n, params, grads, o->m, o->v));
+    /* cRT: the frozen layers' parameters (the arena's start) and their moments stay as they are */
+    size_t skip = fer_model_frozen_param_floats(o->model);
+    FER_TRY(FER_OP(b, optimizer_step, &a, n - skip, params + skip, grads + skip, o->m + skip,
+                   o->v + skip));
     o->step++;
     return FER_OK;
 }

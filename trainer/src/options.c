@@ -156,6 +156,13 @@ static const opt_desc table[] = {
      "training crop and flip: one of the ten views of fer-eval --tta tencrop (44x44 corners "
      "and centre, and their mirrors, resized to 48) per image, uniformly, instead of a random "
      "crop and flip", 0},
+    {"crt", T_BOOL, F(crt), "false", NULL,
+     "classifier re-training (cRT) on frozen features: from the --resume checkpoint's weights, "
+     "every layer below the head is frozen (no updates, batch norm in eval mode) and the head "
+     "trains --epochs N with the balanced sampler (unless --sampler says otherwise); needs "
+     "--resume and its own --exp. A cRT run's last.fer resumes exactly", 0},
+    {"crt_head", T_CHOICE, F(crt_head), "reinit", "reinit|keep",
+     "--crt: start from a freshly initialised head (--seed, --init) or keep the checkpoint's", 0},
     {"skip_bad", T_BOOL, F(skip_bad), "false", NULL,
      "skip (and count) unreadable images / malformed CSV rows instead of stopping", 0},
     {"csv_any_size", T_BOOL, F(csv_any_size), "false", NULL,
@@ -470,6 +477,10 @@ fer_status fer_options_validate(const fer_train_options *o)
         return fer_fail(FER_ERR_ARG, "--exp: \"%s\" is not a plain folder name (not empty, "
                         "not . or .., no '/')", o->exp);
     if (!o->runs_dir[0]) return fer_fail(FER_ERR_ARG, "--runs_dir: must not be empty");
+    if (o->crt && !o->resume[0])
+        return fer_fail(FER_ERR_ARG, "--crt: needs --resume CHECKPOINT (the features to freeze)");
+    if (o->crt && o->ema > 0)
+        return fer_fail(FER_ERR_ARG, "--crt: --ema is not supported (only the head trains)");
     if (o->epochs == 0 && !o->resume[0])
         return fer_fail(FER_ERR_ARG, "--epochs 0: evaluation-only mode needs --resume CHECKPOINT");
     return FER_OK;

@@ -65,6 +65,9 @@ typedef struct fer_train_options {
     char teacher[FER_OPT_STR];
     double kd_T, kd_alpha;
     int tencrop_train;
+    /* issue 21: classifier re-training on frozen features (crt.c) */
+    int crt;
+    char crt_head[8];
     int skip_bad;
     int csv_any_size;
     char progress[8];

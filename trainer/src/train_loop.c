@@ -269,6 +269,15 @@ static fer_status end_epoch(fer_trainer *t, int e, float lr, double seconds)
                      row.train_loss, row.train_acc, row.val_acc, row.val_macro_f1, lr, seconds,
                      t->epoch_data_s, t->epoch_step_s);
     fer_progress_log(&t->progress, "  val F1:%s", per_class);
+    double pred_share[FER_MAX_CLASSES], true_share[FER_MAX_CLASSES]; /* over-predicting a class */
+    char shares[FER_MAX_CLASSES * (FER_NAME_LEN + 24)] = "";
+    fer_metrics_shares(&m, pred_share, true_share);
+    for (int c = 0; c < t->n_classes; c++) {
+        size_t len = strlen(shares);
+        snprintf(shares + len, sizeof shares - len, " %s %.3f (%.3f)", t->class_names[c],
+                 pred_share[c], true_share[c]);
+    }
+    fer_progress_log(&t->progress, "  val predicted share (true):%s", shares);
     if (t->val_ferplus)
         fer_progress_log(&t->progress, "  val on FER+ majority labels: acc %.4f macro-F1 %.4f",
                          m_ferplus.accuracy, m_ferplus.macro_f1);

@@ -11,6 +11,7 @@
 #include "fer/fileio.h"
 #include "fer/losses.h"
 #include "dist.h"
+#include "crt.h"
 #include "train_loss.h"
 #include "trainer.h"
 
@@ -91,10 +92,11 @@ int fer_trainer_parse(fer_trainer *t, int argc, char **argv, int *done)
         if (!s && meta.config_json)
             s = fer_options_apply_json(&cli, meta.config_json, cli.opt.resume, FER_SRC_CHECKPOINT,
                                        1);
+        int crt_usage = !s && (s = fer_crt_settings(&cli, &meta)) != FER_OK; /* crt.c */
         fer_checkpoint_meta_clear(&meta);
         if (s) {
             fprintf(stderr, "fer-train: %s\n", fer_last_error());
-            return FER_EXIT_ERROR;
+            return crt_usage ? FER_EXIT_USAGE : FER_EXIT_ERROR;
         }
     }
     if (!s) s = continue_in_resumed_folder(&cli);
@@ -322,10 +324,11 @@ static fer_status check_resumed_state(const fer_trainer *t, const fer_train_stat
 static fer_status resume(fer_trainer *t, const fer_checkpoint_meta *ckpt_meta)
 {
     const char *path = t->o.resume;
-    int exact = !t->eval_only && ckpt_meta->state_json && fer_checkpoint_has_optimizer(path);
+    int exact = !t->eval_only && ckpt_meta->state_json && fer_checkpoint_has_optimizer(path) &&
+                (!t->o.crt || fer_crt_continues(path, ckpt_meta)); /* --crt: a new run */
     fer_status s = fer_checkpoint_load_into(path, t->model, exact ? t->optim : NULL, NULL);
     if (s || !exact) {
-        if (!s && !t->eval_only)
+        if (!s && !t->eval_only && !t->o.crt)
             fprintf(stderr, "fer-train: %s: initial weights only (no optimiser/trainer state); "
                             "training %d epochs from there\n", path, t->o.epochs);
         return s;
@@ -423,7 +426,11 @@ fer_status fer_trainer_setup(fer_trainer *t)
     s = make_model(t, &ckpt_meta);
     if (!s) s = make_loss(t);
     if (!s && !t->eval_only) s = make_optimizer(t);
+    float *crt_head = NULL; /* --crt: the seed's fresh head (crt.c) */
+    if (!s && t->o.crt && !t->eval_only) s = fer_crt_save_initial_head(t, &ckpt_meta, &crt_head);
     if (!s && t->o.resume[0]) s = resume(t, &ckpt_meta);
+    if (!s && t->o.crt && !t->eval_only) s = fer_crt_begin(t, &ckpt_meta, crt_head);
+    free(crt_head);
     if (!s && !t->eval_only && t->o.ema > 0) s = make_ema(t);
     if (!s) s = fer_trainer_setup_methods(t); /* LDAM, DRW, --teacher */
     if (!s && !t->eval_only) s = setup_data_parallel(t);

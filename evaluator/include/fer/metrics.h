@@ -53,6 +53,14 @@ fer_status fer_metrics_write_json(const fer_metrics *m, const char *extra_json, 
 fer_status fer_metrics_read_json(const char *path, fer_metrics *out);
 /* Human-readable per-class table (precision, recall, F1, support) + summary lines. */
 void fer_metrics_print_table(const fer_metrics *m, FILE *out);
+/* Per class: the share of the predictions and of the true labels (fractions of m->total; 0
+ * when total is 0), from the confusion matrix. metrics.json carries them as
+ * "prediction_share" and "true_share". */
+void fer_metrics_shares(const fer_metrics *m, double *pred_share, double *true_share);
+/* Over-prediction shows as predicted share >= this times the true share. */
+#define FER_OVERPREDICT_RATIO 1.25
+/* Table: class, predicted share, true share, their ratio; over-predicted classes marked. */
+void fer_metrics_print_shares(const fer_metrics *m, FILE *out);
 
 #ifdef __cplusplus
 }

@@ -28,6 +28,16 @@ typedef struct fer_checkpoint_meta {
     /* save only, not owned: int8 activation ranges (fer/quant.h, fer-eval --calibrate_int8) to
      * store as the optional "int8" block; NULL: none. Read back with fer_checkpoint_load_int8. */
     const struct fer_int8_calib *int8_calib;
+    /* Post-hoc logit adjustment shipped with the model (fer-eval --write_adjusted): inference
+     * adds logit_offsets[k] to logit k (fer_classifier does unless told not to). They are
+     * -tau * log(class_prior) when logit_offsets_tau >= 0, general offsets when it is < 0.
+     * Stored as a float32 payload block, checked at load (finite, |x| <= 1000). */
+    int has_logit_offsets;
+    float logit_offsets[FER_MAX_CLASSES];
+    float logit_offsets_tau;
+    /* The head's weight rows were divided by their L2 norm^head_tau_norm (tau-normalised
+     * head, fer-eval --tau_norm); 0: not. A note only: the stored weights already hold it. */
+    float head_tau_norm;
 } fer_checkpoint_meta;
 
 void fer_checkpoint_meta_init(fer_checkpoint_meta *meta); /* FER-2013 class names, norm 0.5/0.5 */

@@ -30,6 +30,25 @@ const char *fer_classifier_precision_note(const fer_classifier *c);
 int fer_classifier_is_int8(const fer_classifier *c);
 /* The folded FP32 inference model (e.g. for fer_int8_calibrate). */
 fer_model *fer_classifier_model(fer_classifier *c);
+/* Post-hoc logit adjustment stored in the checkpoint (meta.has_logit_offsets) is on by default:
+ * run_u8/run_f32 add the offsets to every logit before the softmax. on = 0 turns it off (raw
+ * logits; fer-eval --no_adjust, ferclassify adjust=false), 1 back on. */
+void fer_classifier_set_adjust(fer_classifier *c, int on);
+/* The offsets now added to the logits (n_classes floats), NULL when none (the checkpoint has
+ * none, or adjustment is off). */
+const float *fer_classifier_logit_offsets(const fer_classifier *c);
+/* tau-normalisation of the softmax head: every head weight row divided by its L2 norm^p (the
+ * bias kept), in this classifier's model (not the file). row_norms_out (n_classes, may be
+ * NULL) receives the norms before. p >= 0; FER_ERR_UNSUPPORTED for the arcface head, whose
+ * rows are normalised already. */
+fer_status fer_classifier_tau_norm(fer_classifier *c, float p, float *row_norms_out);
+/* tau-normalisation of a rows x cols weight matrix: row i scaled by fer_tau_norm_scale(its L2
+ * norm, p) = 1 / norm^p (a row of norm 0 stays as it is); norms_out (rows floats, may be NULL)
+ * receives the norms before scaling. */
+void fer_tau_norm_rows(float *w, int rows, size_t cols, float p, float *norms_out);
+float fer_tau_norm_scale(float norm, float p);
+/* The softmax head's bias (n_classes floats); FER_ERR_UNSUPPORTED for arcface. */
+fer_status fer_classifier_head_bias(fer_classifier *c, float *bias_out);
 /* faces: n x 48 x 48 uint8; logits/probs: n x n_classes (either may be NULL). Any n >= 0;
  * batches larger than max_batch are split internally. */
 fer_status fer_classifier_run_u8(fer_classifier *c, const uint8_t *faces, int n, float *logits,

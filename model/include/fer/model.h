@@ -95,6 +95,18 @@ fer_status fer_model_loss_soft(fer_model *m, const fer_loss_config *cfg,
 fer_status fer_model_loss_grad(fer_model *m, const float *dlogits_host);
 /* Gradients of every PARAM tensor (overwritten). */
 fer_status fer_model_backward(fer_model *m);
+/* Classifier re-training on frozen features (cRT, fer-train --crt). With frozen set, every
+ * layer below the head is fixed: a TRAIN forward runs the layers as EVAL does (batch norm
+ * normalises with its running statistics and leaves them alone, dropout is off) and only the
+ * head sees TRAIN mode; fer_model_backward computes the head's gradients and stops at its
+ * input; the frozen parameters' gradients read 0 (clipping measures the head alone) and
+ * fer_optimizer_step updates the head's parameters only. frozen 0 undoes it. */
+fer_status fer_model_freeze_features(fer_model *m, int frozen);
+int fer_model_features_frozen(const fer_model *m);
+/* Floats at the start of the parameter arena that the optimiser leaves alone (the frozen
+ * layers'; 0 when nothing is frozen). */
+size_t fer_model_frozen_param_floats(const fer_model *m);
+
 /* Global L2 norm clipping over all gradients (torch.nn.utils.clip_grad_norm_); max_norm <= 0
  * only measures. */
 fer_status fer_model_clip_grad_norm(fer_model *m, float max_norm, float *total_norm_out);
