@@ -526,7 +526,12 @@ static float *invariance_outputs(fer_backend *b, size_t *n)
                                             /* im2col + SGEMM (stride 2), chunks of images */
                                             {3, 6, 13, 9, 8, 7, 5, 3, 2, 1, 1, 1},
                                             {5, 32, 24, 20, 24, 12, 10, 3, 2, 1, 0, 1},
-                                            {3, 16, 80, 80, 8, 40, 40, 3, 2, 1, 1, 1}};
+                                            {3, 16, 80, 80, 8, 40, 40, 3, 2, 1, 1, 1},
+                                            /* 1x1 GEMM per image: pixels split by the
+                                             * thread count at batch 3; 8 weight-gradient
+                                             * groups at batch 9, stride 2 */
+                                            {3, 13, 16, 12, 20, 16, 12, 1, 1, 0, 1, 1},
+                                            {9, 7, 11, 35, 10, 6, 18, 1, 2, 0, 0, 1}};
     size_t total = 0, cap = 1 << 16;
     float *out = malloc(cap * sizeof *out);
     if (!out)
@@ -548,7 +553,7 @@ static float *invariance_outputs(fer_backend *b, size_t *n)
         const fer_conv2d_args *a = &convs[i];
         size_t nx = (size_t)a->n * a->in_c * a->in_h * a->in_w;
         size_t ny = (size_t)a->n * a->out_c * a->out_h * a->out_w;
-        size_t nw = (size_t)a->out_c * (a->in_c / a->groups) * 9;
+        size_t nw = (size_t)a->out_c * (a->in_c / a->groups) * a->k * a->k;
         float *x = rand_vec(nx, 91, 1.0f, 0.0f), *w = rand_vec(nw, 92, 0.3f, 0.0f);
         float *dy = rand_vec(ny, 93, 1.0f, 0.0f), *bias = rand_vec((size_t)a->out_c, 94, 1, 0);
         float *y = malloc(ny * sizeof *y), *dx = malloc(nx * sizeof *dx),
