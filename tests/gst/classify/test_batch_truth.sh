@@ -16,10 +16,12 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "SKIP: $*"; exit 77; }
 command -v gst-launch-1.0 >/dev/null || skip "gst-launch-1.0 missing"
 command -v python3 >/dev/null || skip "python3 missing (batch-annotate.sh reads MP4 frame counts with it)"
+# fer-env.sh first: it preloads the ASan runtime for a sanitizer build of the plugin, and the
+# first registry scan (gst-inspect below) must already have it
+source "$pipes/fer-env.sh" || fail "pipelines/fer-env.sh cannot find the plugin"
 for e in x264enc mp4mux; do
   gst-inspect-1.0 "$e" >/dev/null 2>&1 || skip "GStreamer element $e missing"
 done
-source "$pipes/fer-env.sh" 2>/dev/null || fail "pipelines/fer-env.sh cannot find the plugin"
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
