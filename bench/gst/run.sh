@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Detect+classify benchmark pinned to one core (taskset -c 0): fps of ferfacedetect+ferclassify
-# (default properties) vs gst-plugins-bad facedetect (defaults) on the sample clip, the clip at
-# 640x480 and the five-face photo at 640x480, with the share of frames with a face found.
+# Detect+classify benchmark pinned to one core (taskset -c 0): fps of ferclassify after
+# ferfacedetect method=cnn, ferfacedetect method=cascade and gst-plugins-bad facedetect (other
+# properties at their defaults) on the sample clip, the clip at 640x480 (1 face) and the
+# five-face photo at 640x480, with the share of frames with a face found; targets: method=cnn
+# >= 30 fps at 640x480 and >= 2x facedetect.
 # Results also go to BUILD_DIR/bench/gst/bench_gst.txt.
 #   Usage: bench/gst/run.sh [BUILD_DIR] [bench_gst options: --model M --frames N --repeat R]
 set -euo pipefail
