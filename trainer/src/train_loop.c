@@ -80,6 +80,10 @@ static fer_batch_request batch_request(const fer_trainer *t, int epoch, int b)
  * all-reduce; a signal seen by some ranks only counts from the next step). */
 static int stop_agreed;
 
+/* Data-parallel: steps and their seconds in this invocation (the communication summary). */
+static long dist_steps;
+static double dist_step_seconds;
+
 static int stop_now(void)
 {
     return fer_dist_size() > 1 ? stop_agreed : fer_stop_requested;
@@ -151,6 +155,8 @@ static fer_status train_batch_dist(fer_trainer *t, int epoch, int b, float lr, c
     t->st.correct += correct;
     t->st.seen += n;
     t->epoch_step_s += fer_now() - t0;
+    dist_steps++;
+    dist_step_seconds += fer_now() - t0;
     return FER_OK;
 }
 
@@ -371,6 +377,11 @@ static fer_status run_epochs(fer_trainer *t, fer_prefetch *pf, int *interrupted)
     }
     fer_progress_log(&t->progress, "Training done. Best epoch %d with macro-F1 %.4f",
                      t->st.best_epoch, t->st.best_metric);
+    if (dist_steps) /* rank 0's view: its waits for slower ranks count as communication */
+        fer_progress_log(&t->progress, "data-parallel: %ld steps, %.3f MB all-reduced per step, "
+                         "communication %.2f s of %.2f s in steps (%.1f%%)", dist_steps,
+                         fer_dist_comm_bytes() / dist_steps / 1e6, fer_dist_comm_seconds(),
+                         dist_step_seconds, 100.0 * fer_dist_comm_seconds() / dist_step_seconds);
     return FER_OK;
 }
 
