@@ -131,7 +131,8 @@ annotate_one() {
   expected="$(container_frames "$clip")"
   [[ "$expected" =~ ^[0-9]+$ ]] || expected=0
   if FER_QUIET=1 "$here/annotate-clip.sh" "$clip" "$mp4" >"$log" 2>&1; then
-    frames="$(wc -l < "$jsonl" | tr -d ' ')"
+    frames=0
+    [ -f "$jsonl" ] && frames="$(wc -l < "$jsonl" | tr -d ' ')"
     tolerance=$(( expected / 100 > 1 ? expected / 100 : 1 ))
     if [ "$frames" -eq 0 ]; then
       status=failed
@@ -173,6 +174,11 @@ wait
 
 # Expression names in model order, from the first face found in any JSONL; FER-2013's names
 # when no clip had a face.
+# A clip whose job left no status (killed) counts as failed.
+for clip in "${clips[@]}"; do
+  f="$status_dir/$(stem_of "$clip")"
+  [ -s "$f" ] || printf 'failed\n\n\nthe annotation job ended without a result\n' > "$f"
+done
 clip_status() { sed -n 1p "$status_dir/$(stem_of "$1")"; }
 classes=""
 for clip in "${clips[@]}"; do
