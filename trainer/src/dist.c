@@ -68,10 +68,19 @@ fer_status fer_dist_init(int *argc, char ***argv)
     MPI_Comm_rank(MPI_COMM_WORLD, &world.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &world.size);
     MPI_Comm local;
+    int local_rank = 0;
     if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local) ==
         MPI_SUCCESS) {
         MPI_Comm_size(local, &world.local_size);
+        MPI_Comm_rank(local, &local_rank);
         MPI_Comm_free(&local);
+    }
+    /* the cuda backend runs on the first visible GPU: one GPU per rank of a machine, unless
+     * the user chose (before any CUDA call: the backend is created later) */
+    if (world.local_size > 1 && !getenv("CUDA_VISIBLE_DEVICES")) {
+        char gpu[16];
+        snprintf(gpu, sizeof gpu, "%d", local_rank);
+        setenv("CUDA_VISIBLE_DEVICES", gpu, 0);
     }
     return FER_OK;
 }
