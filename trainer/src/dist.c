@@ -10,6 +10,9 @@
 #if FER_HAVE_MPI
 #include <mpi.h>
 #endif
+#if FER_HAVE_NCCL
+#include "dist_nccl.h"
+#endif
 
 static struct {
     int rank, size, local_size;
@@ -90,6 +93,9 @@ void fer_dist_finalize(void)
     free(world.buf);
     world.buf = NULL;
     world.buf_cap = 0;
+#if FER_HAVE_NCCL
+    fer_dist_nccl_finalize();
+#endif
     if (world.joined) MPI_Finalize();
     world.joined = 0;
 }
@@ -185,6 +191,15 @@ fer_status fer_dist_combine_step(fer_model *m, double share, int buffers_from_ro
     float *g = world.buf, *b = g + n_grad, *e = b + n_buf;
     fer_backend *be = fer_model_backend(m);
     fer_status s = FER_OK;
+#if FER_HAVE_NCCL
+    if (!strcmp(be->name, "cuda")) { /* GPU to GPU: the arenas never leave the devices */
+        s = be->ops->scale(be, n_grad, grads, (float)share);
+        if (!s) s = fer_dist_nccl_sum(be, grads, n_grad);
+        if (!s && n_buf) s = fer_dist_nccl_from_root(be, buffers, n_buf);
+        if (!s) s = fer_dist_sum_doubles(extras, (size_t)n_extras);
+        return s;
+    }
+#endif
     if (n_grad) s = be->ops->download(be, g, grads, n_grad * sizeof(float));
     if (!s && n_buf && world.rank == 0) s = be->ops->download(be, b, buffers, n_buf * sizeof(float));
     if (s) return s;

@@ -37,7 +37,11 @@ void fer_dist_shard(int n, int rank, int size, int *first, int *count);
  * batch's mean-loss gradient), the model's buffers from rank 0 when buffers_from_root (batch
  * norm running statistics without --sync_bn, so every rank validates with rank 0's), and
  * n_extras numbers summed as they are (the step's loss sum, correct count, ...). The arena
- * goes through the backend's download/upload (a copy on host backends). */
+ * goes through the backend's download/upload (a copy on host backends). With the cuda backend
+ * in a build with NCCL (FER_HAVE_NCCL: nccl.h and libnccl under the CUDA toolkit) the arenas
+ * stay on the GPUs: NCCL sums the gradients and sends rank 0's buffers (dist_nccl.c,
+ * bootstrapped over MPI), the extras go through MPI. That path is compile- and link-checked,
+ * not yet run on a multi-GPU machine. */
 fer_status fer_dist_combine_step(fer_model *m, double share, int buffers_from_root,
                                  double *extras, int n_extras);
 
