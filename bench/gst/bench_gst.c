@@ -147,6 +147,10 @@ run (const gchar * launch, GPtrArray * frames, const gchar * caps)
     GstBuffer *in = gst_buffer_copy (frames->pdata[i]);
     GST_BUFFER_PTS (in) = i * 40 * GST_MSECOND;
     GstBuffer *out = gst_harness_push_and_pull (h, in);
+    if (!out) {
+      g_printerr ("bench: %s: no output frame (element error)\n", launch);
+      exit (1);
+    }
     guint n = count_faces (out);
     r.faces += n;
     r.frames_with_face += n > 0;

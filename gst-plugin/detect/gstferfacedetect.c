@@ -324,7 +324,13 @@ frame_rgb (GstFerFaceDetect * self, GstVideoFrame * frame, gint * stride,
   if (!self->to_rgb) {
     gst_video_info_set_format (&self->rgb_info, GST_VIDEO_FORMAT_RGB,
         GST_VIDEO_FRAME_WIDTH (frame), GST_VIDEO_FRAME_HEIGHT (frame));
-    self->rgb_info.colorimetry = frame->info.colorimetry;
+    /* the converter wants the rest of the info (rate, aspect, interlacing) equal */
+    GST_VIDEO_INFO_FPS_N (&self->rgb_info) = GST_VIDEO_INFO_FPS_N (&frame->info);
+    GST_VIDEO_INFO_FPS_D (&self->rgb_info) = GST_VIDEO_INFO_FPS_D (&frame->info);
+    GST_VIDEO_INFO_PAR_N (&self->rgb_info) = GST_VIDEO_INFO_PAR_N (&frame->info);
+    GST_VIDEO_INFO_PAR_D (&self->rgb_info) = GST_VIDEO_INFO_PAR_D (&frame->info);
+    GST_VIDEO_INFO_INTERLACE_MODE (&self->rgb_info) =
+        GST_VIDEO_INFO_INTERLACE_MODE (&frame->info);
     self->to_rgb = gst_video_converter_new (&frame->info, &self->rgb_info, NULL);
     self->rgb_buf = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (&self->rgb_info), NULL);
     if (!self->to_rgb || !self->rgb_buf)

@@ -183,6 +183,22 @@ test_formats (void)
   g_free (path);
 }
 
+/* Video caps with a frame rate (what decoders give; the RGB converter once refused them). */
+static void
+test_clip_caps (void)
+{
+  GstHarness *h = gst_harness_new_parse ("ferfacedetect method=cnn");
+  gst_harness_set_src_caps_str (h, "video/x-raw,format=I420,width=320,height=240,"
+      "framerate=25/1,pixel-aspect-ratio=1/1,interlace-mode=progressive,"
+      "colorimetry=bt601,chroma-site=mpeg2");
+  GstBuffer *out = gst_harness_push_and_pull (h,
+      fer_gst_test_frame (GST_VIDEO_FORMAT_I420, 320, 240, 3));
+  FER_CHECK (out, "I420 25/1 frame: no output (conversion to RGB failed?)");
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+  g_print ("ok  I420 with a frame rate and bt601 colorimetry\n");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -197,6 +213,7 @@ main (int argc, char **argv)
   }
   g_print ("model: %s\n", model);
   g_free (model);
+  test_clip_caps ();
   test_formats ();
   return 0;
 }
