@@ -26,7 +26,8 @@ typedef struct {
 typedef struct fer_face_detector fer_face_detector;
 
 /* model_path: a converted detector .fer; backend "auto"|"cpu"|"cuda"|"ref"; threads as for
- * fer_classifier_new (0: the backend's default). A missing or malformed file gives
+ * fer_classifier_new (0: the backend's default). A detector runs one detect at a time (it owns
+ * its buffers): use one per thread. A missing or malformed file gives
  * FER_ERR_IO / FER_ERR_FORMAT with a one-line message naming it (fer_last_error). */
 fer_status fer_face_detector_new(const char *model_path, const char *backend, int threads,
                                  fer_face_detector **out);
