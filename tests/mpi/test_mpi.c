@@ -2,7 +2,10 @@
  * training images, global batch 32: 3 steps an epoch, the last one of 26 images):
  *   1. 2 ranks with --sync_bn on end 3 steps with the weights of 1 process (same global batch),
  *      within WEIGHT_TOL; without --sync_bn they differ by more (the test can fail);
- *   2. the same for 3 ranks (uneven shards: 11/11/10, then 9/9/8);
+ *   2. the same for 3 ranks (uneven shards: 11/11/10, then 9/9/8), for 2 ranks with mixup and
+ *      CutMix (each rank assembles the whole batch and trains on its part), and for 3 ranks on
+ *      6 images in batches of 4 (the last step's shards 1/1/0: the empty rank only takes part
+ *      in the sums);
  *   3. a 2-rank run interrupted mid-epoch and resumed by 1 process ends as 1 process run
  *      straight through; --epochs 0 --resume under mpirun writes the test metrics;
  *   4. a rank killed by SIGKILL mid-epoch ends the job within KILL_WAIT_S seconds, mpirun names
@@ -28,7 +31,8 @@
 #define KILL_WAIT_S 30
 
 static const char *fer_train, *mpirun;
-static char root[4096], runs[4096], logp[4300];
+static char root[4096], small_root[4096], runs[4096], logp[4300];
+static const char *data_root = root; /* the fixture the next runs train on */
 
 /* argv: [mpirun -np N ...] fer-train <fixed settings> extra...; NULL-terminated extras */
 static int build_argv(char **argv, int ranks, const char *exp, const char *const *extra)
@@ -63,7 +67,7 @@ static int build_argv(char **argv, int ranks, const char *exp, const char *const
         "--progress", "plain", NULL};
     argv[n++] = (char *)fer_train;
     argv[n++] = "--data_root";
-    argv[n++] = root;
+    argv[n++] = (char *)data_root;
     argv[n++] = "--runs_dir";
     argv[n++] = runs;
     argv[n++] = "--exp";
@@ -292,6 +296,9 @@ int main(int argc, char **argv)
     static const int ids[3] = {0, 1, 2};
     fx_dataset_spec spec = {3, names, ids, 30, 10, 10};
     fx_make_dataset(root, NULL, &spec);
+    snprintf(small_root, sizeof small_root, "%s/small", dir);
+    fx_dataset_spec small = {3, names, ids, 2, 2, 2};
+    fx_make_dataset(small_root, NULL, &small);
 
     /* 1. 2 ranks == 1 process after 3 steps (one epoch) */
     TRAIN_OK(0, "one", "--epochs", "1");
@@ -306,6 +313,16 @@ int main(int argc, char **argv)
     /* 2. 3 ranks, uneven shards */
     TRAIN_OK(3, "three", "--epochs", "1", "--sync_bn", "on");
     expect_same("one", "three", "3 ranks (shards 11/11/10, 9/9/8) vs 1 process");
+
+    TRAIN_OK(0, "one_mix", "--epochs", "1", "--mixup", "0.4", "--cutmix", "1.0");
+    TRAIN_OK(2, "two_mix", "--epochs", "1", "--mixup", "0.4", "--cutmix", "1.0", "--sync_bn",
+             "on");
+    expect_same("one_mix", "two_mix", "2 ranks with mixup + CutMix vs 1 process");
+    data_root = small_root;
+    TRAIN_OK(0, "one_small", "--epochs", "1", "--batch_size", "4");
+    TRAIN_OK(3, "three_small", "--epochs", "1", "--batch_size", "4", "--sync_bn", "on");
+    expect_same("one_small", "three_small", "3 ranks, an empty shard in the last step");
+    data_root = root;
 
     /* 3. 2-rank run stopped after 2 of its 6 steps, resumed by 1 process */
     TRAIN_OK(0, "one_2ep", "--epochs", "2");
