@@ -5,15 +5,17 @@
 # daemon of the other host through a launch agent (mpirun --mca plm_rsh_agent) that does what
 # ssh would: `ip netns exec` into the namespace of the host named in the hostfile. Also checks
 # that a hostfile naming an unreachable host fails at start with a message naming it.
-# usage: netns.sh FER_TRAIN MPIRUN   (meson test mpi/netns); exit 77 = skipped, with the reason.
+# usage: netns.sh FER_TRAIN MPIRUN with-mpi|without-mpi (meson test mpi/netns: whether fer-train
+# was built with MPI); exit 77 = skipped, with the reason.
 set -u
 fer_train=$1
 mpirun=${2:-}
+built=${3:-with-mpi}
 skip() { echo "skipped: $*"; exit 77; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 [ -n "$mpirun" ] || skip "no mpirun (Debian: openmpi-bin)"
-"$fer_train" --help 2>/dev/null | grep -q -- '--sync_bn' || skip "fer-train without the data-parallel settings"
+[ "$built" = with-mpi ] || skip "fer-train was built without MPI (meson -Dmpi=enabled)"
 [ "$(id -u)" -eq 0 ] || skip "network namespaces need root (ip netns add)"
 command -v ip >/dev/null || skip "no ip command (Debian: iproute2)"
 
