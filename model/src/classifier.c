@@ -211,6 +211,9 @@ fer_status fer_classifier_tau_norm(fer_classifier *c, float p, float *row_norms_
 {
     if (!(p >= 0.0f) || !isfinite(p))
         return fer_fail(FER_ERR_ARG, "classifier: tau-norm exponent %g must be >= 0", (double)p);
+    if (c->int8 && p != 0.0f) /* the int8 network holds its own copy of the weights */
+        return fer_fail(FER_ERR_ARG, "classifier: tau-normalise the head before choosing int8 "
+                        "precision (or calibrate a --write_adjusted copy)");
     float *w;
     size_t numel = 0;
     fer_status st = head_weight(c, &w, &numel);

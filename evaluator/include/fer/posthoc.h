@@ -38,8 +38,8 @@ float fer_eval_tune_tau_norm(const float *logits, const int32_t *labels, int n, 
                              const float *row_norms, const float *bias, const float *offsets,
                              double *best_macro_f1);
 
-/* Writes dst: a copy of checkpoint src (weights, classes, norm, prior, config; no optimiser or
- * EMA state) carrying the post-hoc adjustment: offsets (n_classes, NULL: none) with the tau
+/* Writes dst: a copy of checkpoint src (weights, classes, norm, prior, config; no optimiser,
+ * EMA or int8 calibration: calibrate the copy again) carrying the post-hoc adjustment: offsets (n_classes, NULL: none) with the tau
  * they came from (< 0: general offsets), and, with tau_norm_p > 0, the head's weight rows
  * tau-normalised. dst is written to dst.tmp and renamed into place. dst naming the same file
  * as src is refused. */

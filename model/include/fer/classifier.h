@@ -40,7 +40,7 @@ const float *fer_classifier_logit_offsets(const fer_classifier *c);
 /* tau-normalisation of the softmax head: every head weight row divided by its L2 norm^p (the
  * bias kept), in this classifier's model (not the file). row_norms_out (n_classes, may be
  * NULL) receives the norms before. p >= 0; FER_ERR_UNSUPPORTED for the arcface head, whose
- * rows are normalised already. */
+ * rows are normalised already; FER_ERR_ARG for p > 0 once int8 precision is set. */
 fer_status fer_classifier_tau_norm(fer_classifier *c, float p, float *row_norms_out);
 /* tau-normalisation of a rows x cols weight matrix: row i scaled by fer_tau_norm_scale(its L2
  * norm, p) = 1 / norm^p (a row of norm 0 stays as it is); norms_out (rows floats, may be NULL)
