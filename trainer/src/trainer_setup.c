@@ -10,8 +10,8 @@
 #include <unistd.h>
 #include "fer/fileio.h"
 #include "fer/losses.h"
-#include "dist.h"
 #include "crt.h"
+#include "dist.h"
 #include "train_loss.h"
 #include "trainer.h"
 
@@ -127,7 +127,8 @@ static void on_skip(void *ctx, const char *message)
 
 static fer_status load_split(fer_trainer *t, const char *split, fer_dataset **out)
 {
-    fer_load_options lo = {.skip_bad = t->o.skip_bad, .progress = 1, .on_skip = on_skip,
+    fer_load_options lo = {.skip_bad = t->o.skip_bad, .progress = fer_dist_rank() == 0, /* one log */
+                           .on_skip = on_skip,
                            .csv_any_size = t->o.csv_any_size};
     return fer_dataset_load(t->o.data_root, split, &lo, out);
 }
@@ -176,7 +177,8 @@ static fer_status make_backend(fer_trainer *t)
     }
     fer_status s = fer_backend_new(t->o.backend, threads, &t->backend);
     if (s) return s;
-    if (fer_backend_note(t->backend)[0]) fprintf(stderr, "fer-train: %s\n", fer_backend_note(t->backend));
+    if (fer_backend_note(t->backend)[0] && fer_dist_rank() == 0)
+        fprintf(stderr, "fer-train: %s\n", fer_backend_note(t->backend));
     if (t->o.amp) {
         if (!strcmp(t->o.head, "arcface")) {
             fprintf(stderr, "fer-train: AMP disabled for ArcFace for stability (as the seed).\n");
