@@ -5,8 +5,8 @@
  * N FER-2013 val faces (a seeded shuffle of the split) are each rotated by a uniform angle in
  * [-max-angle, +max-angle] degrees, scaled to a side of 64, 96, 128 or 192 px (in turn) and
  * pasted at a seeded random place into a 640x480 frame over a smooth random background. Every
- * frame goes through "ferfacedetect method=cnn ! ferclassify align=false|true smoothing=none
- * classify-every=1" (GstHarness); the face counts as found when a detected box's centre lies
+ * frame goes through "ferfacedetect method=cnn detect-every=1 ! ferclassify align=false|true
+ * smoothing=none classify-every=1" (GstHarness); the face counts as found when a detected box's centre lies
  * within a quarter side of the pasted centre, and its label is the found box's. The reference
  * is the classifier on the original 48x48 crops. Reports accuracy and macro-F1 of each (a face
  * not found counts as wrong) and the detection rate. Exit 77 (skip) without the data or the
@@ -138,7 +138,8 @@ static void
 run_pipeline (const fer_dataset * d, const Job * jobs, gint n, const gchar * model,
     gboolean align, guint64 seed, Scores * sc)
 {
-  gchar *desc = g_strdup_printf ("ferfacedetect method=cnn ! ferclassify model=\"%s\" "
+  gchar *desc = g_strdup_printf ("ferfacedetect method=cnn detect-every=1 ! "
+      "ferclassify model=\"%s\" "
       "align=%s smoothing=none classify-every=1", model, align ? "true" : "false");
   GstHarness *h = gst_harness_new_parse (desc);
   gchar *caps = g_strdup_printf ("video/x-raw,format=RGB,width=%d,height=%d,framerate=25/1",

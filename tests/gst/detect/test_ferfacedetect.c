@@ -125,7 +125,7 @@ test_properties (void)
   FER_CHECK (cascade && g_str_has_suffix (cascade, "haarcascade_frontalface_alt.xml"),
       "default cascade %s", cascade ? cascade : "(null)");
   FER_CHECK (min_size == 24 && max_size == 0 && scale == 1.2 && min_neighbors == 3 &&
-      every == 1 && !exhaustive, "defaults");
+      every == 0 && !exhaustive, "defaults");
   g_free (cascade);
 
   g_object_set (e, "cascade", LBP_FRONTAL, "min-size", 30, "max-size", 300,
