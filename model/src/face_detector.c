@@ -321,7 +321,7 @@ fer_status fer_face_detector_new(const char *model_path, const char *backend, in
         st = read_layout(d, model_path, meta.config_json);
     /* inference only: convolution + relu pairs become one node */
     if (st == FER_OK)
-        st = fer_model_fold(trained, d->backend, MAX_BATCH, &d->model, NULL);
+        st = fer_model_fold_lean(trained, d->backend, MAX_BATCH, &d->model, NULL);
     fer_model_free(trained);
     fer_checkpoint_meta_clear(&meta);
     if (st == FER_OK) {

@@ -216,8 +216,8 @@ static fer_status carry_weights(fer_model *src, const fold_plan *p, fer_model *d
     return FER_OK;
 }
 
-fer_status fer_model_fold(fer_model *m, fer_backend *b, int max_batch, fer_model **out,
-                          int *n_folded)
+static fer_status fold(fer_model *m, fer_backend *b, int max_batch, int lean, fer_model **out,
+                       int *n_folded)
 {
     *out = NULL;
     fold_plan *p = malloc(sizeof *p);
@@ -227,7 +227,8 @@ fer_status fer_model_fold(fer_model *m, fer_backend *b, int max_batch, fer_model
     if (st == FER_OK) {
         plan_fold(&m->arch, p);
         build_folded_arch(&m->arch, p, folded);
-        st = fer_model_new(folded, b, max_batch, &f);
+        st = lean ? fer_model_new_shared(folded, b, max_batch, &f)
+                  : fer_model_new(folded, b, max_batch, &f);
     }
     if (st == FER_OK)
         st = carry_weights(m, p, f);
@@ -242,6 +243,18 @@ fer_status fer_model_fold(fer_model *m, fer_backend *b, int max_batch, fer_model
     free(p);
     free(folded);
     return st;
+}
+
+fer_status fer_model_fold(fer_model *m, fer_backend *b, int max_batch, fer_model **out,
+                          int *n_folded)
+{
+    return fold(m, b, max_batch, 0, out, n_folded);
+}
+
+fer_status fer_model_fold_lean(fer_model *m, fer_backend *b, int max_batch, fer_model **out,
+                               int *n_folded)
+{
+    return fold(m, b, max_batch, 1, out, n_folded);
 }
 
 int fer_model_is_folded(const fer_model *m)

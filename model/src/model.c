@@ -158,6 +158,110 @@ static int plan_gradients(fer_model *m)
     return n_slots;
 }
 
+/* Arena blocks free for reuse while planning shared activations (offsets, 64-byte units). */
+typedef struct free_blocks {
+    size_t off[FER_MAX_LAYERS + 1], size[FER_MAX_LAYERS + 1];
+    int n;
+} free_blocks;
+
+/* First fit, else the top of the arena (p->cursor). */
+static size_t take_block(free_blocks *fb, fer_act_plan *p, size_t bytes)
+{
+    for (int i = 0; i < fb->n; i++)
+        if (fb->size[i] >= bytes) {
+            size_t at = fb->off[i];
+            fb->off[i] += bytes;
+            fb->size[i] -= bytes;
+            return at;
+        }
+    size_t at = p->cursor;
+    p->cursor += bytes;
+    return at;
+}
+
+/* Returns a block, merged with free neighbours; a full list drops the block (never reused). */
+static void give_block(free_blocks *fb, size_t off, size_t bytes)
+{
+    for (int i = 0; i < fb->n; i++) {
+        if (fb->off[i] + fb->size[i] == off) {
+            fb->size[i] += bytes;
+            return;
+        }
+        if (off + bytes == fb->off[i]) {
+            fb->off[i] = off;
+            fb->size[i] += bytes;
+            return;
+        }
+    }
+    if (fb->n < FER_MAX_LAYERS + 1) {
+        fb->off[fb->n] = off;
+        fb->size[fb->n++] = bytes;
+    }
+}
+
+/* The node whose fresh buffer node i's output lives in (views and in-place nodes share their
+ * input's), FER_INPUT_NODE for the input's; from a measuring pass's stand-in addresses. */
+static int memory_root(const fer_model *m, int i)
+{
+    while (i != FER_INPUT_NODE) {
+        const fer_layer_rt *l = &m->layers[i];
+        const float *in0 = l->src[0] == FER_INPUT_NODE ? m->x0 : m->layers[l->src[0]].y;
+        if (l->y != in0)
+            return i;
+        i = l->src[0];
+    }
+    return FER_INPUT_NODE;
+}
+
+/* Shared activations (after a plain measuring pass set the stand-ins): each fresh output (with
+ * what its plan takes besides) is one block, handed back after the last reader of its memory;
+ * the graph output's block is kept. base NULL: measures again, leaving stand-ins. */
+static void plan_shared(fer_model *m, fer_act_plan *p, char *base)
+{
+    int L = m->arch.n_layers, root[FER_MAX_LAYERS], last_use[FER_MAX_LAYERS];
+    size_t block_off[FER_MAX_LAYERS], block_bytes[FER_MAX_LAYERS];
+    for (int i = 0; i < L; i++) {
+        root[i] = memory_root(m, i);
+        last_use[i] = i;
+    }
+    for (int i = 0; i < L; i++)
+        for (int k = 0; k < m->layers[i].n_in; k++) {
+            int s = m->layers[i].src[k];
+            int r = s == FER_INPUT_NODE ? FER_INPUT_NODE : root[s];
+            if (r != FER_INPUT_NODE && last_use[r] < i)
+                last_use[r] = i;
+        }
+    if (root[L - 1] != FER_INPUT_NODE)
+        last_use[root[L - 1]] = L; /* the output outlives the forward pass */
+    for (int i = 0; i < L; i++)
+        if (root[i] != FER_INPUT_NODE && last_use[root[i]] < last_use[i])
+            last_use[root[i]] = last_use[i];
+    free_blocks fb = {.n = 0};
+    for (int i = 0; i < L; i++) {
+        fer_layer_rt *l = &m->layers[i];
+        const fer_layer_op *op = fer_layer_op_of(l->spec.kind);
+        float *in0 = l->src[0] == FER_INPUT_NODE ? m->x0 : m->layers[l->src[0]].y;
+        int excl = exclusive_reader(m, l->src[0], i);
+        fer_act_plan probe = {NULL, 0, p->batch};
+        float *keep_y = l->y;
+        op->plan(l, &probe, in0, excl); /* how much it takes; 0: a view of its input */
+        block_bytes[i] = probe.cursor;
+        if (probe.cursor == 0) {
+            if (!base)
+                l->y = keep_y; /* the measuring pass's own view */
+        } else {
+            block_off[i] = take_block(&fb, p, probe.cursor);
+            fer_act_plan at = {base ? base + block_off[i] : NULL, 0, p->batch};
+            op->plan(l, &at, in0, excl);
+            if (!base)
+                l->y = keep_y; /* keep the stand-in: views below compare addresses */
+        }
+        for (int j = 0; j <= i; j++) /* blocks whose memory nothing reads after node i */
+            if (root[j] == j && block_bytes[j] > 0 && last_use[j] == i)
+                give_block(&fb, block_off[j], block_bytes[j]);
+    }
+}
+
 /* With base == NULL only measures; otherwise assigns every activation pointer. */
 static size_t plan_activations(fer_model *m, char *base)
 {
@@ -175,17 +279,24 @@ static size_t plan_activations(fer_model *m, char *base)
     PLACE(m->x0, float, B * in_numel);
     if (!base)
         m->x0 = (float *)(uintptr_t)64;
+    /* shared activations plan from a plain measuring pass's stand-ins (a scratch cursor) */
+    fer_act_plan plain = {NULL, 0, p.batch};
+    fer_act_plan *first = m->share_activations ? &plain : &p;
     for (int i = 0; i < m->arch.n_layers; i++) {
         fer_layer_rt *l = &m->layers[i];
         if (l->out_numel > max_numel)
             max_numel = l->out_numel;
         float *in0 = l->src[0] == FER_INPUT_NODE ? m->x0 : m->layers[l->src[0]].y;
-        fer_layer_op_of(l->spec.kind)->plan(l, &p, in0, exclusive_reader(m, l->src[0], i));
-        if (!base && !l->y) /* measuring: a distinct stand-in for a fresh output */
+        if (m->share_activations)
+            l->y = NULL; /* measured afresh: stand-ins below */
+        fer_layer_op_of(l->spec.kind)->plan(l, first, in0, exclusive_reader(m, l->src[0], i));
+        if ((!base || m->share_activations) && !l->y) /* measuring: a distinct stand-in */
             l->y = (float *)(uintptr_t)(128 + 64 * (size_t)i);
     }
+    if (m->share_activations)
+        plan_shared(m, &p, base);
     size_t C = (size_t)m->arch.n_classes, D = (size_t)m->feat_dim;
-    for (int k = 0; k < m->n_grad_slots; k++)
+    for (int k = 0; k < m->n_grad_slots && !m->share_activations; k++)
         PLACE(m->grad_slots[k], float, B * max_numel);
     PLACE(m->logits, float, B * C);
     PLACE(m->dlogits, float, B * C);
@@ -209,8 +320,23 @@ static size_t plan_activations(fer_model *m, char *base)
 
 /* ---- lifetime ------------------------------------------------------------------------- */
 
+static fer_status model_new(const fer_arch *arch, fer_backend *backend, int max_batch,
+                            int share_activations, fer_model **out);
+
 fer_status fer_model_new(const fer_arch *arch, fer_backend *backend, int max_batch,
                          fer_model **out)
+{
+    return model_new(arch, backend, max_batch, 0, out);
+}
+
+fer_status fer_model_new_shared(const fer_arch *arch, fer_backend *backend, int max_batch,
+                                fer_model **out)
+{
+    return model_new(arch, backend, max_batch, 1, out);
+}
+
+static fer_status model_new(const fer_arch *arch, fer_backend *backend, int max_batch,
+                            int share_activations, fer_model **out)
 {
     *out = NULL;
     if (!arch || !backend)
@@ -233,6 +359,7 @@ fer_status fer_model_new(const fer_arch *arch, fer_backend *backend, int max_bat
     m->arch = *arch;
     m->b = backend;
     m->max_batch = max_batch;
+    m->share_activations = share_activations;
     const fer_shape input = {arch->in_c, arch->in_h, arch->in_w, 0};
     for (int i = 0; i < arch->n_layers; i++) {
         fer_layer_rt *l = &m->layers[i];

@@ -76,12 +76,18 @@ struct fer_model {
 
     int features_frozen; /* cRT: layers below the head fixed (fer_model_freeze_features) */
     int folded; /* fer_model_fold's inference copy: EVAL forward only */
+    /* fer_model_fold_lean: node outputs share memory once their readers ran (only the graph
+     * output stays readable after a forward); no gradient buffers */
+    int share_activations;
     int last_n;
     fer_mode last_mode;
     int have_forward, have_loss, have_labels;
 };
 
 int fer_model_find_tensor(const fer_model *m, const char *name);
+/* fer_model_new with share_activations set before the memory is planned (fold.c). */
+fer_status fer_model_new_shared(const fer_arch *arch, fer_backend *backend, int max_batch,
+                                fer_model **out);
 
 /* heads.c: logits from m->layers[last].y; dfeat written to `dfeat`. */
 fer_status fer_head_forward(fer_model *m, const float *feat, int n, fer_mode mode);

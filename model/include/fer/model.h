@@ -119,6 +119,12 @@ fer_status fer_model_clip_grad_norm(fer_model *m, float max_norm, float *total_n
  * be NULL) counts the nodes removed. */
 fer_status fer_model_fold(fer_model *m, fer_backend *b, int max_batch, fer_model **out,
                           int *n_folded);
+/* As fer_model_fold, but node outputs share memory once everything reading them ran, so only
+ * the graph output (fer_model_get_features) and the logits stay readable after a forward
+ * pass; no gradient buffers. A deep net needs a few of its largest outputs instead of all of
+ * them (BlazeFace: 73 MB -> a few MB per image). The face detector uses it. */
+fer_status fer_model_fold_lean(fer_model *m, fer_backend *b, int max_batch, fer_model **out,
+                               int *n_folded);
 /* 1 for a model from fer_model_fold. */
 int fer_model_is_folded(const fer_model *m);
 
