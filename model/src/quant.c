@@ -183,8 +183,8 @@ fer_status fer_int8_calibrate(fer_model *m, const float *x, int n, float percent
                 unsigned long long *h = hist + (size_t)i * CALIB_BINS;
                 float to_bin = (float)CALIB_BINS / maxes[i];
                 for (size_t e = 0; e < cnt; e++) {
-                    int b = (int)(fabsf(y[e]) * to_bin);
-                    h[b < CALIB_BINS ? b : CALIB_BINS - 1]++;
+                    float t = fabsf(y[e]) * to_bin; /* NaN: the last bin */
+                    h[t < (float)CALIB_BINS ? (int)t : CALIB_BINS - 1]++;
                 }
             }
             done += k;
@@ -213,7 +213,8 @@ fer_status fer_int8_calibrate(fer_model *m, const float *x, int n, float percent
     out->n_nodes = L;
     out->percentile = percentile;
     out->images = n;
-    return FER_OK;
+    /* a non-finite activation (or input) makes an unusable range: refuse it here, not at load */
+    return fer_int8_calib_check(out, L, "int8 calibration");
 }
 
 /* ---- planning ----------------------------------------------------------------------------- */
@@ -580,7 +581,7 @@ static void run_gemm_node(fer_int8_net *q, int i, int n)
 
 static inline uint8_t requant(float y)
 {
-    y = y < 0.0f ? 0.0f : (y > 255.0f ? 255.0f : y);
+    y = y > 0.0f ? (y < 255.0f ? y : 255.0f) : 0.0f; /* NaN: 0 */
     return (uint8_t)nearbyintf(y);
 }
 

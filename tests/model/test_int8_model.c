@@ -166,6 +166,42 @@ static double agreement(fer_classifier *c, const uint8_t *faces, int n)
     return (double)same / n;
 }
 
+/* Non-finite inputs: calibration refuses an infinite range; a NaN pixel in a forward pass gives
+ * the zero point's value, never undefined behaviour (the ASan + UBSan run checks). */
+static void check_non_finite(void)
+{
+    fer_arch arch;
+    OK(fer_arch_preset("tiny", FER_HEAD_SOFTMAX, &arch));
+    fer_backend *b;
+    OK(fer_backend_new("cpu", 1, &b));
+    fer_model *m, *f;
+    OK(fer_model_new(&arch, b, 4, &m));
+    OK(fer_model_init(m, 11));
+    OK(fer_model_fold(m, b, 4, &f, NULL));
+    uint8_t faces[4 * FACE];
+    synthetic_faces(4, 77, faces);
+    float *x = normalised(faces, 4);
+    fer_int8_calib calib;
+    OK(fer_int8_calibrate(f, x, 4, 99.0f, &calib));
+    x[100] = INFINITY;
+    CHECK(fer_int8_calibrate(f, x, 4, 99.0f, &calib) != FER_OK);
+    printf("infinite input: %s\n", fer_last_error());
+    OK(fer_int8_calibrate(f, x + FACE, 3, 99.0f, &calib));
+    fer_int8_net *q;
+    OK(fer_int8_net_new(f, &calib, 4, 1, &q));
+    x[100] = NAN;
+    float logits[4 * 7];
+    OK(fer_int8_net_forward(q, x, 4, logits));
+    for (int i = 0; i < 4 * 7; i++)
+        CHECK(isfinite(logits[i]));
+    CHECK(fer_int8_net_forward(q, x, 5, logits) == FER_ERR_ARG); /* above max_batch */
+    fer_int8_net_free(q);
+    free(x);
+    fer_model_free(f);
+    fer_model_free(m);
+    fer_backend_free(b);
+}
+
 /* Calibrates pretrained `src` on faces, writes dst, checks the block reads back exactly. */
 static void calibrate_file(const char *src, const uint8_t *faces, int n, const char *dst)
 {
@@ -313,6 +349,7 @@ int main(int argc, char **argv)
     check_random_model("tiny", FER_HEAD_ARCFACE);
     check_random_model("simplecnn", FER_HEAD_SOFTMAX);
     check_random_model("resnet_s", FER_HEAD_SOFTMAX);
+    check_non_finite();
 
     char dir[64];
     test_dir_make(dir, "int8");
