@@ -385,6 +385,15 @@ static fer_status setup_data_parallel(fer_trainer *t)
     if (t->o.batch_size < ranks)
         return fer_fail(FER_ERR_ARG, "--batch_size %d is smaller than the %d ranks (it is the "
                         "global batch, split across them)", t->o.batch_size, ranks);
+    /* the step's combination differs between GPU (NCCL) and host ranks: all alike or none
+     * (--backend auto falls back to cpu on a rank without a GPU) */
+    double on_gpu = !strcmp(fer_backend_name(t->backend), "cuda");
+    fer_status s = fer_dist_sum_doubles(&on_gpu, 1);
+    if (s) return s;
+    if (on_gpu != 0.0 && on_gpu != ranks)
+        return fer_fail(FER_ERR_ARG, "%.0f of the %d ranks run the cuda backend and the rest "
+                        "do not (a rank without a GPU falls back to cpu): give every rank a GPU "
+                        "or use --backend cpu", on_gpu, ranks);
     if (fer_dist_rank() == 0)
         fprintf(stderr, "fer-train: data-parallel: %d ranks, global batch %d (%d or fewer per "
                 "rank), %d threads each, sync_bn %s\n", ranks, t->o.batch_size, per_rank,
