@@ -214,7 +214,7 @@ fer_status fer_bn_sync_backward(fer_model *m, int i, const fer_bn_args *a, const
 /* Through the layer table's own batch-norm entries with n = 0, so the arguments are theirs. */
 fer_status fer_model_bn_sync_empty_step(fer_model *m)
 {
-    if (!m->bn_sum)
+    if (!m->bn_sum || m->features_frozen) /* cRT: batch norm runs as in eval, no sums */
         return FER_OK;
     const float *none[FER_MAX_INPUTS] = {NULL};
     for (int i = 0; i < m->arch.n_layers; i++)
