@@ -15,6 +15,7 @@
 #include "fer/json_num.h"
 #include "fer/threadpool.h"
 #include "arch_internal.h"
+#include "layer_ops.h"
 #include "model_internal.h"
 #include "quant_internal.h"
 
@@ -38,6 +39,7 @@ typedef struct q_node {
     int relu;       /* a ReLU in the epilogue */
     int float_out;  /* the network's feature output, written as float to net->feat */
     int range_node; /* whose calibrated range sets the output scale */
+    int fp32;       /* no int8 form: the FP32 layer on dequantised inputs, output requantised */
     q_tensor out;
     /* conv2d / linear */
     int k, stride, pad, kdim, n_pad, direct; /* direct: 1x1 stride 1 reads the input as is */
@@ -56,7 +58,9 @@ struct fer_int8_net {
     uint8_t **col; /* one im2col buffer per worker */
     size_t col_bytes;
     float *feat, *head_w, *head_b, *feat_norm;
-    char note[200];
+    float *fx[FER_MAX_INPUTS]; /* dequantised inputs of FP32 nodes */
+    int n_fp32;
+    char note[320];
 };
 
 static const char *forced_kernels;
@@ -426,7 +430,13 @@ static fer_status plan_node(fer_int8_net *q, const fer_int8_calib *calib, int i)
     o->c = l->out.c;
     o->h = l->out.h;
     o->w = l->out.w;
-    FER_TRY(op_of(nd->kind)->plan(q, calib, i, in));
+    if (nd->fp32) {
+        o->cs = round_up(o->c, FER_I8_GROUP);
+        if (!nd->float_out)
+            set_scale(o, node_range(calib, nd), ZP_SIGNED);
+    } else {
+        FER_TRY(op_of(nd->kind)->plan(q, calib, i, in));
+    }
     return nd->float_out ? FER_OK : alloc_tensor(o, q->max_batch);
 }
 
@@ -444,12 +454,14 @@ static fer_status plan(fer_int8_net *q, const fer_int8_calib *calib)
         nd->relu = nd->kind == FER_LAYER_CONV2D && a->layers[i].has_act;
         if (nd->kind == FER_LAYER_FLATTEN || nd->kind == FER_LAYER_DROPOUT)
             nd->alias = nd->src[0];
+        else if (!covered(&a->layers[i]))
+            nd->fp32 = 1;
     }
     /* a ReLU that is the only reader of a conv / linear / add runs in that node's epilogue */
     for (int i = 0; i < L - 1; i++) {
         q_node *nd = &q->nodes[i];
         int r = only_reader(a, i);
-        if (r < 0 || a->layers[r].kind != FER_LAYER_RELU || nd->relu ||
+        if (r < 0 || a->layers[r].kind != FER_LAYER_RELU || nd->relu || nd->fp32 ||
             !(nd->kind == FER_LAYER_CONV2D || nd->kind == FER_LAYER_LINEAR ||
               nd->kind == FER_LAYER_ADD))
             continue;
@@ -459,7 +471,7 @@ static fer_status plan(fer_int8_net *q, const fer_int8_calib *calib)
     }
     /* the feature output: written as float by a linear or global pooling no other node reads */
     int root = root_of(q, L - 1);
-    if (root >= 0 && (q->nodes[root].kind == FER_LAYER_LINEAR ||
+    if (root >= 0 && (q->nodes[root].kind == FER_LAYER_LINEAR || q->nodes[root].fp32 ||
                       q->nodes[root].kind == FER_LAYER_GLOBAL_AVGPOOL)) {
         int read = 0;
         for (int i = 0; i < L; i++)
@@ -482,6 +494,19 @@ static fer_status plan(fer_int8_net *q, const fer_int8_calib *calib)
             col = (size_t)COL_ROWS * nd->kdim;
     }
     q->col_bytes = col ? col : 1;
+    size_t fx_floats[FER_MAX_INPUTS] = {0};
+    for (int i = 0; i < L; i++) {
+        q_node *nd = &q->nodes[i];
+        for (int k = 0; nd->fp32 && k < nd->n_src; k++) {
+            const q_tensor *t = tensor_of(q, nd->src[k]);
+            size_t f = (size_t)q->max_batch * t->c * t->h * t->w;
+            fx_floats[k] = f > fx_floats[k] ? f : fx_floats[k];
+        }
+        q->n_fp32 += nd->fp32;
+    }
+    for (int k = 0; k < FER_MAX_INPUTS; k++)
+        if (fx_floats[k] && !(q->fx[k] = malloc(fx_floats[k] * sizeof(float))))
+            return fer_fail(FER_ERR_NOMEM, "int8: out of memory");
     int workers = fer_threadpool_size(q->pool);
     q->col = calloc((size_t)workers, sizeof *q->col);
     if (!q->col)
@@ -668,18 +693,45 @@ static void quantise_input(fer_int8_net *q, const float *x, int n)
         }
 }
 
-/* The feature output when no node wrote it as float: the u8 tensor dequantised in the
- * channel-major order a flatten gives. */
-static void dequantise_features(fer_int8_net *q, int n)
+/* A u8 tensor as floats in the channel-major order of the FP32 model (and of a flatten):
+ * dst[s][c][p], c < t->c. */
+static void dequantise(const q_tensor *t, int n, float *dst)
 {
-    const q_tensor *t = tensor_of(q, q->n_nodes - 1);
-    size_t plane = (size_t)t->h * t->w;
+    size_t plane = (size_t)t->h * t->w, per = (size_t)t->c * plane;
     for (int s = 0; s < n; s++)
         for (int c = 0; c < t->c; c++)
             for (size_t p = 0; p < plane; p++)
-                q->feat[(size_t)s * q->feat_dim + (size_t)c * plane + p] =
-                    t->scale *
-                    (float)(t->u8[((size_t)s * plane + p) * t->cs + c] - t->zp);
+                dst[(size_t)s * per + (size_t)c * plane + p] =
+                    t->scale * (float)(t->u8[((size_t)s * plane + p) * t->cs + c] - t->zp);
+}
+
+/* A node without an int8 form: its FP32 layer (the layer table's forward, on the folded
+ * model's host memory) on dequantised inputs, the output requantised (or the features). */
+static fer_status run_fp32(fer_int8_net *q, int i, int n)
+{
+    q_node *nd = &q->nodes[i];
+    const float *xs[FER_MAX_INPUTS];
+    for (int k = 0; k < nd->n_src; k++) {
+        dequantise(tensor_of(q, nd->src[k]), n, q->fx[k]);
+        xs[k] = q->fx[k];
+    }
+    FER_TRY(fer_layer_op_of(nd->kind)->forward(q->m, i, xs, n, 0, 0));
+    const fer_layer_rt *l = &q->m->layers[i];
+    q_tensor *o = &nd->out;
+    if (nd->float_out) {
+        memcpy(q->feat, l->y, (size_t)n * l->out_numel * sizeof(float));
+        return FER_OK;
+    }
+    size_t plane = (size_t)o->h * o->w;
+    float inv = 1.0f / o->scale;
+    memset(o->u8, o->zp, (size_t)n * plane * o->cs);
+    for (int s = 0; s < n; s++)
+        for (int c = 0; c < o->c; c++) {
+            const float *src = l->y + ((size_t)s * o->c + c) * plane;
+            for (size_t p = 0; p < plane; p++)
+                o->u8[((size_t)s * plane + p) * o->cs + c] = requant(src[p] * inv + (float)o->zp);
+        }
+    return FER_OK;
 }
 
 static fer_status run_head(fer_int8_net *q, int n, size_t ldf, float *logits)
@@ -757,7 +809,10 @@ fer_status fer_int8_net_forward(fer_int8_net *q, const float *x, int n, float *l
         q_node *nd = &q->nodes[i];
         if (nd->alias >= 0)
             continue;
-        op_of(nd->kind)->run(q, i, n);
+        if (nd->fp32)
+            FER_TRY(run_fp32(q, i, n));
+        else
+            op_of(nd->kind)->run(q, i, n);
     }
     int root = root_of(q, q->n_nodes - 1);
     size_t ldf = (size_t)q->feat_dim;
@@ -765,7 +820,7 @@ fer_status fer_int8_net_forward(fer_int8_net *q, const float *x, int n, float *l
         if (q->nodes[root].kind == FER_LAYER_LINEAR)
             ldf = (size_t)q->nodes[root].n_pad;
     } else {
-        dequantise_features(q, n);
+        dequantise(tensor_of(q, q->n_nodes - 1), n, q->feat);
     }
     return run_head(q, n, ldf, logits);
 }
@@ -782,8 +837,10 @@ fer_status fer_int8_net_new(fer_model *m, const fer_int8_calib *calib, int max_b
     if (max_batch < 1 || max_batch > m->max_batch)
         return fer_fail(FER_ERR_ARG, "int8: max_batch %d out of range 1..%d", max_batch,
                         m->max_batch);
-    if (fer_int8_covers(&m->arch, why, sizeof why))
-        return fer_fail(FER_ERR_UNSUPPORTED, "int8: %s has no int8 form", why);
+    /* nodes without an int8 form run their FP32 layer in the model's memory: a host backend */
+    if (fer_int8_covers(&m->arch, why, sizeof why) && !strcmp(fer_backend_name(m->b), "cuda"))
+        return fer_fail(FER_ERR_UNSUPPORTED, "int8: %s has no int8 form, and its FP32 "
+                        "fallback runs on a host backend (cpu or ref), not cuda", why);
     FER_TRY(fer_int8_calib_check(calib, m->arch.n_layers, "int8 calibration"));
     fer_int8_net *q = calloc(1, sizeof *q);
     if (!q)
@@ -801,17 +858,21 @@ fer_status fer_int8_net_new(fer_model *m, const fer_int8_calib *calib, int max_b
         return st;
     }
     int convs = 0, linears = 0, fused = 0;
+    char fallback[200] = "";
+    if (fer_int8_covers(&m->arch, why, sizeof why))
+        snprintf(fallback, sizeof fallback, "; FP32: %d node%s, first %s", q->n_fp32,
+                 q->n_fp32 == 1 ? "" : "s", why);
     for (int i = 0; i < q->n_nodes; i++) {
-        convs += q->nodes[i].kind == FER_LAYER_CONV2D;
-        linears += q->nodes[i].kind == FER_LAYER_LINEAR;
+        convs += q->nodes[i].kind == FER_LAYER_CONV2D && !q->nodes[i].fp32;
+        linears += q->nodes[i].kind == FER_LAYER_LINEAR && !q->nodes[i].fp32;
         fused += q->nodes[i].kind == FER_LAYER_RELU && q->nodes[i].alias >= 0;
     }
     snprintf(q->note, sizeof q->note,
-             "int8: %s kernels, %d thread%s, all %d nodes int8 (%d conv2d, %d linear, %d ReLU "
-             "fused; calibrated on %d images, percentile %g)",
+             "int8: %s kernels, %d thread%s, %d of %d nodes int8 (%d conv2d, %d linear, %d ReLU "
+             "fused; calibrated on %d images, percentile %g)%s",
              q->kern->name, fer_threadpool_size(q->pool),
-             fer_threadpool_size(q->pool) == 1 ? "" : "s", q->n_nodes, convs, linears, fused,
-             calib->images, (double)calib->percentile);
+             fer_threadpool_size(q->pool) == 1 ? "" : "s", q->n_nodes - q->n_fp32, q->n_nodes,
+             convs, linears, fused, calib->images, (double)calib->percentile, fallback);
     *out = q;
     return FER_OK;
 }
@@ -833,6 +894,8 @@ void fer_int8_net_free(fer_int8_net *q)
         for (int w = 0; w < fer_threadpool_size(q->pool); w++)
             free(q->col[w]);
     free(q->col);
+    for (int k = 0; k < FER_MAX_INPUTS; k++)
+        free(q->fx[k]);
     free(q->input.u8);
     free(q->feat);
     free(q->feat_norm);

@@ -23,7 +23,8 @@ const char *fer_classifier_backend_note(const fer_classifier *c);
 /* precision "fp32" (the default) or "int8" (opt-in, fer/quant.h): int8 reads the checkpoint's
  * calibration block (FER_ERR_ARG naming the file when it has none, FER_ERR_FORMAT when it is
  * corrupt or for another graph) and runs the int8 network instead of the folded FP32 model;
- * a graph with a node int8 does not cover stays FP32, and the note says so. */
+ * nodes without an int8 form run in FP32 between int8 ones (the note counts them); on the cuda
+ * backend such a model stays FP32 and the note says why. */
 fer_status fer_classifier_set_precision(fer_classifier *c, const char *precision);
 /* "" for fp32, else what runs ("int8: avx512_vnni kernels, ..." or why FP32 runs). */
 const char *fer_classifier_precision_note(const fer_classifier *c);

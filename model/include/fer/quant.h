@@ -10,8 +10,10 @@
  *     AVX-VNNI, else portable C), the input zero point folded into a per-channel correction,
  *     bias, BN and ReLU folded into one requantising epilogue; the last feature layer is
  *     written as float and the head runs in float.
- * A graph with any other node (depthwise conv, other activations, concat, ...) is not covered:
- * fer_int8_covers says which node, and fer_classifier falls back to FP32 for the whole model. */
+ * Any other node (depthwise or grouped conv, other activations, concat, batchnorm1d, ...) runs
+ * its FP32 layer (the layer table's forward, in the folded model's host memory) on its inputs
+ * dequantised, and its output is requantised with its calibrated range: FP32 per node, int8
+ * around it; fer_int8_covers names the first such node, the net's note counts them. */
 #ifndef FER_QUANT_H
 #define FER_QUANT_H
 #include "fer/arch.h"
@@ -40,7 +42,7 @@ typedef struct fer_int8_calib {
 fer_status fer_int8_calib_check(const fer_int8_calib *c, int n_nodes, const char *origin);
 
 /* NULL when every node of folded graph a runs in int8, else a description of the first that
- * does not ("node 3 'x' (hardswish)"), in buf. */
+ * runs in FP32 ("node 3 'x' (hardswish)"), in buf. */
 const char *fer_int8_covers(const fer_arch *a, char *buf, size_t cap);
 
 /* Runs the folded model (on a host backend: cpu or ref) over n normalised inputs in batches of
@@ -59,8 +61,8 @@ typedef struct fer_int8_net fer_int8_net;
 /* The int8 network of folded model m (its weights are read now; the head's at every forward,
  * so later head changes are seen) for batches up to max_batch on `threads` threads (<= 0: all
  * cores). Kernel set: FER_ISA (avx512 -> avx512_vnni, avx2 -> avx_vnni when the CPU has it,
- * else portable; portable) or the best this CPU runs. FER_ERR_UNSUPPORTED when m is not
- * covered (fer_int8_covers). m must outlive the net. */
+ * else portable; portable) or the best this CPU runs. FER_ERR_UNSUPPORTED when a node needs
+ * the FP32 fallback and m is on the cuda backend. m must outlive the net. */
 fer_status fer_int8_net_new(fer_model *m, const fer_int8_calib *calib, int max_batch,
                             int threads, fer_int8_net **out);
 void fer_int8_net_free(fer_int8_net *q);
