@@ -44,6 +44,10 @@ static void check_meta(const fer_checkpoint_meta *meta, const fer_arch *a)
         !isfinite(1.0f / meta->norm.std) || !isfinite(meta->norm.mean / meta->norm.std))
         fuzz_fail("loaded checkpoint: normalisation mean %g std %g cannot normalise a pixel",
                   (double)meta->norm.mean, (double)meta->norm.std);
+    for (int k = 0; meta->has_logit_offsets && k < meta->n_classes; k++)
+        if (!(fabsf(meta->logit_offsets[k]) <= 1000.0f)) /* the loader's bound */
+            fuzz_fail("loaded checkpoint: logit offset %d is %g", k,
+                      (double)meta->logit_offsets[k]);
 }
 
 static void check_weights_finite(fer_model *m)
@@ -131,6 +135,10 @@ static void save_and_reload(fer_model *m, const fer_checkpoint_meta *meta)
     if (memcmp(&meta->norm, &meta2.norm, sizeof meta->norm) != 0 ||
         meta->epoch != meta2.epoch || meta->n_classes != meta2.n_classes)
         fuzz_fail("the normalisation, epoch or classes changed when saved and loaded again");
+    if (meta->has_logit_offsets != meta2.has_logit_offsets ||
+        memcmp(meta->logit_offsets, meta2.logit_offsets, sizeof meta->logit_offsets) != 0 ||
+        meta->head_tau_norm != meta2.head_tau_norm)
+        fuzz_fail("the logit offsets or the head note changed when saved and loaded again");
     fer_checkpoint_meta_clear(&meta2);
     fer_model_free(m2);
 }

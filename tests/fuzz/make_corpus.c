@@ -235,6 +235,36 @@ static void write_with_arch(const saved *s, const char *target, const char *name
     cJSON_Delete(h);
 }
 
+/* Issue 21: s with post-hoc logit offsets (fer-eval --write_adjusted) appended as a payload
+ * block and the head_tau_norm note; bad: 0 valid, 1 a NaN offset, 2 a block of 5 floats for
+ * 7 classes (both refused at load). */
+static void write_with_offsets(const saved *s, const char *name, int bad)
+{
+    cJSON *h = header_copy(s);
+    size_t at = (s->c.payload_bytes + 63) / 64 * 64, len = at + 64;
+    unsigned char *p = calloc(1, len);
+    if (!p)
+        die("offsets payload");
+    memcpy(p, s->c.payload, s->c.payload_bytes);
+    for (int k = 0; k < 7; k++) {
+        float v = bad == 1 && k == 2 ? NAN : 0.25f * (float)(k - 3);
+        uint32_t bits;
+        memcpy(&bits, &v, 4);
+        craft_put_le_(p + at + 4 * k, bits, 4);
+    }
+    cJSON *jl = cJSON_AddObjectToObject(h, "logit_offsets");
+    cJSON *blk = jl ? cJSON_AddObjectToObject(jl, "block") : NULL;
+    if (!blk)
+        die("offsets header");
+    cJSON_AddNumberToObject(jl, "tau", 1.0);
+    cJSON_AddNumberToObject(blk, "offset", (double)at);
+    cJSON_AddNumberToObject(blk, "numel", bad == 2 ? 5 : 7);
+    cJSON_AddNumberToObject(h, "head_tau_norm", 0.5);
+    write_fer("checkpoint", name, h, p, len, 0);
+    cJSON_Delete(h);
+    free(p);
+}
+
 /* Issue 18 architectures (the same text is in corpus or pending arch/ as .json). */
 static const char *const ARCH_HUGE_K = /* item 1: parameter count wraps size_t */
     "{\"name\":\"huge_k\",\"input\":[1,48,48],\"classes\":7,\"layers\":["
@@ -275,6 +305,9 @@ static void checkpoints(void)
     save_tiny(&e, TINY_ARCH, 1, 1);
     write_bytes("checkpoint", "tiny_adam_ema.fer", e.data, e.size);
     saved_free(&e);
+    write_with_offsets(&s, "tiny_logit_offsets.fer", 0); /* fer-eval --write_adjusted */
+    write_with_offsets(&s, "logit_offsets_nan.fer", 1);
+    write_with_offsets(&s, "logit_offsets_numel_5.fer", 2);
 
     /* a graph in the header: as saved (framed again, byte for byte), and the tiny model's
      * tensors under a header whose graph has a cycle */
