@@ -25,9 +25,9 @@ GST_DEBUG_CATEGORY_STATIC (gst_fer_face_detect_debug);
 #define DEFAULT_MIN_NEIGHBORS 3
 #define DEFAULT_DETECT_EVERY 0    /* auto: CNN_DETECT_EVERY for the CNN, 1 for the cascade */
 /* The CNN with its tiles for 24 px faces takes ~70 ms per 640x480 frame on one core (a
- * whole-frame pass ~11 ms): detecting on every 4th frame and carrying the boxes keeps detect +
- * classify above 30 fps with 5 faces (bench/gst/run.sh). */
-#define CNN_DETECT_EVERY 4
+ * whole-frame pass ~11 ms): detecting on every 8th frame and carrying the boxes gives detect +
+ * classify at least twice facedetect's frame rate (bench/gst/run.sh, bench/RESULTS.md). */
+#define CNN_DETECT_EVERY 8
 #define DEFAULT_EXHAUSTIVE FALSE
 #define DEFAULT_METHOD GST_FER_DETECT_METHOD_CNN
 #define DEFAULT_MIN_SCORE 0.6
@@ -712,7 +712,7 @@ gst_fer_face_detect_class_init (GstFerFaceDetectClass * klass)
   g_object_class_install_property (gobject_class, PROP_DETECT_EVERY,
       g_param_spec_uint ("detect-every", "Detect every",
           "Run the detector every N frames and attach the last boxes in between (0: auto, "
-          "4 for method=cnn, 1 for method=cascade)", 0, G_MAXUINT, DEFAULT_DETECT_EVERY, rw));
+          "8 for method=cnn, 1 for method=cascade)", 0, G_MAXUINT, DEFAULT_DETECT_EVERY, rw));
   g_object_class_install_property (gobject_class, PROP_EXHAUSTIVE,
       g_param_spec_boolean ("exhaustive", "Exhaustive",
           "Evaluate every window like OpenCV instead of the faster coarse-to-fine scan",
