@@ -35,6 +35,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_fer_classify_debug);
 #define DEFAULT_SMOOTHING_ALPHA 0.4
 #define DEFAULT_CLASSIFY_EVERY 3
 #define DEFAULT_ALIGN TRUE
+#define DEFAULT_ADJUST TRUE
 #define MAX_BATCH 16
 
 enum {
@@ -50,6 +51,7 @@ enum {
   PROP_SMOOTHING_ALPHA,
   PROP_CLASSIFY_EVERY,
   PROP_ALIGN,
+  PROP_ADJUST,
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK,
@@ -300,6 +302,7 @@ typedef struct FrameSettings {
   gdouble min_confidence, margin;
   gint classify_every;
   gboolean align;
+  gboolean adjust;
   gboolean post_messages;
   FerTrackerConfig tracking;
 } FrameSettings;
@@ -313,6 +316,7 @@ snapshot_settings (GstFerClassify * self, FrameSettings * s)
   s->margin = self->margin;
   s->classify_every = self->classify_every;
   s->align = self->align;
+  s->adjust = self->adjust;
   s->post_messages = self->post_messages;
   s->tracking.smoothing = self->smoothing;
   s->tracking.alpha = (gfloat) self->smoothing_alpha;
@@ -468,6 +472,7 @@ classify_faces (GstFerClassify * self, GstBuffer * buf, const FrameSettings * se
       return GST_FLOW_ERROR;
     }
     g_array_set_size (self->fresh, (gsize) self->due->len * k);
+    fer_classifier_set_adjust (self->classifier, set->adjust);
     st = fer_classifier_run_u8 (self->classifier, (const uint8_t *) self->faces48->data,
         (int) self->due->len, NULL, (float *) self->fresh->data);
     if (st != FER_OK) {
@@ -662,6 +667,9 @@ gst_fer_classify_set_property (GObject * object, guint prop_id, const GValue * v
     case PROP_ALIGN:
       self->align = g_value_get_boolean (value);
       break;
+    case PROP_ADJUST:
+      self->adjust = g_value_get_boolean (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -710,6 +718,9 @@ gst_fer_classify_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_ALIGN:
       g_value_set_boolean (value, self->align);
       break;
+    case PROP_ADJUST:
+      g_value_set_boolean (value, self->adjust);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -757,6 +768,7 @@ gst_fer_classify_init (GstFerClassify * self)
   self->boxes = g_array_new (FALSE, FALSE, sizeof (FerBox));
   self->eye_angles = g_array_new (FALSE, FALSE, sizeof (gdouble));
   self->align = DEFAULT_ALIGN;
+  self->adjust = DEFAULT_ADJUST;
   self->ids = g_array_new (FALSE, FALSE, sizeof (gint));
   self->due = g_array_new (FALSE, FALSE, sizeof (gint));
   self->fresh = g_array_new (FALSE, FALSE, sizeof (gfloat));
@@ -829,6 +841,10 @@ gst_fer_classify_class_init (GstFerClassifyClass * klass)
           "Rotate each crop so the eyes are level, using the face's \"fer/landmarks\" "
           "(ferfacedetect method=cnn); faces without landmarks are cropped unrotated",
           DEFAULT_ALIGN, rw_playing));
+  g_object_class_install_property (gobject_class, PROP_ADJUST,
+      g_param_spec_boolean ("adjust", "Adjust",
+          "Apply the post-hoc logit offsets stored in the model (fer-eval --write_adjusted); "
+          "false: the network's raw logits", DEFAULT_ADJUST, rw_playing));
 
   gst_element_class_set_static_metadata (element_class, "Facial expression classifier",
       "Filter/Analyzer/Video",

@@ -44,6 +44,7 @@ struct _GstFerClassify {
   gdouble smoothing_alpha;
   gint classify_every;
   gboolean align;
+  gboolean adjust;
 
   /* streaming state (start .. stop) */
   fer_classifier *classifier;

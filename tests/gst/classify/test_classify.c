@@ -296,6 +296,12 @@ test_properties (void)
   g_object_set (e, "classify-every", 4, NULL);
   g_object_get (e, "classify-every", &every, NULL);
   FER_CHECK (every == 4, "classify-every read back %d", every);
+  gboolean adjust = FALSE; /* the model's stored logit offsets: on by default */
+  g_object_get (e, "adjust", &adjust, NULL);
+  FER_CHECK (adjust, "default adjust %d", adjust);
+  g_object_set (e, "adjust", FALSE, NULL);
+  g_object_get (e, "adjust", &adjust, NULL);
+  FER_CHECK (!adjust, "adjust read back %d", adjust);
   g_object_get (e, "model", &model, "results-location", &loc, "backend", &backend,
       "threads", &threads, "smoothing", &smoothing, "margin", &margin, "smoothing-alpha",
       &alpha, "min-confidence", &minc, "post-messages", &post, NULL);
