@@ -94,8 +94,8 @@ static Boxes
 our_boxes (const gchar * image, const gchar * cascade)
 {
   gchar *desc = g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! videoconvert ! "
-      "video/x-raw,format=RGB ! ferfacedetect name=det cascade=\"%s\" scale-factor=1.1 "
-      "min-neighbors=3 min-size=30 exhaustive=true ! fakesink", image, cascade);
+      "video/x-raw,format=RGB ! ferfacedetect name=det method=cascade cascade=\"%s\" "
+      "scale-factor=1.1 min-neighbors=3 min-size=30 exhaustive=true ! fakesink", image, cascade);
   GstElement *pipe = gst_parse_launch (desc, NULL);
   GstElement *det = gst_bin_get_by_name (GST_BIN (pipe), "det");
   GstPad *pad = gst_element_get_static_pad (det, "src");
