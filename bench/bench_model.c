@@ -67,7 +67,8 @@ static void count_macs(const fer_arch *a, double *fwd, double *first_conv)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_model <train|infer|latency|flops|json> [backend] [threads] "
+        fprintf(stderr, "usage: bench_model <train|infer|latency|latency_folded|latency_int8|flops|json> "
+                        "[backend] [threads] "
                         "[batch] [iters] [warmup] [--amp]   (network: $FER_BENCH_ARCH, a preset "
                         "or JSON path; default simplecnn)\n");
         return 2;
