@@ -160,6 +160,7 @@ test_element (void)
   g_print ("ok  element: level eyes and no landmarks unchanged, tilted eyes realigned "
       "(max probability change %.4f)\n", max_diff (on, off));
   fer_gst_test_rmdir (dir);
+  g_free (dir);
   g_free (model);
 }
 

@@ -75,6 +75,7 @@ test_bad_models (void)
   expect_model_failure (missing, "does not exist");
   expect_model_failure (garbage, "Cannot load face detector model");
   fer_gst_test_rmdir (dir);
+  g_free (dir);
   g_free (missing);
   g_free (garbage);
 }
