@@ -472,11 +472,6 @@ fer_status fer_options_validate(const fer_train_options *o)
         return fer_fail(FER_ERR_ARG, "--exp: \"%s\" is not a plain folder name (not empty, "
                         "not . or .., no '/')", o->exp);
     if (!o->runs_dir[0]) return fer_fail(FER_ERR_ARG, "--runs_dir: must not be empty");
-    /* RUNS_DIR/EXP must stay inside RUNS_DIR */
-    if (!o->exp[0] || strchr(o->exp, '/') || !strcmp(o->exp, ".") || !strcmp(o->exp, ".."))
-        return fer_fail(FER_ERR_ARG, "--exp: \"%s\" is not a plain folder name (not empty, "
-                        "not . or .., no '/')", o->exp);
-    if (!o->runs_dir[0]) return fer_fail(FER_ERR_ARG, "--runs_dir: must not be empty");
     if (o->crt && !o->resume[0])
         return fer_fail(FER_ERR_ARG, "--crt: needs --resume CHECKPOINT (the features to freeze)");
     if (o->crt && o->ema > 0)
