@@ -14,7 +14,13 @@ typedef __m512 vf;
 #define i8_bcast32(p) _mm512_set1_epi32(*(const int32_t *)(const void *)(p))
 #define i8_load(p) _mm512_loadu_si512((const void *)(p))
 #define i8_loadi(p) _mm512_loadu_si512((const void *)(p))
-#define i8_dpbusd(acc, x, w) _mm512_dpbusd_epi32((acc), (x), (w))
+/* vpdpbusd by inline asm: GCC 12's intrinsic pattern keeps the accumulator in zmm0-15 and
+ * copies (and spills) the 24 accumulators of the 6 x 4 tile around every instruction */
+static inline __m512i i8_dpbusd(__m512i acc, __m512i x, __m512i w)
+{
+    __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(x), "v"(w));
+    return acc;
+}
 #define i8_sub(a, b) _mm512_sub_epi32((a), (b))
 #define f_load(p) _mm512_loadu_ps(p)
 #define f_set1(x) _mm512_set1_ps(x)
