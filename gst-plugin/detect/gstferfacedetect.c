@@ -307,9 +307,12 @@ detect_cascade (GstFerFaceDetect * self, GstVideoFrame * frame,
 
   for (gsize i = 0; st == FER_OK && i < self->boxes.n; i++) {
     const fer_cascade_box *b = &self->boxes.v[i];
-    FerDetectedFace f = { {b->x, b->y, b->w, b->h, MIN (1.0f, b->neighbors / 100.0f), 0, {{0}}},
-    b->neighbors
-    };
+    FerDetectedFace f = { .neighbors = b->neighbors };
+    f.face.x = b->x;
+    f.face.y = b->y;
+    f.face.w = b->w;
+    f.face.h = b->h;
+    f.face.score = MIN (1.0f, b->neighbors / 100.0f);
     g_array_append_val (self->faces, f);
   }
   return st;
