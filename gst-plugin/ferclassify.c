@@ -50,6 +50,7 @@ enum {
   PROP_SMOOTHING,
   PROP_SMOOTHING_ALPHA,
   PROP_CLASSIFY_EVERY,
+  PROP_PRECISION,
   PROP_ALIGN,
   PROP_ADJUST,
 };
@@ -170,6 +171,27 @@ load_classifier (GstFerClassify * self, const gchar * model, GstFerBackend backe
     return FALSE;
   }
 
+  {
+    gchar *precision;
+    const gchar *note;
+
+    GST_OBJECT_LOCK (self);
+    precision = g_strdup (self->precision);
+    GST_OBJECT_UNLOCK (self);
+    st = fer_classifier_set_precision (self->classifier, precision);
+    if (st != FER_OK) {
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+          ("Cannot run expression model \"%s\" at precision \"%s\": %s", model, precision,
+              fer_last_error ()), (NULL));
+      g_free (precision);
+      release_classifier (self);
+      return FALSE;
+    }
+    note = fer_classifier_precision_note (self->classifier);
+    if (*note)
+      GST_INFO_OBJECT (self, "%s", note);
+    g_free (precision);
+  }
   self->n_classes = fer_classifier_n_classes (self->classifier);
   if (self->n_classes < 1 || self->n_classes > FER_RESULTS_MAX_CLASSES) {
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
@@ -664,6 +686,10 @@ gst_fer_classify_set_property (GObject * object, guint prop_id, const GValue * v
     case PROP_CLASSIFY_EVERY:
       self->classify_every = g_value_get_int (value);
       break;
+    case PROP_PRECISION:
+      g_free (self->precision);
+      self->precision = g_value_dup_string (value);
+      break;
     case PROP_ALIGN:
       self->align = g_value_get_boolean (value);
       break;
@@ -715,6 +741,9 @@ gst_fer_classify_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_CLASSIFY_EVERY:
       g_value_set_int (value, self->classify_every);
       break;
+    case PROP_PRECISION:
+      g_value_set_string (value, self->precision);
+      break;
     case PROP_ALIGN:
       g_value_set_boolean (value, self->align);
       break;
@@ -738,6 +767,7 @@ gst_fer_classify_finalize (GObject * object)
   release_classifier (self);
   fer_luma_scratch_clear (&self->luma);
   g_free (self->model);
+  g_free (self->precision);
   g_free (self->results_location);
   g_array_unref (self->faces48);
   g_array_unref (self->probs);
@@ -757,6 +787,7 @@ gst_fer_classify_init (GstFerClassify * self)
   self->model = g_strdup (gst_fer_classify_default_model ());
   self->backend = DEFAULT_BACKEND;
   self->threads = DEFAULT_THREADS;
+  self->precision = g_strdup ("fp32");
   self->min_confidence = DEFAULT_MIN_CONFIDENCE;
   self->post_messages = DEFAULT_POST_MESSAGES;
   self->margin = DEFAULT_MARGIN;
@@ -836,6 +867,11 @@ gst_fer_classify_class_init (GstFerClassifyClass * klass)
           "Run the network on each tracked face every N frames (new faces at once) and carry "
           "its smoothed probabilities in between", 1, 1000, DEFAULT_CLASSIFY_EVERY,
           rw_playing));
+  g_object_class_install_property (gobject_class, PROP_PRECISION,
+      g_param_spec_string ("precision", "Precision",
+          "fp32, or int8: the model's calibrated int8 network (a checkpoint made by fer-eval "
+          "--calibrate_int8; AVX512_VNNI or AVX-VNNI kernels, portable C otherwise)", "fp32",
+          rw_ready));
   g_object_class_install_property (gobject_class, PROP_ALIGN,
       g_param_spec_boolean ("align", "Align",
           "Rotate each crop so the eyes are level, using the face's \"fer/landmarks\" "

@@ -36,6 +36,7 @@ struct _GstFerClassify {
   gchar *model;
   GstFerBackend backend;
   gint threads;
+  gchar *precision;           /* "fp32" or "int8" (fer_classifier_set_precision) */
   gdouble min_confidence;
   gboolean post_messages;
   gchar *results_location;

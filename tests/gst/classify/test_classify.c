@@ -8,6 +8,7 @@
 #include <glib/gstdio.h>
 #include <gst/check/gstharness.h>
 
+#include "fer/quant.h"
 #include "fer_gst_test.h"
 #include "ferclassify.h"
 #include "fervideo.h"
@@ -314,9 +315,10 @@ test_properties (void)
   gst_object_unref (e);
 }
 
-/* PAUSED must fail with an error message that names the file. */
+/* PAUSED must fail with an error message that names the file (precision NULL: the default). */
 static void
-expect_state_failure (const gchar * model, const gchar * results, const gchar * must_name)
+expect_state_failure (const gchar * model, const gchar * results, const gchar * precision,
+    const gchar * must_name)
 {
   GstElement *e = gst_element_factory_make ("ferclassify", NULL);
   GstBus *bus = gst_bus_new ();
@@ -325,6 +327,8 @@ expect_state_failure (const gchar * model, const gchar * results, const gchar * 
   gchar *dbg = NULL;
 
   g_object_set (e, "model", model, "results-location", results, NULL);
+  if (precision)
+    g_object_set (e, "precision", precision, NULL);
   gst_element_set_bus (e, bus);
   FER_CHECK (gst_element_set_state (e, GST_STATE_PAUSED) == GST_STATE_CHANGE_FAILURE,
       "state change succeeded with model %s", model);
@@ -353,13 +357,13 @@ test_bad_model_fails_state_change (void)
   gchar *data = NULL;
   gsize len = 0;
 
-  expect_state_failure (missing, NULL, missing);
+  expect_state_failure (missing, NULL, NULL, missing);
   g_file_set_contents (corrupt, "this is not a checkpoint\n", -1, NULL);
-  expect_state_failure (corrupt, NULL, corrupt);
+  expect_state_failure (corrupt, NULL, NULL, corrupt);
   FER_CHECK (g_file_get_contents (fixed_model, &data, &len, NULL), "read model");
   g_file_set_contents (truncated, data, (gssize) (len / 2), NULL);
-  expect_state_failure (truncated, NULL, truncated);
-  expect_state_failure (fixed_model, bad_results, bad_results);
+  expect_state_failure (truncated, NULL, NULL, truncated);
+  expect_state_failure (fixed_model, bad_results, NULL, bad_results);
   g_free (data);
   g_free (missing);
   g_free (corrupt);
@@ -670,6 +674,92 @@ test_classify_every_spreads_work (void)
   gst_harness_teardown (h);
 }
 
+/* A copy of the random tiny model with an int8 calibration block, calibrated on smooth
+ * normalised faces (what fer-eval --calibrate_int8 does on val images). */
+static gchar *
+calibrated_copy (const gchar * name)
+{
+  gchar *path = g_build_filename (tmpdir, name, NULL);
+  fer_backend *be = NULL;
+  fer_model *m = NULL, *folded = NULL;
+  fer_checkpoint_meta meta;
+  fer_int8_calib calib;
+  const gint n = 16, px = FER_INPUT_SIZE * FER_INPUT_SIZE;
+  gfloat *x = g_new (gfloat, (gsize) n * px);
+
+  for (gint i = 0; i < n * px; i++)
+    x[i] = (gfloat) sin (0.37 * i + (i / px)) * 0.9f;
+  FER_CHECK (fer_backend_new ("cpu", 1, &be) == FER_OK, "cpu backend");
+  FER_CHECK (fer_checkpoint_load (random_model, be, n, &m, &meta) == FER_OK, "load %s: %s",
+      random_model, fer_last_error ());
+  FER_CHECK (fer_model_fold (m, be, n, &folded, NULL) == FER_OK, "fold: %s", fer_last_error ());
+  FER_CHECK (fer_int8_calibrate (folded, x, n, 100.0f, &calib) == FER_OK, "calibrate: %s",
+      fer_last_error ());
+  FER_CHECK (fer_int8_write_calibrated (random_model, &calib, path) == FER_OK, "write %s: %s",
+      path, fer_last_error ());
+  fer_model_free (folded);
+  fer_model_free (m);
+  fer_checkpoint_meta_clear (&meta);
+  fer_backend_free (be);
+  g_free (x);
+  return path;
+}
+
+/* The probabilities ferclassify attaches to the n faces of one frame, at a precision. */
+static void
+probabilities_at (const gchar * model, const gchar * precision, gint n, gdouble * probs)
+{
+  GstHarness *h = classify_harness (model, GST_VIDEO_FORMAT_I420, 320, 240, "precision",
+      precision, NULL);
+  GstBuffer *in = fer_gst_test_frame (GST_VIDEO_FORMAT_I420, 320, 240, 7), *out;
+  GstVideoRegionOfInterestMeta *roi;
+  gpointer state = NULL;
+  gint k = 0;
+
+  for (gint f = 0; f < n; f++)
+    fer_gst_test_add_face (in, 10 + 100 * f, 30 + 20 * f, 90, 90);
+  out = gst_harness_push_and_pull (h, in);
+  FER_CHECK (out != NULL, "precision %s: no output buffer", precision);
+  while ((roi = (GstVideoRegionOfInterestMeta *) gst_buffer_iterate_meta_filtered (out,
+              &state, GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE))) {
+    const GValue *p = gst_structure_get_value (expression_of (roi), "probabilities");
+    FER_CHECK (k < n && p && gst_value_array_get_size (p) == 7, "precision %s: face %d",
+        precision, k);
+    for (guint c = 0; c < 7; c++)
+      probs[k * 7 + c] = g_value_get_double (gst_value_array_get_value (p, c));
+    k++;
+  }
+  FER_CHECK (k == n, "precision %s: %d of %d faces classified", precision, k, n);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+}
+
+/* precision=int8 runs the checkpoint's calibrated int8 network: refused (naming the file)
+ * without a calibration block, refused for an unknown precision, close to FP32 with one. */
+static void
+test_precision_int8 (void)
+{
+  gchar *calibrated = calibrated_copy ("int8.fer");
+  GstElement *e = gst_element_factory_make ("ferclassify", NULL);
+  gchar *precision = NULL;
+  gdouble p32[3 * 7], p8[3 * 7], worst = 0.0;
+
+  g_object_get (e, "precision", &precision, NULL);
+  FER_CHECK (g_strcmp0 (precision, "fp32") == 0, "default precision %s", precision);
+  g_free (precision);
+  gst_object_unref (e);
+  expect_state_failure (random_model, NULL, "int8", random_model);
+  expect_state_failure (calibrated, NULL, "int4", "int4");
+  probabilities_at (calibrated, "fp32", 3, p32);
+  probabilities_at (calibrated, "int8", 3, p8);
+  for (gint i = 0; i < 3 * 7; i++)
+    worst = MAX (worst, fabs (p8[i] - p32[i]));
+  /* 8-bit activations and weights of a random tiny network: probabilities within 0.05 */
+  FER_CHECK (worst < 0.05, "int8 probabilities differ from FP32 by %g", worst);
+  g_print ("precision=int8: worst probability difference from fp32 %.4f\n", worst);
+  g_free (calibrated);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -693,6 +783,7 @@ main (int argc, char **argv)
   test_same_face_every_format ();
   test_tracking_sequence ();
   test_bad_model_fails_state_change ();
+  test_precision_int8 ();
   test_jsonl_complete_after_eos ();
   test_caps_change ();
   test_messages_and_min_confidence ();
