@@ -111,6 +111,11 @@ gst_fer_face_detect_default_cascade (void)
 gchar *
 gst_fer_face_detect_default_model (void)
 {
+  /* FER_DETECTOR_MODEL names the default for a run (even a missing file: the element then
+   * falls back to the cascade as when nothing is installed) */
+  const gchar *env = g_getenv ("FER_DETECTOR_MODEL");
+  if (env && *env)
+    return g_strdup (env);
   gchar *installed = g_build_filename (FER_PRETRAINED_DIR, "..", "models", DEFAULT_MODEL_NAME,
       NULL);
   gchar *source = g_build_filename (FER_SOURCE_DIR, "data", "models", DEFAULT_MODEL_NAME, NULL);
@@ -155,7 +160,7 @@ ensure_detector (GstFerFaceDetect * self)
   if (is_default && (!model || !g_file_test (model, G_FILE_TEST_EXISTS))) {
     GST_ELEMENT_WARNING (self, RESOURCE, NOT_FOUND,
         ("CNN face detector model %s not found (data/models/fetch.sh converts it); using "
-            "method=cascade", DEFAULT_MODEL_NAME), (NULL));
+            "method=cascade", model ? model : DEFAULT_MODEL_NAME), (NULL));
     self->active = GST_FER_DETECT_METHOD_CASCADE;
     g_free (model);
     return TRUE;

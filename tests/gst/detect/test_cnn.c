@@ -200,12 +200,47 @@ test_clip_caps (void)
   g_print ("ok  I420 with a frame rate and bt601 colorimetry\n");
 }
 
+/* A default model that is not installed (FER_DETECTOR_MODEL naming a missing file stands in for
+ * a machine without data/models/fetch.sh): READY succeeds, with one warning naming the file and
+ * the cascade it runs instead. */
+static void
+test_missing_default_falls_back (void)
+{
+  const gchar *missing = "/nonexistent/fer-test/blazeface.fer";
+  GstElement *e;
+  GstBus *bus = gst_bus_new ();
+  GError *err = NULL;
+  gchar *dbg = NULL;
+
+  g_setenv ("FER_DETECTOR_MODEL", missing, TRUE);
+  e = gst_element_factory_make ("ferfacedetect", NULL);
+  g_unsetenv ("FER_DETECTOR_MODEL");
+  FER_CHECK (e, "cannot make ferfacedetect");
+  gst_element_set_bus (e, bus);
+  FER_CHECK (gst_element_set_state (e, GST_STATE_READY) == GST_STATE_CHANGE_SUCCESS,
+      "a missing default model failed the state change instead of falling back");
+  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING);
+  FER_CHECK (msg, "no warning for the missing default model");
+  gst_message_parse_warning (msg, &err, &dbg);
+  FER_CHECK (strstr (err->message, missing) && strstr (err->message, "method=cascade"),
+      "warning \"%s\" should name %s and the cascade", err->message, missing);
+  g_print ("ok  missing default model: %s\n", err->message);
+  g_error_free (err);
+  g_free (dbg);
+  gst_message_unref (msg);
+  gst_element_set_state (e, GST_STATE_NULL);
+  gst_element_set_bus (e, NULL);
+  gst_object_unref (bus);
+  gst_object_unref (e);
+}
+
 int
 main (int argc, char **argv)
 {
   fer_gst_test_init (&argc, &argv);
   test_properties ();
   test_bad_models ();
+  test_missing_default_falls_back ();
   gchar *model = gst_fer_face_detect_default_model ();
   if (!model) {
     g_print ("SKIP: the converted face detector model is not installed "
