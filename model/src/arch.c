@@ -723,7 +723,8 @@ fer_status fer_arch_from_json_obj(const cJSON *root, const char *origin, fer_hea
 
 fer_status fer_arch_from_json(const char *json_text, const char *origin, fer_arch *out)
 {
-    cJSON *root = cJSON_Parse(json_text);
+    /* strict: text after the object is an error, not ignored */
+    cJSON *root = cJSON_ParseWithOpts(json_text, NULL, 1);
     if (!root) {
         memset(out, 0, sizeof *out);
         return fer_fail(FER_ERR_FORMAT, "%s: invalid JSON near \"%.20s\"", origin,
@@ -737,9 +738,15 @@ fer_status fer_arch_from_json(const char *json_text, const char *origin, fer_arc
 /* Architecture files are small JSON; the cap stops a wrong path (a dataset, a device) early. */
 static fer_status read_arch_text(const char *path, char **text)
 {
-    fer_status st = fer_read_file(path, (size_t)1 << 24, text, NULL);
+    size_t len = 0;
+    fer_status st = fer_read_file(path, (size_t)1 << 24, text, &len);
     if (st == FER_ERR_FORMAT)
         return fer_fail(FER_ERR_FORMAT, "%s: architecture file is too large", path);
+    if (st == FER_OK && strlen(*text) != len) {
+        free(*text);
+        *text = NULL;
+        return fer_fail(FER_ERR_FORMAT, "%s: holds a NUL byte (not JSON text)", path);
+    }
     return st;
 }
 
@@ -753,7 +760,7 @@ fer_status fer_arch_load(const char *name_or_path, fer_head_kind head, fer_arch 
     fer_status st = read_arch_text(name_or_path, &text);
     if (st)
         return st;
-    cJSON *root = cJSON_Parse(text);
+    cJSON *root = cJSON_ParseWithOpts(text, NULL, 1);
     free(text);
     if (!root)
         return fer_fail(FER_ERR_FORMAT, "%s: invalid JSON", name_or_path);

@@ -462,6 +462,12 @@ static fer_status ckpt_open(const char *path, ckpt_file *f)
     }
     f->payload = d + payload_offset;
     f->payload_bytes = f->size - 4 - (size_t)payload_offset;
+    /* cJSON takes raw NUL bytes inside strings; JSON text never holds one, and a reader that
+     * stops at the first NUL would see a different header than we do. */
+    if (memchr(d + FIXED_BYTES, 0, (size_t)json_len)) {
+        st = fer_fail(FER_ERR_FORMAT, "%s: the header holds a NUL byte (not JSON text)", path);
+        goto fail;
+    }
     f->hdr = cJSON_ParseWithLength((const char *)d + FIXED_BYTES, (size_t)json_len);
     if (!f->hdr || !cJSON_IsObject(f->hdr)) {
         st = fer_fail(FER_ERR_FORMAT, "%s: the header is not valid JSON", path);

@@ -80,9 +80,9 @@ static void check_ema(const char *path, fer_model *m, const uint8_t *data, size_
     if (st != FER_OK)
         return;
     size_t header_len = (size_t)get_u64(data + 12) & 0xffffffffu; /* loaded: 32 + len <= size */
-    char *text = fuzz_strndup(data + 32, header_len <= size - 32 ? header_len : size - 32);
-    cJSON *hdr = cJSON_Parse(text);
-    free(text);
+    /* the loader's own parse: the header's exact length, not up to a NUL */
+    cJSON *hdr = cJSON_ParseWithLength((const char *)data + 32,
+                                       header_len <= size - 32 ? header_len : size - 32);
     const cJSON *je = cJSON_GetObjectItemCaseSensitive(hdr, "ema");
     if (!ema != !je)
         fuzz_fail("fer_checkpoint_load_ema returned %s EMA for a header %s an \"ema\" section",

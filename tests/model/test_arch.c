@@ -164,6 +164,8 @@ int main(void)
 
     /* errors */
     expect_error("{", "invalid JSON");
+    /* text after the object is an error, not silently dropped */
+    expect_error("{\"layers\":[]} {\"layers\":[{\"type\":\"relu\"}]}", "invalid JSON");
     expect_error("{\"layers\":[{\"type\":\"conv3d\"}]}", "unknown type \"conv3d\"");
     expect_error("{\"layers\":[{\"type\":\"conv2d\",\"out\":4,\"kernel\":3}]}",
                  "unknown field \"kernel\"");

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "fer/checkpoint.h"
+#include "fer/crc.h"
 #include "fer/fileio.h"
 #include "fer/rng_math.h"
 #define FER_CHECK_CONTINUE /* count failures, report them all */
@@ -238,6 +239,23 @@ int main(void)
     spit(pf, f1, n1);
     f1[8] = 1;
     expect_reject(b, pf, FER_ERR_FORMAT, "unsupported checkpoint version 2", "version 2");
+    /* a NUL byte inside a header string, with a valid CRC: cJSON would take it, a reader that
+     * stops at the NUL would see another header (a fuzzer finding) */
+    {
+        unsigned char *q = memchr(f1 + 32, '"', n1 - 32);
+        CHECK(q && q[1] != '"', "no header string to corrupt");
+        unsigned char keep = q[1];
+        q[1] = 0;
+        uint32_t crc = fer_crc32(0, f1, n1 - 4);
+        unsigned char keep_crc[4];
+        memcpy(keep_crc, f1 + n1 - 4, 4);
+        for (int i = 0; i < 4; i++)
+            f1[n1 - 4 + i] = (unsigned char)(crc >> (8 * i));
+        spit(pf, f1, n1);
+        q[1] = keep;
+        memcpy(f1 + n1 - 4, keep_crc, 4);
+        expect_reject(b, pf, FER_ERR_FORMAT, "NUL byte", "NUL in the header");
+    }
     /* not there */
     expect_reject(b, path_in("missing.fer"), FER_ERR_IO, "cannot open", "missing file");
 

@@ -318,7 +318,7 @@ fer_status fer_options_parse_args(fer_cli *cli, int argc, char **argv)
 fer_status fer_options_apply_json(fer_cli *cli, const char *json_text, const char *origin,
                                   fer_opt_source src, int skip_runtime)
 {
-    cJSON *root = cJSON_Parse(json_text);
+    cJSON *root = cJSON_ParseWithOpts(json_text, NULL, 1);
     if (!root || !cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return fer_fail(FER_ERR_FORMAT, "%s: not a JSON object", origin);
