@@ -33,6 +33,7 @@
 #include "fer/checkpoint.h"
 #include "fer/fileio.h"
 #include "fer/model.h"
+#include "fer_convert_tfjs.h"
 
 #define FER_TRY(expr)                                                                          \
     do {                                                                                       \
@@ -920,7 +921,7 @@ static fer_status set_conv_weights(converter *cv, fer_model *m, const fer_arch *
     return FER_OK;
 }
 
-/* ---- main ---------------------------------------------------------------------------------- */
+/* ---- the whole conversion ---------------------------------------------------------------------------------- */
 
 static fer_status find_input(converter *cv)
 {
@@ -956,7 +957,7 @@ static fer_status find_input(converter *cv)
     return FER_OK;
 }
 
-static fer_status convert(const char *in_path, const char *out_path)
+fer_status fer_convert_tfjs_file(const char *in_path, const char *out_path, FILE *summary)
 {
     converter cv = {.path = in_path};
     fer_backend *b = NULL;
@@ -1039,10 +1040,10 @@ static fer_status convert(const char *in_path, const char *out_path)
         goto done;
     }
     st = fer_checkpoint_save(out_path, m, &meta, NULL);
-    if (st == FER_OK) {
+    if (st == FER_OK && summary) {
         fer_arch_size_info info;
         fer_arch_sizes(&arch, in_path, &info);
-        printf("%s: %d TF.js nodes -> %d .fer nodes, %lld parameters, %.1f M multiply-adds per "
+        fprintf(summary, "%s: %d TF.js nodes -> %d .fer nodes, %lld parameters, %.1f M multiply-adds per "
                "%dx%d image, output %d floats -> %s\n", in_path, cv.n_nodes, arch.n_layers,
                info.params, (double)info.macs / 1e6, cv.in_w, cv.in_h,
                (int)cJSON_GetNumberValue(obj(config, "output_size")), out_path);
@@ -1063,20 +1064,4 @@ done:
     free(arch_text);
     free(data);
     return st;
-}
-
-int main(int argc, char **argv)
-{
-    if (argc != 3 || argv[1][0] == '-') {
-        fprintf(stderr, "usage: fer-convert-tfjs MODEL.json OUT.fer\n"
-                        "  converts a TensorFlow.js graph model (e.g. BlazeFace from "
-                        "data/models/fetch.sh) into a .fer graph\n");
-        return 2;
-    }
-    fer_status st = convert(argv[1], argv[2]);
-    if (st != FER_OK) {
-        fprintf(stderr, "fer-convert-tfjs: %s\n", fer_last_error());
-        return 1;
-    }
-    return 0;
 }
