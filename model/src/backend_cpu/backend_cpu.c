@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../backend_ref.h"
+#include "cpu_bf16.h"
 #include "cpu_internal.h"
 
 #include <pthread.h>
@@ -174,16 +175,26 @@ void cpu_parallel(cpu_ctx *c, int n_tasks, fer_task_fn fn, void *ctx)
 static fer_status cpu_set_precision(fer_backend *b, fer_precision p)
 {
     cpu_ctx *c = cpu_of(b);
-    if (p == FER_PREC_FP32)
+    if (p == FER_PREC_FP32) {
+        c->bf16 = 0;
         return FER_OK;
+    }
     if (p == FER_PREC_BF16 && !c->has_bf16)
         return fer_fail(FER_ERR_UNSUPPORTED,
                         "cpu backend: bf16 needs a CPU with AVX512_BF16; this one has %s kernels "
                         "only (train in fp32)",
                         c->k->name);
-    if (p == FER_PREC_BF16)
+    if (p == FER_PREC_BF16 && !cpu_bf16_built())
         return fer_fail(FER_ERR_UNSUPPORTED,
                         "cpu backend: this build has no bf16 kernels (train in fp32)");
+    if (p == FER_PREC_BF16 && strcmp(c->k->name, "avx512") != 0) /* the bf16 GEMMs are zmm */
+        return fer_fail(FER_ERR_UNSUPPORTED,
+                        "cpu backend: bf16 runs with the avx512 kernel set, not %s (FER_ISA)",
+                        c->k->name);
+    if (p == FER_PREC_BF16) {
+        c->bf16 = 1;
+        return FER_OK;
+    }
     return fer_fail(FER_ERR_UNSUPPORTED, "cpu backend: fp16 is not supported (use bf16 or fp32)");
 }
 

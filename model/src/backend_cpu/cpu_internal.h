@@ -127,6 +127,7 @@ typedef struct cpu_ctx {
     fer_threadpool *pool;
     int threads;
     int has_bf16; /* CPU has AVX512_BF16 (only then FER_PREC_BF16 is accepted) */
+    int bf16;     /* FER_PREC_BF16 set: Winograd GEMMs round operands to bf16 (cpu_bf16.h) */
     int wino;     /* Winograd tile for 3x3 convolutions: 2 (default), 4, or 0 = off
                    * (FER_CPU_WINOGRAD=2|4|0) */
     /* workspace arenas: grow to the largest request, never shrink */

@@ -12,6 +12,7 @@
  * the backend-vs-ref tests bound it. */
 #include <string.h>
 
+#include "cpu_bf16.h"
 #include "cpu_internal.h"
 
 #define CONV_BUDGET (160 * 1024)  /* floats of transformed tiles (in + out) per task: L2 */
@@ -49,6 +50,11 @@ typedef struct wino_plan {
     int band_rows, band_cols;
     size_t tp;          /* tiles per task, rounded up to the GEMM's 6 */
     size_t xb_floats, v_floats, m_floats;
+    /* bf16 mode (cpu_bf16.h): u16 the transformed weights as pairs over input channels,
+     * w16_floats of per-worker scratch for the operands rounded to bf16 */
+    int bf16;
+    const uint32_t *u16;
+    size_t w16_floats;
 } wino_plan;
 
 static const float G4[6][3] = {{0.25f, 0.0f, 0.0f},
@@ -63,13 +69,17 @@ static const float G2[4][3] = {{1.0f, 0.0f, 0.0f},
                               {0.0f, 0.0f, 1.0f}};
 
 /* U[xi][co/W][ci][co%W] = (G g G^T)[xi] for g = w[co][ci] (flip: w[ci][co] rotated), W = wob,
- * the kernel set's wino_co. */
+ * the kernel set's wino_co. u16 != NULL (bf16 mode): written there instead, rounded to bf16, as
+ * pairs over ci: U16[xi][co/W][ci/2][co%W][ci%2]. */
 static void transform_weights(const fer_conv2d_args *a, const float *w, int flip, int m, int cip,
-                              int cop, int wob, float *u)
+                              int cop, int wob, float *u, uint16_t *u16)
 {
     const float(*G)[3] = m == 4 ? G4 : G2;
     int at = m + 2;
-    memset(u, 0, (size_t)at * at * cip * cop * sizeof(float));
+    if (u16)
+        memset(u16, 0, (size_t)at * at * cip * cop * sizeof(uint16_t));
+    else
+        memset(u, 0, (size_t)at * at * cip * cop * sizeof(float));
     int ob_n = cop / wob;
     for (int co = 0; co < a->out_c; co++) {
         for (int ci = 0; ci < a->in_c; ci++) {
@@ -81,6 +91,15 @@ static void transform_weights(const fer_conv2d_args *a, const float *w, int flip
             for (int i = 0; i < at; i++)
                 for (int j = 0; j < 3; j++)
                     t[i][j] = G[i][0] * g[0][j] + G[i][1] * g[1][j] + G[i][2] * g[2][j];
+            if (u16) {
+                uint16_t *d16 =
+                    u16 + (((size_t)(co / wob) * (cip / 2) + ci / 2) * wob + co % wob) * 2 + ci % 2;
+                for (int i = 0; i < at; i++)
+                    for (int j = 0; j < at; j++)
+                        d16[(size_t)(i * at + j) * ob_n * cip * wob] = cpu_bf16_round(
+                            t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2]);
+                continue;
+            }
             float *dst = u + ((size_t)(co / wob) * cip + ci) * wob + co % wob;
             for (int i = 0; i < at; i++)
                 for (int j = 0; j < at; j++)
@@ -137,6 +156,15 @@ static void plan_init(wino_plan *p, cpu_ctx *c, const fer_conv2d_args *a, size_t
     /* + slack: the weight-gradient GEMM reads up to 5 channels past a tile row */
     p->v_floats = round_to((size_t)p->xi * p->tp * p->cip + 16, 16);
     p->m_floats = round_to((size_t)p->xi * p->tp * p->cop, 16);
+    /* bf16: the forward GEMM's inputs (v as bf16) or the weight gradient's pairs over tiles
+     * (both operands, half the floats each); + slack for the reads past a tile row */
+    p->bf16 = c->bf16 && p->wob == CPU_BF16_CO;
+    p->w16_floats = p->bf16 ? round_to((p->v_floats + p->m_floats) / 2 + 64, 16) : 0;
+}
+
+static size_t worker_floats(const wino_plan *p)
+{
+    return p->xb_floats + p->v_floats + p->m_floats + p->w16_floats;
 }
 
 /* The task's images and tile rows. */
@@ -158,7 +186,13 @@ typedef struct transform_ctx {
 static void transform_cb(const void *ctx, float *dst)
 {
     const transform_ctx *t = ctx;
-    transform_weights(t->a, t->w, t->flip, t->m, t->cip, t->cop, t->wob, dst);
+    transform_weights(t->a, t->w, t->flip, t->m, t->cip, t->cop, t->wob, dst, NULL);
+}
+
+static void transform_bf16_cb(const void *ctx, float *dst)
+{
+    const transform_ctx *t = ctx;
+    transform_weights(t->a, t->w, t->flip, t->m, t->cip, t->cop, t->wob, NULL, (uint16_t *)dst);
 }
 
 static void wino_task(void *ctx, int task, int worker)
@@ -168,8 +202,7 @@ static void wino_task(void *ctx, int task, int worker)
     const cpu_kernels *k = p->k;
     int n0, n_img, r0, nr;
     task_span(p, task, &n0, &n_img, &r0, &nr);
-    size_t per_worker = p->xb_floats + p->v_floats + p->m_floats;
-    float *xb = p->scratch + (size_t)worker * per_worker;
+    float *xb = p->scratch + (size_t)worker * worker_floats(p);
     float *v = xb + p->xb_floats, *m = v + p->v_floats;
     size_t tiles_img = (size_t)nr * p->tw, tiles = (size_t)n_img * tiles_img;
     size_t in_plane = (size_t)a->in_h * a->in_w, out_plane = (size_t)a->out_h * a->out_w;
@@ -189,6 +222,17 @@ static void wino_task(void *ctx, int task, int worker)
         }
     }
     int ob_n = p->cop / p->wob;
+    if (p->bf16) { /* the transformed tiles rounded to bf16 once, reused by every ob block */
+        uint16_t *v16 = (uint16_t *)(m + p->m_floats);
+        cpu_bf16_convert(p->tp * v_t, v, v16);
+        for (int xi = 0; xi < p->xi; xi++)
+            for (int ob = 0; ob < ob_n; ob++) {
+                const uint32_t *b = p->u16 + ((size_t)xi * ob_n + ob) * (p->cip / 2) * p->wob;
+                for (size_t t = 0; t < p->tp; t += 6)
+                    cpu_bf16_wino_gemm(p->cip, v16 + t * v_t + (size_t)xi * p->cip, v_t, b,
+                                       m + t * m_t + (size_t)xi * p->cop + ob * p->wob, m_t);
+            }
+    } else
     for (int xi = 0; xi < p->xi; xi++)
         for (int ob = 0; ob < ob_n; ob++) {
             const float *b = p->u + ((size_t)xi * ob_n + ob) * p->cip * p->wob;
@@ -217,12 +261,15 @@ fer_status cpu_wino_conv(cpu_ctx *c, const fer_conv2d_args *a, const float *x, c
     p.bias = bias;
     p.y = y;
     size_t u_floats = round_to((size_t)p.xi * p.cip * p.cop, 16);
-    size_t per_worker = p.xb_floats + p.v_floats + p.m_floats;
     transform_ctx tc = {a, w, flip, p.m, p.cip, p.cop, p.wob};
-    /* the kind tells the block width apart: a packing never serves another width's kernels */
-    p.u = cpu_wcache_get(c, w, (size_t)a->in_c * a->out_c * 9, 10 + 2 * p.m + flip + 100 * p.wob,
-                         a->out_c, a->in_c, p.m, u_floats, transform_cb, &tc);
-    p.scratch = cpu_workspace(c, per_worker * (size_t)c->threads);
+    /* the kind tells the block width (and bf16) apart: a packing never serves other kernels */
+    const float *u = cpu_wcache_get(
+        c, w, (size_t)a->in_c * a->out_c * 9, 10 + 2 * p.m + flip + 100 * p.wob + 5000 * p.bf16,
+        a->out_c, a->in_c, p.m, p.bf16 ? u_floats / 2 : u_floats,
+        p.bf16 ? transform_bf16_cb : transform_cb, &tc);
+    p.u = u;
+    p.u16 = (const uint32_t *)u;
+    p.scratch = cpu_workspace(c, worker_floats(&p) * (size_t)c->threads);
     if (!p.u || !p.scratch)
         return FER_ERR_NOMEM;
     cpu_parallel(c, p.groups * p.bands, wino_task, &p);
@@ -244,8 +291,7 @@ static void wgrad_task(void *ctx, int slot, int worker)
     size_t per_slot = (size_t)p->xi * p->ci_rows * p->cop;
     float *acc = p->partial + (size_t)slot * per_slot;
     memset(acc, 0, per_slot * sizeof(float));
-    size_t per_worker = p->xb_floats + p->v_floats + p->m_floats;
-    float *xb = p->scratch + (size_t)worker * per_worker;
+    float *xb = p->scratch + (size_t)worker * worker_floats(p);
     float *vx = xb + p->xb_floats, *vd = vx + p->v_floats;
     size_t in_plane = (size_t)a->in_h * a->in_w, out_plane = (size_t)a->out_h * a->out_w;
     /* xi-major here: the GEMM below streams contiguous tile rows for each xi */
@@ -275,6 +321,24 @@ static void wgrad_task(void *ctx, int slot, int worker)
             }
         }
         int tiles = (int)((size_t)n_img * tiles_img);
+        if (p->bf16) { /* both operands as bf16 pairs over the tiles (a zero partner if odd) */
+            size_t kp = (size_t)(tiles + 1) / 2, x2_xi = kp * p->cip, d2_xi = kp * p->cop;
+            uint32_t *x2 = (uint32_t *)(vd + p->m_floats), *d2 = x2 + (size_t)p->xi * x2_xi + 16;
+            for (int xi = 0; xi < p->xi; xi++) {
+                cpu_bf16_pack_pairs(vx + xi * vx_xi, (size_t)p->cip, tiles, p->cip,
+                                    x2 + xi * x2_xi);
+                cpu_bf16_pack_pairs(vd + xi * vd_xi, (size_t)p->cop, tiles, p->cop,
+                                    d2 + xi * d2_xi);
+            }
+            for (int xi = 0; xi < p->xi; xi++)
+                for (int ci0 = 0; ci0 < p->cip; ci0 += 6)
+                    for (int ob = 0; ob < ob_n; ob++)
+                        cpu_bf16_wino_gemm_tn(
+                            (int)kp, x2 + xi * x2_xi + ci0, (size_t)p->cip,
+                            d2 + xi * d2_xi + ob * p->wob, (size_t)p->cop,
+                            acc + ((size_t)xi * p->ci_rows + ci0) * p->cop + ob * p->wob, p->cop);
+            continue;
+        }
         for (int xi = 0; xi < p->xi; xi++)
             for (int ci0 = 0; ci0 < p->cip; ci0 += 6)
                 for (int ob = 0; ob < ob_n; ob++)
@@ -363,15 +427,19 @@ fer_status cpu_wino_wgrad(cpu_ctx *c, const fer_conv2d_args *a, const float *x, 
     p.chunks_per_slot = (chunks + want - 1) / want;
     int slots = (chunks + p.chunks_per_slot - 1) / p.chunks_per_slot;
     size_t per_slot = round_to((size_t)p.xi * p.ci_rows * p.cop, 16);
-    size_t per_worker = p.xb_floats + p.v_floats + p.m_floats;
+    size_t per_worker = worker_floats(&p);
     float *ws = cpu_workspace(c, per_slot * (size_t)slots + per_worker * (size_t)c->threads);
     if (!ws)
         return FER_ERR_NOMEM;
     p.partial = ws;
     p.scratch = ws + per_slot * (size_t)slots;
-    /* the GEMM may read a few floats past the transformed input: keep them finite */
-    for (int t = 0; t < c->threads; t++)
-        memset(p.scratch + (size_t)t * per_worker + p.xb_floats, 0, p.v_floats * sizeof(float));
+    /* the GEMM may read a few floats past the transformed input (bf16: past its pairs): keep
+     * them finite */
+    for (int t = 0; t < c->threads; t++) {
+        float *s = p.scratch + (size_t)t * per_worker + p.xb_floats;
+        memset(s, 0, p.v_floats * sizeof(float));
+        memset(s + p.v_floats + p.m_floats, 0, p.w16_floats * sizeof(float));
+    }
     cpu_parallel(c, slots, wgrad_task, &p);
     wgrad_out_job oj = {&p, slots, (size_t)p.xi * p.ci_rows * p.cop, 16384, dw};
     if (slots > 1)
