@@ -57,6 +57,8 @@ static const conv_case conv_cases[] = {
     {2, 3, 3, 9, 17, 3, 2, 1, 1, 3},   /* stride 2, 17 columns: odd tail after a 16-column block */
     {1, 2, 2, 7, 35, 5, 2, 2, 0, 2},   /* stride 2, 35 columns: overlapping last block + odd tail */
     {2, 2, 2, 6, 31, 3, 2, 0, 1, 2},   /* stride 2, pad 0, 31 columns */
+    {19, 6, 6, 7, 9, 3, 1, 1, 1, 6},   /* batch 19: weight gradient in image groups of 2 + 1 */
+    {35, 4, 8, 5, 6, 3, 2, 1, 1, 4},   /* batch 35, multiplier 2, stride 2: groups of 3 + 2 */
     /* >= 4 input channels per group: each group through the groups == 1 paths */
     {2, 16, 24, 9, 7, 3, 1, 1, 1, 2}, /* groups 2 of 8 -> 12: Winograd per group, bias */
     {3, 12, 9, 7, 9, 3, 2, 1, 0, 3},  /* groups 3 of 4 -> 3, stride 2 */
@@ -521,6 +523,9 @@ static float *invariance_outputs(fer_backend *b, size_t *n)
                                             {3, 9, 17, 13, 11, 17, 13, 3, 1, 1, 1, 1},
                                             {3, 6, 13, 9, 6, 13, 9, 3, 1, 1, 1, 6},
                                             {3, 8, 13, 11, 8, 7, 6, 3, 2, 1, 1, 8},
+                                            /* depthwise weight gradient: image
+                                             * groups x channel blocks by thread count */
+                                            {19, 8, 9, 8, 8, 9, 8, 3, 1, 1, 1, 8},
                                             {3, 6, 13, 9, 8, 7, 5, 3, 2, 1, 0, 2},
                                             {3, 16, 9, 7, 16, 9, 7, 3, 1, 1, 1, 2},
                                             /* im2col + SGEMM (stride 2), chunks of images */

@@ -13,10 +13,11 @@
  *     180 degrees and pad k - 1 - pad; stride 2 computes the two column phases of a dx row in
  *     registers from a zero-padded copy of dy and interleaves them (the adjoint of the forward
  *     as a gather, no scatter);
- *   - weight and bias gradients: one task per output channel, images in order; per image the
- *     k*k tap sums are vector partial sums over the plane, summed across lanes in a fixed order
- *     and added in double. With the input gradient asked for too, the same task computes it
- *     for each of its planes right after, while dy is still in cache.
+ *   - weight and bias gradients: tasks of (image group, channel block), planes in memory
+ *     order; per plane the k*k tap sums are vector partial sums, summed across lanes in a fixed
+ *     order and added in double to the group's partial sums, which are added in group order at
+ *     the end (the groups depend on the batch only). With the input gradient asked for too,
+ *     the same task computes it for each of its planes right after, while dy is in cache.
  * Every output element is computed by one task in one fixed order, so results do not depend on
  * the thread count. */
 #include <stdlib.h>
@@ -188,6 +189,10 @@ static size_t round16(size_t n)
  * worker has zeroed its buffers' padding in this call (the caller clears it). */
 #define DW_HEADER 16
 
+/* Image groups of the weight gradient (at most; fewer for smaller batches). A constant, not the
+ * thread count: the partial sums, and so the results, must not depend on the split. */
+#define DW_WGRAD_GROUPS 16
+
 typedef struct dw_job {
     const fer_conv2d_args *a;
     const dw_fns *f;
@@ -200,7 +205,11 @@ typedef struct dw_job {
     int dx_qvec; /* stride-2 input gradient: vector pairs per dx row (2 * vw columns each) */
     size_t dyw, dy_rows;
     size_t dx_off; /* input gradient scratch within a worker's */
-    int fused;     /* input gradient inside the weight gradient's channel tasks */
+    int fused;     /* input gradient inside the weight gradient's tasks */
+    /* weight gradient: image groups, channels per task, channel blocks, and the groups' partial
+     * sums [group][out_c][k*k taps + bias] */
+    int img_groups, imgs_per_group, ch_per_task, ch_blocks;
+    double *partial;
     const float *x, *w, *bias, *dy, *wflip;
     float *y, *dx, *dw, *dbias;
 } dw_job;
@@ -291,53 +300,65 @@ static void dw_dx_task(void *ctx, int task, int worker)
         dx_plane(j, p, scr, zero);
 }
 
-static void prefetch_plane(const float *p, size_t floats)
-{
-    for (size_t i = 0; i < floats; i += 16)
-        __builtin_prefetch(p + i, 0, 3);
-}
-
-/* dw[oc] and dbias[oc]: per image float tap sums, added in double in image order. With
- * j->fused, the input gradient of the same plane (multiplier 1: channel oc) follows each image
- * while its dy is still in cache. */
-static void dw_wgrad_task(void *ctx, int oc, int worker)
+/* The weight (and bias) gradient over image groups: task (group gi, channel block) walks its
+ * images in order and, per image, its channels in memory order (consecutive planes, which the
+ * hardware prefetchers follow), adding each plane's float tap sums in double to the group's
+ * partial sums of that channel. The groups' partials are added in group order at the end
+ * (dw_wgrad_reduce). The image groups depend on the batch alone (DW_WGRAD_GROUPS), never on the
+ * thread count, so the results do not either. With j->fused, the input gradient of each plane
+ * (multiplier 1) follows its weight gradient while dy is still in cache. */
+static void dw_wgrad_task(void *ctx, int task, int worker)
 {
     const dw_job *j = ctx;
     const fer_conv2d_args *a = j->a;
-    const int KK = a->k * a->k, ic = oc / j->mult, ovw = j->g.ovec * j->g.vw;
+    const int KK = a->k * a->k, ovw = j->g.ovec * j->g.vw;
+    const int gi = task / j->ch_blocks, cb = task % j->ch_blocks;
+    const int n0 = gi * j->imgs_per_group;
+    const int n1 = n0 + j->imgs_per_group < a->n ? n0 + j->imgs_per_group : a->n;
+    const int c0 = cb * j->ch_per_task;
+    const int c1 = c0 + j->ch_per_task < a->out_c ? c0 + j->ch_per_task : a->out_c;
     float *xq;
     int zero = worker_scratch(j, worker, &xq);
     float *dyq = xq + round16(split_floats(&j->g));
     const size_t in_plane = (size_t)a->in_h * a->in_w, out_plane = (size_t)a->out_h * a->out_w;
-    double acc[25] = {0}, bsum = 0.0;
+    double *part = j->partial + ((size_t)gi * a->out_c) * (KK + 1);
+    memset(part + (size_t)c0 * (KK + 1), 0, (size_t)(c1 - c0) * (KK + 1) * sizeof *part);
     float tap[25];
-    for (int n = 0; n < a->n; n++, zero = 0) {
-        const float *dys = j->dy + ((size_t)n * a->out_c + oc) * out_plane;
-        /* the next image's planes are a channel stride away: fetch them while this one runs
-         * (the hardware prefetchers restart at every plane) */
-        if (n + 1 < a->n) {
-            prefetch_plane(dys + (size_t)a->out_c * out_plane, out_plane);
-            if (j->dw)
-                prefetch_plane(j->x + ((size_t)(n + 1) * a->in_c + ic) * in_plane, in_plane);
+    for (int n = n0; n < n1; n++)
+        for (int oc = c0; oc < c1; oc++, zero = 0) {
+            double *acc = part + (size_t)oc * (KK + 1);
+            const float *dys = j->dy + ((size_t)n * a->out_c + oc) * out_plane;
+            j->f->pad_plane(dyq, (size_t)ovw, (size_t)j->g.out_rows, dys, (size_t)a->out_w,
+                            (size_t)a->out_h, (size_t)a->out_w, 0, zero);
+            if (j->dw) {
+                const int ic = oc / j->mult;
+                j->f->split(&j->g, j->x + ((size_t)n * a->in_c + ic) * in_plane, xq, zero);
+                j->f->wgrad(&j->g, xq, dyq, tap);
+                for (int t = 0; t < KK; t++)
+                    acc[t] += tap[t];
+            }
+            if (j->dbias)
+                acc[KK] += j->f->plane_sum(&j->g, dyq);
+            if (j->fused)
+                dx_plane(j, n * a->out_c + oc, xq + j->dx_off, zero);
         }
-        j->f->pad_plane(dyq, (size_t)ovw, (size_t)j->g.out_rows, dys, (size_t)a->out_w,
-                        (size_t)a->out_h, (size_t)a->out_w, 0, zero);
-        if (j->dw) {
-            j->f->split(&j->g, j->x + ((size_t)n * a->in_c + ic) * in_plane, xq, zero);
-            j->f->wgrad(&j->g, xq, dyq, tap);
-            for (int t = 0; t < KK; t++)
-                acc[t] += tap[t];
+}
+
+/* dw and dbias: the image groups' partial sums added in group order */
+static void dw_wgrad_reduce(const dw_job *j)
+{
+    const fer_conv2d_args *a = j->a;
+    const int KK = a->k * a->k;
+    for (int oc = 0; oc < a->out_c; oc++)
+        for (int t = 0; t <= KK; t++) {
+            double s = 0.0;
+            for (int gi = 0; gi < j->img_groups; gi++)
+                s += j->partial[((size_t)gi * a->out_c + oc) * (KK + 1) + t];
+            if (t < KK && j->dw)
+                j->dw[(size_t)oc * KK + t] = (float)s;
+            else if (t == KK && j->dbias)
+                j->dbias[oc] = (float)s;
         }
-        if (j->dbias)
-            bsum += j->f->plane_sum(&j->g, dyq);
-        if (j->fused)
-            dx_plane(j, n * a->out_c + oc, xq + j->dx_off, zero);
-    }
-    if (j->dw)
-        for (int t = 0; t < KK; t++)
-            j->dw[(size_t)oc * KK + t] = (float)acc[t];
-    if (j->dbias)
-        j->dbias[oc] = (float)bsum;
 }
 
 static void dw_job_init(dw_job *j, cpu_ctx *c, const fer_conv2d_args *a)
@@ -403,13 +424,29 @@ fer_status cpu_depthwise_backward(cpu_ctx *c, const fer_conv2d_args *a, const fl
     }
     j.dx_off = wgrad_floats;
     j.scratch_floats = DW_HEADER + round16(wgrad_floats + dx_floats);
-    /* the rotated kernels of the stride-1 input gradient live after the workers' scratch */
-    j.scratch = cpu_workspace(c, j.scratch_floats * workers + (size_t)a->in_c * KK);
+    if (dw || dbias) {
+        j.img_groups = a->n < DW_WGRAD_GROUPS ? a->n : DW_WGRAD_GROUPS;
+        j.imgs_per_group = (a->n + j.img_groups - 1) / j.img_groups;
+        j.img_groups = (a->n + j.imgs_per_group - 1) / j.imgs_per_group;
+        /* about planes_per_task planes per task, channel blocks of even size */
+        const int ppt = planes_per_task((size_t)a->out_h * a->out_w, a->n * a->out_c, c->threads);
+        int per = ppt / j.imgs_per_group;
+        per = per < 1 ? 1 : per > a->out_c ? a->out_c : per;
+        j.ch_blocks = (a->out_c + per - 1) / per;
+        j.ch_per_task = (a->out_c + j.ch_blocks - 1) / j.ch_blocks;
+        j.ch_blocks = (a->out_c + j.ch_per_task - 1) / j.ch_per_task;
+    }
+    /* after the workers' scratch: the groups' partial sums (doubles), then the rotated kernels
+     * of the stride-1 input gradient */
+    const size_t part_floats =
+        round16(2 * (size_t)j.img_groups * (size_t)a->out_c * (size_t)(KK + 1));
+    j.scratch = cpu_workspace(c, j.scratch_floats * workers + part_floats + (size_t)a->in_c * KK);
     if (!j.scratch)
         return FER_ERR_NOMEM;
     clear_headers(&j, workers);
+    j.partial = (double *)(void *)(j.scratch + j.scratch_floats * workers);
     if (dx && a->stride == 1) {
-        float *wflip = j.scratch + j.scratch_floats * workers;
+        float *wflip = j.scratch + j.scratch_floats * workers + part_floats;
         for (int ch = 0; ch < a->in_c; ch++)
             for (int t = 0; t < KK; t++)
                 wflip[(size_t)ch * KK + t] = w[(size_t)ch * KK + (KK - 1 - t)];
@@ -417,7 +454,8 @@ fer_status cpu_depthwise_backward(cpu_ctx *c, const fer_conv2d_args *a, const fl
     }
     if (dw || dbias) {
         j.fused = dx != NULL;
-        cpu_parallel(c, a->out_c, dw_wgrad_task, &j);
+        cpu_parallel(c, j.img_groups * j.ch_blocks, dw_wgrad_task, &j);
+        dw_wgrad_reduce(&j);
     } else if (dx) {
         j.n_planes = a->n * a->in_c;
         j.planes_per_task = planes_per_task((size_t)a->in_h * a->in_w, j.n_planes, c->threads);
