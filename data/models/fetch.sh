@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Fetches the pretrained CNN face detector (BlazeFace, TF.js graph model) from the pinned npm
 # package @vladmandic/human (MIT) and converts it into a .fer graph for libfermodel.
-#   Usage: data/models/fetch.sh [BUILD_DIR]       (default build dir: build)
+#   Usage: data/models/fetch.sh [--tiny] [BUILD_DIR]       (default build dir: build)
+#   --tiny also fetches face-api's TinyFaceDetector (npm @vladmandic/face-api@1.7.15, MIT) into
+#   data/models/tinyfacedetector/ and converts it into data/models/tinyfacedetector.fer (the
+#   measured alternative to BlazeFace: docs/results/detector_choice.md)
 # Writes (gitignored, never committed):
 #   data/models/blazeface/{blazeface.json,blazeface.bin,LICENSE}   the package's files, checked
 #                                                                  against the SHA-256 sums below
@@ -11,6 +14,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
+tiny=0
+if [ "${1:-}" = --tiny ]; then tiny=1; shift; fi
 build="${1:-$root/build}"
 pkg='@vladmandic/human@3.3.6'
 out="$here/blazeface"
@@ -37,4 +42,27 @@ if [ -x "$conv" ]; then
 else
   echo "fetch.sh: $conv not built; run 'ninja -C $build' and then:" >&2
   echo "  $conv $out/blazeface.json $here/blazeface.fer" >&2
+fi
+
+if [ "$tiny" = 1 ]; then
+  tout="$here/tinyfacedetector"
+  mkdir -p "$tout"
+  ttgz="$(cd "$work" && npm pack --silent @vladmandic/face-api@1.7.15 | tail -n 1)"
+  tar -xzf "$work/$ttgz" -C "$work" package/model/tiny_face_detector_model-weights_manifest.json \
+    package/model/tiny_face_detector_model.bin package/LICENSE
+  cp "$work/package/model/tiny_face_detector_model-weights_manifest.json" \
+    "$work/package/model/tiny_face_detector_model.bin" "$tout/"
+  cp "$work/package/LICENSE" "$tout/LICENSE"
+  (cd "$tout" && sha256sum -c --quiet <<'SUMS'
+5d1af4849ac48d5b985f4a9b16010c512353ddd6fcc63d50fd0bc9e9e64296e5  tiny_face_detector_model-weights_manifest.json
+b7503ce7df31039b1c43316a9b865cab6a70dd748cc602d3fa28b551503c3871  tiny_face_detector_model.bin
+SUMS
+  )
+  echo "fetch.sh: @vladmandic/face-api@1.7.15 tiny_face_detector_model -> $tout"
+  if [ -x "$conv" ]; then
+    "$conv" "$tout/tiny_face_detector_model-weights_manifest.json" "$here/tinyfacedetector.fer"
+  else
+    echo "fetch.sh: then: $conv $tout/tiny_face_detector_model-weights_manifest.json" \
+      "$here/tinyfacedetector.fer" >&2
+  fi
 fi

@@ -2,7 +2,11 @@
  * backend, the letterbox in front of it and the anchor decoding, tiling and NMS after it.
  * Decoding follows @vladmandic/human 3.3.6 (src/face/blazeface.ts): per anchor 1 logit (score =
  * sigmoid) and 16 regressors in input pixels: box centre offset x, y from the anchor, box w, h,
- * then six keypoints as offsets from the anchor. */
+ * then six keypoints as offsets from the anchor.
+ * A header whose config says "decoder": "tiny_yolo" (face-api's TinyFaceDetector, converted by
+ * fer-convert-tfjs from its weights manifest) is decoded as @vladmandic/face-api 1.7.15's
+ * TinyYolov2Base.extractBoxes: per grid cell and anchor tx, ty, tw, th, score logit; centre
+ * (cell + sigmoid(t)) * stride, size exp(t) * anchor * stride; no keypoints. */
 #include "fer/face_detector.h"
 
 #include <cjson/cJSON.h>
@@ -22,6 +26,8 @@
 #define MAX_BATCH 2         /* passes per forward call: every layer keeps its output (73 MB a pass) */
 #define N_REGRESSORS 16     /* 4 box values + 6 keypoints x 2 */
 #define MAX_HEADS 4         /* anchor grids */
+#define MAX_YOLO_ANCHORS 16
+#define YOLO_BOX_VALUES 5   /* tx, ty, tw, th, score logit */
 
 #define FER_TRY_DET(expr)                                                                      \
     do {                                                                                       \
@@ -56,6 +62,9 @@ struct fer_face_detector {
     size_t out_floats;  /* per pass */
     anchor_grid grids[MAX_HEADS];
     int n_grids;
+    int tiny_yolo;      /* decoder: 0 BlazeFace anchors, 1 YOLO grid (then grids[0].cls) */
+    float yolo_anchors[MAX_YOLO_ANCHORS][2]; /* box sizes in grid cells */
+    int n_yolo_anchors;
     float *x;           /* MAX_BATCH input planes */
     float *out;         /* MAX_BATCH outputs */
     fer_face *cand;     /* candidates before NMS */
@@ -230,13 +239,59 @@ static fer_status read_output(const cJSON *o, const char *path, int i, head_outp
     return FER_OK;
 }
 
+/* A YOLO grid header (fer-convert-tfjs's TinyFaceDetector): one output of [g*g*anchors, 5]
+ * rows from a g x g x (5 * anchors) tensor, and "anchors": [[w, h], ...] in grid cells. */
+static fer_status read_yolo_layout(fer_face_detector *d, const char *path, const cJSON *root)
+{
+    const cJSON *outs = cJSON_GetObjectItemCaseSensitive(root, "outputs");
+    const cJSON *anchors = cJSON_GetObjectItemCaseSensitive(root, "anchors"), *a;
+    int n = cJSON_GetArraySize(anchors);
+    if (!cJSON_IsArray(anchors) || n < 1 || n > MAX_YOLO_ANCHORS)
+        return fer_fail(FER_ERR_FORMAT, "%s: a tiny_yolo detector header needs 1..%d "
+                        "\"anchors\"", path, MAX_YOLO_ANCHORS);
+    cJSON_ArrayForEach(a, anchors) {
+        const cJSON *w = cJSON_GetArrayItem(a, 0), *h = cJSON_GetArrayItem(a, 1);
+        if (cJSON_GetArraySize(a) != 2 || !cJSON_IsNumber(w) || !cJSON_IsNumber(h) ||
+            !(w->valuedouble > 0.0 && w->valuedouble < 1e3) ||
+            !(h->valuedouble > 0.0 && h->valuedouble < 1e3))
+            return fer_fail(FER_ERR_FORMAT, "%s: detector anchor %d is not [w, h] of positive "
+                            "cell counts", path, d->n_yolo_anchors);
+        d->yolo_anchors[d->n_yolo_anchors][0] = (float)w->valuedouble;
+        d->yolo_anchors[d->n_yolo_anchors][1] = (float)h->valuedouble;
+        d->n_yolo_anchors++;
+    }
+    head_output h;
+    if (!cJSON_IsArray(outs) || cJSON_GetArraySize(outs) != 1)
+        return fer_fail(FER_ERR_FORMAT, "%s: a tiny_yolo detector header needs one output",
+                        path);
+    FER_TRY_DET(read_output(cJSON_GetArrayItem(outs, 0), path, 0, &h));
+    int g = h.height;
+    if (h.width != g || h.cols != YOLO_BOX_VALUES || h.channels != YOLO_BOX_VALUES * n ||
+        (size_t)h.rows != (size_t)g * g * n || d->size % g != 0 ||
+        h.offset + (size_t)h.rows * h.cols > d->out_floats)
+        return fer_fail(FER_ERR_FORMAT, "%s: detector output is not a square %d-anchor YOLO grid "
+                        "that fits the network's output", path, n);
+    d->grids[0] = (anchor_grid){h, h, g, n, (float)d->size / (float)g};
+    d->n_grids = 1;
+    d->tiny_yolo = 1;
+    return FER_OK;
+}
+
 /* The anchor grids from the header's config.outputs (fer-convert-tfjs): classifier outputs
  * (1 column) paired with regressor outputs (16 columns) of the same rows and grid. */
 static fer_status read_layout(fer_face_detector *d, const char *path, const char *config)
 {
     cJSON *root = config ? cJSON_Parse(config) : NULL;
     const cJSON *outs = cJSON_GetObjectItemCaseSensitive(root, "outputs");
+    const char *decoder = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "decoder"));
     fer_status st = FER_OK;
+    if (decoder) {
+        st = strcmp(decoder, "tiny_yolo") == 0
+                 ? read_yolo_layout(d, path, root)
+                 : fer_fail(FER_ERR_FORMAT, "%s: unknown detector decoder \"%.32s\"", path,
+                            decoder);
+        goto done;
+    }
     head_output cls[MAX_HEADS], reg[MAX_HEADS];
     int n_cls = 0, n_reg = 0;
     if (!cJSON_IsArray(outs) || cJSON_GetArraySize(outs) < 2 ||
@@ -255,6 +310,12 @@ static fer_status read_layout(fer_face_detector *d, const char *path, const char
             h.offset + (size_t)h.rows * h.cols > d->out_floats) {
             st = fer_fail(FER_ERR_FORMAT, "%s: detector output %d does not fit the network's "
                           "output", path, i - 1);
+            goto done;
+        }
+        if ((h.cols == 1 && n_cls == MAX_HEADS) ||
+            (h.cols == N_REGRESSORS && n_reg == MAX_HEADS)) {
+            st = fer_fail(FER_ERR_FORMAT, "%s: more than %d score or box outputs", path,
+                          MAX_HEADS); /* checked before storing: the tables hold MAX_HEADS */
             goto done;
         }
         if (h.cols == 1)
@@ -447,9 +508,46 @@ static int cut_by_tile(const pass *p, int w, int h, const fer_face *f)
            (p->y + p->h < h && f->y + f->h > p->y + p->h);
 }
 
+static float sigmoidf(float v)
+{
+    return 1.0f / (1.0f + expf(-v));
+}
+
+static fer_status decode_yolo(fer_face_detector *d, const float *out, const pass *p, int w,
+                              int h, float min_score, int *n)
+{
+    const fer_face_letterbox *g = &p->geom;
+    const anchor_grid *ag = &d->grids[0];
+    float inv = 1.0f / g->scale;
+    for (int r = 0; r < ag->cls.rows; r++) {
+        float score = sigmoidf(head_value(out, &ag->cls, r, 4));
+        if (!(score >= min_score))
+            continue;
+        int cell = r / ag->per_cell, a = r % ag->per_cell;
+        float cx = (cell % ag->grid + sigmoidf(head_value(out, &ag->cls, r, 0))) * ag->stride;
+        float cy = (cell / ag->grid + sigmoidf(head_value(out, &ag->cls, r, 1))) * ag->stride;
+        float bw = expf(head_value(out, &ag->cls, r, 2)) * d->yolo_anchors[a][0] * ag->stride;
+        float bh = expf(head_value(out, &ag->cls, r, 3)) * d->yolo_anchors[a][1] * ag->stride;
+        fer_face f = {0};
+        f.x = (cx - 0.5f * bw - g->off_x) * inv + g->src_x;
+        f.y = (cy - 0.5f * bh - g->off_y) * inv + g->src_y;
+        f.w = bw * inv;
+        f.h = bh * inv;
+        f.score = score;
+        if (!(f.w > 0.0f && f.h > 0.0f) || !isfinite(f.x + f.y + f.w + f.h))
+            continue;
+        if (p->is_tile && cut_by_tile(p, w, h, &f))
+            continue;
+        FER_TRY_DET(add_candidate(d, n, &f));
+    }
+    return FER_OK;
+}
+
 static fer_status decode_pass(fer_face_detector *d, const float *out, const pass *p, int w,
                               int h, float min_score, int *n)
 {
+    if (d->tiny_yolo)
+        return decode_yolo(d, out, p, w, h, min_score, n);
     const fer_face_letterbox *g = &p->geom;
     float inv = 1.0f / g->scale;
     /* the score threshold as a logit: sigmoid(v) >= min_score */

@@ -21,10 +21,17 @@
  * [rows, cols] output reshaped from NHWC [height, width, channels] is t = r * cols + k, channel
  * t % channels at position t / channels, i.e. vector[offset + (t % channels) * height * width +
  * t / channels]. The .fer has a 2-class softmax head of zeros that nothing reads (the format
- * needs one); readers take the graph output with fer_model_get_features. */
+ * needs one); readers take the graph output with fer_model_get_features.
+ *
+ * A face-api weights manifest (a JSON list of {paths, weights}, no graph: the package builds the
+ * network in code) holding TinyFaceDetector's weights (conv0/filters ... conv8/bias, as
+ * @vladmandic/face-api 1.7.15 ships tiny_face_detector_model-weights_manifest.json) becomes the
+ * network face-api's TinyYolov2Base.runMobilenet runs: see build_tiny_yolo. Weights quantized
+ * to uint8/uint16 with {min, scale} are read as q * scale + min (as TF.js decodeWeights). */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +61,8 @@ typedef struct weight {
     int ndim;
     int shape[4];
     size_t count;
-    const void *data; /* little-endian float32 or int32 inside the shard buffer */
+    const void *data; /* little-endian float32 or int32 inside the shard buffer or owned */
+    unsigned char *owned; /* dequantized or made-up values (little-endian float32), or NULL */
 } weight;
 
 typedef enum { UNSEEN = 0, VISITING, DONE } visit_state;
@@ -89,6 +97,8 @@ typedef struct converter {
     layer *layers;
     int n_layers, cap_layers;
     int in_c, in_h, in_w, have_input;
+    weight extra[8]; /* weights the converter makes up (TinyFaceDetector's pool masks) */
+    int n_extra;
 } converter;
 
 /* ---- small helpers ---------------------------------------------------------------------- */
@@ -98,6 +108,14 @@ static int32_t le_i32(const void *p)
     const unsigned char *b = p;
     return (int32_t)((uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
                      (uint32_t)b[3] << 24);
+}
+
+static void put_le_f32(unsigned char *p, float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(u >> 8 * i);
 }
 
 static float le_f32(const void *p)
@@ -247,9 +265,34 @@ static fer_status shard_path(const converter *cv, const char *rel, char *out, si
     return FER_OK;
 }
 
+/* A weight's "quantization": {dtype uint8|uint16, min, scale} (float32 weights only). */
+static fer_status read_quantization(const converter *cv, const cJSON *e, int *bytes,
+                                    double *q_min, double *q_scale)
+{
+    const cJSON *q = obj(e, "quantization"), *dt = obj(q, "dtype"), *mn = obj(q, "min"),
+                *sc = obj(q, "scale"), *wdt = obj(e, "dtype");
+    const char *name = cJSON_GetStringValue(obj(e, "name"));
+    if (!cJSON_IsString(dt) || !cJSON_IsNumber(mn) || !cJSON_IsNumber(sc) ||
+        !isfinite(mn->valuedouble) || !isfinite(sc->valuedouble) || !cJSON_IsString(wdt) ||
+        strcmp(wdt->valuestring, "float32") != 0)
+        return fer_fail(FER_ERR_UNSUPPORTED, "%s: weight '%s' is quantized other than as "
+                        "{dtype, min, scale} of a float32 weight", cv->path, name ? name : "?");
+    if (strcmp(dt->valuestring, "uint8") == 0)
+        *bytes = 1;
+    else if (strcmp(dt->valuestring, "uint16") == 0)
+        *bytes = 2;
+    else
+        return fer_fail(FER_ERR_UNSUPPORTED, "%s: weight '%s' is quantized to %s (uint8 or "
+                        "uint16 only)", cv->path, name ? name : "?", dt->valuestring);
+    *q_min = mn->valuedouble;
+    *q_scale = sc->valuedouble;
+    return FER_OK;
+}
+
 static fer_status read_weights(converter *cv)
 {
-    const cJSON *manifest = obj(cv->root, "weightsManifest");
+    const cJSON *manifest =
+        cJSON_IsArray(cv->root) ? cv->root : obj(cv->root, "weightsManifest"); /* face-api */
     if (!cJSON_IsArray(manifest) || cJSON_GetArraySize(manifest) < 1)
         return fer_fail(FER_ERR_FORMAT, "%s: no \"weightsManifest\" list (not a TF.js graph "
                         "model?)", cv->path);
@@ -301,10 +344,10 @@ static fer_status read_weights(converter *cv)
             if (!cJSON_IsString(name) || !cJSON_IsArray(shape) || !cJSON_IsString(dtype))
                 return fer_fail(FER_ERR_FORMAT, "%s: weight %d lacks a name, shape or dtype",
                                 cv->path, cv->n_weights);
+            int bytes = 4;
+            double q_min = 0.0, q_scale = 0.0;
             if (obj(e, "quantization"))
-                return fer_fail(FER_ERR_UNSUPPORTED, "%s: weight '%s' is quantized (only "
-                                "float32 and int32 weights are read)", cv->path,
-                                name->valuestring);
+                FER_TRY(read_quantization(cv, e, &bytes, &q_min, &q_scale));
             if (strcmp(dtype->valuestring, "float32") == 0)
                 w->is_int = 0;
             else if (strcmp(dtype->valuestring, "int32") == 0)
@@ -329,12 +372,22 @@ static fer_status read_weights(converter *cv)
                     return fer_fail(FER_ERR_FORMAT, "%s: weight '%s' is too large", cv->path,
                                     w->name);
             }
-            if (w->count * 4 > cv->bin_len - off)
+            if (w->count * bytes > cv->bin_len - off)
                 return fer_fail(FER_ERR_FORMAT, "%s: the weight shards end inside weight '%s' "
-                                "(%zu bytes for %zu values)", cv->path, w->name, cv->bin_len,
-                                off / 4 + w->count);
+                                "(%zu bytes, it ends at byte %zu)", cv->path, w->name,
+                                cv->bin_len, off + w->count * bytes);
             w->data = cv->bin + off;
-            off += w->count * 4;
+            if (bytes != 4) {
+                const unsigned char *q = (const unsigned char *)cv->bin + off;
+                if (!(w->owned = malloc(w->count * 4 + 1)))
+                    return fer_fail(FER_ERR_NOMEM, "%s: out of memory", cv->path);
+                for (size_t i = 0; i < w->count; i++)
+                    put_le_f32(w->owned + 4 * i,
+                               (float)(q_scale * (bytes == 1 ? q[i] : q[2 * i] | q[2 * i + 1] << 8) +
+                                       q_min));
+                w->data = w->owned;
+            }
+            off += w->count * bytes;
             cv->n_weights++;
         }
     }
@@ -921,6 +974,236 @@ static fer_status set_conv_weights(converter *cv, fer_model *m, const fer_arch *
     return FER_OK;
 }
 
+/* ---- face-api's TinyFaceDetector (a weights manifest; the graph is face-api's code) ------ */
+
+/* @vladmandic/face-api 1.7.15: src/tinyFaceDetector/const.ts (anchors in grid cells, IoU),
+ * src/tinyYolov2/TinyYolov2Options.ts (input 416, score threshold 0.5), TinyFaceDetector.ts
+ * (mean RGB subtracted, then / 255). */
+#define TINY_SIZE 416
+#define TINY_ANCHORS 5
+static const double tiny_anchors[TINY_ANCHORS][2] = {
+    {1.603231, 2.094468}, {6.041143, 7.080126}, {2.882459, 3.518061},
+    {4.266906, 5.178857}, {9.041765, 10.66308}};
+static const double tiny_mean_rgb[3] = {117.001, 114.697, 97.404};
+/* TF's "SAME" max pool that pads (207 -> 104 after conv1, 13 -> 13 at stride 1 after conv5)
+ * ignores the padded cells; the library's pad2d pads zeros. So the padded pre-activations get
+ * a mask added that is exactly 0 inside and -TINY_POOL_FLOOR in the padded cells (made from
+ * the tensor itself by 1x1 depthwise convs: 0 * x - F, zero-padded, then -1 * m - F), and the
+ * leaky ReLU (monotonic, so it commutes with max) comes after the pool. Exact: adding 0 changes
+ * nothing. (Shifting the values up by a constant instead cost ulp-sized errors that the later
+ * layers grew to 1e-3.) */
+#define TINY_POOL_FLOOR 1e5f /* the loader takes parameters up to 1e6 */
+#define TINY_LEAKY_SLOPE 0.1 /* src/tinyYolov2/leaky.ts */
+
+static void weight_put(weight *w, size_t i, float v)
+{
+    put_le_f32((unsigned char *)w->data + 4 * i, v); /* shard buffer or owned: both ours */
+}
+
+static fer_status make_weight(converter *cv, const char *name, int ndim, const int *shape,
+                              float fill, weight **out)
+{
+    if (cv->n_extra == (int)(sizeof cv->extra / sizeof cv->extra[0]))
+        return fer_fail(FER_ERR_INTERNAL, "%s: too many made-up weights", cv->path);
+    weight *w = &cv->extra[cv->n_extra];
+    memset(w, 0, sizeof *w);
+    w->name = name;
+    w->ndim = ndim;
+    w->count = 1;
+    for (int i = 0; i < ndim; i++)
+        w->count *= (size_t)(w->shape[i] = shape[i]);
+    if (!(w->owned = malloc(w->count * 4)))
+        return fer_fail(FER_ERR_NOMEM, "%s: out of memory", cv->path);
+    w->data = w->owned;
+    cv->n_extra++;
+    for (size_t i = 0; i < w->count; i++)
+        weight_put(w, i, fill);
+    *out = w;
+    return FER_OK;
+}
+
+/* The float32 weight "<prefix>/<what>" of shape [d0, d1, d2, d3] (ndim 4) or [d0] (ndim 1). */
+static fer_status tiny_weight(converter *cv, const char *prefix, const char *what, int ndim,
+                              int d0, int d1, int d2, int d3, const weight **out)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s/%s", prefix, what);
+    const weight *w = find_weight(cv, name);
+    int want[4] = {d0, d1, d2, d3};
+    int ok = w && !w->is_int && w->ndim == ndim;
+    for (int i = 0; ok && i < ndim; i++)
+        ok = want[i] < 0 || w->shape[i] == want[i];
+    if (!ok)
+        return fer_fail(FER_ERR_FORMAT, "%s: no float32 weight '%s' of the TinyFaceDetector "
+                        "shape (a face-api weights manifest of another network?)", cv->path,
+                        name);
+    *out = w;
+    return FER_OK;
+}
+
+static fer_status tiny_conv(converter *cv, const char *name, const char *src, const weight *f,
+                            const weight *bias, int depthwise, int pad)
+{
+    layer *l;
+    FER_TRY(add_layer(cv, "conv2d", name, src, &l));
+    int out_c = depthwise ? f->shape[2] * f->shape[3] : f->shape[3];
+    cJSON_AddNumberToObject(l->spec, "out", out_c);
+    cJSON_AddNumberToObject(l->spec, "k", f->shape[0]);
+    cJSON_AddNumberToObject(l->spec, "stride", 1);
+    cJSON_AddNumberToObject(l->spec, "pad", pad);
+    cJSON_AddBoolToObject(l->spec, "bias", bias != NULL);
+    if (depthwise)
+        cJSON_AddNumberToObject(l->spec, "groups", f->shape[2]);
+    l->w = f;
+    l->bias = bias;
+    l->depthwise = depthwise;
+    return FER_OK;
+}
+
+static fer_status tiny_leaky(converter *cv, const char *name, const char *src)
+{
+    layer *l;
+    FER_TRY(add_layer(cv, "leaky_relu", name, src, &l));
+    cJSON_AddNumberToObject(l->spec, "slope", TINY_LEAKY_SLOPE);
+    return FER_OK;
+}
+
+/* Leaky ReLU and face-api's 2x2 "SAME" max pool of stride s after stage i, from the
+ * pre-activation node src (side *hw, c channels); the result's name into out. */
+static fer_status tiny_pool(converter *cv, int i, const char *src, int c, int *hw, int s,
+                            char *out)
+{
+    char name[FER_NAME_LEN], pooled[FER_NAME_LEN];
+    int side = (*hw + s - 1) / s, pad = (side - 1) * s + 2 - *hw;
+    layer *l;
+    snprintf(pooled, sizeof pooled, "pool%d", i);
+    if (pad > 0) {
+        weight *zero, *minus_one, *floor;
+        int fshape[4] = {1, 1, c, 1};
+        FER_TRY(make_weight(cv, "pool mask: zeros", 4, fshape, 0.0f, &zero));
+        FER_TRY(make_weight(cv, "pool mask: minus ones", 4, fshape, -1.0f, &minus_one));
+        FER_TRY(make_weight(cv, "pool mask: floor", 1, &c, -TINY_POOL_FLOOR, &floor));
+        char mask[FER_NAME_LEN], padded[FER_NAME_LEN];
+        snprintf(name, sizeof name, "pool%d_floor", i);
+        FER_TRY(tiny_conv(cv, name, src, zero, floor, 1, 0));
+        snprintf(padded, sizeof padded, "pool%d_floor_pad", i);
+        FER_TRY(add_layer(cv, "pad2d", padded, name, &l));
+        cJSON_AddNumberToObject(l->spec, "bottom", pad);
+        cJSON_AddNumberToObject(l->spec, "right", pad);
+        snprintf(mask, sizeof mask, "pool%d_mask", i);
+        FER_TRY(tiny_conv(cv, mask, padded, minus_one, floor, 1, 0));
+        snprintf(padded, sizeof padded, "pool%d_pad", i);
+        FER_TRY(add_layer(cv, "pad2d", padded, src, &l));
+        cJSON_AddNumberToObject(l->spec, "bottom", pad);
+        cJSON_AddNumberToObject(l->spec, "right", pad);
+        snprintf(name, sizeof name, "pool%d_masked", i);
+        FER_TRY(add_layer(cv, "add", name, NULL, &l));
+        cJSON *ins = cJSON_AddArrayToObject(l->spec, "inputs");
+        cJSON_AddItemToArray(ins, cJSON_CreateString(padded));
+        cJSON_AddItemToArray(ins, cJSON_CreateString(mask));
+        FER_TRY(add_layer(cv, "maxpool2d", pooled, name, &l));
+        cJSON_AddNumberToObject(l->spec, "k", 2);
+        cJSON_AddNumberToObject(l->spec, "stride", s);
+        snprintf(out, FER_NAME_LEN, "pool%d_leaky", i);
+        FER_TRY(tiny_leaky(cv, out, pooled));
+    } else {
+        snprintf(name, sizeof name, "%s_leaky", src);
+        FER_TRY(tiny_leaky(cv, name, src));
+        FER_TRY(add_layer(cv, "maxpool2d", pooled, name, &l));
+        cJSON_AddNumberToObject(l->spec, "k", 2);
+        cJSON_AddNumberToObject(l->spec, "stride", s);
+        snprintf(out, FER_NAME_LEN, "%s", pooled);
+    }
+    *hw = side;
+    return FER_OK;
+}
+
+/* face-api's TinyYolov2Base.runMobilenet with TinyFaceDetector's config (first layer a plain
+ * 3x3 "valid" conv, separable convs conv1..conv5 (+ conv6, conv7 when present) each padded by
+ * one, a 2x2 max pool after conv0..conv5 (stride 1 after conv5), conv8 a 1x1 conv to 5 anchors
+ * x (4 box values + 1 score)), input TINY_SIZE; the input normalisation (x - mean RGB) / 255 is
+ * folded into conv0 (it pads nothing, so this is exact) for the library's (x/255 - 0.5)/0.5. */
+static fer_status build_tiny_yolo(converter *cv, cJSON *config)
+{
+    const weight *f, *b, *dw, *pw;
+    cv->in_c = 3, cv->in_h = cv->in_w = TINY_SIZE, cv->have_input = 1;
+    FER_TRY(tiny_weight(cv, "conv0", "filters", 4, 3, 3, 3, -1, &f));
+    int c = f->shape[3], hw = TINY_SIZE - 2;
+    FER_TRY(tiny_weight(cv, "conv0", "bias", 1, c, 0, 0, 0, &b));
+    /* v = 127.5 (u + 1) for the library's input u: (v - mean) / 255 = 0.5 u + (127.5 - mean)
+     * / 255 */
+    for (int o = 0; o < c; o++) {
+        double bias = le_f32((const char *)b->data + 4 * o);
+        for (int k = 0; k < 9; k++)
+            for (int ch = 0; ch < 3; ch++) {
+                size_t at = ((size_t)k * 3 + ch) * c + o;
+                float w = le_f32((const char *)f->data + 4 * at);
+                bias += w * (127.5 - tiny_mean_rgb[ch]) / 255.0;
+                weight_put((weight *)f, at, 0.5f * w);
+            }
+        weight_put((weight *)b, o, (float)bias);
+    }
+    char src[FER_NAME_LEN], name[FER_NAME_LEN];
+    FER_TRY(tiny_conv(cv, "conv0", "input", f, b, 0, 0));
+    FER_TRY(tiny_pool(cv, 0, "conv0", c, &hw, 2, src));
+    for (int i = 1; i <= 7; i++) {
+        char prefix[8];
+        snprintf(prefix, sizeof prefix, "conv%d", i);
+        snprintf(name, sizeof name, "%s/depthwise_filter", prefix);
+        if (i >= 6 && !find_weight(cv, name))
+            continue; /* conv6, conv7: optional in runMobilenet, absent in TinyFaceDetector */
+        FER_TRY(tiny_weight(cv, prefix, "depthwise_filter", 4, 3, 3, c, 1, &dw));
+        FER_TRY(tiny_weight(cv, prefix, "pointwise_filter", 4, 1, 1, c, -1, &pw));
+        int out_c = pw->shape[3];
+        if (out_c < 1 || out_c > FER_MAX_WIDTH)
+            return fer_fail(FER_ERR_FORMAT, "%s: %s has %d channels", cv->path, prefix, out_c);
+        FER_TRY(tiny_weight(cv, prefix, "bias", 1, out_c, 0, 0, 0, &b));
+        snprintf(name, sizeof name, "%s_dw", prefix);
+        FER_TRY(tiny_conv(cv, name, src, dw, NULL, 1, 1));
+        FER_TRY(tiny_conv(cv, prefix, name, pw, b, 0, 0));
+        c = out_c;
+        if (i <= 5) {
+            FER_TRY(tiny_pool(cv, i, prefix, c, &hw, i == 5 ? 1 : 2, src));
+        } else {
+            snprintf(src, sizeof src, "%s_leaky", prefix);
+            FER_TRY(tiny_leaky(cv, src, prefix));
+        }
+    }
+    FER_TRY(tiny_weight(cv, "conv8", "filters", 4, 1, 1, c, 5 * TINY_ANCHORS, &f));
+    FER_TRY(tiny_weight(cv, "conv8", "bias", 1, 5 * TINY_ANCHORS, 0, 0, 0, &b));
+    FER_TRY(tiny_conv(cv, "conv8", src, f, b, 0, 0));
+    layer *l;
+    FER_TRY(add_layer(cv, "flatten", "out0_flat", "conv8", &l));
+
+    /* the detector's header: the YOLO grid as a [cells x anchors, 5] output, its decoding */
+    cJSON *outs = cJSON_AddArrayToObject(config, "outputs"), *d = cJSON_CreateObject();
+    cJSON *anchors = cJSON_AddArrayToObject(config, "anchors");
+    if (!outs || !d || !anchors) {
+        cJSON_Delete(d);
+        return fer_fail(FER_ERR_NOMEM, "%s: out of memory", cv->path);
+    }
+    cJSON_AddItemToArray(outs, d);
+    cJSON_AddStringToObject(d, "name", "conv8");
+    cJSON_AddNumberToObject(d, "rows", hw * hw * TINY_ANCHORS);
+    cJSON_AddNumberToObject(d, "cols", 5);
+    cJSON_AddNumberToObject(d, "channels", 5 * TINY_ANCHORS);
+    cJSON_AddNumberToObject(d, "height", hw);
+    cJSON_AddNumberToObject(d, "width", hw);
+    cJSON_AddNumberToObject(d, "offset", 0);
+    cJSON_AddNumberToObject(config, "output_size", hw * hw * 5 * TINY_ANCHORS);
+    cJSON_AddStringToObject(config, "decoder", "tiny_yolo");
+    cJSON_AddStringToObject(config, "network", "face-api TinyFaceDetector");
+    for (int a = 0; a < TINY_ANCHORS; a++) {
+        cJSON *xy = cJSON_CreateDoubleArray(tiny_anchors[a], 2);
+        if (!xy)
+            return fer_fail(FER_ERR_NOMEM, "%s: out of memory", cv->path);
+        cJSON_AddItemToArray(anchors, xy);
+    }
+    cJSON_AddNumberToObject(config, "default_min_score", 0.5);
+    cJSON_AddNumberToObject(config, "default_nms_iou", 0.4);
+    return FER_OK;
+}
+
 /* ---- the whole conversion ---------------------------------------------------------------------------------- */
 
 static fer_status find_input(converter *cv)
@@ -970,8 +1253,10 @@ fer_status fer_convert_tfjs_file(const char *in_path, const char *out_path, FILE
     if (st != FER_OK)
         goto done;
     cv.root = cJSON_Parse(data);
-    if (!cv.root || !cJSON_IsObject(cv.root)) {
-        st = fer_fail(FER_ERR_FORMAT, "%s: not a JSON object", in_path);
+    int face_api = cJSON_IsArray(cv.root); /* a face-api weights manifest (TinyFaceDetector) */
+    if (!cv.root || !(cJSON_IsObject(cv.root) || face_api)) {
+        st = fer_fail(FER_ERR_FORMAT, "%s: not a JSON object (or a face-api weights manifest)",
+                      in_path);
         goto done;
     }
     const cJSON *fmt = obj(cv.root, "format");
@@ -980,8 +1265,8 @@ fer_status fer_convert_tfjs_file(const char *in_path, const char *out_path, FILE
                       "model?)", in_path);
         goto done;
     }
-    if ((st = read_weights(&cv)) != FER_OK || (st = read_nodes(&cv)) != FER_OK ||
-        (st = find_input(&cv)) != FER_OK)
+    if ((st = read_weights(&cv)) != FER_OK ||
+        (!face_api && ((st = read_nodes(&cv)) != FER_OK || (st = find_input(&cv)) != FER_OK)))
         goto done;
     config = cJSON_CreateObject();
     if (!config) {
@@ -997,7 +1282,7 @@ fer_status fer_convert_tfjs_file(const char *in_path, const char *out_path, FILE
     if (cJSON_IsString(gen))
         cJSON_AddStringToObject(config, "tfjs_generated_by", gen->valuestring);
     cJSON_AddStringToObject(config, "input_layout", "RGB, (x/255 - 0.5)/0.5");
-    if ((st = emit_outputs(&cv, config)) != FER_OK)
+    if ((st = face_api ? build_tiny_yolo(&cv, config) : emit_outputs(&cv, config)) != FER_OK)
         goto done;
 
     /* the architecture, through the library's own parser and checks */
@@ -1056,6 +1341,10 @@ done:
         cJSON_Delete(cv.layers[i].spec);
     free(cv.layers);
     free(cv.nodes);
+    for (int i = 0; cv.weights && i < cv.n_weights; i++)
+        free(cv.weights[i].owned);
+    for (int i = 0; i < cv.n_extra; i++)
+        free(cv.extra[i].owned);
     free(cv.weights);
     free(cv.bin);
     cJSON_Delete(cv.root);
