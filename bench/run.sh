@@ -16,7 +16,9 @@
 # and prints the medians over all timed iterations, the ratios ours/PyTorch and the fraction of
 # the SGEMM ceiling. Each round also runs our training step with FER_ISA=avx2 and FER_ISA=avx512
 # (the kernel sets, alternating) and the one-core FMA peaks (bench_fma_peak: ymm, zmm); the
-# report gives the kernel set, the peaks, avx512_vs_avx2_train=X.XX (or "skipped (no AVX512F)")
+# report gives the kernel set, the peaks, avx512_vs_avx2_train=X.XX (or "skipped (no AVX512F)"),
+# bf16_vs_fp32_train=X.XX (the avx512 training step with --amp, bf16 Winograd GEMMs, over the
+# same step in FP32; "skipped (no AVX512_BF16)" where the backend refuses bf16)
 # and, last, train_ratio_vs_torch=X.XX (against eager NCHW). Each round also times batch-1
 # latency (1 thread) of the folded FP32 model and of its int8 network (fer/quant.h; bench_model
 # latency_folded / latency_int8): int8_vs_fp32_latency=X.XX is int8 ms / FP32 ms (lower is
@@ -36,7 +38,7 @@ while [ $# -gt 0 ]; do
     --build) build=$2; shift 2 ;;
     --no-torch) torch=0; shift ;;
     --arch) arch=$2; shift 2 ;;
-    -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -95,6 +97,13 @@ if ! FER_ISA=avx512 "$bm" latency cpu 1 1 1 0 >/dev/null 2>"$tmp/avx512_probe"; 
     avx512_skip=$(sed -n 's/.*(\(no [^)]*\)).*/\1/p' "$tmp/avx512_probe" | head -n 1)
     avx512_skip=${avx512_skip:-failed: $(head -c 200 "$tmp/avx512_probe")}
 fi
+# bf16 training (--amp): the cpu backend refuses it without AVX512_BF16 (or its kernels)
+bf16_skip=$avx512_skip
+if [ -z "$bf16_skip" ] &&
+   ! FER_ISA=avx512 "$bm" latency cpu 1 1 1 0 --amp >/dev/null 2>"$tmp/bf16_probe"; then
+    bf16_skip=$(grep -q AVX512_BF16 "$tmp/bf16_probe" && echo "no AVX512_BF16" ||
+                echo "failed: $(head -c 200 "$tmp/bf16_probe")")
+fi
 # which int8 kernel set runs here (bench_model prints "# int8: SET kernels, ...")
 int8_set= int8_skip=
 if int8_probe=$("$bm" latency_int8 cpu 1 1 1 0 2>&1); then
@@ -127,6 +136,9 @@ while [ "$r" -le "$rounds" ]; do
     run "$tmp/isa_avx2_train" env FER_ISA=avx2 "$bm" train cpu "$threads" "$batch" 2 1
     if [ -z "$avx512_skip" ]; then
         run "$tmp/isa_avx512_train" env FER_ISA=avx512 "$bm" train cpu "$threads" "$batch" 2 1
+    fi
+    if [ -z "$bf16_skip" ]; then # right after the FP32 avx512 run: the same invocation + --amp
+        run "$tmp/bf16_train" env FER_ISA=avx512 "$bm" train cpu "$threads" "$batch" 2 1 --amp
     fi
     run "$tmp/ours_lat" "$bm" latency cpu 1 1 20 10
     run "$tmp/folded_lat" "$bm" latency_folded cpu 1 1 20 10
@@ -205,7 +217,13 @@ if [ -n "$avx512_skip" ]; then
 else
     echo "avx512_vs_avx2_train=$(ratio "$t_avx512" "$t_avx2" | sed 's/^-$/n\/a/')"
 fi
-echo "bf16_vs_fp32_train=skipped (not built)"
+t_bf16=$(median "$tmp/bf16_train")
+echo "training step avx512, FP32 / bf16 --amp (img/s, medians, same rounds): $t_avx512 / ${bf16_skip:+skipped ($bf16_skip)}${bf16_skip:-$t_bf16}"
+if [ -n "$bf16_skip" ]; then
+    echo "bf16_vs_fp32_train=skipped ($bf16_skip)"
+else
+    echo "bf16_vs_fp32_train=$(ratio "$t_bf16" "$t_avx512" | sed 's/^-$/n\/a/')"
+fi
 fl=$(median "$tmp/folded_lat") il=$(median "$tmp/int8_lat")
 echo "batch-1 latency, 1 thread, folded FP32 / int8 (ms, medians): $fl / ${int8_skip:+skipped ($int8_skip)}${int8_skip:-$il ($int8_set kernels)}"
 if [ -n "$int8_skip" ]; then
