@@ -54,6 +54,7 @@
 #define MAX_TF_NODES 4096
 #define MAX_OUTPUTS FER_MAX_INPUTS
 #define MAX_DIM (1 << 20)
+#define MAX_ABS_WEIGHT 1e6f /* fer_checkpoint_load refuses larger (model/src/checkpoint.c) */
 
 typedef struct weight {
     const char *name;
@@ -167,8 +168,8 @@ static fer_status attr_ints(const converter *cv, const tf_node *t, const char *k
             v = strtol(e->valuestring, &end, 10);
             if (errno || !end || *end || end == e->valuestring)
                 v = LONG_MIN;
-        } else if (cJSON_IsNumber(e)) {
-            v = (long)e->valuedouble;
+        } else if (cJSON_IsNumber(e) && e->valuedouble >= 0 && e->valuedouble <= MAX_DIM) {
+            v = (long)e->valuedouble; /* range first: converting 1e300 to long is undefined */
         } else {
             v = LONG_MIN;
         }
@@ -589,6 +590,19 @@ static fer_status same_pads(converter *cv, tf_node *t, int in, int k, int s, int
     return FER_OK;
 }
 
+/* A float32 weight the .fer will hold: finite and within what fer_checkpoint_load accepts. */
+static fer_status check_values(const converter *cv, const weight *w)
+{
+    for (size_t i = 0; i < w->count; i++) {
+        float v = le_f32((const char *)w->data + 4 * i);
+        if (!(v >= -MAX_ABS_WEIGHT && v <= MAX_ABS_WEIGHT)) /* NaN fails both */
+            return fer_fail(FER_ERR_FORMAT, "%s: weight '%s' holds %g at index %zu (finite "
+                            "values within +-%g only)", cv->path, w->name, (double)v, i,
+                            (double)MAX_ABS_WEIGHT);
+    }
+    return FER_OK;
+}
+
 static fer_status emit_conv(converter *cv, tf_node *t, int depthwise, int fused)
 {
     tf_node *x;
@@ -608,13 +622,19 @@ static fer_status emit_conv(converter *cv, tf_node *t, int depthwise, int fused)
     if (f->ndim != 4 || f->shape[0] != f->shape[1] || f->shape[2] != x->c)
         return fer_fail(FER_ERR_FORMAT, "%s: node '%s': filter '%s' is not [k,k,%d,n]", cv->path,
                         t->name, f->name, x->c);
-    int k = f->shape[0], out_c = depthwise ? x->c * f->shape[3] : f->shape[3];
-    if (k < 1 || k > FER_MAX_CONV_KERNEL || out_c < 1 || out_c > FER_MAX_WIDTH)
-        return fer_fail(FER_ERR_UNSUPPORTED, "%s: node '%s': kernel %d or %d channels out of "
-                        "range", cv->path, t->name, k, out_c);
+    /* 64-bit: an empty [0,0,C,M] filter has no bytes to bound C * M */
+    long long out_ll = depthwise ? (long long)x->c * f->shape[3] : f->shape[3];
+    int k = f->shape[0];
+    if (k < 1 || k > FER_MAX_CONV_KERNEL || out_ll < 1 || out_ll > FER_MAX_WIDTH)
+        return fer_fail(FER_ERR_UNSUPPORTED, "%s: node '%s': kernel %d or %lld channels out of "
+                        "range", cv->path, t->name, k, out_ll);
+    int out_c = (int)out_ll;
     if (bias && (bias->ndim != 1 || bias->shape[0] != out_c))
         return fer_fail(FER_ERR_FORMAT, "%s: node '%s': bias '%s' is not [%d]", cv->path,
                         t->name, bias->name, out_c);
+    FER_TRY(check_values(cv, f));
+    if (bias)
+        FER_TRY(check_values(cv, bias));
     int s, bh, ah, bw, aw, oh, ow;
     FER_TRY(strides_of(cv, t, &s));
     FER_TRY(same_pads(cv, t, x->h, k, s, &bh, &ah, &oh));
@@ -1222,8 +1242,10 @@ static fer_status find_input(converter *cv)
             long x = -1;
             if (cJSON_IsString(s))
                 x = strtol(s->valuestring, NULL, 10);
-            else if (cJSON_IsNumber(s))
-                x = (long)s->valuedouble;
+            else if (cJSON_IsNumber(s)) /* range first: converting 1e300 is undefined */
+                x = s->valuedouble >= -1 && s->valuedouble <= FER_MAX_INPUT_DIM
+                        ? (long)s->valuedouble
+                        : -2;
             if (n == 4 || x < -1 || x > FER_MAX_INPUT_DIM)
                 return fer_fail(FER_ERR_FORMAT, "%s: input '%s' is not [1,H,W,C] with sizes "
                                 "up to %d", cv->path, t->name, FER_MAX_INPUT_DIM);
@@ -1249,10 +1271,16 @@ fer_status fer_convert_tfjs_file(const char *in_path, const char *out_path, FILE
     char *arch_text = NULL, *data = NULL;
     fer_checkpoint_meta meta;
     fer_checkpoint_meta_init(&meta);
-    fer_status st = fer_read_file(in_path, MAX_JSON_BYTES, &data, NULL);
+    size_t data_len = 0;
+    fer_status st = fer_read_file(in_path, MAX_JSON_BYTES, &data, &data_len);
     if (st != FER_OK)
         goto done;
-    cv.root = cJSON_Parse(data);
+    /* cJSON would stop at a NUL and ignore text after the object: refuse both */
+    if (memchr(data, 0, data_len)) {
+        st = fer_fail(FER_ERR_FORMAT, "%s: holds a NUL byte (not JSON text)", in_path);
+        goto done;
+    }
+    cv.root = cJSON_ParseWithOpts(data, NULL, 1);
     int face_api = cJSON_IsArray(cv.root); /* a face-api weights manifest (TinyFaceDetector) */
     if (!cv.root || !(cJSON_IsObject(cv.root) || face_api)) {
         st = fer_fail(FER_ERR_FORMAT, "%s: not a JSON object (or a face-api weights manifest)",

@@ -2,7 +2,7 @@
 # Meson test fuzz_make_corpus: make_corpus still writes every seed and reproducer with the
 # library's current writer, and what it writes replays cleanly (the committed copies could
 # otherwise drift from what the generator makes without anyone noticing).
-#   check_make_corpus.sh MAKE_CORPUS REPLAY_CHECKPOINT REPLAY_PNG REPLAY_METRICS
+#   check_make_corpus.sh MAKE_CORPUS REPLAY_CHECKPOINT REPLAY_PNG REPLAY_METRICS REPLAY_TFJS
 set -euo pipefail
 out=$(mktemp -d "${TMPDIR:-/tmp}/fer_make_corpus.XXXXXX")
 trap 'rm -rf "$out"' EXIT
@@ -12,3 +12,4 @@ n=$(ls "$out/checkpoint" | wc -l)
 "$2" "$out/checkpoint"
 "$3" "$out/png"
 "$4" "$out/metrics"
+"$5" "$out/tfjs"

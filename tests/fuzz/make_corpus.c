@@ -15,6 +15,8 @@
 #include <errno.h>
 #include <math.h>
 #include <png.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -480,6 +482,257 @@ static void metrics(void)
     printf("%s\n", path);
 }
 
+/* ---- TF.js graph models (fuzz_tfjs) -------------------------------------------------------- */
+
+/* A fuzz_tfjs input: model.json, "\n--weights--\n", its one shard (w.bin). The models are made
+ * here from the converter's documented op list (model/tools/fer_convert_tfjs.c), with weights
+ * from a fixed formula, not from any published model. */
+typedef struct tfjs {
+    char nodes[16384], manifest[8192];
+    unsigned char bin[16384];
+    size_t bin_len;
+} tfjs;
+
+#define TF_SAME "{\"s\":\"U0FNRQ==\"}"
+#define TF_VALID "{\"s\":\"VkFMSUQ=\"}"
+#define TF_STRIDES(s) "{\"list\":{\"i\":[\"1\",\"" s "\",\"" s "\",\"1\"]}}"
+
+static void tf_append(char *buf, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void tf_append(char *buf, size_t cap, const char *fmt, ...)
+{
+    size_t len = strlen(buf);
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + len, cap - len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= cap - len) {
+        fprintf(stderr, "make_corpus: a TF.js seed outgrew its buffer\n");
+        exit(1);
+    }
+}
+
+static void tf_begin(tfjs *m, int h, int w, int c)
+{
+    memset(m, 0, sizeof *m);
+    tf_append(m->nodes, sizeof m->nodes,
+              "{\"name\":\"x\",\"op\":\"Placeholder\",\"attr\":{\"shape\":{\"shape\":{\"dim\":["
+              "{\"size\":\"-1\"},{\"size\":\"%d\"},{\"size\":\"%d\"},{\"size\":\"%d\"}]}}}}",
+              h, w, c);
+}
+
+static void tf_node(tfjs *m, const char *json)
+{
+    tf_append(m->nodes, sizeof m->nodes, ",%s", json);
+}
+
+static void tf_put_u32(tfjs *m, uint32_t u)
+{
+    if (m->bin_len + 4 > sizeof m->bin) {
+        fprintf(stderr, "make_corpus: a TF.js seed's weights outgrew their buffer\n");
+        exit(1);
+    }
+    for (int i = 0; i < 4; i++)
+        m->bin[m->bin_len++] = (unsigned char)(u >> (8 * i));
+}
+
+/* A Const node and its manifest entry; float32 values from a formula in [-0.5, 0.5], or the
+ * int32 values given. */
+static void tf_const(tfjs *m, const char *name, const int *shape, int ndim, const int32_t *ints)
+{
+    tf_append(m->nodes, sizeof m->nodes, ",{\"name\":\"%s\",\"op\":\"Const\"}", name);
+    tf_append(m->manifest, sizeof m->manifest, "%s{\"name\":\"%s\",\"shape\":[",
+              m->manifest[0] ? "," : "", name);
+    size_t count = 1;
+    for (int i = 0; i < ndim; i++) {
+        tf_append(m->manifest, sizeof m->manifest, "%s%d", i ? "," : "", shape[i]);
+        count *= (size_t)shape[i];
+    }
+    tf_append(m->manifest, sizeof m->manifest, "],\"dtype\":\"%s\"}", ints ? "int32" : "float32");
+    for (size_t i = 0; i < count; i++) {
+        if (ints) {
+            tf_put_u32(m, (uint32_t)ints[i]);
+        } else {
+            float v = (float)(0.5 * sin(1.7 * (double)(m->bin_len / 4) + 0.3));
+            uint32_t u;
+            memcpy(&u, &v, 4);
+            tf_put_u32(m, u);
+        }
+    }
+}
+
+/* Writes tfjs/NAME: the model with signature outputs `outputs` (JSON object members), its
+ * manifest, and the shard cut short by `cut` bytes. */
+static void tf_write(const tfjs *m, const char *name, const char *outputs, size_t cut)
+{
+    static char text[40000];
+    int n = snprintf(text, sizeof text,
+                     "{\"format\":\"graph-model\",\"generatedBy\":\"make_corpus\","
+                     "\"convertedBy\":\"make_corpus\",\"modelTopology\":{\"node\":[%s]},"
+                     "\"userDefinedMetadata\":{\"signature\":{\"outputs\":{%s}}},"
+                     "\"weightsManifest\":[{\"paths\":[\"w.bin\"],\"weights\":[%s]}]}"
+                     "\n--weights--\n",
+                     m->nodes, outputs, m->manifest);
+    if (n < 0 || (size_t)n + m->bin_len > sizeof text) {
+        fprintf(stderr, "make_corpus: TF.js seed %s is too large\n", name);
+        exit(1);
+    }
+    memcpy(text + n, m->bin, m->bin_len);
+    write_bytes("tfjs", name, text, (size_t)n + m->bin_len - cut);
+}
+
+/* tf_write with the first `from` in the nodes or the manifest replaced by `to`. */
+static void tf_write_edit(const tfjs *m, const char *name, const char *outputs, const char *from,
+                          const char *to)
+{
+    static tfjs e;
+    e = *m;
+    char *text = strstr(e.nodes, from) ? e.nodes : e.manifest;
+    size_t cap = text == e.nodes ? sizeof e.nodes : sizeof e.manifest;
+    char *at = strstr(text, from);
+    if (!at || strlen(text) - strlen(from) + strlen(to) >= cap) {
+        fprintf(stderr, "make_corpus: TF.js seed %s: cannot replace \"%s\"\n", name, from);
+        exit(1);
+    }
+    memmove(at + strlen(to), at + strlen(from), strlen(at + strlen(from)) + 1);
+    memcpy(at, to, strlen(to));
+    tf_write(&e, name, outputs, 0);
+}
+
+/* Every op the converter reads: _FusedConv2D (BiasAdd + Relu, stride 2 "SAME" on an odd and an
+ * even side: a pad2d comes in), DepthwiseConv2dNative (multiplier 2), Pad (rows, columns,
+ * channels), MaxPool, Conv2D, AddV2, Add, Relu, Relu6, a fused Relu6, a control input, Identity
+ * and Reshape outputs. */
+static void tf_all_ops(tfjs *m, int filter_k)
+{
+    tf_begin(m, 5, 6, 2);
+    const int w1[] = {filter_k, filter_k, 2, 4}, b1[] = {4}, dw[] = {3, 3, 4, 2}, pads[] = {4, 2};
+    const int w2[] = {1, 1, 10, 10}, b2[] = {10}, w3[] = {1, 1, 10, 10}, shape[] = {3};
+    const int32_t pad_v[] = {0, 0, 1, 0, 0, 1, 0, 2}, shape_v[] = {1, 8, 5};
+    tf_const(m, "w1", w1, 4, NULL);
+    tf_const(m, "b1", b1, 1, NULL);
+    tf_const(m, "dw", dw, 4, NULL);
+    tf_const(m, "pads", pads, 2, pad_v);
+    tf_const(m, "w2", w2, 4, NULL);
+    tf_const(m, "b2", b2, 1, NULL);
+    tf_const(m, "w3", w3, 4, NULL);
+    tf_const(m, "shape", shape, 1, shape_v);
+    tf_node(m, "{\"name\":\"m/c1/Relu\",\"op\":\"_FusedConv2D\",\"input\":[\"x\",\"w1\",\"b1\"],"
+               "\"attr\":{\"strides\":" TF_STRIDES("2") ",\"padding\":" TF_SAME ","
+               "\"data_format\":{\"s\":\"TkhXQw==\"},\"dilations\":{\"list\":{\"i\":[\"1\",\"1\","
+               "\"1\",\"1\"]}},\"fused_ops\":{\"list\":{\"s\":[\"Qmlhc0FkZA==\",\"UmVsdQ==\"]}}}}");
+    tf_node(m, "{\"name\":\"m/d1/depthwise\",\"op\":\"DepthwiseConv2dNative\",\"input\":["
+               "\"m/c1/Relu\",\"dw\",\"^x\"],\"attr\":{\"strides\":" TF_STRIDES("1") ","
+               "\"padding\":" TF_SAME "}}");
+    tf_node(m, "{\"name\":\"m/p1/Pad\",\"op\":\"Pad\",\"input\":[\"m/d1/depthwise\",\"pads\"]}");
+    tf_node(m, "{\"name\":\"m/mp/MaxPool\",\"op\":\"MaxPool\",\"input\":[\"m/p1/Pad\"],\"attr\":{"
+               "\"ksize\":" TF_STRIDES("2") ",\"strides\":" TF_STRIDES("2") ",\"padding\":"
+               TF_VALID "}}");
+    tf_node(m, "{\"name\":\"m/c2/Relu6\",\"op\":\"_FusedConv2D\",\"input\":[\"m/mp/MaxPool\","
+               "\"w2\",\"b2\"],\"attr\":{\"padding\":" TF_VALID ",\"fused_ops\":{\"list\":{\"s\":["
+               "\"Qmlhc0FkZA==\",\"UmVsdTY=\"]}}}}");
+    tf_node(m, "{\"name\":\"m/c3/Conv2D\",\"op\":\"Conv2D\",\"input\":[\"m/c2/Relu6\",\"w3\"],"
+               "\"attr\":{\"padding\":" TF_SAME "}}");
+    tf_node(m, "{\"name\":\"m/add/add\",\"op\":\"AddV2\",\"input\":[\"m/mp/MaxPool\","
+               "\"m/c3/Conv2D:0\"]}");
+    tf_node(m, "{\"name\":\"m/r/Relu\",\"op\":\"Relu\",\"input\":[\"m/add/add\"]}");
+    tf_node(m, "{\"name\":\"m/add2/add\",\"op\":\"Add\",\"input\":[\"m/r/Relu\",\"m/c2/Relu6\"]}");
+    tf_node(m, "{\"name\":\"m/r6/Relu6\",\"op\":\"Relu6\",\"input\":[\"m/add2/add\"]}");
+    tf_node(m, "{\"name\":\"m/out/Reshape\",\"op\":\"Reshape\",\"input\":[\"m/r6/Relu6\","
+               "\"shape\"]}");
+    tf_node(m, "{\"name\":\"Identity\",\"op\":\"Identity\",\"input\":[\"m/out/Reshape\"]}");
+    tf_node(m, "{\"name\":\"Identity_1\",\"op\":\"Identity\",\"input\":[\"m/d1/depthwise\"]}");
+}
+
+/* A BlazeFace-shaped detector on a 16x16 RGB input: two anchor grids (8x8 with 1 anchor, 4x4
+ * with 2), each a score output [1, rows, 1] and a box output [1, rows, 16], so
+ * fer_face_detector_new accepts the .fer. n_scores > 2 adds more score outputs of the first
+ * grid (the detector must refuse them, not overrun its table). */
+static void tf_detector(tfjs *m, int n_scores, char *outputs, size_t cap)
+{
+    tf_begin(m, 16, 16, 3);
+    const int c8[] = {1, 1, 3, 1}, r8[] = {1, 1, 3, 16}, b1[] = {1}, b16[] = {16}, sh[] = {3};
+    const int c4[] = {1, 1, 3, 2}, r4[] = {1, 1, 3, 32}, b2[] = {2}, b32[] = {32};
+    const int32_t s8c[] = {1, 64, 1}, s8r[] = {1, 64, 16}, s4c[] = {1, 32, 1}, s4r[] = {1, 32, 16};
+    tf_const(m, "c8", c8, 4, NULL), tf_const(m, "c8b", b1, 1, NULL);
+    tf_const(m, "r8", r8, 4, NULL), tf_const(m, "r8b", b16, 1, NULL);
+    tf_const(m, "c4", c4, 4, NULL), tf_const(m, "c4b", b2, 1, NULL);
+    tf_const(m, "r4", r4, 4, NULL), tf_const(m, "r4b", b32, 1, NULL);
+    tf_const(m, "s8c", sh, 1, s8c), tf_const(m, "s8r", sh, 1, s8r);
+    tf_const(m, "s4c", sh, 1, s4c), tf_const(m, "s4r", sh, 1, s4r);
+    tf_node(m, "{\"name\":\"p8\",\"op\":\"MaxPool\",\"input\":[\"x\"],\"attr\":{\"ksize\":"
+               TF_STRIDES("2") ",\"strides\":" TF_STRIDES("2") ",\"padding\":" TF_VALID "}}");
+    tf_node(m, "{\"name\":\"p4\",\"op\":\"MaxPool\",\"input\":[\"p8\"],\"attr\":{\"ksize\":"
+               TF_STRIDES("2") ",\"strides\":" TF_STRIDES("2") ",\"padding\":" TF_SAME "}}");
+    const char *heads[][4] = {{"cls8", "p8", "c8", "s8c"}, {"reg8", "p8", "r8", "s8r"},
+                              {"cls4", "p4", "c4", "s4c"}, {"reg4", "p4", "r4", "s4r"}};
+    char node[512];
+    for (int i = 0; i < 4; i++) {
+        snprintf(node, sizeof node,
+                 "{\"name\":\"%s/conv\",\"op\":\"_FusedConv2D\",\"input\":[\"%s\",\"%s\","
+                 "\"%sb\"],\"attr\":{\"padding\":" TF_SAME ",\"fused_ops\":{\"list\":{\"s\":["
+                 "\"Qmlhc0FkZA==\"]}}}}",
+                 heads[i][0], heads[i][1], heads[i][2], heads[i][2]);
+        tf_node(m, node);
+        snprintf(node, sizeof node,
+                 "{\"name\":\"%s/Reshape\",\"op\":\"Reshape\",\"input\":[\"%s/conv\",\"%s\"]}",
+                 heads[i][0], heads[i][0], heads[i][3]);
+        tf_node(m, node);
+    }
+    outputs[0] = '\0';
+    for (int i = 0; i < 2 + n_scores; i++) {
+        const char *src = i < 4 ? heads[i][0] : "cls8";
+        snprintf(node, sizeof node, "{\"name\":\"Identity_%d\",\"op\":\"Identity\",\"input\":["
+                 "\"%s/Reshape\"]}", i, src);
+        tf_node(m, node);
+        tf_append(outputs, cap, "%s\"Identity_%d:0\":{}", i ? "," : "", i);
+    }
+}
+
+static void tfjs_models(void)
+{
+    static tfjs m;
+    char outputs[512];
+    const char *two_outputs = "\"Identity_1:0\":{},\"Identity:0\":{}";
+    tf_all_ops(&m, 3);
+    tf_write(&m, "seed_all_ops.tfjs", two_outputs, 0);
+    tf_write(&m, "hostile_shard_short.tfjs", two_outputs, 4);
+    tf_detector(&m, 2, outputs, sizeof outputs);
+    tf_write(&m, "seed_detector_16px.tfjs", outputs, 0);
+    /* 5 score outputs of one grid + 2 box outputs: more score heads than the detector holds */
+    tf_detector(&m, 5, outputs, sizeof outputs);
+    tf_write(&m, "hostile_detector_5_score_outputs.tfjs", outputs, 0);
+    /* the input itself as the only output; no weights at all */
+    tf_begin(&m, 3, 2, 1);
+    tf_node(&m, "{\"name\":\"Identity\",\"op\":\"Identity\",\"input\":[\"x\"]}");
+    tf_write(&m, "seed_input_only.tfjs", "\"Identity:0\":{}", 0);
+    /* a non-finite filter value: the first float of w1 becomes NaN */
+    tf_all_ops(&m, 3);
+    m.bin[0] = 0x00, m.bin[1] = 0x00, m.bin[2] = 0xc0, m.bin[3] = 0x7f;
+    tf_write(&m, "hostile_nan_weight.tfjs", two_outputs, 0);
+    tf_all_ops(&m, 3);
+    tf_write_edit(&m, "hostile_stride_1e300.tfjs", two_outputs, "\"i\":[\"1\",\"2\",\"2\",\"1\"]",
+                  "\"i\":[1,1e300,1e300,1]");
+    tf_write_edit(&m, "hostile_input_size_1e300.tfjs", two_outputs, "{\"size\":\"5\"}",
+                  "{\"size\":1e300}");
+    tf_write_edit(&m, "hostile_shape_product_2e80.tfjs", two_outputs, "\"shape\":[3,3,2,4]",
+                  "\"shape\":[1048576,1048576,1048576,1048576]");
+    tf_write_edit(&m, "hostile_dtype_float16.tfjs", two_outputs, "\"dtype\":\"float32\"",
+                  "\"dtype\":\"float16\"");
+    tf_write_edit(&m, "hostile_unknown_op.tfjs", two_outputs, "\"op\":\"Relu\"",
+                  "\"op\":\"Sigmoid\"");
+    tf_write_edit(&m, "hostile_cycle.tfjs", two_outputs, "\"input\":[\"m/c1/Relu\",\"dw\"",
+                  "\"input\":[\"m/r/Relu\",\"dw\"");
+    /* a depthwise filter [0, 0, 4096, 2^20] (no bytes): 4096 x 2^20 output channels wrap an int */
+    tf_begin(&m, 1, 1, 4096);
+    const int dw0[] = {0, 0, 4096, 1 << 20};
+    tf_const(&m, "dw", dw0, 4, NULL);
+    tf_node(&m, "{\"name\":\"d\",\"op\":\"DepthwiseConv2dNative\",\"input\":[\"x\",\"dw\"],"
+                "\"attr\":{\"padding\":" TF_VALID "}}");
+    tf_node(&m, "{\"name\":\"Identity\",\"op\":\"Identity\",\"input\":[\"d\"]}");
+    tf_write(&m, "hostile_depthwise_channels_wrap.tfjs", "\"Identity:0\":{}", 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -491,5 +744,6 @@ int main(int argc, char **argv)
     checkpoints();
     pngs();
     metrics();
+    tfjs_models();
     return 0;
 }
