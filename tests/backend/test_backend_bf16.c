@@ -32,7 +32,8 @@
 #include "fer/rng_math.h"
 #include "fer/status.h"
 
-#define TOL_REL 0x1p-5
+#define TOL_REL 0x1p-5        /* Winograd (transformed operands, see above) */
+#define TOL_REL_DIRECT 0x1p-7 /* GEMMs on the operands themselves (linear, im2col) */
 #define TOL_ABS 1e-6
 #define USED_REL 0x1p-12
 
@@ -70,14 +71,15 @@ static float *abs_copy(fer_backend *b, const float *x, size_t n)
 
 /* got (bf16) against want (ref) with the scale s; fp32: the FP32 cpu backend's result. Returns
  * the largest |got - fp32| / s (evidence that bf16 was used). */
-static double check_close(const char *what, const char *case_name, const float *got,
-                          const float *want, const float *s, const float *fp32, size_t n)
+static double check_close(const char *what, const char *case_name, double tol_rel,
+                          const float *got, const float *want, const float *s, const float *fp32,
+                          size_t n)
 {
     double worst = 0.0, used = 0.0;
     size_t worst_i = 0;
     int bad = 0;
     for (size_t i = 0; i < n; i++) {
-        double err = fabs((double)got[i] - want[i]), lim = TOL_REL * s[i] + TOL_ABS;
+        double err = fabs((double)got[i] - want[i]), lim = tol_rel * s[i] + TOL_ABS;
         if (!(err <= lim)) {
             if (!bad || err / lim > worst) {
                 worst = err / lim;
@@ -92,26 +94,55 @@ static double check_close(const char *what, const char *case_name, const float *
         }
     }
     if (bad) {
-        fprintf(stderr, "FAIL %s %s: [%zu] = %g, ref %g, scale %g (tolerance 2^-5 * scale)\n",
-                case_name, what, worst_i, got[worst_i], want[worst_i], s[worst_i]);
+        fprintf(stderr, "FAIL %s %s: [%zu] = %g, ref %g, scale %g (tolerance %g * scale)\n",
+                case_name, what, worst_i, got[worst_i], want[worst_i], s[worst_i], tol_rel);
         failures++;
     }
     return used;
 }
 
 typedef struct conv_case {
-    int n, in_c, h, w, out_c, pad, bias;
+    int n, in_c, h, w, out_c, k, stride, pad, bias;
 } conv_case;
+
+/* every part must show bf16 rounding (else the bf16 kernels did not run) */
+static void check_used(const char *name, double used_y, double used_dx, double used_dw)
+{
+    const char *fp32_like = used_y <= USED_REL     ? "forward"
+                            : used_dx <= USED_REL ? "input gradient"
+                            : used_dw <= USED_REL ? "weight gradient"
+                                                  : NULL;
+    if (fp32_like) {
+        fprintf(stderr, "FAIL %s: the %s matches FP32 (max diff %.2g of the scale): bf16 "
+                        "kernels not used\n", name, fp32_like,
+                used_y <= USED_REL ? used_y : used_dx <= USED_REL ? used_dx : used_dw);
+        failures++;
+    }
+    printf("  %-44s bf16 vs fp32, max diff / scale: y %.1e dx %.1e dw %.1e\n", name, used_y,
+           used_dx, used_dw);
+}
 
 static void run_conv_case(fer_backend *ref, fer_backend *bf, fer_backend *fp, const conv_case *cc)
 {
-    fer_conv2d_args a = {cc->n, cc->in_c, cc->h, cc->w, cc->out_c,
-                         cc->h + 2 * cc->pad - 2, cc->w + 2 * cc->pad - 2, 3, 1, cc->pad,
-                         cc->bias, 1};
+    fer_conv2d_args a = {cc->n,
+                         cc->in_c,
+                         cc->h,
+                         cc->w,
+                         cc->out_c,
+                         (cc->h + 2 * cc->pad - cc->k) / cc->stride + 1,
+                         (cc->w + 2 * cc->pad - cc->k) / cc->stride + 1,
+                         cc->k,
+                         cc->stride,
+                         cc->pad,
+                         cc->bias,
+                         1};
+    int wino = a.k == 3 && a.stride == 1 && a.in_c >= 8 && a.out_c >= 8;
+    double tol = wino ? TOL_REL : TOL_REL_DIRECT;
     char name[96];
-    snprintf(name, sizeof name, "conv3x3 n%d %d->%d %dx%d pad%d%s", a.n, a.in_c, a.out_c, a.in_h,
-             a.in_w, a.pad, a.has_bias ? " bias" : "");
-    size_t nx = (size_t)a.n * a.in_c * a.in_h * a.in_w, nw = (size_t)a.out_c * a.in_c * 9;
+    snprintf(name, sizeof name, "conv%dx%d s%d n%d %d->%d %dx%d pad%d%s", a.k, a.k, a.stride, a.n,
+             a.in_c, a.out_c, a.in_h, a.in_w, a.pad, a.has_bias ? " bias" : "");
+    size_t nx = (size_t)a.n * a.in_c * a.in_h * a.in_w,
+           nw = (size_t)a.out_c * a.in_c * a.k * a.k;
     size_t ny = (size_t)a.n * a.out_c * a.out_h * a.out_w;
     uint64_t seed = (uint64_t)(a.n * 131 + a.in_c * 17 + a.out_c * 7 + a.in_h + a.pad);
     float *x = rand_buf(ref, nx, seed, 1.0f), *w = rand_buf(ref, nw, seed + 1, 0.3f);
@@ -143,9 +174,9 @@ static void run_conv_case(fer_backend *ref, fer_backend *bf, fer_backend *fp, co
     if (a.has_bias) /* the bias adds |bias| to the scale; its gradient is an FP32 sum */
         for (size_t i = 0; i < ny; i++)
             y[3][i] += fabsf(bias[(i / ((size_t)a.out_h * a.out_w)) % (size_t)a.out_c]);
-    double used_y = check_close("forward y", name, y[1], y[0], y[3], y[2], ny);
-    double used_dx = check_close("input gradient dx", name, dx[1], dx[0], dx[3], dx[2], nx);
-    double used_dw = check_close("weight gradient dw", name, dw[1], dw[0], dw[3], dw[2], nw);
+    double used_y = check_close("forward y", name, tol, y[1], y[0], y[3], y[2], ny);
+    double used_dx = check_close("input gradient dx", name, tol, dx[1], dx[0], dx[3], dx[2], nx);
+    double used_dw = check_close("weight gradient dw", name, tol, dw[1], dw[0], dw[3], dw[2], nw);
     if (a.has_bias)
         for (int c = 0; c < a.out_c; c++)
             if (!(fabsf(db[1][c] - db[0][c]) <= 1e-4f * (1.0f + fabsf(db[0][c])))) {
@@ -153,20 +184,56 @@ static void run_conv_case(fer_backend *ref, fer_backend *bf, fer_backend *fp, co
                 failures++;
                 break;
             }
-    /* every part must show bf16 rounding (else the bf16 kernels did not run) */
-    const char *fp32_like = used_y <= USED_REL     ? "forward"
-                            : used_dx <= USED_REL ? "input gradient"
-                            : used_dw <= USED_REL ? "weight gradient"
-                                                  : NULL;
-    if (fp32_like) {
-        fprintf(stderr, "FAIL %s: the %s matches FP32 (max diff %.2g of the scale): bf16 "
-                        "kernels not used\n", name, fp32_like,
-                used_y <= USED_REL ? used_y : used_dx <= USED_REL ? used_dx : used_dw);
-        failures++;
-    }
-    printf("  %-40s bf16 vs fp32, max diff / scale: y %.1e dx %.1e dw %.1e\n", name, used_y,
-           used_dx, used_dw);
+    check_used(name, used_y, used_dx, used_dw);
     float *all[] = {x, w, bias, dy, ax, aw, ady, zero_bias};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        ref->ops->release(ref, all[i]);
+    for (int i = 0; i < 4; i++) {
+        ref->ops->release(ref, y[i]);
+        ref->ops->release(ref, dx[i]);
+        ref->ops->release(ref, dw[i]);
+        ref->ops->release(ref, db[i]);
+    }
+}
+
+/* ---- linear: y = x W^T + b through the blocked GEMM (batches >= 6; smaller forward batches
+ * take the FP32 row path) ------------------------------------------------------------------ */
+
+static void run_linear_case(fer_backend *ref, fer_backend *bf, fer_backend *fp, int n, int in,
+                            int out, int bias)
+{
+    fer_linear_args a = {n, in, out, bias};
+    char name[96];
+    snprintf(name, sizeof name, "linear n%d %d->%d%s", n, in, out, bias ? " bias" : "");
+    size_t nx = (size_t)n * in, nw = (size_t)out * in, ny = (size_t)n * out;
+    uint64_t seed = (uint64_t)(n * 1000 + in * 10 + out);
+    float *x = rand_buf(ref, nx, seed, 1.0f), *w = rand_buf(ref, nw, seed + 1, 0.3f);
+    float *b = rand_buf(ref, (size_t)out, seed + 2, 0.5f), *dy = rand_buf(ref, ny, seed + 3, 1.0f);
+    float *ax = abs_copy(ref, x, nx), *aw = abs_copy(ref, w, nw), *ady = abs_copy(ref, dy, ny);
+    float *y[4], *dx[4], *dw[4], *db[4];
+    fer_backend *bs[3] = {ref, bf, fp};
+    for (int i = 0; i < 4; i++) {
+        y[i] = buf(ref, ny);
+        dx[i] = buf(ref, nx);
+        dw[i] = buf(ref, nw);
+        db[i] = buf(ref, (size_t)out);
+    }
+    for (int i = 0; i < 3; i++)
+        if (bs[i]->ops->linear_forward(bs[i], &a, x, w, b, y[i]) != FER_OK ||
+            bs[i]->ops->linear_backward(bs[i], &a, x, w, dy, dx[i], dw[i], db[i]) != FER_OK)
+            die(name);
+    fer_linear_args aa = {n, in, out, 0};
+    if (ref->ops->linear_forward(ref, &aa, ax, aw, NULL, y[3]) != FER_OK ||
+        ref->ops->linear_backward(ref, &aa, ax, aw, ady, dx[3], dw[3], NULL) != FER_OK)
+        die("scale");
+    if (bias)
+        for (size_t i = 0; i < ny; i++)
+            y[3][i] += fabsf(b[i % (size_t)out]);
+    double uy = check_close("forward y", name, TOL_REL_DIRECT, y[1], y[0], y[3], y[2], ny);
+    double udx = check_close("input gradient dx", name, TOL_REL_DIRECT, dx[1], dx[0], dx[3], dx[2], nx);
+    double udw = check_close("weight gradient dw", name, TOL_REL_DIRECT, dw[1], dw[0], dw[3], dw[2], nw);
+    check_used(name, uy, udx, udw);
+    float *all[] = {x, w, b, dy, ax, aw, ady};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         ref->ops->release(ref, all[i]);
     for (int i = 0; i < 4; i++) {
@@ -266,14 +333,20 @@ int main(void)
         die("set_precision bf16");
     printf("%s, bf16 mode\n", fer_backend_note(bf));
     static const conv_case cases[] = {
-        {3, 9, 7, 5, 13, 1, 1},    /* odd channels: padded pairs and blocks */
-        {2, 8, 6, 6, 8, 0, 0},     /* valid convolution */
-        {1, 11, 5, 9, 33, 2, 1},   /* pad 2, two output blocks, odd tile count */
-        {4, 16, 12, 12, 40, 1, 1}, /* several tasks and slots */
-        {5, 24, 9, 11, 64, 1, 0},
+        /* Winograd (3x3 stride 1, >= 8 channels) */
+        {3, 9, 7, 5, 13, 3, 1, 1, 1},    /* odd channels: padded pairs and blocks */
+        {2, 8, 6, 6, 8, 3, 1, 0, 0},     /* valid convolution */
+        {1, 11, 5, 9, 33, 3, 1, 2, 1},   /* pad 2, two output blocks, odd tile count */
+        {4, 16, 12, 12, 40, 3, 1, 1, 1}, /* several tasks and slots */
+        {5, 24, 9, 11, 64, 3, 1, 1, 0},
+        /* im2col + GEMM (stride 2: ResNet downsampling; odd k = in_c * 9 per pair) */
+        {3, 7, 9, 11, 19, 3, 2, 1, 1},
+        {2, 32, 12, 12, 64, 3, 2, 1, 0}, /* k = 288: two k blocks */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         run_conv_case(ref, bf, fp, &cases[i]);
+    run_linear_case(ref, bf, fp, 7, 37, 13, 1);   /* odd k, edge tiles */
+    run_linear_case(ref, bf, fp, 16, 300, 70, 0); /* two k blocks (256 + 44) */
     run_training(bf, fp);
     /* FP32 again on request: results equal the FP32 backend's bit for bit */
     if (fer_backend_set_precision(bf, FER_PREC_FP32) != FER_OK)

@@ -154,19 +154,32 @@ fer_status fer_trainer_evaluate_alt(fer_trainer *t, const fer_dataset *d,
     fer_metrics_init(m, t->n_classes, (const char(*)[FER_NAME_LEN])t->class_names);
     if (alt_labels)
         fer_metrics_init(m_alt, t->n_classes, (const char(*)[FER_NAME_LEN])t->class_names);
+    /* validation runs in FP32 under --amp too: bf16 is for the training step only */
+    fer_precision train_prec = t->backend->precision;
+    if (train_prec != FER_PREC_FP32) {
+        fer_status s = fer_backend_set_precision(t->backend, FER_PREC_FP32);
+        if (s)
+            return s;
+    }
+    fer_status s = FER_OK;
     const int bs = t->o.batch_size;
-    for (int first = 0; first < d->n; first += bs) {
+    for (int first = 0; first < d->n && !s; first += bs) {
         int n = d->n - first < bs ? d->n - first : bs;
         fer_batch_request req = {.data = d, .first = first, .n = n, .norm = t->norm,
                                  .x = t->x, .labels = t->labels};
         fer_batch_fill(fer_backend_threadpool(t->backend), &req);
-        fer_status s = fer_model_forward(t->model, t->x, n, FER_MODE_EVAL, NULL, 0, t->logits);
+        s = fer_model_forward(t->model, t->x, n, FER_MODE_EVAL, NULL, 0, t->logits);
         if (s)
-            return s;
+            break;
         fer_eval_score(t->logits, t->labels, n, t->n_classes, NULL, 0.0f, m, NULL, NULL);
         if (alt_labels)
             fer_eval_score(t->logits, alt_labels + first, n, t->n_classes, NULL, 0.0f, m_alt,
                            NULL, NULL);
     }
-    return FER_OK;
+    if (train_prec != FER_PREC_FP32) {
+        fer_status back = fer_backend_set_precision(t->backend, train_prec);
+        if (!s)
+            s = back;
+    }
+    return s;
 }

@@ -187,6 +187,9 @@ static fer_status make_backend(fer_trainer *t)
             fprintf(stderr, "fer-train: note: --amp: the %s backend has no reduced-precision "
                             "path; training in float32\n", fer_backend_name(t->backend));
             fer_clear_error();
+        } else if (fer_dist_rank() == 0) {
+            fprintf(stderr, "fer-train: --amp: bf16 training step on the %s backend (validation "
+                            "in float32)\n", fer_backend_name(t->backend));
         }
     }
     return FER_OK;

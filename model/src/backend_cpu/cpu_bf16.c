@@ -129,6 +129,35 @@ void cpu_bf16_wino_gemm_tn(int kpairs, const uint32_t *a, size_t lda, const uint
     }
 }
 
+void cpu_bf16_gemm_micro(int kpairs, const uint32_t *a, const uint32_t *b, float *c, size_t ldc,
+                         int accumulate)
+{
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+           c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (int q = 0; q < kpairs; q++) {
+        __m512i b0 = _mm512_loadu_si512((const void *)b);
+        __m512i b1 = _mm512_loadu_si512((const void *)(b + 16));
+        b += CPU_BF16_CO;
+        TILE_STEP(0, a[0]);
+        TILE_STEP(1, a[1]);
+        TILE_STEP(2, a[2]);
+        TILE_STEP(3, a[3]);
+        TILE_STEP(4, a[4]);
+        TILE_STEP(5, a[5]);
+        a += 6;
+    }
+    __m512 rows[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+    for (int i = 0; i < 6; i++) {
+        float *ci = c + (size_t)i * ldc;
+        if (accumulate) {
+            rows[i][0] = _mm512_add_ps(_mm512_loadu_ps(ci), rows[i][0]);
+            rows[i][1] = _mm512_add_ps(_mm512_loadu_ps(ci + 16), rows[i][1]);
+        }
+        _mm512_storeu_ps(ci, rows[i][0]);
+        _mm512_storeu_ps(ci + 16, rows[i][1]);
+    }
+}
+
 #else /* no AVX512_BF16 in this build: the backend never selects bf16 (cpu_bf16_built) */
 
 int cpu_bf16_built(void)
@@ -157,5 +186,11 @@ void cpu_bf16_wino_gemm_tn(int kpairs, const uint32_t *a, size_t lda, const uint
                            size_t ldb, float *c, size_t ldc)
 {
     (void)kpairs, (void)a, (void)lda, (void)b, (void)ldb, (void)c, (void)ldc;
+}
+
+void cpu_bf16_gemm_micro(int kpairs, const uint32_t *a, const uint32_t *b, float *c, size_t ldc,
+                         int accumulate)
+{
+    (void)kpairs, (void)a, (void)b, (void)c, (void)ldc, (void)accumulate;
 }
 #endif

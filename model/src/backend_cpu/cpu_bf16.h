@@ -36,4 +36,10 @@ void cpu_bf16_wino_gemm(int kc, const uint16_t *a, size_t lda, const uint32_t *b
 void cpu_bf16_wino_gemm_tn(int kpairs, const uint32_t *a, size_t lda, const uint32_t *b,
                            size_t ldb, float *c, size_t ldc);
 
+/* The blocked SGEMM's tile (cpu_gemm.c) in bf16: C[i*ldc + j] (+)= sum over k of A(k, i) *
+ * B(k, j), i < 6, j < CPU_BF16_CO, from pair panels a[q*6 + i], b[q*CPU_BF16_CO + j],
+ * q < kpairs; accumulate 0 overwrites C. */
+void cpu_bf16_gemm_micro(int kpairs, const uint32_t *a, const uint32_t *b, float *c, size_t ldc,
+                         int accumulate);
+
 #endif

@@ -8,6 +8,7 @@
  * the weight cache. */
 #include <string.h>
 
+#include "cpu_bf16.h"
 #include "cpu_internal.h"
 
 #define KC 256
@@ -26,6 +27,9 @@ typedef struct gemm_job {
     float *bp;      /* packed B: [nc/NR][kc][NR] */
     float *ap;      /* per worker: [MC/MR][kc][MR] */
     int n_ns;       /* column groups per row block */
+    /* bf16 mode (cpu_bf16.h): both panels hold bf16 pairs over k, [kc/2][NR] and [kc/2][MR]
+     * 32-bit words (an odd kc's last pair has a zero partner), in the FP32 panels' slots */
+    int bf16;
 } gemm_job;
 
 /* Packed B of every (jc, pc) block, one fixed-size slot each (weight cache form). */
@@ -68,6 +72,18 @@ static void pack_b_task(void *ctx, int panel, int worker)
     float *dst = j->bp + (size_t)panel * j->kc * NR;
     int j0 = j->jc + panel * NR;
     int cols = j->N - j0 < NR ? j->N - j0 : NR;
+    if (j->bf16) { /* pair word (p/2, c) holds op(B)[p][c] in half p%2 */
+        uint16_t *d16 = (uint16_t *)dst;
+        if (cols < NR || j->kc % 2)
+            memset(d16, 0, (size_t)(j->kc + 1) / 2 * NR * 2 * sizeof(uint16_t));
+        for (int p = 0; p < j->kc; p++)
+            for (int c = 0; c < cols; c++) {
+                size_t at = ((size_t)(p / 2) * NR + c) * 2 + p % 2;
+                d16[at] = cpu_bf16_round(j->tb ? j->B[(size_t)(j0 + c) * j->ldb + j->pc + p]
+                                               : j->B[(size_t)(j->pc + p) * j->ldb + j0 + c]);
+            }
+        return;
+    }
     if (cols < NR)
         memset(dst, 0, (size_t)j->kc * NR * sizeof(float));
     if (j->tb) { /* op(B)[p][c] = B[c*ldb + p] */
@@ -91,6 +107,17 @@ static void pack_a(const gemm_job *j, int i0, int rows, float *dst)
         float *d = dst + (size_t)ir * j->kc * CPU_GEMM_MR;
         int r0 = i0 + ir * CPU_GEMM_MR;
         int mr = j->M - r0 < CPU_GEMM_MR ? j->M - r0 : CPU_GEMM_MR;
+        if (j->bf16) { /* pair word (p/2, i) holds op(A)[i][p] in half p%2 */
+            uint16_t *d16 = (uint16_t *)d;
+            if (mr < CPU_GEMM_MR || j->kc % 2)
+                memset(d16, 0, (size_t)(j->kc + 1) / 2 * CPU_GEMM_MR * 2 * sizeof(uint16_t));
+            for (int i = 0; i < mr; i++)
+                for (int p = 0; p < j->kc; p++)
+                    d16[((size_t)(p / 2) * CPU_GEMM_MR + i) * 2 + p % 2] = cpu_bf16_round(
+                        j->ta ? j->A[(size_t)(j->pc + p) * j->lda + r0 + i]
+                              : j->A[(size_t)(r0 + i) * j->lda + j->pc + p]);
+            continue;
+        }
         if (mr < CPU_GEMM_MR)
             memset(d, 0, (size_t)j->kc * CPU_GEMM_MR * sizeof(float));
         if (j->ta) { /* op(A)[i][p] = A[p*lda + i] */
@@ -128,11 +155,20 @@ static void compute_task(void *ctx, int task, int worker)
             int mr = rows - ir < CPU_GEMM_MR ? rows - ir : CPU_GEMM_MR;
             const float *a = ap + (size_t)(ir / CPU_GEMM_MR) * j->kc * CPU_GEMM_MR;
             float *c = j->C + (size_t)(i0 + ir) * j->ldc + col;
-            if (mr == CPU_GEMM_MR && nr == NR) {
+            if (j->bf16) {
+                int kp = (j->kc + 1) / 2;
+                const uint32_t *a32 = (const uint32_t *)a, *b32 = (const uint32_t *)bp;
+                if (mr == CPU_GEMM_MR && nr == NR) {
+                    cpu_bf16_gemm_micro(kp, a32, b32, c, j->ldc, acc);
+                    continue;
+                }
+                cpu_bf16_gemm_micro(kp, a32, b32, tile, NR, 0);
+            } else if (mr == CPU_GEMM_MR && nr == NR) {
                 j->k->gemm_micro(j->kc, a, bp, c, j->ldc, acc);
                 continue;
+            } else {
+                j->k->gemm_micro(j->kc, a, bp, tile, NR, 0);
             }
-            j->k->gemm_micro(j->kc, a, bp, tile, NR, 0);
             for (int i = 0; i < mr; i++)
                 for (int q = 0; q < nr; q++)
                     c[(size_t)i * j->ldc + q] =
@@ -208,12 +244,13 @@ fer_status cpu_sgemm(cpu_ctx *c, int trans_a, int trans_b, int M, int N, int K, 
     nc_max = (nc_max + NR - 1) / NR * NR;
     size_t kc_max = (size_t)(K < KC ? K : KC);
     gemm_job j = {c->k, trans_a, trans_b, M, N, K, A, B, lda, ldb, ldc, C, accumulate,
-                  0, 0, 0, 0, ws, ws + nc_max * kc_max, 0};
+                  0, 0, 0, 0, ws, ws + nc_max * kc_max, 0, c->bf16 && NR == CPU_BF16_CO};
     const float *cached = NULL;
     size_t slot = slot_floats(N, K, NR), n_slots = (size_t)((N + NC - 1) / NC) * ((K + KC - 1) / KC);
     if (b_is_weight && ldb == (size_t)(trans_b ? K : N)) {
         pack_all_ctx pa = {j, slot};
-        cached = cpu_wcache_get(c, B, (size_t)N * K, 30 + trans_b, N, K, NR, slot * n_slots,
+        cached = cpu_wcache_get(c, B, (size_t)N * K, (j.bf16 ? 60 : 30) + trans_b, N, K, NR,
+                                slot * n_slots,
                                 pack_all_cb, &pa);
         if (!cached)
             return FER_ERR_NOMEM;
