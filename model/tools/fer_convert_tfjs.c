@@ -285,6 +285,11 @@ static fer_status read_quantization(const converter *cv, const cJSON *e, int *by
     else
         return fer_fail(FER_ERR_UNSUPPORTED, "%s: weight '%s' is quantized to %s (uint8 or "
                         "uint16 only)", cv->path, name ? name : "?", dt->valuestring);
+    /* bounded so q * scale + min stays far inside float's range (converting more is undefined) */
+    if (!(fabs(mn->valuedouble) <= MAX_ABS_WEIGHT && fabs(sc->valuedouble) <= MAX_ABS_WEIGHT))
+        return fer_fail(FER_ERR_FORMAT, "%s: weight '%s': quantization min %g or scale %g "
+                        "outside +-%g", cv->path, name ? name : "?", mn->valuedouble,
+                        sc->valuedouble, (double)MAX_ABS_WEIGHT);
     *q_min = mn->valuedouble;
     *q_scale = sc->valuedouble;
     return FER_OK;
@@ -632,9 +637,6 @@ static fer_status emit_conv(converter *cv, tf_node *t, int depthwise, int fused)
     if (bias && (bias->ndim != 1 || bias->shape[0] != out_c))
         return fer_fail(FER_ERR_FORMAT, "%s: node '%s': bias '%s' is not [%d]", cv->path,
                         t->name, bias->name, out_c);
-    FER_TRY(check_values(cv, f));
-    if (bias)
-        FER_TRY(check_values(cv, bias));
     int s, bh, ah, bw, aw, oh, ow;
     FER_TRY(strides_of(cv, t, &s));
     FER_TRY(same_pads(cv, t, x->h, k, s, &bh, &ah, &oh));
@@ -963,6 +965,9 @@ static fer_status set_conv_weights(converter *cv, fer_model *m, const fer_arch *
     if (i < 0)
         return fer_fail(FER_ERR_INTERNAL, "%s: node %s vanished", cv->path, l->name);
     const weight *f = l->w;
+    FER_TRY(check_values(cv, f)); /* the final values (the face-api path folds into them) */
+    if (l->bias)
+        FER_TRY(check_values(cv, l->bias));
     int k = f->shape[0], in_c = f->shape[2], n3 = f->shape[3];
     int out_c = l->depthwise ? in_c * n3 : n3, per = l->depthwise ? 1 : in_c;
     size_t count = (size_t)out_c * per * k * k;

@@ -561,6 +561,69 @@ static void tf_const(tfjs *m, const char *name, const int *shape, int ndim, cons
     }
 }
 
+/* A float32 weight stored quantized (TF.js "quantization": q * scale + min) as uint8 (bytes 1)
+ * or uint16 (bytes 2), with q from a formula; a Const node as tf_const. */
+static void tf_const_quantized(tfjs *m, const char *name, const int *shape, int ndim, int bytes,
+                               double min, double scale)
+{
+    tf_append(m->nodes, sizeof m->nodes, ",{\"name\":\"%s\",\"op\":\"Const\"}", name);
+    tf_append(m->manifest, sizeof m->manifest, "%s{\"name\":\"%s\",\"shape\":[",
+              m->manifest[0] ? "," : "", name);
+    size_t count = 1;
+    for (int i = 0; i < ndim; i++) {
+        tf_append(m->manifest, sizeof m->manifest, "%s%d", i ? "," : "", shape[i]);
+        count *= (size_t)shape[i];
+    }
+    tf_append(m->manifest, sizeof m->manifest,
+              "],\"dtype\":\"float32\",\"quantization\":{\"dtype\":\"%s\",\"min\":%g,"
+              "\"scale\":%g}}", bytes == 1 ? "uint8" : "uint16", min, scale);
+    for (size_t i = 0; i < count * (size_t)bytes; i++) {
+        if (m->bin_len == sizeof m->bin) {
+            fprintf(stderr, "make_corpus: a TF.js seed's weights outgrew their buffer\n");
+            exit(1);
+        }
+        m->bin[m->bin_len++] = (unsigned char)(i * 37 + 11);
+    }
+}
+
+/* face-api's TinyFaceDetector weights manifest (a JSON list, no graph), at width c: conv0
+ * [3,3,3,c], separable conv1..conv5 (+ conv6 when extra), conv8 to 5 anchors x 5. */
+static void tf_tiny_face(tfjs *m, int c, int extra, int quantized)
+{
+    memset(m, 0, sizeof *m);
+    const int f0[] = {3, 3, 3, c}, bc[] = {c}, dw[] = {3, 3, c, 1}, pw[] = {1, 1, c, c};
+    const int f8[] = {1, 1, c, 25}, b8[] = {25};
+    char name[64];
+    tf_const(m, "conv0/filters", f0, 4, NULL);
+    tf_const(m, "conv0/bias", bc, 1, NULL);
+    for (int i = 1; i <= 5 + extra; i++) {
+        snprintf(name, sizeof name, "conv%d/depthwise_filter", i);
+        if (quantized)
+            tf_const_quantized(m, name, dw, 4, 1, -0.5, 1.0 / 255);
+        else
+            tf_const(m, name, dw, 4, NULL);
+        snprintf(name, sizeof name, "conv%d/pointwise_filter", i);
+        tf_const(m, name, pw, 4, NULL);
+        snprintf(name, sizeof name, "conv%d/bias", i);
+        tf_const(m, name, bc, 1, NULL);
+    }
+    tf_const(m, "conv8/filters", f8, 4, NULL);
+    tf_const(m, "conv8/bias", b8, 1, NULL);
+}
+
+static void tf_write_manifest_only(const tfjs *m, const char *name)
+{
+    static char text[40000];
+    int n = snprintf(text, sizeof text, "[{\"paths\":[\"w.bin\"],\"weights\":[%s]}]"
+                     "\n--weights--\n", m->manifest);
+    if (n < 0 || (size_t)n + m->bin_len > sizeof text) {
+        fprintf(stderr, "make_corpus: TF.js seed %s is too large\n", name);
+        exit(1);
+    }
+    memcpy(text + n, m->bin, m->bin_len);
+    write_bytes("tfjs", name, text, (size_t)n + m->bin_len);
+}
+
 /* Writes tfjs/NAME: the model with signature outputs `outputs` (JSON object members), its
  * manifest, and the shard cut short by `cut` bytes. */
 static void tf_write(const tfjs *m, const char *name, const char *outputs, size_t cut)
@@ -731,6 +794,24 @@ static void tfjs_models(void)
                 "\"attr\":{\"padding\":" TF_VALID "}}");
     tf_node(&m, "{\"name\":\"Identity\",\"op\":\"Identity\",\"input\":[\"d\"]}");
     tf_write(&m, "hostile_depthwise_channels_wrap.tfjs", "\"Identity:0\":{}", 0);
+    /* quantized weights: a uint8 bias and a uint16 pointwise filter in the all-ops graph */
+    tf_begin(&m, 4, 4, 2);
+    const int qf[] = {1, 1, 2, 3}, qb[] = {3};
+    tf_const_quantized(&m, "qf", qf, 4, 2, -1.0, 2.0 / 65535);
+    tf_const_quantized(&m, "qb", qb, 1, 1, -0.25, 0.5 / 255);
+    tf_node(&m, "{\"name\":\"c\",\"op\":\"_FusedConv2D\",\"input\":[\"x\",\"qf\",\"qb\"],"
+                "\"attr\":{\"padding\":" TF_VALID ",\"fused_ops\":{\"list\":{\"s\":["
+                "\"Qmlhc0FkZA==\"]}}}}");
+    tf_node(&m, "{\"name\":\"Identity\",\"op\":\"Identity\",\"input\":[\"c\"]}");
+    tf_write(&m, "seed_quantized.tfjs", "\"Identity:0\":{}", 0);
+    /* a quantization scale of 1e300: the weights leave float's range */
+    tf_write_edit(&m, "hostile_quantized_scale_1e300.tfjs", "\"Identity:0\":{}",
+                  "\"scale\":3.0518e-05", "\"scale\":1e300");
+    /* face-api's TinyFaceDetector manifest (width 2; with conv6; uint8 depthwise filters) */
+    tf_tiny_face(&m, 2, 0, 0);
+    tf_write_manifest_only(&m, "seed_faceapi_tiny.tfjs");
+    tf_tiny_face(&m, 1, 1, 1);
+    tf_write_manifest_only(&m, "seed_faceapi_tiny_conv6_uint8.tfjs");
 }
 
 int main(int argc, char **argv)
