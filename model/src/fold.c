@@ -116,19 +116,7 @@ static void build_folded_arch(const fer_arch *a, const fold_plan *p, fer_arch *o
 
 static fer_status get_host(fer_model *m, const char *name, float **out, size_t *numel)
 {
-    int t = fer_model_find_tensor(m, name);
-    if (t < 0)
-        return fer_fail(FER_ERR_ARG, "fold: no tensor '%s'", name);
-    *numel = m->tensors[t].info.numel;
-    *out = malloc((*numel ? *numel : 1) * sizeof(float));
-    if (!*out)
-        return fer_fail(FER_ERR_NOMEM, "fold: out of memory");
-    fer_status st = fer_model_get_tensor(m, name, *out, *numel);
-    if (st != FER_OK) {
-        free(*out);
-        *out = NULL;
-    }
-    return st;
+    return fer_model_tensor_to_host(m, name, "fold", out, numel);
 }
 
 /* Copies tensor `from` of src into `to` of dst unchanged. */

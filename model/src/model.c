@@ -89,6 +89,25 @@ int fer_model_find_tensor(const fer_model *m, const char *name)
     return -1;
 }
 
+fer_status fer_model_tensor_to_host(fer_model *m, const char *name, const char *who, float **out,
+                                    size_t *numel)
+{
+    *out = NULL;
+    int t = fer_model_find_tensor(m, name);
+    if (t < 0)
+        return fer_fail(FER_ERR_ARG, "%s: no tensor '%s'", who, name);
+    *numel = m->tensors[t].info.numel;
+    *out = malloc((*numel ? *numel : 1) * sizeof(float));
+    if (!*out)
+        return fer_fail(FER_ERR_NOMEM, "%s: out of memory", who);
+    fer_status st = fer_model_get_tensor(m, name, *out, *numel);
+    if (st != FER_OK) {
+        free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
 /* ---- activation arena ----------------------------------------------------------------- */
 
 /* 1 when nothing but node `reader` reads the output of node j (FER_INPUT_NODE: the input) and

@@ -85,6 +85,10 @@ struct fer_model {
 };
 
 int fer_model_find_tensor(const fer_model *m, const char *name);
+/* A malloc'd host copy of tensor `name` (*numel floats; free() it). `who` prefixes the errors
+ * (the caller's step, e.g. "fold"). */
+fer_status fer_model_tensor_to_host(fer_model *m, const char *name, const char *who, float **out,
+                                    size_t *numel);
 /* fer_model_new with share_activations set before the memory is planned (fold.c). */
 fer_status fer_model_new_shared(const fer_arch *arch, fer_backend *backend, int max_batch,
                                 fer_model **out);

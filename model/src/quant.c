@@ -275,19 +275,7 @@ static fer_status alloc_tensor(q_tensor *t, int max_batch)
 
 static fer_status host_tensor(fer_model *m, const char *name, float **out, size_t *numel)
 {
-    int t = fer_model_find_tensor(m, name);
-    if (t < 0)
-        return fer_fail(FER_ERR_INTERNAL, "int8: no tensor '%s'", name);
-    *numel = m->tensors[t].info.numel;
-    *out = malloc(*numel * sizeof(float));
-    if (!*out)
-        return fer_fail(FER_ERR_NOMEM, "int8: out of memory");
-    fer_status st = fer_model_get_tensor(m, name, *out, *numel);
-    if (st != FER_OK) {
-        free(*out);
-        *out = NULL;
-    }
-    return st;
+    return fer_model_tensor_to_host(m, name, "int8", out, numel);
 }
 
 /* Quantises conv/linear weights (out x per_out floats, per_out = cin * taps) into the packed
