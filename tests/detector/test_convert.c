@@ -5,7 +5,8 @@
  *   converted, run on ref and cpu, and compared with TensorFlow's semantics computed here
  *   directly in NHWC (within 1e-5);
  *   hostile model.json files and weight shards are refused with exit 1 and one line naming the
- *   file, never a crash.
+ *   file, never a crash (also non-finite or out-of-range numbers and weight values, and text
+ *   after the JSON object).
  *   Usage: test_convert PATH/TO/fer-convert-tfjs */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -309,6 +310,23 @@ static void hostile(void)
     shape[0] = 2;
     expect_refused("reshape of the batch", NULL, NULL, 0, "Reshape");
     shape[0] = 1;
+    /* numbers, values and bytes that reached undefined behaviour or an unloadable .fer (the
+     * tfjs fuzz target, issue 22) */
+    expect_refused("strides of 1e300", "\"i\":[\"1\",\"2\",\"2\",\"1\"]",
+                   "\"i\":[1,1e300,1e300,1]", 0, "strides holds a value outside");
+    expect_refused("input size 1e300", "{\"size\":\"5\"}", "{\"size\":1e300}", 0,
+                   "sizes up to");
+    expect_refused("text after the object", "\"dtype\":\"int32\"}]}]}",
+                   "\"dtype\":\"int32\"}]}]} {}", 0, "not a JSON object");
+    expect_refused("quantization scale 1e300", "\"shape\":[4],\"dtype\":\"float32\"",
+                   "\"shape\":[4],\"dtype\":\"float32\",\"quantization\":{\"dtype\":\"uint8\","
+                   "\"min\":0,\"scale\":1e300}", 0, "scale 1e+300");
+    float kept = w1[5];
+    w1[5] = NAN;
+    expect_refused("NaN filter value", NULL, NULL, 0, "'w1' holds nan at index 5");
+    w1[5] = 2e6f; /* fer_checkpoint_load refuses parameters beyond 1e6 */
+    expect_refused("filter value 2e6", NULL, NULL, 0, "'w1' holds 2e+06");
+    w1[5] = kept;
 }
 
 int main(int argc, char **argv)
