@@ -2,7 +2,10 @@
  * by the project's converter; see data/models/README.md). Takes any RGB frame, letterboxes it to the network's
  * 256x256 input (plus tiles when small faces are asked for, all in one batched forward), decodes
  * anchors into boxes and six keypoints in frame pixels, and keeps the best boxes after
- * non-maximum suppression. */
+ * non-maximum suppression.
+ * It also runs face-api's TinyFaceDetector (data/models/fetch.sh --tiny; 416x416 input, a YOLO
+ * grid, no keypoints: n_keypoints 0; its package's thresholds are 0.5 / 0.4), measured against
+ * BlazeFace in docs/results/detector_choice.md; the .fer header's config picks the decoding. */
 #ifndef FER_FACE_DETECTOR_H
 #define FER_FACE_DETECTOR_H
 #include <stdint.h>
