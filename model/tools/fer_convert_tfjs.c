@@ -1267,6 +1267,21 @@ static fer_status find_input(converter *cv)
     return FER_OK;
 }
 
+/* Messages quote names from the file as they are; a control character in one (a newline in a
+ * dtype or node name) would break the one-line message, so it is shown as '?'. */
+static fer_status one_line_error(fer_status st)
+{
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", fer_last_error());
+    int changed = 0;
+    for (char *p = msg; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+            *p = '?';
+            changed = 1;
+        }
+    return changed ? fer_fail(st, "%s", msg) : st;
+}
+
 fer_status fer_convert_tfjs_file(const char *in_path, const char *out_path, FILE *summary)
 {
     converter cv = {.path = in_path};
@@ -1385,5 +1400,5 @@ done:
     cJSON_Delete(config);
     free(arch_text);
     free(data);
-    return st;
+    return st == FER_OK ? st : one_line_error(st);
 }

@@ -321,6 +321,8 @@ static void hostile(void)
     expect_refused("quantization scale 1e300", "\"shape\":[4],\"dtype\":\"float32\"",
                    "\"shape\":[4],\"dtype\":\"float32\",\"quantization\":{\"dtype\":\"uint8\","
                    "\"min\":0,\"scale\":1e300}", 0, "scale 1e+300");
+    expect_refused("newline in a dtype", "\"shape\":[4],\"dtype\":\"float32\"",
+                   "\"shape\":[4],\"dtype\":\"float\\n16\"", 0, "dtype float?16");
     float kept = w1[5];
     w1[5] = NAN;
     expect_refused("NaN filter value", NULL, NULL, 0, "'w1' holds nan at index 5");
