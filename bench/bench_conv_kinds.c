@@ -5,9 +5,13 @@
  * Best of R repetitions after a warm-up; GFLOP/s = 2 * MACs / time (backward: input and weight
  * gradients, twice the forward's MACs).
  * Usage: bench_conv_kinds [batch=64] [threads=2] [reps=5]
+ * Development knobs: BENCH_CPU_TIME=1 times by the process's CPU time (all threads) instead of
+ * the wall clock, less sensitive to other jobs on a shared machine; BENCH_ONLY=text runs only
+ * the shapes whose name contains text.
  * Prints one line per shape: `<name> fwd_gflops X bwd_gflops Y`. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "fer/backend.h"
@@ -30,10 +34,12 @@ static const conv_kind kinds[] = {
 };
 #define N_KINDS ((int)(sizeof kinds / sizeof kinds[0]))
 
+static clockid_t bench_clock = CLOCK_MONOTONIC;
+
 static double now(void)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(bench_clock, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
@@ -59,6 +65,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_conv_kinds [batch] [threads] [reps]\n");
         return 2;
     }
+    const char *cpu_time = getenv("BENCH_CPU_TIME"), *only = getenv("BENCH_ONLY");
+    if (cpu_time && strcmp(cpu_time, "1") == 0)
+        bench_clock = CLOCK_PROCESS_CPUTIME_ID;
     fer_backend *b;
     if (fer_backend_new("cpu", threads, &b) != FER_OK) {
         fprintf(stderr, "bench_conv_kinds: %s\n", fer_last_error());
@@ -66,6 +75,8 @@ int main(int argc, char **argv)
     }
     for (int q = 0; q < N_KINDS; q++) {
         const conv_kind *s = &kinds[q];
+        if (only && !strstr(s->name, only))
+            continue;
         int oh = (s->hw + 2 * s->pad - s->k) / s->stride + 1;
         fer_conv2d_args a = {n, s->ci, s->hw, s->hw, s->co, oh, oh, s->k, s->stride, s->pad, 0,
                              s->groups};

@@ -1,11 +1,13 @@
 /* A fixed pool of pthreads. fer_threadpool_run publishes one job (fn, ctx, n_tasks) under a new
  * generation number; workers and the caller pull task indices from an atomic counter, and the
- * caller waits until every worker has finished the generation. */
+ * caller waits until every worker has finished the generation. Both poll for up to
+ * POOL_SPIN_NS before sleeping on a condition variable. */
 #include "fer/threadpool.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct worker_arg {
@@ -19,9 +21,9 @@ struct fer_threadpool {
     worker_arg *args;
     pthread_mutex_t mu;
     pthread_cond_t work_cv, done_cv;
-    unsigned long generation;
-    int stop;
-    int busy; /* helper threads still working on the current generation */
+    atomic_ulong generation; /* written under mu; read without it while spinning */
+    atomic_int stop;
+    atomic_int busy; /* helper threads still working on the current generation */
     fer_task_fn fn;
     void *ctx;
     int n_tasks;
@@ -38,11 +40,46 @@ static void run_tasks(fer_threadpool *p, int worker)
     }
 }
 
+/* How long a thread polls for the next job (workers) or for the workers to finish (the caller)
+ * before sleeping on a condition variable. Waking a sleeping thread took tens of microseconds
+ * here, as long as a whole depthwise layer's work on small planes, and layers follow each
+ * other closely; the bound keeps an idle pool from holding the cores. */
+#define POOL_SPIN_NS 100000
+
+static double pool_now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+}
+
+static void pool_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* polls until *gen differs from seen, stop is set, or POOL_SPIN_NS passed */
+static void spin_for_job(fer_threadpool *p, unsigned long seen)
+{
+    const double end = pool_now_ns() + POOL_SPIN_NS;
+    for (int i = 0;; i++) {
+        if (atomic_load(&p->generation) != seen || atomic_load(&p->stop))
+            return;
+        for (int k = 0; k < 16; k++)
+            pool_pause();
+        if ((i & 15) == 15 && pool_now_ns() > end)
+            return;
+    }
+}
+
 static void *worker_main(void *arg)
 {
     worker_arg *wa = arg;
     fer_threadpool *p = wa->pool;
     unsigned long seen = 0;
+    spin_for_job(p, seen);
     pthread_mutex_lock(&p->mu);
     for (;;) {
         while (p->generation == seen && !p->stop)
@@ -53,8 +90,11 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&p->mu);
         run_tasks(p, wa->index);
         pthread_mutex_lock(&p->mu);
-        if (--p->busy == 0)
+        if (atomic_fetch_sub(&p->busy, 1) == 1)
             pthread_cond_signal(&p->done_cv);
+        pthread_mutex_unlock(&p->mu);
+        spin_for_job(p, seen);
+        pthread_mutex_lock(&p->mu);
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
@@ -77,6 +117,9 @@ fer_status fer_threadpool_new(int n_threads, fer_threadpool **out)
     pthread_cond_init(&p->work_cv, NULL);
     pthread_cond_init(&p->done_cv, NULL);
     atomic_init(&p->next_task, 0);
+    atomic_init(&p->generation, 0);
+    atomic_init(&p->stop, 0);
+    atomic_init(&p->busy, 0);
     if (n_threads > 1) {
         p->threads = calloc((size_t)n_threads - 1, sizeof *p->threads);
         p->args = calloc((size_t)n_threads - 1, sizeof *p->args);
@@ -143,6 +186,12 @@ void fer_threadpool_run(fer_threadpool *p, int n_tasks, fer_task_fn fn, void *ct
 
     run_tasks(p, 0);
 
+    const double end = pool_now_ns() + POOL_SPIN_NS;
+    for (int i = 0; atomic_load(&p->busy) > 0; i++) {
+        pool_pause();
+        if ((i & 255) == 255 && pool_now_ns() > end)
+            break;
+    }
     pthread_mutex_lock(&p->mu);
     while (p->busy > 0)
         pthread_cond_wait(&p->done_cv, &p->mu);
