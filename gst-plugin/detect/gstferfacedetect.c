@@ -29,6 +29,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_fer_face_detect_debug);
  * classify at least twice facedetect's frame rate (bench/gst/run.sh, bench/RESULTS.md). */
 #define CNN_DETECT_EVERY 8
 #define DEFAULT_EXHAUSTIVE FALSE
+#define DEFAULT_TRACK TRUE
 #define DEFAULT_METHOD GST_FER_DETECT_METHOD_CNN
 #define DEFAULT_MIN_SCORE 0.6
 #define DEFAULT_NMS_IOU 0.3
@@ -62,6 +63,7 @@ enum
   PROP_SCALE_FACTOR,
   PROP_MIN_NEIGHBORS,
   PROP_DETECT_EVERY,
+  PROP_TRACK,
   PROP_EXHAUSTIVE,
   PROP_METHOD,
   PROP_MODEL,
@@ -294,6 +296,7 @@ gst_fer_face_detect_stop (GstBaseTransform * trans)
   GstFerFaceDetect *self = GST_FER_FACE_DETECT (trans);
 
   self->have_boxes = FALSE;
+  g_ptr_array_set_size (self->tracks, 0);
   fer_cascade_boxes_clear (&self->boxes);
   fer_luma_scratch_clear (&self->luma);
   g_clear_pointer (&self->to_rgb, gst_video_converter_free);
@@ -464,6 +467,59 @@ attach_faces (GstFerFaceDetect * self, GstVideoFrame * frame, gboolean fresh)
   }
 }
 
+/* Templates of the boxes just found, followed by follow_tracks until the next detection. */
+static void
+start_tracks (GstFerFaceDetect * self, GstVideoFrame * frame)
+{
+  gint stride = 0;
+  const guint8 *luma = fer_video_frame_luma (frame, &self->luma, &stride);
+
+  g_ptr_array_set_size (self->tracks, 0);
+  for (guint i = 0; luma && i < self->faces->len; i++) {
+    const fer_face *f = &g_array_index (self->faces, FerDetectedFace, i).face;
+    fer_track *t = NULL;
+    /* a box the tracker refuses (under 4 px) is carried unchanged */
+    if (fer_track_new (luma, GST_VIDEO_FRAME_WIDTH (frame), GST_VIDEO_FRAME_HEIGHT (frame),
+            stride, f->x, f->y, f->w, f->h, NULL, &t) != FER_OK)
+      GST_DEBUG_OBJECT (self, "face %u not tracked: %s", i, fer_last_error ());
+    g_ptr_array_add (self->tracks, t);
+  }
+}
+
+/* Moves each carried box (and its keypoints) with its face; a face not found stays put. */
+static void
+follow_tracks (GstFerFaceDetect * self, GstVideoFrame * frame)
+{
+  gint stride = 0;
+  const guint8 *luma;
+
+  if (self->tracks->len != self->faces->len)
+    return;                     /* track was off at the last detection */
+  luma = fer_video_frame_luma (frame, &self->luma, &stride);
+  for (guint i = 0; luma && i < self->faces->len; i++) {
+    fer_track *t = g_ptr_array_index (self->tracks, i);
+    fer_face *f = &g_array_index (self->faces, FerDetectedFace, i).face;
+    fer_track_step step;
+    if (!t)
+      continue;
+    if (fer_track_update (t, luma, GST_VIDEO_FRAME_WIDTH (frame),
+            GST_VIDEO_FRAME_HEIGHT (frame), stride, &step) != FER_OK) {
+      GST_WARNING_OBJECT (self, "face %u: %s", i, fer_last_error ());
+      continue;
+    }
+    GST_LOG_OBJECT (self, "face %u: %s %+.0f,%+.0f (score %.2f)", i, step.found ? "moved" :
+        "lost, held", step.dx, step.dy, step.score);
+    if (!step.found)
+      continue;
+    f->x += step.dx;
+    f->y += step.dy;
+    for (gint k = 0; k < f->n_keypoints && k < FER_FACE_MAX_KEYPOINTS; k++) {
+      f->keypoints[k][0] += step.dx;
+      f->keypoints[k][1] += step.dy;
+    }
+  }
+}
+
 static GstFlowReturn
 gst_fer_face_detect_transform_frame_ip (GstVideoFilter * filter, GstVideoFrame * frame)
 {
@@ -471,7 +527,7 @@ gst_fer_face_detect_transform_frame_ip (GstVideoFilter * filter, GstVideoFrame *
   fer_cascade_params params;
   guint every;
   gfloat min_score, nms_iou;
-  gboolean fresh = FALSE;
+  gboolean fresh = FALSE, track;
 
   GST_OBJECT_LOCK (self);
   params = self->params;
@@ -480,6 +536,7 @@ gst_fer_face_detect_transform_frame_ip (GstVideoFilter * filter, GstVideoFrame *
     every = self->active == GST_FER_DETECT_METHOD_CNN ? CNN_DETECT_EVERY : 1;
   min_score = (gfloat) self->min_score;
   nms_iou = (gfloat) self->nms_iou;
+  track = self->track && every > 1;
   GST_OBJECT_UNLOCK (self);
 
   /* the cascade property may have changed */
@@ -491,6 +548,13 @@ gst_fer_face_detect_transform_frame_ip (GstVideoFilter * filter, GstVideoFrame *
     if (ret != GST_FLOW_OK)
       return ret;
     fresh = TRUE;
+    g_ptr_array_set_size (self->tracks, 0);
+    if (track)
+      start_tracks (self, frame);
+  } else if (track) {
+    follow_tracks (self, frame);
+  } else {
+    g_ptr_array_set_size (self->tracks, 0);     /* no stale templates when track comes back */
   }
   attach_faces (self, frame, fresh);
   GST_LOG_OBJECT (self, "%u faces%s", self->faces->len, fresh ? "" : " (carried)");
@@ -525,6 +589,9 @@ gst_fer_face_detect_set_property (GObject * object, guint prop_id, const GValue 
       break;
     case PROP_DETECT_EVERY:
       self->detect_every = g_value_get_uint (value);
+      break;
+    case PROP_TRACK:
+      self->track = g_value_get_boolean (value);
       break;
     case PROP_EXHAUSTIVE:
       self->params.exhaustive = g_value_get_boolean (value);
@@ -584,6 +651,9 @@ gst_fer_face_detect_get_property (GObject * object, guint prop_id, GValue * valu
     case PROP_DETECT_EVERY:
       g_value_set_uint (value, self->detect_every);
       break;
+    case PROP_TRACK:
+      g_value_set_boolean (value, self->track);
+      break;
     case PROP_EXHAUSTIVE:
       g_value_set_boolean (value, self->params.exhaustive);
       break;
@@ -625,6 +695,7 @@ gst_fer_face_detect_finalize (GObject * object)
   fer_face_detector_free (self->detector);
   g_free (self->model_path);
   g_array_free (self->faces, TRUE);
+  g_ptr_array_free (self->tracks, TRUE);
   g_clear_pointer (&self->to_rgb, gst_video_converter_free);
   gst_clear_buffer (&self->rgb_buf);
   G_OBJECT_CLASS (gst_fer_face_detect_parent_class)->finalize (object);
@@ -640,6 +711,8 @@ gst_fer_face_detect_init (GstFerFaceDetect * self)
   self->params.min_neighbors = DEFAULT_MIN_NEIGHBORS;
   self->params.exhaustive = DEFAULT_EXHAUSTIVE;
   self->detect_every = DEFAULT_DETECT_EVERY;
+  self->track = DEFAULT_TRACK;
+  self->tracks = g_ptr_array_new_with_free_func ((GDestroyNotify) fer_track_free);
   self->cascade_path = gst_fer_face_detect_default_cascade ();
   self->method = DEFAULT_METHOD;
   self->model_path = gst_fer_face_detect_default_model ();
@@ -721,6 +794,11 @@ gst_fer_face_detect_class_init (GstFerFaceDetectClass * klass)
       g_param_spec_uint ("detect-every", "Detect every",
           "Run the detector every N frames and attach the last boxes in between (0: auto, "
           "8 for method=cnn, 1 for method=cascade)", 0, G_MAXUINT, DEFAULT_DETECT_EVERY, rw));
+  g_object_class_install_property (gobject_class, PROP_TRACK,
+      g_param_spec_boolean ("track", "Track",
+          "Between detections move each box with its face (template matching on the luma; a "
+          "face not found keeps its box); false: attach the last boxes unchanged",
+          DEFAULT_TRACK, rw));
   g_object_class_install_property (gobject_class, PROP_EXHAUSTIVE,
       g_param_spec_boolean ("exhaustive", "Exhaustive",
           "Evaluate every window like OpenCV instead of the faster coarse-to-fine scan",

@@ -9,6 +9,7 @@
 #include <gst/video/gstvideofilter.h>
 
 #include "cascade.h"
+#include "face_track.h"
 #include "fer/face_detector.h"
 #include "../ferclassify.h"
 #include "../fervideo.h"
@@ -22,7 +23,7 @@ G_DECLARE_FINAL_TYPE (GstFerFaceDetect, gst_fer_face_detect, GST, FER_FACE_DETEC
 /* ROI param attached to every face: "method" (string, "cnn" or "cascade"), "score" (double:
  * the CNN's confidence 0..1; for the cascade the merged windows over 100, capped at 1),
  * "neighbors" (int, the cascade's raw windows merged into the box; 0 for the CNN) and "fresh"
- * (boolean, FALSE when carried over by detect-every). */
+ * (boolean, FALSE when carried over by detect-every, moved with its face when track=true). */
 #define FER_DETECTION_PARAM "fer/detection"
 /* ROI param with the face's keypoints (CNN only), in frame pixels: "x" and "y" (GstValueArray
  * of float, same length), "names" (GstValueArray of string: right-eye, left-eye, nose, mouth,
@@ -47,6 +48,7 @@ struct _GstFerFaceDetect {
   gchar *cascade_path;          /* NULL: none found at init; NULL->READY then fails */
   fer_cascade_params params;
   guint detect_every;
+  gboolean track;               /* follow the boxes between detections (face_track.h) */
   GstFerDetectMethod method;
   gchar *model_path;            /* CNN model; NULL: none found at init */
   gboolean model_is_default;    /* not set by the user: a missing one falls back to cascade */
@@ -63,6 +65,7 @@ struct _GstFerFaceDetect {
   GArray *faces;                /* FerDetectedFace: last detection, carried between runs */
   gboolean have_boxes;
   guint64 frames_since_detect;
+  GPtrArray *tracks;            /* fer_track per face (NULL: not tracked), made at detection */
   FerLumaScratch luma;
   GstVideoConverter *to_rgb;    /* non-RGB frames -> packed RGB for the CNN */
   GstVideoInfo rgb_info;
