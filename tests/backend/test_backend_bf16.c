@@ -15,7 +15,9 @@
  * bf16 pair or a missing block gives errors of the order of S itself.
  * The test also requires that bf16 was really used: somewhere the result differs from the FP32
  * cpu backend by more than 2^-12 * S (FP32 Winograd is ~1e-7 S off), so a silent fall back to
- * FP32 fails.
+ * FP32 fails; and that 1 and 2 threads give the same bits (fixed reduction order).
+ * The blocked SGEMM (linear layers, im2col convolutions) rounds its operands themselves, not
+ * transformed ones: 2^-7 * S there (each product within ~2^-8, twice that as margin).
  *
  * Without AVX512_BF16 (or without the kernels in this build) the backend refuses bf16: the
  * test prints SKIP with its message and exits 77. */
@@ -38,6 +40,16 @@
 #define USED_REL 0x1p-12
 
 static int failures;
+static fer_backend *bf_one_thread; /* bf16 on 1 thread: results must equal 2 threads' bits */
+
+static void check_same_bits(const char *name, const char *what, const float *a, const float *b,
+                            size_t n)
+{
+    if (memcmp(a, b, n * sizeof(float)) != 0) {
+        fprintf(stderr, "FAIL %s: %s differs between 1 and 2 threads\n", name, what);
+        failures++;
+    }
+}
 
 static void die(const char *what)
 {
@@ -166,6 +178,20 @@ static void run_conv_case(fer_backend *ref, fer_backend *bf, fer_backend *fp, co
             b->ops->conv2d_backward(b, &a, x, w, dy, dx[i], dw[i], db[i]) != FER_OK)
             die(name);
     }
+    {
+        float *y1 = buf(ref, ny), *dx1 = buf(ref, nx), *dw1 = buf(ref, nw);
+        float *db1 = buf(ref, (size_t)a.out_c);
+        fer_backend *b1 = bf_one_thread;
+        if (b1->ops->conv2d_forward(b1, &a, x, w, bias, y1) != FER_OK ||
+            b1->ops->conv2d_backward(b1, &a, x, w, dy, dx1, dw1, db1) != FER_OK)
+            die(name);
+        check_same_bits(name, "y", y1, y[1], ny);
+        check_same_bits(name, "dx", dx1, dx[1], nx);
+        check_same_bits(name, "dw", dw1, dw[1], nw);
+        float *t[] = {y1, dx1, dw1, db1};
+        for (int i = 0; i < 4; i++)
+            ref->ops->release(ref, t[i]);
+    }
     fer_conv2d_args aa = a;
     aa.has_bias = 0;
     if (ref->ops->conv2d_forward(ref, &aa, ax, aw, zero_bias, y[3]) != FER_OK ||
@@ -222,6 +248,20 @@ static void run_linear_case(fer_backend *ref, fer_backend *bf, fer_backend *fp, 
         if (bs[i]->ops->linear_forward(bs[i], &a, x, w, b, y[i]) != FER_OK ||
             bs[i]->ops->linear_backward(bs[i], &a, x, w, dy, dx[i], dw[i], db[i]) != FER_OK)
             die(name);
+    {
+        float *y1 = buf(ref, ny), *dx1 = buf(ref, nx), *dw1 = buf(ref, nw);
+        float *db1 = buf(ref, (size_t)out);
+        fer_backend *b1 = bf_one_thread;
+        if (b1->ops->linear_forward(b1, &a, x, w, b, y1) != FER_OK ||
+            b1->ops->linear_backward(b1, &a, x, w, dy, dx1, dw1, db1) != FER_OK)
+            die(name);
+        check_same_bits(name, "y", y1, y[1], ny);
+        check_same_bits(name, "dx", dx1, dx[1], nx);
+        check_same_bits(name, "dw", dw1, dw[1], nw);
+        float *t[] = {y1, dx1, dw1, db1};
+        for (int i = 0; i < 4; i++)
+            ref->ops->release(ref, t[i]);
+    }
     fer_linear_args aa = {n, in, out, 0};
     if (ref->ops->linear_forward(ref, &aa, ax, aw, NULL, y[3]) != FER_OK ||
         ref->ops->linear_backward(ref, &aa, ax, aw, ady, dx[3], dw[3], NULL) != FER_OK)
@@ -230,8 +270,10 @@ static void run_linear_case(fer_backend *ref, fer_backend *bf, fer_backend *fp, 
         for (size_t i = 0; i < ny; i++)
             y[3][i] += fabsf(b[i % (size_t)out]);
     double uy = check_close("forward y", name, TOL_REL_DIRECT, y[1], y[0], y[3], y[2], ny);
-    double udx = check_close("input gradient dx", name, TOL_REL_DIRECT, dx[1], dx[0], dx[3], dx[2], nx);
-    double udw = check_close("weight gradient dw", name, TOL_REL_DIRECT, dw[1], dw[0], dw[3], dw[2], nw);
+    double udx =
+        check_close("input gradient dx", name, TOL_REL_DIRECT, dx[1], dx[0], dx[3], dx[2], nx);
+    double udw =
+        check_close("weight gradient dw", name, TOL_REL_DIRECT, dw[1], dw[0], dw[3], dw[2], nw);
     check_used(name, uy, udx, udw);
     float *all[] = {x, w, b, dy, ax, aw, ady};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
@@ -331,6 +373,9 @@ int main(void)
     }
     if (st != FER_OK)
         die("set_precision bf16");
+    if (fer_backend_new("cpu", 1, &bf_one_thread) ||
+        fer_backend_set_precision(bf_one_thread, FER_PREC_BF16))
+        die("bf16 backend, 1 thread");
     printf("%s, bf16 mode\n", fer_backend_note(bf));
     static const conv_case cases[] = {
         /* Winograd (3x3 stride 1, >= 8 channels) */
@@ -369,6 +414,7 @@ int main(void)
     }
     fer_backend_free(bf);
     fer_backend_free(fp);
+    fer_backend_free(bf_one_thread);
     fer_backend_free(ref);
     if (failures) {
         fprintf(stderr, "test_backend_bf16: %d failure(s)\n", failures);
