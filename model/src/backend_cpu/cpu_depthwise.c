@@ -214,9 +214,10 @@ typedef struct dw_job {
     float *y, *dx, *dw, *dbias;
 } dw_job;
 
-/* Planes per task: about 64k outputs each, but at least 4 tasks per thread when there are
- * enough planes. The pool's cost per task is large next to a 12x12 or 24x24 plane (tasks of
- * 4k outputs ran slower on 2 threads than on 1). Every plane is computed by one task in the
+/* Planes per task: about 64k floats each (`plane`: the floats of a plane the caller counts),
+ * but at least 4 tasks per thread when there are enough planes. The pool's cost per task is
+ * large next to a 12x12 or 24x24 plane (tasks of 4k outputs ran slower on 2 threads than on
+ * 1). Every plane is computed by one task in the
  * same way whatever the split, so results do not depend on it. */
 static int planes_per_task(size_t plane, int n_planes, int threads)
 {
@@ -392,7 +393,10 @@ fer_status cpu_depthwise_forward(cpu_ctx *c, const fer_conv2d_args *a, const flo
         return st;
     j.x = x, j.w = w, j.bias = bias, j.y = y;
     j.n_planes = a->n * a->out_c;
-    j.planes_per_task = planes_per_task((size_t)a->out_h * a->out_w, j.n_planes, c->threads);
+    /* sized by input and output floats: at stride 2 the split of the input costs more than
+     * the output (64 planes of 24x24 -> 12x12 made 9 tasks for 2 threads by the output alone) */
+    j.planes_per_task = planes_per_task((size_t)a->in_h * a->in_w + (size_t)a->out_h * a->out_w,
+                                        j.n_planes, c->threads);
     cpu_parallel(c, (j.n_planes + j.planes_per_task - 1) / j.planes_per_task, dw_fwd_task, &j);
     return FER_OK;
 }
@@ -429,7 +433,8 @@ fer_status cpu_depthwise_backward(cpu_ctx *c, const fer_conv2d_args *a, const fl
         j.imgs_per_group = (a->n + j.img_groups - 1) / j.img_groups;
         j.img_groups = (a->n + j.imgs_per_group - 1) / j.imgs_per_group;
         /* about planes_per_task planes per task, channel blocks of even size */
-        const int ppt = planes_per_task((size_t)a->out_h * a->out_w, a->n * a->out_c, c->threads);
+        const int ppt = planes_per_task((size_t)a->in_h * a->in_w + (size_t)a->out_h * a->out_w,
+                                        a->n * a->out_c, c->threads);
         int per = ppt / j.imgs_per_group;
         per = per < 1 ? 1 : per > a->out_c ? a->out_c : per;
         j.ch_blocks = (a->out_c + per - 1) / per;
