@@ -45,12 +45,13 @@ static inline __m512i pair16(__m512 lo, __m512 hi)
     return _mm512_or_si512(l, _mm512_slli_epi32(h, 16));
 }
 
-void cpu_bf16_pack_pairs(const float *src, size_t ld, int rows, int cols, uint32_t *dst)
+void cpu_bf16_pack_pairs(const float *src, size_t ld, int rows, int cols, uint32_t *dst,
+                         size_t dst_ld)
 {
     for (int r = 0; r < rows; r += 2) {
         const float *s0 = src + (size_t)r * ld, *s1 = s0 + ld;
         int has1 = r + 1 < rows;
-        uint32_t *d = dst + (size_t)(r / 2) * cols;
+        uint32_t *d = dst + (size_t)(r / 2) * dst_ld;
         for (int c = 0; c < cols; c += 16) {
             __mmask16 m = cols - c >= 16 ? (__mmask16)0xffff
                                          : (__mmask16)((1u << (cols - c)) - 1u);
@@ -58,6 +59,30 @@ void cpu_bf16_pack_pairs(const float *src, size_t ld, int rows, int cols, uint32
             __m512 hi = has1 ? _mm512_maskz_loadu_ps(m, s1 + c) : _mm512_setzero_ps();
             _mm512_mask_storeu_epi32(d + c, m, pair16(lo, hi));
         }
+    }
+}
+
+void cpu_bf16_pack_pairs_t(const float *src, size_t ld, int rows, int k, uint32_t *dst,
+                           size_t dst_ld)
+{
+    int full = k / 2; /* whole pairs */
+    for (int r = 0; r < rows; r++) {
+        const float *s = src + (size_t)r * ld;
+        uint32_t *d = dst + r;
+        int q = 0;
+        for (; q + 16 <= full; q += 16) { /* 32 floats -> 16 pair words, stored with a stride */
+            uint32_t w[16];
+            __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(s + 2 * q + 16),
+                                             _mm512_loadu_ps(s + 2 * q));
+            _mm512_storeu_si512((void *)w, (__m512i)v);
+            for (int i = 0; i < 16; i++)
+                d[(size_t)(q + i) * dst_ld] = w[i];
+        }
+        for (; q < full; q++)
+            d[(size_t)q * dst_ld] = (uint32_t)cpu_bf16_round(s[2 * q]) |
+                                    (uint32_t)cpu_bf16_round(s[2 * q + 1]) << 16;
+        if (k % 2)
+            d[(size_t)full * dst_ld] = cpu_bf16_round(s[k - 1]);
     }
 }
 
@@ -171,9 +196,16 @@ void cpu_bf16_convert(size_t n, const float *src, uint16_t *dst)
         dst[i] = cpu_bf16_round(src[i]);
 }
 
-void cpu_bf16_pack_pairs(const float *src, size_t ld, int rows, int cols, uint32_t *dst)
+void cpu_bf16_pack_pairs(const float *src, size_t ld, int rows, int cols, uint32_t *dst,
+                         size_t dst_ld)
 {
-    (void)src, (void)ld, (void)rows, (void)cols, (void)dst;
+    (void)src, (void)ld, (void)rows, (void)cols, (void)dst, (void)dst_ld;
+}
+
+void cpu_bf16_pack_pairs_t(const float *src, size_t ld, int rows, int k, uint32_t *dst,
+                           size_t dst_ld)
+{
+    (void)src, (void)ld, (void)rows, (void)k, (void)dst, (void)dst_ld;
 }
 
 void cpu_bf16_wino_gemm(int kc, const uint16_t *a, size_t lda, const uint32_t *b, float *c,

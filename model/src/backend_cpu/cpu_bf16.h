@@ -22,9 +22,15 @@ int cpu_bf16_built(void);
 /* dst[i] = bf16(src[i]), i < n. */
 void cpu_bf16_convert(size_t n, const float *src, uint16_t *dst);
 
-/* Pairs along rows: dst[(r/2)*cols + c] = bf16(src[r*ld + c]) | bf16(src[(r+1)*ld + c]) << 16
+/* Pairs along rows: dst[(r/2)*dst_ld + c] = bf16(src[r*ld + c]) | bf16(src[(r+1)*ld + c]) << 16
  * for r even < rows, c < cols; a missing last odd row is zero. */
-void cpu_bf16_pack_pairs(const float *src, size_t ld, int rows, int cols, uint32_t *dst);
+void cpu_bf16_pack_pairs(const float *src, size_t ld, int rows, int cols, uint32_t *dst,
+                         size_t dst_ld);
+
+/* Pairs within rows, transposed: dst[q*dst_ld + r] = bf16(src[r*ld + 2q]) |
+ * bf16(src[r*ld + 2q + 1]) << 16 for r < rows, q < (k+1)/2; an odd k's last partner is zero. */
+void cpu_bf16_pack_pairs_t(const float *src, size_t ld, int rows, int k, uint32_t *dst,
+                           size_t dst_ld);
 
 /* Winograd forward / input-gradient GEMM: c[p*ldc + o] = sum_{k<kc} a[p*lda + k] * b(k, o) for
  * p < 6, o < CPU_BF16_CO, kc even; a: bf16 rows, b: pairs [k/2][o]. Overwrites c. */

@@ -73,15 +73,15 @@ static void pack_b_task(void *ctx, int panel, int worker)
     int j0 = j->jc + panel * NR;
     int cols = j->N - j0 < NR ? j->N - j0 : NR;
     if (j->bf16) { /* pair word (p/2, c) holds op(B)[p][c] in half p%2 */
-        uint16_t *d16 = (uint16_t *)dst;
-        if (cols < NR || j->kc % 2)
-            memset(d16, 0, (size_t)(j->kc + 1) / 2 * NR * 2 * sizeof(uint16_t));
-        for (int p = 0; p < j->kc; p++)
-            for (int c = 0; c < cols; c++) {
-                size_t at = ((size_t)(p / 2) * NR + c) * 2 + p % 2;
-                d16[at] = cpu_bf16_round(j->tb ? j->B[(size_t)(j0 + c) * j->ldb + j->pc + p]
-                                               : j->B[(size_t)(j->pc + p) * j->ldb + j0 + c]);
-            }
+        uint32_t *d32 = (uint32_t *)dst;
+        if (cols < NR)
+            memset(d32, 0, (size_t)(j->kc + 1) / 2 * NR * sizeof(uint32_t));
+        if (j->tb)
+            cpu_bf16_pack_pairs_t(j->B + (size_t)j0 * j->ldb + j->pc, j->ldb, cols, j->kc, d32,
+                                  (size_t)NR);
+        else
+            cpu_bf16_pack_pairs(j->B + (size_t)j->pc * j->ldb + j0, j->ldb, j->kc, cols, d32,
+                                (size_t)NR);
         return;
     }
     if (cols < NR)
@@ -108,14 +108,15 @@ static void pack_a(const gemm_job *j, int i0, int rows, float *dst)
         int r0 = i0 + ir * CPU_GEMM_MR;
         int mr = j->M - r0 < CPU_GEMM_MR ? j->M - r0 : CPU_GEMM_MR;
         if (j->bf16) { /* pair word (p/2, i) holds op(A)[i][p] in half p%2 */
-            uint16_t *d16 = (uint16_t *)d;
-            if (mr < CPU_GEMM_MR || j->kc % 2)
-                memset(d16, 0, (size_t)(j->kc + 1) / 2 * CPU_GEMM_MR * 2 * sizeof(uint16_t));
-            for (int i = 0; i < mr; i++)
-                for (int p = 0; p < j->kc; p++)
-                    d16[((size_t)(p / 2) * CPU_GEMM_MR + i) * 2 + p % 2] = cpu_bf16_round(
-                        j->ta ? j->A[(size_t)(j->pc + p) * j->lda + r0 + i]
-                              : j->A[(size_t)(r0 + i) * j->lda + j->pc + p]);
+            uint32_t *d32 = (uint32_t *)d;
+            if (mr < CPU_GEMM_MR)
+                memset(d32, 0, (size_t)(j->kc + 1) / 2 * CPU_GEMM_MR * sizeof(uint32_t));
+            if (j->ta)
+                cpu_bf16_pack_pairs(j->A + (size_t)j->pc * j->lda + r0, j->lda, j->kc, mr, d32,
+                                    CPU_GEMM_MR);
+            else
+                cpu_bf16_pack_pairs_t(j->A + (size_t)r0 * j->lda + j->pc, j->lda, mr, j->kc, d32,
+                                      CPU_GEMM_MR);
             continue;
         }
         if (mr < CPU_GEMM_MR)

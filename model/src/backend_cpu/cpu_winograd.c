@@ -326,9 +326,9 @@ static void wgrad_task(void *ctx, int slot, int worker)
             uint32_t *x2 = (uint32_t *)(vd + p->m_floats), *d2 = x2 + (size_t)p->xi * x2_xi + 16;
             for (int xi = 0; xi < p->xi; xi++) {
                 cpu_bf16_pack_pairs(vx + xi * vx_xi, (size_t)p->cip, tiles, p->cip,
-                                    x2 + xi * x2_xi);
+                                    x2 + xi * x2_xi, (size_t)p->cip);
                 cpu_bf16_pack_pairs(vd + xi * vd_xi, (size_t)p->cop, tiles, p->cop,
-                                    d2 + xi * d2_xi);
+                                    d2 + xi * d2_xi, (size_t)p->cop);
             }
             for (int xi = 0; xi < p->xi; xi++)
                 for (int ci0 = 0; ci0 < p->cip; ci0 += 6)
