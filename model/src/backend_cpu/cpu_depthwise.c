@@ -105,6 +105,9 @@ typedef struct dw_fns {
     void (*split)(const dw_geom *g, const float *x, float *xq, int zero_pad);
     void (*fwd)(const dw_geom *g, const float *xq, const float *w, float bias, float *y,
                 float *tmp);
+    /* stride-2 forward from a plainly padded plane (dw_split of geometry gp) */
+    void (*fwd_s2d)(const dw_geom *g, const float *xp, const float *w, float bias, float *y,
+                    float *tmp);
     void (*dx_s2)(const dw_geom *g, const float *dyp, size_t dyw, const float *w, float *dx,
                   float *tmp, int qvec);
     void (*wgrad)(const dw_geom *g, const float *xq, const float *dyq, float *acc);
@@ -113,16 +116,19 @@ typedef struct dw_fns {
                       size_t rows, size_t cols, size_t off, int zero_pad);
 } dw_fns;
 
-static const dw_fns dw_fns_portable = {8, dw_split_portable, dw_fwd_portable, dw_dx_s2_portable,
+static const dw_fns dw_fns_portable = {8, dw_split_portable, dw_fwd_portable,
+                                       dw_fwd_s2d_portable, dw_dx_s2_portable,
                                        dw_wgrad_portable, dw_plane_sum_portable,
                                        dw_pad_plane_portable};
 #if defined(FER_CPU_HAVE_AVX2)
-static const dw_fns dw_fns_avx2 = {8, dw_split_avx2, dw_fwd_avx2, dw_dx_s2_avx2, dw_wgrad_avx2,
+static const dw_fns dw_fns_avx2 = {8, dw_split_avx2, dw_fwd_avx2, dw_fwd_s2d_avx2,
+                                   dw_dx_s2_avx2, dw_wgrad_avx2,
                                    dw_plane_sum_avx2, dw_pad_plane_avx2};
 #endif
 
 #if defined(FER_CPU_HAVE_AVX512)
-static const dw_fns dw_fns_avx512 = {16, dw_split_avx512, dw_fwd_avx512, dw_dx_s2_avx512,
+static const dw_fns dw_fns_avx512 = {16, dw_split_avx512, dw_fwd_avx512, dw_fwd_s2d_avx512,
+                                     dw_dx_s2_avx512,
                                      dw_wgrad_avx512, dw_plane_sum_avx512,
                                      dw_pad_plane_avx512};
 #endif
@@ -198,6 +204,7 @@ typedef struct dw_job {
     const dw_fns *f;
     dw_geom g;  /* the layer */
     dw_geom gt; /* stride-1 input gradient as a forward over dy */
+    dw_geom gp; /* stride-2 forward: the plainly padded plane (stride-1 split layout) */
     int mult;   /* output channels per input channel */
     int planes_per_task, n_planes;
     size_t scratch_floats; /* per worker */
@@ -251,17 +258,24 @@ static void dw_fwd_task(void *ctx, int task, int worker)
     const fer_conv2d_args *a = j->a;
     float *xq;
     int zero = worker_scratch(j, worker, &xq);
-    float *tmp = xq + round16(split_floats(&j->g));
+    float *tmp = xq + round16(a->stride == 2 ? split_floats(&j->gp) : split_floats(&j->g));
     const size_t in_plane = (size_t)a->in_h * a->in_w, out_plane = (size_t)a->out_h * a->out_w;
     const int p_end = (task + 1) * j->planes_per_task < j->n_planes
                           ? (task + 1) * j->planes_per_task
                           : j->n_planes;
     for (int p = task * j->planes_per_task; p < p_end; p++) {
         const int n = p / a->out_c, oc = p % a->out_c, ic = oc / j->mult;
-        j->f->split(&j->g, j->x + ((size_t)n * a->in_c + ic) * in_plane, xq, zero);
+        const float *xs = j->x + ((size_t)n * a->in_c + ic) * in_plane;
+        const float *wk = j->w + (size_t)oc * a->k * a->k;
+        const float bk = j->bias ? j->bias[oc] : 0.0f;
+        if (a->stride == 2) {
+            j->f->split(&j->gp, xs, xq, zero);
+            j->f->fwd_s2d(&j->gp, xq, wk, bk, j->y + (size_t)p * out_plane, tmp);
+        } else {
+            j->f->split(&j->g, xs, xq, zero);
+            j->f->fwd(&j->g, xq, wk, bk, j->y + (size_t)p * out_plane, tmp);
+        }
         zero = 0;
-        j->f->fwd(&j->g, xq, j->w + (size_t)oc * a->k * a->k, j->bias ? j->bias[oc] : 0.0f,
-                  j->y + (size_t)p * out_plane, tmp);
     }
 }
 
@@ -388,7 +402,12 @@ fer_status cpu_depthwise_forward(cpu_ctx *c, const fer_conv2d_args *a, const flo
 {
     dw_job j;
     dw_job_init(&j, c, a);
-    fer_status st = dw_scratch(&j, c, round16(split_floats(&j.g)) + j.g.vw);
+    /* stride 2: the padded plane read by dw_fwd_s2d, 2 * ovec vectors + k - 1 columns a row */
+    j.gp = j.g;
+    j.gp.s = 1;
+    j.gp.qw = 2 * j.g.ovec * j.g.vw + a->k - 1;
+    const size_t plane_floats = a->stride == 2 ? split_floats(&j.gp) : split_floats(&j.g);
+    fer_status st = dw_scratch(&j, c, round16(plane_floats) + j.g.vw);
     if (st != FER_OK)
         return st;
     j.x = x, j.w = w, j.bias = bias, j.y = y;

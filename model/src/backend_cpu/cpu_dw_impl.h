@@ -326,6 +326,77 @@ DW_ALWAYS_INLINE void DW_NAME(dw_wgrad_t)(const dw_geom *g, const float *restric
     }
 }
 
+/* Stride-2 forward from a plainly padded plane (dw_split at stride 1; row stride g->qw >=
+ * 2 * ovec * DW_VW + K - 1, g->qrows rows): the even and odd columns of each input row are
+ * separated in registers (two unit-stride loads, DW_EVEN / DW_ODD) instead of in a phase-split
+ * copy (+9% forward at 24x24 -> 12x12, one thread). g: the layer's geometry with qw the
+ * padded plane's row stride (its s, 1, is the copy's; the kernel's stride is 2). */
+DW_ALWAYS_INLINE void DW_NAME(dw_fwd_s2d_t)(const dw_geom *g, const float *restrict xp,
+                                            const float *restrict w, float bias,
+                                            float *restrict y, float *restrict tmp, const int K)
+{
+    enum { RB = 2 };
+    DW_V wb[25]; /* fixed sizes, not VLAs: the arrays must stay in registers */
+#pragma GCC unroll 32
+    for (int t = 0; t < K * K; t++)
+        wb[t] = DW_NAME(dw_splat)(w[t]);
+    const size_t qw = (size_t)g->qw;
+    for (int oh0 = 0; oh0 < g->out_h; oh0 += RB) {
+        const float *xr = xp + (size_t)oh0 * 2 * qw;
+        for (int c = 0; c < g->ovec; c++) {
+            DW_V acc[RB];
+#pragma GCC unroll 32
+            for (int r = 0; r < RB; r++)
+                acc[r] = DW_NAME(dw_splat)(bias);
+#pragma GCC unroll 32
+            for (int ir = 0; ir < (RB - 1) * 2 + K; ir++) {
+                const float *row = xr + (size_t)ir * qw + (size_t)c * 2 * DW_VW;
+#pragma GCC unroll 32
+                for (int kw = 0; kw < K; kw += 2) {
+                    /* lanes m: columns 2m + kw (even) and 2m + kw + 1 (odd) */
+                    const DW_V lo = DW_NAME(dw_ld)(row + kw), hi = DW_NAME(dw_ld)(row + kw + DW_VW);
+                    const DW_V ev = DW_EVEN(lo, hi);
+#pragma GCC unroll 32
+                    for (int r = 0; r < RB; r++) {
+                        const int kh = ir - r * 2;
+                        if (kh >= 0 && kh < K)
+                            acc[r] = DW_FMA(wb[kh * K + kw], ev, acc[r]);
+                    }
+                    if (kw + 1 < K) {
+                        const DW_V od = DW_ODD(lo, hi);
+#pragma GCC unroll 32
+                        for (int r = 0; r < RB; r++) {
+                            const int kh = ir - r * 2;
+                            if (kh >= 0 && kh < K)
+                                acc[r] = DW_FMA(wb[kh * K + kw + 1], od, acc[r]);
+                        }
+                    }
+                }
+            }
+            const int rows = g->out_h - oh0 < RB ? g->out_h - oh0 : RB, cols = g->out_w - c * DW_VW;
+#pragma GCC unroll 32
+            for (int r = 0; r < RB; r++) {
+                if (r >= rows)
+                    break;
+                float *yd = y + (size_t)(oh0 + r) * g->out_w + c * DW_VW;
+                if (cols >= DW_VW)
+                    DW_NAME(dw_st)(yd, acc[r]);
+                else
+                    DW_NAME(dw_st_part)(yd, acc[r], cols, tmp);
+            }
+        }
+    }
+}
+
+static void DW_NAME(dw_fwd_s2d)(const dw_geom *g, const float *xp, const float *w, float bias,
+                                float *y, float *tmp)
+{
+    if (g->k == 3)
+        DW_NAME(dw_fwd_s2d_t)(g, xp, w, bias, y, tmp, 3);
+    else
+        DW_NAME(dw_fwd_s2d_t)(g, xp, w, bias, y, tmp, 5);
+}
+
 /* The instantiations cpu_depthwise.c calls through its table. */
 static void DW_NAME(dw_fwd)(const dw_geom *g, const float *xq, const float *w, float bias,
                             float *y, float *tmp)
