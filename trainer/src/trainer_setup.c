@@ -184,8 +184,8 @@ static fer_status make_backend(fer_trainer *t)
             fprintf(stderr, "fer-train: AMP disabled for ArcFace for stability (as the seed).\n");
         } else if ((s = fer_backend_set_precision(t->backend, FER_PREC_BF16))) {
             if (s != FER_ERR_UNSUPPORTED) return s;
-            fprintf(stderr, "fer-train: note: --amp: the %s backend has no reduced-precision "
-                            "path; training in float32\n", fer_backend_name(t->backend));
+            fprintf(stderr, "fer-train: note: --amp: %s; training in float32\n",
+                    fer_last_error()); /* e.g. the CPU has no AVX512_BF16 */
             fer_clear_error();
         } else if (fer_dist_rank() == 0) {
             fprintf(stderr, "fer-train: --amp: bf16 training step on the %s backend (validation "
