@@ -110,8 +110,8 @@ typedef struct dw_fns {
                     float *tmp);
     void (*dx_s2)(const dw_geom *g, const float *dyp, size_t dyw, const float *w, float *dx,
                   float *tmp, int qvec);
-    void (*wgrad)(const dw_geom *g, const float *xq, const float *dyq, float *acc);
-    float (*plane_sum)(const dw_geom *g, const float *dyq);
+    void (*wgrad)(const dw_geom *g, const float *xq, const float *dyq, size_t dys, float *acc);
+    float (*plane_sum)(const dw_geom *g, const float *dyq, size_t dys);
     void (*pad_plane)(float *dst, size_t dst_w, size_t dst_rows, const float *src, size_t src_w,
                       size_t rows, size_t cols, size_t off, int zero_pad);
 } dw_fns;
@@ -213,6 +213,8 @@ typedef struct dw_job {
     size_t dyw, dy_rows;
     size_t dx_off; /* input gradient scratch within a worker's */
     int fused;     /* input gradient inside the weight gradient's tasks */
+    int share_dy;  /* fused at stride 1 with gt's split layout equal to g's: the weight
+                    * gradient reads dy from the input gradient's split copy (one copy less) */
     /* weight gradient: image groups, channels per task, channel blocks, and the groups' partial
      * sums [group][out_c][k*k taps + bias] */
     int img_groups, imgs_per_group, ch_per_task, ch_blocks;
@@ -339,23 +341,37 @@ static void dw_wgrad_task(void *ctx, int task, int worker)
     double *part = j->partial + ((size_t)gi * a->out_c) * (KK + 1);
     memset(part + (size_t)c0 * (KK + 1), 0, (size_t)(c1 - c0) * (KK + 1) * sizeof *part);
     float tap[25];
+    float *dxs = xq + j->dx_off; /* the input gradient's scratch */
     for (int n = n0; n < n1; n++)
         for (int oc = c0; oc < c1; oc++, zero = 0) {
             double *acc = part + (size_t)oc * (KK + 1);
-            const float *dys = j->dy + ((size_t)n * a->out_c + oc) * out_plane;
-            j->f->pad_plane(dyq, (size_t)ovw, (size_t)j->g.out_rows, dys, (size_t)a->out_w,
-                            (size_t)a->out_h, (size_t)a->out_w, 0, zero);
+            const int p = n * a->out_c + oc;
+            const float *dys = j->dy + (size_t)p * out_plane;
+            const float *dyr = dyq;
+            size_t dy_stride = (size_t)ovw;
+            if (j->share_dy) {
+                /* dy at (pad, pad) of its split copy, zeros around it */
+                j->f->split(&j->gt, dys, dxs, zero);
+                dy_stride = (size_t)j->gt.qw;
+                dyr = dxs + (size_t)j->gt.pad * dy_stride + (size_t)j->gt.pad;
+            } else {
+                j->f->pad_plane(dyq, (size_t)ovw, (size_t)j->g.out_rows, dys, (size_t)a->out_w,
+                                (size_t)a->out_h, (size_t)a->out_w, 0, zero);
+            }
             if (j->dw) {
                 const int ic = oc / j->mult;
                 j->f->split(&j->g, j->x + ((size_t)n * a->in_c + ic) * in_plane, xq, zero);
-                j->f->wgrad(&j->g, xq, dyq, tap);
+                j->f->wgrad(&j->g, xq, dyr, dy_stride, tap);
                 for (int t = 0; t < KK; t++)
                     acc[t] += tap[t];
             }
             if (j->dbias)
-                acc[KK] += j->f->plane_sum(&j->g, dyq);
-            if (j->fused)
-                dx_plane(j, n * a->out_c + oc, xq + j->dx_off, zero);
+                acc[KK] += j->f->plane_sum(&j->g, dyr, dy_stride);
+            if (j->share_dy)
+                j->f->fwd(&j->gt, dxs, j->wflip + (size_t)oc * KK, 0.0f,
+                          j->dx + (size_t)p * in_plane, dxs + round16(split_floats(&j->gt)));
+            else if (j->fused)
+                dx_plane(j, p, dxs, zero);
         }
 }
 
@@ -478,6 +494,9 @@ fer_status cpu_depthwise_backward(cpu_ctx *c, const fer_conv2d_args *a, const fl
     }
     if (dw || dbias) {
         j.fused = dx != NULL;
+        j.share_dy = j.fused && a->stride == 1 && j.gt.pad == j.g.pad && j.gt.qw == j.g.qw &&
+                     j.gt.qrows == j.g.qrows && j.gt.out_h == j.g.out_h &&
+                     j.gt.out_w == j.g.out_w && j.gt.ovec == j.g.ovec;
         cpu_parallel(c, j.img_groups * j.ch_blocks, dw_wgrad_task, &j);
         dw_wgrad_reduce(&j);
     } else if (dx) {

@@ -281,15 +281,16 @@ DW_ALWAYS_INLINE void DW_NAME(dw_dx_s2_t)(const dw_geom *g, const float *restric
 }
 
 /* Weight gradient of one plane: acc[kh*K + kw] += sum over the plane of dy * x at the tap, as
- * vector partial sums summed across lanes at the end (a fixed order). dyq: out_rows rows of
- * ovec*DW_VW floats, zero past out_w and out_h. Taps are taken TB kernel rows at a time (all of
+ * vector partial sums summed across lanes at the end (a fixed order). dyq: rows of dys floats
+ * (at least ovec*DW_VW), zero past out_w and, up to out_h rounded up to RB, past out_h. Taps are taken TB kernel rows at a time (all of
  * them for K = 3: 9 accumulators; one row of 5 for K = 5), RB output rows per pass sharing
  * their input row loads (rows oh, oh+1, ... still added in order to each tap). */
 DW_ALWAYS_INLINE void DW_NAME(dw_wgrad_t)(const dw_geom *g, const float *restrict xq,
-                                          const float *restrict dyq, float *restrict acc_out,
-                                          const int K, const int S, const int TB, const int RB)
+                                          const float *restrict dyq, size_t dys,
+                                          float *restrict acc_out, const int K, const int S,
+                                          const int TB, const int RB)
 {
-    const size_t qw = (size_t)g->qw, rs = (size_t)S * qw, dys = (size_t)g->ovec * DW_VW;
+    const size_t qw = (size_t)g->qw, rs = (size_t)S * qw;
     for (int kh0 = 0; kh0 < K; kh0 += TB) {
         DW_V acc[25];
 #pragma GCC unroll 32
@@ -420,24 +421,26 @@ static void DW_NAME(dw_dx_s2)(const dw_geom *g, const float *dyp, size_t dyw, co
         DW_NAME(dw_dx_s2_t)(g, dyp, dyw, w, dx, tmp, qvec, 5);
 }
 
-static void DW_NAME(dw_wgrad)(const dw_geom *g, const float *xq, const float *dyq, float *acc)
+static void DW_NAME(dw_wgrad)(const dw_geom *g, const float *xq, const float *dyq, size_t dys,
+                              float *acc)
 {
     if (g->k == 3 && g->s == 1)
-        DW_NAME(dw_wgrad_t)(g, xq, dyq, acc, 3, 1, 3, 2);
+        DW_NAME(dw_wgrad_t)(g, xq, dyq, dys, acc, 3, 1, 3, 2);
     else if (g->k == 3)
-        DW_NAME(dw_wgrad_t)(g, xq, dyq, acc, 3, 2, 3, 2);
+        DW_NAME(dw_wgrad_t)(g, xq, dyq, dys, acc, 3, 2, 3, 2);
     else if (g->s == 1)
-        DW_NAME(dw_wgrad_t)(g, xq, dyq, acc, 5, 1, 1, 1);
+        DW_NAME(dw_wgrad_t)(g, xq, dyq, dys, acc, 5, 1, 1, 1);
     else
-        DW_NAME(dw_wgrad_t)(g, xq, dyq, acc, 5, 2, 1, 1);
+        DW_NAME(dw_wgrad_t)(g, xq, dyq, dys, acc, 5, 2, 1, 1);
 }
 
-/* sum of a dy plane in the dyq layout (zeros past out_w), lanes summed in a fixed order */
-static float DW_NAME(dw_plane_sum)(const dw_geom *g, const float *dyq)
+/* sum of a dy plane in the dyq layout (rows of dys floats, zeros past out_w), lanes summed in a
+ * fixed order */
+static float DW_NAME(dw_plane_sum)(const dw_geom *g, const float *dyq, size_t dys)
 {
     DW_V a = DW_NAME(dw_splat)(0.0f);
-    const size_t n = (size_t)g->out_h * g->ovec;
-    for (size_t i = 0; i < n; i++)
-        a += DW_NAME(dw_ld)(dyq + i * DW_VW);
+    for (int r = 0; r < g->out_h; r++)
+        for (int c = 0; c < g->ovec; c++)
+            a += DW_NAME(dw_ld)(dyq + (size_t)r * dys + (size_t)c * DW_VW);
     return DW_HSUM(a);
 }
