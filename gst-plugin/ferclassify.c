@@ -25,7 +25,7 @@
 GST_DEBUG_CATEGORY_STATIC (gst_fer_classify_debug);
 #define GST_CAT_DEFAULT gst_fer_classify_debug
 
-#define DEFAULT_MODEL_NAME "E5_balanced_best.fer"
+#define DEFAULT_MODEL_NAME "fer_best.fer"
 #define DEFAULT_BACKEND GST_FER_BACKEND_AUTO
 #define DEFAULT_THREADS 1
 #define DEFAULT_MIN_CONFIDENCE 0.0

@@ -17,7 +17,7 @@ ninja -C "$build"
 # converted to .fer; without it the element falls back to the cascade and says so
 [ -f "$root/data/models/blazeface.fer" ] || data/models/fetch.sh "$build" ||
   echo "demo: the CNN face detector was not fetched; ferfacedetect uses the cascade" >&2
-model="$root/pretrained/E5_balanced_best.fer"
+model="$root/pretrained/fer_best.fer"
 [ -f "$model" ] || { echo "demo: $model missing (see pretrained/README.md)" >&2; exit 1; }
 FER_BUILD_DIR="$build" FER_MODEL="$model" pipelines/annotate-clip.sh
 echo "demo: annotated clip runs/annotate/cap13_edit2.mp4, per-frame results runs/annotate/cap13_edit2.jsonl"

@@ -2,7 +2,7 @@
 #   FER_BUILD_DIR  meson build dir holding gst-plugin/libgstfer.so (default: ./build under the
 #                  project root, else an installed plugin is used)
 #   FER_MODEL      expression model (.fer); default: ferclassify's default (installed
-#                  pretrained model, else pretrained/E5_balanced_best.fer in the source tree)
+#                  pretrained model, else pretrained/fer_best.fer in the source tree)
 
 fer_die() { echo "$(basename "$0"): $*" >&2; exit 1; }
 

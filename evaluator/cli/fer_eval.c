@@ -26,6 +26,7 @@ typedef struct eval_args {
     const char *model, *data_root, *split, *out, *backend, *predictions, *isa, *write_adjusted;
     fer_tta tta;
     int batch_size, threads, tune_tau, skip_bad, csv_any_size, no_adjust, tune_tau_norm;
+    int batch_given;
     float tau, tau_norm;
 } eval_args;
 
@@ -36,7 +37,8 @@ static void usage(FILE *f)
             "  --split test|val|train   split to evaluate (default test)\n"
             "  --out DIR                output folder (default runs/<checkpoint name>_eval)\n"
             "  --tta none|flip|tencrop  test-time augmentation, logits averaged (default none)\n"
-            "  --batch_size N           images per forward pass (default %d)\n"
+            "  --batch_size N           images per forward pass (default %d; with TTA\n"
+            "                           divided by the views per image: flip 2, tencrop 10)\n"
             "  --backend auto|ref|cpu|cuda   compute backend (default auto)\n"
             "  --threads N              worker threads (default 0: all cores)\n"
             "  --isa auto|avx512|avx2|portable   cpu backend kernel set (sets FER_ISA;\n"
@@ -91,7 +93,8 @@ static int parse_args(int argc, char **argv, eval_args *a)
         VALUED("calibrate_int8", a->calibrate_int8 = v)
         VALUED("calib_percentile", if (!cli_float(PROG, "calib_percentile", v, &a->calib_percentile)) return 2)
         VALUED("tta", if (fer_tta_parse(v, &a->tta) != FER_OK) return cli_fail(PROG, FER_ERR_ARG) + 1)
-        VALUED("batch_size", if (!cli_int(PROG, "batch_size", v, 1, 65536, &a->batch_size)) return 2)
+        VALUED("batch_size", if (!cli_int(PROG, "batch_size", v, 1, 65536, &a->batch_size)) return 2;
+               a->batch_given = 1)
         VALUED("threads", if (!cli_int(PROG, "threads", v, 0, 1024, &a->threads)) return 2)
         VALUED("logit_adjust", if (!cli_float(PROG, "logit_adjust", v, &a->tau)) return 2)
         VALUED("tau_norm", if (!cli_float(PROG, "tau_norm", v, &a->tau_norm)) return 2)
@@ -534,6 +537,9 @@ int main(int argc, char **argv)
     char *extra = NULL;
     fer_status st;
     int views = fer_tta_n_views(a.tta);
+    /* the views of an image run in one pass: the default batch counts passes, not images */
+    if (!a.batch_given && views > 1)
+        a.batch_size = a.batch_size / views > 0 ? a.batch_size / views : 1;
     if ((st = fer_classifier_new(a.model, a.backend, a.threads, a.batch_size * views, &c)))
         goto fail;
     const fer_checkpoint_meta *meta = fer_classifier_meta(c);

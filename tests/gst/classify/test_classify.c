@@ -276,7 +276,7 @@ test_properties (void)
   g_object_get (e, "model", &model, "results-location", &loc, NULL);
   FER_CHECK (g_strcmp0 (model, gst_fer_classify_default_model ()) == 0,
       "default model %s", model);
-  FER_CHECK (g_str_has_suffix (model, "E5_balanced_best.fer"), "default model %s", model);
+  FER_CHECK (g_str_has_suffix (model, "fer_best.fer"), "default model %s", model);
   FER_CHECK (loc == NULL, "default results-location %s", loc);
   g_free (model);
   g_object_get (e, "backend", &backend, "smoothing", &smoothing, "margin", &margin,
