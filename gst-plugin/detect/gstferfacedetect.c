@@ -536,6 +536,14 @@ gst_fer_face_detect_transform_frame_ip (GstVideoFilter * filter, GstVideoFrame *
     every = self->active == GST_FER_DETECT_METHOD_CNN ? CNN_DETECT_EVERY : 1;
   min_score = (gfloat) self->min_score;
   nms_iou = (gfloat) self->nms_iou;
+  if (self->active == GST_FER_DETECT_METHOD_CNN && self->detector) {
+    gfloat sm, sn;
+    fer_face_detector_suggested_thresholds (self->detector, &sm, &sn);
+    if (!self->min_score_set)
+      min_score = sm;
+    if (!self->nms_iou_set)
+      nms_iou = sn;
+  }
   track = self->track && every > 1;
   GST_OBJECT_UNLOCK (self);
 
@@ -608,9 +616,11 @@ gst_fer_face_detect_set_property (GObject * object, guint prop_id, const GValue 
       break;
     case PROP_MIN_SCORE:
       self->min_score = g_value_get_double (value);
+      self->min_score_set = TRUE;
       break;
     case PROP_NMS_IOU:
       self->nms_iou = g_value_get_double (value);
+      self->nms_iou_set = TRUE;
       break;
     case PROP_BACKEND:
       self->backend = g_value_get_enum (value);
@@ -758,10 +768,13 @@ gst_fer_face_detect_class_init (GstFerFaceDetectClass * klass)
           "NULL restores the default", NULL, rw_ready));
   g_object_class_install_property (gobject_class, PROP_MIN_SCORE,
       g_param_spec_double ("min-score", "Minimum score",
-          "CNN: faces with a lower confidence are dropped", 0.0, 1.0, DEFAULT_MIN_SCORE, rw));
+          "CNN: faces with a lower confidence are dropped (unset: the model's suggestion, "
+          "which is this default for BlazeFace, 0.5 for TinyFaceDetector)", 0.0, 1.0,
+          DEFAULT_MIN_SCORE, rw));
   g_object_class_install_property (gobject_class, PROP_NMS_IOU,
       g_param_spec_double ("nms-iou", "NMS IoU",
-          "CNN: a box overlapping a better one by more than this IoU is dropped", 0.0, 1.0,
+          "CNN: a box overlapping a better one by more than this IoU is dropped (unset: the "
+          "model's suggestion, this default for BlazeFace, 0.4 for TinyFaceDetector)", 0.0, 1.0,
           DEFAULT_NMS_IOU, rw));
   g_object_class_install_property (gobject_class, PROP_BACKEND,
       g_param_spec_enum ("backend", "Backend", "CNN: compute backend", GST_TYPE_FER_BACKEND,

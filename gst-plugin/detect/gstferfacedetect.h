@@ -53,6 +53,8 @@ struct _GstFerFaceDetect {
   gchar *model_path;            /* CNN model; NULL: none found at init */
   gboolean model_is_default;    /* not set by the user: a missing one falls back to cascade */
   gdouble min_score, nms_iou;
+  /* set by the user: otherwise method=cnn uses its model's suggested thresholds */
+  gboolean min_score_set, nms_iou_set;
   GstFerBackend backend;
   gint threads;
 

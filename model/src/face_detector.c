@@ -65,6 +65,7 @@ struct fer_face_detector {
     int tiny_yolo;      /* decoder: 0 BlazeFace anchors, 1 YOLO grid (then grids[0].cls) */
     float yolo_anchors[MAX_YOLO_ANCHORS][2]; /* box sizes in grid cells */
     int n_yolo_anchors;
+    float suggested_min_score, suggested_nms_iou; /* the header's, else FER_FACE_DEFAULT_* */
     float *x;           /* MAX_BATCH input planes */
     float *out;         /* MAX_BATCH outputs */
     fer_face *cand;     /* candidates before NMS */
@@ -285,6 +286,22 @@ static fer_status read_layout(fer_face_detector *d, const char *path, const char
     const cJSON *outs = cJSON_GetObjectItemCaseSensitive(root, "outputs");
     const char *decoder = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "decoder"));
     fer_status st = FER_OK;
+    /* thresholds the model's makers use with it (fer-convert-tfjs writes face-api's) */
+    const char *tkeys[2] = {"default_min_score", "default_nms_iou"};
+    float *tdst[2] = {&d->suggested_min_score, &d->suggested_nms_iou};
+    d->suggested_min_score = FER_FACE_DEFAULT_MIN_SCORE;
+    d->suggested_nms_iou = FER_FACE_DEFAULT_NMS_IOU;
+    for (int k = 0; k < 2; k++) {
+        const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, tkeys[k]);
+        if (!j)
+            continue;
+        if (!cJSON_IsNumber(j) || !(j->valuedouble >= 0.0 && j->valuedouble <= 1.0)) {
+            st = fer_fail(FER_ERR_FORMAT, "%s: detector header's \"%s\" is not a number in 0..1",
+                          path, tkeys[k]);
+            goto done;
+        }
+        *tdst[k] = (float)j->valuedouble;
+    }
     if (decoder) {
         st = strcmp(decoder, "tiny_yolo") == 0
                  ? read_yolo_layout(d, path, root)
@@ -414,6 +431,13 @@ void fer_face_detector_free(fer_face_detector *d)
 const char *fer_face_detector_backend_name(const fer_face_detector *d)
 {
     return fer_backend_name(d->backend);
+}
+
+void fer_face_detector_suggested_thresholds(const fer_face_detector *d, float *min_score,
+                                            float *nms_iou)
+{
+    *min_score = d->suggested_min_score;
+    *nms_iou = d->suggested_nms_iou;
 }
 
 int fer_face_detector_input_size(const fer_face_detector *d)

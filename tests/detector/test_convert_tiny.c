@@ -338,6 +338,10 @@ static void valid(void)
     fer_face_detector *det;
     OK(fer_face_detector_new(fer, "cpu", 1, &det));
     CHECK(fer_face_detector_input_size(det) == SIZE, "input %d", fer_face_detector_input_size(det));
+    float sug_score = 0, sug_iou = 0; /* face-api's thresholds, written by the converter */
+    fer_face_detector_suggested_thresholds(det, &sug_score, &sug_iou);
+    CHECK(sug_score == 0.5f && sug_iou == 0.4f, "suggested thresholds %g / %g", sug_score,
+          sug_iou);
     fer_face faces[8];
     int n_faces = -1;
     OK(fer_face_detector_detect(det, rgb, SIZE, SIZE, 3 * SIZE, 0.0f, 1.0f, 0, faces, 8,

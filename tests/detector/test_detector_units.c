@@ -214,11 +214,19 @@ static void hostile_files(void)
              "\"offset\":1e300}]}", path);
     expect_refused(path, "offset");
 
+    save_net("thr.fer", HEADS_JSON,
+             "{\"outputs\":" GOOD_OUTPUTS ",\"default_min_score\":1.5}", path);
+    expect_refused(path, "default_min_score");
+
     /* the good layout loads and runs on any frame size */
     save_net("good.fer", HEADS_JSON, "{\"outputs\":" GOOD_OUTPUTS "}", path);
     fer_face_detector *d;
     OK(fer_face_detector_new(path, "ref", 1, &d));
     CHECK(fer_face_detector_input_size(d) == 32, "input size");
+    float sug_score = 0, sug_iou = 0; /* no thresholds in the header: BlazeFace's defaults */
+    fer_face_detector_suggested_thresholds(d, &sug_score, &sug_iou);
+    CHECK(sug_score == FER_FACE_DEFAULT_MIN_SCORE && sug_iou == FER_FACE_DEFAULT_NMS_IOU,
+          "suggested thresholds %g / %g", sug_score, sug_iou);
     uint8_t px[7 * 3 * 5];
     memset(px, 77, sizeof px);
     fer_face faces[4];

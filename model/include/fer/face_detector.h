@@ -52,6 +52,11 @@ fer_status fer_face_detector_detect(fer_face_detector *d, const uint8_t *rgb, in
 #define FER_FACE_DEFAULT_MIN_SCORE 0.6f
 #define FER_FACE_DEFAULT_NMS_IOU 0.3f
 
+/* The thresholds to use when the caller has none: the model header's "default_min_score" /
+ * "default_nms_iou" (TinyFaceDetector's 0.5 / 0.4), else FER_FACE_DEFAULT_*. */
+void fer_face_detector_suggested_thresholds(const fer_face_detector *d, float *min_score,
+                                            float *nms_iou);
+
 /* The network's input side (256 for BlazeFace). */
 int fer_face_detector_input_size(const fer_face_detector *d);
 /* How many network passes (whole frame + tiles) a frame of width x height with min_face_px
