@@ -50,24 +50,6 @@ static void check_meta(const fer_checkpoint_meta *meta, const fer_arch *a)
                       (double)meta->logit_offsets[k]);
 }
 
-static void check_weights_finite(fer_model *m)
-{
-    for (int t = 0; t < fer_model_n_tensors(m); t++) {
-        fer_tensor_info ti;
-        if (fer_model_tensor_info(m, t, &ti) != FER_OK)
-            fuzz_fail("tensor %d: %s", t, fer_last_error());
-        float *v = malloc((ti.numel ? ti.numel : 1) * sizeof(float));
-        if (!v)
-            fuzz_fail("out of memory for tensor %s (%zu floats)", ti.name, ti.numel);
-        if (fer_model_get_tensor(m, ti.name, v, ti.numel) != FER_OK)
-            fuzz_fail("cannot read back tensor %s: %s", ti.name, fer_last_error());
-        for (size_t i = 0; i < ti.numel; i++)
-            if (!isfinite(v[i]))
-                fuzz_fail("loaded checkpoint: tensor %s[%zu] is %g", ti.name, i, (double)v[i]);
-        free(v);
-    }
-}
-
 /* fer-train --resume --ema: the weight EMA block, when the header has one. On FER_OK the block
  * must be there exactly when the header has an "ema" object, whose param_floats and
  * buffer_floats must be the model's arena sizes (the contract in fer/checkpoint.h), and every
@@ -224,7 +206,7 @@ static void run_checkpoint(const char *path, const uint8_t *data, size_t size)
         fuzz_fail("a checkpoint whose payload offset %llu is not 64-byte aligned loaded",
                   size < 24 ? 0ULL : (unsigned long long)get_u64(data + 16));
     check_meta(&meta, fer_model_arch(m));
-    check_weights_finite(m);
+    fuzz_check_weights_finite("loaded checkpoint", m);
     check_ema(path, m, data, size);
     save_and_reload(m, &meta);
     int cheap = est.work <= FUZZ_FORWARD_WORK;

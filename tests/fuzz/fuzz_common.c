@@ -584,3 +584,21 @@ char *fuzz_strndup(const uint8_t *data, size_t size)
     s[size] = 0;
     return s;
 }
+
+void fuzz_check_weights_finite(const char *what, fer_model *m)
+{
+    for (int t = 0; t < fer_model_n_tensors(m); t++) {
+        fer_tensor_info ti;
+        if (fer_model_tensor_info(m, t, &ti) != FER_OK)
+            fuzz_fail("tensor %d: %s", t, fer_last_error());
+        float *v = malloc((ti.numel ? ti.numel : 1) * sizeof(float));
+        if (!v)
+            fuzz_fail("out of memory for tensor %s (%zu floats)", ti.name, ti.numel);
+        if (fer_model_get_tensor(m, ti.name, v, ti.numel) != FER_OK)
+            fuzz_fail("cannot read back tensor %s: %s", ti.name, fer_last_error());
+        for (size_t i = 0; i < ti.numel; i++)
+            if (!isfinite(v[i]))
+                fuzz_fail("%s: tensor %s[%zu] is %g", what, ti.name, i, (double)v[i]);
+        free(v);
+    }
+}

@@ -87,6 +87,8 @@ void fuzz_check_arch_json(const char *text);
 /* One eval forward pass of a batch of 1 (a fixed pattern in [-0.75, 0.75]); a failure is not a
  * finding (an error status is an answer), a crash is. */
 void fuzz_forward_once(fer_model *m);
+/* Every value of every tensor of m is finite; else a finding "WHAT: tensor NAME[i] is v". */
+void fuzz_check_weights_finite(const char *what, fer_model *m);
 
 /* NUL-terminated malloc'd copy of data (abort on allocation failure). */
 char *fuzz_strndup(const uint8_t *data, size_t size);

@@ -61,24 +61,6 @@ static int dir_is_empty(const char *dir)
     return empty;
 }
 
-static void check_weights_finite(fer_model *m)
-{
-    for (int t = 0; t < fer_model_n_tensors(m); t++) {
-        fer_tensor_info ti;
-        if (fer_model_tensor_info(m, t, &ti) != FER_OK)
-            fuzz_fail("tensor %d: %s", t, fer_last_error());
-        float *v = malloc((ti.numel ? ti.numel : 1) * sizeof(float));
-        if (!v)
-            fuzz_fail("out of memory for tensor %s (%zu floats)", ti.name, ti.numel);
-        if (fer_model_get_tensor(m, ti.name, v, ti.numel) != FER_OK)
-            fuzz_fail("cannot read back tensor %s: %s", ti.name, fer_last_error());
-        for (size_t i = 0; i < ti.numel; i++)
-            if (!isfinite(v[i]))
-                fuzz_fail("converted model: tensor %s[%zu] is %g", ti.name, i, (double)v[i]);
-        free(v);
-    }
-}
-
 /* config.outputs: each [rows, cols] holds its tensor's channels x height x width values, and
  * the outputs lie one after another from offset 0 to output_size = the network's output. */
 static void check_layout(const char *config_json, size_t feature_size)
@@ -148,7 +130,7 @@ static void check_converted(const char *path)
     fer_status st = fer_checkpoint_load(path, fuzz_ref_backend(), 1, &m, &meta);
     if (st != FER_OK)
         fuzz_fail("the converted .fer does not load: %s", fer_last_error());
-    check_weights_finite(m);
+    fuzz_check_weights_finite("converted model", m);
     check_layout(meta.config_json, fer_model_feature_size(m));
     const fer_arch *a = fer_model_arch(m);
     fuzz_arch_size est;
