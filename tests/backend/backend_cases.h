@@ -63,18 +63,25 @@ static const conv_case conv_cases[] = {
     {2, 16, 24, 9, 7, 3, 1, 1, 1, 2}, /* groups 2 of 8 -> 12: Winograd per group, bias */
     {3, 12, 9, 7, 9, 3, 2, 1, 0, 3},  /* groups 3 of 4 -> 3, stride 2 */
     {2, 16, 8, 6, 5, 1, 1, 0, 1, 2},  /* groups 2, 1x1 (flat planes), bias */
-    /* groups == 1 outside Winograd / flat planes: the cpu backend's im2col + SGEMM path */
+    /* groups == 1, stride 2, k >= 2: the cpu backend's phase planes (cpu_conv.c) */
     {1, 33, 31, 13, 11, 3, 2, 1, 0, 1},  /* 3x3 s2 p1, odd channels and planes, batch 1 */
     {3, 33, 31, 13, 11, 3, 2, 1, 1, 1},  /* the same, batch 3, bias */
-    {3, 7, 5, 9, 12, 1, 2, 0, 1, 1},     /* 1x1 s2 (strided gather), bias */
+    {1, 4, 7, 10, 9, 3, 2, 0, 0, 1},     /* 3x3 s2 p0 */
+    {3, 16, 8, 64, 64, 5, 2, 2, 1, 1},   /* 5x5 s2: one image per chunk, three chunks */
+    {2, 5, 6, 2, 3, 3, 2, 1, 1, 1},      /* 2x3 plane: phases of one row / column */
+    {3, 4, 5, 8, 10, 2, 2, 0, 0, 1},     /* k 2: one tap per phase */
+    {2, 3, 5, 10, 7, 4, 2, 1, 1, 1},     /* k 4, odd width */
+    {2, 3, 4, 10, 12, 7, 2, 3, 1, 1},    /* k 7 p3, even plane: reads 2 phase rows back (gap 2) */
+    {1, 6, 8, 9, 13, 5, 2, 4, 0, 1},     /* 5x5 p4 = k-1: taps reach two phase rows up */
+    {19, 8, 8, 24, 24, 3, 2, 1, 0, 1},   /* batch 19: several backward chunks */
+    /* groups == 1 outside Winograd / flat planes: the cpu backend's im2col + SGEMM path */
+    {3, 7, 5, 9, 12, 1, 2, 0, 1, 1},     /* 1x1 s2 (cpu_pointwise.c's strided gather), bias */
     {1, 6, 9, 11, 11, 1, 2, 0, 0, 1},    /* 1x1 s2, odd plane: last row and column dropped */
     {3, 5, 6, 14, 13, 5, 3, 2, 1, 1},    /* 5x5 s3 p2 */
-    {1, 4, 7, 10, 9, 3, 2, 0, 0, 1},     /* 3x3 s2 p0 */
     {2, 3, 4, 12, 11, 9, 1, 4, 1, 1},    /* k 9 > 7 at stride 1 */
     {2, 3, 4, 6, 7, 1, 1, 1, 0, 1},      /* 1x1 with pad 1 > k-1 */
     {3, 6, 8, 5, 6, 3, 2, 3, 1, 1},      /* pad 3 = k: border outputs see padding only */
-    {3, 16, 8, 64, 64, 5, 2, 2, 1, 1},   /* 5x5 s2: one image per chunk, three chunks */
-    {2, 32, 64, 48, 48, 3, 2, 1, 0, 1},  /* resnet_s stage 2 entry */
+    {2, 32, 64, 48, 48, 3, 2, 1, 0, 1},  /* resnet_s stage 2 entry (phase planes) */
     {3, 64, 128, 24, 24, 3, 2, 1, 0, 1}, /* resnet_s stage 3 entry */
     {2, 128, 256, 12, 12, 3, 2, 1, 0, 1}, /* resnet_s stage 4 entry */
     {3, 32, 64, 48, 48, 1, 2, 0, 0, 1},  /* resnet_s 1x1 s2 projections */
@@ -528,7 +535,7 @@ static float *invariance_outputs(fer_backend *b, size_t *n)
                                             {19, 8, 9, 8, 8, 9, 8, 3, 1, 1, 1, 8},
                                             {3, 6, 13, 9, 8, 7, 5, 3, 2, 1, 0, 2},
                                             {3, 16, 9, 7, 16, 9, 7, 3, 1, 1, 1, 2},
-                                            /* im2col + SGEMM (stride 2), chunks of images */
+                                            /* stride 2: phase planes, chunks of images */
                                             {3, 6, 13, 9, 8, 7, 5, 3, 2, 1, 1, 1},
                                             {5, 32, 24, 20, 24, 12, 10, 3, 2, 1, 0, 1},
                                             {3, 16, 80, 80, 8, 40, 40, 3, 2, 1, 1, 1},

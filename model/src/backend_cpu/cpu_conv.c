@@ -13,8 +13,20 @@
  *   - the weight gradient is a dot product along the flat index (gaps are zero in dy).
  * Chunks are sized so their planes stay in L2; the chunk is packed and consumed by one task.
  * Weight-gradient partial sums live in a fixed number of slots reduced in order, so results do
- * not depend on the thread count. Other groups == 1 convolutions (stride > 1, k > 7) go to
- * cpu_conv_strided.c (im2col + SGEMM); groups > 1 go to cpu_conv_grouped.c. */
+ * not depend on the thread count.
+ *
+ * Stride 2 (ResNet downsampling, k >= 2) runs on the same tiles through phase planes: x is split
+ * into its four (row parity, column parity) sub-planes, phase p = (ph, pw) holding
+ * x[2r + ph][2q + pw] at grid position (r, q), laid out as four sets of in_c planes. Input row
+ * 2*oh + kh - pad = 2*(oh + dh) + ph, so tap (kh, kw) reads phase (ph, pw) at the constant offset
+ * dh*wp + dw from output position (oh, ow): the forward pass and the weight gradient are the
+ * stride-1 code with other offsets (taps of one phase and kernel row are consecutive columns, so
+ * the weight-gradient tile still takes up to 3 at once). The input gradient of phase p is a
+ * stride-1 tile pass over dy with p's taps (offsets negated), scattered back to every second
+ * element of dx. This replaced im2col + SGEMM for these layers (bench/conv_kinds.sh).
+ * Other groups == 1 convolutions (stride > 2, k > 7) go to cpu_conv_strided.c (im2col + SGEMM);
+ * groups > 1 go to cpu_conv_grouped.c. */
+#include <limits.h>
 #include <string.h>
 
 #include "../backend_ref.h"
@@ -25,22 +37,65 @@
 #define MAX_KK (MAX_K * MAX_K)
 #define FRONT 64               /* floats before flat index 0 of each plane (>= the gap g) */
 #define CHUNK_BUDGET (96 * 1024) /* floats of scratch planes per chunk (~384 KiB, L2) */
+/* The stride-2 backward takes 4 budgets: its phase grids are a quarter of the input, and a
+ * weight-gradient pass over one image's grid is too short to pay for its reduction (measured,
+ * bench/conv_kinds.sh). */
 #define WGRAD_SPAN 1024        /* flat positions per weight-gradient pass: dy rows stay in L1 */
 #define WGRAD_SLOTS 8
 
 typedef struct flat_geom {
     int n, h, w;          /* images per chunk, input plane */
     int out_h, out_w, k, pad;
+    int s;                /* stride: 1, or 2 (x as four phase planes per channel) */
+    int gh, gw;           /* grid per image: the input (stride 1), else max(phase, output) */
     int g, wp, hp;        /* gap, padded row length, rows per image */
     size_t plane;         /* floats per plane (multiple of 16) */
-    int offs_fwd[MAX_KK]; /* tap offsets of the forward pass; the input gradient uses -offs */
+    int offs_fwd[MAX_KK]; /* tap offsets of the forward pass (stride 2: into the tap's phase set) */
+    int tap_phase[MAX_KK], tap_shift[MAX_KK]; /* stride 2: phase 2*ph + pw, dh*wp + dw */
+    /* weight-gradient runs: up to 3 taps whose x offsets are consecutive */
+    int n_runs, run_len[MAX_KK], run_tap[MAX_KK][3];
 } flat_geom;
 
+/* Stride 1, or stride 2 with k >= 2 (1x1 stride 2 is cpu_pointwise.c's); pad <= k - 1. */
 static int flat_supported(const fer_conv2d_args *a)
 {
-    return a->stride == 1 && a->k >= 1 && a->k <= MAX_K && a->pad >= 0 && a->pad <= a->k - 1 &&
-           a->out_h == a->in_h + 2 * a->pad - a->k + 1 &&
+    if (a->k < 1 || a->k > MAX_K || a->pad < 0 || a->pad > a->k - 1)
+        return 0;
+    if (a->stride == 2)
+        return a->k >= 2 && a->out_h == (a->in_h + 2 * a->pad - a->k) / 2 + 1 &&
+               a->out_w == (a->in_w + 2 * a->pad - a->k) / 2 + 1;
+    return a->stride == 1 && a->out_h == a->in_h + 2 * a->pad - a->k + 1 &&
            a->out_w == a->in_w + 2 * a->pad - a->k + 1;
+}
+
+static int floor_half(int e)
+{
+    return e >= 0 ? e / 2 : -((1 - e) / 2);
+}
+
+static int imax(int a, int b)
+{
+    return a > b ? a : b;
+}
+
+/* Gap and grid of the flat layout. Stride 2: every read of a valid output (forward, weight
+ * gradient: phase row oh + dh) and of a valid dx phase element (input gradient: dy row r - dh)
+ * must land in the grid or in a zero gap, never in a neighbouring row's data. */
+static void flat_grid(const fer_conv2d_args *a, int *g, int *gh, int *gw)
+{
+    if (a->stride == 1) {
+        *g = a->pad > a->k - 1 - a->pad ? a->pad : a->k - 1 - a->pad;
+        *gh = a->in_h;
+        *gw = a->in_w;
+        return;
+    }
+    int hh = (a->in_h + 1) / 2, hw = (a->in_w + 1) / 2;
+    int dmin = floor_half(-a->pad), dmax = floor_half(a->k - 1 - a->pad);
+    *gh = imax(hh, a->out_h);
+    *gw = imax(hw, a->out_w);
+    int gap = imax(imax(1, -dmin), dmax);
+    gap = imax(gap, imax(a->out_h + dmax - *gh, hh - dmin - *gh));
+    *g = imax(gap, imax(a->out_w + dmax - *gw, hw - dmin - *gw));
 }
 
 static size_t round_up(size_t v, size_t m)
@@ -48,8 +103,20 @@ static size_t round_up(size_t v, size_t m)
     return (v + m - 1) / m * m;
 }
 
+static void add_run(flat_geom *gm, const int *taps, int n)
+{
+    for (int i = 0; i < n; i += 3) {
+        int len = n - i < 3 ? n - i : 3;
+        gm->run_len[gm->n_runs] = len;
+        for (int t = 0; t < len; t++)
+            gm->run_tap[gm->n_runs][t] = taps[i + t];
+        gm->n_runs++;
+    }
+}
+
 static void flat_geom_init(flat_geom *gm, const fer_conv2d_args *a, int imgs)
 {
+    memset(gm, 0, sizeof *gm);
     gm->n = imgs;
     gm->h = a->in_h;
     gm->w = a->in_w;
@@ -57,24 +124,53 @@ static void flat_geom_init(flat_geom *gm, const fer_conv2d_args *a, int imgs)
     gm->out_w = a->out_w;
     gm->k = a->k;
     gm->pad = a->pad;
-    gm->g = a->pad > a->k - 1 - a->pad ? a->pad : a->k - 1 - a->pad;
-    gm->wp = a->in_w + gm->g;
-    gm->hp = a->in_h + gm->g;
+    gm->s = a->stride;
+    flat_grid(a, &gm->g, &gm->gh, &gm->gw);
+    gm->wp = gm->gw + gm->g;
+    gm->hp = gm->gh + gm->g;
     size_t rows = (size_t)gm->g + (size_t)imgs * gm->hp;
     /* tail: a tile or a weight-gradient pass may overrun by a row plus the largest tap offset */
     size_t tail = (size_t)(a->k + 1) * (gm->wp + 1) + 64;
     gm->plane = round_up(FRONT + rows * gm->wp + tail, 16);
-    for (int kh = 0; kh < a->k; kh++)
-        for (int kw = 0; kw < a->k; kw++)
-            gm->offs_fwd[kh * a->k + kw] = (kh - a->pad) * gm->wp + (kw - a->pad);
+    const int K = a->k;
+    for (int kh = 0; kh < K; kh++) {
+        if (gm->s == 1) {
+            for (int kw = 0; kw < K; kw++)
+                gm->offs_fwd[kh * K + kw] = (kh - a->pad) * gm->wp + (kw - a->pad);
+            int taps[MAX_K];
+            for (int kw = 0; kw < K; kw++)
+                taps[kw] = kh * K + kw;
+            add_run(gm, taps, K);
+            continue;
+        }
+        int dh = floor_half(kh - a->pad), ph = kh - a->pad - 2 * dh;
+        for (int pw = 0; pw < 2; pw++) { /* the taps of one phase: dw rises by 1 per tap */
+            int taps[MAX_K], n = 0;
+            for (int kw = 0; kw < K; kw++) {
+                int dw = floor_half(kw - a->pad);
+                if (kw - a->pad - 2 * dw != pw)
+                    continue;
+                int t = kh * K + kw;
+                gm->tap_phase[t] = 2 * ph + pw;
+                gm->tap_shift[t] = dh * gm->wp + dw;
+                /* the caller checked that 4 * in_c planes fit an int offset */
+                gm->offs_fwd[t] = (int)((size_t)gm->tap_phase[t] * a->in_c * gm->plane) +
+                                  gm->tap_shift[t];
+                taps[n++] = t;
+            }
+            add_run(gm, taps, n);
+        }
+    }
 }
 
-/* Images per chunk so that `planes` planes of the chunk fit the budget. */
-static int chunk_images(const fer_conv2d_args *a, int planes)
+/* Images per chunk so that `planes` planes of the chunk fit `budget` floats (stride 2: planes
+ * of the phase grid). */
+static int chunk_images(const fer_conv2d_args *a, int planes, size_t budget)
 {
-    int g = a->pad > a->k - 1 - a->pad ? a->pad : a->k - 1 - a->pad;
-    size_t per_img = (size_t)planes * (size_t)(a->in_h + g) * (size_t)(a->in_w + g);
-    size_t imgs = per_img ? CHUNK_BUDGET / per_img : 1;
+    int g, gh, gw;
+    flat_grid(a, &g, &gh, &gw);
+    size_t per_img = (size_t)planes * (size_t)(gh + g) * (size_t)(gw + g);
+    size_t imgs = per_img ? budget / per_img : 1;
     if (imgs < 1)
         imgs = 1;
     if (imgs > (size_t)a->n)
@@ -87,12 +183,14 @@ static inline size_t flat_at(const flat_geom *gm, int n, int h, int w)
     return ((size_t)gm->g + (size_t)n * gm->hp + (size_t)h) * gm->wp + (size_t)w;
 }
 
-/* Copies images [n0, n0+gm->n) of a dense [N][c][rows][cols] tensor into c_pad planes (zero gaps,
- * zero planes past c). rows/cols: the valid grid (input or output of the convolution). */
-static void pack_chunk(const flat_geom *gm, const float *src, int c, int c_pad, int rows,
-                       int cols, int n0, int n_imgs, float *dst)
+/* Copies images [n0, n0+n_imgs) of a dense [N][c][src_rows][src_cols] tensor into c_pad planes
+ * (zero gaps, zero planes past c): grid position (r, q) holds element (r0 + step*r, q0 + step*q)
+ * (step 1, r0 = q0 = 0: the tensor itself; step 2: one phase of it). */
+static void pack_planes(const flat_geom *gm, const float *src, int c, int c_pad, int src_rows,
+                        int src_cols, int step, int r0, int q0, int n0, int n_imgs, float *dst)
 {
-    size_t src_plane = (size_t)rows * cols;
+    size_t src_plane = (size_t)src_rows * src_cols;
+    int rows = (src_rows - r0 + step - 1) / step, cols = (src_cols - q0 + step - 1) / step;
     for (int ci = 0; ci < c_pad; ci++) {
         float *plane = dst + (size_t)ci * gm->plane;
         if (ci >= c) {
@@ -102,11 +200,17 @@ static void pack_chunk(const flat_geom *gm, const float *src, int c, int c_pad, 
         float *d = plane + FRONT + flat_at(gm, 0, 0, 0);
         memset(plane, 0, (FRONT + flat_at(gm, 0, 0, 0)) * sizeof(float)); /* front + top gap */
         for (int n = 0; n < n_imgs; n++) {
-            const float *s = src + ((size_t)(n0 + n) * c + ci) * src_plane;
+            const float *img = src + ((size_t)(n0 + n) * c + ci) * src_plane;
             for (int h = 0; h < rows; h++) {
-                memcpy(d, s, (size_t)cols * sizeof(float));
+                if (cols > 0) { /* no pointer formed past a row that has no element */
+                    const float *s = img + (size_t)(r0 + step * h) * src_cols + q0;
+                    if (step == 1)
+                        memcpy(d, s, (size_t)cols * sizeof(float));
+                    else
+                        for (int q = 0; q < cols; q++)
+                            d[q] = s[(size_t)q * step];
+                }
                 memset(d + cols, 0, (size_t)(gm->wp - cols) * sizeof(float));
-                s += cols;
                 d += gm->wp;
             }
             memset(d, 0, (size_t)(gm->hp - rows) * gm->wp * sizeof(float));
@@ -114,6 +218,26 @@ static void pack_chunk(const flat_geom *gm, const float *src, int c, int c_pad, 
         }
         memset(d, 0, (size_t)(plane + gm->plane - d) * sizeof(float)); /* tail */
     }
+}
+
+/* A dense [N][c][rows][cols] tensor (dy, or x at stride 1) into c_pad planes of the grid. */
+static void pack_chunk(const flat_geom *gm, const float *src, int c, int c_pad, int rows,
+                       int cols, int n0, int n_imgs, float *dst)
+{
+    pack_planes(gm, src, c, c_pad, rows, cols, 1, 0, 0, n0, n_imgs, dst);
+}
+
+/* x of a chunk: in_c planes, or at stride 2 four phase sets of in_c planes (phase 2*ph + pw) */
+static void pack_x(const flat_geom *gm, const fer_conv2d_args *a, const float *x, int n0,
+                   int n_imgs, float *dst)
+{
+    if (gm->s == 1) {
+        pack_chunk(gm, x, a->in_c, a->in_c, a->in_h, a->in_w, n0, n_imgs, dst);
+        return;
+    }
+    for (int p = 0; p < 4; p++)
+        pack_planes(gm, x, a->in_c, a->in_c, a->in_h, a->in_w, 2, p >> 1, p & 1, n0, n_imgs,
+                    dst + (size_t)p * a->in_c * gm->plane);
 }
 
 /* Runs the tile kernel over every row-aligned tile of a packed chunk for output channels
@@ -180,21 +304,40 @@ static void pack_fwd_cb(const void *ctx, float *dst)
     pack_weights_fwd(p->w, p->c_out, p->c_in, p->kk, p->co, dst);
 }
 
-/* Input-gradient weights: block over c_in, reduce over c_out: [blk][c_out][kk][CO]. */
-static void pack_weights_bwd(const float *w, int c_out, int c_in, int kk, int CO, float *dst)
+/* Input-gradient weights of the taps taps[0..n_taps) (of kk): block over c_in, reduce over
+ * c_out: [blk][c_out][n_taps][CO]. */
+static void pack_weights_bwd(const float *w, int c_out, int c_in, int kk, const int *taps,
+                             int n_taps, int CO, float *dst)
 {
     int blocks = (c_in + CO - 1) / CO;
-    size_t per_blk = (size_t)c_out * kk * CO;
+    size_t per_blk = (size_t)c_out * n_taps * CO;
     if (c_in % CO)
         memset(dst + (size_t)(blocks - 1) * per_blk, 0, per_blk * sizeof(float));
     for (int co = 0; co < c_out; co++)
         for (int ci = 0; ci < c_in; ci++) {
             const float *s = w + ((size_t)co * c_in + ci) * kk;
-            float *d = dst + (size_t)(ci / CO) * per_blk + (size_t)co * kk * CO +
+            float *d = dst + (size_t)(ci / CO) * per_blk + (size_t)co * n_taps * CO +
                        ci % CO;
-            for (int t = 0; t < kk; t++)
-                d[t * CO] = s[t];
+            for (int t = 0; t < n_taps; t++)
+                d[t * CO] = s[taps[t]];
         }
+}
+
+/* Planes that x of a chunk takes: in_c, or four phase sets at stride 2. */
+static int x_planes(const fer_conv2d_args *a)
+{
+    return (a->stride == 2 ? 4 : 1) * a->in_c;
+}
+
+/* Sets up the geometry for chunks sized for `planes` planes per image; 0 when a tap offset into
+ * the phase sets would not fit an int (huge layers: the caller takes im2col + SGEMM). */
+static int flat_setup(const cpu_ctx *cx, flat_geom *gm, const fer_conv2d_args *a, int planes,
+                      size_t budget)
+{
+    if (!flat_supported(a) || (a->stride == 2 && cx->bf16))
+        return 0; /* under bf16 (--amp) stride 2 keeps im2col + SGEMM, whose panels are bf16 */
+    flat_geom_init(gm, a, chunk_images(a, planes, budget));
+    return gm->s == 1 || (size_t)x_planes(a) * gm->plane + FRONT < (size_t)INT_MAX;
 }
 
 /* ---- forward ---------------------------------------------------------------------------- */
@@ -221,8 +364,8 @@ static void fwd_task(void *ctx, int task, int worker)
         co1 = a->out_c;
     if (co0 >= co1)
         return;
-    float *planes = j->scratch + (size_t)worker * a->in_c * j->gm->plane;
-    pack_chunk(j->gm, j->x, a->in_c, a->in_c, a->in_h, a->in_w, n0, n_imgs, planes);
+    float *planes = j->scratch + (size_t)worker * x_planes(a) * j->gm->plane;
+    pack_x(j->gm, a, j->x, n0, n_imgs, planes);
     conv_chunk(j->k, j->gm, planes, a->in_c, j->gm->offs_fwd, j->kk, j->wpk, j->bias, a->out_c,
                co0, co1, a->out_h, a->out_w, n0, n_imgs, j->y);
 }
@@ -237,16 +380,15 @@ fer_status cpu_conv2d_forward(fer_backend *b, const fer_conv2d_args *a, const fl
         return cpu_wino_conv(cx, a, x, w, 0, a->has_bias ? bias : NULL, y);
     if (cpu_pointwise_supported(a))
         return cpu_pointwise_forward(cx, a, x, w, a->has_bias ? bias : NULL, y);
-    if (!flat_supported(a))
+    flat_geom gm;
+    if (!flat_setup(cx, &gm, a, x_planes(a), CHUNK_BUDGET))
         return cpu_conv_strided_supported(a)
                    ? cpu_conv_strided_forward(cx, a, x, w, a->has_bias ? bias : NULL, y)
                    : fer_ref_conv2d_forward(b, a, x, w, bias, y);
-    flat_geom gm;
-    flat_geom_init(&gm, a, chunk_images(a, a->in_c));
     int kk = a->k * a->k, CO = cx->k->conv_co;
     int blocks = (a->out_c + CO - 1) / CO;
     size_t w_floats = round_up((size_t)blocks * CO * a->in_c * kk, 16);
-    size_t scratch = (size_t)a->in_c * gm.plane;
+    size_t scratch = (size_t)x_planes(a) * gm.plane;
     pack_ctx pc = {w, a->out_c, a->in_c, kk, CO};
     /* the kind tells the block width apart: a packing never serves another width's tiles */
     const float *wpk = cpu_wcache_get(cx, w, (size_t)a->out_c * a->in_c * kk, 1 + 100 * CO,
@@ -273,12 +415,16 @@ typedef struct bwd_job {
     const cpu_kernels *k;
     const fer_conv2d_args *a;
     const flat_geom *gm;
-    const float *x, *dy, *wt;
+    const float *x, *dy;
     float *dx;
     float *partial;  /* [slot][c_out_pad][c_in][kk] */
-    float *scratch;  /* per worker: in_c + c_out_pad planes */
+    float *scratch;  /* per worker: x planes + c_out_pad planes (+ stride 2: dx phase buffer) */
+    size_t per_worker, dx_phase_floats;
     int kk, c_out_pad, n_chunks, chunks_per_slot;
-    int offs_bwd[MAX_KK];
+    /* input-gradient passes: one (stride 1) or one per phase (stride 2), each a tile pass over
+     * dy with its taps' negated offsets and packed weights */
+    int n_dx_pass, pass_taps[4], offs_bwd[4][MAX_KK];
+    const float *wt[4];
 } bwd_job;
 
 /* part[co][ci][tap] += sum over the chunk's flat range of dy[co] * x[ci] shifted by the tap */
@@ -287,7 +433,7 @@ static void wgrad_chunk(const bwd_job *j, const float *xp, const float *dyp, int
 {
     const flat_geom *gm = j->gm;
     const fer_conv2d_args *a = j->a;
-    int K = a->k, kk = j->kk;
+    int kk = j->kk;
     size_t q0 = flat_at(gm, 0, 0, 0);
     size_t len_all = round_up(flat_at(gm, n_imgs - 1, a->out_h - 1, a->out_w - 1) - q0 + 1, 8);
     for (size_t qa = q0; qa < q0 + len_all; qa += WGRAD_SPAN) {
@@ -296,17 +442,14 @@ static void wgrad_chunk(const bwd_job *j, const float *xp, const float *dyp, int
             const float *dy = dyp + FRONT + (size_t)co0 * gm->plane + qa;
             for (int ci = 0; ci < a->in_c; ci++) {
                 const float *xc = xp + FRONT + (size_t)ci * gm->plane + qa;
-                for (int kh = 0; kh < K; kh++) {
-                    for (int kw0 = 0; kw0 < K; kw0 += 3) {
-                        int ntaps = K - kw0 < 3 ? K - kw0 : 3;
-                        float acc[CPU_CONVW_MR * 3] = {0};
-                        j->k->convw_tile(dy, gm->plane, xc + gm->offs_fwd[kh * K + kw0], ntaps,
-                                         len, acc);
-                        for (int r = 0; r < CPU_CONVW_MR; r++) {
-                            float *dst = part + ((size_t)(co0 + r) * a->in_c + ci) * kk + kh * K + kw0;
-                            for (int t = 0; t < ntaps; t++)
-                                dst[t] += acc[r * ntaps + t];
-                        }
+                for (int run = 0; run < gm->n_runs; run++) {
+                    const int ntaps = gm->run_len[run], *taps = gm->run_tap[run];
+                    float acc[CPU_CONVW_MR * 3] = {0};
+                    j->k->convw_tile(dy, gm->plane, xc + gm->offs_fwd[taps[0]], ntaps, len, acc);
+                    for (int r = 0; r < CPU_CONVW_MR; r++) {
+                        float *dst = part + ((size_t)(co0 + r) * a->in_c + ci) * kk;
+                        for (int t = 0; t < ntaps; t++)
+                            dst[taps[t]] += acc[r * ntaps + t];
                     }
                 }
             }
@@ -322,20 +465,44 @@ static void bwd_task(void *ctx, int slot, int worker)
     size_t per_slot = (size_t)j->c_out_pad * a->in_c * j->kk;
     float *part = j->partial + (size_t)slot * per_slot;
     memset(part, 0, per_slot * sizeof(float));
-    float *xp = j->scratch + (size_t)worker * (a->in_c + j->c_out_pad) * gm->plane;
-    float *dyp = xp + (size_t)a->in_c * gm->plane;
+    float *xp = j->scratch + (size_t)worker * j->per_worker;
+    float *dyp = xp + (size_t)x_planes(a) * gm->plane;
+    float *dxph = dyp + (size_t)j->c_out_pad * gm->plane; /* stride 2: one phase of dx */
     int c0 = slot * j->chunks_per_slot, c1 = c0 + j->chunks_per_slot;
     if (c1 > j->n_chunks)
         c1 = j->n_chunks;
     for (int chunk = c0; chunk < c1; chunk++) {
         int n0 = chunk * gm->n;
         int n_imgs = a->n - n0 < gm->n ? a->n - n0 : gm->n;
-        pack_chunk(gm, j->x, a->in_c, a->in_c, a->in_h, a->in_w, n0, n_imgs, xp);
+        pack_x(gm, a, j->x, n0, n_imgs, xp);
         pack_chunk(gm, j->dy, a->out_c, j->c_out_pad, a->out_h, a->out_w, n0, n_imgs, dyp);
         wgrad_chunk(j, xp, dyp, n_imgs, part);
-        if (j->dx)
-            conv_chunk(j->k, gm, dyp, a->out_c, j->offs_bwd, j->kk, j->wt, NULL, a->in_c, 0,
-                       a->in_c, a->in_h, a->in_w, n0, n_imgs, j->dx);
+        if (!j->dx)
+            continue;
+        if (gm->s == 1) {
+            conv_chunk(j->k, gm, dyp, a->out_c, j->offs_bwd[0], j->kk, j->wt[0], NULL, a->in_c,
+                       0, a->in_c, a->in_h, a->in_w, n0, n_imgs, j->dx);
+            continue;
+        }
+        for (int p = 0; p < 4; p++) { /* dx[2r + ph][2q + pw] of phase p = 2*ph + pw */
+            int ph = p >> 1, pw = p & 1;
+            int rows = (a->in_h - ph + 1) / 2, cols = (a->in_w - pw + 1) / 2;
+            if (rows <= 0 || cols <= 0)
+                continue;
+            /* k >= 2: consecutive taps cover both parities, so every phase has taps */
+            conv_chunk(j->k, gm, dyp, a->out_c, j->offs_bwd[p], j->pass_taps[p], j->wt[p], NULL,
+                       a->in_c, 0, a->in_c, rows, cols, 0, n_imgs, dxph);
+            const float *src = dxph;
+            for (int n = 0; n < n_imgs; n++)
+                for (int ci = 0; ci < a->in_c; ci++) {
+                    float *d = j->dx + ((size_t)(n0 + n) * a->in_c + ci) * a->in_h * a->in_w;
+                    for (int r = 0; r < rows; r++, src += cols) {
+                        float *dr = d + (size_t)(2 * r + ph) * a->in_w + pw;
+                        for (int q = 0; q < cols; q++)
+                            dr[(size_t)2 * q] = src[q];
+                    }
+                }
+        }
     }
 }
 
@@ -403,42 +570,55 @@ fer_status cpu_conv2d_backward(fer_backend *b, const fer_conv2d_args *a, const f
             st = cpu_wino_conv(cx, &da, dy, w, 1, NULL, dx);
         return st;
     }
-    if (!flat_supported(a) && !cpu_conv_strided_supported(a))
-        return fer_ref_conv2d_backward(b, a, x, w, dy, dx, dw, dbias);
-    if (!flat_supported(a) || cpu_pointwise_supported(a)) {
-        if (a->has_bias && dbias) {
-            bias_job bj = {dy, a->n, a->out_c, (size_t)a->out_h * a->out_w, dbias};
-            cpu_parallel(cx, a->out_c, bias_task, &bj);
-        }
-        return cpu_pointwise_supported(a) ? cpu_pointwise_backward(cx, a, x, w, dy, dx, dw)
-                                          : cpu_conv_strided_backward(cx, a, x, w, dy, dx, dw);
-    }
-    int kk = a->k * a->k;
     int c_out_pad = (int)round_up((size_t)a->out_c, CPU_CONVW_MR);
+    int dx_planes = a->stride == 2 ? a->in_c : 0; /* the dx phase buffer, in grid planes */
     flat_geom gm;
-    flat_geom_init(&gm, a, chunk_images(a, a->in_c + c_out_pad));
-    int CO = cx->k->conv_co, in_blocks = (a->in_c + CO - 1) / CO;
-    size_t wt_floats = round_up((size_t)in_blocks * CO * a->out_c * kk, 16);
-    size_t per_slot = (size_t)c_out_pad * a->in_c * kk;
-    size_t part_floats = round_up(per_slot * WGRAD_SLOTS, 16);
-    size_t scratch = (size_t)(a->in_c + c_out_pad) * gm.plane;
-    float *ws = cpu_workspace(cx, wt_floats + part_floats + scratch * (size_t)cx->threads);
-    if (!ws)
-        return FER_ERR_NOMEM;
-    float *wt = ws, *part = ws + wt_floats, *scr = part + part_floats;
-
+    int flat = !cpu_pointwise_supported(a) &&
+               flat_setup(cx, &gm, a, x_planes(a) + c_out_pad + dx_planes,
+                          (a->stride == 2 ? 4 : 1) * (size_t)CHUNK_BUDGET);
+    if (!flat && !cpu_pointwise_supported(a) && !cpu_conv_strided_supported(a))
+        return fer_ref_conv2d_backward(b, a, x, w, dy, dx, dw, dbias);
     if (a->has_bias && dbias) {
         bias_job bj = {dy, a->n, a->out_c, (size_t)a->out_h * a->out_w, dbias};
         cpu_parallel(cx, a->out_c, bias_task, &bj);
     }
+    if (!flat)
+        return cpu_pointwise_supported(a) ? cpu_pointwise_backward(cx, a, x, w, dy, dx, dw)
+                                          : cpu_conv_strided_backward(cx, a, x, w, dy, dx, dw);
+    int kk = a->k * a->k;
+    int CO = cx->k->conv_co, in_blocks = (a->in_c + CO - 1) / CO;
+    size_t wt_floats = round_up((size_t)in_blocks * CO * a->out_c * kk, 16);
+    size_t per_slot = (size_t)c_out_pad * a->in_c * kk;
+    size_t part_floats = round_up(per_slot * WGRAD_SLOTS, 16);
+    size_t dx_phase = a->stride == 2 ? (size_t)gm.n * a->in_c * ((a->in_h + 1) / 2) *
+                                           ((a->in_w + 1) / 2)
+                                     : 0;
+    size_t per_worker = round_up((size_t)(x_planes(a) + c_out_pad) * gm.plane + dx_phase, 16);
+    float *ws = cpu_workspace(cx, wt_floats + part_floats + per_worker * (size_t)cx->threads);
+    if (!ws)
+        return FER_ERR_NOMEM;
+    float *wt = ws, *part = ws + wt_floats, *scr = part + part_floats;
+
     /* input gradient: Winograd when it qualifies, else the tiles below while dy is packed */
-    int dx_wino = dx && cx->wino && cpu_wino_supported(&da);
-    if (dx && !dx_wino)
-        pack_weights_bwd(w, a->out_c, a->in_c, kk, CO, wt);
-    bwd_job j = {cx->k, a, &gm, x, dy, wt, dx_wino ? NULL : dx, part, scr, kk, c_out_pad,
-                 (a->n + gm.n - 1) / gm.n, 1, {0}};
-    for (int t = 0; t < kk; t++)
-        j.offs_bwd[t] = -gm.offs_fwd[t];
+    int dx_wino = dx && a->stride == 1 && cx->wino && cpu_wino_supported(&da);
+    bwd_job j = {cx->k, a, &gm, x, dy, dx_wino ? NULL : dx, part, scr, per_worker, dx_phase,
+                 kk, c_out_pad, (a->n + gm.n - 1) / gm.n, 1, 0, {0}, {{0}}, {NULL}};
+    if (j.dx) { /* the taps of each pass, their negated offsets and packed weights */
+        j.n_dx_pass = a->stride == 2 ? 4 : 1;
+        float *wp = wt;
+        for (int p = 0; p < j.n_dx_pass; p++) {
+            int taps[MAX_KK], n = 0;
+            for (int t = 0; t < kk; t++)
+                if (a->stride == 1 || gm.tap_phase[t] == p) {
+                    j.offs_bwd[p][n] = a->stride == 1 ? -gm.offs_fwd[t] : -gm.tap_shift[t];
+                    taps[n++] = t;
+                }
+            j.pass_taps[p] = n;
+            j.wt[p] = wp;
+            pack_weights_bwd(w, a->out_c, a->in_c, kk, taps, n, CO, wp);
+            wp += (size_t)in_blocks * CO * a->out_c * n;
+        }
+    }
     j.chunks_per_slot = (j.n_chunks + WGRAD_SLOTS - 1) / WGRAD_SLOTS;
     int slots = (j.n_chunks + j.chunks_per_slot - 1) / j.chunks_per_slot;
     cpu_parallel(cx, slots, bwd_task, &j);

@@ -1,6 +1,6 @@
-/* conv2d with groups == 1 that neither Winograd nor the flat planes of cpu_conv.c take:
- * stride > 1 above all (ResNet downsampling: 3x3 stride 2, 1x1 stride 2 projections), and any
- * other geometry outside those paths (k > 7, pad > k-1, ...).
+/* conv2d with groups == 1 that neither Winograd, the 1x1 GEMM of cpu_pointwise.c nor the flat
+ * planes of cpu_conv.c (stride 1 and 2) take: stride > 2, k > 7, pad > k-1, and stride 2 under
+ * bf16 (--amp), whose SGEMM panels are bf16 here.
  *
  * Method: im2col + the backend's SGEMM (cpu_gemm.c), a chunk of images at a time. A chunk's
  * columns form the panel col[r][n*P + p], r = (ci, kh, kw) (in_c*k*k rows), p = an output

@@ -156,6 +156,40 @@ static void VK(convw_tile)(const float *dy, size_t dy_stride, const float *x, in
         acc[11] += v_hsum(a32);
         return;
     }
+    if (ntaps == 2) { /* stride-2 layers' runs: the same chains as two 1-tap passes */
+        vf a00 = v_zero(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00,
+           a31 = a00;
+#define CONVW2_STEP(LOAD, j)                                                                       \
+    do {                                                                                           \
+        vf x0 = LOAD(x + (j)), x1 = LOAD(x + (j) + 1);                                             \
+        vf d = LOAD(d0 + (j));                                                                     \
+        a00 = v_fma(d, x0, a00);                                                                   \
+        a01 = v_fma(d, x1, a01);                                                                   \
+        d = LOAD(d1 + (j));                                                                        \
+        a10 = v_fma(d, x0, a10);                                                                   \
+        a11 = v_fma(d, x1, a11);                                                                   \
+        d = LOAD(d2 + (j));                                                                        \
+        a20 = v_fma(d, x0, a20);                                                                   \
+        a21 = v_fma(d, x1, a21);                                                                   \
+        d = LOAD(d3 + (j));                                                                        \
+        a30 = v_fma(d, x0, a30);                                                                   \
+        a31 = v_fma(d, x1, a31);                                                                   \
+    } while (0)
+        for (size_t j = 0; j < full; j += VW)
+            CONVW2_STEP(v_load, j);
+        if (full < len)
+            CONVW2_STEP(v_load8, full);
+#undef CONVW2_STEP
+        acc[0] += v_hsum(a00);
+        acc[1] += v_hsum(a01);
+        acc[2] += v_hsum(a10);
+        acc[3] += v_hsum(a11);
+        acc[4] += v_hsum(a20);
+        acc[5] += v_hsum(a21);
+        acc[6] += v_hsum(a30);
+        acc[7] += v_hsum(a31);
+        return;
+    }
     for (int t = 0; t < ntaps; t++) {
         vf a0 = v_zero(), a1 = a0, a2 = a0, a3 = a0;
 #define CONVW1_STEP(LOAD, j)                                                                       \
