@@ -55,7 +55,7 @@ static fer_status read_history(const char *run_dir, history *h)
     char path[4200];
     snprintf(path, sizeof path, "%s/history.jsonl", run_dir);
     char *text;
-    fer_status st = fer_read_file(path, (size_t)64 << 20, &text, NULL); /* ~1 kB per epoch */
+    fer_status st = fer_read_text_file(path, (size_t)64 << 20, &text, NULL); /* ~1 kB per epoch */
     if (st != FER_OK)
         return st;
     int line_no = 0;

@@ -364,7 +364,7 @@ fer_status fer_metrics_read_json(const char *path, fer_metrics *out)
 {
     memset(out, 0, sizeof *out);
     char *text;
-    fer_status st = fer_read_file(path, (size_t)16 << 20, &text, NULL); /* a few kB in practice */
+    fer_status st = fer_read_text_file(path, (size_t)16 << 20, &text, NULL); /* a few kB in practice */
     if (st != FER_OK)
         return st;
     cJSON *root = cJSON_Parse(text);

@@ -738,16 +738,7 @@ fer_status fer_arch_from_json(const char *json_text, const char *origin, fer_arc
 /* Architecture files are small JSON; the cap stops a wrong path (a dataset, a device) early. */
 static fer_status read_arch_text(const char *path, char **text)
 {
-    size_t len = 0;
-    fer_status st = fer_read_file(path, (size_t)1 << 24, text, &len);
-    if (st == FER_ERR_FORMAT)
-        return fer_fail(FER_ERR_FORMAT, "%s: architecture file is too large", path);
-    if (st == FER_OK && strlen(*text) != len) {
-        free(*text);
-        *text = NULL;
-        return fer_fail(FER_ERR_FORMAT, "%s: holds a NUL byte (not JSON text)", path);
-    }
-    return st;
+    return fer_read_text_file(path, (size_t)1 << 24, text, NULL);
 }
 
 fer_status fer_arch_load(const char *name_or_path, fer_head_kind head, fer_arch *out)

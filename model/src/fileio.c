@@ -212,6 +212,22 @@ fer_status fer_write_file_atomic(const char *path, const void *data, size_t len)
     return fer_atomic_commit(&af);
 }
 
+fer_status fer_read_text_file(const char *path, size_t max_bytes, char **data, size_t *len)
+{
+    size_t n = 0;
+    fer_status st = fer_read_file(path, max_bytes, data, &n);
+    if (st)
+        return st;
+    if (memchr(*data, 0, n)) {
+        free(*data);
+        *data = NULL;
+        return fer_fail(FER_ERR_FORMAT, "%s: holds a NUL byte (not text)", path);
+    }
+    if (len)
+        *len = n;
+    return FER_OK;
+}
+
 fer_status fer_read_file(const char *path, size_t max_bytes, char **data, size_t *len)
 {
     *data = NULL;

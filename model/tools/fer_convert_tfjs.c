@@ -1291,15 +1291,10 @@ fer_status fer_convert_tfjs_file(const char *in_path, const char *out_path, FILE
     char *arch_text = NULL, *data = NULL;
     fer_checkpoint_meta meta;
     fer_checkpoint_meta_init(&meta);
-    size_t data_len = 0;
-    fer_status st = fer_read_file(in_path, MAX_JSON_BYTES, &data, &data_len);
+    /* cJSON would stop at a NUL and ignore text after the object: refuse both */
+    fer_status st = fer_read_text_file(in_path, MAX_JSON_BYTES, &data, NULL);
     if (st != FER_OK)
         goto done;
-    /* cJSON would stop at a NUL and ignore text after the object: refuse both */
-    if (memchr(data, 0, data_len)) {
-        st = fer_fail(FER_ERR_FORMAT, "%s: holds a NUL byte (not JSON text)", in_path);
-        goto done;
-    }
     cv.root = cJSON_ParseWithOpts(data, NULL, 1);
     int face_api = cJSON_IsArray(cv.root); /* a face-api weights manifest (TinyFaceDetector) */
     if (!cv.root || !(cJSON_IsObject(cv.root) || face_api)) {

@@ -152,6 +152,18 @@ int main(void)
     OK(fer_read_file(in_dir("big.json"), 10, &text, &n));
     CHECK(n == 10 && text[10] == 0, "read at the cap");
     free(text);
+    /* text readers: a NUL byte would cut a C-string parser short, so it is refused */
+    OK(fer_read_text_file(in_dir("big.json"), 0, &text, &n));
+    CHECK(n == 10 && !strcmp(text, "0123456789"), "text read");
+    free(text);
+    FILE *nul = fopen(in_dir("nul.json"), "wb");
+    CHECK(nul && fwrite("{}\0{\"a\":1}", 1, 10, nul) == 10, "write nul.json");
+    if (nul)
+        fclose(nul);
+    text = (char *)"unchanged";
+    CHECK(fer_read_text_file(in_dir("nul.json"), 0, &text, &n) == FER_ERR_FORMAT && !text &&
+              strstr(fer_last_error(), "nul.json") && strstr(fer_last_error(), "NUL byte"),
+          "NUL byte accepted: '%s'", fer_last_error());
     FILE *f;
     size_t size;
     OK(fer_open_regular(in_dir("big.json"), &f, &size));

@@ -173,6 +173,23 @@ int main(void)
     CHECK(fer_options_apply_config_file(&c) != FER_OK && strstr(fer_last_error(), "unknown_key"));
     fx_write_text(path, "[1,2");
     CHECK(fer_options_apply_config_file(&c) != FER_OK && strstr(fer_last_error(), "c.json"));
+    /* text after the object, and a NUL byte that would hide a second object from the parser:
+     * both refused with the file's name, no setting taken */
+    fx_write_text(path, "{\"epochs\": 4} {\"lr\": 9}");
+    c = PARSE(FER_OK, flag);
+    CHECK(fer_options_apply_config_file(&c) != FER_OK && strstr(fer_last_error(), "c.json"));
+    CHECK(c.opt.epochs == 30);
+    {
+        static const char with_nul[] = "{\"epochs\": 4}\0{\"lr\": 9}";
+        FILE *f = fopen(path, "wb");
+        CHECK(f && fwrite(with_nul, 1, sizeof with_nul - 1, f) == sizeof with_nul - 1);
+        if (f)
+            fclose(f);
+        c = PARSE(FER_OK, flag);
+        CHECK(fer_options_apply_config_file(&c) != FER_OK &&
+              strstr(fer_last_error(), "c.json") && strstr(fer_last_error(), "NUL byte"));
+        CHECK(c.opt.epochs == 30);
+    }
 
     /* the JSON dump reads back to the same settings */
     c = PARSE(FER_OK, "--lr", "0.0123", "--exp", "round", "--nesterov");

@@ -382,7 +382,7 @@ fer_status fer_options_apply_config_file(fer_cli *cli)
     const char *path = cli->opt.config;
     if (!path[0]) return FER_OK;
     char *text = NULL;
-    fer_status s = fer_read_file(path, FER_CONFIG_MAX_BYTES, &text, NULL);
+    fer_status s = fer_read_text_file(path, FER_CONFIG_MAX_BYTES, &text, NULL);
     if (s) return s;
     s = fer_options_apply_json(cli, text, path, FER_SRC_CONFIG, 0);
     free(text);

@@ -71,7 +71,7 @@ fer_status fer_history_read(const char *path, int max_epoch, int extra, fer_clas
     struct stat st;
     if (lstat(path, &st) != 0 && errno == ENOENT) return FER_OK; /* no history yet */
     char *text = NULL;
-    fer_status s = fer_read_file(path, FER_HISTORY_MAX_BYTES, &text, NULL);
+    fer_status s = fer_read_text_file(path, FER_HISTORY_MAX_BYTES, &text, NULL);
     if (s) return s;
     for (char *line = text, *next; line && *line && *n < cap; line = next) {
         next = strchr(line, '\n');

@@ -57,6 +57,11 @@ fer_status fer_write_file_atomic(const char *path, const void *data, size_t len)
 #define FER_READ_FILE_MAX ((size_t)1 << 30)
 fer_status fer_read_file(const char *path, size_t max_bytes, char **data, size_t *len);
 
+/* fer_read_file for text that is parsed as a C string (JSON, JSON lines): a NUL byte would cut
+ * the text short without an error, so a file holding one is refused with FER_ERR_FORMAT
+ * "PATH: holds a NUL byte (not text)". */
+fer_status fer_read_text_file(const char *path, size_t max_bytes, char **data, size_t *len);
+
 #ifdef __cplusplus
 }
 #endif
