@@ -20,8 +20,8 @@
  * x[2r + ph][2q + pw] at grid position (r, q), laid out as four sets of in_c planes. Input row
  * 2*oh + kh - pad = 2*(oh + dh) + ph, so tap (kh, kw) reads phase (ph, pw) at the constant offset
  * dh*wp + dw from output position (oh, ow): the forward pass and the weight gradient are the
- * stride-1 code with other offsets (taps of one phase and kernel row are consecutive columns, so
- * the weight-gradient tile still takes up to 3 at once). The input gradient of phase p is a
+ * stride-1 code with other offsets (the weight-gradient tile takes any 3 taps, each by its own
+ * offset). The input gradient of phase p is a
  * stride-1 tile pass over dy with p's taps (offsets negated), scattered back to every second
  * element of dx. This replaced im2col + SGEMM for these layers (bench/conv_kinds.sh).
  * Other groups == 1 convolutions (stride > 2, k > 7) go to cpu_conv_strided.c (im2col + SGEMM);
@@ -52,7 +52,7 @@ typedef struct flat_geom {
     size_t plane;         /* floats per plane (multiple of 16) */
     int offs_fwd[MAX_KK]; /* tap offsets of the forward pass (stride 2: into the tap's phase set) */
     int tap_phase[MAX_KK], tap_shift[MAX_KK]; /* stride 2: phase 2*ph + pw, dh*wp + dw */
-    /* weight-gradient runs: up to 3 taps whose x offsets are consecutive */
+    /* weight-gradient runs: the taps of one weight-gradient tile (up to 3) */
     int n_runs, run_len[MAX_KK], run_tap[MAX_KK][3];
 } flat_geom;
 
@@ -133,34 +133,24 @@ static void flat_geom_init(flat_geom *gm, const fer_conv2d_args *a, int imgs)
     size_t tail = (size_t)(a->k + 1) * (gm->wp + 1) + 64;
     gm->plane = round_up(FRONT + rows * gm->wp + tail, 16);
     const int K = a->k;
-    for (int kh = 0; kh < K; kh++) {
-        if (gm->s == 1) {
-            for (int kw = 0; kw < K; kw++)
-                gm->offs_fwd[kh * K + kw] = (kh - a->pad) * gm->wp + (kw - a->pad);
-            int taps[MAX_K];
-            for (int kw = 0; kw < K; kw++)
-                taps[kw] = kh * K + kw;
-            add_run(gm, taps, K);
-            continue;
-        }
-        int dh = floor_half(kh - a->pad), ph = kh - a->pad - 2 * dh;
-        for (int pw = 0; pw < 2; pw++) { /* the taps of one phase: dw rises by 1 per tap */
-            int taps[MAX_K], n = 0;
-            for (int kw = 0; kw < K; kw++) {
-                int dw = floor_half(kw - a->pad);
-                if (kw - a->pad - 2 * dw != pw)
-                    continue;
-                int t = kh * K + kw;
-                gm->tap_phase[t] = 2 * ph + pw;
-                gm->tap_shift[t] = dh * gm->wp + dw;
-                /* the caller checked that 4 * in_c planes fit an int offset */
-                gm->offs_fwd[t] = (int)((size_t)gm->tap_phase[t] * a->in_c * gm->plane) +
-                                  gm->tap_shift[t];
-                taps[n++] = t;
+    int taps[MAX_KK];
+    for (int kh = 0; kh < K; kh++)
+        for (int kw = 0; kw < K; kw++) {
+            int t = kh * K + kw;
+            taps[t] = t;
+            if (gm->s == 1) {
+                gm->offs_fwd[t] = (kh - a->pad) * gm->wp + (kw - a->pad);
+                continue;
             }
-            add_run(gm, taps, n);
+            int dh = floor_half(kh - a->pad), ph = kh - a->pad - 2 * dh;
+            int dw = floor_half(kw - a->pad), pw = kw - a->pad - 2 * dw;
+            gm->tap_phase[t] = 2 * ph + pw;
+            gm->tap_shift[t] = dh * gm->wp + dw;
+            /* the caller checked that 4 * in_c planes fit an int offset */
+            gm->offs_fwd[t] =
+                (int)((size_t)gm->tap_phase[t] * a->in_c * gm->plane) + gm->tap_shift[t];
         }
-    }
+    add_run(gm, taps, K * K); /* any 3 taps fill a weight-gradient tile */
 }
 
 /* Images per chunk so that `planes` planes of the chunk fit `budget` floats (stride 2: planes
@@ -444,8 +434,11 @@ static void wgrad_chunk(const bwd_job *j, const float *xp, const float *dyp, int
                 const float *xc = xp + FRONT + (size_t)ci * gm->plane + qa;
                 for (int run = 0; run < gm->n_runs; run++) {
                     const int ntaps = gm->run_len[run], *taps = gm->run_tap[run];
+                    int offs[3];
+                    for (int t = 0; t < ntaps; t++)
+                        offs[t] = gm->offs_fwd[taps[t]];
                     float acc[CPU_CONVW_MR * 3] = {0};
-                    j->k->convw_tile(dy, gm->plane, xc + gm->offs_fwd[taps[0]], ntaps, len, acc);
+                    j->k->convw_tile(dy, gm->plane, xc, offs, ntaps, len, acc);
                     for (int r = 0; r < CPU_CONVW_MR; r++) {
                         float *dst = part + ((size_t)(co0 + r) * a->in_c + ci) * kk;
                         for (int t = 0; t < ntaps; t++)

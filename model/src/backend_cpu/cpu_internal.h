@@ -54,10 +54,11 @@ typedef struct cpu_kernels {
     void (*conv_tile)(const float *x, size_t x_stride, int cin, const int *offs, int kk,
                       const float *w, const float *bias, float *out, size_t out_stride, int n_co,
                       int n_px);
-    /* acc[r*ntaps + t] += sum_{j<len} dy[r*dy_stride + j] * x[j + t] for r < CONVW_MR,
-     * t < ntaps (1..3); len is a multiple of 8. */
-    void (*convw_tile)(const float *dy, size_t dy_stride, const float *x, int ntaps, size_t len,
-                       float *acc);
+    /* acc[r*ntaps + t] += sum_{j<len} dy[r*dy_stride + j] * x[offs[t] + j] for r < CONVW_MR,
+     * t < ntaps (1..3); len is a multiple of 8. Each (r, t) sum is its own chain, so grouping
+     * taps differently gives the same bits. */
+    void (*convw_tile)(const float *dy, size_t dy_stride, const float *x, const int *offs,
+                       int ntaps, size_t len, float *acc);
     /* C[i*ldc + j] (+)= sum_p a[p*MR + i] * b[p*NR + j], i < MR, j < NR = gemm_nr (packed panels);
      * accumulate: 0 overwrites C. */
     void (*gemm_micro)(int kc, const float *a, const float *b, float *c, size_t ldc,

@@ -33,8 +33,8 @@ static void conv_tile_portable(const float *x, size_t x_stride, int cin, const i
     }
 }
 
-static void convw_tile_portable(const float *dy, size_t dy_stride, const float *x, int ntaps,
-                                size_t len, float *acc)
+static void convw_tile_portable(const float *dy, size_t dy_stride, const float *x,
+                                const int *offs, int ntaps, size_t len, float *acc)
 {
     for (int r = 0; r < CPU_CONVW_MR; r++) {
         const float *d = dy + (size_t)r * dy_stride;
@@ -42,7 +42,7 @@ static void convw_tile_portable(const float *dy, size_t dy_stride, const float *
             float part[8] = {0};
             for (size_t j = 0; j < len; j += 8)
                 for (int l = 0; l < 8; l++)
-                    part[l] += d[j + l] * x[j + l + t];
+                    part[l] += d[j + l] * x[offs[t] + (ptrdiff_t)(j + l)];
             float s = 0.0f;
             for (int l = 0; l < 8; l++)
                 s += part[l];

@@ -26,6 +26,10 @@
 
 #define VNR (2 * VW) /* columns of the register tile */
 
+/* Keeps a loaded vector in a register: without it GCC folds the same load into every FMA that
+ * uses it (3 loads instead of 1 in the weight-gradient tiles, which are load-bound). */
+#define V_KEEP(v) __asm__("" : "+v"(v))
+
 /* One rank-1 update of the 6 x 2VW tile: row R adds broadcast(*pR) * [b0 b1]. */
 #define VTILE6_FMA(p0, p1, p2, p3, p4, p5)                                                         \
     do {                                                                                           \
@@ -105,34 +109,40 @@ static void VK(conv_tile)(const float *x, size_t x_stride, int cin, const int *o
 }
 
 /* Flat-plane weight-gradient tile: 4 output channels x up to 3 taps, acc[r*ntaps + t] +=
- * sum_{j<len} dy[r*dy_stride + j] * x[j + t]; len is a multiple of 8 (a last half vector when
- * VW = 16: v_load8 loads 8 floats, the other lanes zero). Per VW positions 3 input loads, 4
- * gradient loads, 12 FMA. */
-static void VK(convw_tile)(const float *dy, size_t dy_stride, const float *x, int ntaps,
-                           size_t len, float *acc)
+ * sum_{j<len} dy[r*dy_stride + j] * x[offs[t] + j]; len is a multiple of 8 (a last half vector
+ * when VW = 16: v_load8 loads 8 floats, the other lanes zero). Per VW positions 3 input loads, 4
+ * gradient loads, 12 FMA. Any 3 taps (stride 2: of different phases) fill the tile. */
+static void VK(convw_tile)(const float *dy, size_t dy_stride, const float *x, const int *offs,
+                           int ntaps, size_t len, float *acc)
 {
     const float *d0 = dy, *d1 = dy + dy_stride, *d2 = dy + 2 * dy_stride,
                 *d3 = dy + 3 * dy_stride;
     size_t full = len / VW * VW;
+    const float *xa = x + offs[0], *xb = ntaps > 1 ? x + offs[1] : xa,
+                *xc = ntaps > 2 ? x + offs[2] : xa;
     if (ntaps == 3) {
         vf a00 = v_zero(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00, a20 = a00,
            a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
 #define CONVW3_STEP(LOAD, j)                                                                       \
     do {                                                                                           \
-        vf x0 = LOAD(x + (j)), x1 = LOAD(x + (j) + 1), x2 = LOAD(x + (j) + 2);                     \
+        vf x0 = LOAD(xa + (j)), x1 = LOAD(xb + (j)), x2 = LOAD(xc + (j));                          \
         vf d = LOAD(d0 + (j));                                                                     \
+        V_KEEP(d);                                                                                 \
         a00 = v_fma(d, x0, a00);                                                                   \
         a01 = v_fma(d, x1, a01);                                                                   \
         a02 = v_fma(d, x2, a02);                                                                   \
         d = LOAD(d1 + (j));                                                                        \
+        V_KEEP(d);                                                                                 \
         a10 = v_fma(d, x0, a10);                                                                   \
         a11 = v_fma(d, x1, a11);                                                                   \
         a12 = v_fma(d, x2, a12);                                                                   \
         d = LOAD(d2 + (j));                                                                        \
+        V_KEEP(d);                                                                                 \
         a20 = v_fma(d, x0, a20);                                                                   \
         a21 = v_fma(d, x1, a21);                                                                   \
         a22 = v_fma(d, x2, a22);                                                                   \
         d = LOAD(d3 + (j));                                                                        \
+        V_KEEP(d);                                                                                 \
         a30 = v_fma(d, x0, a30);                                                                   \
         a31 = v_fma(d, x1, a31);                                                                   \
         a32 = v_fma(d, x2, a32);                                                                   \
@@ -156,22 +166,26 @@ static void VK(convw_tile)(const float *dy, size_t dy_stride, const float *x, in
         acc[11] += v_hsum(a32);
         return;
     }
-    if (ntaps == 2) { /* stride-2 layers' runs: the same chains as two 1-tap passes */
+    if (ntaps == 2) { /* the same chains as two 1-tap passes */
         vf a00 = v_zero(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00,
            a31 = a00;
 #define CONVW2_STEP(LOAD, j)                                                                       \
     do {                                                                                           \
-        vf x0 = LOAD(x + (j)), x1 = LOAD(x + (j) + 1);                                             \
+        vf x0 = LOAD(xa + (j)), x1 = LOAD(xb + (j));                                               \
         vf d = LOAD(d0 + (j));                                                                     \
+        V_KEEP(d);                                                                                 \
         a00 = v_fma(d, x0, a00);                                                                   \
         a01 = v_fma(d, x1, a01);                                                                   \
         d = LOAD(d1 + (j));                                                                        \
+        V_KEEP(d);                                                                                 \
         a10 = v_fma(d, x0, a10);                                                                   \
         a11 = v_fma(d, x1, a11);                                                                   \
         d = LOAD(d2 + (j));                                                                        \
+        V_KEEP(d);                                                                                 \
         a20 = v_fma(d, x0, a20);                                                                   \
         a21 = v_fma(d, x1, a21);                                                                   \
         d = LOAD(d3 + (j));                                                                        \
+        V_KEEP(d);                                                                                 \
         a30 = v_fma(d, x0, a30);                                                                   \
         a31 = v_fma(d, x1, a31);                                                                   \
     } while (0)
@@ -194,7 +208,7 @@ static void VK(convw_tile)(const float *dy, size_t dy_stride, const float *x, in
         vf a0 = v_zero(), a1 = a0, a2 = a0, a3 = a0;
 #define CONVW1_STEP(LOAD, j)                                                                       \
     do {                                                                                           \
-        vf xv = LOAD(x + (j) + t);                                                                 \
+        vf xv = LOAD(x + offs[t] + (j));                                                           \
         a0 = v_fma(LOAD(d0 + (j)), xv, a0);                                                        \
         a1 = v_fma(LOAD(d1 + (j)), xv, a1);                                                        \
         a2 = v_fma(LOAD(d2 + (j)), xv, a2);                                                        \
