@@ -1087,7 +1087,7 @@ static fer_status tiny_conv(converter *cv, const char *name, const char *src, co
 
 static fer_status tiny_leaky(converter *cv, const char *name, const char *src)
 {
-    layer *l;
+    layer *l = NULL;
     FER_TRY(add_layer(cv, "leaky_relu", name, src, &l));
     cJSON_AddNumberToObject(l->spec, "slope", TINY_LEAKY_SLOPE);
     return FER_OK;
@@ -1103,7 +1103,7 @@ static fer_status tiny_pool(converter *cv, int i, const char *src, int c, int *h
     layer *l;
     snprintf(pooled, sizeof pooled, "pool%d", i);
     if (pad > 0) {
-        weight *zero, *minus_one, *floor;
+        weight *zero = NULL, *minus_one = NULL, *floor = NULL;
         int fshape[4] = {1, 1, c, 1};
         FER_TRY(make_weight(cv, "pool mask: zeros", 4, fshape, 0.0f, &zero));
         FER_TRY(make_weight(cv, "pool mask: minus ones", 4, fshape, -1.0f, &minus_one));

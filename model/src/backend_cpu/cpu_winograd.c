@@ -78,7 +78,7 @@ static void transform_weights(const fer_conv2d_args *a, const float *w, int flip
     int at = m + 2;
     if (u16)
         memset(u16, 0, (size_t)at * at * cip * cop * sizeof(uint16_t));
-    else
+    else if (u) /* one of the two is given; the test keeps GCC's -Wnonnull quiet */
         memset(u, 0, (size_t)at * at * cip * cop * sizeof(float));
     int ob_n = cop / wob;
     for (int co = 0; co < a->out_c; co++) {
