@@ -497,6 +497,8 @@ def ablation(a):
     csv_rows = ["row,change,runs,accuracy,macro_f1," + ",".join("f1_" + c for c in CLASSES) +
                 ",val_macro_f1,parameters,macs,epochs,epoch_seconds,threads"]
     md = ["# Ablation: one change at a time from E5", "",
+          "A rows change one thing from E5; C rows are candidates that combine changes (the "
+          "change column says from what); +tta / +tau rows evaluate a row's checkpoint post hoc. "
           "Test = FER-2013 PrivateTest (3,589 images), each run's checkpoint chosen on val "
           "(PublicTest) macro-F1. Rows with several runs give the mean over seeds. Unfinished "
           "runs are listed without numbers. Regenerate: `pretrained/ship.py ablation "
