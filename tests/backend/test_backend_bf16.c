@@ -384,15 +384,37 @@ int main(void)
         {1, 11, 5, 9, 33, 3, 1, 2, 1},   /* pad 2, two output blocks, odd tile count */
         {4, 16, 12, 12, 40, 3, 1, 1, 1}, /* several tasks and slots */
         {5, 24, 9, 11, 64, 3, 1, 1, 0},
-        /* im2col + GEMM (stride 2: ResNet downsampling; odd k = in_c * 9 per pair) */
-        {3, 7, 9, 11, 19, 3, 2, 1, 1},
-        {2, 32, 12, 12, 64, 3, 2, 1, 0}, /* k = 288: two k blocks */
+        /* im2col + GEMM (stride 3; odd k = in_c * 9 per pair). Stride 2 runs on FP32 phase
+         * planes even in bf16 mode (faster than bf16 im2col): checked below */
+        {3, 7, 9, 11, 19, 3, 3, 1, 1},
+        {2, 32, 12, 12, 64, 3, 3, 1, 0}, /* k = 288: two k blocks */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         run_conv_case(ref, bf, fp, &cases[i]);
     run_linear_case(ref, bf, fp, 7, 37, 13, 1);   /* odd k, edge tiles */
     run_linear_case(ref, bf, fp, 16, 300, 70, 0); /* two k blocks (256 + 44) */
     run_training(bf, fp);
+    { /* stride 2 (ResNet downsampling) stays FP32 under bf16: the same bits as the FP32 backend */
+        fer_conv2d_args a = {2, 16, 12, 12, 32, 6, 6, 3, 2, 1, 0, 1};
+        size_t nx = 2 * 16 * 144, nw = 32 * 16 * 9, ny = 2 * 32 * 36;
+        float *x = rand_buf(ref, nx, 91, 1.0f), *w = rand_buf(ref, nw, 92, 0.3f);
+        float *dy = rand_buf(ref, ny, 93, 1.0f);
+        float *y0 = buf(ref, ny), *y1 = buf(ref, ny), *dx0 = buf(ref, nx), *dx1 = buf(ref, nx);
+        float *dw0 = buf(ref, nw), *dw1 = buf(ref, nw);
+        if (bf->ops->conv2d_forward(bf, &a, x, w, NULL, y0) ||
+            fp->ops->conv2d_forward(fp, &a, x, w, NULL, y1) ||
+            bf->ops->conv2d_backward(bf, &a, x, w, dy, dx0, dw0, NULL) ||
+            fp->ops->conv2d_backward(fp, &a, x, w, dy, dx1, dw1, NULL))
+            die("stride-2 conv");
+        if (memcmp(y0, y1, ny * sizeof(float)) || memcmp(dx0, dx1, nx * sizeof(float)) ||
+            memcmp(dw0, dw1, nw * sizeof(float))) {
+            fprintf(stderr, "FAIL: a stride-2 conv in bf16 mode is not the FP32 phase-plane result\n");
+            failures++;
+        }
+        float *all[] = {x, w, dy, y0, y1, dx0, dx1, dw0, dw1};
+        for (int i = 0; i < 9; i++)
+            ref->ops->release(ref, all[i]);
+    }
     /* FP32 again on request: results equal the FP32 backend's bit for bit */
     if (fer_backend_set_precision(bf, FER_PREC_FP32) != FER_OK)
         die("set_precision fp32");

@@ -23,7 +23,8 @@
  * stride-1 code with other offsets (the weight-gradient tile takes any 3 taps, each by its own
  * offset). The input gradient of phase p is a
  * stride-1 tile pass over dy with p's taps (offsets negated), scattered back to every second
- * element of dx. This replaced im2col + SGEMM for these layers (bench/conv_kinds.sh).
+ * element of dx. This replaced im2col + SGEMM for these layers (bench/conv_kinds.sh); in bf16
+ * mode too, where it stays FP32 and still beats the bf16 im2col GEMMs (bench/RESULTS.md).
  * Other groups == 1 convolutions (stride > 2, k > 7) go to cpu_conv_strided.c (im2col + SGEMM);
  * groups > 1 go to cpu_conv_grouped.c. */
 #include <limits.h>
@@ -321,11 +322,10 @@ static int x_planes(const fer_conv2d_args *a)
 
 /* Sets up the geometry for chunks sized for `planes` planes per image; 0 when a tap offset into
  * the phase sets would not fit an int (huge layers: the caller takes im2col + SGEMM). */
-static int flat_setup(const cpu_ctx *cx, flat_geom *gm, const fer_conv2d_args *a, int planes,
-                      size_t budget)
+static int flat_setup(flat_geom *gm, const fer_conv2d_args *a, int planes, size_t budget)
 {
-    if (!flat_supported(a) || (a->stride == 2 && cx->bf16))
-        return 0; /* under bf16 (--amp) stride 2 keeps im2col + SGEMM, whose panels are bf16 */
+    if (!flat_supported(a))
+        return 0;
     flat_geom_init(gm, a, chunk_images(a, planes, budget));
     return gm->s == 1 || (size_t)x_planes(a) * gm->plane + FRONT < (size_t)INT_MAX;
 }
@@ -371,7 +371,7 @@ fer_status cpu_conv2d_forward(fer_backend *b, const fer_conv2d_args *a, const fl
     if (cpu_pointwise_supported(a))
         return cpu_pointwise_forward(cx, a, x, w, a->has_bias ? bias : NULL, y);
     flat_geom gm;
-    if (!flat_setup(cx, &gm, a, x_planes(a), CHUNK_BUDGET))
+    if (!flat_setup(&gm, a, x_planes(a), CHUNK_BUDGET))
         return cpu_conv_strided_supported(a)
                    ? cpu_conv_strided_forward(cx, a, x, w, a->has_bias ? bias : NULL, y)
                    : fer_ref_conv2d_forward(b, a, x, w, bias, y);
@@ -567,7 +567,7 @@ fer_status cpu_conv2d_backward(fer_backend *b, const fer_conv2d_args *a, const f
     int dx_planes = a->stride == 2 ? a->in_c : 0; /* the dx phase buffer, in grid planes */
     flat_geom gm;
     int flat = !cpu_pointwise_supported(a) &&
-               flat_setup(cx, &gm, a, x_planes(a) + c_out_pad + dx_planes,
+               flat_setup(&gm, a, x_planes(a) + c_out_pad + dx_planes,
                           (a->stride == 2 ? 4 : 1) * (size_t)CHUNK_BUDGET);
     if (!flat && !cpu_pointwise_supported(a) && !cpu_conv_strided_supported(a))
         return fer_ref_conv2d_backward(b, a, x, w, dy, dx, dw, dbias);

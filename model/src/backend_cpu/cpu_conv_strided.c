@@ -1,6 +1,5 @@
 /* conv2d with groups == 1 that neither Winograd, the 1x1 GEMM of cpu_pointwise.c nor the flat
- * planes of cpu_conv.c (stride 1 and 2) take: stride > 2, k > 7, pad > k-1, and stride 2 under
- * bf16 (--amp), whose SGEMM panels are bf16 here.
+ * planes of cpu_conv.c (stride 1 and 2) take: stride > 2, k > 7, pad > k-1.
  *
  * Method: im2col + the backend's SGEMM (cpu_gemm.c), a chunk of images at a time. A chunk's
  * columns form the panel col[r][n*P + p], r = (ci, kh, kw) (in_c*k*k rows), p = an output

@@ -7,8 +7,8 @@
  * 3x3 stride-1 convolutions with >= 8 channels use Winograd F(2x2,3x3) (cpu_winograd.c); other
  * stride-1 convolutions run on "flat planes" (cpu_conv.c), where each filter tap is a constant
  * offset and the convolution an implicit GEMM without im2col; stride 2 runs there too, on the
- * input's four phase planes; other groups == 1 layers (stride > 2, k > 7, bf16 stride 2) use
- * im2col + SGEMM (cpu_conv_strided.c).
+ * input's four phase planes; other groups == 1 layers (stride > 2, k > 7) use im2col + SGEMM
+ * (cpu_conv_strided.c).
  * Workspaces live in per-backend arenas that only grow, prepared weights in a hash-validated
  * cache: after the first step of a given batch size nothing is allocated (model/src/backend_cpu/
  * README.md). */
@@ -204,8 +204,8 @@ fer_status cpu_conv2d_grouped_forward(fer_backend *b, const fer_conv2d_args *a, 
 fer_status cpu_conv2d_grouped_backward(fer_backend *b, const fer_conv2d_args *a, const float *x,
                                        const float *w, const float *dy, float *dx, float *dw,
                                        float *dbias);
-/* groups == 1 outside the Winograd and flat-plane paths: stride > 2, k > 7, pad > k-1, and
- * stride 2 under bf16 (cpu_conv_strided.c): im2col per chunk of images + cpu_sgemm. dx or dw may be NULL; the
+/* groups == 1 outside the Winograd and flat-plane paths: stride > 2, k > 7, pad > k-1
+ * (cpu_conv_strided.c): im2col per chunk of images + cpu_sgemm. dx or dw may be NULL; the
  * caller sums the bias gradient. */
 int cpu_conv_strided_supported(const fer_conv2d_args *a);
 fer_status cpu_conv_strided_forward(cpu_ctx *c, const fer_conv2d_args *a, const float *x,
