@@ -118,9 +118,8 @@ static void VK(convw_tile)(const float *dy, size_t dy_stride, const float *x, co
     const float *d0 = dy, *d1 = dy + dy_stride, *d2 = dy + 2 * dy_stride,
                 *d3 = dy + 3 * dy_stride;
     size_t full = len / VW * VW;
-    const float *xa = x + offs[0], *xb = ntaps > 1 ? x + offs[1] : xa,
-                *xc = ntaps > 2 ? x + offs[2] : xa;
-    if (ntaps == 3) {
+    if (ntaps == 3) { /* cpu_conv.c groups taps by 3; a square kernel leaves 0 or 1 over */
+        const float *xa = x + offs[0], *xb = x + offs[1], *xc = x + offs[2];
         vf a00 = v_zero(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00, a20 = a00,
            a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
 #define CONVW3_STEP(LOAD, j)                                                                       \
@@ -166,49 +165,12 @@ static void VK(convw_tile)(const float *dy, size_t dy_stride, const float *x, co
         acc[11] += v_hsum(a32);
         return;
     }
-    if (ntaps == 2) { /* the same chains as two 1-tap passes */
-        vf a00 = v_zero(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00,
-           a31 = a00;
-#define CONVW2_STEP(LOAD, j)                                                                       \
-    do {                                                                                           \
-        vf x0 = LOAD(xa + (j)), x1 = LOAD(xb + (j));                                               \
-        vf d = LOAD(d0 + (j));                                                                     \
-        V_KEEP(d);                                                                                 \
-        a00 = v_fma(d, x0, a00);                                                                   \
-        a01 = v_fma(d, x1, a01);                                                                   \
-        d = LOAD(d1 + (j));                                                                        \
-        V_KEEP(d);                                                                                 \
-        a10 = v_fma(d, x0, a10);                                                                   \
-        a11 = v_fma(d, x1, a11);                                                                   \
-        d = LOAD(d2 + (j));                                                                        \
-        V_KEEP(d);                                                                                 \
-        a20 = v_fma(d, x0, a20);                                                                   \
-        a21 = v_fma(d, x1, a21);                                                                   \
-        d = LOAD(d3 + (j));                                                                        \
-        V_KEEP(d);                                                                                 \
-        a30 = v_fma(d, x0, a30);                                                                   \
-        a31 = v_fma(d, x1, a31);                                                                   \
-    } while (0)
-        for (size_t j = 0; j < full; j += VW)
-            CONVW2_STEP(v_load, j);
-        if (full < len)
-            CONVW2_STEP(v_load8, full);
-#undef CONVW2_STEP
-        acc[0] += v_hsum(a00);
-        acc[1] += v_hsum(a01);
-        acc[2] += v_hsum(a10);
-        acc[3] += v_hsum(a11);
-        acc[4] += v_hsum(a20);
-        acc[5] += v_hsum(a21);
-        acc[6] += v_hsum(a30);
-        acc[7] += v_hsum(a31);
-        return;
-    }
     for (int t = 0; t < ntaps; t++) {
         vf a0 = v_zero(), a1 = a0, a2 = a0, a3 = a0;
 #define CONVW1_STEP(LOAD, j)                                                                       \
     do {                                                                                           \
         vf xv = LOAD(x + offs[t] + (j));                                                           \
+        V_KEEP(xv);                                                                                \
         a0 = v_fma(LOAD(d0 + (j)), xv, a0);                                                        \
         a1 = v_fma(LOAD(d1 + (j)), xv, a1);                                                        \
         a2 = v_fma(LOAD(d2 + (j)), xv, a2);                                                        \
