@@ -409,7 +409,7 @@ typedef struct bwd_job {
     float *dx;
     float *partial;  /* [slot][c_out_pad][c_in][kk] */
     float *scratch;  /* per worker: x planes + c_out_pad planes (+ stride 2: dx phase buffer) */
-    size_t per_worker, dx_phase_floats;
+    size_t per_worker;
     int kk, c_out_pad, n_chunks, chunks_per_slot;
     /* input-gradient passes: one (stride 1) or one per phase (stride 2), each a tile pass over
      * dy with its taps' negated offsets and packed weights */
@@ -594,7 +594,7 @@ fer_status cpu_conv2d_backward(fer_backend *b, const fer_conv2d_args *a, const f
 
     /* input gradient: Winograd when it qualifies, else the tiles below while dy is packed */
     int dx_wino = dx && a->stride == 1 && cx->wino && cpu_wino_supported(&da);
-    bwd_job j = {cx->k, a, &gm, x, dy, dx_wino ? NULL : dx, part, scr, per_worker, dx_phase,
+    bwd_job j = {cx->k, a, &gm, x, dy, dx_wino ? NULL : dx, part, scr, per_worker,
                  kk, c_out_pad, (a->n + gm.n - 1) / gm.n, 1, 0, {0}, {{0}}, {NULL}};
     if (j.dx) { /* the taps of each pass, their negated offsets and packed weights */
         j.n_dx_pass = a->stride == 2 ? 4 : 1;
