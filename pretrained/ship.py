@@ -101,6 +101,46 @@ def seed_command(s, exp):
     return cmd
 
 
+def training_stages(run_dir, depth=0):
+    """The recorded fer-train commands that made a run's weights, first stage first.
+
+    A run started from another run's checkpoint (--resume OTHER/best.fer, a fine-tuning stage)
+    is preceded by that run's own stages. A --resume of the run's own last.fer only continued an
+    interrupted run and is dropped. Commands are normalised to the README's form: the binary is
+    build/trainer/fer-train, --runs_dir is left at its default (runs) and an earlier stage's
+    checkpoint is named runs/RUN/best.fer."""
+    if depth > 8:
+        die(f"{run_dir}: more than 8 chained --resume stages (a cycle?)")
+    cfg = read_config(run_dir)
+    argv = cfg.get("command_line", "").split()
+    if not argv:
+        die(f"{run_dir}/config.json: no command_line recorded")
+    own = os.path.abspath(run_dir)
+    parent, out = None, ["build/trainer/fer-train"]
+    i = 1
+    while i < len(argv):
+        flag = argv[i]
+        val = argv[i + 1] if i + 1 < len(argv) else None
+        if flag == "--runs_dir" and val is not None:
+            i += 2
+            continue
+        if flag == "--resume" and val is not None:
+            src = os.path.dirname(os.path.abspath(val))
+            if src != own:
+                parent = src
+                out += [flag, f"runs/{os.path.basename(src)}/{os.path.basename(val)}"]
+            i += 2
+            continue
+        out.append(flag)
+        i += 1
+    earlier = []
+    if parent:
+        if not os.path.isfile(os.path.join(parent, "config.json")):
+            die(f"{run_dir}: starts from {parent}, whose config.json is missing")
+        earlier = training_stages(parent, depth + 1)
+    return earlier + [" ".join(out)]
+
+
 ARCHIVE = "docs/results/records"
 RECORD_FILES = ("metrics.json", "config.json", "history.jsonl")
 
@@ -151,8 +191,14 @@ def ship_model(a):
     # needs one
     if not os.path.isfile(os.path.join(chosen["dir"], "best.fer")):
         die(f"{chosen['dir']}/best.fer: missing, and this run has the best validation macro-F1")
+    stages = training_stages(chosen["dir"])
     for c in candidates:
         archive_run(c["dir"])
+    for st in stages[:-1]:  # the runs an earlier stage made, for the record
+        m = re.search(r"--exp (\S+)", st)
+        if m and os.path.isdir(os.path.join(os.path.dirname(os.path.abspath(chosen["dir"])),
+                                            m.group(1))):
+            archive_run(os.path.join(os.path.dirname(os.path.abspath(chosen["dir"])), m.group(1)))
     s = chosen["settings"]
     if chosen["epochs_done"] < s["epochs"]:
         print(f"ship.py: warning: {chosen['run']} has {chosen['epochs_done']} of "
@@ -220,7 +266,10 @@ def ship_model(a):
         "run": chosen["run"],
         "seed": s["seed"],
         "epochs": s["epochs"],
-        "command": " ".join(seed_command(s, chosen["run"])),
+        # the seed's experiments keep the seed-style command; other models use options it
+        # does not know (optimizer, EMA, augmentations), so theirs is the recorded last stage
+        "command": (" ".join(seed_command(s, chosen["run"])) if a.name in SEED_MODELS
+                    else stages[-1]),
         "backend": "cpu (float32; --amp has no bf16 path on this CPU)",
         "epochs_completed_when_shipped": chosen["epochs_done"],
         "selected_epoch": chosen["selected_epoch"],
@@ -233,6 +282,9 @@ def ship_model(a):
                        for c in candidates],
         "command_recorded": re.sub(r" --resume \S+", "",
                                    read_config(chosen["dir"]).get("command_line", "")),
+        # every fer-train command behind the weights: a fine-tuned run lists the run it
+        # started from first
+        "training_commands": stages,
         "parameters": params,
         "macs": macs,
         "test_split": "test (PrivateTest, 3589 images)",
@@ -281,6 +333,7 @@ def reports(a):
             print(f"removed {old} (an earlier shipped pair)")
 
 
+SEED_MODELS = ("E0_match", "E2b_wce", "E5_balanced", "E6_arcface_focal")
 NOTE_MARKS = "†‡§¶"  # one per shipped model at most
 
 
@@ -363,9 +416,10 @@ def readme(a):
                                                    "**not met yet**; the ablation that leads "
                                                    "there: [docs/results/ablation.md]"
                                                    "(docs/results/ablation.md)."), "",
-                "```sh", re.sub(r"^\S*fer-train(-\w+)? (.*?)--runs_dir \S+ ",
-                                r"build/trainer/fer-train \2",
-                                side.get("command_recorded") or side["command"])] + \
+                "```sh"] + (side.get("training_commands") or [
+                    re.sub(r"^\S*fer-train(-\w+)? (.*?)--runs_dir \S+ ",
+                           r"build/trainer/fer-train \2",
+                           side.get("command_recorded") or side["command"])]) + \
                side["eval_commands"][:1] + [
                 side["eval_commands"][0] + " --tta tencrop", "```", ""]
 
