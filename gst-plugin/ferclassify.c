@@ -17,6 +17,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "fer/augment.h"
+#include "fer/evaluate.h"
+#include "fer/loss_math.h"
 #include "fer/preprocess.h"
 #include "fer_config.h"
 #include "ferclassify_align.h"
@@ -36,6 +39,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_fer_classify_debug);
 #define DEFAULT_CLASSIFY_EVERY 3
 #define DEFAULT_ALIGN TRUE
 #define DEFAULT_ADJUST TRUE
+#define DEFAULT_TTA GST_FER_TTA_NONE
 #define MAX_BATCH 16
 
 enum {
@@ -53,6 +57,7 @@ enum {
   PROP_PRECISION,
   PROP_ALIGN,
   PROP_ADJUST,
+  PROP_TTA,
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK,
@@ -90,6 +95,26 @@ gst_fer_smoothing_get_type (void)
   };
   if (g_once_init_enter (&type))
     g_once_init_leave (&type, g_enum_register_static ("GstFerSmoothing", values));
+  return type;
+}
+
+/* The same views as fer-eval --tta (fer/evaluate.h), so a clip is labelled with the accuracy
+ * the README reports for that setting. */
+#define GST_TYPE_FER_TTA (gst_fer_tta_get_type ())
+static GType
+gst_fer_tta_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_FER_TTA_NONE, "One pass per face", "none"},
+    {GST_FER_TTA_FLIP, "Logits averaged over the face and its mirror image (2 passes)",
+        "flip"},
+    {GST_FER_TTA_TENCROP, "Logits averaged over ten 44x44 crops (corners, centre, mirrored; "
+          "10 passes)", "tencrop"},
+    {0, NULL, NULL},
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstFerTta", values));
   return type;
 }
 
@@ -325,6 +350,7 @@ typedef struct FrameSettings {
   gint classify_every;
   gboolean align;
   gboolean adjust;
+  GstFerTta tta;
   gboolean post_messages;
   FerTrackerConfig tracking;
 } FrameSettings;
@@ -339,6 +365,7 @@ snapshot_settings (GstFerClassify * self, FrameSettings * s)
   s->classify_every = self->classify_every;
   s->align = self->align;
   s->adjust = self->adjust;
+  s->tta = self->tta;
   s->post_messages = self->post_messages;
   s->tracking.smoothing = self->smoothing;
   s->tracking.alpha = (gfloat) self->smoothing_alpha;
@@ -469,6 +496,30 @@ choose_due_faces (GstFerClassify * self, const gint * ids, guint n, gint every)
   g_array_unref (overdue);
 }
 
+/* Probabilities of the due faces (self->faces48) into probs: one pass, or the logits averaged
+ * over the test-time views (fer_eval_logits, the evaluator's loop) and then the softmax. */
+static fer_status
+run_network (GstFerClassify * self, GstFerTta tta, gfloat * probs)
+{
+  const uint8_t *faces = (const uint8_t *) self->faces48->data;
+  const gint n = (gint) self->due->len, k = self->n_classes;
+  fer_eval_options opt = { FER_TTA_NONE, 0, fer_resize_bilinear_pil, NULL, NULL };
+  fer_status st;
+
+  if (tta == GST_FER_TTA_NONE)
+    return fer_classifier_run_u8 (self->classifier, faces, n, NULL, probs);
+  opt.tta = tta == GST_FER_TTA_FLIP ? FER_TTA_FLIP : FER_TTA_TENCROP;
+  opt.batch_size = MAX_BATCH / fer_tta_n_views (opt.tta);
+  /* the logits go to probs, then each row becomes its softmax in place (through a copy) */
+  st = fer_eval_logits (self->classifier, faces, n, &opt, probs);
+  for (gint i = 0; st == FER_OK && i < n; i++) {
+    gfloat row[FER_RESULTS_MAX_CLASSES];
+    memcpy (row, probs + (gsize) i * k, sizeof (gfloat) * k);
+    fer_softmax_row (row, k, probs + (gsize) i * k);
+  }
+  return st;
+}
+
 /* Tracks the faces, classifies those due (new tracks, and the others every classify-every
  * frames) as one batch, and leaves every face's smoothed probabilities in self->probs. */
 static GstFlowReturn
@@ -495,8 +546,7 @@ classify_faces (GstFerClassify * self, GstBuffer * buf, const FrameSettings * se
     }
     g_array_set_size (self->fresh, (gsize) self->due->len * k);
     fer_classifier_set_adjust (self->classifier, set->adjust);
-    st = fer_classifier_run_u8 (self->classifier, (const uint8_t *) self->faces48->data,
-        (int) self->due->len, NULL, (float *) self->fresh->data);
+    st = run_network (self, set->tta, (float *) self->fresh->data);
     if (st != FER_OK) {
       GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Expression classifier failed: %s",
               fer_last_error ()), (NULL));
@@ -693,6 +743,9 @@ gst_fer_classify_set_property (GObject * object, guint prop_id, const GValue * v
     case PROP_ALIGN:
       self->align = g_value_get_boolean (value);
       break;
+    case PROP_TTA:
+      self->tta = g_value_get_enum (value);
+      break;
     case PROP_ADJUST:
       self->adjust = g_value_get_boolean (value);
       break;
@@ -747,6 +800,9 @@ gst_fer_classify_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_ALIGN:
       g_value_set_boolean (value, self->align);
       break;
+    case PROP_TTA:
+      g_value_set_enum (value, self->tta);
+      break;
     case PROP_ADJUST:
       g_value_set_boolean (value, self->adjust);
       break;
@@ -800,6 +856,7 @@ gst_fer_classify_init (GstFerClassify * self)
   self->eye_angles = g_array_new (FALSE, FALSE, sizeof (gdouble));
   self->align = DEFAULT_ALIGN;
   self->adjust = DEFAULT_ADJUST;
+  self->tta = DEFAULT_TTA;
   self->ids = g_array_new (FALSE, FALSE, sizeof (gint));
   self->due = g_array_new (FALSE, FALSE, sizeof (gint));
   self->fresh = g_array_new (FALSE, FALSE, sizeof (gfloat));
@@ -881,6 +938,11 @@ gst_fer_classify_class_init (GstFerClassifyClass * klass)
       g_param_spec_boolean ("adjust", "Adjust",
           "Apply the post-hoc logit offsets stored in the model (fer-eval --write_adjusted); "
           "false: the network's raw logits", DEFAULT_ADJUST, rw_playing));
+  g_object_class_install_property (gobject_class, PROP_TTA,
+      g_param_spec_enum ("tta", "Test-time augmentation",
+          "Average the network's logits over views of each face, as fer-eval --tta: flip "
+          "(2 passes; the README gives its accuracy) or tencrop (10 passes, for recorded "
+          "clips)", GST_TYPE_FER_TTA, DEFAULT_TTA, rw_playing));
 
   gst_element_class_set_static_metadata (element_class, "Facial expression classifier",
       "Filter/Analyzer/Video",

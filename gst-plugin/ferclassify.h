@@ -29,6 +29,13 @@ typedef enum {
 GType gst_fer_backend_get_type (void);
 const gchar *gst_fer_backend_name (GstFerBackend b);
 
+/* ferclassify's tta property: the views of fer_tta (fer/evaluate.h) */
+typedef enum {
+  GST_FER_TTA_NONE = 0,
+  GST_FER_TTA_FLIP,
+  GST_FER_TTA_TENCROP,
+} GstFerTta;
+
 struct _GstFerClassify {
   GstVideoFilter parent;
 
@@ -46,6 +53,7 @@ struct _GstFerClassify {
   gint classify_every;
   gboolean align;
   gboolean adjust;
+  GstFerTta tta;
 
   /* streaming state (start .. stop) */
   fer_classifier *classifier;

@@ -199,6 +199,93 @@ test_same_face_every_format (void)
   }
 }
 
+/* The probabilities the random model gives the one face of a GRAY8 frame (an asymmetric
+ * pattern, the face box off-centre), or of the mirror image of that frame (the box mirrored
+ * too), with the given tta. */
+static void
+probs_of_face (gint tta, gboolean mirrored, gdouble * probs)
+{
+  const gint w = 160, h = 120, bx = 30, by = 20, bs = 70;
+  GstHarness *hr = classify_harness (random_model, GST_VIDEO_FORMAT_GRAY8, w, h, "smoothing",
+      0, "tta", tta, NULL);
+  GstVideoInfo info;
+  GstVideoFrame frame;
+  GstBuffer *in, *out;
+  gpointer state = NULL;
+  GstVideoRegionOfInterestMeta *roi;
+  const GValue *p;
+
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_GRAY8, w, h);
+  in = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (&info), NULL);
+  FER_CHECK (gst_video_frame_map (&frame, &info, in, GST_MAP_WRITE), "map");
+  for (gint y = 0; y < h; y++)
+    for (gint x = 0; x < w; x++) {
+      gint sx = mirrored ? w - 1 - x : x;       /* the source column */
+      ((guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&frame, 0))[y *
+          GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0) + x] =
+          (guint8) ((sx * 37 + y * 11 + sx * sx / 7 + ((sx / 9) ^ (y / 7)) * 50) & 255);
+    }
+  gst_video_frame_unmap (&frame);
+  fer_gst_test_add_face (in, mirrored ? w - bx - bs : bx, by, bs, bs);
+  out = gst_harness_push_and_pull (hr, in);
+  roi = fer_buffer_iterate_faces (out, &state);
+  FER_CHECK (roi && expression_of (roi), "tta %d: no expression", tta);
+  p = gst_structure_get_value (expression_of (roi), "probabilities");
+  FER_CHECK (p && gst_value_array_get_size (p) == 7, "tta %d: probabilities", tta);
+  for (guint c = 0; c < 7; c++)
+    probs[c] = g_value_get_double (gst_value_array_get_value (p, c));
+  gst_buffer_unref (out);
+  gst_harness_teardown (hr);
+}
+
+static gdouble
+max_abs_diff (const gdouble * a, const gdouble * b)
+{
+  gdouble d = 0.0;
+  for (gint c = 0; c < 7; c++)
+    d = MAX (d, fabs (a[c] - b[c]));
+  return d;
+}
+
+/* tta=flip averages the logits of a face and its mirror image: the same answer for a frame
+ * and its mirror, equal to the softmax of the mean of the two one-pass log-probabilities
+ * (logits up to a constant); tta=tencrop's views are mirror-closed too, and differ from flip. */
+static void
+test_tta (void)
+{
+  gdouble none[2][7], flip[2][7], ten[2][7], mean[7], z = 0.0, mx = -1e30;
+
+  for (gint m = 0; m < 2; m++) {
+    probs_of_face (GST_FER_TTA_NONE, m, none[m]);
+    probs_of_face (GST_FER_TTA_FLIP, m, flip[m]);
+    probs_of_face (GST_FER_TTA_TENCROP, m, ten[m]);
+  }
+  /* the tiny random model's probabilities are near uniform: differences of 1e-3 are large */
+  FER_CHECK (max_abs_diff (none[0], none[1]) > 2e-4,
+      "the random model answers a face and its mirror alike (%g): the test needs them apart",
+      max_abs_diff (none[0], none[1]));
+  FER_CHECK (max_abs_diff (flip[0], flip[1]) < 2e-5, "tta=flip: mirrored frame differs by %g",
+      max_abs_diff (flip[0], flip[1]));
+  for (gint c = 0; c < 7; c++) {
+    mean[c] = 0.5 * (log (none[0][c]) + log (none[1][c]));
+    mx = MAX (mx, mean[c]);
+  }
+  for (gint c = 0; c < 7; c++)
+    z += exp (mean[c] - mx);
+  for (gint c = 0; c < 7; c++)
+    mean[c] = exp (mean[c] - mx) / z;
+  FER_CHECK (max_abs_diff (flip[0], mean) < 2e-5,
+      "tta=flip differs from the mean of the two one-pass logits by %g",
+      max_abs_diff (flip[0], mean));
+  FER_CHECK (max_abs_diff (ten[0], ten[1]) < 2e-5, "tta=tencrop: mirrored frame differs by %g",
+      max_abs_diff (ten[0], ten[1]));
+  FER_CHECK (max_abs_diff (ten[0], flip[0]) > 2e-4, "tta=tencrop gave flip's answer");
+  g_print ("tta: frame vs mirror: one pass %.2g, flip %.2g, tencrop %.2g; flip vs mean of "
+      "logits %.2g; tencrop vs flip %.2g\n", max_abs_diff (none[0], none[1]),
+      max_abs_diff (flip[0], flip[1]), max_abs_diff (ten[0], ten[1]),
+      max_abs_diff (flip[0], mean), max_abs_diff (ten[0], flip[0]));
+}
+
 /* Luma of RGB formats uses the 601 weights the gray training images were made with. */
 static void
 test_luma_weights (void)
@@ -303,6 +390,12 @@ test_properties (void)
   g_object_set (e, "adjust", FALSE, NULL);
   g_object_get (e, "adjust", &adjust, NULL);
   FER_CHECK (!adjust, "adjust read back %d", adjust);
+  gint tta = -1;
+  g_object_get (e, "tta", &tta, NULL);
+  FER_CHECK (tta == GST_FER_TTA_NONE, "default tta %d", tta);
+  gst_util_set_object_arg (G_OBJECT (e), "tta", "tencrop");
+  g_object_get (e, "tta", &tta, NULL);
+  FER_CHECK (tta == GST_FER_TTA_TENCROP, "tta read back %d", tta);
   g_object_get (e, "model", &model, "results-location", &loc, "backend", &backend,
       "threads", &threads, "smoothing", &smoothing, "margin", &margin, "smoothing-alpha",
       &alpha, "min-confidence", &minc, "post-messages", &post, NULL);
@@ -784,6 +877,7 @@ main (int argc, char **argv)
   test_tracking_sequence ();
   test_bad_model_fails_state_change ();
   test_precision_int8 ();
+  test_tta ();
   test_jsonl_complete_after_eos ();
   test_caps_change ();
   test_messages_and_min_confidence ();
