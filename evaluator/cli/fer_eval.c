@@ -26,7 +26,7 @@ typedef struct eval_args {
     const char *model, *data_root, *split, *out, *backend, *predictions, *isa, *write_adjusted;
     fer_tta tta;
     int batch_size, threads, tune_tau, skip_bad, csv_any_size, no_adjust, tune_tau_norm;
-    int batch_given;
+    int batch_given, match_shares;
     float tau, tau_norm;
 } eval_args;
 
@@ -52,6 +52,8 @@ static void usage(FILE *f)
             "  --logit_adjust TAU       subtract TAU*log(train prior) from the logits\n"
             "  --tune_tau               pick TAU on val (max macro-F1), report the split at it\n"
             "                           (either replaces logit offsets stored in the checkpoint)\n"
+            "  --match_shares           fit logit offsets on val so that each class is predicted\n"
+            "                           as often as it occurs there (replaces stored offsets)\n"
             "  --no_adjust              do not apply the checkpoint's stored logit offsets\n"
             "  --tau_norm P             divide each head weight row by its L2 norm^P\n"
             "  --tune_tau_norm          pick P on val (max macro-F1; before --tune_tau)\n"
@@ -104,6 +106,12 @@ static int parse_args(int argc, char **argv, eval_args *a)
             if (r < 0)
                 return 2;
             a->tune_tau = 1;
+            continue;
+        }
+        if ((r = cli_flag(PROG, argc, argv, &i, "match_shares", NULL)) != 0) {
+            if (r < 0)
+                return 2;
+            a->match_shares = 1;
             continue;
         }
         if ((r = cli_flag(PROG, argc, argv, &i, "no_adjust", NULL)) != 0) {
@@ -171,6 +179,11 @@ static int parse_args(int argc, char **argv, eval_args *a)
     }
     if (a->tune_tau && a->tau != 0.0f) {
         fprintf(stderr, "%s: use either --logit_adjust TAU or --tune_tau, not both\n", PROG);
+        return 2;
+    }
+    if (a->match_shares && (a->tune_tau || a->tau != 0.0f)) {
+        fprintf(stderr, "%s: use one of --match_shares, --logit_adjust TAU and --tune_tau\n",
+                PROG);
         return 2;
     }
     if (!(a->tau >= 0.0f && a->tau <= 100.0f)) {
@@ -298,6 +311,7 @@ typedef struct posthoc {
     float norm_p;                   /* the head's tau-norm exponent in effect (0: none) */
     float norm_p_applied;           /* the part this run applied (not the checkpoint's) */
     double val_f1_norm;
+    double val_share_gap; /* --match_shares: total |predicted - true share| on val after */
 } posthoc;
 
 static cJSON *json_float_array(const float *v, int n)
@@ -322,6 +336,9 @@ static char *extra_json(const eval_args *a, fer_classifier *c, const fer_dataset
     cJSON_AddItemToObject(o, "logit_adjust_tau", tau >= 0.0f ? fev_json_float(tau)
                                                               : cJSON_CreateNull());
     cJSON_AddBoolToObject(o, "tau_tuned_on_val", a->tune_tau);
+    if (a->match_shares)
+        cJSON_AddItemToObject(o, "val_share_gap_after_matching",
+                              fev_json_float((float)ph->val_share_gap));
     if (a->tune_tau)
         cJSON_AddItemToObject(o, "val_macro_f1_at_tau", fev_json_float(val_f1));
     int nc = fer_classifier_n_classes(c);
@@ -360,9 +377,12 @@ static fer_status plan_posthoc(const eval_args *a, fer_classifier *c, fer_datase
     if (meta->has_prior)
         fer_log_prior(meta->class_prior, nc, log_prior);
     if (meta->has_logit_offsets) {
-        if (a->tau != 0.0f || a->tune_tau) {
+        if (a->tau != 0.0f || a->tune_tau || a->match_shares) {
             fprintf(stderr, "%s: note: %s replaces the logit offsets stored in %s\n", PROG,
-                    a->tune_tau ? "--tune_tau" : "--logit_adjust", a->model);
+                    a->tune_tau       ? "--tune_tau"
+                    : a->match_shares ? "--match_shares"
+                                      : "--logit_adjust",
+                    a->model);
         } else if (a->no_adjust) {
             ph->offsets_source = "disabled";
         } else {
@@ -382,7 +402,7 @@ static fer_status plan_posthoc(const eval_args *a, fer_classifier *c, fer_datase
         return fer_fail(FER_ERR_ARG, "%s: the head is tau-normalised already (P %g); --tau_norm "
                         "would normalise it twice", a->model, (double)meta->head_tau_norm);
     fer_status st;
-    if ((a->tune_tau || a->tune_tau_norm) &&
+    if ((a->tune_tau || a->tune_tau_norm || a->match_shares) &&
         ((st = load_split(a, "val", c, val)) || (st = run_logits(a, c, *val, val_logits))))
         return st;
     float p = a->tau_norm;
@@ -404,8 +424,8 @@ static fer_status plan_posthoc(const eval_args *a, fer_classifier *c, fer_datase
             return st;
         ph->norm_source = a->tune_tau_norm ? "tuned_on_val" : "tau_norm";
         ph->norm_p = ph->norm_p_applied = p;
-        /* tau is tuned on what the normalised head gives */
-        if (a->tune_tau && (st = run_logits(a, c, *val, val_logits)))
+        /* tau and shares are tuned on what the normalised head gives */
+        if ((a->tune_tau || a->match_shares) && (st = run_logits(a, c, *val, val_logits)))
             return st;
     }
     if (a->tune_tau) {
@@ -418,7 +438,17 @@ static fer_status plan_posthoc(const eval_args *a, fer_classifier *c, fer_datase
         ph->has_offsets = tau != 0.0f;
         fer_prior_offsets(log_prior, nc, tau, ph->offsets);
     }
-    if ((a->tune_tau || a->tune_tau_norm) && !strcmp(a->split, "val"))
+    if (a->match_shares) {
+        fer_eval_fit_share_offsets(*val_logits, (*val)->labels, (*val)->n, nc, ph->offsets,
+                                   &ph->val_share_gap);
+        fprintf(stderr, "%s: fitted on val (%d images): offsets that match the prediction "
+                "shares to the true shares (total gap %.4f)\n", PROG, (*val)->n,
+                ph->val_share_gap);
+        ph->offsets_source = "shares_on_val";
+        ph->tau = -1.0f; /* general offsets */
+        ph->has_offsets = 1;
+    }
+    if ((a->tune_tau || a->tune_tau_norm || a->match_shares) && !strcmp(a->split, "val"))
         fprintf(stderr, "%s: note: reporting val with settings chosen on val (optimistic)\n",
                 PROG);
     return FER_OK;

@@ -44,6 +44,63 @@ void fer_eval_score_offsets(const float *logits, const int32_t *labels, int n, i
     fer_metrics_finish(m);
 }
 
+/* argmax shares of logits + offsets; returns the total |share - target| */
+static double share_gap(const float *logits, int n, int nc, const float *offsets,
+                        const double *target, double *share)
+{
+    for (int k = 0; k < nc; k++)
+        share[k] = 0.0;
+    for (int i = 0; i < n; i++) {
+        const float *z = logits + (size_t)i * nc;
+        int best = 0;
+        for (int k = 1; k < nc; k++)
+            if (z[k] + offsets[k] > z[best] + offsets[best])
+                best = k;
+        share[best] += 1.0 / n;
+    }
+    double gap = 0.0;
+    for (int k = 0; k < nc; k++)
+        gap += fabs(share[k] - target[k]);
+    return gap;
+}
+
+void fer_eval_fit_share_offsets(const float *logits, const int32_t *labels, int n, int n_classes,
+                                float *offsets, double *gap_out)
+{
+    double target[FER_MAX_CLASSES] = {0}, share[FER_MAX_CLASSES];
+    float cur[FER_MAX_CLASSES] = {0};
+    for (int k = 0; k < n_classes; k++)
+        offsets[k] = 0.0f;
+    if (n <= 0) {
+        if (gap_out)
+            *gap_out = 0.0;
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        if (labels[i] >= 0 && labels[i] < n_classes)
+            target[labels[i]] += 1.0 / n;
+    double best = share_gap(logits, n, n_classes, cur, target, share);
+    for (int it = 0; it < FER_SHARE_ITERS && best > 0.0; it++) {
+        for (int k = 0; k < n_classes; k++)
+            if (target[k] > 0.0) /* a share of 0 counts as half an image */
+                cur[k] += FER_SHARE_STEP *
+                          (float)log(target[k] / (share[k] > 0.0 ? share[k] : 0.5 / n));
+        const double gap = share_gap(logits, n, n_classes, cur, target, share);
+        if (gap < best) {
+            best = gap;
+            memcpy(offsets, cur, sizeof(float) * n_classes);
+        }
+    }
+    double mean = 0.0;
+    for (int k = 0; k < n_classes; k++)
+        mean += offsets[k];
+    mean /= n_classes;
+    for (int k = 0; k < n_classes; k++)
+        offsets[k] -= (float)mean;
+    if (gap_out)
+        *gap_out = best;
+}
+
 void fer_tau_norm_logits(const float *logits, int n, int n_classes, const float *row_norms,
                          const float *bias, float p, float *out)
 {

@@ -8,10 +8,13 @@
  *    object): refused with one line naming the file; the writer refuses NaN offsets;
  * 4. fer_write_adjusted_checkpoint: the copy's logits are the source's normalised head + the
  *    offsets, bit for bit; it never replaces its source;
- * 5. prediction shares: hand-computed, in metrics.json;
+ * 5. prediction shares: hand-computed, in metrics.json; fitting offsets that match them to the
+ *    labels' shares (--match_shares) brings an over-predicted class down to its share,
+ *    deterministically;
  * 6. end to end: fer-train, then fer-eval --tune_tau --tune_tau_norm --write_adjusted; the
  *    copy evaluated by fer-eval reproduces the tuned run's metrics exactly and names the
- *    offsets it applied; --no_adjust turns them off; misuse is refused.
+ *    offsets it applied; the same for --match_shares; --no_adjust turns them off; misuse is
+ *    refused.
  * argv[1], argv[2]: fer-train and fer-eval. */
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -347,6 +350,56 @@ static void test_shares(void)
     cJSON_Delete(j);
 }
 
+/* --match_shares' fit: 600 images of 3 classes (shares 1/2, 1/3, 1/6) whose logits favour
+ * class 1 by 1.5 on top of a noisy signal of the label, so class 1 is over-predicted */
+static void test_fit_shares(void)
+{
+    enum { N = 600 };
+    static float logits[N * 3];
+    static int32_t labels[N];
+    uint32_t r = 12345u;
+    for (int i = 0; i < N; i++) {
+        labels[i] = i % 6 < 3 ? 0 : i % 6 < 5 ? 1 : 2;
+        for (int k = 0; k < 3; k++) {
+            r = r * 1664525u + 1013904223u;
+            const float noise = (float)(r >> 8) / (float)(1u << 24) * 3.0f;
+            logits[i * 3 + k] = noise + (k == labels[i] ? 1.0f : 0.0f) + (k == 1 ? 1.5f : 0.0f);
+        }
+    }
+    const float zero[3] = {0};
+    const double want[3] = {0.5, 1.0 / 3, 1.0 / 6};
+    double before[3] = {0}, after[3] = {0}, gap = -1.0, gap0 = 0.0;
+    float off[3], again[3];
+    fer_eval_fit_share_offsets(logits, labels, N, 3, off, &gap);
+    fer_eval_fit_share_offsets(logits, labels, N, 3, again, NULL);
+    CHECK(!memcmp(off, again, sizeof off)); /* deterministic */
+    for (int i = 0; i < N; i++) {
+        int b0 = 0, b1 = 0;
+        for (int k = 1; k < 3; k++) {
+            if (logits[i * 3 + k] + zero[k] > logits[i * 3 + b0] + zero[b0])
+                b0 = k;
+            if (logits[i * 3 + k] + off[k] > logits[i * 3 + b1] + off[b1])
+                b1 = k;
+        }
+        before[b0] += 1.0 / N;
+        after[b1] += 1.0 / N;
+    }
+    for (int k = 0; k < 3; k++)
+        gap0 += fabs(before[k] - want[k]);
+    printf("match shares: before %.3f %.3f %.3f, after %.3f %.3f %.3f (gap %.4f -> %.4f), "
+           "offsets %+.3f %+.3f %+.3f\n", before[0], before[1], before[2], after[0], after[1],
+           after[2], gap0, gap, off[0], off[1], off[2]);
+    CHECK(before[1] > want[1] + 0.2, "the fixture must over-predict class 1 (%.3f)", before[1]);
+    for (int k = 0; k < 3; k++)
+        CHECK_NEAR(after[k], want[k], 0.02);
+    CHECK(gap < 0.05 && gap < gap0 / 10);
+    CHECK(off[1] < off[0] && off[1] < off[2]); /* the over-predicted class is pushed down */
+    CHECK_NEAR(off[0] + off[1] + off[2], 0.0, 1e-5);
+    /* no images: zero offsets */
+    fer_eval_fit_share_offsets(logits, labels, 0, 3, off, &gap);
+    CHECK(off[0] == 0.0f && off[1] == 0.0f && off[2] == 0.0f && gap == 0.0);
+}
+
 /* ---- end to end ------------------------------------------------------------------------ */
 
 static const char *fer_eval;
@@ -483,6 +536,35 @@ static void end_to_end(const char *fer_train)
         cJSON_Delete(a);
         cJSON_Delete(b);
     }
+    /* --match_shares: fitted on val, shipped, and the copy reproduces the run */
+    {
+        char ms_out[4300], ms_fer[4300], ms_again[4300];
+        snprintf(ms_out, sizeof ms_out, "%s/eval_shares", dir);
+        snprintf(ms_fer, sizeof ms_fer, "%s/shipped_shares.fer", runs);
+        snprintf(ms_again, sizeof ms_again, "%s/eval_shipped_shares", dir);
+        const char *args[] = {"--model", ckpt, "--data_root", data, "--backend", "ref",
+                              "--out", ms_out, "--match_shares", "--write_adjusted", ms_fer,
+                              NULL};
+        FX_EXPECT_EXIT(run_eval("shares.log", args, logp), 0, logp);
+        char *log = fx_read_file(logp, NULL);
+        CHECK(log && strstr(log, "post-hoc logit offsets: shares_on_val") &&
+              strstr(log, "fitted on val"));
+        free(log);
+        const char *args2[] = {"--model", ms_fer, "--data_root", data, "--backend", "ref",
+                               "--out", ms_again, NULL};
+        FX_EXPECT_EXIT(run_eval("shares_shipped.log", args2, logp), 0, logp);
+        cJSON *a = metrics_of(ms_out), *b = metrics_of(ms_again);
+        const char *keys[] = {"accuracy", "macro_f1", "confusion_matrix", "prediction_share",
+                              "logit_offsets"};
+        for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
+            same_key(a, b, keys[k]);
+        CHECK(!strcmp(json_str(a, "logit_offsets_source"), "shares_on_val"));
+        CHECK(!strcmp(json_str(b, "logit_offsets_source"), "checkpoint"));
+        CHECK(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(a, "val_share_gap_after_matching")));
+        CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(a, "logit_adjust_tau")));
+        cJSON_Delete(a);
+        cJSON_Delete(b);
+    }
     /* --no_adjust: the stored offsets are not applied, and the report says so */
     snprintf(again, sizeof again, "%s/eval_noadjust", dir);
     {
@@ -498,11 +580,13 @@ static void end_to_end(const char *fer_train)
     const char *bad[][4] = {{"--tau_norm", "0.5", NULL, NULL},
                             {"--write_adjusted", shipped, NULL, NULL},
                             {"--tau_norm", "0.5", "--tune_tau_norm", NULL},
-                            {"--logit_adjust", "-1", NULL, NULL}};
-    const int want[] = {1, 1, 2, 2};
+                            {"--logit_adjust", "-1", NULL, NULL},
+                            {"--match_shares", "--tune_tau", NULL, NULL},
+                            {"--match_shares", "--logit_adjust", "0.5", NULL}};
+    const int want[] = {1, 1, 2, 2, 2, 2};
     const char *needle[] = {"tau-normalised already", "must not replace", "not both",
-                            "--logit_adjust"};
-    for (int i = 0; i < 4; i++) {
+                            "--logit_adjust", "use one of", "use one of"};
+    for (int i = 0; i < 6; i++) {
         const char *args[12] = {"--model", shipped, "--data_root", data, "--backend", "ref",
                                 "--out", again};
         int n = 8;
@@ -528,6 +612,7 @@ int main(int argc, char **argv)
     test_hostile();
     test_write_adjusted();
     test_shares();
+    test_fit_shares();
     end_to_end(argv[1]);
     fx_rm_rf(dir);
     printf("posthoc: all checks passed\n");

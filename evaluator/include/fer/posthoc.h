@@ -38,6 +38,18 @@ float fer_eval_tune_tau_norm(const float *logits, const int32_t *labels, int n, 
                              const float *row_norms, const float *bias, const float *offsets,
                              double *best_macro_f1);
 
+/* --match_shares: offsets (mean 0) with which the argmax predictions of logits + offsets
+ * come as close as the updates get to the labels' class shares (a class the network predicts
+ * too often, e.g. neutral, is predicted less, and one it misses more). FER_SHARE_ITERS damped
+ * multiplicative steps, offset_k += FER_SHARE_STEP * log(true share / predicted share), from
+ * zero; the iterate with the smallest total |predicted - true share| is kept and that total
+ * goes to *gap_out (may be NULL). Classes absent from the labels keep offset 0 before the mean
+ * is removed. Deterministic. */
+#define FER_SHARE_ITERS 100
+#define FER_SHARE_STEP 0.3f
+void fer_eval_fit_share_offsets(const float *logits, const int32_t *labels, int n, int n_classes,
+                                float *offsets, double *gap_out);
+
 /* Writes dst: a copy of checkpoint src (weights, classes, norm, prior, config; no optimiser,
  * EMA or int8 calibration: calibrate the copy again) carrying the post-hoc adjustment: offsets (n_classes, NULL: none) with the tau
  * they came from (< 0: general offsets), and, with tau_norm_p > 0, the head's weight rows
