@@ -277,7 +277,9 @@ def ship_model(a):
         # does not know (optimizer, EMA, augmentations), so theirs is the recorded last stage
         "command": (" ".join(seed_command(s, chosen["run"])) if a.name in SEED_MODELS
                     else stages[-1]),
-        "backend": "cpu (float32; --amp has no bf16 path on this CPU)",
+        "backend": "{} ({})".format(
+            read_config(chosen["dir"]).get("backend", "cpu"),
+            "bf16 --amp" if read_config(chosen["dir"]).get("precision") == "bf16" else "float32"),
         "epochs_completed_when_shipped": chosen["epochs_done"],
         "selected_epoch": chosen["selected_epoch"],
         "selected_on": "val macro-F1 (PublicTest)",
