@@ -3,6 +3,8 @@
 #                  project root, else an installed plugin is used)
 #   FER_MODEL      expression model (.fer); default: ferclassify's default (installed
 #                  pretrained model, else pretrained/fer_best.fer in the source tree)
+#   FER_TTA        ferclassify's test-time augmentation: none (default), flip (2 passes per
+#                  face) or tencrop (10 passes; for recorded clips)
 
 fer_die() { echo "$(basename "$0"): $*" >&2; exit 1; }
 
@@ -33,3 +35,8 @@ if [ -n "${FER_MODEL:-}" ]; then
   [ -f "$FER_MODEL" ] || fer_die "$FER_MODEL: model file not found (FER_MODEL)"
   fer_model_arg=("model=$FER_MODEL")
 fi
+case "${FER_TTA:-none}" in
+  none) ;;
+  flip | tencrop) fer_model_arg+=("tta=$FER_TTA") ;;
+  *) fer_die "FER_TTA=$FER_TTA: not one of none, flip, tencrop" ;;
+esac

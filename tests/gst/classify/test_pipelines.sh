@@ -66,6 +66,16 @@ out=$(FER_MODEL="$tmp/none.fer" "$pipes/annotate-clip.sh" "$tmp/in/face.mp4" "$t
   fail "missing model accepted"
 grep -q "none.fer" <<<"$out" || fail "missing model error does not name it: $out"
 
+# FER_TTA: flip runs (one JSON line per frame still); a bad value is one clear line
+FER_TTA=flip "$pipes/annotate-clip.sh" "$tmp/in/face.mp4" "$tmp/out/flip.mp4" > "$tmp/flip.log" 2>&1 ||
+  { cat "$tmp/flip.log"; fail "annotate-clip.sh with FER_TTA=flip failed"; }
+[ "$(wc -l < "$tmp/out/flip.jsonl")" -eq "$face_frames" ] || fail "flip.jsonl line count"
+# the mirror-averaged probabilities are not the one-pass ones
+cmp -s "$tmp/out/face.jsonl" "$tmp/out/flip.jsonl" && fail "FER_TTA=flip changed no result"
+out=$(FER_TTA=sideways "$pipes/annotate-clip.sh" "$tmp/in/face.mp4" "$tmp/out/z.mp4" 2>&1) &&
+  fail "FER_TTA=sideways accepted"
+grep -q "FER_TTA=sideways: not one of none, flip, tencrop" <<<"$out" || fail "unclear FER_TTA error: $out"
+
 # webcam.sh without a camera
 out=$("$pipes/webcam.sh" /dev/no-such-camera 2>&1) && fail "webcam.sh without camera succeeded"
 grep -qi "camera" <<<"$out" || fail "unclear webcam error: $out"
