@@ -147,6 +147,29 @@ fer_gst_test_source_path (const gchar * relative)
   return g_build_filename (FER_SOURCE_DIR, relative, NULL);
 }
 
+gboolean
+fer_gst_test_expression_probs (GstVideoRegionOfInterestMeta * roi, gdouble * probs, guint n)
+{
+  GstStructure *s = roi ? gst_video_region_of_interest_meta_get_param (roi,
+      FER_EXPRESSION_PARAM) : NULL;
+  const GValue *p = s ? gst_structure_get_value (s, "probabilities") : NULL;
+
+  if (!p || gst_value_array_get_size (p) != n)
+    return FALSE;
+  for (guint i = 0; i < n; i++)
+    probs[i] = g_value_get_double (gst_value_array_get_value (p, i));
+  return TRUE;
+}
+
+gdouble
+fer_gst_test_max_abs_diff (const gdouble * a, const gdouble * b, guint n)
+{
+  gdouble m = 0.0;
+  for (guint i = 0; i < n; i++)
+    m = MAX (m, ABS (a[i] - b[i]));
+  return m;
+}
+
 gchar *
 fer_gst_test_run_pipeline (GstElement * pipeline, guint timeout_s)
 {

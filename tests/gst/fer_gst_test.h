@@ -50,6 +50,13 @@ gchar *fer_gst_test_find_sample (const gchar * name, ...) G_GNUC_NULL_TERMINATED
 GstBuffer *fer_gst_test_track (GstBuffer * buf);
 gint fer_gst_test_alive_buffers (void);
 
+/* The "probabilities" of the roi's "fer/expression" param into probs (n values); FALSE when
+ * the param, the field or n values are missing. */
+gboolean fer_gst_test_expression_probs (GstVideoRegionOfInterestMeta * roi, gdouble * probs,
+    guint n);
+/* max_i |a[i] - b[i]| */
+gdouble fer_gst_test_max_abs_diff (const gdouble * a, const gdouble * b, guint n);
+
 /* Source dir of the project (FER_SOURCE_DIR) joined with a relative path. */
 gchar *fer_gst_test_source_path (const gchar * relative);
 

@@ -113,11 +113,7 @@ classify_once (const gchar * model, gboolean align, gdouble eye_angle, gboolean 
   gpointer state = NULL;
   GstVideoRegionOfInterestMeta *roi = fer_buffer_iterate_faces (out, &state);
   FER_CHECK (roi, "no face out");
-  GstStructure *s = gst_video_region_of_interest_meta_get_param (roi, FER_EXPRESSION_PARAM);
-  const GValue *p = s ? gst_structure_get_value (s, "probabilities") : NULL;
-  FER_CHECK (p && gst_value_array_get_size (p) == 7, "no probabilities");
-  for (guint i = 0; i < 7; i++)
-    probs[i] = g_value_get_double (gst_value_array_get_value (p, i));
+  FER_CHECK (fer_gst_test_expression_probs (roi, probs, 7), "no probabilities");
   gst_buffer_unref (out);
   gst_harness_teardown (h);
   gst_object_unref (e);
@@ -127,10 +123,7 @@ classify_once (const gchar * model, gboolean align, gdouble eye_angle, gboolean 
 static gdouble
 max_diff (const gdouble * a, const gdouble * b)
 {
-  gdouble m = 0;
-  for (gint i = 0; i < 7; i++)
-    m = MAX (m, fabs (a[i] - b[i]));
-  return m;
+  return fer_gst_test_max_abs_diff (a, b, 7);
 }
 
 static void

@@ -212,8 +212,6 @@ probs_of_face (gint tta, gboolean mirrored, gdouble * probs)
   GstVideoFrame frame;
   GstBuffer *in, *out;
   gpointer state = NULL;
-  GstVideoRegionOfInterestMeta *roi;
-  const GValue *p;
 
   gst_video_info_set_format (&info, GST_VIDEO_FORMAT_GRAY8, w, h);
   in = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (&info), NULL);
@@ -228,12 +226,8 @@ probs_of_face (gint tta, gboolean mirrored, gdouble * probs)
   gst_video_frame_unmap (&frame);
   fer_gst_test_add_face (in, mirrored ? w - bx - bs : bx, by, bs, bs);
   out = gst_harness_push_and_pull (hr, in);
-  roi = fer_buffer_iterate_faces (out, &state);
-  FER_CHECK (roi && expression_of (roi), "tta %d: no expression", tta);
-  p = gst_structure_get_value (expression_of (roi), "probabilities");
-  FER_CHECK (p && gst_value_array_get_size (p) == 7, "tta %d: probabilities", tta);
-  for (guint c = 0; c < 7; c++)
-    probs[c] = g_value_get_double (gst_value_array_get_value (p, c));
+  FER_CHECK (fer_gst_test_expression_probs (fer_buffer_iterate_faces (out, &state), probs, 7),
+      "tta %d: no probabilities", tta);
   gst_buffer_unref (out);
   gst_harness_teardown (hr);
 }
@@ -241,10 +235,7 @@ probs_of_face (gint tta, gboolean mirrored, gdouble * probs)
 static gdouble
 max_abs_diff (const gdouble * a, const gdouble * b)
 {
-  gdouble d = 0.0;
-  for (gint c = 0; c < 7; c++)
-    d = MAX (d, fabs (a[c] - b[c]));
-  return d;
+  return fer_gst_test_max_abs_diff (a, b, 7);
 }
 
 /* tta=flip averages the logits of a face and its mirror image: the same answer for a frame
