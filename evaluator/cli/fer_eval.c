@@ -26,7 +26,7 @@ typedef struct eval_args {
     const char *model, *data_root, *split, *out, *backend, *predictions, *isa, *write_adjusted;
     fer_tta tta;
     int batch_size, threads, tune_tau, skip_bad, csv_any_size, no_adjust, tune_tau_norm;
-    int batch_given, match_shares;
+    int batch_given, match_shares, perturb_video;
     float tau, tau_norm;
 } eval_args;
 
@@ -37,6 +37,9 @@ static void usage(FILE *f)
             "  --split test|val|train   split to evaluate (default test)\n"
             "  --out DIR                output folder (default runs/<checkpoint name>_eval)\n"
             "  --tta none|flip|tencrop  test-time augmentation, logits averaged (default none)\n"
+            "  --perturb none|video     video: score a fixed video-like copy of the split\n"
+            "                           (detector-like reframing, lighting, blur, JPEG; the\n"
+            "                           same images for every model)\n"
             "  --batch_size N           images per forward pass (default %d; with TTA\n"
             "                           divided by the views per image: flip 2, tencrop 10)\n"
             "  --backend auto|ref|cpu|cuda   compute backend (default auto)\n"
@@ -101,6 +104,11 @@ static int parse_args(int argc, char **argv, eval_args *a)
         VALUED("logit_adjust", if (!cli_float(PROG, "logit_adjust", v, &a->tau)) return 2)
         VALUED("tau_norm", if (!cli_float(PROG, "tau_norm", v, &a->tau_norm)) return 2)
         VALUED("write_adjusted", a->write_adjusted = v)
+        VALUED("perturb", if (!strcmp(v, "video")) a->perturb_video = 1;
+               else if (strcmp(v, "none")) {
+                   fprintf(stderr, "%s: --perturb: '%s' is not one of none, video\n", PROG, v);
+                   return 2;
+               })
 #undef VALUED
         if ((r = cli_flag(PROG, argc, argv, &i, "tune_tau", NULL)) != 0) {
             if (r < 0)
@@ -333,6 +341,7 @@ static char *extra_json(const eval_args *a, fer_classifier *c, const fer_dataset
     cJSON_AddStringToObject(o, "checkpoint", a->model);
     cJSON_AddStringToObject(o, "data_root", a->data_root);
     cJSON_AddStringToObject(o, "tta", fer_tta_name(a->tta));
+    cJSON_AddStringToObject(o, "perturb", a->perturb_video ? "video" : "none");
     cJSON_AddItemToObject(o, "logit_adjust_tau", tau >= 0.0f ? fev_json_float(tau)
                                                               : cJSON_CreateNull());
     cJSON_AddBoolToObject(o, "tau_tuned_on_val", a->tune_tau);
@@ -600,7 +609,13 @@ int main(int argc, char **argv)
     if ((st = plan_posthoc(&a, c, &val, &val_logits, &ph)))
         goto fail;
 
-    if ((st = load_split(&a, a.split, c, &d)) || (st = run_logits(&a, c, d, &logits)))
+    if ((st = load_split(&a, a.split, c, &d)))
+        goto fail;
+    if (a.perturb_video) /* the scored split only: tuning on val sees the images as they are */
+        for (int i = 0; i < d->n; i++)
+            fer_augment_video_perturb(d->pixels + (size_t)i * FER_INPUT_SIZE * FER_INPUT_SIZE,
+                                      (uint64_t)i);
+    if ((st = run_logits(&a, c, d, &logits)))
         goto fail;
     pred = malloc(sizeof(int32_t) * (d->n > 0 ? d->n : 1));
     probs = malloc(sizeof(float) * nc * (d->n > 0 ? d->n : 1));
@@ -619,6 +634,8 @@ int main(int argc, char **argv)
     printf("fer-eval: %s on the %s split of %s (%d images), backend %s, TTA %s",
            a.model, a.split, a.data_root, d->n, fer_classifier_backend_name(c),
            fer_tta_name(a.tta));
+    if (a.perturb_video)
+        printf(", video-like perturbation (--perturb video)");
     if (ph.has_offsets && ph.tau > 0.0f)
         printf(", logit adjustment tau %.2f%s", ph.tau, a.tune_tau ? " (tuned on val)" : "");
     printf("\n");

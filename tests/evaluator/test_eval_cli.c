@@ -210,6 +210,32 @@ int main(int argc, char **argv)
         }
     }
 
+    /* --perturb video: recorded, deterministic (two runs write the same predictions) and not
+     * the plain images' predictions */
+    {
+        char pv1[700], pv2[700], plain[700];
+        snprintf(plain, sizeof plain, "%s/pred.csv", root);
+        snprintf(pv1, sizeof pv1, "%s/pred_video1.csv", root);
+        snprintf(pv2, sizeof pv2, "%s/pred_video2.csv", root);
+        snprintf(out, sizeof out, "%s/eval_video", root);
+        const char *args[] = {"--model", ckpt, "--data_root", data, "--out", out,
+                              "--predictions", pv1, "--perturb", "video", "--backend", "cpu",
+                              NULL};
+        CHECK(run_eval("video.log", args) == 0 && log_has("video.log", "--perturb video"));
+        snprintf(path, sizeof path, "%s/metrics.json", out);
+        CHECK(!strcmp(json_string(path, "perturb", buf, sizeof buf), "video"));
+        args[7] = pv2;
+        CHECK(run_eval("video.log", args) == 0);
+        char *a = fx_read_file(pv1, NULL), *b = fx_read_file(pv2, NULL), *c = fx_read_file(plain, NULL);
+        CHECK(a && b && c && !strcmp(a, b), "--perturb video is not deterministic");
+        CHECK(strcmp(a, c) != 0, "--perturb video predicted exactly what the plain images gave");
+        free(a);
+        free(b);
+        free(c);
+        snprintf(path, sizeof path, "%s/eval_mode0/metrics.json", root);
+        CHECK(!strcmp(json_string(path, "perturb", buf, sizeof buf), "none"));
+    }
+
     /* errors: one clear line, non-zero exit */
     {
         const char *a1[] = {"--data_root", data, NULL};
@@ -222,6 +248,9 @@ int main(int argc, char **argv)
         CHECK(run_eval("err.log", a4) == 2 && log_has("err.log", "'dev'"));
         const char *a5[] = {"--model", ckpt, "--data_root", data, "--batch_size", "0", NULL};
         CHECK(run_eval("err.log", a5) == 2 && log_has("err.log", "--batch_size"));
+        const char *a8[] = {"--model", ckpt, "--data_root", data, "--perturb", "rain", NULL};
+        CHECK(run_eval("err.log", a8) == 2 &&
+              log_has("err.log", "--perturb: 'rain' is not one of none, video"));
         const char *a6[] = {"--model", ckpt, "--data_root", data, "--bogus", NULL};
         CHECK(run_eval("err.log", a6) == 2 && log_has("err.log", "unknown argument '--bogus'"));
         /* a class the checkpoint does not know */

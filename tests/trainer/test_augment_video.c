@@ -2,7 +2,8 @@
  * is a pure function of the seed, draws from its documented ranges, and keeps a property of the
  * real operation (JPEG at quality 100 within 2 gray levels of the input, blur keeps the mean,
  * erasing covers 2-33% of the image with value 0). Turning an addition on never changes the
- * seed pipeline's own draws. */
+ * seed pipeline's own draws. fer-eval's --perturb video copy is a pure function of the image
+ * index, changes the image, and differs between indices. */
 #include <math.h>
 #include <string.h>
 #include "fer/augment.h"
@@ -188,6 +189,22 @@ static void draws(void)
     }
 }
 
+static void perturb(const uint8_t *src)
+{
+    uint8_t a[N], b[N], c[N];
+    memcpy(a, src, N);
+    memcpy(b, src, N);
+    memcpy(c, src, N);
+    fer_augment_video_perturb(a, 5);
+    fer_augment_video_perturb(b, 5);
+    fer_augment_video_perturb(c, 6);
+    CHECK(!memcmp(a, b, N), "the perturbation of image 5 is not repeatable");
+    CHECK(max_abs_diff(a, src) > 10, "the perturbation hardly changed the image");
+    CHECK(memcmp(a, c, N) != 0, "images 5 and 6 got the same perturbation");
+    /* mean gray level stays plausible (photometric ranges are bounded) */
+    CHECK(fabs(mean_of(a) - mean_of(src)) < 80.0);
+}
+
 int main(void)
 {
     uint8_t src[N];
@@ -195,6 +212,7 @@ int main(void)
     identities(src);
     properties(src);
     draws();
+    perturb(src);
     printf("test_augment_video: ok\n");
     return 0;
 }

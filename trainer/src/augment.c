@@ -51,6 +51,22 @@ void fer_augment_draw(const fer_augment_config *cfg, uint64_t seed, fer_augment_
     fer_augment_draw_extra(cfg, seed, out);
 }
 
+void fer_augment_video_perturb(uint8_t *img, uint64_t index)
+{
+    fer_augment_config cfg;
+    fer_augment_config_seed(&cfg);
+    cfg.flip_p = 0.0f;
+    cfg.max_degrees = 0.0f;
+    cfg.crop = S;
+    cfg.pad = 0;
+    cfg.frame_jitter_p = cfg.photometric_p = cfg.blur_p = cfg.jpeg_p = 1.0f;
+    fer_augment_params p;
+    fer_augment_draw(&cfg, fer_rng_key(FER_PERTURB_SEED, index, 0, FER_RNG_PERTURB), &p);
+    uint8_t src[S * S];
+    memcpy(src, img, sizeof src);
+    fer_augment_apply(&cfg, &p, src, img);
+}
+
 /* PIL's FIX(): 16.16 fixed point, rounded half up */
 static int32_t pil_fix(double v)
 {

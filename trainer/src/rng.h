@@ -48,6 +48,7 @@ enum fer_rng_purpose {
     FER_RNG_AUGMENT = 2,
     FER_RNG_DROPOUT = 3,
     FER_RNG_INIT = 4,
-    FER_RNG_MIX = 5 /* mixup / CutMix, keyed by (epoch, batch index) */
+    FER_RNG_MIX = 5, /* mixup / CutMix, keyed by (epoch, batch index) */
+    FER_RNG_PERTURB = 6 /* fer-eval --perturb, keyed by the image index */
 };
 #endif

@@ -74,6 +74,13 @@ void fer_augment_photometric(uint8_t *img, double gamma, double contrast, double
 void fer_augment_blur(uint8_t *img, double sigma);
 void fer_augment_jpeg(uint8_t *img, int quality);
 
+/* fer-eval --perturb video: a fixed video-like copy of evaluation image `index`, in place.
+ * All four video steps of training (frame jitter, photometric, blur, JPEG, in the training
+ * order and ranges) are applied, with parameters drawn from (FER_PERTURB_SEED, index) alone, so
+ * every model is scored on the same perturbed images. No flip, rotation or crop. */
+#define FER_PERTURB_SEED 20211u
+void fer_augment_video_perturb(uint8_t *img, uint64_t index);
+
 /* PIL's Image.resize(BILINEAR) for 8-bit gray: separable triangle filter with support scaled
  * when shrinking, 22-bit fixed-point weights, horizontal pass first, rounding to uint8 between
  * passes. Used for the crop -> 48 step (the same rule torchvision applied in the seed). */
