@@ -39,7 +39,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_fer_classify_debug);
 #define DEFAULT_CLASSIFY_EVERY 3
 #define DEFAULT_ALIGN TRUE
 #define DEFAULT_ADJUST TRUE
-#define DEFAULT_TTA GST_FER_TTA_NONE
+#define DEFAULT_TTA FER_TTA_NONE
 #define MAX_BATCH 16
 
 enum {
@@ -98,18 +98,18 @@ gst_fer_smoothing_get_type (void)
   return type;
 }
 
-/* The same views as fer-eval --tta (fer/evaluate.h), so a clip is labelled with the accuracy
- * the README reports for that setting. */
+/* fer_tta itself (fer/evaluate.h): the same views as fer-eval --tta, so a clip is labelled
+ * with the accuracy the README reports for that setting. */
 #define GST_TYPE_FER_TTA (gst_fer_tta_get_type ())
 static GType
 gst_fer_tta_get_type (void)
 {
   static GType type = 0;
   static const GEnumValue values[] = {
-    {GST_FER_TTA_NONE, "One pass per face", "none"},
-    {GST_FER_TTA_FLIP, "Logits averaged over the face and its mirror image (2 passes)",
+    {FER_TTA_NONE, "One pass per face", "none"},
+    {FER_TTA_FLIP, "Logits averaged over the face and its mirror image (2 passes)",
         "flip"},
-    {GST_FER_TTA_TENCROP, "Logits averaged over ten 44x44 crops (corners, centre, mirrored; "
+    {FER_TTA_TENCROP, "Logits averaged over ten 44x44 crops (corners, centre, mirrored; "
           "10 passes)", "tencrop"},
     {0, NULL, NULL},
   };
@@ -350,7 +350,7 @@ typedef struct FrameSettings {
   gint classify_every;
   gboolean align;
   gboolean adjust;
-  GstFerTta tta;
+  fer_tta tta;
   gboolean post_messages;
   FerTrackerConfig tracking;
 } FrameSettings;
@@ -499,17 +499,17 @@ choose_due_faces (GstFerClassify * self, const gint * ids, guint n, gint every)
 /* Probabilities of the due faces (self->faces48) into probs: one pass, or the logits averaged
  * over the test-time views (fer_eval_logits, the evaluator's loop) and then the softmax. */
 static fer_status
-run_network (GstFerClassify * self, GstFerTta tta, gfloat * probs)
+run_network (GstFerClassify * self, fer_tta tta, gfloat * probs)
 {
   const uint8_t *faces = (const uint8_t *) self->faces48->data;
   const gint n = (gint) self->due->len, k = self->n_classes;
-  fer_eval_options opt = { FER_TTA_NONE, 0, fer_resize_bilinear_pil, NULL, NULL };
+  fer_eval_options opt = { tta, MAX_BATCH / fer_tta_n_views (tta), fer_resize_bilinear_pil,
+    NULL, NULL
+  };
   fer_status st;
 
-  if (tta == GST_FER_TTA_NONE)
+  if (tta == FER_TTA_NONE)
     return fer_classifier_run_u8 (self->classifier, faces, n, NULL, probs);
-  opt.tta = tta == GST_FER_TTA_FLIP ? FER_TTA_FLIP : FER_TTA_TENCROP;
-  opt.batch_size = MAX_BATCH / fer_tta_n_views (opt.tta);
   /* the logits go to probs, then each row becomes its softmax in place (through a copy) */
   st = fer_eval_logits (self->classifier, faces, n, &opt, probs);
   for (gint i = 0; st == FER_OK && i < n; i++) {

@@ -9,6 +9,7 @@
 #include <gst/video/gstvideofilter.h>
 
 #include "fer/classifier.h"
+#include "fer/evaluate.h"
 #include "fervideo.h"
 #include "tracker.h"
 #include "ferclassify_results.h"
@@ -29,13 +30,6 @@ typedef enum {
 GType gst_fer_backend_get_type (void);
 const gchar *gst_fer_backend_name (GstFerBackend b);
 
-/* ferclassify's tta property: the views of fer_tta (fer/evaluate.h) */
-typedef enum {
-  GST_FER_TTA_NONE = 0,
-  GST_FER_TTA_FLIP,
-  GST_FER_TTA_TENCROP,
-} GstFerTta;
-
 struct _GstFerClassify {
   GstVideoFilter parent;
 
@@ -53,7 +47,7 @@ struct _GstFerClassify {
   gint classify_every;
   gboolean align;
   gboolean adjust;
-  GstFerTta tta;
+  fer_tta tta;                /* test-time views (fer/evaluate.h) */
 
   /* streaming state (start .. stop) */
   fer_classifier *classifier;

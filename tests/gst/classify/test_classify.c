@@ -247,9 +247,9 @@ test_tta (void)
   gdouble none[2][7], flip[2][7], ten[2][7], mean[7], z = 0.0, mx = -1e30;
 
   for (gint m = 0; m < 2; m++) {
-    probs_of_face (GST_FER_TTA_NONE, m, none[m]);
-    probs_of_face (GST_FER_TTA_FLIP, m, flip[m]);
-    probs_of_face (GST_FER_TTA_TENCROP, m, ten[m]);
+    probs_of_face (FER_TTA_NONE, m, none[m]);
+    probs_of_face (FER_TTA_FLIP, m, flip[m]);
+    probs_of_face (FER_TTA_TENCROP, m, ten[m]);
   }
   /* the tiny random model's probabilities are near uniform: differences of 1e-3 are large */
   FER_CHECK (max_abs_diff (none[0], none[1]) > 2e-4,
@@ -383,10 +383,10 @@ test_properties (void)
   FER_CHECK (!adjust, "adjust read back %d", adjust);
   gint tta = -1;
   g_object_get (e, "tta", &tta, NULL);
-  FER_CHECK (tta == GST_FER_TTA_NONE, "default tta %d", tta);
+  FER_CHECK (tta == FER_TTA_NONE, "default tta %d", tta);
   gst_util_set_object_arg (G_OBJECT (e), "tta", "tencrop");
   g_object_get (e, "tta", &tta, NULL);
-  FER_CHECK (tta == GST_FER_TTA_TENCROP, "tta read back %d", tta);
+  FER_CHECK (tta == FER_TTA_TENCROP, "tta read back %d", tta);
   g_object_get (e, "model", &model, "results-location", &loc, "backend", &backend,
       "threads", &threads, "smoothing", &smoothing, "margin", &margin, "smoothing-alpha",
       &alpha, "min-confidence", &minc, "post-messages", &post, NULL);
