@@ -102,7 +102,8 @@ def seed_command(s, exp):
 
 
 def training_stages(run_dir, depth=0):
-    """The recorded fer-train commands that made a run's weights, first stage first.
+    """(run folder, recorded fer-train command) of every stage that made a run's weights, first
+    stage first.
 
     A run started from another run's checkpoint (--resume OTHER/best.fer, a fine-tuning stage)
     is preceded by that run's own stages. A --resume of the run's own last.fer only continued an
@@ -138,7 +139,7 @@ def training_stages(run_dir, depth=0):
         if not os.path.isfile(os.path.join(parent, "config.json")):
             die(f"{run_dir}: starts from {parent}, whose config.json is missing")
         earlier = training_stages(parent, depth + 1)
-    return earlier + [" ".join(out)]
+    return earlier + [(run_dir, " ".join(out))]
 
 
 ARCHIVE = "docs/results/records"
@@ -191,14 +192,11 @@ def ship_model(a):
     # needs one
     if not os.path.isfile(os.path.join(chosen["dir"], "best.fer")):
         die(f"{chosen['dir']}/best.fer: missing, and this run has the best validation macro-F1")
-    stages = training_stages(chosen["dir"])
-    for c in candidates:
-        archive_run(c["dir"])
-    for st in stages[:-1]:  # the runs an earlier stage made, for the record
-        m = re.search(r"--exp (\S+)", st)
-        if m and os.path.isdir(os.path.join(os.path.dirname(os.path.abspath(chosen["dir"])),
-                                            m.group(1))):
-            archive_run(os.path.join(os.path.dirname(os.path.abspath(chosen["dir"])), m.group(1)))
+    stage_runs = training_stages(chosen["dir"])
+    stages = [cmd for _, cmd in stage_runs]
+    # the candidates, and the runs an earlier stage made, for the record
+    for run_dir in [c["dir"] for c in candidates] + [d for d, _ in stage_runs[:-1]]:
+        archive_run(run_dir)
     s = chosen["settings"]
     if chosen["epochs_done"] < s["epochs"]:
         print(f"ship.py: warning: {chosen['run']} has {chosen['epochs_done']} of "
@@ -209,39 +207,31 @@ def ship_model(a):
     copy_atomic(os.path.join(chosen["dir"], "best.fer"), ckpt)
 
     out = os.path.join("docs/results", a.name)
-    os.makedirs(out, exist_ok=True)
-    run_tool([fer_eval, "--model", ckpt, "--data_root", a.data_root, "--split", "test",
-              "--out", out], os.path.join(out, "fer-eval.txt"))
-    with open(os.path.join(out, "metrics.json")) as f:
-        m = json.load(f)
-    # the same checkpoint with ten-crop TTA (logits averaged over the ten views), and the val
-    # split's prediction shares against the true shares (a class predicted far more often than
-    # it occurs, e.g. neutral, is what video users see first)
-    tta_dir = os.path.join(out, "tencrop")
-    os.makedirs(tta_dir, exist_ok=True)
-    run_tool([fer_eval, "--model", ckpt, "--data_root", a.data_root, "--split", "test",
-              "--tta", "tencrop", "--batch_size", "32", "--out", tta_dir], os.path.join(tta_dir, "fer-eval.txt"))
-    with open(os.path.join(tta_dir, "metrics.json")) as f:
-        m_tta = json.load(f)
-    # the mirror-averaged form ferclassify tta=flip runs (two passes per face)
-    flip_dir = os.path.join(out, "flip")
-    os.makedirs(flip_dir, exist_ok=True)
-    run_tool([fer_eval, "--model", ckpt, "--data_root", a.data_root, "--split", "test",
-              "--tta", "flip", "--out", flip_dir], os.path.join(flip_dir, "fer-eval.txt"))
-    with open(os.path.join(flip_dir, "metrics.json")) as f:
-        m_flip = json.load(f)
-    val_dir = os.path.join(out, "val")
-    os.makedirs(val_dir, exist_ok=True)
-    run_tool([fer_eval, "--model", ckpt, "--data_root", a.data_root, "--split", "val",
-              "--out", val_dir], os.path.join(val_dir, "fer-eval.txt"))
-    with open(os.path.join(val_dir, "metrics.json")) as f:
-        m_val = json.load(f)
+
+    def evaluate(sub, split, extra=()):
+        """fer-eval of the shipped checkpoint into out/sub; its metrics.json"""
+        d = os.path.join(out, sub) if sub else out
+        os.makedirs(d, exist_ok=True)
+        run_tool([fer_eval, "--model", ckpt, "--data_root", a.data_root, "--split", split,
+                  *extra, "--out", d], os.path.join(d, "fer-eval.txt"))
+        with open(os.path.join(d, "metrics.json")) as f:
+            return json.load(f)
+
+    m = evaluate("", "test")
+    # the same checkpoint with ten-crop TTA (logits averaged over the ten views), the
+    # mirror-averaged form ferclassify tta=flip runs (two passes per face), and the val split's
+    # prediction shares against the true shares (a class predicted far more often than it
+    # occurs, e.g. neutral, is what video users see first)
+    m_tta = evaluate("tencrop", "test", ("--tta", "tencrop", "--batch_size", "32"))
+    m_flip = evaluate("flip", "test", ("--tta", "flip"))
+    m_val = evaluate("val", "val")
     cm = m_val["confusion_matrix"]
     n_val = sum(sum(r) for r in cm)
     val_shares = {c: {"true": sum(cm[i]) / n_val,
                       "predicted": sum(r[i] for r in cm) / n_val}
                   for i, c in enumerate(m_val["class_names"])}
-    params, macs = describe_counts(build, read_config(chosen["dir"])["arch"])
+    cfg = read_config(chosen["dir"])
+    params, macs = describe_counts(build, cfg["arch"])
 
     # the seed's eval-only form must print the same numbers
     tmp_runs = tempfile.mkdtemp(prefix="fer-ship-")
@@ -277,9 +267,8 @@ def ship_model(a):
         # does not know (optimizer, EMA, augmentations), so theirs is the recorded last stage
         "command": (" ".join(seed_command(s, chosen["run"])) if a.name in SEED_MODELS
                     else stages[-1]),
-        "backend": "{} ({})".format(
-            read_config(chosen["dir"]).get("backend", "cpu"),
-            "bf16 --amp" if read_config(chosen["dir"]).get("precision") == "bf16" else "float32"),
+        "backend": "{} ({})".format(cfg.get("backend", "cpu"),
+                                    "bf16 --amp" if cfg.get("precision") == "bf16" else "float32"),
         "epochs_completed_when_shipped": chosen["epochs_done"],
         "selected_epoch": chosen["selected_epoch"],
         "selected_on": "val macro-F1 (PublicTest)",
@@ -289,8 +278,7 @@ def ship_model(a):
         "candidates": [{k: c[k] for k in ("run", "epochs_done", "selected_epoch",
                                            "val_macro_f1", "val_accuracy")}
                        for c in candidates],
-        "command_recorded": re.sub(r" --resume \S+", "",
-                                   read_config(chosen["dir"]).get("command_line", "")),
+        "command_recorded": re.sub(r" --resume \S+", "", cfg.get("command_line", "")),
         # every fer-train command behind the weights: a fine-tuned run lists the run it
         # started from first
         "training_commands": stages,
