@@ -7,7 +7,8 @@
  *    and best.fer equals the source's bit for bit, the head differs; the settings record crt
  *    and the balanced sampler;
  * 3. a cRT run interrupted mid-epoch and resumed ends exactly as the uninterrupted one;
- * 4. refused: --crt without --resume, without --exp, into the source's own folder, with --ema.
+ * 4. refused: --crt without --resume, without --exp, into the source's own folder, with --ema;
+ * 5. from a source trained with --ema: the inherited EMA is dropped with a note, and cRT runs.
  * argv[1]: the fer-train executable. */
 #include <cjson/cJSON.h>
 #include <string.h>
@@ -239,6 +240,27 @@ static void refused(void)
     log_has("--ema is not supported");
 }
 
+/* A source trained with --ema: cRT from its best.fer drops the inherited EMA with a note and
+ * trains (the setting is recorded off), instead of refusing a flag the user never gave. */
+static void ema_source(void)
+{
+    EXPECT_EXIT(train("base_ema", "1", "--ema", "0.99"), 0);
+    char source[4300];
+    snprintf(source, sizeof source, "%s/base_ema/best.fer", runs);
+    EXPECT_EXIT(crt("crt_ema", source, NULL, NULL), 0);
+    log_has("cRT: not using the --ema 0.99 of");
+    char cfg_path[4300];
+    snprintf(cfg_path, sizeof cfg_path, "%s/crt_ema/config.json", runs);
+    cJSON *cfg = fx_load_json(cfg_path);
+    const cJSON *settings = cJSON_GetObjectItemCaseSensitive(cfg, "settings");
+    const cJSON *ema = cJSON_GetObjectItemCaseSensitive(settings, "ema");
+    CHECK(cJSON_IsNumber(ema) && ema->valuedouble == 0.0, "%s: ema not recorded as 0", cfg_path);
+    cJSON_Delete(cfg);
+    char best[4300];
+    snprintf(best, sizeof best, "%s/crt_ema/best.fer", runs);
+    compare_to_source(source, best);
+}
+
 int main(int argc, char **argv)
 {
     CHECK(argc == 2);
@@ -255,6 +277,7 @@ int main(int argc, char **argv)
     fx_make_dataset(root, NULL, &spec);
     end_to_end();
     refused();
+    ema_source();
     fx_rm_rf(dir);
     free(dir);
     printf("test_crt: ok\n");

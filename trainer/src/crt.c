@@ -42,6 +42,14 @@ fer_status fer_crt_settings(fer_cli *cli, const fer_checkpoint_meta *meta)
                         "another --exp or --runs_dir", run_dir, o->resume);
     if (fer_options_source(cli, "sampler") < FER_SRC_CONFIG)
         snprintf(o->sampler, sizeof o->sampler, "balanced");
+    /* the feature run's weight EMA belongs to that run: only the head trains here, so an EMA
+     * setting inherited from the checkpoint is dropped (one the user gives is still refused) */
+    if (o->ema > 0 && fer_options_source(cli, "ema") < FER_SRC_CONFIG) {
+        fprintf(stderr, "fer-train: cRT: not using the --ema %g of %s (its features are frozen; "
+                        "the head trains without an average)\n", o->ema, o->resume);
+        o->ema = 0;
+        o->ema_warmup = 0;
+    }
     return FER_OK;
 }
 
