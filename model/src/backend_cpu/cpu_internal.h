@@ -130,8 +130,8 @@ typedef struct cpu_ctx {
     int threads;
     int has_bf16; /* CPU has AVX512_BF16 (only then FER_PREC_BF16 is accepted) */
     int bf16;     /* FER_PREC_BF16 set: Winograd GEMMs round operands to bf16 (cpu_bf16.h) */
-    int wino;     /* Winograd tile for 3x3 convolutions: 2 (default), 4, or 0 = off
-                   * (FER_CPU_WINOGRAD=2|4|0) */
+    int wino;     /* Winograd tile for 3x3 convolutions: CPU_WINO_AUTO (default; see
+                   * cpu_wino_tile), or forced 2, 4, or 0 = off (FER_CPU_WINOGRAD=2|4|0) */
     /* workspace arenas: grow to the largest request, never shrink */
     float *ws;
     size_t ws_floats;
@@ -213,6 +213,11 @@ fer_status cpu_conv_strided_forward(cpu_ctx *c, const fer_conv2d_args *a, const 
 fer_status cpu_conv_strided_backward(cpu_ctx *c, const fer_conv2d_args *a, const float *x,
                                      const float *w, const float *dy, float *dx, float *dw);
 int cpu_wino_supported(const fer_conv2d_args *a);
+/* The Winograd tile m of F(m x m, 3x3): c->wino when forced (FER_CPU_WINOGRAD=2|4), else
+ * (CPU_WINO_AUTO) 4 in FP32 and 2 in bf16 mode (F(4x4)'s transform constants, up to 8,
+ * magnify bf16's rounding ~8x: 6e-2 of the scale against 6e-3). */
+#define CPU_WINO_AUTO (-1)
+int cpu_wino_tile(const cpu_ctx *c);
 fer_status cpu_wino_conv(cpu_ctx *c, const fer_conv2d_args *a, const float *x, const float *w,
                          int flip, const float *bias, float *y);
 /* dw[co][ci][3][3] of the same layers (F(3x3,4x4): tiles of dy as the filter). */

@@ -26,6 +26,13 @@ int cpu_wino_supported(const fer_conv2d_args *a)
            a->out_w == a->in_w + 2 * a->pad - 2 && a->out_h >= 1 && a->out_w >= 1;
 }
 
+int cpu_wino_tile(const cpu_ctx *c)
+{
+    if (c->wino != CPU_WINO_AUTO)
+        return c->wino == 2 ? 2 : 4;
+    return c->bf16 ? 2 : 4;
+}
+
 static size_t round_to(size_t v, size_t m)
 {
     return (v + m - 1) / m * m;
@@ -115,7 +122,7 @@ static void plan_init(wino_plan *p, cpu_ctx *c, const fer_conv2d_args *a, size_t
     memset(p, 0, sizeof *p);
     p->k = c->k;
     p->a = a;
-    p->m = c->wino == 4 ? 4 : 2;
+    p->m = cpu_wino_tile(c);
     p->f = p->m == 4 ? &c->k->f43 : &c->k->f23;
     p->xi = (p->m + 2) * (p->m + 2);
     p->th = (a->out_h + p->m - 1) / p->m;
