@@ -204,7 +204,7 @@ echo "(torch best: channels_last; inference also TorchScript script+freeze. late
 awk -v t="$ot" -v i="$oi" -v ft="$ft" -v fi="$fi_" -v c="$ceiling" 'BEGIN {
     printf "ours: training %.1f GFLOP/s = %.0f%% of the SGEMM ceiling; inference %.1f GFLOP/s = %.0f%%\n",
         t * ft * 1e-9, 100 * t * ft * 1e-9 / c, i * fi * 1e-9, 100 * i * fi * 1e-9 / c }'
-awk -v ft="$ft" -v fi="$fi_" 'BEGIN { printf "(FLOP counted as the direct convolution does: %.0f M per image for training, %.0f M for\n inference; Winograd F(2x2,3x3) needs fewer multiplications, so > 100%% is possible)\n", ft * 1e-6, fi * 1e-6 }'
+awk -v ft="$ft" -v fi="$fi_" 'BEGIN { printf "(FLOP counted as the direct convolution does: %.0f M per image for training, %.0f M for\n inference; Winograd (F(4x4,3x3) in FP32) needs fewer multiplications, so > 100%% is possible)\n", ft * 1e-6, fi * 1e-6 }'
 echo "FMA peak of one core (bench_fma_peak${pin:+, pinned}, best of the rounds): ymm $peak_ymm GFLOP/s, zmm $peak_zmm GFLOP/s"
 awk -v t="$ot" -v ft="$ft" -v y="$peak_ymm" -v z="$peak_zmm" -v th="$threads" 'BEGIN {
     g = t * ft * 1e-9; printf "ours: training %.1f GFLOP/s (direct-convolution count) = ", g
