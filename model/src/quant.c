@@ -595,7 +595,11 @@ static void run_gemm_node(fer_int8_net *q, int i, int n)
 static inline uint8_t requant(float y)
 {
     y = y > 0.0f ? (y < 255.0f ? y : 255.0f) : 0.0f; /* NaN: 0 */
-    return (uint8_t)nearbyintf(y);
+    /* nearbyintf's result (round half to even) without its libm call, which made the residual
+     * adds a third of resnet_s's int8 latency: for 0 <= y <= 255, y + 1.5 * 2^23 lands where
+     * floats are integers, so the sum is rounded to the nearest one and the subtraction is
+     * exact (the build never uses -ffast-math, which could fold the pair) */
+    return (uint8_t)((y + 12582912.0f) - 12582912.0f);
 }
 
 static void run_add(fer_int8_net *q, int i, int n)
@@ -605,9 +609,16 @@ static void run_add(fer_int8_net *q, int i, int n)
     q_tensor *o = &nd->out;
     float ma = a->scale / o->scale, mb = b->scale / o->scale, zo = (float)o->zp;
     size_t cnt = (size_t)n * o->h * o->w * o->cs;
+    /* requant's arithmetic on locals, branch-free, so the compiler vectorises the loop (y is
+     * finite: u8 inputs, checked scales); the fused ReLU clamps at the output's zero point */
+    const uint8_t *restrict pa = a->u8, *restrict pb = b->u8;
+    uint8_t *restrict po = o->u8;
+    const float za = (float)a->zp, zb = (float)b->zp, lo = nd->relu && zo > 0.0f ? zo : 0.0f;
     for (size_t e = 0; e < cnt; e++) {
-        float y = (float)(a->u8[e] - a->zp) * ma + (float)(b->u8[e] - b->zp) * mb + zo;
-        o->u8[e] = requant(nd->relu && y < zo ? zo : y);
+        float y = ((float)pa[e] - za) * ma + ((float)pb[e] - zb) * mb + zo;
+        y = y > lo ? y : lo;
+        y = y < 255.0f ? y : 255.0f;
+        po[e] = (uint8_t)(int)((y + 12582912.0f) - 12582912.0f);
     }
 }
 
