@@ -19,6 +19,11 @@
  * The blocked SGEMM (linear layers, im2col convolutions) rounds its operands themselves, not
  * transformed ones: 2^-7 * S there (each product within ~2^-8, twice that as margin).
  *
+ * On a CPU with AMX-BF16 the Winograd GEMMs run on AMX tiles (cpu_amx.h) unless FER_CPU_AMX=0;
+ * the meson tests run both (backend_bf16 with FER_CPU_AMX=0, backend_bf16_amx with
+ * FER_CPU_AMX=1, which makes the backend refuse bf16 without AMX). Same tolerance: only the FP32
+ * summation order differs.
+ *
  * Without AVX512_BF16 (or without the kernels in this build) the backend refuses bf16: the
  * test prints SKIP with its message and exits 77. */
 #include <math.h>
@@ -368,7 +373,8 @@ int main(void)
         die("backend");
     fer_status st = fer_backend_set_precision(bf, FER_PREC_BF16);
     if (st == FER_ERR_UNSUPPORTED) {
-        printf("SKIP: bf16 needs AVX512_BF16 and the avx512 kernel set: %s\n", fer_last_error());
+        printf("SKIP: bf16 needs AVX512_BF16 and the avx512 kernel set (and AMX-BF16 under "
+               "FER_CPU_AMX=1): %s\n", fer_last_error());
         return 77;
     }
     if (st != FER_OK)
@@ -384,6 +390,11 @@ int main(void)
         {1, 11, 5, 9, 33, 3, 1, 2, 1},   /* pad 2, two output blocks, odd tile count */
         {4, 16, 12, 12, 40, 3, 1, 1, 1}, /* several tasks and slots */
         {5, 24, 9, 11, 64, 3, 1, 1, 0},
+        /* AMX tiles (cpu_amx.h) where the CPU has them: 16 + 4 pairs of input channels (a
+         * full and a remainder tile), odd tile counts; then whole tiles only (32 pairs, 64
+         * tiles of an image) */
+        {3, 40, 10, 9, 48, 3, 1, 1, 1},
+        {2, 64, 16, 16, 32, 3, 1, 1, 0},
         /* im2col + GEMM (stride 3; odd k = in_c * 9 per pair). Stride 2 runs on FP32 phase
          * planes even in bf16 mode (faster than bf16 im2col): checked below */
         {3, 7, 9, 11, 19, 3, 3, 1, 1},

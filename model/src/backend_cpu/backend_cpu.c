@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../backend_ref.h"
+#include "cpu_amx.h"
 #include "cpu_bf16.h"
 #include "cpu_internal.h"
 
@@ -172,11 +173,22 @@ void cpu_parallel(cpu_ctx *c, int n_tasks, fer_task_fn fn, void *ctx)
 
 /* ---- precision -------------------------------------------------------------------------- */
 
+/* The backend's one-line description (printed by fer-train, fer-eval, bench and the tests):
+ * kernel set, threads, and in bf16 mode which unit runs the GEMMs. */
+static void write_note(fer_backend *b)
+{
+    const cpu_ctx *c = cpu_of(b);
+    snprintf(b->note, sizeof b->note, "cpu backend: %s kernels, %d thread%s%s", c->k->name,
+             c->threads, c->threads == 1 ? "" : "s",
+             !c->bf16 ? "" : c->amx ? ", bf16 GEMMs on AMX tiles" : ", bf16 GEMMs by vdpbf16ps");
+}
+
 static fer_status cpu_set_precision(fer_backend *b, fer_precision p)
 {
     cpu_ctx *c = cpu_of(b);
     if (p == FER_PREC_FP32) {
-        c->bf16 = 0;
+        c->bf16 = c->amx = 0;
+        write_note(b);
         return FER_OK;
     }
     if (p == FER_PREC_BF16 && !c->has_bf16)
@@ -192,7 +204,19 @@ static fer_status cpu_set_precision(fer_backend *b, fer_precision p)
                         "cpu backend: bf16 runs with the avx512 kernel set, not %s (FER_ISA)",
                         c->k->name);
     if (p == FER_PREC_BF16) {
+        /* AMX tiles where the CPU has them (many times vdpbf16ps's throughput); FER_CPU_AMX=0
+         * keeps the vdpbf16ps kernels, FER_CPU_AMX=1 insists on AMX */
+        const char *amx = getenv("FER_CPU_AMX");
+        int want = !amx || strcmp(amx, "0") != 0;
+        int usable = want && cpu_amx_usable();
+        if (amx && strcmp(amx, "1") == 0 && !usable)
+            return fer_fail(FER_ERR_UNSUPPORTED,
+                            "cpu backend: FER_CPU_AMX=1, but %s", cpu_amx_built()
+                                ? "this CPU (or its OS) offers no AMX-BF16 tiles"
+                                : "this build has no AMX kernels");
         c->bf16 = 1;
+        c->amx = usable;
+        write_note(b);
         return FER_OK;
     }
     return fer_fail(FER_ERR_UNSUPPORTED, "cpu backend: fp16 is not supported (use bf16 or fp32)");
@@ -286,7 +310,6 @@ fer_status fer_backend_cpu_new(int threads, fer_backend **out)
     }
     c->pool = (*out)->pool;
     c->threads = (*out)->threads;
-    snprintf((*out)->note, sizeof (*out)->note, "cpu backend: %s kernels, %d thread%s",
-             c->k->name, c->threads, c->threads == 1 ? "" : "s");
+    write_note(*out);
     return FER_OK;
 }

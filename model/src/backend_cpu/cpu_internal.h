@@ -130,6 +130,8 @@ typedef struct cpu_ctx {
     int threads;
     int has_bf16; /* CPU has AVX512_BF16 (only then FER_PREC_BF16 is accepted) */
     int bf16;     /* FER_PREC_BF16 set: Winograd GEMMs round operands to bf16 (cpu_bf16.h) */
+    int amx;      /* bf16 mode runs the Winograd GEMMs on AMX tiles (cpu_amx.h): where the CPU
+                   * has AMX-BF16, unless FER_CPU_AMX=0 */
     int wino;     /* Winograd tile for 3x3 convolutions: CPU_WINO_AUTO (default; see
                    * cpu_wino_tile), or forced 2, 4, or 0 = off (FER_CPU_WINOGRAD=2|4|0) */
     /* workspace arenas: grow to the largest request, never shrink */

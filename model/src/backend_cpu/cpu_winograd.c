@@ -12,6 +12,7 @@
  * the backend-vs-ref tests bound it. */
 #include <string.h>
 
+#include "cpu_amx.h"
 #include "cpu_bf16.h"
 #include "cpu_internal.h"
 
@@ -45,7 +46,7 @@ typedef struct wino_plan {
     const float *dy;    /* weight gradient */
     float *y, *scratch;
     float *partial;     /* weight gradient: [slot][xi][ci_rows][cop] */
-    int ci_rows;        /* cip rounded up to the GEMM's 6 */
+    int ci_rows;        /* cip rounded up to the GEMM's row block (6, or AMX's 16) */
     int chunks_per_slot;
     const cpu_wino_fns *f;
     int m, xi;          /* output tile m x m, transformed tile (m+2)^2 */
@@ -62,6 +63,10 @@ typedef struct wino_plan {
     int bf16;
     const uint32_t *u16;
     size_t w16_floats;
+    /* bf16 on AMX tiles (cpu_amx.h): the GEMMs take rows by CPU_AMX_ROWS, and the weight
+     * gradient's A operand is transposed into t16_floats of per-worker scratch */
+    int amx;
+    size_t t16_floats;
 } wino_plan;
 
 static const float G4[6][3] = {{0.25f, 0.0f, 0.0f},
@@ -130,6 +135,9 @@ static void plan_init(wino_plan *p, cpu_ctx *c, const fer_conv2d_args *a, size_t
     p->cip = (int)round_to((size_t)a->in_c, 8);
     p->wob = c->k->wino_co;
     p->cop = (int)round_to((size_t)a->out_c, (size_t)p->wob);
+    p->bf16 = c->bf16 && p->wob == CPU_BF16_CO;
+    p->amx = p->bf16 && c->amx;
+    int rows = p->amx ? CPU_AMX_ROWS : 6; /* the GEMM's row block */
     size_t t_max = budget / ((size_t)p->xi * (p->cip + p->cop));
     size_t per_img = (size_t)p->th * p->tw;
     if (t_max < (size_t)p->tw)
@@ -137,9 +145,9 @@ static void plan_init(wino_plan *p, cpu_ctx *c, const fer_conv2d_args *a, size_t
     if (per_img <= t_max) {
         p->R = p->th;
         p->G = (int)(t_max / per_img);
-        /* the GEMM takes tiles by 6: avoid padding tiles, within twice the budget */
+        /* the GEMM takes tiles by its row block: avoid padding tiles, within twice the budget */
         for (int g = p->G; g <= 2 * p->G && (size_t)g * per_img <= 2 * t_max; g++)
-            if ((g * per_img) % 6 == 0) {
+            if ((g * per_img) % (size_t)rows == 0) {
                 p->G = g;
                 break;
             }
@@ -158,20 +166,21 @@ static void plan_init(wino_plan *p, cpu_ctx *c, const fer_conv2d_args *a, size_t
     p->bands = (p->th + p->R - 1) / p->R;
     p->band_rows = p->m * p->R + 2;
     p->band_cols = p->m * p->tw + 2;
-    p->tp = round_to((size_t)p->G * p->R * p->tw, 6);
+    p->tp = round_to((size_t)p->G * p->R * p->tw, (size_t)rows);
+    p->ci_rows = (int)round_to((size_t)p->cip, (size_t)rows);
     p->xb_floats = round_to((size_t)p->band_rows * p->band_cols * 8, 16);
     /* + slack: the weight-gradient GEMM reads up to 5 channels past a tile row */
     p->v_floats = round_to((size_t)p->xi * p->tp * p->cip + 16, 16);
     p->m_floats = round_to((size_t)p->xi * p->tp * p->cop, 16);
     /* bf16: the forward GEMM's inputs (v as bf16) or the weight gradient's pairs over tiles
      * (both operands, half the floats each); + slack for the reads past a tile row */
-    p->bf16 = c->bf16 && p->wob == CPU_BF16_CO;
     p->w16_floats = p->bf16 ? round_to((p->v_floats + p->m_floats) / 2 + 64, 16) : 0;
+    p->t16_floats = p->amx ? round_to((size_t)p->ci_rows * ((p->tp + 1) / 2), 16) : 0;
 }
 
 static size_t worker_floats(const wino_plan *p)
 {
-    return p->xb_floats + p->v_floats + p->m_floats + p->w16_floats;
+    return p->xb_floats + p->v_floats + p->m_floats + p->w16_floats + p->t16_floats;
 }
 
 /* The task's images and tile rows. */
@@ -232,6 +241,15 @@ static void wino_task(void *ctx, int task, int worker)
     if (p->bf16) { /* the transformed tiles rounded to bf16 once, reused by every ob block */
         uint16_t *v16 = (uint16_t *)(m + p->m_floats);
         cpu_bf16_convert(p->tp * v_t, v, v16);
+        if (p->amx) {
+            cpu_amx_begin(p->cip / 2);
+            for (int xi = 0; xi < p->xi; xi++)
+                for (int ob = 0; ob < ob_n; ob++)
+                    cpu_amx_gemm((int)p->tp, p->cip / 2, v16 + (size_t)xi * p->cip, v_t,
+                                 p->u16 + ((size_t)xi * ob_n + ob) * (p->cip / 2) * p->wob,
+                                 CPU_BF16_CO, m + (size_t)xi * p->cop + ob * p->wob, m_t, 0);
+            cpu_amx_end();
+        } else
         for (int xi = 0; xi < p->xi; xi++)
             for (int ob = 0; ob < ob_n; ob++) {
                 const uint32_t *b = p->u16 + ((size_t)xi * ob_n + ob) * (p->cip / 2) * p->wob;
@@ -337,6 +355,21 @@ static void wgrad_task(void *ctx, int slot, int worker)
                 cpu_bf16_pack_pairs(vd + xi * vd_xi, (size_t)p->cop, tiles, p->cop,
                                     d2 + xi * d2_xi, (size_t)p->cop);
             }
+            if (p->amx) { /* A = x^T: rows of input channels along the tiles */
+                uint32_t *xt = d2 + (size_t)p->xi * d2_xi + 16;
+                cpu_amx_begin((int)kp);
+                for (int xi = 0; xi < p->xi; xi++) {
+                    cpu_amx_transpose_words(x2 + xi * x2_xi, (size_t)p->cip, (int)kp, p->cip, xt,
+                                            kp, p->ci_rows);
+                    for (int ob = 0; ob < ob_n; ob++)
+                        cpu_amx_gemm(p->ci_rows, (int)kp, (const uint16_t *)xt, 2 * kp,
+                                     d2 + xi * d2_xi + ob * p->wob, (size_t)p->cop,
+                                     acc + (size_t)xi * p->ci_rows * p->cop + ob * p->wob,
+                                     (size_t)p->cop, 1);
+                }
+                cpu_amx_end();
+                continue;
+            }
             for (int xi = 0; xi < p->xi; xi++)
                 for (int ci0 = 0; ci0 < p->cip; ci0 += 6)
                     for (int ob = 0; ob < ob_n; ob++)
@@ -428,7 +461,6 @@ fer_status cpu_wino_wgrad(cpu_ctx *c, const fer_conv2d_args *a, const float *x, 
     plan_init(&p, c, a, WGRAD_BUDGET);
     p.x = x;
     p.dy = dy;
-    p.ci_rows = (int)round_to((size_t)p.cip, 6);
     int chunks = p.groups * p.bands;
     int want = chunks / 4 < 1 ? 1 : (chunks / 4 > WGRAD_SLOTS_MAX ? WGRAD_SLOTS_MAX : chunks / 4);
     p.chunks_per_slot = (chunks + want - 1) / want;
