@@ -37,6 +37,10 @@ typedef struct cpu_wino_fns {
     void (*out)(const float *m, size_t xi_stride, size_t tile_stride, int tr, int tw,
                 const float *bias, int n_co, float *y, size_t plane, int out_w, int rows_valid,
                 int cols_valid);
+    /* in, written rounded to bf16 (the bf16 mode's GEMM operand, the same bits as converting
+     * in's floats): one pass less over the tiles. NULL where the set has no bf16 store. */
+    void (*in_bf16)(const float *xb, int cols, int tr, int tw, uint16_t *v, size_t xi_stride,
+                    size_t tile_stride);
 } cpu_wino_fns;
 
 typedef struct cpu_kernels {

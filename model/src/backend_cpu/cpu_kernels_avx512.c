@@ -7,13 +7,31 @@
 #include "cpu_internal.h"
 
 #if defined(FER_CPU_HAVE_AVX512)
+#if defined(FER_CPU_HAVE_BF16) /* only wino2_in_tiles_bf16 uses it, only in bf16 mode */
+#pragma GCC target("avx512f,avx512vl,avx512bf16,avx2,fma")
+#include <immintrin.h>
+#define WINO_ST_BF16(p, v)                                                                         \
+    _mm_storeu_si128((__m128i *)(void *)(p), (__m128i)_mm256_cvtneps_pbh((__m256)(v)))
+#else
 #pragma GCC target("avx512f,avx512vl,avx2,fma")
 #include <immintrin.h>
+#endif
 
 #define WINO_FMA(a, b, c) ((wv8)_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
 #define WINO_FNMA(a, b, c) ((wv8)_mm256_fnmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
 #include "cpu_tile_store.h"
 #include "cpu_wino_impl.h"
+
+#if defined(FER_CPU_HAVE_BF16)
+static void wino2_in_tiles_bf16(const float *xb, int cols, int tr, int tw, uint16_t *v,
+                                size_t xi_stride, size_t tile_stride)
+{
+    wino2_in_tiles_as(xb, cols, tr, tw, v, xi_stride, tile_stride, 1);
+}
+#define WINO2_IN_BF16 wino2_in_tiles_bf16
+#else
+#define WINO2_IN_BF16 NULL
+#endif
 
 /* y > 0 ? d : 0 per lane (ordered compare: NaN gives 0, as fer_relu_backward) */
 static inline __m512 keep_pos512(__m512 y, __m512 d)
@@ -76,7 +94,7 @@ const cpu_kernels cpu_kernels_avx512 = {
     .axpy = axpy_avx512,
     .gemm_row_nt = cpu_avx2_gemm_row_nt,
     .wino_block = wino_block_band,
-    .f23 = {wino2_in_tiles, wino2_dy_tiles, wino2_out_tiles},
+    .f23 = {wino2_in_tiles, wino2_dy_tiles, wino2_out_tiles, WINO2_IN_BF16},
     .f43 = {wino_in_tiles, wino_dy_tiles, wino_out_tiles},
     .wino_gemm = wino_gemm_avx512,
     .wino_gemm_tn = wino_gemm_tn_avx512,

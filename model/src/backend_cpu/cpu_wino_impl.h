@@ -231,8 +231,15 @@ static inline void wino2_a2(const wv8 e[2], wv8 o[4])
 
 /* Input transform: tile (r, t) reads rows 2r..2r+3, cols 2t..2t+3 of xb. Neighbouring tiles
  * share two columns, so the column pass runs once per column of a block of tiles. */
-static void wino2_in_tiles(const float *xb, int cols, int tr, int tw, float *v, size_t xi_stride,
-                           size_t tile_stride)
+/* WINO_ST_BF16(p, v): 8 floats stored as bf16 (round to nearest even), where the including
+ * file has such a store; otherwise the bf16 branch below is never taken. */
+#ifndef WINO_ST_BF16
+#define WINO_ST_BF16(p, v) ((void)(p), (void)(v))
+#endif
+
+/* bf16 != 0: v is uint16_t (bf16), else float */
+static inline void wino2_in_tiles_as(const float *xb, int cols, int tr, int tw, void *v,
+                                     size_t xi_stride, size_t tile_stride, int bf16)
 {
     enum { TB = 16 }; /* tiles per block */
     size_t row = (size_t)cols * 8;
@@ -251,16 +258,27 @@ static void wino2_in_tiles(const float *xb, int cols, int tr, int tw, float *v, 
                     u[i][j] = o[i];
             }
             for (int t = 0; t < nt; t++) { /* rows: B^T over the tile's 4 columns */
-                float *dst = v + (size_t)(r * tw + t0 + t) * tile_stride;
+                size_t dst = (size_t)(r * tw + t0 + t) * tile_stride;
                 for (int i = 0; i < 4; i++) {
                     wv8 o[4];
                     wino2_bt4(&u[i][2 * t], o);
-                    for (int j = 0; j < 4; j++)
-                        wino_st(dst + (size_t)(i * 4 + j) * xi_stride, o[j]);
+                    for (int j = 0; j < 4; j++) {
+                        size_t at = dst + (size_t)(i * 4 + j) * xi_stride;
+                        if (bf16)
+                            WINO_ST_BF16((uint16_t *)v + at, o[j]);
+                        else
+                            wino_st((float *)v + at, o[j]);
+                    }
                 }
             }
         }
     }
+}
+
+static void wino2_in_tiles(const float *xb, int cols, int tr, int tw, float *v, size_t xi_stride,
+                           size_t tile_stride)
+{
+    wino2_in_tiles_as(xb, cols, tr, tw, v, xi_stride, tile_stride, 0);
 }
 
 /* dy transform (A E A^T): tile (r, t) reads rows 2r..2r+1, cols 2t..2t+1 of xb. */

@@ -225,22 +225,33 @@ static void wino_task(void *ctx, int task, int worker)
     /* tile-major: element (xi, tile t, channel c) at t*xi_count*C + xi*C + c */
     size_t v_t = (size_t)p->xi * p->cip, m_t = (size_t)p->xi * p->cop;
 
+    int ob_n = p->cop / p->wob;
+    uint16_t *v16 = (uint16_t *)(m + p->m_floats);
+    /* bf16: the transform writes bf16 itself where the set can (same bits as converting) */
+    int direct16 = p->bf16 && p->f->in_bf16;
     /* padding tiles of the GEMM: zero inputs, outputs ignored */
-    if (tiles < p->tp)
-        memset(v + tiles * v_t, 0, (p->tp - tiles) * v_t * sizeof(float));
+    if (tiles < p->tp) {
+        if (direct16)
+            memset(v16 + tiles * v_t, 0, (p->tp - tiles) * v_t * sizeof(uint16_t));
+        else
+            memset(v + tiles * v_t, 0, (p->tp - tiles) * v_t * sizeof(float));
+    }
     for (int i = 0; i < n_img; i++) {
         const float *xi_img = p->x + (size_t)(n0 + i) * a->in_c * in_plane;
         for (int cg = 0; cg < p->cip / 8; cg++) {
             k->wino_block(xi_img, a->in_c, a->in_h, a->in_w, cg * 8, p->m * r0 - a->pad,
                           p->band_rows, -a->pad, p->band_cols, xb);
-            p->f->in(xb, p->band_cols, nr, p->tw, v + (size_t)i * tiles_img * v_t + cg * 8,
-                     (size_t)p->cip, v_t);
+            if (direct16)
+                p->f->in_bf16(xb, p->band_cols, nr, p->tw,
+                              v16 + (size_t)i * tiles_img * v_t + cg * 8, (size_t)p->cip, v_t);
+            else
+                p->f->in(xb, p->band_cols, nr, p->tw, v + (size_t)i * tiles_img * v_t + cg * 8,
+                         (size_t)p->cip, v_t);
         }
     }
-    int ob_n = p->cop / p->wob;
     if (p->bf16) { /* the transformed tiles rounded to bf16 once, reused by every ob block */
-        uint16_t *v16 = (uint16_t *)(m + p->m_floats);
-        cpu_bf16_convert(p->tp * v_t, v, v16);
+        if (!direct16)
+            cpu_bf16_convert(p->tp * v_t, v, v16);
         if (p->amx) {
             cpu_amx_begin(p->cip / 2);
             for (int xi = 0; xi < p->xi; xi++)
