@@ -188,8 +188,8 @@ static fer_status make_backend(fer_trainer *t)
                     fer_last_error()); /* e.g. the CPU has no AVX512_BF16 */
             fer_clear_error();
         } else if (fer_dist_rank() == 0) {
-            fprintf(stderr, "fer-train: --amp: bf16 training step on the %s backend (validation "
-                            "in float32)\n", fer_backend_name(t->backend));
+            fprintf(stderr, "fer-train: --amp: bf16 training step (validation in float32): %s\n",
+                    fer_backend_note(t->backend)); /* names the bf16 unit (AMX tiles or not) */
         }
     }
     return FER_OK;
