@@ -220,10 +220,11 @@ fer_status cpu_conv_strided_backward(cpu_ctx *c, const fer_conv2d_args *a, const
                                      const float *w, const float *dy, float *dx, float *dw);
 int cpu_wino_supported(const fer_conv2d_args *a);
 /* The Winograd tile m of F(m x m, 3x3): c->wino when forced (FER_CPU_WINOGRAD=2|4), else
- * (CPU_WINO_AUTO) 4 in FP32 and 2 in bf16 mode (F(4x4)'s transform constants, up to 8,
- * magnify bf16's rounding ~8x: 6e-2 of the scale against 6e-3). */
+ * (CPU_WINO_AUTO) 4 in FP32, but 2 for calls with fewer than 5 F(4x4) tiles (batch 1 on
+ * planes of <= 8x8: the transformed weights' traffic dominates), and 2 in bf16 mode (F(4x4)'s
+ * transform constants, up to 8, magnify bf16's rounding ~8x: 6e-2 of the scale against 6e-3). */
 #define CPU_WINO_AUTO (-1)
-int cpu_wino_tile(const cpu_ctx *c);
+int cpu_wino_tile(const cpu_ctx *c, const fer_conv2d_args *a);
 fer_status cpu_wino_conv(cpu_ctx *c, const fer_conv2d_args *a, const float *x, const float *w,
                          int flip, const float *bias, float *y);
 /* dw[co][ci][3][3] of the same layers (F(3x3,4x4): tiles of dy as the filter). */

@@ -27,11 +27,20 @@ int cpu_wino_supported(const fer_conv2d_args *a)
            a->out_w == a->in_w + 2 * a->pad - 2 && a->out_h >= 1 && a->out_w >= 1;
 }
 
-int cpu_wino_tile(const cpu_ctx *c)
+/* Below this many F(4x4) tiles in a call (batch 1 on 6x6 planes: 4), F(2x2) instead: the
+ * transformed weights, (m+2)^2 per filter tap pair, are streamed once per call, and F(4x4)'s
+ * 36 against F(2x2)'s 16 dominate when few tiles share them (and a 6x6 plane wastes 28 of
+ * F(4x4)'s 64 outputs). resnet_s batch-1 latency 3.22-3.26 -> 2.98-3.00 ms (bench/RESULTS.md). */
+#define WINO4_MIN_TILES 5
+
+int cpu_wino_tile(const cpu_ctx *c, const fer_conv2d_args *a)
 {
     if (c->wino != CPU_WINO_AUTO)
         return c->wino == 2 ? 2 : 4;
-    return c->bf16 ? 2 : 4;
+    if (c->bf16)
+        return 2;
+    size_t tiles4 = (size_t)a->n * (size_t)((a->out_h + 3) / 4) * (size_t)((a->out_w + 3) / 4);
+    return tiles4 < WINO4_MIN_TILES ? 2 : 4;
 }
 
 static size_t round_to(size_t v, size_t m)
@@ -127,7 +136,7 @@ static void plan_init(wino_plan *p, cpu_ctx *c, const fer_conv2d_args *a, size_t
     memset(p, 0, sizeof *p);
     p->k = c->k;
     p->a = a;
-    p->m = cpu_wino_tile(c);
+    p->m = cpu_wino_tile(c, a);
     p->f = p->m == 4 ? &c->k->f43 : &c->k->f23;
     p->xi = (p->m + 2) * (p->m + 2);
     p->th = (a->out_h + p->m - 1) / p->m;
