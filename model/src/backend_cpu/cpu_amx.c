@@ -96,6 +96,16 @@ void cpu_amx_end(void)
     _tile_release();
 }
 
+/* accumulators 0, 1 += A tile ta (from ap) x B tiles tb0, tb1 (from bq, bq + 16 columns) */
+#define AMX_STEP(ta, tb0, tb1, ap, bq)                                                             \
+    do {                                                                                           \
+        AMX_LOAD(ta, (ap), sa);                                                                    \
+        AMX_LOAD(tb0, (bq), sb);                                                                   \
+        AMX_LOAD(tb1, (bq) + 16, sb);                                                              \
+        _tile_dpbf16ps(0, ta, tb0);                                                                \
+        _tile_dpbf16ps(1, ta, tb1);                                                                \
+    } while (0)
+
 void cpu_amx_gemm(int rows, int kpairs, const uint16_t *a, size_t lda, const uint32_t *b,
                   size_t ldb, float *c, size_t ldc, int accumulate)
 {
@@ -111,21 +121,14 @@ void cpu_amx_gemm(int rows, int kpairs, const uint16_t *a, size_t lda, const uin
             _tile_zero(0);
             _tile_zero(1);
         }
-        for (int q = 0; q < full; q++) {
+        for (int q = 0; q <= full; q++) { /* q == full: the remainder's tiles, if any */
+            if (q == full && !rem)
+                break;
             const uint32_t *bq = b + (size_t)16 * q * ldb;
-            AMX_LOAD(2, ar + 32 * q, sa);
-            AMX_LOAD(3, bq, sb);
-            AMX_LOAD(4, bq + 16, sb);
-            _tile_dpbf16ps(0, 2, 3);
-            _tile_dpbf16ps(1, 2, 4);
-        }
-        if (rem) {
-            const uint32_t *bq = b + (size_t)16 * full * ldb;
-            AMX_LOAD(5, ar + 32 * full, sa);
-            AMX_LOAD(6, bq, sb);
-            AMX_LOAD(7, bq + 16, sb);
-            _tile_dpbf16ps(0, 5, 6);
-            _tile_dpbf16ps(1, 5, 7);
+            if (q < full)
+                AMX_STEP(2, 3, 4, ar + 32 * q, bq);
+            else
+                AMX_STEP(5, 6, 7, ar + 32 * q, bq);
         }
         _tile_stored(0, cr, sc);
         _tile_stored(1, cr + 16, sc);
