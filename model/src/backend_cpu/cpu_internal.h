@@ -1,10 +1,12 @@
 /* Internal interface of the fast CPU backend ("cpu").
  *
  * Design (measured choice, see bench/RESULTS.md): own kernels, threaded over the backend's
- * fer_threadpool (the one pool of the process), with runtime ISA dispatch between an AVX2+FMA
- * kernel set and a portable C set that computes the same thing.
+ * fer_threadpool (the one pool of the process), with runtime ISA dispatch between AVX-512,
+ * AVX2+FMA and portable C kernel sets that compute the same thing (bf16 mode: vdpbf16ps or AMX
+ * tiles, cpu_bf16.h / cpu_amx.h).
  *
- * 3x3 stride-1 convolutions with >= 8 channels use Winograd F(2x2,3x3) (cpu_winograd.c); other
+ * 3x3 stride-1 convolutions with >= 8 channels use Winograd F(4x4,3x3) or F(2x2,3x3)
+ * (cpu_winograd.c, cpu_wino_tile); other
  * stride-1 convolutions run on "flat planes" (cpu_conv.c), where each filter tap is a constant
  * offset and the convolution an implicit GEMM without im2col; stride 2 runs there too, on the
  * input's four phase planes; other groups == 1 layers (stride > 2, k > 7) use im2col + SGEMM
