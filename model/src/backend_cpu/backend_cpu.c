@@ -25,6 +25,21 @@
 
 /* ---- CPU features ----------------------------------------------------------------------- */
 
+unsigned cpu_os_xsave_states(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(1, 0, &a, &b, &c, &d) || !(c & (1u << 27))) /* OSXSAVE */
+        return 0;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    (void)hi;
+    return lo;
+#else
+    return 0;
+#endif
+}
+
 /* What the CPU (and the OS, for the register state) offers, read once. */
 static struct {
     int avx2, fma, avx512f, zmm_state;
@@ -38,13 +53,8 @@ static void read_cpu_features(void)
     cpu_features.avx2 = __builtin_cpu_supports("avx2");
     cpu_features.fma = __builtin_cpu_supports("fma");
     cpu_features.avx512f = __builtin_cpu_supports("avx512f");
-    unsigned a, b, c, d;
-    if (__get_cpuid_count(1, 0, &a, &b, &c, &d) && (c & (1u << 27))) { /* OSXSAVE */
-        unsigned lo, hi;
-        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-        (void)hi;
-        cpu_features.zmm_state = (lo & 0xE6u) == 0xE6u; /* xmm, ymm, opmask, zmm enabled */
-    }
+    /* xmm, ymm, opmask, zmm state enabled */
+    cpu_features.zmm_state = (cpu_os_xsave_states() & 0xE6u) == 0xE6u;
 #endif
 }
 
@@ -95,14 +105,9 @@ static const cpu_kernels *kernels_named(const char *isa)
 static int cpu_has_avx512_bf16(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
+    if ((cpu_os_xsave_states() & 0xE6u) != 0xE6u) /* xmm, ymm, opmask, zmm state enabled */
+        return 0;
     unsigned a, b, c, d;
-    if (!__get_cpuid_count(1, 0, &a, &b, &c, &d) || !(c & (1u << 27))) /* OSXSAVE */
-        return 0;
-    unsigned lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    (void)hi;
-    if ((lo & 0xE6u) != 0xE6u) /* xmm, ymm, opmask, zmm state enabled */
-        return 0;
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(b & (1u << 16))) /* AVX512F */
         return 0;
     if (!__get_cpuid_count(7, 1, &a, &b, &c, &d))

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cpu_amx.h"
+#include "cpu_internal.h"
 
 #if defined(FER_CPU_HAVE_AMX)
 #include <stdatomic.h>
@@ -30,17 +31,12 @@
 
 static int amx_probe(void)
 {
-    unsigned a, b, c, d;
-    if (!__get_cpuid_count(1, 0, &a, &b, &c, &d) || !(c & (1u << 27))) /* OSXSAVE */
+    if ((cpu_os_xsave_states() & (3u << 17)) != (3u << 17)) /* XTILECFG, XTILEDATA by the OS */
         return 0;
+    unsigned a, b, c, d;
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
         return 0;
     if (!(d & (1u << 24)) || !(d & (1u << 22))) /* AMX-TILE, AMX-BF16 */
-        return 0;
-    unsigned lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    (void)hi;
-    if ((lo & (3u << 17)) != (3u << 17)) /* XTILECFG, XTILEDATA enabled by the OS */
         return 0;
 #if defined(__linux__) && defined(SYS_arch_prctl)
     /* Linux hands out the 8 KiB tile state only on request (once per process) */
@@ -121,15 +117,10 @@ void cpu_amx_gemm(int rows, int kpairs, const uint16_t *a, size_t lda, const uin
             _tile_zero(0);
             _tile_zero(1);
         }
-        for (int q = 0; q <= full; q++) { /* q == full: the remainder's tiles, if any */
-            if (q == full && !rem)
-                break;
-            const uint32_t *bq = b + (size_t)16 * q * ldb;
-            if (q < full)
-                AMX_STEP(2, 3, 4, ar + 32 * q, bq);
-            else
-                AMX_STEP(5, 6, 7, ar + 32 * q, bq);
-        }
+        for (int q = 0; q < full; q++)
+            AMX_STEP(2, 3, 4, ar + 32 * q, b + (size_t)16 * q * ldb);
+        if (rem) /* the remainder's own tiles (fewer than 16 pairs) */
+            AMX_STEP(5, 6, 7, ar + 32 * full, b + (size_t)16 * full * ldb);
         _tile_stored(0, cr, sc);
         _tile_stored(1, cr + 16, sc);
     }
@@ -149,7 +140,8 @@ static void transpose16(__m512i r[16])
         r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
         r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
     }
-    /* r[4b + j] now holds, in 128-bit lane L, rows 4L..4L+3 of ... column 4*lane-chunk + j */
+    /* r[4g + j], 128-bit lane L: column 4L + j of rows 4g .. 4g + 3; the two stages below
+     * gather lane L of r[j], r[4 + j], r[8 + j], r[12 + j] into output row 4L + j */
     for (int i = 0; i < 4; i++) {
         t[i] = _mm512_shuffle_i32x4(r[i], r[i + 4], 0x88);      /* lanes 0,2 of each */
         t[i + 4] = _mm512_shuffle_i32x4(r[i], r[i + 4], 0xdd);  /* lanes 1,3 */

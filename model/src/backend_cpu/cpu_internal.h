@@ -130,6 +130,10 @@ typedef struct cpu_wcache_entry {
     unsigned long last_use;
 } cpu_wcache_entry;
 
+/* XCR0's low word: the register states the OS saves (bits 1-2 xmm/ymm, 5-7 AVX-512, 17-18
+ * AMX tiles); 0 without OSXSAVE or off x86. */
+unsigned cpu_os_xsave_states(void);
+
 typedef struct cpu_ctx {
     const cpu_kernels *k;
     fer_threadpool *pool;
