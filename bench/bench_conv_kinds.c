@@ -79,7 +79,7 @@ int main(int argc, char **argv)
             continue;
         int oh = (s->hw + 2 * s->pad - s->k) / s->stride + 1;
         fer_conv2d_args a = {n, s->ci, s->hw, s->hw, s->co, oh, oh, s->k, s->stride, s->pad, 0,
-                             s->groups};
+                             s->groups, 0};
         size_t nx = (size_t)n * s->ci * s->hw * s->hw, ny = (size_t)n * s->co * oh * oh;
         size_t nw = (size_t)s->co * (s->ci / s->groups) * s->k * s->k;
         float *x = dev(b, nx, 1), *w = dev(b, nw, 2), *y = dev(b, ny, 3), *dy = dev(b, ny, 4);

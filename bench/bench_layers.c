@@ -88,7 +88,7 @@ static void bench_ours(int n, int threads, int reps, double *tot_f, double *tot_
     *tot_f = *tot_b = 0;
     for (int l = 0; l < N_SHAPES; l++) {
         const conv_shape *s = &shapes[l];
-        fer_conv2d_args a = {n, s->ci, s->hw, s->hw, s->co, s->hw, s->hw, 3, 1, 1, 0, 1};
+        fer_conv2d_args a = {n, s->ci, s->hw, s->hw, s->co, s->hw, s->hw, 3, 1, 1, 0, 1, 0};
         size_t nx = (size_t)n * s->ci * s->hw * s->hw, ny = (size_t)n * s->co * s->hw * s->hw;
         float *x = rnd(nx), *w = rnd((size_t)s->co * s->ci * 9), *y = rnd(ny), *dy = rnd(ny);
         float *dx = rnd(nx), *dw = rnd((size_t)s->co * s->ci * 9);

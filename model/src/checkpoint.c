@@ -713,6 +713,7 @@ static fer_status upload_le(const ckpt_file *f, fer_model *m, const fer_tensor *
     memcpy(scratch, src, n * sizeof(float));
     floats_le(scratch, n);
     FER_TRY(check_tensor_values(f, tt->info.name, tt, scratch));
+    fer_model_weights_changed(m);
     return FER_OP(m->b, upload, tt->data, scratch, n * sizeof(float));
 }
 

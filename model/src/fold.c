@@ -222,6 +222,7 @@ static fer_status fold(fer_model *m, fer_backend *b, int max_batch, int lean, fe
         st = carry_weights(m, p, f);
     if (st == FER_OK) {
         f->folded = 1;
+        fer_model_weights_changed(f); /* from here on its weights carry a generation */
         if (n_folded)
             *n_folded = p->n_removed;
         *out = f;

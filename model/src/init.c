@@ -70,6 +70,7 @@ static fer_status init_tensors(fer_model *m, tensor_filler fill_tensor, void *ct
     float *host = malloc(max_numel * sizeof *host);
     if (!host)
         return fer_fail(FER_ERR_NOMEM, "model: out of memory");
+    fer_model_weights_changed(m);
     fer_status st = FER_OK;
     for (int t = 0; t < m->n_tensors && st == FER_OK; t++) {
         fer_tensor *tt = &m->tensors[t];

@@ -167,11 +167,11 @@ static int conv_fan_in(const fer_layer_rt *l)
     return l->in.c / l->spec.groups * l->spec.k * l->spec.k; /* as PyTorch's init */
 }
 
-static fer_conv2d_args conv_args(const fer_layer_rt *l, int n)
+static fer_conv2d_args conv_args(const fer_model *m, const fer_layer_rt *l, int n)
 {
     fer_conv2d_args a = {n, l->in.c, l->in.h, l->in.w, l->out.c, l->out.h, l->out.w,
                          l->spec.k, l->spec.stride, l->spec.pad, l->spec.bias,
-                         l->spec.groups};
+                         l->spec.groups, m->weights_gen};
     return a;
 }
 
@@ -180,7 +180,7 @@ static fer_status conv_forward(fer_model *m, int i, const float *const *x, int n
 {
     (void)train, (void)seed;
     fer_layer_rt *l = &m->layers[i];
-    fer_conv2d_args a = conv_args(l, n);
+    fer_conv2d_args a = conv_args(m, l, n);
     FER_TRY(FER_OP(m->b, conv2d_forward, &a, x[0], tdata(m, l->t_weight), tdata(m, l->t_bias),
                    l->y));
     if (!l->spec.has_act) /* a folded model's absorbed activation, in place on the output */
@@ -200,7 +200,7 @@ static fer_status conv_backward(fer_model *m, int i, int n, const float *const *
     fer_layer_rt *l = &m->layers[i];
     if (l->spec.has_act) /* fer_model_forward refuses training for folded models */
         return fer_fail(FER_ERR_ARG, "model: a folded convolution has no backward pass");
-    fer_conv2d_args a = conv_args(l, n);
+    fer_conv2d_args a = conv_args(m, l, n);
     return FER_OP(m->b, conv2d_backward, &a, x[0], tdata(m, l->t_weight), dy, dx[0],
                   tgrad(m, l->t_weight), tgrad(m, l->t_bias));
 }

@@ -3,6 +3,7 @@
 #include "fer/model.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -515,7 +516,15 @@ fer_status fer_model_set_tensor(fer_model *m, const char *name, const float *hos
 {
     fer_tensor *t = NULL; /* set by lookup; NULL quiets -O3 maybe-uninitialized */
     FER_TRY(lookup(m, name, numel, &t));
+    fer_model_weights_changed(m);
     return FER_OP(m->b, upload, t->data, host, numel * sizeof(float));
+}
+
+void fer_model_weights_changed(fer_model *m)
+{
+    static _Atomic uint64_t last_gen; /* generations are unique across the process's models */
+    if (m->folded)
+        m->weights_gen = atomic_fetch_add(&last_gen, 1) + 1;
 }
 
 fer_status fer_model_get_grad(fer_model *m, const char *name, float *host, size_t numel)
@@ -529,6 +538,7 @@ fer_status fer_model_get_grad(fer_model *m, const char *name, float *host, size_
 
 float *fer_model_param_arena(fer_model *m, size_t *n_floats)
 {
+    fer_model_weights_changed(m); /* the caller may write through the pointer */
     if (n_floats)
         *n_floats = m->n_param_floats;
     return m->params;
@@ -543,6 +553,7 @@ float *fer_model_grad_arena(fer_model *m, size_t *n_floats)
 
 float *fer_model_buffer_arena(fer_model *m, size_t *n_floats)
 {
+    fer_model_weights_changed(m);
     if (n_floats)
         *n_floats = m->n_buffer_floats;
     return m->buffers;

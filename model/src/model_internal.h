@@ -76,6 +76,10 @@ struct fer_model {
 
     int features_frozen; /* cRT: layers below the head fixed (fer_model_freeze_features) */
     int folded; /* fer_model_fold's inference copy: EVAL forward only */
+    /* A folded model's weight generation (fer_conv2d_args.weights_gen), unique in the process
+     * and renewed by every call that can change its weights (fer_model_weights_changed);
+     * 0 for a trainable model, whose weights the optimiser rewrites each step. */
+    uint64_t weights_gen;
     /* fer_model_fold_lean: node outputs share memory once their readers ran (only the graph
      * output stays readable after a forward); no gradient buffers */
     int share_activations;
@@ -89,6 +93,9 @@ int fer_model_find_tensor(const fer_model *m, const char *name);
  * (the caller's step, e.g. "fold"). */
 fer_status fer_model_tensor_to_host(fer_model *m, const char *name, const char *who, float **out,
                                     size_t *numel);
+/* Call after anything that may change m's weights: a folded model takes a new generation
+ * (model.c), so the backend derives its weight caches afresh. */
+void fer_model_weights_changed(fer_model *m);
 /* fer_model_new with share_activations set before the memory is planned (fold.c). */
 fer_status fer_model_new_shared(const fer_arch *arch, fer_backend *backend, int max_batch,
                                 fer_model **out);

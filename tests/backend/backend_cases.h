@@ -107,7 +107,7 @@ static void case_conv(fer_backend *ref, fer_backend *be, const conv_case *c)
     NEED(be, conv2d_forward, name);
     NEED(be, conv2d_backward, name);
     fer_conv2d_args a = {c->n,    c->ci, c->h, c->w,    c->co,   oh,
-                         ow,      c->k,  c->s, c->p,    c->bias, c->groups};
+                         ow,      c->k,  c->s, c->p,    c->bias, c->groups, 0};
     size_t nx = (size_t)c->n * c->ci * c->h * c->w, ny = (size_t)c->n * c->co * oh * ow;
     size_t nw = (size_t)c->co * (c->ci / c->groups) * c->k * c->k;
     float wscale = 1.0f / sqrtf((float)(c->ci / c->groups * c->k * c->k));
@@ -526,24 +526,24 @@ static void case_loss_soft(fer_backend *ref, fer_backend *be, fer_loss_kind kind
  * returns the outputs concatenated (malloc'd, *n floats). */
 static float *invariance_outputs(fer_backend *b, size_t *n)
 {
-    static const fer_conv2d_args convs[] = {{3, 6, 17, 13, 9, 17, 13, 3, 1, 1, 0, 1},
-                                            {3, 9, 17, 13, 11, 17, 13, 3, 1, 1, 1, 1},
-                                            {3, 6, 13, 9, 6, 13, 9, 3, 1, 1, 1, 6},
-                                            {3, 8, 13, 11, 8, 7, 6, 3, 2, 1, 1, 8},
+    static const fer_conv2d_args convs[] = {{3, 6, 17, 13, 9, 17, 13, 3, 1, 1, 0, 1, 0},
+                                            {3, 9, 17, 13, 11, 17, 13, 3, 1, 1, 1, 1, 0},
+                                            {3, 6, 13, 9, 6, 13, 9, 3, 1, 1, 1, 6, 0},
+                                            {3, 8, 13, 11, 8, 7, 6, 3, 2, 1, 1, 8, 0},
                                             /* depthwise weight gradient: image
                                              * groups x channel blocks by thread count */
-                                            {19, 8, 9, 8, 8, 9, 8, 3, 1, 1, 1, 8},
-                                            {3, 6, 13, 9, 8, 7, 5, 3, 2, 1, 0, 2},
-                                            {3, 16, 9, 7, 16, 9, 7, 3, 1, 1, 1, 2},
+                                            {19, 8, 9, 8, 8, 9, 8, 3, 1, 1, 1, 8, 0},
+                                            {3, 6, 13, 9, 8, 7, 5, 3, 2, 1, 0, 2, 0},
+                                            {3, 16, 9, 7, 16, 9, 7, 3, 1, 1, 1, 2, 0},
                                             /* stride 2: phase planes, chunks of images */
-                                            {3, 6, 13, 9, 8, 7, 5, 3, 2, 1, 1, 1},
-                                            {5, 32, 24, 20, 24, 12, 10, 3, 2, 1, 0, 1},
-                                            {3, 16, 80, 80, 8, 40, 40, 3, 2, 1, 1, 1},
+                                            {3, 6, 13, 9, 8, 7, 5, 3, 2, 1, 1, 1, 0},
+                                            {5, 32, 24, 20, 24, 12, 10, 3, 2, 1, 0, 1, 0},
+                                            {3, 16, 80, 80, 8, 40, 40, 3, 2, 1, 1, 1, 0},
                                             /* 1x1 GEMM per image: pixels split by the
                                              * thread count at batch 3; 8 weight-gradient
                                              * groups at batch 9, stride 2 */
-                                            {3, 13, 16, 12, 20, 16, 12, 1, 1, 0, 1, 1},
-                                            {9, 7, 11, 35, 10, 6, 18, 1, 2, 0, 0, 1}};
+                                            {3, 13, 16, 12, 20, 16, 12, 1, 1, 0, 1, 1, 0},
+                                            {9, 7, 11, 35, 10, 6, 18, 1, 2, 0, 0, 1, 0}};
     size_t total = 0, cap = 1 << 16;
     float *out = malloc(cap * sizeof *out);
     if (!out)

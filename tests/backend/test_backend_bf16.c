@@ -152,7 +152,8 @@ static void run_conv_case(fer_backend *ref, fer_backend *bf, fer_backend *fp, co
                          cc->stride,
                          cc->pad,
                          cc->bias,
-                         1};
+                         1,
+                         0};
     int wino = a.k == 3 && a.stride == 1 && a.in_c >= 8 && a.out_c >= 8;
     double tol = wino ? TOL_REL : TOL_REL_DIRECT;
     char name[96];
@@ -406,7 +407,7 @@ int main(void)
     run_linear_case(ref, bf, fp, 16, 300, 70, 0); /* two k blocks (256 + 44) */
     run_training(bf, fp);
     { /* stride 2 (ResNet downsampling) stays FP32 under bf16: the same bits as the FP32 backend */
-        fer_conv2d_args a = {2, 16, 12, 12, 32, 6, 6, 3, 2, 1, 0, 1};
+        fer_conv2d_args a = {2, 16, 12, 12, 32, 6, 6, 3, 2, 1, 0, 1, 0};
         size_t nx = 2 * 16 * 144, nw = 32 * 16 * 9, ny = 2 * 32 * 36;
         float *x = rand_buf(ref, nx, 91, 1.0f), *w = rand_buf(ref, nw, 92, 0.3f);
         float *dy = rand_buf(ref, ny, 93, 1.0f);
@@ -430,7 +431,7 @@ int main(void)
     if (fer_backend_set_precision(bf, FER_PREC_FP32) != FER_OK)
         die("set_precision fp32");
     {
-        fer_conv2d_args a = {2, 8, 6, 6, 8, 6, 6, 3, 1, 1, 0, 1};
+        fer_conv2d_args a = {2, 8, 6, 6, 8, 6, 6, 3, 1, 1, 0, 1, 0};
         size_t nx = 2 * 8 * 36, nw = 8 * 8 * 9;
         float *x = rand_buf(ref, nx, 77, 1.0f), *w = rand_buf(ref, nw, 78, 0.3f);
         float *y0 = buf(ref, nx), *y1 = buf(ref, nx);

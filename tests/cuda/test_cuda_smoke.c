@@ -484,11 +484,11 @@ int main(int argc, char **argv)
     printf("backend %s: %s\n", fer_backend_name(g), fer_backend_note(g));
 
     printf("1. ops vs ref\n");
-    op_conv(g, r, (fer_conv2d_args){2, 3, 12, 12, 8, 12, 12, 3, 1, 1, 0, 1});
-    op_conv(g, r, (fer_conv2d_args){3, 4, 11, 9, 5, 5, 4, 3, 2, 0, 1, 1});
-    op_conv(g, r, (fer_conv2d_args){2, 6, 7, 7, 3, 7, 7, 1, 1, 0, 1, 1});
-    op_conv(g, r, (fer_conv2d_args){3, 6, 9, 7, 6, 5, 4, 3, 2, 1, 1, 6}); /* depthwise */
-    op_conv(g, r, (fer_conv2d_args){2, 4, 8, 8, 6, 8, 8, 3, 1, 1, 0, 2}); /* groups 2 */
+    op_conv(g, r, (fer_conv2d_args){2, 3, 12, 12, 8, 12, 12, 3, 1, 1, 0, 1, 0});
+    op_conv(g, r, (fer_conv2d_args){3, 4, 11, 9, 5, 5, 4, 3, 2, 0, 1, 1, 0});
+    op_conv(g, r, (fer_conv2d_args){2, 6, 7, 7, 3, 7, 7, 1, 1, 0, 1, 1, 0});
+    op_conv(g, r, (fer_conv2d_args){3, 6, 9, 7, 6, 5, 4, 3, 2, 1, 1, 6, 0}); /* depthwise */
+    op_conv(g, r, (fer_conv2d_args){2, 4, 8, 8, 6, 8, 8, 3, 1, 1, 0, 2, 0}); /* groups 2 */
     op_batchnorm(g, r);
     op_relu_linear_pool_loss(g, r);
 

@@ -1,7 +1,9 @@
 /* Inference folding: conv2d + batchnorm2d (+ activation) folded into one node gives the
  * unfolded network's eval-mode logits within float rounding, on every backend, for the presets
  * and for a graph whose convs feed several readers (left alone); the folded copy refuses
- * training. */
+ * training. A folded model's weights changed by any API (set_tensor, init, the param arena)
+ * give a fresh model's logits: the weight generation it hands the backend's caches is
+ * renewed. */
 #include <string.h>
 
 #include "fer/model.h"
@@ -105,8 +107,89 @@ static void check_fold(const char *backend, const char *name, const char *json, 
     fer_backend_free(b);
 }
 
+/* Winograd (16 -> 16), flat-plane tiles (in_c 4), 1x1 GEMM and im2col (5x5 stride 3): every
+ * cpu path that caches packed weights. */
+static const char *cache_json =
+    "{\"name\":\"cachenet\",\"input\":[4,12,10],\"classes\":3,\"layers\":["
+    "{\"name\":\"c1\",\"type\":\"conv2d\",\"out\":16,\"k\":3,\"pad\":1,\"bias\":false},"
+    "{\"name\":\"b1\",\"type\":\"batchnorm2d\"},{\"name\":\"r1\",\"type\":\"relu\"},"
+    "{\"name\":\"c2\",\"type\":\"conv2d\",\"out\":16,\"k\":3,\"pad\":1,\"bias\":false},"
+    "{\"name\":\"b2\",\"type\":\"batchnorm2d\"},"
+    "{\"name\":\"c3\",\"type\":\"conv2d\",\"out\":24,\"k\":1},"
+    "{\"name\":\"c4\",\"type\":\"conv2d\",\"out\":8,\"k\":5,\"stride\":3,\"pad\":2},"
+    "{\"name\":\"gap\",\"type\":\"global_avgpool\"},{\"name\":\"f\",\"type\":\"flatten\"}]}";
+
+/* f's logits must be those of a fresh (unfolded, uncached) model holding f's tensors. */
+static void expect_fresh_logits(fer_model *f, const char *backend, const float *x, int n,
+                                const char *change)
+{
+    enum { MAXL = 64 };
+    float got[MAXL], want[MAXL];
+    fer_backend *b2;
+    fer_model *r;
+    OK(fer_backend_new(backend, 2, &b2));
+    OK(fer_model_new(fer_model_arch(f), b2, n, &r));
+    for (int t = 0; t < fer_model_n_tensors(f); t++) {
+        fer_tensor_info ti;
+        OK(fer_model_tensor_info(f, t, &ti));
+        float *v = malloc(ti.numel * sizeof *v);
+        OK(fer_model_get_tensor(f, ti.name, v, ti.numel));
+        OK(fer_model_set_tensor(r, ti.name, v, ti.numel));
+        free(v);
+    }
+    OK(fer_model_forward(f, x, n, FER_MODE_EVAL, NULL, 0, got));
+    OK(fer_model_forward(r, x, n, FER_MODE_EVAL, NULL, 0, want));
+    CHECK(memcmp(got, want, (size_t)n * fer_model_arch(f)->n_classes * sizeof *got) == 0,
+          "cachenet on %s: after %s the folded model used stale packed weights", backend,
+          change);
+    fer_model_free(r);
+    fer_backend_free(b2);
+}
+
+static void check_weight_changes(const char *backend)
+{
+    fer_backend *b;
+    if (fer_backend_new(backend, 2, &b) != FER_OK) {
+        printf("SKIP weight changes on %s: %s\n", backend, fer_last_error());
+        return;
+    }
+    enum { N = 2 };
+    fer_arch a;
+    fer_model *m, *f;
+    OK(fer_arch_from_json(cache_json, "cachenet", &a));
+    OK(fer_model_new(&a, b, N, &m));
+    OK(fer_model_init(m, 3));
+    perturb_batchnorm(m);
+    OK(fer_model_fold(m, b, N, &f, NULL));
+    float x[N * 4 * 12 * 10];
+    for (size_t i = 0; i < sizeof x / sizeof *x; i++)
+        x[i] = fer_rng_symmetric(44, i);
+    expect_fresh_logits(f, backend, x, N, "folding");
+    expect_fresh_logits(f, backend, x, N, "nothing"); /* the cached packing */
+    float w[16 * 16 * 9];
+    const char *c2 = "layers.1.weight"; /* c2 after c1 + b1 + r1 became node 0 */
+    OK(fer_model_get_tensor(f, c2, w, 16 * 16 * 9));
+    w[100] += 0.5f;
+    OK(fer_model_set_tensor(f, c2, w, 16 * 16 * 9));
+    expect_fresh_logits(f, backend, x, N, "fer_model_set_tensor");
+    OK(fer_model_init(f, 11));
+    expect_fresh_logits(f, backend, x, N, "fer_model_init");
+    size_t n_floats;
+    float *p = fer_model_param_arena(f, &n_floats); /* host memory on cpu and ref */
+    for (size_t i = 0; i < n_floats; i += 7)
+        p[i] = -p[i];
+    expect_fresh_logits(f, backend, x, N, "writes through fer_model_param_arena");
+    printf("weight changes on %-4s: fresh logits after set_tensor, init, arena writes\n",
+           backend);
+    fer_model_free(f);
+    fer_model_free(m);
+    fer_backend_free(b);
+}
+
 int main(void)
 {
+    check_weight_changes("cpu");
+    check_weight_changes("ref");
     const char *const *names = fer_backend_list();
     for (int k = 0; names[k]; k++) {
         check_fold(names[k], "simplecnn", NULL, 12); /* 6 x (BN + ReLU) */

@@ -88,7 +88,7 @@ static void check_conv(int in_c, int in_h, int in_w, int out_c, int ksz, int str
 {
     conv_ctx k;
     k.a = (fer_conv2d_args){2, in_c, in_h, in_w, out_c, (in_h + 2 * pad - ksz) / stride + 1,
-                            (in_w + 2 * pad - ksz) / stride + 1, ksz, stride, pad, bias, groups};
+                            (in_w + 2 * pad - ksz) / stride + 1, ksz, stride, pad, bias, groups, 0};
     size_t nx = (size_t)2 * in_c * in_h * in_w;
     size_t nw = (size_t)out_c * (in_c / groups) * ksz * ksz;
     size_t ny = (size_t)2 * out_c * k.a.out_h * k.a.out_w;

@@ -33,6 +33,11 @@ typedef struct fer_conv2d_args {
     int k, stride, pad;
     int has_bias;
     int groups;
+    /* 0: w may have changed since any earlier call. Nonzero: the caller promises that w holds
+     * the same values in every call that passes the same (w, weights_gen), so a backend may
+     * reuse what it derived from them without reading them again (the cpu backend's packed
+     * weights, which it otherwise validates by hashing every weight on each call). */
+    uint64_t weights_gen;
 } fer_conv2d_args;
 
 /* Batch norm over (n, hw) per channel c. */

@@ -125,6 +125,12 @@ fer_status fer_model_fold(fer_model *m, fer_backend *b, int max_batch, fer_model
  * them (BlazeFace: 73 MB -> a few MB per image). The face detector uses it. */
 fer_status fer_model_fold_lean(fer_model *m, fer_backend *b, int max_batch, fer_model **out,
                                int *n_folded);
+/* A folded model's weights are meant to stay as folded: its convolutions pass the backend a
+ * weight generation (fer_conv2d_args.weights_gen), so the cpu backend reuses its packed
+ * weights without hashing them on every batch-1 call. fer_model_set_tensor, fer_model_init*,
+ * a checkpoint load and fer_model_param_arena / fer_model_buffer_arena start a new
+ * generation: write through an arena pointer only before the next forward pass, or ask for
+ * the pointer again after writing. */
 /* 1 for a model from fer_model_fold. */
 int fer_model_is_folded(const fer_model *m);
 

@@ -381,7 +381,7 @@ fer_status cpu_conv2d_forward(fer_backend *b, const fer_conv2d_args *a, const fl
     size_t scratch = (size_t)x_planes(a) * gm.plane;
     pack_ctx pc = {w, a->out_c, a->in_c, kk, CO};
     /* the kind tells the block width apart: a packing never serves another width's tiles */
-    const float *wpk = cpu_wcache_get(cx, w, (size_t)a->out_c * a->in_c * kk, 1 + 100 * CO,
+    const float *wpk = cpu_wcache_get(cx, w, (size_t)a->out_c * a->in_c * kk, a->weights_gen, 1 + 100 * CO,
                                       a->out_c, a->in_c, kk, w_floats, pack_fwd_cb, &pc);
     float *ws = cpu_workspace(cx, scratch * (size_t)cx->threads);
     if (!ws || !wpk)
@@ -552,7 +552,7 @@ fer_status cpu_conv2d_backward(fer_backend *b, const fer_conv2d_args *a, const f
         return cpu_conv2d_grouped_backward(b, a, x, w, dy, dx, dw, dbias);
     /* the input gradient is a convolution of dy with the rotated, transposed filter */
     fer_conv2d_args da = {a->n, a->out_c, a->out_h, a->out_w, a->in_c, a->in_h, a->in_w,
-                          a->k, 1, a->k - 1 - a->pad, 0, 1};
+                          a->k, 1, a->k - 1 - a->pad, 0, 1, a->weights_gen};
     if (cx->wino && cpu_wino_supported(a) && (!dx || cpu_wino_supported(&da))) {
         if (a->has_bias && dbias) {
             bias_job bj = {dy, a->n, a->out_c, (size_t)a->out_h * a->out_w, dbias};

@@ -250,7 +250,7 @@ fer_status cpu_sgemm(cpu_ctx *c, int trans_a, int trans_b, int M, int N, int K, 
     size_t slot = slot_floats(N, K, NR), n_slots = (size_t)((N + NC - 1) / NC) * ((K + KC - 1) / KC);
     if (b_is_weight && ldb == (size_t)(trans_b ? K : N)) {
         pack_all_ctx pa = {j, slot};
-        cached = cpu_wcache_get(c, B, (size_t)N * K, (j.bf16 ? 60 : 30) + trans_b, N, K, NR,
+        cached = cpu_wcache_get(c, B, (size_t)N * K, 0, (j.bf16 ? 60 : 30) + trans_b, N, K, NR,
                                 slot * n_slots,
                                 pack_all_cb, &pa);
         if (!cached)

@@ -124,7 +124,9 @@ typedef struct cpu_wcache_entry {
     const float *w; /* source */
     size_t n;
     int kind, s[3]; /* layout and shape */
-    uint64_t hash;  /* of the source floats */
+    uint64_t gen;   /* the caller's weight generation (fer_conv2d_args.weights_gen), 0: none */
+    uint64_t hash;  /* of the source floats, when has_hash */
+    int has_hash;
     float *packed;
     size_t cap, packed_floats;
     unsigned long last_use;
@@ -165,11 +167,14 @@ float *cpu_workspace(cpu_ctx *c, size_t n);
 fer_status cpu_grow(float **buf, size_t *cap, size_t n);
 
 /* Packed form of the n source floats w for (kind, s0..s2), packed_floats long: from the cache
- * when the source hashes the same as when it was packed, else pack(pack_ctx, buffer). Valid
- * until the next cpu_wcache_get call but one. NULL + fer_fail on OOM. */
+ * when it was packed under the same nonzero weight generation gen (the caller's promise that
+ * w is unchanged; fer_conv2d_args.weights_gen) or, with gen 0, when the source hashes the same
+ * as when it was packed; else pack(pack_ctx, buffer). Valid until the next cpu_wcache_get call
+ * but one. NULL + fer_fail on OOM. */
 typedef void (*cpu_pack_fn)(const void *pack_ctx, float *dst);
-float *cpu_wcache_get(cpu_ctx *c, const float *w, size_t n, int kind, int s0, int s1, int s2,
-                      size_t packed_floats, cpu_pack_fn pack, const void *pack_ctx);
+float *cpu_wcache_get(cpu_ctx *c, const float *w, size_t n, uint64_t gen, int kind, int s0,
+                      int s1, int s2, size_t packed_floats, cpu_pack_fn pack,
+                      const void *pack_ctx);
 void cpu_wcache_free(cpu_ctx *c);
 
 /* Runs fn(ctx, task, worker) over the pool. */

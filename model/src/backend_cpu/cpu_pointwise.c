@@ -158,11 +158,12 @@ static void pw_pack_cb(const void *ctx, float *dst)
     }
 }
 
-static const float *pw_packed(cpu_ctx *c, const float *w, int M, int K, int trans)
+static const float *pw_packed(cpu_ctx *c, const float *w, uint64_t gen, int M, int K, int trans)
 {
     pw_pack p = {w, M, K, trans};
     size_t floats = round_to((size_t)M, CPU_GEMM_MR) * (size_t)K;
-    return cpu_wcache_get(c, w, (size_t)M * K, 50 + trans, M, K, 0, floats, pw_pack_cb, &p);
+    return cpu_wcache_get(c, w, (size_t)M * K, gen, 50 + trans, M, K, 0, floats, pw_pack_cb,
+                          &p);
 }
 
 /* off[q] = input offset of output pixel q within a plane */
@@ -344,7 +345,7 @@ fer_status cpu_pointwise_forward(cpu_ctx *c, const fer_conv2d_args *a, const flo
     memset(&j, 0, sizeof j);
     j.k = c->k, j.f = pw_pick(c), j.a = a;
     j.M = a->out_c, j.K = a->in_c, j.Q = a->out_h * a->out_w;
-    j.ap = pw_packed(c, w, a->out_c, a->in_c, 0);
+    j.ap = pw_packed(c, w, a->weights_gen, a->out_c, a->in_c, 0);
     if (!j.ap)
         return FER_ERR_NOMEM;
     j.src = x, j.src_plane = (size_t)a->in_h * a->in_w;
@@ -499,7 +500,7 @@ fer_status cpu_pointwise_backward(cpu_ctx *c, const fer_conv2d_args *a, const fl
         memset(&j, 0, sizeof j);
         j.k = c->k, j.f = pw_pick(c), j.a = a;
         j.M = a->in_c, j.K = a->out_c, j.Q = a->out_h * a->out_w;
-        j.ap = pw_packed(c, w, a->in_c, a->out_c, 1);
+        j.ap = pw_packed(c, w, a->weights_gen, a->in_c, a->out_c, 1);
         if (!j.ap)
             return FER_ERR_NOMEM;
         j.src = dy, j.src_plane = (size_t)j.Q, j.src_img = (size_t)a->out_c * j.Q;

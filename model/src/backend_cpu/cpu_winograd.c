@@ -309,7 +309,7 @@ fer_status cpu_wino_conv(cpu_ctx *c, const fer_conv2d_args *a, const float *x, c
     transform_ctx tc = {a, w, flip, p.m, p.cip, p.cop, p.wob};
     /* the kind tells the block width (and bf16) apart: a packing never serves other kernels */
     const float *u = cpu_wcache_get(
-        c, w, (size_t)a->in_c * a->out_c * 9, 10 + 2 * p.m + flip + 100 * p.wob + 5000 * p.bf16,
+        c, w, (size_t)a->in_c * a->out_c * 9, a->weights_gen, 10 + 2 * p.m + flip + 100 * p.wob + 5000 * p.bf16,
         a->out_c, a->in_c, p.m, p.bf16 ? u_floats / 2 : u_floats,
         p.bf16 ? transform_bf16_cb : transform_cb, &tc);
     p.u = u;

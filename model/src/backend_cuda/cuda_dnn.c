@@ -190,9 +190,12 @@ static fer_status conv_args_check(const fer_conv2d_args *a)
     return FER_OK;
 }
 
-static fer_status plan_get(cuda_ctx *c, const fer_conv2d_args *a, cuda_conv_plan **out)
+static fer_status plan_get(cuda_ctx *c, const fer_conv2d_args *args, cuda_conv_plan **out)
 {
     *out = NULL;
+    fer_conv2d_args key = *args;
+    key.weights_gen = 0; /* a plan depends on the shapes only */
+    const fer_conv2d_args *a = &key;
     for (int i = 0; i < c->n_conv_plans; i++) {
         cuda_conv_plan *p = &c->conv_plans[i];
         if (p->precision == c->precision && memcmp(&p->args, a, sizeof *a) == 0) {
