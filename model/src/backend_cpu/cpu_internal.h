@@ -97,10 +97,17 @@ typedef struct cpu_kernels {
     cpu_wino_fns f23, f43; /* F(2x2,3x3), F(4x4,3x3) tile transforms */
     /* c[p*ldc + o] = sum_{k<kc} a[p*lda + k] * b[k*W + o], p < 6, o < W = wino_co */
     void (*wino_gemm)(int kc, const float *a, size_t lda, const float *b, float *c, size_t ldc);
+    /* the same for p < 12 (24 accumulators: only sets with 32 vector registers; NULL
+     * elsewhere), the same bits as two wino_gemm calls */
+    void (*wino_gemm12)(int kc, const float *a, size_t lda, const float *b, float *c,
+                        size_t ldc);
     /* c[p*ldc + o] += sum_{k<kc} a[k*lda + p] * b[k*ldb + o], p < 6, o < wino_co (weight
      * gradient) */
     void (*wino_gemm_tn)(int kc, const float *a, size_t lda, const float *b, size_t ldb, float *c,
                          size_t ldc);
+    /* the same for p < 12 (NULL where wino_gemm12 is), the same bits as two calls */
+    void (*wino_gemm_tn12)(int kc, const float *a, size_t lda, const float *b, size_t ldb,
+                           float *c, size_t ldc);
 } cpu_kernels;
 
 extern const cpu_kernels cpu_kernels_portable;

@@ -97,6 +97,8 @@ const cpu_kernels cpu_kernels_avx512 = {
     .f23 = {wino2_in_tiles, wino2_dy_tiles, wino2_out_tiles, WINO2_IN_BF16},
     .f43 = {wino_in_tiles, wino_dy_tiles, wino_out_tiles},
     .wino_gemm = wino_gemm_avx512,
+    .wino_gemm12 = wino_gemm12_avx512,
     .wino_gemm_tn = wino_gemm_tn_avx512,
+    .wino_gemm_tn12 = wino_gemm_tn12_avx512,
 };
 #endif

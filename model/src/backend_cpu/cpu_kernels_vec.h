@@ -203,6 +203,64 @@ static void VK(wino_gemm)(int kc, const float *a, size_t lda, const float *b, fl
     VTILE6_STORE(c, ldc, 0);
 }
 
+#if VW == 16
+/* wino_gemm over 12 tiles: the 6-row tile reloads each b vector pair for every 6 broadcasts
+ * and ran at 2/3 of the FMA peak with its operands in L1; 12 rows x 2 vectors (24 of the 32
+ * zmm accumulators) reached 80% in the same loop (bench/RESULTS.md, session 17). Each output is
+ * the same fused chain over k as in wino_gemm, so the bits do not change. */
+static void VK(wino_gemm12)(int kc, const float *a, size_t lda, const float *b, float *c,
+                            size_t ldc)
+{
+    vf acc[12][2];
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; i++)
+        acc[i][0] = acc[i][1] = v_zero();
+    for (int k = 0; k < kc; k++) {
+        vf b0 = v_load(b), b1 = v_load(b + VW);
+        b += VNR;
+#pragma GCC unroll 12
+        for (int i = 0; i < 12; i++) {
+            vf av = v_bcast(a + (size_t)i * lda + k);
+            acc[i][0] = v_fma(av, b0, acc[i][0]);
+            acc[i][1] = v_fma(av, b1, acc[i][1]);
+        }
+    }
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; i++) {
+        v_store(c + (size_t)i * ldc, acc[i][0]);
+        v_store(c + (size_t)i * ldc + VW, acc[i][1]);
+    }
+}
+
+/* wino_gemm_tn over 12 input channels (the weight gradient's GEMM), as wino_gemm12 */
+static void VK(wino_gemm_tn12)(int kc, const float *a, size_t lda, const float *b, size_t ldb,
+                               float *c, size_t ldc)
+{
+    vf acc[12][2];
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; i++) {
+        acc[i][0] = v_load(c + (size_t)i * ldc);
+        acc[i][1] = v_load(c + (size_t)i * ldc + VW);
+    }
+    for (int k = 0; k < kc; k++) {
+        vf b0 = v_load(b), b1 = v_load(b + VW);
+        b += ldb;
+#pragma GCC unroll 12
+        for (int i = 0; i < 12; i++) {
+            vf av = v_bcast(a + i);
+            acc[i][0] = v_fma(av, b0, acc[i][0]);
+            acc[i][1] = v_fma(av, b1, acc[i][1]);
+        }
+        a += lda;
+    }
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; i++) {
+        v_store(c + (size_t)i * ldc, acc[i][0]);
+        v_store(c + (size_t)i * ldc + VW, acc[i][1]);
+    }
+}
+#endif
+
 /* 6 input channels x VNR output channels of the Winograd weight gradient, accumulated into c
  * over kc tiles */
 static void VK(wino_gemm_tn)(int kc, const float *a, size_t lda, const float *b, size_t ldb,

@@ -281,7 +281,12 @@ static void wino_task(void *ctx, int task, int worker)
     for (int xi = 0; xi < p->xi; xi++)
         for (int ob = 0; ob < ob_n; ob++) {
             const float *b = p->u + ((size_t)xi * ob_n + ob) * p->cip * p->wob;
-            for (size_t t = 0; t < p->tp; t += 6)
+            size_t t = 0;
+            if (k->wino_gemm12)
+                for (; t + 12 <= p->tp; t += 12)
+                    k->wino_gemm12(p->cip, v + t * v_t + (size_t)xi * p->cip, v_t, b,
+                                   m + t * m_t + (size_t)xi * p->cop + ob * p->wob, m_t);
+            for (; t < p->tp; t += 6)
                 k->wino_gemm(p->cip, v + t * v_t + (size_t)xi * p->cip, v_t, b,
                              m + t * m_t + (size_t)xi * p->cop + ob * p->wob, m_t);
         }
@@ -400,12 +405,16 @@ static void wgrad_task(void *ctx, int slot, int worker)
             continue;
         }
         for (int xi = 0; xi < p->xi; xi++)
-            for (int ci0 = 0; ci0 < p->cip; ci0 += 6)
+            for (int ci0 = 0, step; ci0 < p->cip; ci0 += step) {
+                /* 12 rows while they stay inside the accumulator's ci_rows (rows past cip are
+                 * slack, as the 6-row tile's) */
+                step = k->wino_gemm_tn12 && ci0 + 12 <= p->ci_rows ? 12 : 6;
                 for (int ob = 0; ob < ob_n; ob++)
-                    k->wino_gemm_tn(tiles, vx + xi * vx_xi + ci0, (size_t)p->cip,
-                                    vd + xi * vd_xi + ob * p->wob, (size_t)p->cop,
-                                    acc + ((size_t)xi * p->ci_rows + ci0) * p->cop + ob * p->wob,
-                                    p->cop);
+                    (step == 12 ? k->wino_gemm_tn12 : k->wino_gemm_tn)(
+                        tiles, vx + xi * vx_xi + ci0, (size_t)p->cip,
+                        vd + xi * vd_xi + ob * p->wob, (size_t)p->cop,
+                        acc + ((size_t)xi * p->ci_rows + ci0) * p->cop + ob * p->wob, p->cop);
+            }
     }
 }
 
