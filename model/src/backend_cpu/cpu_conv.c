@@ -250,7 +250,12 @@ static void conv_chunk(const cpu_kernels *k, const flat_geom *gm, const float *p
             for (int h = 0; h < rows; h++) {
                 const float *xr = base + flat_at(gm, n, h, 0);
                 float *yr = yo + (size_t)h * cols;
-                for (int t = 0; t < tiles_per_row; t++) {
+                int t = 0;
+                if (k->conv_tile12) /* whole 12-position spans only: no reads past the row */
+                    for (; (t + 2) * CPU_CONV_PX <= cols; t += 2)
+                        k->conv_tile12(xr + t * CPU_CONV_PX, gm->plane, c_in, offs, kk, w, bb,
+                                       yr + t * CPU_CONV_PX, out_plane, n_co);
+                for (; t < tiles_per_row; t++) {
                     int c0 = t * CPU_CONV_PX;
                     int n_px = cols - c0 < CPU_CONV_PX ? cols - c0 : CPU_CONV_PX;
                     k->conv_tile(xr + c0, gm->plane, c_in, offs, kk, w, bb, yr + c0, out_plane,

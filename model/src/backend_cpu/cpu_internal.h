@@ -60,6 +60,11 @@ typedef struct cpu_kernels {
     void (*conv_tile)(const float *x, size_t x_stride, int cin, const int *offs, int kk,
                       const float *w, const float *bias, float *out, size_t out_stride, int n_co,
                       int n_px);
+    /* the same over 2 * CPU_CONV_PX positions, all of them stored (NULL where the set has too
+     * few registers for 24 accumulators); the same bits as two conv_tile calls */
+    void (*conv_tile12)(const float *x, size_t x_stride, int cin, const int *offs, int kk,
+                        const float *w, const float *bias, float *out, size_t out_stride,
+                        int n_co);
     /* acc[r*ntaps + t] += sum_{j<len} dy[r*dy_stride + j] * x[offs[t] + j] for r < CONVW_MR,
      * t < ntaps (1..3); len is a multiple of 8. Each (r, t) sum is its own chain, so grouping
      * taps differently gives the same bits. */

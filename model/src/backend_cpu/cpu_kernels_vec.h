@@ -108,6 +108,44 @@ static void VK(conv_tile)(const float *x, size_t x_stride, int cin, const int *o
     v_conv_store(rows, bias, out, out_stride, n_co, n_px);
 }
 
+#if VW == 16
+/* conv_tile over 12 flat positions (24 accumulators; bench/RESULTS.md, session 17: 172 against
+ * 148 GFLOP/s in L1), each output the same fused chain as conv_tile's; stored as two 6-row
+ * halves. */
+static void VK(conv_tile12)(const float *x, size_t x_stride, int cin, const int *offs, int kk,
+                            const float *w, const float *bias, float *out, size_t out_stride,
+                            int n_co)
+{
+    vf acc[12][2];
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; i++)
+        acc[i][0] = acc[i][1] = v_zero();
+    for (int c = 0; c < cin; c++) {
+        const float *xc = x + (size_t)c * x_stride;
+        for (int t = 0; t < kk; t++) {
+            const float *a = xc + offs[t];
+            vf b0 = v_load(w), b1 = v_load(w + VW);
+            w += VNR;
+#pragma GCC unroll 12
+            for (int i = 0; i < 12; i++) {
+                vf av = v_bcast(a + i);
+                acc[i][0] = v_fma(av, b0, acc[i][0]);
+                acc[i][1] = v_fma(av, b1, acc[i][1]);
+            }
+        }
+    }
+    vf lo[6][2], hi[6][2];
+    for (int i = 0; i < 6; i++) {
+        lo[i][0] = acc[i][0];
+        lo[i][1] = acc[i][1];
+        hi[i][0] = acc[6 + i][0];
+        hi[i][1] = acc[6 + i][1];
+    }
+    v_conv_store(lo, bias, out, out_stride, n_co, 6);
+    v_conv_store(hi, bias, out + 6, out_stride, n_co, 6);
+}
+#endif
+
 /* Flat-plane weight-gradient tile: 4 output channels x up to 3 taps, acc[r*ntaps + t] +=
  * sum_{j<len} dy[r*dy_stride + j] * x[offs[t] + j]; len is a multiple of 8 (a last half vector
  * when VW = 16: v_load8 loads 8 floats, the other lanes zero). Per VW positions 3 input loads, 4
