@@ -156,6 +156,11 @@ static void compute_task(void *ctx, int task, int worker)
             int mr = rows - ir < CPU_GEMM_MR ? rows - ir : CPU_GEMM_MR;
             const float *a = ap + (size_t)(ir / CPU_GEMM_MR) * j->kc * CPU_GEMM_MR;
             float *c = j->C + (size_t)(i0 + ir) * j->ldc + col;
+            if (!j->bf16 && j->k->gemm_micro12 && rows - ir >= 2 * CPU_GEMM_MR && nr == NR) {
+                j->k->gemm_micro12(j->kc, a, (size_t)j->kc * CPU_GEMM_MR, bp, c, j->ldc, acc);
+                ir += CPU_GEMM_MR; /* two panels */
+                continue;
+            }
             if (j->bf16) {
                 int kp = (j->kc + 1) / 2;
                 const uint32_t *a32 = (const uint32_t *)a, *b32 = (const uint32_t *)bp;

@@ -74,6 +74,10 @@ typedef struct cpu_kernels {
      * accumulate: 0 overwrites C. */
     void (*gemm_micro)(int kc, const float *a, const float *b, float *c, size_t ldc,
                        int accumulate);
+    /* the same for two A panels, a (rows 0-5) and a + a_next (rows 6-11), into 12 rows of C
+     * (NULL where the set has too few registers); the same bits as two gemm_micro calls */
+    void (*gemm_micro12)(int kc, const float *a, size_t a_next, const float *b, float *c,
+                         size_t ldc, int accumulate);
     /* streaming ops (memory bound; x and y may be the same buffer) */
     void (*relu_fwd)(size_t n, const float *x, float *y);                   /* fer_relu */
     void (*relu_bwd)(size_t n, const float *y, const float *dy, float *dx); /* fer_relu_backward */

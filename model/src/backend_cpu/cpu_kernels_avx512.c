@@ -2,7 +2,7 @@
  * state). The flat-plane conv and weight-gradient tiles, GEMM, Winograd-GEMM and streaming
  * kernels are cpu_kernels_vec.h at VW = 16: the same 6-row x 2-vector register tile as the AVX2
  * set, so 6 x 32 (12 of the 32 zmm), and the same per-element arithmetic (identical bits for the
- * conv tile and GEMMs); the conv tile and the Winograd GEMMs also run 12 rows at a time (24
+ * conv tile and GEMMs); the conv tile and the GEMMs also run 12 rows at a time (24
  * accumulators, which AVX2's 16 registers cannot hold), with the same bits. Max pooling and the small-batch row GEMM are the AVX2 set's (ymm). The Winograd transforms (cpu_wino_impl.h, 8-channel vectors) are
  * compiled here with this file's target. */
 #include "cpu_internal.h"
@@ -86,6 +86,7 @@ const cpu_kernels cpu_kernels_avx512 = {
     .conv_tile12 = conv_tile12_avx512,
     .convw_tile = convw_tile_avx512,
     .gemm_micro = gemm_micro_avx512,
+    .gemm_micro12 = gemm_micro12_avx512,
     .relu_fwd = relu_fwd_avx512,
     .relu_bwd = relu_bwd_avx512,
     .affine = affine_avx512,

@@ -242,6 +242,42 @@ static void VK(wino_gemm)(int kc, const float *a, size_t lda, const float *b, fl
 }
 
 #if VW == 16
+/* gemm_micro over two packed A panels (12 rows; see wino_gemm12 for why) */
+static void VK(gemm_micro12)(int kc, const float *a, size_t a_next, const float *b, float *c,
+                             size_t ldc, int accumulate)
+{
+    vf acc[12][2];
+    const float *ah = a + a_next;
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; i++)
+        acc[i][0] = acc[i][1] = v_zero();
+    for (int p = 0; p < kc; p++) {
+        vf b0 = v_load(b), b1 = v_load(b + VW);
+        b += VNR;
+#pragma GCC unroll 6
+        for (int i = 0; i < 6; i++) {
+            vf av = v_bcast(a + i);
+            acc[i][0] = v_fma(av, b0, acc[i][0]);
+            acc[i][1] = v_fma(av, b1, acc[i][1]);
+            av = v_bcast(ah + i);
+            acc[6 + i][0] = v_fma(av, b0, acc[6 + i][0]);
+            acc[6 + i][1] = v_fma(av, b1, acc[6 + i][1]);
+        }
+        a += 6;
+        ah += 6;
+    }
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; i++) {
+        float *ci = c + (size_t)i * ldc;
+        if (accumulate) {
+            acc[i][0] = v_add(acc[i][0], v_load(ci));
+            acc[i][1] = v_add(acc[i][1], v_load(ci + VW));
+        }
+        v_store(ci, acc[i][0]);
+        v_store(ci + VW, acc[i][1]);
+    }
+}
+
 /* wino_gemm over 12 tiles: the 6-row tile reloads each b vector pair for every 6 broadcasts
  * and ran at 2/3 of the FMA peak with its operands in L1; 12 rows x 2 vectors (24 of the 32
  * zmm accumulators) reached 80% in the same loop (bench/RESULTS.md, session 17). Each output is
