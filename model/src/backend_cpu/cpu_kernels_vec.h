@@ -73,6 +73,39 @@
         }                                                                                          \
     } while (0)
 
+#if VW == 16
+/* 12-row tiles (24 accumulators: only with AVX-512's 32 registers). The 6-row tile reloads its
+ * b vector pair for every 6 broadcasts and ran at 2/3 of the FMA peak with its operands in L1;
+ * 12 rows x 2 vectors reached 80% in the same loop (bench/RESULTS.md, session 17). Each output
+ * is the same fused chain over k as in the 6-row kernel, so the bits do not change. */
+#define VTILE12_ZERO                                                                               \
+    vf acc[12][2];                                                                                 \
+    _Pragma("GCC unroll 12") for (int i_ = 0; i_ < 12; i_++) acc[i_][0] = acc[i_][1] = v_zero()
+#define VTILE12_LOAD(c, ldc)                                                                       \
+    vf acc[12][2];                                                                                 \
+    _Pragma("GCC unroll 12") for (int i_ = 0; i_ < 12; i_++) {                                     \
+        acc[i_][0] = v_load((c) + (size_t)i_ * (ldc));                                             \
+        acc[i_][1] = v_load((c) + (size_t)i_ * (ldc) + VW);                                        \
+    }
+/* row i adds broadcast(*p) * [b0 b1] */
+#define VTILE12_FMA(i, p)                                                                          \
+    do {                                                                                           \
+        vf av_ = v_bcast(p);                                                                       \
+        acc[i][0] = v_fma(av_, b0, acc[i][0]);                                                     \
+        acc[i][1] = v_fma(av_, b1, acc[i][1]);                                                     \
+    } while (0)
+#define VTILE12_STORE(c, ldc, accumulate)                                                          \
+    _Pragma("GCC unroll 12") for (int i_ = 0; i_ < 12; i_++) {                                     \
+        float *ci_ = (c) + (size_t)i_ * (ldc);                                                     \
+        if (accumulate) {                                                                          \
+            acc[i_][0] = v_add(acc[i_][0], v_load(ci_));                                           \
+            acc[i_][1] = v_add(acc[i_][1], v_load(ci_ + VW));                                      \
+        }                                                                                          \
+        v_store(ci_, acc[i_][0]);                                                                  \
+        v_store(ci_ + VW, acc[i_][1]);                                                             \
+    }
+#endif
+
 /* C[i*ldc + j] (+)= sum_p a[p*6 + i] * b[p*VNR + j]: 6 x VNR over packed panels */
 static void VK(gemm_micro)(int kc, const float *a, const float *b, float *c, size_t ldc,
                            int accumulate)
@@ -109,40 +142,23 @@ static void VK(conv_tile)(const float *x, size_t x_stride, int cin, const int *o
 }
 
 #if VW == 16
-/* conv_tile over 12 flat positions (24 accumulators; bench/RESULTS.md, session 17: 172 against
- * 148 GFLOP/s in L1), each output the same fused chain as conv_tile's; stored as two 6-row
- * halves. */
+/* conv_tile over 12 flat positions, stored as two 6-row halves */
 static void VK(conv_tile12)(const float *x, size_t x_stride, int cin, const int *offs, int kk,
                             const float *w, const float *bias, float *out, size_t out_stride,
                             int n_co)
 {
-    vf acc[12][2];
-#pragma GCC unroll 12
-    for (int i = 0; i < 12; i++)
-        acc[i][0] = acc[i][1] = v_zero();
+    VTILE12_ZERO;
     for (int c = 0; c < cin; c++) {
         const float *xc = x + (size_t)c * x_stride;
-        for (int t = 0; t < kk; t++) {
+        for (int t = 0; t < kk; t++, w += VNR) {
             const float *a = xc + offs[t];
             vf b0 = v_load(w), b1 = v_load(w + VW);
-            w += VNR;
-#pragma GCC unroll 12
-            for (int i = 0; i < 12; i++) {
-                vf av = v_bcast(a + i);
-                acc[i][0] = v_fma(av, b0, acc[i][0]);
-                acc[i][1] = v_fma(av, b1, acc[i][1]);
-            }
+            _Pragma("GCC unroll 12") for (int i = 0; i < 12; i++)
+                VTILE12_FMA(i, a + i);
         }
     }
-    vf lo[6][2], hi[6][2];
-    for (int i = 0; i < 6; i++) {
-        lo[i][0] = acc[i][0];
-        lo[i][1] = acc[i][1];
-        hi[i][0] = acc[6 + i][0];
-        hi[i][1] = acc[6 + i][1];
-    }
-    v_conv_store(lo, bias, out, out_stride, n_co, 6);
-    v_conv_store(hi, bias, out + 6, out_stride, n_co, 6);
+    v_conv_store(acc, bias, out, out_stride, n_co, 6);
+    v_conv_store(acc + 6, bias, out + 6, out_stride, n_co, 6);
 }
 #endif
 
@@ -242,96 +258,46 @@ static void VK(wino_gemm)(int kc, const float *a, size_t lda, const float *b, fl
 }
 
 #if VW == 16
-/* gemm_micro over two packed A panels (12 rows; see wino_gemm12 for why) */
+/* gemm_micro over two packed A panels: rows 0-5 from a, 6-11 from a + a_next */
 static void VK(gemm_micro12)(int kc, const float *a, size_t a_next, const float *b, float *c,
                              size_t ldc, int accumulate)
 {
-    vf acc[12][2];
+    VTILE12_ZERO;
     const float *ah = a + a_next;
-#pragma GCC unroll 12
-    for (int i = 0; i < 12; i++)
-        acc[i][0] = acc[i][1] = v_zero();
-    for (int p = 0; p < kc; p++) {
+    for (int p = 0; p < kc; p++, a += 6, ah += 6, b += VNR) {
         vf b0 = v_load(b), b1 = v_load(b + VW);
-        b += VNR;
-#pragma GCC unroll 6
-        for (int i = 0; i < 6; i++) {
-            vf av = v_bcast(a + i);
-            acc[i][0] = v_fma(av, b0, acc[i][0]);
-            acc[i][1] = v_fma(av, b1, acc[i][1]);
-            av = v_bcast(ah + i);
-            acc[6 + i][0] = v_fma(av, b0, acc[6 + i][0]);
-            acc[6 + i][1] = v_fma(av, b1, acc[6 + i][1]);
+        _Pragma("GCC unroll 6") for (int i = 0; i < 6; i++) {
+            VTILE12_FMA(i, a + i);
+            VTILE12_FMA(6 + i, ah + i);
         }
-        a += 6;
-        ah += 6;
     }
-#pragma GCC unroll 12
-    for (int i = 0; i < 12; i++) {
-        float *ci = c + (size_t)i * ldc;
-        if (accumulate) {
-            acc[i][0] = v_add(acc[i][0], v_load(ci));
-            acc[i][1] = v_add(acc[i][1], v_load(ci + VW));
-        }
-        v_store(ci, acc[i][0]);
-        v_store(ci + VW, acc[i][1]);
-    }
+    VTILE12_STORE(c, ldc, accumulate);
 }
 
-/* wino_gemm over 12 tiles: the 6-row tile reloads each b vector pair for every 6 broadcasts
- * and ran at 2/3 of the FMA peak with its operands in L1; 12 rows x 2 vectors (24 of the 32
- * zmm accumulators) reached 80% in the same loop (bench/RESULTS.md, session 17). Each output is
- * the same fused chain over k as in wino_gemm, so the bits do not change. */
+/* wino_gemm over 12 tiles */
 static void VK(wino_gemm12)(int kc, const float *a, size_t lda, const float *b, float *c,
                             size_t ldc)
 {
-    vf acc[12][2];
-#pragma GCC unroll 12
-    for (int i = 0; i < 12; i++)
-        acc[i][0] = acc[i][1] = v_zero();
-    for (int k = 0; k < kc; k++) {
+    VTILE12_ZERO;
+    for (int k = 0; k < kc; k++, b += VNR) {
         vf b0 = v_load(b), b1 = v_load(b + VW);
-        b += VNR;
-#pragma GCC unroll 12
-        for (int i = 0; i < 12; i++) {
-            vf av = v_bcast(a + (size_t)i * lda + k);
-            acc[i][0] = v_fma(av, b0, acc[i][0]);
-            acc[i][1] = v_fma(av, b1, acc[i][1]);
-        }
+        _Pragma("GCC unroll 12") for (int i = 0; i < 12; i++)
+            VTILE12_FMA(i, a + (size_t)i * lda + k);
     }
-#pragma GCC unroll 12
-    for (int i = 0; i < 12; i++) {
-        v_store(c + (size_t)i * ldc, acc[i][0]);
-        v_store(c + (size_t)i * ldc + VW, acc[i][1]);
-    }
+    VTILE12_STORE(c, ldc, 0);
 }
 
-/* wino_gemm_tn over 12 input channels (the weight gradient's GEMM), as wino_gemm12 */
+/* wino_gemm_tn over 12 input channels (the weight gradient's GEMM) */
 static void VK(wino_gemm_tn12)(int kc, const float *a, size_t lda, const float *b, size_t ldb,
                                float *c, size_t ldc)
 {
-    vf acc[12][2];
-#pragma GCC unroll 12
-    for (int i = 0; i < 12; i++) {
-        acc[i][0] = v_load(c + (size_t)i * ldc);
-        acc[i][1] = v_load(c + (size_t)i * ldc + VW);
-    }
-    for (int k = 0; k < kc; k++) {
+    VTILE12_LOAD(c, ldc);
+    for (int k = 0; k < kc; k++, a += lda, b += ldb) {
         vf b0 = v_load(b), b1 = v_load(b + VW);
-        b += ldb;
-#pragma GCC unroll 12
-        for (int i = 0; i < 12; i++) {
-            vf av = v_bcast(a + i);
-            acc[i][0] = v_fma(av, b0, acc[i][0]);
-            acc[i][1] = v_fma(av, b1, acc[i][1]);
-        }
-        a += lda;
+        _Pragma("GCC unroll 12") for (int i = 0; i < 12; i++)
+            VTILE12_FMA(i, a + i);
     }
-#pragma GCC unroll 12
-    for (int i = 0; i < 12; i++) {
-        v_store(c + (size_t)i * ldc, acc[i][0]);
-        v_store(c + (size_t)i * ldc + VW, acc[i][1]);
-    }
+    VTILE12_STORE(c, ldc, 0);
 }
 #endif
 
