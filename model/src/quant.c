@@ -609,17 +609,9 @@ static void run_add(fer_int8_net *q, int i, int n)
     q_tensor *o = &nd->out;
     float ma = a->scale / o->scale, mb = b->scale / o->scale, zo = (float)o->zp;
     size_t cnt = (size_t)n * o->h * o->w * o->cs;
-    /* requant's arithmetic on locals, branch-free, so the compiler vectorises the loop (y is
-     * finite: u8 inputs, checked scales); the fused ReLU clamps at the output's zero point */
-    const uint8_t *restrict pa = a->u8, *restrict pb = b->u8;
-    uint8_t *restrict po = o->u8;
-    const float za = (float)a->zp, zb = (float)b->zp, lo = nd->relu && zo > 0.0f ? zo : 0.0f;
-    for (size_t e = 0; e < cnt; e++) {
-        float y = ((float)pa[e] - za) * ma + ((float)pb[e] - zb) * mb + zo;
-        y = y > lo ? y : lo;
-        y = y < 255.0f ? y : 255.0f;
-        po[e] = (uint8_t)(int)((y + 12582912.0f) - 12582912.0f);
-    }
+    fer_i8_add p = {a->u8, b->u8, o->u8, cnt, (float)a->zp, (float)b->zp, ma, mb, zo,
+                    nd->relu && zo > 0.0f ? zo : 0.0f}; /* the fused ReLU clamps at zo */
+    q->kern->add(&p);
 }
 
 static void run_relu(fer_int8_net *q, int i, int n)

@@ -3,7 +3,9 @@
  * out), then the kernel set named by argv[1] (avx512_vnni, avx_vnni or portable) against the
  * portable reference: every output byte / float bit-identical, over odd shapes (rows not a
  * multiple of the tile, 16..144 channels, reductions 4..65536 at the largest values), both
- * output kinds, row ranges split in two. A set this CPU lacks exits 77 naming the feature. */
+ * output kinds, row ranges split in two. A set this CPU lacks exits 77 naming the feature.
+ * The residual add likewise: the reference (fer_i8_add_ref) against hand-worked values of the
+ * definition, then the set's add against it over every pair of input bytes, in place too. */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -161,6 +163,54 @@ static void check_set_against_portable(const fer_i8_kernels *k, const shape *s, 
     free_case(&c);
 }
 
+/* fer_i8_add_ref against the definition worked by hand: 1 + 3 * 0.5 = 2.5 rounds to 2 (half
+ * to even), 3 + 0.5 to 4, clamps at 255 and at lo. */
+static void check_add_ref(void)
+{
+    uint8_t a[3] = {1, 3, 200}, b[3] = {3, 1, 200}, out[3];
+    fer_i8_add p = {a, b, out, 3, 0, 0, 1, 0.5f, 0, 0};
+    fer_i8_add_ref(&p);
+    CHECK(out[0] == 2 && out[1] == 4 && out[2] == 255, "add reference: %d %d %d, want 2 4 255",
+          out[0], out[1], out[2]);
+    p.zo = -10;
+    p.lo = 0;
+    a[0] = 0, b[0] = 0;
+    fer_i8_add_ref(&p);
+    CHECK(out[0] == 0, "add reference: %d below lo = 0", out[0]);
+    p.lo = 128; /* a fused ReLU at the output zero point */
+    fer_i8_add_ref(&p);
+    CHECK(out[0] == 128 && out[1] == 128, "add reference: %d %d, want the ReLU floor 128",
+          out[0], out[1]);
+}
+
+/* k's add against the reference: every (a, b) byte pair, a length with a tail, out separate
+ * and out == a, for factors like the net's (zero points, scale ratios, fused ReLU). */
+static void check_add_set(const fer_i8_kernels *k)
+{
+    enum { N = 65536 + 7 };
+    const float params[][6] = {{0, 0, 1, 1, 0, 0},          {128, 3, 0.37f, 1.91f, 17, 0},
+                               {255, 0, 0.5f, 0.5f, 128, 128}, {7, 250, 3.3e-3f, 2.5f, 255, 0},
+                               {31, 77, 0.7071f, 1.4142f, 64, 64}};
+    uint8_t *a = malloc(N), *b = malloc(N), *got = malloc(N), *want = malloc(N);
+    for (size_t c = 0; c < sizeof params / sizeof params[0]; c++) {
+        for (size_t e = 0; e < N; e++) {
+            a[e] = (uint8_t)(e & 255);
+            b[e] = (uint8_t)((e >> 8) & 255);
+        }
+        const float *f = params[c];
+        fer_i8_add p = {a, b, want, N, f[0], f[1], f[2], f[3], f[4], f[5]};
+        fer_i8_add_ref(&p);
+        p.out = got;
+        k->add(&p);
+        CHECK(memcmp(got, want, N) == 0, "%s add, case %zu: bytes differ from the reference",
+              k->name, c);
+        p.out = a;
+        k->add(&p);
+        CHECK(memcmp(a, want, N) == 0, "%s add in place, case %zu: bytes differ", k->name, c);
+    }
+    free(a), free(b), free(got), free(want);
+}
+
 int main(int argc, char **argv)
 {
     const char *name = argc > 1 ? argv[1] : "portable";
@@ -173,6 +223,7 @@ int main(int argc, char **argv)
     for (int s = 0; s < n_shapes; s++)
         for (int f = 0; f < 2; f++)
             check_portable_against_definition(&shapes[s], f);
+    check_add_ref();
     const char *missing = fer_i8_missing(name);
     if (missing) {
         printf("SKIP: int8 kernel set %s cannot run here (no %s); the portable reference passed\n",
@@ -185,7 +236,9 @@ int main(int argc, char **argv)
     for (int s = 0; s < n_shapes; s++)
         for (int f = 0; f < 2; f++)
             check_set_against_portable(k, &shapes[s], f);
+    check_add_set(k);
     printf("int8 kernels %s: %d shapes x {u8, float} bit-identical to the portable reference, "
-           "which matches the definition\n", name, n_shapes);
+           "which matches the definition; the residual add byte-identical to its reference\n",
+           name, n_shapes);
     return 0;
 }

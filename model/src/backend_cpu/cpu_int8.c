@@ -33,7 +33,19 @@ static void gemm_portable(const fer_i8_gemm *g, int m0, int m1)
     }
 }
 
-const fer_i8_kernels fer_i8_kernels_portable = {"portable", gemm_portable};
+void fer_i8_add_ref(const fer_i8_add *p)
+{
+    for (size_t e = 0; e < p->n; e++) {
+        float y = ((float)p->a[e] - p->za) * p->ma + ((float)p->b[e] - p->zb) * p->mb + p->zo;
+        y = y > p->lo ? y : p->lo;
+        y = y < 255.0f ? y : 255.0f;
+        /* round half to even without nearbyintf's libm call: for 0 <= y <= 255, y + 1.5 * 2^23
+         * lands where floats are integers and the subtraction is exact (never -ffast-math) */
+        p->out[e] = (uint8_t)(int)((y + 12582912.0f) - 12582912.0f);
+    }
+}
+
+const fer_i8_kernels fer_i8_kernels_portable = {"portable", gemm_portable, fer_i8_add_ref};
 
 static struct {
     int avx512_vnni, avx_vnni;

@@ -46,9 +46,25 @@ static inline size_t fer_i8_pack_index(int k_total, int k, int o)
 /* Rows [m0, m1) of g. */
 typedef void (*fer_i8_gemm_fn)(const fer_i8_gemm *g, int m0, int m1);
 
+/* Residual add of two u8 tensors into a third (fer/quant.h's add nodes): per element
+ *   y = ((float)a - za) * ma + ((float)b - zb) * mb + zo      (products, then the sums, in
+ *                                                              this order: no FMA)
+ *   y = min(max(y, lo), 255),  out = round-half-even(y)
+ * u8 inputs and finite factors keep y finite; 0 <= lo <= 255. out may be a or b exactly. */
+typedef struct fer_i8_add {
+    const uint8_t *a, *b;
+    uint8_t *out;
+    size_t n;
+    float za, zb, ma, mb, zo, lo;
+} fer_i8_add;
+typedef void (*fer_i8_add_fn)(const fer_i8_add *p);
+/* One element at a time: the portable set's add and the others' reference and tail. */
+void fer_i8_add_ref(const fer_i8_add *p);
+
 typedef struct fer_i8_kernels {
     const char *name; /* "avx512_vnni", "avx_vnni", "portable" */
     fer_i8_gemm_fn gemm;
+    fer_i8_add_fn add;
 } fer_i8_kernels;
 
 extern const fer_i8_kernels fer_i8_kernels_portable;

@@ -33,7 +33,10 @@ static inline __m512i i8_dpbusd(__m512i acc, __m512i x, __m512i w)
 #define i8_round(v) _mm512_cvtps_epi32(v)
 #define i8_store_u8(p, v) _mm_storeu_si128((__m128i *)(void *)(p), _mm512_cvtusepi32_epi8(v))
 
+#define i8_load_u8(p) _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(p)))
+#define f_sub(a, b) _mm512_sub_ps((a), (b))
+
 #include "cpu_int8_vnni.h"
 
-const fer_i8_kernels fer_i8_kernels_avx512_vnni = {"avx512_vnni", gemm_avx512_vnni};
+const fer_i8_kernels fer_i8_kernels_avx512_vnni = {"avx512_vnni", gemm_avx512_vnni, add_avx512_vnni};
 #endif

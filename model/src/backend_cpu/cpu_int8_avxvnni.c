@@ -33,7 +33,10 @@ static inline void i8_store_u8(uint8_t *p, __m256i v)
     _mm_storel_epi64((__m128i *)(void *)p, _mm_packus_epi16(w16, w16));
 }
 
+#define i8_load_u8(p) _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(p)))
+#define f_sub(a, b) _mm256_sub_ps((a), (b))
+
 #include "cpu_int8_vnni.h"
 
-const fer_i8_kernels fer_i8_kernels_avx_vnni = {"avx_vnni", gemm_avx_vnni};
+const fer_i8_kernels fer_i8_kernels_avx_vnni = {"avx_vnni", gemm_avx_vnni, add_avx_vnni};
 #endif

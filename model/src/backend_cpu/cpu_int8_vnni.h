@@ -8,7 +8,7 @@
  *   i8_dpbusd(acc, a_u8, b_s8), i8_sub(a, b), i8_loadi(p) (I8_VW int32),
  *   f_load(p), f_set1(x), f_from_i(v), f_mul, f_add, f_max, f_min, f_store(p, v),
  *   i8_round(v) (float -> int32, round half to even), i8_store_u8(p, v) (I8_VW int32 in
- *   0..255 -> I8_VW bytes)
+ *   0..255 -> I8_VW bytes), i8_load_u8(p) (I8_VW bytes -> I8_VW int32), f_sub
  * Register tile: R rows x NV vectors of output channels with the accumulators in named
  * variables (the preprocessor unrolls, so the compiler keeps them in registers); remainder rows
  * run the same code at R = 1. */
@@ -105,4 +105,27 @@ static void I8V(gemm)(const fer_i8_gemm *g, int m0, int m1)
     for (; oc < g->n_pad; oc += I8_VW)
         I8V(column_6_1)(g, m0, m1, oc);
 #endif
+}
+
+/* fer_i8_add (cpu_int8.h), I8_VW elements at a time: the reference's operations in its order
+ * (max/min pick as its comparisons do; i8_round rounds half to even as nearbyintf), the tail by
+ * the reference itself. The residual adds were a quarter of resnet_s's int8 batch-1 time as
+ * scalar code (bench/RESULTS.md, session 17). */
+static void I8V(add)(const fer_i8_add *p)
+{
+    const vf za = f_set1(p->za), zb = f_set1(p->zb), ma = f_set1(p->ma), mb = f_set1(p->mb),
+             zo = f_set1(p->zo), lo = f_set1(p->lo), hi = f_set1(255.0f);
+    size_t e = 0;
+    for (; e + I8_VW <= p->n; e += I8_VW) {
+        vf ta = f_mul(f_sub(f_from_i(i8_load_u8(p->a + e)), za), ma);
+        vf tb = f_mul(f_sub(f_from_i(i8_load_u8(p->b + e)), zb), mb);
+        vf y = f_min(f_max(f_add(f_add(ta, tb), zo), lo), hi);
+        i8_store_u8(p->out + e, i8_round(y));
+    }
+    fer_i8_add rest = *p;
+    rest.a += e;
+    rest.b += e;
+    rest.out += e;
+    rest.n -= e;
+    fer_i8_add_ref(&rest);
 }
