@@ -595,11 +595,7 @@ static void run_gemm_node(fer_int8_net *q, int i, int n)
 static inline uint8_t requant(float y)
 {
     y = y > 0.0f ? (y < 255.0f ? y : 255.0f) : 0.0f; /* NaN: 0 */
-    /* nearbyintf's result (round half to even) without its libm call, which made the residual
-     * adds a third of resnet_s's int8 latency: for 0 <= y <= 255, y + 1.5 * 2^23 lands where
-     * floats are integers, so the sum is rounded to the nearest one and the subtraction is
-     * exact (the build never uses -ffast-math, which could fold the pair) */
-    return (uint8_t)((y + 12582912.0f) - 12582912.0f);
+    return fer_i8_round_u8(y);
 }
 
 static void run_add(fer_int8_net *q, int i, int n)

@@ -39,9 +39,7 @@ void fer_i8_add_ref(const fer_i8_add *p)
         float y = ((float)p->a[e] - p->za) * p->ma + ((float)p->b[e] - p->zb) * p->mb + p->zo;
         y = y > p->lo ? y : p->lo;
         y = y < 255.0f ? y : 255.0f;
-        /* round half to even without nearbyintf's libm call: for 0 <= y <= 255, y + 1.5 * 2^23
-         * lands where floats are integers and the subtraction is exact (never -ffast-math) */
-        p->out[e] = (uint8_t)(int)((y + 12582912.0f) - 12582912.0f);
+        p->out[e] = fer_i8_round_u8(y);
     }
 }
 

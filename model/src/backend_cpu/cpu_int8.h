@@ -15,6 +15,15 @@
 /* The longest reduction a layer may have: K * 255 * 127 stays below 2^31. */
 #define FER_I8_MAX_K 65536
 
+/* round half to even (nearbyintf's result) of 0 <= y <= 255 without its libm call, which made
+ * the scalar residual adds a third of resnet_s's int8 latency: y + 1.5 * 2^23 lands where floats
+ * are integers, so the sum is rounded to the nearest one and the subtraction is exact (the
+ * build never uses -ffast-math, which could fold the pair) */
+static inline uint8_t fer_i8_round_u8(float y)
+{
+    return (uint8_t)(int)((y + 12582912.0f) - 12582912.0f);
+}
+
 /* C[m][o] = sum_k A[m][k] * B[k][o] (A u8, B s8), then per output channel o
  *   y = (float)(C - comp[o]) * mult[o] + add[o]        (a product, then a sum: no FMA)
  *   y = min(max(y, lo), hi)
