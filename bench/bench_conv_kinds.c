@@ -1,5 +1,6 @@
 /* The convolution kinds of residual and mobile networks on the cpu backend, per FLOP:
- * depthwise 3x3 (stride 1 and 2), pointwise 1x1, 1x1 stride-2 projections and 3x3 stride 2, at
+ * depthwise 3x3 (stride 1 and 2), pointwise 1x1, 1x1 stride-2 projections, 3x3 stride 2 and 3x3
+ * stride 1 (Winograd), at
  * resnet_s / MobileNet-like shapes. bench/conv_kinds.sh runs it beside PyTorch
  * (bench/torch_conv_kinds.py, same shapes and FLOP counts) and prints the ratios.
  * Best of R repetitions after a warm-up; GFLOP/s = 2 * MACs / time (backward: input and weight
@@ -31,6 +32,10 @@ static const conv_kind kinds[] = {
     {"pw1x1_128_128_12", 128, 128, 12, 1, 1, 0, 1},
     {"proj1x1_s2_64_128_24", 64, 128, 24, 1, 2, 0, 1},
     {"conv3x3_s2_64_128_24", 64, 128, 24, 3, 2, 1, 1},
+    /* 3x3 stride 1 (Winograd), resnet_s's three deeper stages */
+    {"conv3x3_s1_64_24", 64, 64, 24, 3, 1, 1, 1},
+    {"conv3x3_s1_128_12", 128, 128, 12, 3, 1, 1, 1},
+    {"conv3x3_s1_256_6", 256, 256, 6, 3, 1, 1, 1},
 };
 #define N_KINDS ((int)(sizeof kinds / sizeof kinds[0]))
 

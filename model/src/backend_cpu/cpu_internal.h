@@ -51,6 +51,10 @@ typedef struct cpu_kernels {
      * wino_gemm / wino_gemm_tn (the transformed weights are packed in blocks of wino_co):
      * 16 in the avx2 and portable sets, 32 in the avx512 set */
     int gemm_nr, wino_co;
+    /* channels per vector of the Winograd transforms and of wino_block's band (cpu_wino_impl.h:
+     * 8 in the avx2 and portable sets, 16 in the avx512 set; cpu_winograd.c rounds the input
+     * channels up to it) */
+    int wino_cb;
     /* output channels of conv_tile (cpu_conv.c packs the weights in blocks of conv_co): 16 in
      * the avx2 and portable sets, 32 in the avx512 set */
     int conv_co;
@@ -248,7 +252,8 @@ fer_status cpu_conv_strided_backward(cpu_ctx *c, const fer_conv2d_args *a, const
 int cpu_wino_supported(const fer_conv2d_args *a);
 /* The Winograd tile m of F(m x m, 3x3): c->wino when forced (FER_CPU_WINOGRAD=2|4), else
  * (CPU_WINO_AUTO) 4 in FP32, but 2 for calls with fewer than 5 F(4x4) tiles (batch 1 on
- * planes of <= 8x8: the transformed weights' traffic dominates), and 2 in bf16 mode (F(4x4)'s
+ * planes of <= 8x8: the transformed weights' traffic dominates) or where F(4x4) needs no fewer
+ * multiplications (6x6 planes), and 2 in bf16 mode (F(4x4)'s
  * transform constants, up to 8, magnify bf16's rounding ~8x: 6e-2 of the scale against 6e-3). */
 #define CPU_WINO_AUTO (-1)
 int cpu_wino_tile(const cpu_ctx *c, const fer_conv2d_args *a);

@@ -11,8 +11,8 @@
 #include <immintrin.h>
 #include <math.h>
 
-#define WINO_FMA(a, b, c) ((wv8)_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
-#define WINO_FNMA(a, b, c) ((wv8)_mm256_fnmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
+#define WINO_FMA(a, b, c) ((wv)_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
+#define WINO_FNMA(a, b, c) ((wv)_mm256_fnmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
 #include "cpu_pool_impl.h"
 #include "cpu_tile_store.h"
 #include "cpu_wino_impl.h"
@@ -153,6 +153,7 @@ const cpu_kernels cpu_kernels_avx2 = {
     .name = "avx2",
     .gemm_nr = 16,
     .wino_co = 16,
+    .wino_cb = 8,
     .conv_co = 16,
     .conv_tile = conv_tile_avx2,
     .convw_tile = convw_tile_avx2,

@@ -3,8 +3,8 @@
  * kernels are cpu_kernels_vec.h at VW = 16: the same 6-row x 2-vector register tile as the AVX2
  * set, so 6 x 32 (12 of the 32 zmm), and the same per-element arithmetic (identical bits for the
  * conv tile and GEMMs); the conv tile and the GEMMs also run 12 rows at a time (24
- * accumulators, which AVX2's 16 registers cannot hold), with the same bits. Max pooling and the small-batch row GEMM are the AVX2 set's (ymm). The Winograd transforms (cpu_wino_impl.h, 8-channel vectors) are
- * compiled here with this file's target. */
+ * accumulators, which AVX2's 16 registers cannot hold), with the same bits. Max pooling and the small-batch row GEMM are the AVX2 set's (ymm). The Winograd transforms
+ * (cpu_wino_impl.h) are compiled here with this file's target on 16-channel vectors. */
 #include "cpu_internal.h"
 
 #if defined(FER_CPU_HAVE_AVX512)
@@ -12,14 +12,16 @@
 #pragma GCC target("avx512f,avx512vl,avx512bf16,avx2,fma")
 #include <immintrin.h>
 #define WINO_ST_BF16(p, v)                                                                         \
-    _mm_storeu_si128((__m128i *)(void *)(p), (__m128i)_mm256_cvtneps_pbh((__m256)(v)))
+    _mm256_storeu_si256((__m256i *)(void *)(p), (__m256i)_mm512_cvtneps_pbh((__m512)(v)))
 #else
 #pragma GCC target("avx512f,avx512vl,avx2,fma")
 #include <immintrin.h>
 #endif
 
-#define WINO_FMA(a, b, c) ((wv8)_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
-#define WINO_FNMA(a, b, c) ((wv8)_mm256_fnmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
+/* the Winograd transforms on 16-channel vectors (zmm): half the instructions of 8 */
+#define WINO_CB 16
+#define WINO_FMA(a, b, c) ((wv)_mm512_fmadd_ps((__m512)(a), (__m512)(b), (__m512)(c)))
+#define WINO_FNMA(a, b, c) ((wv)_mm512_fnmadd_ps((__m512)(a), (__m512)(b), (__m512)(c)))
 #include "cpu_tile_store.h"
 #include "cpu_wino_impl.h"
 
@@ -81,6 +83,7 @@ const cpu_kernels cpu_kernels_avx512 = {
     .name = "avx512",
     .gemm_nr = 32,
     .wino_co = 32,
+    .wino_cb = 16,
     .conv_co = 32,
     .conv_tile = conv_tile_avx512,
     .conv_tile12 = conv_tile12_avx512,

@@ -205,6 +205,7 @@ const cpu_kernels cpu_kernels_portable = {
     .name = "portable",
     .gemm_nr = PORTABLE_NR,
     .wino_co = PORTABLE_NR,
+    .wino_cb = 8,
     .conv_co = PORTABLE_NR,
     .conv_tile = conv_tile_portable,
     .convw_tile = convw_tile_portable,

@@ -2,11 +2,11 @@
  * channels: (m+2)^2 multiplications per m x m output tile and channel pair instead of 9 m^2
  * (m = 2: 16 for 36, the default; m = 4: 36 for 144, less accurate).
  *
- * A task takes a band of tile rows of some images: it blocks the input band into 8-channel
- * vectors, transforms every tile (B^T d B), multiplies the 36 transformed planes by the
- * transformed weights (G g G^T, computed once per call) with a 6x16 register tile, and
- * transforms back (A^T m A) straight into the NCHW output. The task's transformed tiles stay in
- * L2. The same code computes the input gradient: a convolution of dy with the weights
+ * A task takes a band of tile rows of some images: it blocks the input band into vectors of
+ * 8 channels (16 in the avx512 set, cpu_kernels.wino_cb), transforms every tile (B^T d B), multiplies the 36 transformed planes by the
+ * transformed weights (G g G^T, computed once per call) with the set's register tile (6 or 12
+ * tiles x wino_co channels), and transforms back (A^T m A) straight into the NCHW output. The
+ * task's transformed tiles stay in L2 (in deep layers, each xi's slice of them: TILE_BUDGET). The same code computes the input gradient: a convolution of dy with the weights
  * transposed and rotated 180 degrees, padding k-1-pad.
  * fp32 error is a few ulp larger than the direct convolution (transform constants up to 8);
  * the backend-vs-ref tests bound it. */
@@ -16,9 +16,13 @@
 #include "cpu_bf16.h"
 #include "cpu_internal.h"
 
-#define CONV_BUDGET (160 * 1024)  /* floats of transformed tiles (in + out) per task: L2 */
+/* Floats of transformed tiles (in + out) per task: L2. But at least as many as the transformed
+ * weights (forward) or the weight gradient's partial sums hold, xi x cip x cop, which every task
+ * streams once: with fewer tiles the GEMMs move more weights or partial sums than operands (128
+ * channels: 2.4 MB per 18 tiles) and the deep layers wait on memory. Each xi's slice of the
+ * tiles, which the GEMMs take one after another, still fits L2. */
+#define TILE_BUDGET (160 * 1024)
 #define MIN_TASKS 8
-#define WGRAD_BUDGET (160 * 1024) /* larger: the GEMM's reduction runs over the task's tiles */
 
 int cpu_wino_supported(const fer_conv2d_args *a)
 {
@@ -29,8 +33,8 @@ int cpu_wino_supported(const fer_conv2d_args *a)
 
 /* Below this many F(4x4) tiles in a call (batch 1 on 6x6 planes: 4), F(2x2) instead: the
  * transformed weights, (m+2)^2 per filter tap pair, are streamed once per call, and F(4x4)'s
- * 36 against F(2x2)'s 16 dominate when few tiles share them (and a 6x6 plane wastes 28 of
- * F(4x4)'s 64 outputs). resnet_s batch-1 latency 3.22-3.26 -> 2.98-3.00 ms (bench/RESULTS.md). */
+ * 36 against F(2x2)'s 16 dominate when few tiles share them. resnet_s batch-1 latency
+ * 3.22-3.26 -> 2.98-3.00 ms (bench/RESULTS.md). */
 #define WINO4_MIN_TILES 5
 
 int cpu_wino_tile(const cpu_ctx *c, const fer_conv2d_args *a)
@@ -39,8 +43,14 @@ int cpu_wino_tile(const cpu_ctx *c, const fer_conv2d_args *a)
         return c->wino == 2 ? 2 : 4;
     if (c->bf16)
         return 2;
-    size_t tiles4 = (size_t)a->n * (size_t)((a->out_h + 3) / 4) * (size_t)((a->out_w + 3) / 4);
-    return tiles4 < WINO4_MIN_TILES ? 2 : 4;
+    size_t n = (size_t)a->n;
+    size_t tiles4 = n * (size_t)((a->out_h + 3) / 4) * (size_t)((a->out_w + 3) / 4);
+    size_t tiles2 = n * (size_t)((a->out_h + 1) / 2) * (size_t)((a->out_w + 1) / 2);
+    /* F(2x2) also where it needs no more multiplications: planes that F(4x4) tiles badly (6x6:
+     * 4 tiles of 16 outputs for 36, as many products as F(2x2)'s 9 exact tiles) get F(2x2)'s
+     * cheaper transforms and 2.25x smaller GEMM operands (3x3 256->256 on 6x6, batch 256:
+     * forward 130 -> 216, backward 77 -> 152 GFLOP/s, bench_conv_kinds) */
+    return tiles4 < WINO4_MIN_TILES || tiles4 * 36 >= tiles2 * 16 ? 2 : 4;
 }
 
 static size_t round_to(size_t v, size_t m)
@@ -62,8 +72,9 @@ typedef struct wino_plan {
     int th, tw;         /* tiles per image */
     int G, R;           /* images per task, tile rows per task */
     int groups, bands;  /* tasks = groups * bands */
-    int cip, cop;       /* channels rounded to 8 (in) and wob (out) */
+    int cip, cop;       /* channels rounded to cb (in) and wob (out) */
     int wob;            /* output channels per GEMM block (the set's wino_co) */
+    int cb;             /* channels per transform vector and band block (the set's wino_cb) */
     int band_rows, band_cols;
     size_t tp;          /* tiles per task, rounded up to the GEMM's 6 */
     size_t xb_floats, v_floats, m_floats;
@@ -131,7 +142,7 @@ static void transform_weights(const fer_conv2d_args *a, const float *w, int flip
 }
 
 /* Tiles per task: as many as the budget allows; whole images when they fit. */
-static void plan_init(wino_plan *p, cpu_ctx *c, const fer_conv2d_args *a, size_t budget)
+static void plan_init(wino_plan *p, cpu_ctx *c, const fer_conv2d_args *a)
 {
     memset(p, 0, sizeof *p);
     p->k = c->k;
@@ -141,12 +152,18 @@ static void plan_init(wino_plan *p, cpu_ctx *c, const fer_conv2d_args *a, size_t
     p->xi = (p->m + 2) * (p->m + 2);
     p->th = (a->out_h + p->m - 1) / p->m;
     p->tw = (a->out_w + p->m - 1) / p->m;
-    p->cip = (int)round_to((size_t)a->in_c, 8);
     p->wob = c->k->wino_co;
+    p->cb = c->k->wino_cb;
+    p->cip = (int)round_to((size_t)a->in_c, (size_t)p->cb);
     p->cop = (int)round_to((size_t)a->out_c, (size_t)p->wob);
     p->bf16 = c->bf16 && p->wob == CPU_BF16_CO;
     p->amx = p->bf16 && c->amx;
     int rows = p->amx ? CPU_AMX_ROWS : 6; /* the GEMM's row block */
+    /* tiles per task best a multiple of the forward GEMM's widest block */
+    int align = !p->bf16 && c->k->wino_gemm12 ? 12 : rows;
+    size_t budget = (size_t)p->xi * p->cip * p->cop;
+    if (budget < TILE_BUDGET)
+        budget = TILE_BUDGET;
     size_t t_max = budget / ((size_t)p->xi * (p->cip + p->cop));
     size_t per_img = (size_t)p->th * p->tw;
     if (t_max < (size_t)p->tw)
@@ -154,12 +171,18 @@ static void plan_init(wino_plan *p, cpu_ctx *c, const fer_conv2d_args *a, size_t
     if (per_img <= t_max) {
         p->R = p->th;
         p->G = (int)(t_max / per_img);
-        /* the GEMM takes tiles by its row block: avoid padding tiles, within twice the budget */
-        for (int g = p->G; g <= 2 * p->G && (size_t)g * per_img <= 2 * t_max; g++)
-            if ((g * per_img) % (size_t)rows == 0) {
-                p->G = g;
+        /* the GEMM takes tiles by its row block: avoid padding tiles (and 6-row blocks where
+         * it has 12), within twice the budget */
+        for (int al = align, found = 0; !found; al = rows) {
+            for (int g = p->G; g <= 2 * p->G && (size_t)g * per_img <= 2 * t_max; g++)
+                if ((g * per_img) % (size_t)al == 0) {
+                    p->G = g;
+                    found = 1;
+                    break;
+                }
+            if (al == rows)
                 break;
-            }
+        }
         if (p->G > a->n)
             p->G = a->n;
         /* small batches: enough tasks to spread (a constant, not the thread count: the
@@ -177,7 +200,7 @@ static void plan_init(wino_plan *p, cpu_ctx *c, const fer_conv2d_args *a, size_t
     p->band_cols = p->m * p->tw + 2;
     p->tp = round_to((size_t)p->G * p->R * p->tw, (size_t)rows);
     p->ci_rows = (int)round_to((size_t)p->cip, (size_t)rows);
-    p->xb_floats = round_to((size_t)p->band_rows * p->band_cols * 8, 16);
+    p->xb_floats = round_to((size_t)p->band_rows * p->band_cols * p->cb, 16);
     /* + slack: the weight-gradient GEMM reads up to 5 channels past a tile row */
     p->v_floats = round_to((size_t)p->xi * p->tp * p->cip + 16, 16);
     p->m_floats = round_to((size_t)p->xi * p->tp * p->cop, 16);
@@ -247,14 +270,14 @@ static void wino_task(void *ctx, int task, int worker)
     }
     for (int i = 0; i < n_img; i++) {
         const float *xi_img = p->x + (size_t)(n0 + i) * a->in_c * in_plane;
-        for (int cg = 0; cg < p->cip / 8; cg++) {
-            k->wino_block(xi_img, a->in_c, a->in_h, a->in_w, cg * 8, p->m * r0 - a->pad,
+        for (int cg = 0; cg < p->cip / p->cb; cg++) {
+            k->wino_block(xi_img, a->in_c, a->in_h, a->in_w, cg * p->cb, p->m * r0 - a->pad,
                           p->band_rows, -a->pad, p->band_cols, xb);
             if (direct16)
                 p->f->in_bf16(xb, p->band_cols, nr, p->tw,
-                              v16 + (size_t)i * tiles_img * v_t + cg * 8, (size_t)p->cip, v_t);
+                              v16 + (size_t)i * tiles_img * v_t + cg * p->cb, (size_t)p->cip, v_t);
             else
-                p->f->in(xb, p->band_cols, nr, p->tw, v + (size_t)i * tiles_img * v_t + cg * 8,
+                p->f->in(xb, p->band_cols, nr, p->tw, v + (size_t)i * tiles_img * v_t + cg * p->cb,
                          (size_t)p->cip, v_t);
         }
     }
@@ -293,8 +316,8 @@ static void wino_task(void *ctx, int task, int worker)
     for (int i = 0; i < n_img; i++) {
         float *y_img =
             p->y + (size_t)(n0 + i) * a->out_c * out_plane + (size_t)(p->m * r0) * a->out_w;
-        for (int og = 0; og < a->out_c; og += 8) {
-            int n_co = a->out_c - og < 8 ? a->out_c - og : 8;
+        for (int og = 0; og < a->out_c; og += p->cb) {
+            int n_co = a->out_c - og < p->cb ? a->out_c - og : p->cb;
             p->f->out(m + (size_t)i * tiles_img * m_t + og, (size_t)p->cop, m_t, nr, p->tw,
                       p->bias ? p->bias + og : NULL, n_co, y_img + (size_t)og * out_plane,
                       out_plane, a->out_w, a->out_h - p->m * r0, a->out_w);
@@ -306,7 +329,7 @@ fer_status cpu_wino_conv(cpu_ctx *c, const fer_conv2d_args *a, const float *x, c
                          int flip, const float *bias, float *y)
 {
     wino_plan p;
-    plan_init(&p, c, a, CONV_BUDGET);
+    plan_init(&p, c, a);
     p.x = x;
     p.bias = bias;
     p.y = y;
@@ -357,16 +380,16 @@ static void wgrad_task(void *ctx, int slot, int worker)
         for (int i = 0; i < n_img; i++) {
             const float *x_img = p->x + (size_t)(n0 + i) * a->in_c * in_plane;
             const float *dy_img = p->dy + (size_t)(n0 + i) * a->out_c * out_plane;
-            for (int cg = 0; cg < p->cip / 8; cg++) {
-                k->wino_block(x_img, a->in_c, a->in_h, a->in_w, cg * 8, p->m * r0 - a->pad,
+            for (int cg = 0; cg < p->cip / p->cb; cg++) {
+                k->wino_block(x_img, a->in_c, a->in_h, a->in_w, cg * p->cb, p->m * r0 - a->pad,
                               p->band_rows, -a->pad, p->band_cols, xb);
-                p->f->in(xb, p->band_cols, nr, p->tw, vx + (size_t)i * tiles_img * p->cip + cg * 8,
+                p->f->in(xb, p->band_cols, nr, p->tw, vx + (size_t)i * tiles_img * p->cip + cg * p->cb,
                          vx_xi, (size_t)p->cip);
             }
-            for (int og = 0; og < p->cop / 8; og++) {
-                k->wino_block(dy_img, a->out_c, a->out_h, a->out_w, og * 8, p->m * r0, p->m * nr,
+            for (int og = 0; og < p->cop / p->cb; og++) {
+                k->wino_block(dy_img, a->out_c, a->out_h, a->out_w, og * p->cb, p->m * r0, p->m * nr,
                               0, p->m * p->tw, xb);
-                p->f->dy(xb, p->m * p->tw, nr, p->tw, vd + (size_t)i * tiles_img * p->cop + og * 8,
+                p->f->dy(xb, p->m * p->tw, nr, p->tw, vd + (size_t)i * tiles_img * p->cop + og * p->cb,
                          vd_xi, (size_t)p->cop);
             }
         }
@@ -487,7 +510,7 @@ fer_status cpu_wino_wgrad(cpu_ctx *c, const fer_conv2d_args *a, const float *x, 
                           float *dw)
 {
     wino_plan p;
-    plan_init(&p, c, a, WGRAD_BUDGET);
+    plan_init(&p, c, a);
     p.x = x;
     p.dy = dy;
     int chunks = p.groups * p.bands;
