@@ -58,6 +58,12 @@ static const conv_case conv_cases[] = {
     {1, 2, 2, 7, 35, 5, 2, 2, 0, 2},   /* stride 2, 35 columns: overlapping last block + odd tail */
     {2, 2, 2, 6, 31, 3, 2, 0, 1, 2},   /* stride 2, pad 0, 31 columns */
     {19, 6, 6, 7, 9, 3, 1, 1, 1, 6},   /* batch 19: weight gradient in image groups of 2 + 1 */
+    /* 3x3 forward on planes <= 16 wide: channel-vector blocks (cpu_wino_impl.h dw3_blocked);
+     * 21 and 19 channels leave a partial block of 8 / 16 */
+    {2, 21, 21, 10, 13, 3, 1, 1, 1, 21}, /* stride 1, 13 columns: a 1-column tail after 4s */
+    {3, 19, 19, 11, 14, 3, 2, 1, 1, 19}, /* stride 2, 7 output columns */
+    {1, 17, 17, 5, 6, 3, 1, 0, 0, 17},   /* pad 0: 4x3 outputs */
+    {2, 5, 5, 40, 37, 3, 2, 1, 1, 5},    /* stride 2, 19 output columns: the row-vector path */
     {35, 4, 8, 5, 6, 3, 2, 1, 1, 4},   /* batch 35, multiplier 2, stride 2: groups of 3 + 2 */
     /* >= 4 input channels per group: each group through the groups == 1 paths */
     {2, 16, 24, 9, 7, 3, 1, 1, 1, 2}, /* groups 2 of 8 -> 12: Winograd per group, bias */

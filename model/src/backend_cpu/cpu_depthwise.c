@@ -413,9 +413,64 @@ static fer_status dw_scratch(dw_job *j, cpu_ctx *c, size_t per)
     return FER_OK;
 }
 
+/* Forward of 3x3 depthwise layers (multiplier 1) on planes at most this wide: per (image, block
+ * of the set's wino_cb channels), the band blocked into channel vectors as the Winograd path
+ * does, one vector per output position (cpu_wino_impl.h dw3_blocked) */
+#define DW_BLOCKED_MAX_W 16
+
+typedef struct dwb_job {
+    const cpu_kernels *k;
+    const fer_conv2d_args *a;
+    const float *x, *w, *bias;
+    float *y, *scratch;
+    size_t band_floats;
+    int rows, cols, cblocks, n_items, per_task;
+} dwb_job;
+
+static void dwb_task(void *ctx, int task, int worker)
+{
+    const dwb_job *j = ctx;
+    const fer_conv2d_args *a = j->a;
+    const int cb = j->k->wino_cb;
+    float *xb = j->scratch + (size_t)worker * j->band_floats;
+    const size_t in_plane = (size_t)a->in_h * a->in_w, out_plane = (size_t)a->out_h * a->out_w;
+    const int end = (task + 1) * j->per_task < j->n_items ? (task + 1) * j->per_task : j->n_items;
+    for (int it = task * j->per_task; it < end; it++) {
+        const int n = it / j->cblocks, c0 = it % j->cblocks * cb;
+        const int n_co = a->in_c - c0 < cb ? a->in_c - c0 : cb;
+        j->k->wino_block(j->x + (size_t)n * a->in_c * in_plane, a->in_c, a->in_h, a->in_w, c0,
+                         -a->pad, j->rows, -a->pad, j->cols, xb);
+        j->k->dw3_blocked(xb, j->cols, a->stride, j->w + (size_t)c0 * 9,
+                          j->bias ? j->bias + c0 : NULL, n_co,
+                          j->y + ((size_t)n * a->out_c + c0) * out_plane, out_plane, a->out_h,
+                          a->out_w);
+    }
+}
+
+static fer_status dw_forward_blocked(cpu_ctx *c, const fer_conv2d_args *a, const float *x,
+                                     const float *w, const float *bias, float *y)
+{
+    dwb_job j = {c->k, a, x, w, bias, y, NULL, 0, 0, 0, 0, 0, 0};
+    const int cb = c->k->wino_cb;
+    j.rows = (a->out_h - 1) * a->stride + 3;
+    j.cols = (a->out_w - 1) * a->stride + 3;
+    j.band_floats = round16((size_t)j.rows * j.cols * cb);
+    j.scratch = cpu_workspace(c, j.band_floats * (size_t)fer_threadpool_size(c->pool));
+    if (!j.scratch)
+        return FER_ERR_NOMEM;
+    j.cblocks = (a->in_c + cb - 1) / cb;
+    j.n_items = a->n * j.cblocks;
+    j.per_task = planes_per_task(((size_t)a->in_h * a->in_w + (size_t)a->out_h * a->out_w) * cb,
+                                 j.n_items, c->threads);
+    cpu_parallel(c, (j.n_items + j.per_task - 1) / j.per_task, dwb_task, &j);
+    return FER_OK;
+}
+
 fer_status cpu_depthwise_forward(cpu_ctx *c, const fer_conv2d_args *a, const float *x,
                                  const float *w, const float *bias, float *y)
 {
+    if (a->k == 3 && a->out_c == a->in_c && a->out_w <= DW_BLOCKED_MAX_W && c->k->dw3_blocked)
+        return dw_forward_blocked(c, a, x, w, bias, y);
     dw_job j;
     dw_job_init(&j, c, a);
     /* stride 2: the padded plane read by dw_fwd_s2d, 2 * ovec vectors + k - 1 columns a row */

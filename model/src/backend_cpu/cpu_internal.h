@@ -108,6 +108,10 @@ typedef struct cpu_kernels {
     void (*wino_block)(const float *x, int c, int h, int w, int c0, int row0, int rows, int col0,
                        int cols, float *xb);
     cpu_wino_fns f23, f43; /* F(2x2,3x3), F(4x4,3x3) tile transforms */
+    /* depthwise 3x3 forward on a band blocked by wino_block (cpu_wino_impl.h dw3_blocked;
+     * small planes, cpu_depthwise.c) */
+    void (*dw3_blocked)(const float *xb, int cols, int stride, const float *w, const float *bias,
+                        int n_co, float *y, size_t plane, int out_h, int out_w);
     /* c[p*ldc + o] = sum_{k<kc} a[p*lda + k] * b[k*W + o], p < 6, o < W = wino_co */
     void (*wino_gemm)(int kc, const float *a, size_t lda, const float *b, float *c, size_t ldc);
     /* the same for p < 12 (24 accumulators: only sets with 32 vector registers; NULL

@@ -100,6 +100,7 @@ const cpu_kernels cpu_kernels_avx512 = {
     .axpy = axpy_avx512,
     .gemm_row_nt = cpu_avx2_gemm_row_nt,
     .wino_block = wino_block_band,
+    .dw3_blocked = dw3_blocked,
     .f23 = {wino2_in_tiles, wino2_dy_tiles, wino2_out_tiles, WINO2_IN_BF16},
     .f43 = {wino_in_tiles, wino_dy_tiles, wino_out_tiles},
     .wino_gemm = wino_gemm_avx512,

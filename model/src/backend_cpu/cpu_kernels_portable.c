@@ -220,6 +220,7 @@ const cpu_kernels cpu_kernels_portable = {
     .axpy = axpy_portable,
     .gemm_row_nt = gemm_row_nt_portable,
     .wino_block = wino_block_band,
+    .dw3_blocked = dw3_blocked,
     .f23 = {wino2_in_tiles, wino2_dy_tiles, wino2_out_tiles},
     .f43 = {wino_in_tiles, wino_dy_tiles, wino_out_tiles},
     .wino_gemm = wino_gemm_portable,

@@ -488,4 +488,51 @@ static void wino_block_band(const float *x, int c, int h, int w, int c0, int row
     }
 }
 
+/* Depthwise 3x3 (channel multiplier 1) of WINO_CB channels from a zero-padded blocked band xb
+ * [rows][cols][WINO_CB] (wino_block_band from row0 = col0 = -pad): y(oh, ow) = bias + the
+ * 9 taps w[tap] * xb[oh*s + kh][ow*s + kw] in row-major order, one channel vector per output
+ * position, into n_co NCHW planes y (w: the channels' 3x3 kernels, w[k*9 + tap]). On small
+ * planes this beats vectors along a row (cpu_dw_impl.h), which leave lanes of a 12-column row
+ * idle and pay a set-up per plane. */
+static void dw3_blocked(const float *xb, int cols, int stride, const float *w, const float *bias,
+                        int n_co, float *y, size_t plane, int out_h, int out_w)
+{
+    wv wt[9], bv = wino_splat(0.0f);
+    for (int t = 0; t < 9; t++)
+        for (int k = 0; k < WINO_CB; k++)
+            wt[t][k] = k < n_co ? w[(size_t)k * 9 + t] : 0.0f;
+    if (bias)
+        for (int k = 0; k < n_co; k++)
+            bv[k] = bias[k];
+    const size_t row = (size_t)cols * WINO_CB, step = (size_t)stride * WINO_CB;
+    for (int oh = 0; oh < out_h; oh++) {
+        const float *r0 = xb + (size_t)(oh * stride) * row;
+        float *yr = y + (size_t)oh * out_w;
+        int ow = 0;
+        for (; ow + 4 <= out_w; ow += 4) {
+            wv o[4];
+            for (int q = 0; q < 4; q++) {
+                const float *px = r0 + (size_t)(ow + q) * step;
+                wv acc = bv;
+                for (int kh = 0; kh < 3; kh++)
+                    for (int kw = 0; kw < 3; kw++)
+                        acc = WINO_FMA(wt[kh * 3 + kw],
+                                       wino_ld(px + (size_t)kh * row + (size_t)kw * WINO_CB), acc);
+                o[q] = acc;
+            }
+            wino_store_4(o[0], o[1], o[2], o[3], yr + ow, plane, n_co);
+        }
+        for (; ow < out_w; ow++) {
+            const float *px = r0 + (size_t)ow * step;
+            wv acc = bv;
+            for (int kh = 0; kh < 3; kh++)
+                for (int kw = 0; kw < 3; kw++)
+                    acc = WINO_FMA(wt[kh * 3 + kw],
+                                   wino_ld(px + (size_t)kh * row + (size_t)kw * WINO_CB), acc);
+            for (int k = 0; k < n_co; k++)
+                yr[(size_t)k * plane + ow] = acc[k];
+        }
+    }
+}
+
 #endif
