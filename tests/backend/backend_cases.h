@@ -796,14 +796,18 @@ static void case_add(fer_backend *ref, fer_backend *be, size_t n)
     NEED(be, add, name);
     mirror x0 = mk_rand(ref, be, n, 81, 1.0f, 0.0f), x1 = mk_rand(ref, be, n, 82, 2.0f, 0.5f);
     mirror acc = mk_rand(ref, be, n, 81, 1.0f, 0.0f), y = mk(ref, be, NULL, n);
+    mirror acc1 = mk_rand(ref, be, n, 82, 2.0f, 0.5f);
     RUN(ref, add, n, x0.r, x1.r, y.r);
     RUN(be, add, n, x0.d, x1.d, y.d);
     RUN(ref, add, n, acc.r, x1.r, acc.r);
     RUN(be, add, n, acc.d, x1.d, acc.d);
+    RUN(ref, add, n, x0.r, acc1.r, acc1.r); /* in place on the second operand */
+    RUN(be, add, n, x0.d, acc1.d, acc1.d);
     int ok = compare(ref, be, &y, "y", TOL_EXACT, line, LINE);
     ok &= compare(ref, be, &acc, "y(=x0)", TOL_EXACT, line, LINE);
+    ok &= compare(ref, be, &acc1, "y(=x1)", TOL_EXACT, line, LINE);
     verdict(name, ok, line);
-    mirror *all[] = {&x0, &x1, &acc, &y};
+    mirror *all[] = {&x0, &x1, &acc, &acc1, &y};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         rm(ref, be, all[i]);
 }
@@ -1018,6 +1022,7 @@ static void run_all_cases(fer_backend *ref, fer_backend *be)
     for (int i = 0; i < COUNT(avgpool_cases); i++)
         case_avgpool(ref, be, &avgpool_cases[i]);
     case_add(ref, be, 1);
+    case_add(ref, be, 37); /* vectors and a scalar tail */
     case_add(ref, be, 70001); /* several chunks */
     for (int i = 0; i < COUNT(channel_copy_cases); i++)
         case_channel_copy(ref, be, &channel_copy_cases[i]);
