@@ -132,37 +132,52 @@ void fer_face_letterbox_rgb(const uint8_t *rgb, int stride, int src_x, int src_y
     }
     area_taps(cw, src_w, scale, fx, wx, taps);
     area_taps(ch, src_h, scale, fy, wy, taps);
+    /* The horizontal pass once per source row in use, then the vertical one: the same sums in
+     * the same order as filtering a source row again for every output row that reads it (about
+     * 2 of them when shrinking a 640x480 frame to 256, 4 or more for an enlarged tile). */
+    const int sy0 = fy[0], sy1 = fy[ch - 1] + taps < src_h ? fy[ch - 1] + taps : src_h;
+    const size_t row_floats = (size_t)3 * cw;
+    float *hrows = malloc((size_t)(sy1 - sy0) * row_floats * sizeof *hrows);
+    if (!hrows) {
+        free(fx), free(fy), free(wx), free(wy), free(row);
+        return;
+    }
+    for (int sy = sy0; sy < sy1; sy++) {
+        const uint8_t *line = rgb + (size_t)(src_y + sy) * stride + (size_t)src_x * 3;
+        float *h = hrows + (size_t)(sy - sy0) * row_floats;
+        for (int x = 0; x < cw; x++) {
+            float r = 0.0f, g = 0.0f, b = 0.0f;
+            for (int kx = 0; kx < taps; kx++) {
+                int sx = fx[x] + kx;
+                float w = wx[x * taps + kx];
+                if (w == 0.0f || sx >= src_w)
+                    continue;
+                r += w * line[3 * sx];
+                g += w * line[3 * sx + 1];
+                b += w * line[3 * sx + 2];
+            }
+            h[3 * x] = r, h[3 * x + 1] = g, h[3 * x + 2] = b;
+        }
+    }
     const size_t plane = (size_t)size * size;
     for (int y = 0; y < ch; y++) {
-        for (int i = 0; i < 3 * cw; i++)
+        for (size_t i = 0; i < row_floats; i++)
             row[i] = 0.0f;
         for (int ky = 0; ky < taps; ky++) {
             float wyk = wy[y * taps + ky];
             int sy = fy[y] + ky;
             if (wyk == 0.0f || sy >= src_h)
                 continue;
-            const uint8_t *line = rgb + (size_t)(src_y + sy) * stride + (size_t)src_x * 3;
-            for (int x = 0; x < cw; x++) {
-                float r = 0.0f, g = 0.0f, b = 0.0f;
-                for (int kx = 0; kx < taps; kx++) {
-                    int sx = fx[x] + kx;
-                    float w = wx[x * taps + kx];
-                    if (w == 0.0f || sx >= src_w)
-                        continue;
-                    r += w * line[3 * sx];
-                    g += w * line[3 * sx + 1];
-                    b += w * line[3 * sx + 2];
-                }
-                row[3 * x] += wyk * r;
-                row[3 * x + 1] += wyk * g;
-                row[3 * x + 2] += wyk * b;
-            }
+            const float *h = hrows + (size_t)(sy - sy0) * row_floats;
+            for (size_t i = 0; i < row_floats; i++)
+                row[i] += wyk * h[i];
         }
         size_t at = (size_t)(oy + y) * size + ox;
         for (int x = 0; x < cw; x++)
             for (int c = 0; c < 3; c++)
                 dst[c * plane + at + x] = (row[3 * x + c] / 255.0f - 0.5f) / 0.5f;
     }
+    free(hrows);
     free(fx), free(fy), free(wx), free(wy), free(row);
 }
 
