@@ -349,7 +349,9 @@ static void wino2_dy_tiles(const float *xb, int cols, int tr, int tw, float *v, 
             const float *p = xb + (size_t)(2 * r) * row + (size_t)(2 * t) * WINO_CB;
             wv u[4][2];
             for (int j = 0; j < 2; j++) {
-                wv e[2] = {wino_ld(p + (size_t)j * WINO_CB), wino_ld(p + row + (size_t)j * WINO_CB)}, o[4];
+                wv e[2] = {wino_ld(p + (size_t)j * WINO_CB),
+                           wino_ld(p + row + (size_t)j * WINO_CB)},
+                   o[4];
                 wino2_a2(e, o);
                 for (int i = 0; i < 4; i++)
                     u[i][j] = o[i];

@@ -3,11 +3,12 @@
  * (m = 2: 16 for 36, the default; m = 4: 36 for 144, less accurate).
  *
  * A task takes a band of tile rows of some images: it blocks the input band into vectors of
- * 8 channels (16 in the avx512 set, cpu_kernels.wino_cb), transforms every tile (B^T d B), multiplies the 36 transformed planes by the
- * transformed weights (G g G^T, computed once per call) with the set's register tile (6 or 12
- * tiles x wino_co channels), and transforms back (A^T m A) straight into the NCHW output. The
- * task's transformed tiles stay in L2 (in deep layers, each xi's slice of them: TILE_BUDGET). The same code computes the input gradient: a convolution of dy with the weights
- * transposed and rotated 180 degrees, padding k-1-pad.
+ * 8 channels (16 in the avx512 set, cpu_kernels.wino_cb), transforms every tile (B^T d B),
+ * multiplies the 36 transformed planes by the transformed weights (G g G^T, computed once per
+ * call) with the set's register tile (6 or 12 tiles x wino_co channels), and transforms back
+ * (A^T m A) straight into the NCHW output. The task's transformed tiles stay in L2 (in deep
+ * layers, each xi's slice of them: TILE_BUDGET). The same code computes the input gradient: a
+ * convolution of dy with the weights transposed and rotated 180 degrees, padding k-1-pad.
  * fp32 error is a few ulp larger than the direct convolution (transform constants up to 8);
  * the backend-vs-ref tests bound it. */
 #include <string.h>
@@ -22,6 +23,7 @@
  * channels: 2.4 MB per 18 tiles) and the deep layers wait on memory. Each xi's slice of the
  * tiles, which the GEMMs take one after another, still fits L2. */
 #define TILE_BUDGET (160 * 1024)
+#define TILE_BUDGET_MAX (4 * 1024 * 1024) /* the floor's cap: 16 MB a worker (512 channels) */
 #define MIN_TASKS 8
 
 int cpu_wino_supported(const fer_conv2d_args *a)
@@ -164,6 +166,8 @@ static void plan_init(wino_plan *p, cpu_ctx *c, const fer_conv2d_args *a)
     size_t budget = (size_t)p->xi * p->cip * p->cop;
     if (budget < TILE_BUDGET)
         budget = TILE_BUDGET;
+    if (budget > TILE_BUDGET_MAX)
+        budget = TILE_BUDGET_MAX;
     size_t t_max = budget / ((size_t)p->xi * (p->cip + p->cop));
     size_t per_img = (size_t)p->th * p->tw;
     if (t_max < (size_t)p->tw)
@@ -277,8 +281,8 @@ static void wino_task(void *ctx, int task, int worker)
                 p->f->in_bf16(xb, p->band_cols, nr, p->tw,
                               v16 + (size_t)i * tiles_img * v_t + cg * p->cb, (size_t)p->cip, v_t);
             else
-                p->f->in(xb, p->band_cols, nr, p->tw, v + (size_t)i * tiles_img * v_t + cg * p->cb,
-                         (size_t)p->cip, v_t);
+                p->f->in(xb, p->band_cols, nr, p->tw,
+                         v + (size_t)i * tiles_img * v_t + cg * p->cb, (size_t)p->cip, v_t);
         }
     }
     if (p->bf16) { /* the transformed tiles rounded to bf16 once, reused by every ob block */
@@ -383,13 +387,15 @@ static void wgrad_task(void *ctx, int slot, int worker)
             for (int cg = 0; cg < p->cip / p->cb; cg++) {
                 k->wino_block(x_img, a->in_c, a->in_h, a->in_w, cg * p->cb, p->m * r0 - a->pad,
                               p->band_rows, -a->pad, p->band_cols, xb);
-                p->f->in(xb, p->band_cols, nr, p->tw, vx + (size_t)i * tiles_img * p->cip + cg * p->cb,
+                p->f->in(xb, p->band_cols, nr, p->tw,
+                         vx + (size_t)i * tiles_img * p->cip + cg * p->cb,
                          vx_xi, (size_t)p->cip);
             }
             for (int og = 0; og < p->cop / p->cb; og++) {
-                k->wino_block(dy_img, a->out_c, a->out_h, a->out_w, og * p->cb, p->m * r0, p->m * nr,
-                              0, p->m * p->tw, xb);
-                p->f->dy(xb, p->m * p->tw, nr, p->tw, vd + (size_t)i * tiles_img * p->cop + og * p->cb,
+                k->wino_block(dy_img, a->out_c, a->out_h, a->out_w, og * p->cb, p->m * r0,
+                              p->m * nr, 0, p->m * p->tw, xb);
+                p->f->dy(xb, p->m * p->tw, nr, p->tw,
+                         vd + (size_t)i * tiles_img * p->cop + og * p->cb,
                          vd_xi, (size_t)p->cop);
             }
         }
