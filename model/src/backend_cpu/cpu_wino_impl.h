@@ -496,6 +496,16 @@ static void wino_block_band(const float *x, int c, int h, int w, int c0, int row
  * position, into n_co NCHW planes y (w: the channels' 3x3 kernels, w[k*9 + tap]). On small
  * planes this beats vectors along a row (cpu_dw_impl.h), which leave lanes of a 12-column row
  * idle and pay a set-up per plane. */
+/* One output position of dw3_blocked: acc + the 9 taps at px, in row-major order. */
+static inline wv dw3_point(const float *px, size_t row, const wv wt[9], wv acc)
+{
+    for (int kh = 0; kh < 3; kh++)
+        for (int kw = 0; kw < 3; kw++)
+            acc = WINO_FMA(wt[kh * 3 + kw], wino_ld(px + (size_t)kh * row + (size_t)kw * WINO_CB),
+                           acc);
+    return acc;
+}
+
 static void dw3_blocked(const float *xb, int cols, int stride, const float *w, const float *bias,
                         int n_co, float *y, size_t plane, int out_h, int out_w)
 {
@@ -513,24 +523,12 @@ static void dw3_blocked(const float *xb, int cols, int stride, const float *w, c
         int ow = 0;
         for (; ow + 4 <= out_w; ow += 4) {
             wv o[4];
-            for (int q = 0; q < 4; q++) {
-                const float *px = r0 + (size_t)(ow + q) * step;
-                wv acc = bv;
-                for (int kh = 0; kh < 3; kh++)
-                    for (int kw = 0; kw < 3; kw++)
-                        acc = WINO_FMA(wt[kh * 3 + kw],
-                                       wino_ld(px + (size_t)kh * row + (size_t)kw * WINO_CB), acc);
-                o[q] = acc;
-            }
+            for (int q = 0; q < 4; q++)
+                o[q] = dw3_point(r0 + (size_t)(ow + q) * step, row, wt, bv);
             wino_store_4(o[0], o[1], o[2], o[3], yr + ow, plane, n_co);
         }
         for (; ow < out_w; ow++) {
-            const float *px = r0 + (size_t)ow * step;
-            wv acc = bv;
-            for (int kh = 0; kh < 3; kh++)
-                for (int kw = 0; kw < 3; kw++)
-                    acc = WINO_FMA(wt[kh * 3 + kw],
-                                   wino_ld(px + (size_t)kh * row + (size_t)kw * WINO_CB), acc);
+            wv acc = dw3_point(r0 + (size_t)ow * step, row, wt, bv);
             for (int k = 0; k < n_co; k++)
                 yr[(size_t)k * plane + ow] = acc[k];
         }

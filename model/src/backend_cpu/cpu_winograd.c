@@ -143,6 +143,16 @@ static void transform_weights(const fer_conv2d_args *a, const float *w, int flip
     }
 }
 
+/* The fewest images from g to 2g (and at most 2 t_max tiles) whose tiles fill blocks of al;
+ * 0 if none. */
+static int images_aligned(int g, size_t per_img, size_t t_max, int al)
+{
+    for (int i = g; i <= 2 * g && (size_t)i * per_img <= 2 * t_max; i++)
+        if ((i * per_img) % (size_t)al == 0)
+            return i;
+    return 0;
+}
+
 /* Tiles per task: as many as the budget allows; whole images when they fit. */
 static void plan_init(wino_plan *p, cpu_ctx *c, const fer_conv2d_args *a)
 {
@@ -177,16 +187,11 @@ static void plan_init(wino_plan *p, cpu_ctx *c, const fer_conv2d_args *a)
         p->G = (int)(t_max / per_img);
         /* the GEMM takes tiles by its row block: avoid padding tiles (and 6-row blocks where
          * it has 12), within twice the budget */
-        for (int al = align, found = 0; !found; al = rows) {
-            for (int g = p->G; g <= 2 * p->G && (size_t)g * per_img <= 2 * t_max; g++)
-                if ((g * per_img) % (size_t)al == 0) {
-                    p->G = g;
-                    found = 1;
-                    break;
-                }
-            if (al == rows)
-                break;
-        }
+        int g = images_aligned(p->G, per_img, t_max, align);
+        if (!g)
+            g = images_aligned(p->G, per_img, t_max, rows);
+        if (g)
+            p->G = g;
         if (p->G > a->n)
             p->G = a->n;
         /* small batches: enough tasks to spread (a constant, not the thread count: the
