@@ -11,6 +11,8 @@
 
 static atomic_long total;
 static atomic_int seen[4];
+enum { MAX_TASKS = 5000 };
+static atomic_int runs_of[MAX_TASKS]; /* how often each task index ran */
 
 static void task(void *ctx, int t, int worker)
 {
@@ -18,6 +20,20 @@ static void task(void *ctx, int t, int worker)
     atomic_fetch_add(&total, t);
     if (worker >= 0 && worker < 4)
         atomic_fetch_add(&seen[worker], 1);
+    if (t >= 0 && t < MAX_TASKS)
+        atomic_fetch_add(&runs_of[t], 1);
+}
+
+/* every index in [0, n) exactly once, whatever runs of indices the threads claim */
+static void check_each_task_once(fer_threadpool *p, int n, int threads)
+{
+    for (int t = 0; t < MAX_TASKS; t++)
+        atomic_store(&runs_of[t], 0);
+    fer_threadpool_run(p, n, task, NULL);
+    int bad = 0;
+    for (int t = 0; t < MAX_TASKS; t++)
+        bad += atomic_load(&runs_of[t]) != (t < n);
+    CHECK(bad == 0, "%d tasks on %d threads: %d indices ran other than once", n, threads, bad);
 }
 
 int main(void)
@@ -47,6 +63,10 @@ int main(void)
             fer_threadpool_run(p, 1000, task, NULL);
             CHECK(atomic_load(&total) == 999L * 1000 / 2, "sum with %d threads", threads);
         }
+        /* sizes around the claim granularity (32 claims a thread) and a partial last run */
+        const int sizes[] = {1, 2, 63, 64, 65, 127, 128, 129, 1000, 4097, MAX_TASKS};
+        for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++)
+            check_each_task_once(p, sizes[k], threads);
         fer_threadpool_run(p, 0, task, NULL);
         fer_threadpool_free(p);
     }
