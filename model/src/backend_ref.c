@@ -225,6 +225,8 @@ fer_status fer_ref_batchnorm_forward(fer_backend *b, const fer_bn_args *a, int t
                                      float *save_mean, float *save_invstd)
 {
     (void)b;
+    if (a->relu)
+        return fer_fail(FER_ERR_UNSUPPORTED, "ref backend: batch norm with a fused ReLU");
     const size_t hw = (size_t)a->hw, count = (size_t)a->n * hw;
     for (int c = 0; c < a->c; c++) {
         float mean, invstd;
@@ -268,11 +270,13 @@ fer_status fer_ref_batchnorm_forward(fer_backend *b, const fer_bn_args *a, int t
 }
 
 fer_status fer_ref_batchnorm_backward(fer_backend *b, const fer_bn_args *a, const float *x,
-                                      const float *gamma, const float *save_mean,
-                                      const float *save_invstd, const float *dy, float *dx,
-                                      float *dgamma, float *dbeta)
+                                      const float *gamma, const float *beta,
+                                      const float *save_mean, const float *save_invstd,
+                                      const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    (void)b;
+    (void)b, (void)beta;
+    if (a->relu) /* the oracle runs the plain graph (fuses_bn_relu 0) */
+        return fer_fail(FER_ERR_UNSUPPORTED, "ref backend: batch norm with a fused ReLU");
     const size_t hw = (size_t)a->hw, count = (size_t)a->n * hw;
     for (int c = 0; c < a->c; c++) {
         float mean = save_mean[c], invstd = save_invstd[c];

@@ -172,8 +172,8 @@ fer_status fer_bn_sync_backward(fer_model *m, int i, const fer_bn_args *a, const
     float *dgamma = m->tensors[l->t_weight].grad, *dbeta = m->tensors[l->t_bias].grad;
     const float *gamma = m->tensors[l->t_weight].data;
     if (a->n > 0)
-        FER_TRY(FER_OP(m->b, batchnorm_backward, a, x, gamma, l->save_mean, l->save_invstd, dy,
-                       dx, dgamma, dbeta));
+        FER_TRY(FER_OP(m->b, batchnorm_backward, a, x, gamma, m->tensors[l->t_bias].data,
+                       l->save_mean, l->save_invstd, dy, dx, dgamma, dbeta));
     if (!dx)
         return FER_OK;
     double *acc = host_doubles(m);

@@ -244,7 +244,7 @@ static void bn_plan(fer_layer_rt *l, fer_act_plan *p, float *in0, int in0_exclus
 
 static fer_bn_args bn_args(const fer_layer_rt *l, int n)
 {
-    fer_bn_args a = {n, l->in.c, l->in.h * l->in.w, 1e-5f, 0.1f};
+    fer_bn_args a = {.n = n, .c = l->in.c, .hw = l->in.h * l->in.w, .eps = 1e-5f, .momentum = 0.1f};
     return a;
 }
 
@@ -264,8 +264,11 @@ static fer_status bn_forward(fer_model *m, int i, const float *const *x, int n,
     fer_bn_args a = bn_args(l, n);
     if (train && fer_bn_sync_on(m)) { /* data-parallel: statistics of every process's images */
         FER_TRY(fer_bn_sync_forward(m, i, &a, x[0]));
+        if (l->relu_fused) /* the absorbed ReLU's own pass */
+            FER_TRY(FER_OP(m->b, relu_forward, (size_t)n * l->out_numel, l->y, l->y));
         return bump_batches_tracked(m, l->t_nbt);
     }
+    a.relu = l->relu_fused;
     if (train && (size_t)n * l->in.h * l->in.w < 2)
         return fer_fail(FER_ERR_ARG,
                         "model: batch norm needs more than one value per channel in training "
@@ -281,10 +284,15 @@ static fer_status bn_backward(fer_model *m, int i, int n, const float *const *x,
 {
     fer_layer_rt *l = &m->layers[i];
     fer_bn_args a = bn_args(l, n);
-    if (fer_bn_sync_on(m))
+    if (fer_bn_sync_on(m)) {
+        if (l->relu_fused) /* the absorbed ReLU's pass, in place: dy is its slot (plan_fusions) */
+            FER_TRY(FER_OP(m->b, relu_backward, (size_t)n * l->out_numel, l->y, dy, (float *)dy));
         return fer_bn_sync_backward(m, i, &a, x[0], dy, dx[0]);
-    return FER_OP(m->b, batchnorm_backward, &a, x[0], tdata(m, l->t_weight), l->save_mean,
-                  l->save_invstd, dy, dx[0], tgrad(m, l->t_weight), tgrad(m, l->t_bias));
+    }
+    a.relu = l->relu_fused;
+    return FER_OP(m->b, batchnorm_backward, &a, x[0], tdata(m, l->t_weight),
+                  tdata(m, l->t_bias), l->save_mean, l->save_invstd, dy, dx[0],
+                  tgrad(m, l->t_weight), tgrad(m, l->t_bias));
 }
 
 /* ---- relu ----------------------------------------------------------------------------- */
@@ -303,6 +311,8 @@ static fer_status relu_forward(fer_model *m, int i, const float *const *x, int n
 {
     (void)train, (void)seed;
     fer_layer_rt *l = &m->layers[i];
+    if (l->absorbed) /* its batch norm wrote relu(BN(x)) (plan_fusions) */
+        return FER_OK;
     return FER_OP(m->b, relu_forward, (size_t)n * l->out_numel, x[0], l->y);
 }
 
@@ -311,6 +321,8 @@ static fer_status relu_backward(fer_model *m, int i, int n, const float *const *
 {
     (void)x;
     fer_layer_rt *l = &m->layers[i];
+    if (l->absorbed) /* dx[0] is dy's slot; its batch norm gates the gradient */
+        return FER_OK;
     return dx[0] ? FER_OP(m->b, relu_backward, (size_t)n * l->out_numel, l->y, dy, dx[0]) : FER_OK;
 }
 

@@ -178,6 +178,37 @@ static int plan_gradients(fer_model *m)
     return n_slots;
 }
 
+/* A ReLU that runs in place on a batch norm's output, which nothing else reads, and whose
+ * gradient stays in its output gradient's slot: the backend's batch norm applies it in its
+ * output pass and gates the incoming gradient in its backward passes (the sign recomputed from
+ * the batch norm's input), two streaming passes fewer a pair. Only on backends that say so. */
+static void plan_fusions(fer_model *m)
+{
+    for (int i = 0; i < m->arch.n_layers; i++)
+        m->layers[i].relu_fused = m->layers[i].absorbed = 0;
+    if (!m->b->fuses_bn_relu)
+        return;
+    for (int i = 0; i < m->arch.n_layers; i++) {
+        fer_layer_rt *r = &m->layers[i];
+        if (r->spec.kind != FER_LAYER_RELU || r->n_in != 1 || r->src[0] == FER_INPUT_NODE)
+            continue;
+        fer_layer_rt *bn = &m->layers[r->src[0]];
+        if ((bn->spec.kind != FER_LAYER_BATCHNORM2D && bn->spec.kind != FER_LAYER_BATCHNORM1D) ||
+            r->y != bn->y || !exclusive_reader(m, r->src[0], i) ||
+            r->dx_slot[0] != r->dy_slot || r->dx_add[0] >= 0)
+            continue;
+        bn->relu_fused = r->absorbed = 1;
+    }
+}
+
+int fer_model_fused_relus(const fer_model *m)
+{
+    int n = 0;
+    for (int i = 0; i < m->arch.n_layers; i++)
+        n += m->layers[i].absorbed;
+    return n;
+}
+
 /* Arena blocks free for reuse while planning shared activations (offsets, 64-byte units). */
 typedef struct free_blocks {
     size_t off[FER_MAX_LAYERS + 1], size[FER_MAX_LAYERS + 1];
@@ -416,6 +447,7 @@ static fer_status model_new(const fer_arch *arch, fer_backend *backend, int max_
         return st;
     }
     plan_activations(m, m->acts);
+    plan_fusions(m);
     for (int t = 0; t < m->n_tensors; t++) {
         fer_tensor *tt = &m->tensors[t];
         if (tt->info.role == FER_TENSOR_PARAM) {

@@ -169,7 +169,7 @@ static void case_bn(fer_backend *ref, fer_backend *be, const bn_case *c)
              (double)c->offset);
     NEED(be, batchnorm_forward, name);
     NEED(be, batchnorm_backward, name);
-    fer_bn_args a = {c->n, c->c, c->h * c->w, 1e-5f, 0.1f};
+    fer_bn_args a = {.n = c->n, .c = c->c, .hw = c->h * c->w, .eps = 1e-5f, .momentum = 0.1f};
     size_t nx = (size_t)c->n * c->c * c->h * c->w, C = (size_t)c->c;
     mirror x = mk_rand(ref, be, nx, 21, 2.0f, c->offset), dy = mk_rand(ref, be, nx, 22, 1.0f, 0.0f);
     mirror g = mk_rand(ref, be, C, 23, 0.5f, 1.0f), bt = mk_rand(ref, be, C, 24, 0.5f, 0.0f);
@@ -179,8 +179,8 @@ static void case_bn(fer_backend *ref, fer_backend *be, const bn_case *c)
     mirror ye = mk(ref, be, NULL, nx);
     RUN(ref, batchnorm_forward, &a, 1, x.r, g.r, bt.r, rmean.r, rvar.r, y.r, sm.r, si.r);
     RUN(be, batchnorm_forward, &a, 1, x.d, g.d, bt.d, rmean.d, rvar.d, y.d, sm.d, si.d);
-    RUN(ref, batchnorm_backward, &a, x.r, g.r, sm.r, si.r, dy.r, dx.r, dg.r, dbt.r);
-    RUN(be, batchnorm_backward, &a, x.d, g.d, sm.d, si.d, dy.d, dx.d, dg.d, dbt.d);
+    RUN(ref, batchnorm_backward, &a, x.r, g.r, bt.r, sm.r, si.r, dy.r, dx.r, dg.r, dbt.r);
+    RUN(be, batchnorm_backward, &a, x.d, g.d, bt.d, sm.d, si.d, dy.d, dx.d, dg.d, dbt.d);
     RUN(ref, batchnorm_forward, &a, 0, x.r, g.r, bt.r, rmean.r, rvar.r, ye.r, NULL, NULL);
     RUN(be, batchnorm_forward, &a, 0, x.d, g.d, bt.d, rmean.d, rvar.d, ye.d, NULL, NULL);
     int ok = compare(ref, be, &y, "y", TOL_NORM, line, LINE);
@@ -587,13 +587,14 @@ static float *invariance_outputs(fer_backend *b, size_t *n)
         if (a->has_bias)
             APPEND(db, (size_t)a->out_c);
         /* batch norm over the conv output */
-        fer_bn_args ba = {a->n, a->out_c, a->out_h * a->out_w, 1e-5f, 0.1f};
+        fer_bn_args ba = {.n = a->n, .c = a->out_c, .hw = a->out_h * a->out_w, .eps = 1e-5f,
+                          .momentum = 0.1f};
         float rm[32] = {0}, rv[32], sm[32], si[32], dg[32], dbt[32];
         for (int c = 0; c < 32; c++)
             rv[c] = 1.0f;
         RUN(b, batchnorm_forward, &ba, 1, y, NULL, NULL, rm, rv, z, sm, si);
         APPEND(z, ny);
-        RUN(b, batchnorm_backward, &ba, y, NULL, sm, si, dy, z, dg, dbt);
+        RUN(b, batchnorm_backward, &ba, y, NULL, NULL, sm, si, dy, z, dg, dbt);
         APPEND(z, ny);
         APPEND(rv, (size_t)a->out_c);
         APPEND(dg, (size_t)a->out_c);

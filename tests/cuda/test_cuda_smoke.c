@@ -126,7 +126,7 @@ static void op_conv(fer_backend *g, fer_backend *r, fer_conv2d_args a)
 
 static void op_batchnorm(fer_backend *g, fer_backend *r)
 {
-    fer_bn_args a = {4, 5, 36, 1e-5f, 0.1f};
+    fer_bn_args a = {.n = 4, .c = 5, .hw = 36, .eps = 1e-5f, .momentum = 0.1f};
     size_t n = (size_t)a.n * a.c * a.hw;
     float *x = randv(n, 2.0f), *dy = randv(n, 1.0f);
     float *gam = randv(a.c, 1.0f), *bet = randv(a.c, 1.0f);
@@ -141,9 +141,9 @@ static void op_batchnorm(fer_backend *g, fer_backend *r)
     float *gsm = dev_copy(g, NULL, 20), *gsi = dev_copy(g, NULL, 20);
     float *gdg = dev_copy(g, NULL, 20), *gdb = dev_copy(g, NULL, 20);
     OK(r->ops->batchnorm_forward(r, &a, 1, x, gam, bet, rm0, rv0, y0, sm0, si0));
-    OK(r->ops->batchnorm_backward(r, &a, x, gam, sm0, si0, dy, dx0, dg0, dbt0));
+    OK(r->ops->batchnorm_backward(r, &a, x, gam, bet, sm0, si0, dy, dx0, dg0, dbt0));
     OK(g->ops->batchnorm_forward(g, &a, 1, gx, gg, gbt, grm, grv, gy, gsm, gsi));
-    OK(g->ops->batchnorm_backward(g, &a, gx, gg, gsm, gsi, gdy, gdx, gdg, gdb));
+    OK(g->ops->batchnorm_backward(g, &a, gx, gg, gbt, gsm, gsi, gdy, gdx, gdg, gdb));
     host_copy(g, y1, gy, n * 4);
     host_copy(g, dx1, gdx, n * 4);
     host_copy(g, rm1, grm, 20), host_copy(g, rv1, grv, 20), host_copy(g, sm1, gsm, 20);

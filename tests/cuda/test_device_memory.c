@@ -169,8 +169,8 @@ static fer_status g_bn_f(fer_backend *b, const fer_bn_args *a, int training, con
     RUN(inner->batchnorm_forward(b, a, training, x, gamma, beta, rm, rv, y, sm, si));
 }
 static fer_status g_bn_b(fer_backend *b, const fer_bn_args *a, const float *x,
-                         const float *gamma, const float *sm, const float *si, const float *dy,
-                         float *dx, float *dgamma, float *dbeta)
+                         const float *gamma, const float *beta, const float *sm, const float *si,
+                         const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     size_t nx = (size_t)a->n * a->c * a->hw * 4, nc = (size_t)a->c * 4;
     need(x, nx, "batchnorm_backward", "x");
@@ -181,7 +181,7 @@ static fer_status g_bn_b(fer_backend *b, const fer_bn_args *a, const float *x,
     need(si, nc, "batchnorm_backward", "save_invstd");
     need(dgamma, nc, "batchnorm_backward", "dgamma");
     need(dbeta, nc, "batchnorm_backward", "dbeta");
-    RUN(inner->batchnorm_backward(b, a, x, gamma, sm, si, dy, dx, dgamma, dbeta));
+    RUN(inner->batchnorm_backward(b, a, x, gamma, beta, sm, si, dy, dx, dgamma, dbeta));
 }
 static fer_status g_relu_f(fer_backend *b, size_t n, const float *x, float *y)
 {

@@ -131,7 +131,7 @@ static void bn_fwd(void *c, float *y)
 static void check_batchnorm(void)
 {
     bn_ctx k;
-    k.a = (fer_bn_args){3, 4, 5, 1e-5f, 0.1f};
+    k.a = (fer_bn_args){.n = 3, .c = 4, .hw = 5, .eps = 1e-5f, .momentum = 0.1f};
     size_t nx = 3 * 4 * 5;
     k.x = malloc(nx * 4);
     float g[4], be[4], rm[4] = {0}, rv[4] = {1, 1, 1, 1}, sm[4], si[4], dg[4], dbe[4];
@@ -142,7 +142,7 @@ static void check_batchnorm(void)
     fill_sym(be, 4, 7, 1.0f);
     fill_sym(r, nx, 8, 1.0f);
     bn_fwd(&k, y);
-    fer_ref_batchnorm_backward(NULL, &k.a, k.x, g, sm, si, r, dx, dg, dbe);
+    fer_ref_batchnorm_backward(NULL, &k.a, k.x, g, be, sm, si, r, dx, dg, dbe);
     gradcheck("batchnorm dx", bn_fwd, &k, k.x, nx, dx, nx, r, 1e-2f, 1e-4, 2e-3);
     gradcheck("batchnorm dgamma", bn_fwd, &k, g, 4, dg, nx, r, 1e-2f, 1e-4, 1e-3);
     gradcheck("batchnorm dbeta", bn_fwd, &k, be, 4, dbe, nx, r, 1e-2f, 1e-4, 1e-3);

@@ -45,6 +45,10 @@ typedef struct fer_bn_args {
     int n, c, hw;
     float eps;      /* 1e-5 */
     float momentum; /* 0.1: running = (1-momentum)*running + momentum*batch (unbiased var) */
+    /* 1 (only on a backend with fuses_bn_relu): forward writes relu(BN(x)); backward's dy is
+     * the gradient of that output, masked by the sign of BN(x) recomputed from x, the saved
+     * statistics, gamma and beta exactly as forward computed it */
+    int relu;
 } fer_bn_args;
 
 typedef struct fer_pool_args {
@@ -163,7 +167,8 @@ typedef struct fer_backend_ops {
                                     float *running_mean, float *running_var, float *y,
                                     float *save_mean, float *save_invstd);
     fer_status (*batchnorm_backward)(fer_backend *b, const fer_bn_args *a, const float *x,
-                                     const float *gamma, const float *save_mean,
+                                     const float *gamma, const float *beta,
+                                     const float *save_mean,
                                      const float *save_invstd, const float *dy, float *dx,
                                      float *dgamma, float *dbeta);
     fer_status (*relu_forward)(fer_backend *b, size_t n, const float *x, float *y);
@@ -259,6 +264,9 @@ struct fer_backend {
     int threads;
     fer_threadpool *pool;   /* host worker pool (also lent to data augmentation) */
     fer_precision precision;
+    /* 1: batchnorm_forward/backward honour fer_bn_args.relu, so the model runs a ReLU that
+     * follows a batch norm in the batch norm's own passes (tests clear it to compare) */
+    int fuses_bn_relu;
 };
 
 /* name: "auto" (cuda when a device answers, else cpu), "ref", "cpu", "cuda".

@@ -315,6 +315,7 @@ fer_status fer_backend_cpu_new(int threads, fer_backend **out)
     }
     c->pool = (*out)->pool;
     c->threads = (*out)->threads;
+    (*out)->fuses_bn_relu = 1; /* cpu_layers.c: the ReLU in batch norm's passes */
     write_note(*out);
     return FER_OK;
 }

@@ -45,6 +45,12 @@ typedef struct cpu_wino_fns {
                     size_t tile_stride);
 } cpu_wino_fns;
 
+/* A batch norm's per-channel output map, y = x * scale + shift: the backward pass of a fused
+ * batch norm + ReLU recomputes y's sign from x with it instead of reading a saved mask. */
+typedef struct cpu_relu_gate {
+    float scale, shift;
+} cpu_relu_gate;
+
 typedef struct cpu_kernels {
     const char *name; /* "avx512", "avx2" or "portable" */
     /* columns of gemm_micro's tile (B panels are gemm_nr wide) and output channels of
@@ -85,14 +91,18 @@ typedef struct cpu_kernels {
     /* streaming ops (memory bound; x and y may be the same buffer) */
     void (*relu_fwd)(size_t n, const float *x, float *y);                   /* fer_relu */
     void (*relu_bwd)(size_t n, const float *y, const float *dy, float *dx); /* fer_relu_backward */
-    void (*affine)(size_t n, const float *x, float scale, float shift, float *y);
-    /* dx = gi * (dy - mdy - (x - mean) * invstd * mdyx) (fer_bn_backward_x) */
+    /* y = x * scale + shift, then relu when relu != 0; in the vector sets every element is
+     * one fused multiply-add whichever loop takes it, so a gate recomputes its sign exactly */
+    void (*affine)(size_t n, const float *x, float scale, float shift, int relu, float *y);
+    /* dx = gi * (dy - mdy - (x - mean) * invstd * mdyx) (fer_bn_backward_x); with a gate, dy
+     * is first zeroed where affine(x, gate) <= 0 (the fused ReLU's backward) */
     void (*bn_bwd_apply)(size_t n, const float *x, const float *dy, float mean, float invstd,
-                         float gi, float mdy, float mdyx, float *dx);
+                         float gi, float mdy, float mdyx, const cpu_relu_gate *gate, float *dx);
     /* s[0] += sum(x - pivot), s[1] += sum((x - pivot)^2) */
     void (*shifted_sums)(size_t n, const float *x, float pivot, double *s);
-    /* s[0] += sum(dy), s[1] += sum(dy * (x - mean)) */
-    void (*grad_sums)(size_t n, const float *x, const float *dy, float mean, double *s);
+    /* s[0] += sum(dy), s[1] += sum(dy * (x - mean)); dy gated as bn_bwd_apply's */
+    void (*grad_sums)(size_t n, const float *x, const float *dy, float mean,
+                      const cpu_relu_gate *gate, double *s);
     /* 2x2 stride-2 max pooling of one plane (first maximum wins, NaN propagates, as ref);
      * argmax (index in the input plane) may be NULL */
     void (*maxpool2x2)(const float *x, int in_w, int out_h, int out_w, float *y,
@@ -271,7 +281,8 @@ fer_status cpu_batchnorm_forward(fer_backend *b, const fer_bn_args *a, int train
                                  float *running_mean, float *running_var, float *y,
                                  float *save_mean, float *save_invstd);
 fer_status cpu_batchnorm_backward(fer_backend *b, const fer_bn_args *a, const float *x,
-                                  const float *gamma, const float *save_mean,
+                                  const float *gamma, const float *beta,
+                                  const float *save_mean,
                                   const float *save_invstd, const float *dy, float *dx,
                                   float *dgamma, float *dbeta);
 fer_status cpu_maxpool_forward(fer_backend *b, const fer_pool_args *a, const float *x, float *y,

@@ -5,6 +5,7 @@
 
 #include "cpu_internal.h"
 #include "cpu_pool_impl.h"
+#include "fer/layer_math.h"
 #include "cpu_wino_impl.h"
 
 #define PORTABLE_NR 16 /* gemm_micro's columns, wino_gemm's and conv_tile's channels */
@@ -85,17 +86,29 @@ static void relu_bwd_portable(size_t n, const float *y, const float *dy, float *
         dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
-static void affine_portable(size_t n, const float *x, float scale, float shift, float *y)
+/* y = x * scale + shift (then relu): the same expression a gate recomputes in backward */
+static void affine_portable(size_t n, const float *x, float scale, float shift, int relu,
+                            float *y)
 {
-    for (size_t i = 0; i < n; i++)
-        y[i] = x[i] * scale + shift;
+    if (relu)
+        for (size_t i = 0; i < n; i++)
+            y[i] = fer_relu(x[i] * scale + shift);
+    else
+        for (size_t i = 0; i < n; i++)
+            y[i] = x[i] * scale + shift;
+}
+
+static inline float gate_dy(float x, float dy, const cpu_relu_gate *g)
+{
+    return g ? fer_relu_backward(x * g->scale + g->shift, dy) : dy;
 }
 
 static void bn_bwd_apply_portable(size_t n, const float *x, const float *dy, float mean,
-                                  float invstd, float gi, float mdy, float mdyx, float *dx)
+                                  float invstd, float gi, float mdy, float mdyx,
+                                  const cpu_relu_gate *gate, float *dx)
 {
     for (size_t i = 0; i < n; i++)
-        dx[i] = gi * (dy[i] - mdy - (x[i] - mean) * invstd * mdyx);
+        dx[i] = gi * (gate_dy(x[i], dy[i], gate) - mdy - (x[i] - mean) * invstd * mdyx);
 }
 
 /* 8 float lanes per call, summed in double by the caller's per-plane accumulation */
@@ -123,18 +136,21 @@ static void shifted_sums_portable(size_t n, const float *x, float pivot, double 
     s[1] += tb;
 }
 
-static void grad_sums_portable(size_t n, const float *x, const float *dy, float mean, double *s)
+static void grad_sums_portable(size_t n, const float *x, const float *dy, float mean,
+                               const cpu_relu_gate *gate, double *s)
 {
     float a[8] = {0}, b[8] = {0};
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
         for (int l = 0; l < 8; l++) {
-            a[l] += dy[i + l];
-            b[l] += dy[i + l] * (x[i + l] - mean);
+            float g = gate_dy(x[i + l], dy[i + l], gate);
+            a[l] += g;
+            b[l] += g * (x[i + l] - mean);
         }
     for (; i < n; i++) {
-        a[0] += dy[i];
-        b[0] += dy[i] * (x[i] - mean);
+        float g = gate_dy(x[i], dy[i], gate);
+        a[0] += g;
+        b[0] += g * (x[i] - mean);
     }
     float ta = 0.0f, tb = 0.0f;
     for (int l = 0; l < 8; l++) {

@@ -24,6 +24,10 @@
 #error "define VW, vf and the v_* operations before including cpu_kernels_vec.h"
 #endif
 
+#include <math.h>
+
+#include "fer/layer_math.h"
+
 #define VNR (2 * VW) /* columns of the register tile */
 
 /* Keeps a loaded vector in a register: without it GCC folds the same load into every FMA that
@@ -341,29 +345,59 @@ static void VK(relu_bwd)(size_t n, const float *y, const float *dy, float *dx)
         dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
-static void VK(affine)(size_t n, const float *x, float scale, float shift, float *y)
+/* y = fma(x, scale, shift) in the vector loop and fmaf in the tail: one rounding for every
+ * element, so a relu gate (gate_dy) recomputes the sign forward saw, bit for bit */
+static void VK(affine)(size_t n, const float *x, float scale, float shift, int relu, float *y)
 {
     vf sc = v_set1(scale), sh = v_set1(shift);
     size_t i = 0;
-    for (; i + VW <= n; i += VW)
-        v_store(y + i, v_fma(v_load(x + i), sc, sh));
-    for (; i < n; i++)
-        y[i] = x[i] * scale + shift;
+    if (relu) {
+        for (; i + VW <= n; i += VW)
+            v_store(y + i, v_max0(v_fma(v_load(x + i), sc, sh)));
+        for (; i < n; i++)
+            y[i] = fer_relu(fmaf(x[i], scale, shift));
+    } else {
+        for (; i + VW <= n; i += VW)
+            v_store(y + i, v_fma(v_load(x + i), sc, sh));
+        for (; i < n; i++)
+            y[i] = fmaf(x[i], scale, shift);
+    }
+}
+
+/* dy where the gated batch norm's output x * scale + shift is > 0 (fer_relu_backward) */
+static inline vf VK(gate_dy)(vf x, vf dy, vf sc, vf sh)
+{
+    return v_keep_pos(v_fma(x, sc, sh), dy);
+}
+
+static inline float VK(gate_dy1)(float x, float dy, const cpu_relu_gate *g)
+{
+    return g ? fer_relu_backward(fmaf(x, g->scale, g->shift), dy) : dy;
 }
 
 static void VK(bn_bwd_apply)(size_t n, const float *x, const float *dy, float mean, float invstd,
-                             float gi, float mdy, float mdyx, float *dx)
+                             float gi, float mdy, float mdyx, const cpu_relu_gate *gate,
+                             float *dx)
 {
     /* gi*(dy - mdy - (x-mean)*invstd*mdyx) = gi*dy - gi*mdy - (x-mean)*(gi*invstd*mdyx) */
     vf vm = v_set1(mean), vk = v_set1(gi * invstd * mdyx), vg = v_set1(gi), vb = v_set1(gi * mdy);
     size_t i = 0;
-    for (; i + VW <= n; i += VW) {
-        vf xc = v_sub(v_load(x + i), vm);
-        vf t = v_fms(vg, v_load(dy + i), vb);
-        v_store(dx + i, v_fnma(xc, vk, t));
+    if (gate) {
+        vf sc = v_set1(gate->scale), sh = v_set1(gate->shift);
+        for (; i + VW <= n; i += VW) {
+            vf xv = v_load(x + i);
+            vf t = v_fms(vg, VK(gate_dy)(xv, v_load(dy + i), sc, sh), vb);
+            v_store(dx + i, v_fnma(v_sub(xv, vm), vk, t));
+        }
+    } else {
+        for (; i + VW <= n; i += VW) {
+            vf xc = v_sub(v_load(x + i), vm);
+            vf t = v_fms(vg, v_load(dy + i), vb);
+            v_store(dx + i, v_fnma(xc, vk, t));
+        }
     }
     for (; i < n; i++)
-        dx[i] = gi * (dy[i] - mdy - (x[i] - mean) * invstd * mdyx);
+        dx[i] = gi * (VK(gate_dy1)(x[i], dy[i], gate) - mdy - (x[i] - mean) * invstd * mdyx);
 }
 
 static void VK(shifted_sums)(size_t n, const float *x, float pivot, double *s)
@@ -387,21 +421,36 @@ static void VK(shifted_sums)(size_t n, const float *x, float pivot, double *s)
     s[1] += tb;
 }
 
-static void VK(grad_sums)(size_t n, const float *x, const float *dy, float mean, double *s)
+static void VK(grad_sums)(size_t n, const float *x, const float *dy, float mean,
+                          const cpu_relu_gate *gate, double *s)
 {
     vf m = v_set1(mean), a0 = v_zero(), a1 = a0, b0 = a0, b1 = a0;
     size_t i = 0;
-    for (; i + 2 * VW <= n; i += 2 * VW) {
-        vf g0 = v_load(dy + i), g1 = v_load(dy + i + VW);
-        a0 = v_add(a0, g0);
-        a1 = v_add(a1, g1);
-        b0 = v_fma(g0, v_sub(v_load(x + i), m), b0);
-        b1 = v_fma(g1, v_sub(v_load(x + i + VW), m), b1);
+    if (gate) {
+        vf sc = v_set1(gate->scale), sh = v_set1(gate->shift);
+        for (; i + 2 * VW <= n; i += 2 * VW) {
+            vf x0 = v_load(x + i), x1 = v_load(x + i + VW);
+            vf g0 = VK(gate_dy)(x0, v_load(dy + i), sc, sh);
+            vf g1 = VK(gate_dy)(x1, v_load(dy + i + VW), sc, sh);
+            a0 = v_add(a0, g0);
+            a1 = v_add(a1, g1);
+            b0 = v_fma(g0, v_sub(x0, m), b0);
+            b1 = v_fma(g1, v_sub(x1, m), b1);
+        }
+    } else {
+        for (; i + 2 * VW <= n; i += 2 * VW) {
+            vf g0 = v_load(dy + i), g1 = v_load(dy + i + VW);
+            a0 = v_add(a0, g0);
+            a1 = v_add(a1, g1);
+            b0 = v_fma(g0, v_sub(v_load(x + i), m), b0);
+            b1 = v_fma(g1, v_sub(v_load(x + i + VW), m), b1);
+        }
     }
     float ta = v_hsum(v_add(a0, a1)), tb = v_hsum(v_add(b0, b1));
     for (; i < n; i++) {
-        ta += dy[i];
-        tb += dy[i] * (x[i] - mean);
+        float g = VK(gate_dy1)(x[i], dy[i], gate);
+        ta += g;
+        tb += g * (x[i] - mean);
     }
     s[0] += ta;
     s[1] += tb;

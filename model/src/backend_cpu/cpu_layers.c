@@ -24,7 +24,18 @@ typedef struct bn_job {
     float *dgamma, *dbeta;
     float *scale, *shift;   /* per channel: y = x*scale + shift */
     float *mdy, *mdyx;      /* backward: means of dy and dy*xhat */
+    int relu;               /* fer_bn_args.relu: y = relu(BN(x)); backward gates dy */
 } bn_job;
+
+/* The per-channel map y = x * scale + shift of a batch norm: forward's output pass and the
+ * fused ReLU's gate in backward both take it from here, so they agree to the bit. */
+static void bn_scale_shift(float mean, float invstd, const float *gamma, const float *beta,
+                           int c, float *scale, float *shift)
+{
+    float g = gamma ? gamma[c] : 1.0f, be = beta ? beta[c] : 0.0f;
+    *scale = invstd * g;
+    *shift = be - mean * invstd * g;
+}
 
 static void bn_stats_task(void *ctx, int c, int worker)
 {
@@ -49,9 +60,7 @@ static void bn_stats_task(void *ctx, int c, int worker)
     j->running_mean[c] = fer_bn_running(j->running_mean[c], mean, a->momentum);
     j->running_var[c] =
         fer_bn_running(j->running_var[c], fer_bn_unbiased((float)var, (double)count), a->momentum);
-    float g = j->gamma ? j->gamma[c] : 1.0f, be = j->beta ? j->beta[c] : 0.0f;
-    j->scale[c] = invstd * g;
-    j->shift[c] = be - mean * invstd * g;
+    bn_scale_shift(mean, invstd, j->gamma, j->beta, c, &j->scale[c], &j->shift[c]);
 }
 
 static void bn_apply_task(void *ctx, int plane, int worker)
@@ -60,7 +69,8 @@ static void bn_apply_task(void *ctx, int plane, int worker)
     const bn_job *j = ctx;
     size_t hw = (size_t)j->a->hw;
     int c = plane % j->a->c;
-    j->k->affine(hw, j->x + (size_t)plane * hw, j->scale[c], j->shift[c], j->y + (size_t)plane * hw);
+    j->k->affine(hw, j->x + (size_t)plane * hw, j->scale[c], j->shift[c], j->relu,
+                 j->y + (size_t)plane * hw);
 }
 
 fer_status cpu_batchnorm_forward(fer_backend *b, const fer_bn_args *a, int training,
@@ -85,15 +95,13 @@ fer_status cpu_batchnorm_forward(fer_backend *b, const fer_bn_args *a, int train
     j.save_invstd = save_invstd;
     j.scale = ws;
     j.shift = ws + a->c;
+    j.relu = a->relu;
     if (training) {
         cpu_parallel(cx, a->c, bn_stats_task, &j);
     } else {
-        for (int c = 0; c < a->c; c++) {
-            float invstd = 1.0f / sqrtf(running_var[c] + a->eps);
-            float g = gamma ? gamma[c] : 1.0f, be = beta ? beta[c] : 0.0f;
-            j.scale[c] = invstd * g;
-            j.shift[c] = be - running_mean[c] * invstd * g;
-        }
+        for (int c = 0; c < a->c; c++)
+            bn_scale_shift(running_mean[c], 1.0f / sqrtf(running_var[c] + a->eps), gamma, beta,
+                           c, &j.scale[c], &j.shift[c]);
     }
     cpu_parallel(cx, a->n * a->c, bn_apply_task, &j);
     return FER_OK;
@@ -106,10 +114,11 @@ static void bn_grad_stats_task(void *ctx, int c, int worker)
     const fer_bn_args *a = j->a;
     size_t hw = (size_t)a->hw, count = (size_t)a->n * hw;
     float mean = j->mean[c], invstd = j->invstd[c];
+    cpu_relu_gate gate = {j->relu ? j->scale[c] : 0.0f, j->relu ? j->shift[c] : 0.0f};
     double s[2] = {0.0, 0.0};
     for (int n = 0; n < a->n; n++) {
         size_t off = ((size_t)n * a->c + c) * hw;
-        j->k->grad_sums(hw, j->x + off, j->dy + off, mean, s);
+        j->k->grad_sums(hw, j->x + off, j->dy + off, mean, j->relu ? &gate : NULL, s);
     }
     double sdy = s[0], sdyx = s[1] * invstd;
     if (j->dgamma)
@@ -128,17 +137,18 @@ static void bn_grad_apply_task(void *ctx, int plane, int worker)
     int c = plane % j->a->c;
     float invstd = j->invstd[c], gi = (j->gamma ? j->gamma[c] : 1.0f) * invstd;
     size_t off = (size_t)plane * hw;
+    cpu_relu_gate gate = {j->relu ? j->scale[c] : 0.0f, j->relu ? j->shift[c] : 0.0f};
     j->k->bn_bwd_apply(hw, j->x + off, j->dy + off, j->mean[c], invstd, gi, j->mdy[c], j->mdyx[c],
-                       j->y + off);
+                       j->relu ? &gate : NULL, j->y + off);
 }
 
 fer_status cpu_batchnorm_backward(fer_backend *b, const fer_bn_args *a, const float *x,
-                                  const float *gamma, const float *save_mean,
-                                  const float *save_invstd, const float *dy, float *dx,
-                                  float *dgamma, float *dbeta)
+                                  const float *gamma, const float *beta,
+                                  const float *save_mean, const float *save_invstd,
+                                  const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     cpu_ctx *cx = cpu_of(b);
-    float *ws = cpu_workspace(cx, 2 * (size_t)a->c);
+    float *ws = cpu_workspace(cx, 4 * (size_t)a->c);
     if (!ws)
         return FER_ERR_NOMEM;
     bn_job j = {0};
@@ -154,6 +164,14 @@ fer_status cpu_batchnorm_backward(fer_backend *b, const fer_bn_args *a, const fl
     j.dbeta = dbeta;
     j.mdy = ws;
     j.mdyx = ws + a->c;
+    j.relu = a->relu;
+    if (a->relu) { /* the gate: forward's output map, from the same statistics */
+        j.scale = ws + 2 * (size_t)a->c;
+        j.shift = ws + 3 * (size_t)a->c;
+        for (int c = 0; c < a->c; c++)
+            bn_scale_shift(save_mean[c], save_invstd[c], gamma, beta, c, &j.scale[c],
+                           &j.shift[c]);
+    }
     cpu_parallel(cx, a->c, bn_grad_stats_task, &j);
     if (dx)
         cpu_parallel(cx, a->n * a->c, bn_grad_apply_task, &j);

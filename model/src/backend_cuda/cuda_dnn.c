@@ -365,6 +365,8 @@ fer_status cuda_batchnorm_forward(fer_backend *b, const fer_bn_args *a, int trai
                                   float *running_mean, float *running_var, float *y,
                                   float *save_mean, float *save_invstd)
 {
+    if (a->relu)
+        return fer_fail(FER_ERR_UNSUPPORTED, "cuda backend: batch norm with a fused ReLU");
     bn_descs d;
     fer_status st = bn_descs_make(a, &d);
     if (st == FER_OK)
@@ -398,10 +400,13 @@ static fer_status bn_backward(cuda_ctx *c, const fer_bn_args *a, const bn_descs 
 }
 
 fer_status cuda_batchnorm_backward(fer_backend *b, const fer_bn_args *a, const float *x,
-                                   const float *gamma, const float *save_mean,
-                                   const float *save_invstd, const float *dy, float *dx,
-                                   float *dgamma, float *dbeta)
+                                   const float *gamma, const float *beta,
+                                   const float *save_mean, const float *save_invstd,
+                                   const float *dy, float *dx, float *dgamma, float *dbeta)
 {
+    (void)beta;
+    if (a->relu) /* fuses_bn_relu is 0 here: the graph runs the ReLU itself */
+        return fer_fail(FER_ERR_UNSUPPORTED, "cuda backend: batch norm with a fused ReLU");
     bn_descs d;
     fer_status st = bn_descs_make(a, &d);
     if (st == FER_OK)

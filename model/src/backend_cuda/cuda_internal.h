@@ -110,7 +110,8 @@ fer_status cuda_batchnorm_forward(fer_backend *b, const fer_bn_args *a, int trai
                                   float *running_mean, float *running_var, float *y,
                                   float *save_mean, float *save_invstd);
 fer_status cuda_batchnorm_backward(fer_backend *b, const fer_bn_args *a, const float *x,
-                                   const float *gamma, const float *save_mean,
+                                   const float *gamma, const float *beta,
+                                   const float *save_mean,
                                    const float *save_invstd, const float *dy, float *dx,
                                    float *dgamma, float *dbeta);
 fer_status cuda_relu_forward(fer_backend *b, size_t n, const float *x, float *y);

@@ -1,0 +1,143 @@
+/* Batch norm + ReLU fusion (fer_model_fused_relus): on the cpu backend a ReLU that runs in
+ * place on a batch norm's output runs inside the batch norm's passes. The fused model must give
+ * the same bits as the same backend with fusion off (fer_backend.fuses_bn_relu cleared):
+ * logits, loss, every gradient, the running statistics and the eval-mode logits, on the presets
+ * and on a graph with the cases that must not fuse (a batch norm output that another node also
+ * reads), planes whose sizes leave vector tails, batchnorm1d, and the synchronised batch norm
+ * path (one process, an identity sum). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fer/backend.h"
+#include "fer/model.h"
+#include "fer/rng_math.h"
+#define FER_CHECK_CONTINUE /* count failures, report them all */
+#include "fer/status.h"
+#include "../common/fer_check.h"
+
+/* 3x7x9 input: 63-value planes leave tails at every vector width. r1 and r3 and the relu
+ * after batchnorm1d fuse; r2 does not (bn2's output also feeds the add). */
+static const char *mixed_json =
+    "{\"name\":\"mixed\",\"input\":[3,7,9],\"classes\":3,\"layers\":["
+    "{\"name\":\"c1\",\"type\":\"conv2d\",\"out\":6,\"k\":3,\"pad\":1,\"bias\":false},"
+    "{\"name\":\"bn1\",\"type\":\"batchnorm2d\"},{\"name\":\"r1\",\"type\":\"relu\"},"
+    "{\"name\":\"c2\",\"type\":\"conv2d\",\"out\":6,\"k\":3,\"pad\":1},"
+    "{\"name\":\"bn2\",\"type\":\"batchnorm2d\"},{\"name\":\"r2\",\"type\":\"relu\"},"
+    "{\"name\":\"s\",\"type\":\"add\",\"inputs\":[\"r2\",\"bn2\"]},"
+    "{\"name\":\"bn3\",\"type\":\"batchnorm2d\"},{\"name\":\"r3\",\"type\":\"relu\"},"
+    "{\"name\":\"gap\",\"type\":\"global_avgpool\"},{\"name\":\"f\",\"type\":\"flatten\"},"
+    "{\"name\":\"l\",\"type\":\"linear\",\"out\":8,\"bias\":false},"
+    "{\"name\":\"b1\",\"type\":\"batchnorm1d\"},{\"name\":\"r4\",\"type\":\"relu\"}]}";
+
+static fer_status sum_identity(void *ctx, double *values, int count)
+{
+    (void)ctx, (void)values, (void)count; /* one process: its sums are the global ones */
+    return FER_OK;
+}
+
+static int same_floats(const float *a, const float *b, size_t n)
+{
+    return memcmp(a, b, n * sizeof *a) == 0;
+}
+
+/* Every PARAM gradient and every BUFFER tensor of the two models, bit for bit. */
+static void same_tensors(fer_model *a, fer_model *b, const char *what)
+{
+    for (int t = 0; t < fer_model_n_tensors(a); t++) {
+        fer_tensor_info ti;
+        OK(fer_model_tensor_info(a, t, &ti));
+        float *va = malloc((ti.numel ? ti.numel : 1) * 4), *vb = malloc((ti.numel ? ti.numel : 1) * 4);
+        if (ti.role == FER_TENSOR_PARAM) {
+            OK(fer_model_get_grad(a, ti.name, va, ti.numel));
+            OK(fer_model_get_grad(b, ti.name, vb, ti.numel));
+        } else {
+            OK(fer_model_get_tensor(a, ti.name, va, ti.numel));
+            OK(fer_model_get_tensor(b, ti.name, vb, ti.numel));
+        }
+        CHECK(same_floats(va, vb, ti.numel), "%s: %s %s differs with fusion", what,
+              ti.role == FER_TENSOR_PARAM ? "gradient" : "buffer", ti.name);
+        free(va);
+        free(vb);
+    }
+}
+
+/* Two training steps' forward/backward (the second after the running statistics moved) and an
+ * eval forward, fused against unfused. */
+static void fused_matches_unfused(const char *name, const char *json, int n, int expect_fused,
+                                  int sync)
+{
+    fer_backend *fused, *plain;
+    OK(fer_backend_new("cpu", 2, &fused));
+    OK(fer_backend_new("cpu", 2, &plain));
+    plain->fuses_bn_relu = 0;
+    fer_arch a;
+    if (json)
+        OK(fer_arch_from_json(json, name, &a));
+    else
+        OK(fer_arch_preset(name, FER_HEAD_SOFTMAX, &a));
+    fer_model *mf, *mp;
+    OK(fer_model_new(&a, fused, n, &mf));
+    OK(fer_model_new(&a, plain, n, &mp));
+    int nf = fer_model_fused_relus(mf);
+    CHECK(expect_fused < 0 ? nf > 0 : nf == expect_fused, "%s: %d ReLUs fused (expected %d)", name,
+          nf, expect_fused);
+    CHECK(fer_model_fused_relus(mp) == 0, "%s: fused on a backend that does not fuse", name);
+    if (sync) {
+        OK(fer_model_set_bn_sync(mf, sum_identity, NULL));
+        OK(fer_model_set_bn_sync(mp, sum_identity, NULL));
+    }
+    OK(fer_model_init(mf, 5));
+    OK(fer_model_init(mp, 5));
+    size_t in = (size_t)a.in_c * a.in_h * a.in_w, nl = (size_t)n * a.n_classes;
+    float *x = malloc((size_t)n * in * sizeof *x);
+    float *lf = malloc(nl * 4), *lp = malloc(nl * 4);
+    int32_t labels[8];
+    for (int i = 0; i < n; i++)
+        labels[i] = i % a.n_classes;
+    fer_loss_config lc = {.kind = FER_LOSS_CE};
+    for (int step = 0; step < 2; step++) {
+        for (size_t i = 0; i < (size_t)n * in; i++) /* mean 0.3: some channels mostly > 0 */
+            x[i] = 0.3f + fer_rng_symmetric(40 + step, i);
+        float loss_f, loss_p;
+        OK(fer_model_forward(mf, x, n, FER_MODE_TRAIN, labels, 3 + step, lf));
+        OK(fer_model_forward(mp, x, n, FER_MODE_TRAIN, labels, 3 + step, lp));
+        CHECK(same_floats(lf, lp, nl), "%s step %d: training logits differ with fusion", name, step);
+        OK(fer_model_loss(mf, &lc, labels, &loss_f));
+        OK(fer_model_loss(mp, &lc, labels, &loss_p));
+        CHECK(loss_f == loss_p, "%s: loss %g vs %g", name, (double)loss_f, (double)loss_p);
+        OK(fer_model_backward(mf));
+        OK(fer_model_backward(mp));
+        same_tensors(mf, mp, name);
+    }
+    OK(fer_model_forward(mf, x, n, FER_MODE_EVAL, NULL, 0, lf));
+    OK(fer_model_forward(mp, x, n, FER_MODE_EVAL, NULL, 0, lp));
+    CHECK(same_floats(lf, lp, nl), "%s: eval logits differ with fusion", name);
+    printf("%s%s: %d ReLUs fused, same bits as unfused\n", name, sync ? " (bn sync)" : "", nf);
+    free(x);
+    free(lf);
+    free(lp);
+    fer_model_free(mf);
+    fer_model_free(mp);
+    fer_backend_free(fused);
+    fer_backend_free(plain);
+}
+
+int main(void)
+{
+    fused_matches_unfused("mixed", mixed_json, 5, 3, 0);
+    fused_matches_unfused("mixed", mixed_json, 5, 3, 1);
+    fused_matches_unfused("simplecnn", NULL, 3, 6, 0);
+    fused_matches_unfused("resnet_s", NULL, 2, -1, 0);
+
+    /* ref (the oracle) runs the plain graph */
+    fer_backend *ref;
+    OK(fer_backend_new("ref", 1, &ref));
+    fer_arch a;
+    OK(fer_arch_from_json(mixed_json, "mixed", &a));
+    fer_model *m;
+    OK(fer_model_new(&a, ref, 2, &m));
+    CHECK(fer_model_fused_relus(m) == 0, "ref fuses");
+    fer_model_free(m);
+    fer_backend_free(ref);
+    return fer_check_summary("test_fusion");
+}
