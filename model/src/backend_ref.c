@@ -275,7 +275,7 @@ fer_status fer_ref_batchnorm_backward(fer_backend *b, const fer_bn_args *a, cons
                                       const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     (void)b, (void)beta;
-    if (a->relu) /* the oracle runs the plain graph (fuses_bn_relu 0) */
+    if (a->relu) /* the oracle runs the plain graph (fuses_relu 0) */
         return fer_fail(FER_ERR_UNSUPPORTED, "ref backend: batch norm with a fused ReLU");
     const size_t hw = (size_t)a->hw, count = (size_t)a->n * hw;
     for (int c = 0; c < a->c; c++) {

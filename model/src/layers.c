@@ -311,7 +311,8 @@ static fer_status relu_forward(fer_model *m, int i, const float *const *x, int n
 {
     (void)train, (void)seed;
     fer_layer_rt *l = &m->layers[i];
-    if (l->absorbed) /* its batch norm wrote relu(BN(x)) (plan_fusions) */
+    if (l->absorbed && x[0] == l->y) /* the node before wrote relu of its output in place
+                                        (plan_fusions); run alone on other memory, it works */
         return FER_OK;
     return FER_OP(m->b, relu_forward, (size_t)n * l->out_numel, x[0], l->y);
 }
@@ -321,7 +322,7 @@ static fer_status relu_backward(fer_model *m, int i, int n, const float *const *
 {
     (void)x;
     fer_layer_rt *l = &m->layers[i];
-    if (l->absorbed) /* dx[0] is dy's slot; its batch norm gates the gradient */
+    if (l->absorbed_grad) /* dx[0] is dy's slot; its batch norm gates the gradient */
         return FER_OK;
     return dx[0] ? FER_OP(m->b, relu_backward, (size_t)n * l->out_numel, l->y, dy, dx[0]) : FER_OK;
 }
@@ -751,6 +752,8 @@ static fer_status add_forward(fer_model *m, int i, const float *const *x, int n,
 {
     (void)train, (void)seed;
     fer_layer_rt *l = &m->layers[i];
+    if (l->relu_fused) /* the ReLU after it (plan_fusions) */
+        return FER_OP(m->b, add_relu, (size_t)n * l->out_numel, x[0], x[1], l->y);
     return FER_OP(m->b, add, (size_t)n * l->out_numel, x[0], x[1], l->y);
 }
 

@@ -178,26 +178,31 @@ static int plan_gradients(fer_model *m)
     return n_slots;
 }
 
-/* A ReLU that runs in place on a batch norm's output, which nothing else reads, and whose
- * gradient stays in its output gradient's slot: the backend's batch norm applies it in its
- * output pass and gates the incoming gradient in its backward passes (the sign recomputed from
- * the batch norm's input), two streaming passes fewer a pair. Only on backends that say so. */
+/* A ReLU that runs in place on the output of a batch norm or an add, which nothing else reads:
+ * that node applies it in its own output pass, one streaming pass fewer. After a batch norm,
+ * whose gradient stays in its output gradient's slot, the batch norm's backward passes also
+ * gate the incoming gradient (the sign recomputed from the batch norm's input), so the ReLU's
+ * backward pass goes too. Only on backends that say so (fer_backend.fuses_relu). */
 static void plan_fusions(fer_model *m)
 {
     for (int i = 0; i < m->arch.n_layers; i++)
-        m->layers[i].relu_fused = m->layers[i].absorbed = 0;
-    if (!m->b->fuses_bn_relu)
+        m->layers[i].relu_fused = m->layers[i].absorbed = m->layers[i].absorbed_grad = 0;
+    if (!m->b->fuses_relu)
         return;
     for (int i = 0; i < m->arch.n_layers; i++) {
         fer_layer_rt *r = &m->layers[i];
         if (r->spec.kind != FER_LAYER_RELU || r->n_in != 1 || r->src[0] == FER_INPUT_NODE)
             continue;
-        fer_layer_rt *bn = &m->layers[r->src[0]];
-        if ((bn->spec.kind != FER_LAYER_BATCHNORM2D && bn->spec.kind != FER_LAYER_BATCHNORM1D) ||
-            r->y != bn->y || !exclusive_reader(m, r->src[0], i) ||
-            r->dx_slot[0] != r->dy_slot || r->dx_add[0] >= 0)
+        fer_layer_rt *p = &m->layers[r->src[0]];
+        if (r->y != p->y || !exclusive_reader(m, r->src[0], i))
             continue;
-        bn->relu_fused = r->absorbed = 1;
+        if (p->spec.kind == FER_LAYER_BATCHNORM2D || p->spec.kind == FER_LAYER_BATCHNORM1D) {
+            if (r->dx_slot[0] != r->dy_slot || r->dx_add[0] >= 0)
+                continue;
+            p->relu_fused = r->absorbed = r->absorbed_grad = 1;
+        } else if (p->spec.kind == FER_LAYER_ADD && m->b->ops->add_relu) {
+            p->relu_fused = r->absorbed = 1;
+        }
     }
 }
 

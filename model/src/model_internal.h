@@ -39,9 +39,10 @@ typedef struct fer_layer_rt {
     float *save_mean, *save_invstd; /* batchnorm, training forward */
     int32_t *argmax;            /* maxpool */
     uint64_t dropout_seed;      /* dropout: seed of the last training forward */
-    /* model.c plan_fusions: a batch norm that runs the in-place ReLU after it (relu_fused), and
-     * that ReLU, which then does nothing of its own (absorbed) */
-    int relu_fused, absorbed;
+    /* model.c plan_fusions: a batch norm or add that runs the in-place ReLU after it
+     * (relu_fused), and that ReLU, whose forward it then does (absorbed) and, after a batch
+     * norm, whose backward too (absorbed_grad) */
+    int relu_fused, absorbed, absorbed_grad;
 } fer_layer_rt;
 
 struct fer_model {

@@ -1,13 +1,15 @@
-/* Batch norm + ReLU fusion (fer_model_fused_relus): on the cpu backend a ReLU that runs in
- * place on a batch norm's output runs inside the batch norm's passes. The fused model must give
- * the same bits as the same backend with fusion off (fer_backend.fuses_bn_relu cleared):
- * logits, loss, every gradient, the running statistics and the eval-mode logits, on the presets
- * and on a graph with the cases that must not fuse (a batch norm output that another node also
- * reads), planes whose sizes leave vector tails, batchnorm1d, and the synchronised batch norm
- * path (one process, an identity sum). */
+/* ReLU fusion (fer_model_fused_relus): on the cpu backend a ReLU that runs in place on a batch
+ * norm's or an add's output runs inside that node's passes. The fused model must give the same
+ * bits as the same backend with fusion off (fer_backend.fuses_relu cleared): logits, loss,
+ * every gradient, the running statistics and the eval-mode logits, on the presets and on a graph
+ * with the cases that must not fuse (a batch norm output that another node also reads), planes
+ * whose sizes leave vector tails, batchnorm1d, a residual add, and the synchronised batch norm
+ * path (one process, an identity sum). A fused ReLU run alone on other memory (as quant.c's
+ * FP32 fallback runs a node) still computes its ReLU. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../model/src/layer_ops.h" /* one node's forward, as quant.c runs it */
 #include "fer/backend.h"
 #include "fer/model.h"
 #include "fer/rng_math.h"
@@ -15,8 +17,8 @@
 #include "fer/status.h"
 #include "../common/fer_check.h"
 
-/* 3x7x9 input: 63-value planes leave tails at every vector width. r1 and r3 and the relu
- * after batchnorm1d fuse; r2 does not (bn2's output also feeds the add). */
+/* 3x7x9 input: 63-value planes leave tails at every vector width. r1, r3, r5 (after the add
+ * s2) and r4 (after batchnorm1d) fuse; r2 does not (bn2's output also feeds the add s). */
 static const char *mixed_json =
     "{\"name\":\"mixed\",\"input\":[3,7,9],\"classes\":3,\"layers\":["
     "{\"name\":\"c1\",\"type\":\"conv2d\",\"out\":6,\"k\":3,\"pad\":1,\"bias\":false},"
@@ -25,6 +27,7 @@ static const char *mixed_json =
     "{\"name\":\"bn2\",\"type\":\"batchnorm2d\"},{\"name\":\"r2\",\"type\":\"relu\"},"
     "{\"name\":\"s\",\"type\":\"add\",\"inputs\":[\"r2\",\"bn2\"]},"
     "{\"name\":\"bn3\",\"type\":\"batchnorm2d\"},{\"name\":\"r3\",\"type\":\"relu\"},"
+    "{\"name\":\"s2\",\"type\":\"add\",\"inputs\":[\"r3\",\"r1\"]},{\"name\":\"r5\",\"type\":\"relu\"},"
     "{\"name\":\"gap\",\"type\":\"global_avgpool\"},{\"name\":\"f\",\"type\":\"flatten\"},"
     "{\"name\":\"l\",\"type\":\"linear\",\"out\":8,\"bias\":false},"
     "{\"name\":\"b1\",\"type\":\"batchnorm1d\"},{\"name\":\"r4\",\"type\":\"relu\"}]}";
@@ -69,7 +72,7 @@ static void fused_matches_unfused(const char *name, const char *json, int n, int
     fer_backend *fused, *plain;
     OK(fer_backend_new("cpu", 2, &fused));
     OK(fer_backend_new("cpu", 2, &plain));
-    plain->fuses_bn_relu = 0;
+    plain->fuses_relu = 0;
     fer_arch a;
     if (json)
         OK(fer_arch_from_json(json, name, &a));
@@ -122,10 +125,37 @@ static void fused_matches_unfused(const char *name, const char *json, int n, int
     fer_backend_free(plain);
 }
 
+/* The absorbed r1 (node 2 of mixed) run alone on a buffer of its own still applies its ReLU. */
+static void absorbed_relu_alone(void)
+{
+    fer_backend *b;
+    OK(fer_backend_new("cpu", 1, &b));
+    fer_arch a;
+    OK(fer_arch_from_json(mixed_json, "mixed", &a));
+    fer_model *m;
+    OK(fer_model_new(&a, b, 2, &m));
+    const fer_layer_rt *r1 = &m->layers[2];
+    CHECK(r1->spec.kind == FER_LAYER_RELU && r1->absorbed, "node 2 is the absorbed r1");
+    size_t count = 2 * r1->out_numel;
+    float *in = malloc(count * sizeof *in);
+    for (size_t i = 0; i < count; i++)
+        in[i] = fer_rng_symmetric(3, i);
+    const float *xs[1] = {in};
+    OK(fer_layer_op_of(FER_LAYER_RELU)->forward(m, 2, xs, 2, 0, 0));
+    int bad = 0;
+    for (size_t i = 0; i < count; i++)
+        bad += r1->y[i] != (in[i] > 0.0f ? in[i] : 0.0f);
+    CHECK(bad == 0, "an absorbed ReLU run alone: %d values are not relu(x)", bad);
+    free(in);
+    fer_model_free(m);
+    fer_backend_free(b);
+}
+
 int main(void)
 {
-    fused_matches_unfused("mixed", mixed_json, 5, 3, 0);
-    fused_matches_unfused("mixed", mixed_json, 5, 3, 1);
+    absorbed_relu_alone();
+    fused_matches_unfused("mixed", mixed_json, 5, 4, 0);
+    fused_matches_unfused("mixed", mixed_json, 5, 4, 1);
     fused_matches_unfused("simplecnn", NULL, 3, 6, 0);
     fused_matches_unfused("resnet_s", NULL, 2, -1, 0);
 

@@ -45,7 +45,7 @@ typedef struct fer_bn_args {
     int n, c, hw;
     float eps;      /* 1e-5 */
     float momentum; /* 0.1: running = (1-momentum)*running + momentum*batch (unbiased var) */
-    /* 1 (only on a backend with fuses_bn_relu): forward writes relu(BN(x)); backward's dy is
+    /* 1 (only on a backend with fuses_relu): forward writes relu(BN(x)); backward's dy is
      * the gradient of that output, masked by the sign of BN(x) recomputed from x, the saved
      * statistics, gamma and beta exactly as forward computed it */
     int relu;
@@ -204,6 +204,8 @@ typedef struct fer_backend_ops {
     /* y = x0 + x1 (n values); y may be x0 or x1 (the model accumulates branch gradients with
      * y == x0) */
     fer_status (*add)(fer_backend *b, size_t n, const float *x0, const float *x1, float *y);
+    /* y = relu(x0 + x1), the same aliasing (only on a backend with fuses_relu) */
+    fer_status (*add_relu)(fer_backend *b, size_t n, const float *x0, const float *x1, float *y);
     fer_status (*channel_copy)(fer_backend *b, const fer_channel_copy_args *a, const float *src,
                                float *dst);
     fer_status (*mul_forward)(fer_backend *b, const fer_mul_args *a, const float *x,
@@ -264,9 +266,9 @@ struct fer_backend {
     int threads;
     fer_threadpool *pool;   /* host worker pool (also lent to data augmentation) */
     fer_precision precision;
-    /* 1: batchnorm_forward/backward honour fer_bn_args.relu, so the model runs a ReLU that
-     * follows a batch norm in the batch norm's own passes (tests clear it to compare) */
-    int fuses_bn_relu;
+    /* 1: the model runs a ReLU that follows a batch norm or an add inside that node: the batch
+     * norm ops honour fer_bn_args.relu, and ops->add_relu exists (tests clear it to compare) */
+    int fuses_relu;
 };
 
 /* name: "auto" (cuda when a device answers, else cpu), "ref", "cpu", "cuda".

@@ -134,7 +134,7 @@ fer_status fer_model_fold_lean(fer_model *m, fer_backend *b, int max_batch, fer_
 /* 1 for a model from fer_model_fold. */
 int fer_model_is_folded(const fer_model *m);
 /* ReLU nodes that run inside the batch norm before them: a ReLU in place on a batch norm's
- * output that nothing else reads, on a backend with fuses_bn_relu (the cpu backend). The
+ * output that nothing else reads, on a backend with fuses_relu (the cpu backend). The
  * results are the same bits as running the two nodes apart. */
 int fer_model_fused_relus(const fer_model *m);
 

@@ -268,6 +268,7 @@ static const fer_backend_ops cpu_ops = {
     .avgpool_forward = cpu_avgpool_forward,
     .avgpool_backward = cpu_avgpool_backward,
     .add = cpu_add,
+    .add_relu = cpu_add_relu,
     .channel_copy = cpu_channel_copy,
     .pad2d_forward = cpu_pad2d_forward,
     .pad2d_backward = cpu_pad2d_backward,
@@ -315,7 +316,7 @@ fer_status fer_backend_cpu_new(int threads, fer_backend **out)
     }
     c->pool = (*out)->pool;
     c->threads = (*out)->threads;
-    (*out)->fuses_bn_relu = 1; /* cpu_layers.c: the ReLU in batch norm's passes */
+    (*out)->fuses_relu = 1; /* the ReLU in batch norm's passes (cpu_layers.c) and add's */
     write_note(*out);
     return FER_OK;
 }

@@ -9,6 +9,7 @@
 
 #include "cpu_internal.h"
 #include "fer/graph_math.h"
+#include "fer/layer_math.h"
 
 #define ADD_CHUNK 16384    /* elements per add task */
 #define TASK_FLOATS 32768  /* ~128 KiB of input per plane-group task */
@@ -24,6 +25,7 @@ typedef struct graph_job {
     const float *x, *x1, *g, *w, *dy;
     float *y, *dx, *dg;
     double *partial;      /* prelu: dw per plane */
+    int relu;             /* add: relu(x0 + x1) */
 } graph_job;
 
 static size_t plane_group(cpu_ctx *cx, size_t planes, size_t hw)
@@ -63,13 +65,25 @@ static void add_task(void *ctx, int task, int worker)
     size_t a = (size_t)task * ADD_CHUNK, b = a + ADD_CHUNK < j->n ? a + ADD_CHUNK : j->n;
     const float *x0 = j->x, *x1 = j->x1; /* y may be x0 or x1: element i reads, then writes */
     float *y = j->y;
-    for (size_t i = a; i < b; i++)
-        y[i] = fer_add(x0[i], x1[i]);
+    if (j->relu)
+        for (size_t i = a; i < b; i++)
+            y[i] = fer_relu(fer_add(x0[i], x1[i]));
+    else
+        for (size_t i = a; i < b; i++)
+            y[i] = fer_add(x0[i], x1[i]);
 }
 
 fer_status cpu_add(fer_backend *b, size_t n, const float *x0, const float *x1, float *y)
 {
     graph_job j = {.n = n, .x = x0, .x1 = x1, .y = y};
+    cpu_parallel(cpu_of(b), (int)((n + ADD_CHUNK - 1) / ADD_CHUNK), add_task, &j);
+    return FER_OK;
+}
+
+/* a residual block's add and the ReLU after it in one pass (model.c plan_fusions) */
+fer_status cpu_add_relu(fer_backend *b, size_t n, const float *x0, const float *x1, float *y)
+{
+    graph_job j = {.n = n, .x = x0, .x1 = x1, .y = y, .relu = 1};
     cpu_parallel(cpu_of(b), (int)((n + ADD_CHUNK - 1) / ADD_CHUNK), add_task, &j);
     return FER_OK;
 }

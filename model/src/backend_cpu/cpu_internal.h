@@ -311,6 +311,7 @@ fer_status cpu_avgpool_backward(fer_backend *b, const fer_avgpool_args *a, const
                                 float *dx);
 /* cpu_graph.c */
 fer_status cpu_add(fer_backend *b, size_t n, const float *x0, const float *x1, float *y);
+fer_status cpu_add_relu(fer_backend *b, size_t n, const float *x0, const float *x1, float *y);
 fer_status cpu_channel_copy(fer_backend *b, const fer_channel_copy_args *a, const float *src,
                             float *dst);
 fer_status cpu_mul_forward(fer_backend *b, const fer_mul_args *a, const float *x, const float *g,

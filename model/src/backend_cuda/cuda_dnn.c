@@ -405,7 +405,7 @@ fer_status cuda_batchnorm_backward(fer_backend *b, const fer_bn_args *a, const f
                                    const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     (void)beta;
-    if (a->relu) /* fuses_bn_relu is 0 here: the graph runs the ReLU itself */
+    if (a->relu) /* fuses_relu is 0 here: the graph runs the ReLU itself */
         return fer_fail(FER_ERR_UNSUPPORTED, "cuda backend: batch norm with a fused ReLU");
     bn_descs d;
     fer_status st = bn_descs_make(a, &d);
