@@ -231,7 +231,8 @@ static void case_pool(fer_backend *ref, fer_backend *be, const pool_case *c)
     }
     mirror x = mk(ref, be, hx, nx), dy = mk_rand(ref, be, ny, 32, 1.0f, 0.0f);
     free(hx);
-    mirror y = mk(ref, be, NULL, ny), dx = mk(ref, be, NULL, nx);
+    /* dx starts as stale values (a reused gradient buffer): every element must be written */
+    mirror y = mk(ref, be, NULL, ny), dx = mk_rand(ref, be, nx, 33, 5.0f, 7.0f);
     void *am_r = dev_from(ref, NULL, ny * sizeof(int32_t)), *am_d = dev_from(be, NULL, ny * 4);
     RUN(ref, maxpool_forward, &a, x.r, y.r, am_r);
     RUN(be, maxpool_forward, &a, x.d, y.d, am_d);

@@ -238,6 +238,33 @@ static void pool_fwd_task(void *ctx, int task, int worker)
     }
 }
 
+/* 2x2 stride 2: the windows do not overlap, so every dx element is written once, dy where
+ * the window's argmax points and 0 elsewhere (the rows and column no window covers too), with
+ * no zero-fill pass and no scattered adds. dy + 0.0f is what the general path's 0 + dy gives
+ * (-0 becomes +0), so the bits are the same. */
+static void pool2x2_bwd_plane(const fer_pool_args *a, const int32_t *am, const float *dy,
+                              float *dx)
+{
+    const int iw = a->in_w, ow = a->out_w;
+    for (int oh = 0; oh < a->out_h; oh++) {
+        float *r0 = dx + (size_t)(2 * oh) * iw, *r1 = r0 + iw;
+        const int32_t *amr = am + (size_t)oh * ow;
+        const float *dyr = dy + (size_t)oh * ow;
+        for (int q = 0; q < ow; q++) {
+            int32_t base = (2 * oh) * iw + 2 * q, m = amr[q];
+            float g = dyr[q] + 0.0f;
+            r0[2 * q] = m == base ? g : 0.0f;
+            r0[2 * q + 1] = m == base + 1 ? g : 0.0f;
+            r1[2 * q] = m == base + iw ? g : 0.0f;
+            r1[2 * q + 1] = m == base + iw + 1 ? g : 0.0f;
+        }
+        for (int c = 2 * ow; c < iw; c++) /* the column no window covers */
+            r0[c] = r1[c] = 0.0f;
+    }
+    for (int r = 2 * a->out_h; r < a->in_h; r++) /* the row no window covers */
+        memset(dx + (size_t)r * iw, 0, (size_t)iw * sizeof(float));
+}
+
 static void pool_bwd_task(void *ctx, int task, int worker)
 {
     (void)worker;
@@ -252,6 +279,10 @@ static void pool_bwd_task(void *ctx, int task, int worker)
         float *dx = j->dx + p * in_plane;
         const float *dy = j->dy + p * out_plane;
         const int32_t *am = j->argmax_in + p * out_plane;
+        if (a->k == 2 && a->stride == 2) {
+            pool2x2_bwd_plane(a, am, dy, dx);
+            continue;
+        }
         memset(dx, 0, in_plane * sizeof(float));
         for (size_t o = 0; o < out_plane; o++)
             dx[am[o]] += dy[o];
