@@ -125,15 +125,21 @@ static void fused_matches_unfused(const char *name, const char *json, int n, int
     fer_backend_free(plain);
 }
 
+/* The mixed graph on a backend, for batches of 2. */
+static void mixed_model(const char *backend, fer_backend **b, fer_model **m)
+{
+    OK(fer_backend_new(backend, 1, b));
+    fer_arch a;
+    OK(fer_arch_from_json(mixed_json, "mixed", &a));
+    OK(fer_model_new(&a, *b, 2, m));
+}
+
 /* The absorbed r1 (node 2 of mixed) run alone on a buffer of its own still applies its ReLU. */
 static void absorbed_relu_alone(void)
 {
     fer_backend *b;
-    OK(fer_backend_new("cpu", 1, &b));
-    fer_arch a;
-    OK(fer_arch_from_json(mixed_json, "mixed", &a));
     fer_model *m;
-    OK(fer_model_new(&a, b, 2, &m));
+    mixed_model("cpu", &b, &m);
     const fer_layer_rt *r1 = &m->layers[2];
     CHECK(r1->spec.kind == FER_LAYER_RELU && r1->absorbed, "node 2 is the absorbed r1");
     size_t count = 2 * r1->out_numel;
@@ -161,11 +167,8 @@ int main(void)
 
     /* ref (the oracle) runs the plain graph */
     fer_backend *ref;
-    OK(fer_backend_new("ref", 1, &ref));
-    fer_arch a;
-    OK(fer_arch_from_json(mixed_json, "mixed", &a));
     fer_model *m;
-    OK(fer_model_new(&a, ref, 2, &m));
+    mixed_model("ref", &ref, &m);
     CHECK(fer_model_fused_relus(m) == 0, "ref fuses");
     fer_model_free(m);
     fer_backend_free(ref);
