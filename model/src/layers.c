@@ -244,7 +244,8 @@ static void bn_plan(fer_layer_rt *l, fer_act_plan *p, float *in0, int in0_exclus
 
 static fer_bn_args bn_args(const fer_layer_rt *l, int n)
 {
-    fer_bn_args a = {.n = n, .c = l->in.c, .hw = l->in.h * l->in.w, .eps = 1e-5f, .momentum = 0.1f};
+    fer_bn_args a = {.n = n, .c = l->in.c, .hw = l->in.h * l->in.w, .eps = 1e-5f,
+                     .momentum = 0.1f};
     return a;
 }
 
