@@ -73,19 +73,23 @@ static void add_task(void *ctx, int task, int worker)
             y[i] = fer_add(x0[i], x1[i]);
 }
 
-fer_status cpu_add(fer_backend *b, size_t n, const float *x0, const float *x1, float *y)
+static fer_status add_run(fer_backend *b, size_t n, const float *x0, const float *x1, float *y,
+                          int relu)
 {
-    graph_job j = {.n = n, .x = x0, .x1 = x1, .y = y};
+    graph_job j = {.n = n, .x = x0, .x1 = x1, .y = y, .relu = relu};
     cpu_parallel(cpu_of(b), (int)((n + ADD_CHUNK - 1) / ADD_CHUNK), add_task, &j);
     return FER_OK;
+}
+
+fer_status cpu_add(fer_backend *b, size_t n, const float *x0, const float *x1, float *y)
+{
+    return add_run(b, n, x0, x1, y, 0);
 }
 
 /* a residual block's add and the ReLU after it in one pass (model.c plan_fusions) */
 fer_status cpu_add_relu(fer_backend *b, size_t n, const float *x0, const float *x1, float *y)
 {
-    graph_job j = {.n = n, .x = x0, .x1 = x1, .y = y, .relu = 1};
-    cpu_parallel(cpu_of(b), (int)((n + ADD_CHUNK - 1) / ADD_CHUNK), add_task, &j);
-    return FER_OK;
+    return add_run(b, n, x0, x1, y, 1);
 }
 
 /* ---- channel copy: plane p of the block is sample p / c, channel p % c ------------------- */

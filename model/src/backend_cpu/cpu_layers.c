@@ -107,6 +107,16 @@ fer_status cpu_batchnorm_forward(fer_backend *b, const fer_bn_args *a, int train
     return FER_OK;
 }
 
+/* channel c's ReLU gate in *g, or NULL when the batch norm has no fused ReLU */
+static const cpu_relu_gate *bn_gate(const bn_job *j, int c, cpu_relu_gate *g)
+{
+    if (!j->relu)
+        return NULL;
+    g->scale = j->scale[c];
+    g->shift = j->shift[c];
+    return g;
+}
+
 static void bn_grad_stats_task(void *ctx, int c, int worker)
 {
     (void)worker;
@@ -114,11 +124,12 @@ static void bn_grad_stats_task(void *ctx, int c, int worker)
     const fer_bn_args *a = j->a;
     size_t hw = (size_t)a->hw, count = (size_t)a->n * hw;
     float mean = j->mean[c], invstd = j->invstd[c];
-    cpu_relu_gate gate = {j->relu ? j->scale[c] : 0.0f, j->relu ? j->shift[c] : 0.0f};
+    cpu_relu_gate g;
+    const cpu_relu_gate *gate = bn_gate(j, c, &g);
     double s[2] = {0.0, 0.0};
     for (int n = 0; n < a->n; n++) {
         size_t off = ((size_t)n * a->c + c) * hw;
-        j->k->grad_sums(hw, j->x + off, j->dy + off, mean, j->relu ? &gate : NULL, s);
+        j->k->grad_sums(hw, j->x + off, j->dy + off, mean, gate, s);
     }
     double sdy = s[0], sdyx = s[1] * invstd;
     if (j->dgamma)
@@ -137,9 +148,9 @@ static void bn_grad_apply_task(void *ctx, int plane, int worker)
     int c = plane % j->a->c;
     float invstd = j->invstd[c], gi = (j->gamma ? j->gamma[c] : 1.0f) * invstd;
     size_t off = (size_t)plane * hw;
-    cpu_relu_gate gate = {j->relu ? j->scale[c] : 0.0f, j->relu ? j->shift[c] : 0.0f};
+    cpu_relu_gate g;
     j->k->bn_bwd_apply(hw, j->x + off, j->dy + off, j->mean[c], invstd, gi, j->mdy[c], j->mdyx[c],
-                       j->relu ? &gate : NULL, j->y + off);
+                       bn_gate(j, c, &g), j->y + off);
 }
 
 fer_status cpu_batchnorm_backward(fer_backend *b, const fer_bn_args *a, const float *x,
