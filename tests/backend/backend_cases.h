@@ -102,6 +102,7 @@ static const conv_case conv_cases[] = {
     {2, 6, 5, 10, 11, 1, 3, 0, 1, 1},    /* stride 3: scalar gather and expand */
     {3, 5, 9, 11, 67, 1, 2, 0, 0, 1},    /* stride 2, 34-pixel rows, odd width */
     {1, 200, 6, 24, 20, 1, 1, 0, 1, 1},  /* 200 x 480 pixels: B packed in two blocks */
+    {2, 100, 70, 5, 7, 1, 1, 0, 1, 1},   /* rows in two L1 blocks of A, edge rows and columns */
 };
 
 static void case_conv(fer_backend *ref, fer_backend *be, const conv_case *c)

@@ -26,6 +26,7 @@
 #define PW_CHUNK_BUDGET (160 * 1024) /* floats of dY and Xg per weight-gradient chunk (L2) */
 #define PW_SLACK 16                /* floats after buffers that vector tails may touch */
 #define PW_PACK_BUDGET (64 * 1024) /* floats of packed B panels per block of pixels */
+#define PW_A_BUDGET (6 * 1024)     /* floats of packed A panels run against one B panel (L1) */
 
 #define PW_NAME(x) x##_portable
 #define PW_V pv8
@@ -230,33 +231,40 @@ static void pw_gemm_image(const pw_job *j, int n, size_t lo, size_t hi, int work
     float *out = j->dst ? j->dst + (size_t)n * j->dst_img : bp + j->plane_off;
     const float *src = j->src + (size_t)n * j->src_img;
     const size_t pstride = round_to((size_t)K * NR + PW_SLACK, 16);
+    /* A panels in blocks that stay in L1 beside the B panel they run against (mb rows of all
+     * of K): the whole of A streamed from L2 for each B panel cost 10% at 64->128 channels */
+    int mb = (int)(PW_A_BUDGET / ((size_t)K * MR)) * MR;
+    mb = mb < MR ? MR : mb;
     for (int b0 = (int)lo; b0 < (int)hi; b0 += j->block_cols) {
         const int b1 = (int)hi - b0 < j->block_cols ? (int)hi : b0 + j->block_cols;
         pw_pack_block(j, src, b0, b1, pstride, bp);
-        for (int q0 = b0; q0 < b1; q0 += NR) {
-            const int nr = b1 - q0 < NR ? b1 - q0 : NR;
-            const float *bq = bp + (size_t)((q0 - b0) / NR) * pstride;
-            for (int pc = 0; pc < K; pc += PW_KC) {
-                const int kc = K - pc < PW_KC ? K - pc : PW_KC;
-                for (int ir = 0; ir < M; ir += MR) {
-                    const float *a = j->ap + (size_t)(ir / MR) * K * MR + (size_t)pc * MR;
-                    /* (gemm_micro12 here made pw1x1_64_128_24 20% slower: session 17) */
-                    if (M - ir >= MR && nr == NR)
-                        k->gemm_micro(kc, a, bq + (size_t)pc * NR, out + (size_t)ir * Q + q0,
-                                      (size_t)Q, pc > 0);
-                    else
-                        k->gemm_micro(kc, a, bq + (size_t)pc * NR, ct + (size_t)ir * NR,
-                                      (size_t)NR, pc > 0);
+        for (int m0 = 0; m0 < M; m0 += mb) {
+            const int m1 = M - m0 < mb ? M : m0 + mb;
+            for (int q0 = b0; q0 < b1; q0 += NR) {
+                const int nr = b1 - q0 < NR ? b1 - q0 : NR;
+                const float *bq = bp + (size_t)((q0 - b0) / NR) * pstride;
+                for (int pc = 0; pc < K; pc += PW_KC) {
+                    const int kc = K - pc < PW_KC ? K - pc : PW_KC;
+                    for (int ir = m0; ir < m1; ir += MR) {
+                        const float *a = j->ap + (size_t)(ir / MR) * K * MR + (size_t)pc * MR;
+                        /* (gemm_micro12 here made pw1x1_64_128_24 20% slower: session 17) */
+                        if (M - ir >= MR && nr == NR)
+                            k->gemm_micro(kc, a, bq + (size_t)pc * NR, out + (size_t)ir * Q + q0,
+                                          (size_t)Q, pc > 0);
+                        else
+                            k->gemm_micro(kc, a, bq + (size_t)pc * NR, ct + (size_t)ir * NR,
+                                          (size_t)NR, pc > 0);
+                    }
                 }
-            }
-            /* the edge tiles, computed in ct */
-            for (int ir = 0; ir < M; ir += MR) {
-                const int mr = M - ir < MR ? M - ir : MR;
-                if (mr == MR && nr == NR)
-                    continue;
-                for (int i = 0; i < mr; i++)
-                    memcpy(out + (size_t)(ir + i) * Q + q0, ct + (size_t)(ir + i) * NR,
-                           (size_t)nr * sizeof(float));
+                /* the edge tiles, computed in ct */
+                for (int ir = m0; ir < m1; ir += MR) {
+                    const int mr = M - ir < MR ? M - ir : MR;
+                    if (mr == MR && nr == NR)
+                        continue;
+                    for (int i = 0; i < mr; i++)
+                        memcpy(out + (size_t)(ir + i) * Q + q0, ct + (size_t)(ir + i) * NR,
+                               (size_t)nr * sizeof(float));
+                }
             }
         }
     }
