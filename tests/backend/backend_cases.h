@@ -64,6 +64,12 @@ static const conv_case conv_cases[] = {
     {3, 19, 19, 11, 14, 3, 2, 1, 1, 19}, /* stride 2, 7 output columns */
     {1, 17, 17, 5, 6, 3, 1, 0, 0, 17},   /* pad 0: 4x3 outputs */
     {2, 5, 5, 40, 37, 3, 2, 1, 1, 5},    /* stride 2, 19 output columns: the row-vector path */
+    /* rows that fit one zmm (stride 1, <= 16 columns) or two (stride 2, <= 32): the avx512
+     * set's dw3_rows_zmm, full vectors at the limits, stores spilling into the next rows */
+    {2, 3, 3, 6, 16, 3, 1, 1, 0, 3},     /* stride 1, 16 columns */
+    {2, 3, 3, 7, 32, 3, 2, 1, 1, 3},     /* stride 2, 32 columns: 16 outputs a row */
+    {1, 2, 2, 4, 31, 3, 2, 2, 0, 2},     /* stride 2, pad 2, 31 columns */
+    {2, 2, 4, 3, 2, 3, 1, 2, 1, 2},      /* multiplier 2, pad 2, 2x2 plane: 4x4 outputs */
     {35, 4, 8, 5, 6, 3, 2, 1, 1, 4},   /* batch 35, multiplier 2, stride 2: groups of 3 + 2 */
     /* >= 4 input channels per group: each group through the groups == 1 paths */
     {2, 16, 24, 9, 7, 3, 1, 1, 1, 2}, /* groups 2 of 8 -> 12: Winograd per group, bias */

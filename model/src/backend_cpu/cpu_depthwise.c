@@ -97,6 +97,109 @@ static inline float dw_hsum16_avx512(dv16 a)
 #include "cpu_dw_impl.h"
 #undef DW_NAME
 #undef DW_FMA
+
+/* 3x3 forward of one plane whose input rows fit one zmm (stride 1, in_w <= 16) or two (stride
+ * 2, in_w <= 32), pad <= 2: each input row is loaded once (masked, no read past the row) and
+ * its three column taps are built by lane permutes, with zeros where a tap falls in the
+ * padding; each output row is bias + the 9 taps in row-major order, dw3_blocked's order, so
+ * the bits are the same. No copy of the plane into a padded, split or channel-blocked
+ * buffer: on small planes those copies cost more than the 9 multiply-adds per output.
+ * t holds (in_h + 4) x 3 vectors (two zero rows above and below). */
+typedef struct dw3z_geom {
+    __m512i idx[3];     /* per column tap kw: the input column of each output lane */
+    __mmask16 keep[3];  /* lanes whose tap lies inside the row (the rest are zeros) */
+    __mmask16 mlo, mhi; /* the row's columns in the first and second vector */
+    __mmask16 mout;     /* the output row's lanes */
+} dw3z_geom;
+
+static void dw3z_geom_init(dw3z_geom *g, int in_w, int stride, int pad, int out_w)
+{
+    for (int kw = 0; kw < 3; kw++) {
+        int lanes[16];
+        unsigned m = 0;
+        for (int l = 0; l < 16; l++) {
+            const int col = stride * l - pad + kw;
+            const int ok = l < out_w && col >= 0 && col < in_w;
+            lanes[l] = ok ? col : 0;
+            m |= (unsigned)ok << l;
+        }
+        g->idx[kw] = _mm512_loadu_si512((const void *)lanes);
+        g->keep[kw] = (__mmask16)m;
+    }
+    g->mlo = (__mmask16)(in_w >= 16 ? 0xFFFFu : (1u << in_w) - 1);
+    g->mhi = (__mmask16)(in_w > 16 ? (1u << (in_w - 16)) - 1 : 0u);
+    g->mout = (__mmask16)(out_w >= 16 ? 0xFFFFu : (1u << out_w) - 1);
+}
+
+/* The taps of every input row of plane x into t (see dw3_rows_zmm); returns input row 0's
+ * three vectors, with rows -2, -1, in_h and in_h + 1 zeros. */
+static const __m512 *dw3z_taps(const dw3z_geom *g, const float *x, int in_h, int in_w,
+                               __m512 *t)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    __m512 *rows = t + 6; /* input row ih's taps at rows[3 * ih + kw] */
+    for (int i = 0; i < 6; i++) {
+        t[i] = zero;
+        rows[3 * in_h + i] = zero;
+    }
+    for (int ih = 0; ih < in_h; ih++) {
+        const float *r = x + (size_t)ih * in_w;
+        const __m512 lo = _mm512_maskz_loadu_ps(g->mlo, r);
+        const __m512 hi = g->mhi ? _mm512_maskz_loadu_ps(g->mhi, r + 16) : zero;
+        for (int kw = 0; kw < 3; kw++)
+            rows[3 * ih + kw] = _mm512_maskz_permutex2var_ps(g->keep[kw], lo, g->idx[kw], hi);
+    }
+    return rows;
+}
+
+static void dw3_rows_zmm(const dw3z_geom *g, const float *x, int in_h, int in_w, int stride,
+                         int pad, const float *w, float bias, float *y, int out_h, int out_w,
+                         __m512 *t)
+{
+    const __m512 *rows = dw3z_taps(g, x, in_h, in_w, t);
+    __m512 wv[9];
+    for (int i = 0; i < 9; i++)
+        wv[i] = _mm512_set1_ps(w[i]);
+    const __m512 b = _mm512_set1_ps(bias);
+    const size_t plane = (size_t)out_h * out_w;
+    for (int oh = 0; oh < out_h; oh++) {
+        const __m512 *rr = rows + 3 * (stride * oh - pad);
+        __m512 acc = b;
+        for (int i = 0; i < 9; i++)
+            acc = _mm512_fmadd_ps(wv[i], rr[i], acc);
+        float *yr = y + (size_t)oh * out_w;
+        /* a full store spills into the rows after it, which are stored later; only a store
+         * that would leave the plane is masked (masked stores are slow on some AVX-512 cores) */
+        if ((size_t)oh * out_w + 16 <= plane)
+            _mm512_storeu_ps(yr, acc);
+        else
+            _mm512_mask_storeu_ps(yr, g->mout, acc);
+    }
+}
+
+/* Weight and bias gradient sums of one plane on dw3_rows_zmm's geometry: tap[kh*3 + kw] =
+ * sum over outputs of dy * the input under tap (kh, kw), as 9 vector sums over the output
+ * rows (dy rows loaded masked, no copy) whose lanes are summed at the end. */
+static void dw3_wgrad_zmm(const dw3z_geom *g, const float *x, int in_h, int in_w, int stride,
+                          int pad, const float *dy, int out_h, int out_w, __m512 *t,
+                          float tap[9], float *dbias)
+{
+    const __m512 *rows = dw3z_taps(g, x, in_h, in_w, t);
+    __m512 acc[9], bacc = _mm512_setzero_ps();
+    for (int i = 0; i < 9; i++)
+        acc[i] = bacc;
+    for (int oh = 0; oh < out_h; oh++) {
+        const __m512 d = _mm512_maskz_loadu_ps(g->mout, dy + (size_t)oh * out_w);
+        const __m512 *rr = rows + 3 * (stride * oh - pad);
+        for (int i = 0; i < 9; i++)
+            acc[i] = _mm512_fmadd_ps(d, rr[i], acc[i]);
+        bacc = _mm512_add_ps(bacc, d);
+    }
+    for (int i = 0; i < 9; i++)
+        tap[i] = _mm512_reduce_add_ps(acc[i]);
+    *dbias = _mm512_reduce_add_ps(bacc);
+}
+#define FER_DW3_ROWS_ZMM 1
 #pragma GCC pop_options
 #endif
 
@@ -215,6 +318,12 @@ typedef struct dw_job {
     int fused;     /* input gradient inside the weight gradient's tasks */
     int share_dy;  /* fused at stride 1 with gt's split layout equal to g's: the weight
                     * gradient reads dy from the input gradient's split copy (one copy less) */
+#if defined(FER_DW3_ROWS_ZMM)
+    int dx_zmm;    /* stride-1 input gradient by dw3_rows_zmm straight from the dy plane */
+    dw3z_geom gz;
+    int w_zmm;     /* weight and bias gradients by dw3_wgrad_zmm */
+    dw3z_geom gw;
+#endif
     /* weight gradient: image groups, channels per task, channel blocks, and the groups' partial
      * sums [group][out_c][k*k taps + bias] */
     int img_groups, imgs_per_group, ch_per_task, ch_blocks;
@@ -290,6 +399,14 @@ static void dx_plane(const dw_job *j, int p, float *scr, int zero)
     const size_t in_plane = (size_t)a->in_h * a->in_w, out_plane = (size_t)a->out_h * a->out_w;
     const int c = p % a->in_c;
     const float *dys = j->dy + (size_t)p * out_plane;
+#if defined(FER_DW3_ROWS_ZMM)
+    if (j->dx_zmm) {
+        dw3_rows_zmm(&j->gz, dys, a->out_h, a->out_w, 1, 2 - a->pad, j->wflip + (size_t)c * 9,
+                     0.0f, j->dx + (size_t)p * in_plane, a->in_h, a->in_w,
+                     (__m512 *)(void *)scr);
+        return;
+    }
+#endif
     if (a->stride == 1) {
         j->f->split(&j->gt, dys, scr, zero);
         j->f->fwd(&j->gt, scr, j->wflip + (size_t)c * a->k * a->k, 0.0f,
@@ -347,6 +464,22 @@ static void dw_wgrad_task(void *ctx, int task, int worker)
             double *acc = part + (size_t)oc * (KK + 1);
             const int p = n * a->out_c + oc;
             const float *dys = j->dy + (size_t)p * out_plane;
+#if defined(FER_DW3_ROWS_ZMM)
+            if (j->w_zmm) {
+                float bsum;
+                dw3_wgrad_zmm(&j->gw, j->x + ((size_t)n * a->in_c + oc / j->mult) * in_plane,
+                              a->in_h, a->in_w, a->stride, a->pad, dys, a->out_h, a->out_w,
+                              (__m512 *)(void *)xq, tap, &bsum);
+                if (j->dw)
+                    for (int t = 0; t < KK; t++)
+                        acc[t] += tap[t];
+                if (j->dbias)
+                    acc[KK] += bsum;
+                if (j->fused)
+                    dx_plane(j, p, dxs, zero);
+                continue;
+            }
+#endif
             const float *dyr = dyq;
             size_t dy_stride = (size_t)ovw;
             if (j->share_dy) {
@@ -390,6 +523,16 @@ static void dw_wgrad_reduce(const dw_job *j)
             else if (t == KK && j->dbias)
                 j->dbias[oc] = (float)s;
         }
+}
+
+static int dx_by_zmm(const dw_job *j)
+{
+#if defined(FER_DW3_ROWS_ZMM)
+    return j->dx_zmm;
+#else
+    (void)j;
+    return 0;
+#endif
 }
 
 static void dw_job_init(dw_job *j, cpu_ctx *c, const fer_conv2d_args *a)
@@ -466,9 +609,66 @@ static fer_status dw_forward_blocked(cpu_ctx *c, const fer_conv2d_args *a, const
     return FER_OK;
 }
 
+#if defined(FER_DW3_ROWS_ZMM)
+/* 3x3 layers whose input rows fit one or two zmm (dw3_rows_zmm), on the avx512 set */
+static int dw_rows_zmm_fits(const cpu_ctx *c, const fer_conv2d_args *a)
+{
+    return c->k == &cpu_kernels_avx512 && a->k == 3 && a->pad <= 2 && a->out_w <= 16 &&
+           a->in_w <= 16 * a->stride;
+}
+
+typedef struct dwz_job {
+    const fer_conv2d_args *a;
+    const float *x, *w, *bias;
+    float *y, *scratch;
+    size_t scratch_floats;
+    int mult, per_task, n_planes;
+    dw3z_geom g;
+} dwz_job;
+
+static void dwz_task(void *ctx, int task, int worker)
+{
+    const dwz_job *j = ctx;
+    const fer_conv2d_args *a = j->a;
+    __m512 *t = (__m512 *)(void *)(j->scratch + (size_t)worker * j->scratch_floats);
+    const size_t in_plane = (size_t)a->in_h * a->in_w, out_plane = (size_t)a->out_h * a->out_w;
+    const int end = (task + 1) * j->per_task < j->n_planes ? (task + 1) * j->per_task
+                                                          : j->n_planes;
+    for (int p = task * j->per_task; p < end; p++) {
+        const int n = p / a->out_c, oc = p % a->out_c, ic = oc / j->mult;
+        dw3_rows_zmm(&j->g, j->x + ((size_t)n * a->in_c + ic) * in_plane, a->in_h, a->in_w, a->stride,
+                     a->pad, j->w + (size_t)oc * 9, j->bias ? j->bias[oc] : 0.0f,
+                     j->y + (size_t)p * out_plane, a->out_h, a->out_w, t);
+    }
+}
+
+static fer_status dw_forward_rows_zmm(cpu_ctx *c, const fer_conv2d_args *a, const float *x,
+                                      const float *w, const float *bias, float *y)
+{
+    dwz_job j;
+    memset(&j, 0, sizeof j);
+    j.a = a, j.x = x, j.w = w, j.bias = bias, j.y = y, j.n_planes = a->n * a->out_c;
+    dw3z_geom_init(&j.g, a->in_w, a->stride, a->pad, a->out_w);
+    j.mult = a->out_c / a->in_c;
+    /* (in_h + 4) rows of 3 vectors per worker (the workspace is 64-byte aligned) */
+    j.scratch_floats = ((size_t)a->in_h + 4) * 3 * 16;
+    j.scratch = cpu_workspace(c, j.scratch_floats * (size_t)fer_threadpool_size(c->pool));
+    if (!j.scratch)
+        return FER_ERR_NOMEM;
+    j.per_task = planes_per_task((size_t)a->in_h * a->in_w + (size_t)a->out_h * a->out_w,
+                                 j.n_planes, c->threads);
+    cpu_parallel(c, (j.n_planes + j.per_task - 1) / j.per_task, dwz_task, &j);
+    return FER_OK;
+}
+#endif
+
 fer_status cpu_depthwise_forward(cpu_ctx *c, const fer_conv2d_args *a, const float *x,
                                  const float *w, const float *bias, float *y)
 {
+#if defined(FER_DW3_ROWS_ZMM)
+    if (dw_rows_zmm_fits(c, a))
+        return dw_forward_rows_zmm(c, a, x, w, bias, y);
+#endif
     if (a->k == 3 && a->out_c == a->in_c && a->out_w <= DW_BLOCKED_MAX_W && c->k->dw3_blocked)
         return dw_forward_blocked(c, a, x, w, bias, y);
     dw_job j;
@@ -502,12 +702,28 @@ fer_status cpu_depthwise_backward(cpu_ctx *c, const fer_conv2d_args *a, const fl
     const size_t workers = (size_t)fer_threadpool_size(c->pool);
     /* per worker: the weight gradient's split x and dy planes, then the input gradient's */
     size_t wgrad_floats = 0, dx_floats = 0;
-    if (dw || dbias)
+    if (dw || dbias) {
         wgrad_floats =
             round16(split_floats(&j.g)) + round16((size_t)j.g.out_rows * j.g.ovec * j.g.vw);
+#if defined(FER_DW3_ROWS_ZMM)
+        if (dw_rows_zmm_fits(c, a)) {
+            j.w_zmm = 1;
+            dw3z_geom_init(&j.gw, a->in_w, a->stride, a->pad, a->out_w);
+            wgrad_floats = ((size_t)a->in_h + 4) * 3 * 16;
+        }
+#endif
+    }
     if (dx && a->stride == 1) {
         dw_geom_init(&j.gt, j.g.vw, K, 1, K - 1 - a->pad, a->out_h, a->out_w, a->in_h, a->in_w);
         dx_floats = round16(split_floats(&j.gt)) + j.g.vw;
+#if defined(FER_DW3_ROWS_ZMM)
+        /* the forward of dy with the rotated kernel and pad 2 - pad fits one zmm a row */
+        if (c->k == &cpu_kernels_avx512 && K == 3 && a->in_w <= 16 && a->out_w <= 16) {
+            j.dx_zmm = 1;
+            dw3z_geom_init(&j.gz, a->out_w, 1, 2 - a->pad, a->in_w);
+            dx_floats = ((size_t)a->out_h + 4) * 3 * 16;
+        }
+#endif
     } else if (dx) {
         /* cpu_dw_impl.h, dw_dx_s2_t: 2 * vw dx columns per vector pair */
         const int M = (K - 1) / 2, vw = j.g.vw;
@@ -549,7 +765,7 @@ fer_status cpu_depthwise_backward(cpu_ctx *c, const fer_conv2d_args *a, const fl
     }
     if (dw || dbias) {
         j.fused = dx != NULL;
-        j.share_dy = j.fused && a->stride == 1 && j.gt.pad == j.g.pad && j.gt.qw == j.g.qw &&
+        j.share_dy = j.fused && a->stride == 1 && !dx_by_zmm(&j) && j.gt.pad == j.g.pad && j.gt.qw == j.g.qw &&
                      j.gt.qrows == j.g.qrows && j.gt.out_h == j.g.out_h &&
                      j.gt.out_w == j.g.out_w && j.gt.ovec == j.g.ovec;
         cpu_parallel(c, j.img_groups * j.ch_blocks, dw_wgrad_task, &j);
