@@ -56,6 +56,6 @@ if [ "$status" -ne 0 ] || grep -q '^ERROR' "$log"; then
   fer_die "failed on $in${msg:+: $msg}"
 fi
 [ -s "$tmp_mp4" ] || fer_die "failed on $in: no video was written (no video stream?)"
-mv -f "$tmp_mp4" "$out"
+fer_publish "$tmp_mp4" "$out"
 frames="$(wc -l < "$jsonl" | tr -d ' ')"
 echo "annotate-clip: $in -> $out ($frames frames), $jsonl"

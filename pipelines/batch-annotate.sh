@@ -238,7 +238,7 @@ not_ok=()
       }' "$out_dir/$stem.jsonl"
   done
 } > "$summary_tmp"
-mv -f "$summary_tmp" "$summary"
+fer_publish "$summary_tmp" "$summary"
 
 n_partial=0
 for clip in ${not_ok[@]+"${not_ok[@]}"}; do

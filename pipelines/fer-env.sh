@@ -7,6 +7,11 @@
 #                  face) or tencrop (10 passes; for recorded clips)
 
 fer_die() { echo "$(basename "$0"): $*" >&2; exit 1; }
+# Renames temporary file $1 to $2 with the mode a file created there would get (mktemp makes its
+# files 0600; the outputs are the user's, readable as the umask allows, like the C tools' outputs).
+fer_publish() {
+  chmod "$(printf '%o' $((0666 & ~0$(umask))))" "$1" && mv -f "$1" "$2"
+}
 
 fer_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 FER_BUILD_DIR="${FER_BUILD_DIR:-$fer_root/build}"

@@ -43,6 +43,10 @@ head -c 20000 /dev/urandom > "$tmp/in/broken.mp4"
 "$pipes/annotate-clip.sh" "$tmp/in/face.mp4" "$tmp/out/face.mp4" > "$tmp/annotate.log" 2>&1 ||
   { cat "$tmp/annotate.log"; fail "annotate-clip.sh failed"; }
 [ -s "$tmp/out/face.mp4" ] || fail "no annotated MP4"
+# the outputs get the mode of a new file under the umask (the temp file was 0600)
+want_mode=$(printf '%o' $((0666 & ~0$(umask))))
+mode=$(stat -c '%a' "$tmp/out/face.mp4")
+[ "$mode" = "$want_mode" ] || fail "face.mp4 has mode $mode, want $want_mode"
 leftover=$(find "$tmp/out" -name 'face.part.mp4' -o -name 'face.jsonl*.tmp')
 [ -z "$leftover" ] || fail "temp files left: $leftover"
 lines=$(wc -l < "$tmp/out/face.jsonl")
@@ -91,6 +95,7 @@ for s in face pattern; do
 done
 summary="$tmp/batch/summary.csv"
 [ -f "$summary" ] || fail "no summary.csv"
+[ "$(stat -c '%a' "$summary")" = "$want_mode" ] || fail "summary.csv has mode $(stat -c '%a' "$summary")"
 cat "$summary"
 [ "$(wc -l < "$summary")" -eq 4 ] || fail "summary.csv should have a header and 3 rows"
 head -1 "$summary" | grep -q '^clip,status,frames,faces_seen,face_frames,angry,disgust,fear,happy,neutral,sad,surprise,uncertain,expected_frames,reason$' ||
