@@ -112,6 +112,12 @@ typedef struct dw3z_geom {
     __mmask16 mout;     /* the output row's lanes */
 } dw3z_geom;
 
+/* floats of the taps buffer t of a plane with in_h rows: (in_h + 4) rows of 3 vectors */
+static size_t dw3z_taps_floats(int in_h)
+{
+    return ((size_t)in_h + 4) * 3 * 16;
+}
+
 static void dw3z_geom_init(dw3z_geom *g, int in_w, int stride, int pad, int out_w)
 {
     for (int kw = 0; kw < 3; kw++) {
@@ -318,11 +324,10 @@ typedef struct dw_job {
     int fused;     /* input gradient inside the weight gradient's tasks */
     int share_dy;  /* fused at stride 1 with gt's split layout equal to g's: the weight
                     * gradient reads dy from the input gradient's split copy (one copy less) */
-#if defined(FER_DW3_ROWS_ZMM)
     int dx_zmm;    /* stride-1 input gradient by dw3_rows_zmm straight from the dy plane */
-    dw3z_geom gz;
     int w_zmm;     /* weight and bias gradients by dw3_wgrad_zmm */
-    dw3z_geom gw;
+#if defined(FER_DW3_ROWS_ZMM)
+    dw3z_geom gz, gw; /* their geometries */
 #endif
     /* weight gradient: image groups, channels per task, channel blocks, and the groups' partial
      * sums [group][out_c][k*k taps + bias] */
@@ -525,16 +530,6 @@ static void dw_wgrad_reduce(const dw_job *j)
         }
 }
 
-static int dx_by_zmm(const dw_job *j)
-{
-#if defined(FER_DW3_ROWS_ZMM)
-    return j->dx_zmm;
-#else
-    (void)j;
-    return 0;
-#endif
-}
-
 static void dw_job_init(dw_job *j, cpu_ctx *c, const fer_conv2d_args *a)
 {
     memset(j, 0, sizeof *j);
@@ -610,11 +605,17 @@ static fer_status dw_forward_blocked(cpu_ctx *c, const fer_conv2d_args *a, const
 }
 
 #if defined(FER_DW3_ROWS_ZMM)
-/* 3x3 layers whose input rows fit one or two zmm (dw3_rows_zmm), on the avx512 set */
+/* A 3x3 pass (dw3_rows_zmm's geometry) whose input rows fit one zmm at stride 1 or two at
+ * stride 2, on the avx512 set */
+static int dw3z_fits(const cpu_ctx *c, int k, int stride, int pad, int in_w, int out_w)
+{
+    return c->k == &cpu_kernels_avx512 && k == 3 && pad <= 2 && out_w <= 16 &&
+           in_w <= 16 * stride;
+}
+
 static int dw_rows_zmm_fits(const cpu_ctx *c, const fer_conv2d_args *a)
 {
-    return c->k == &cpu_kernels_avx512 && a->k == 3 && a->pad <= 2 && a->out_w <= 16 &&
-           a->in_w <= 16 * a->stride;
+    return dw3z_fits(c, a->k, a->stride, a->pad, a->in_w, a->out_w);
 }
 
 typedef struct dwz_job {
@@ -636,8 +637,8 @@ static void dwz_task(void *ctx, int task, int worker)
                                                           : j->n_planes;
     for (int p = task * j->per_task; p < end; p++) {
         const int n = p / a->out_c, oc = p % a->out_c, ic = oc / j->mult;
-        dw3_rows_zmm(&j->g, j->x + ((size_t)n * a->in_c + ic) * in_plane, a->in_h, a->in_w, a->stride,
-                     a->pad, j->w + (size_t)oc * 9, j->bias ? j->bias[oc] : 0.0f,
+        dw3_rows_zmm(&j->g, j->x + ((size_t)n * a->in_c + ic) * in_plane, a->in_h, a->in_w,
+                     a->stride, a->pad, j->w + (size_t)oc * 9, j->bias ? j->bias[oc] : 0.0f,
                      j->y + (size_t)p * out_plane, a->out_h, a->out_w, t);
     }
 }
@@ -650,8 +651,8 @@ static fer_status dw_forward_rows_zmm(cpu_ctx *c, const fer_conv2d_args *a, cons
     j.a = a, j.x = x, j.w = w, j.bias = bias, j.y = y, j.n_planes = a->n * a->out_c;
     dw3z_geom_init(&j.g, a->in_w, a->stride, a->pad, a->out_w);
     j.mult = a->out_c / a->in_c;
-    /* (in_h + 4) rows of 3 vectors per worker (the workspace is 64-byte aligned) */
-    j.scratch_floats = ((size_t)a->in_h + 4) * 3 * 16;
+    /* per worker, 64-byte aligned as the workspace (a multiple of 16 floats) */
+    j.scratch_floats = dw3z_taps_floats(a->in_h);
     j.scratch = cpu_workspace(c, j.scratch_floats * (size_t)fer_threadpool_size(c->pool));
     if (!j.scratch)
         return FER_ERR_NOMEM;
@@ -709,7 +710,7 @@ fer_status cpu_depthwise_backward(cpu_ctx *c, const fer_conv2d_args *a, const fl
         if (dw_rows_zmm_fits(c, a)) {
             j.w_zmm = 1;
             dw3z_geom_init(&j.gw, a->in_w, a->stride, a->pad, a->out_w);
-            wgrad_floats = ((size_t)a->in_h + 4) * 3 * 16;
+            wgrad_floats = dw3z_taps_floats(a->in_h);
         }
 #endif
     }
@@ -717,11 +718,11 @@ fer_status cpu_depthwise_backward(cpu_ctx *c, const fer_conv2d_args *a, const fl
         dw_geom_init(&j.gt, j.g.vw, K, 1, K - 1 - a->pad, a->out_h, a->out_w, a->in_h, a->in_w);
         dx_floats = round16(split_floats(&j.gt)) + j.g.vw;
 #if defined(FER_DW3_ROWS_ZMM)
-        /* the forward of dy with the rotated kernel and pad 2 - pad fits one zmm a row */
-        if (c->k == &cpu_kernels_avx512 && K == 3 && a->in_w <= 16 && a->out_w <= 16) {
+        /* the forward of dy with the rotated kernel and pad 2 - pad */
+        if (dw3z_fits(c, K, 1, 2 - a->pad, a->out_w, a->in_w)) {
             j.dx_zmm = 1;
             dw3z_geom_init(&j.gz, a->out_w, 1, 2 - a->pad, a->in_w);
-            dx_floats = ((size_t)a->out_h + 4) * 3 * 16;
+            dx_floats = dw3z_taps_floats(a->out_h);
         }
 #endif
     } else if (dx) {
@@ -765,8 +766,8 @@ fer_status cpu_depthwise_backward(cpu_ctx *c, const fer_conv2d_args *a, const fl
     }
     if (dw || dbias) {
         j.fused = dx != NULL;
-        j.share_dy = j.fused && a->stride == 1 && !dx_by_zmm(&j) && j.gt.pad == j.g.pad && j.gt.qw == j.g.qw &&
-                     j.gt.qrows == j.g.qrows && j.gt.out_h == j.g.out_h &&
+        j.share_dy = j.fused && a->stride == 1 && !j.dx_zmm && j.gt.pad == j.g.pad &&
+                     j.gt.qw == j.g.qw && j.gt.qrows == j.g.qrows && j.gt.out_h == j.g.out_h &&
                      j.gt.out_w == j.g.out_w && j.gt.ovec == j.g.ovec;
         cpu_parallel(c, j.img_groups * j.ch_blocks, dw_wgrad_task, &j);
         dw_wgrad_reduce(&j);
