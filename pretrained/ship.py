@@ -540,10 +540,14 @@ def run_summary(run_dir, build):
     with open(os.path.join(run_dir, "metrics.json")) as f:
         m = json.load(f)
     params, macs = describe_counts(build, cfg["arch"])
+    best = max(hist, key=lambda h: h["val/macro_f1"])
     return {"run": os.path.basename(os.path.normpath(run_dir)),
             "accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
             "per_class_f1": m["per_class_f1"],
-            "val_macro_f1": max(h["val/macro_f1"] for h in hist),
+            "val_macro_f1": best["val/macro_f1"], "val_accuracy": best["val/acc"],
+            # --labels ferplus_*: the same epoch's val scores on the FER+ majority labels
+            "val_ferplus": ((best["val_ferplus/acc"], best["val_ferplus/macro_f1"])
+                            if "val_ferplus/acc" in best else None),
             "parameters": params, "macs": macs, "epochs": len(hist),
             "epoch_seconds": statistics.median(h["seconds"] for h in hist),
             "threads": cfg["threads"], "command": cfg.get("command_line", "")}
@@ -600,7 +604,7 @@ def ablation(a):
           "| row | change | runs | accuracy | macro-F1 | " + " | ".join(CLASSES) +
           " | val macro-F1 | parameters | mult-adds | epochs | s/epoch (threads) |",
           "|---|---|---:|---:|---:|" + "---:|" * len(CLASSES) + "---:|---:|---:|---:|---:|"]
-    commands = []
+    commands, ferplus_notes = [], []
     for row in spec["rows"]:
         done, pending = [], []
         for run in row["runs"]:
@@ -637,6 +641,16 @@ def ablation(a):
                                   f"{mean('epoch_seconds'):.1f}", threads]))
         for x in done:
             commands += [f"# {row['id']}: {x['run']}", x["command"]]
+            if x.get("val_ferplus") and not row.get("eval_args"):
+                ferplus_notes.append(
+                    f"{row['id']} ({x['run']}): FER-2013 labels {x['val_accuracy']:.3f} / "
+                    f"{x['val_macro_f1']:.3f}, FER+ majority labels {x['val_ferplus'][0]:.3f} / "
+                    f"{x['val_ferplus'][1]:.3f}")
+    if ferplus_notes:
+        md += ["", "Val on both label sets for the rows trained on FER+ labels (accuracy / "
+               "macro-F1 at the epoch chosen on FER-2013 val macro-F1; the FER+ majority label "
+               "of an image without FER+ votes is its FER-2013 label; test has no FER+ votes "
+               "here, so test is FER-2013's): " + "; ".join(ferplus_notes) + "."]
     md += (["", "s/epoch: median wall time of one training pass (28,709 images with augmentation; "
            "validation not included) in the run's history.jsonl, with its `--threads`; runs "
            "that shared the machine with other work are slower than the figure says the "
