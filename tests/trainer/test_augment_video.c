@@ -1,7 +1,8 @@
 /* Issue-21 augmentations (fer/augment.h): each is the identity at zero strength, stays in range,
  * is a pure function of the seed, draws from its documented ranges, and keeps a property of the
  * real operation (JPEG at quality 100 within 2 gray levels of the input, blur keeps the mean,
- * erasing covers 2-33% of the image with value 0). Turning an addition on never changes the
+ * erasing covers 2-33% of the image with value 0, RandomResizedCrop's box has the area and
+ * aspect ranges and resizes the box). Turning an addition on never changes the
  * seed pipeline's own draws. fer-eval's --perturb video copy is a pure function of the image
  * index, changes the image, and differs between indices. */
 #include <math.h>
@@ -111,9 +112,12 @@ static void draws(void)
     fer_augment_config_seed(&cfg);
     fer_augment_config all = cfg;
     all.frame_jitter_p = all.photometric_p = all.blur_p = all.jpeg_p = all.erase_p = 0.5f;
+    fer_augment_config no_rrc = all;
+    all.rrc_p = 0.5f;
+    all.rrc_scale_min = 0.5f;
     const int n = 20000;
-    int counts[5] = {0};
-    double erased = 0, min_frac = 1, max_frac = 0;
+    int counts[6] = {0};
+    double erased = 0, min_frac = 1, max_frac = 0, min_area = 1, min_aspect = 9, max_aspect = 0;
     for (int i = 0; i < n; i++) {
         uint64_t seed = 0xabcdefull + (uint64_t)i * 0x9e3779b97f4a7c15ull;
         fer_augment_params base, p, q;
@@ -127,7 +131,23 @@ static void draws(void)
         CHECK(base.flip == p.flip && base.degrees == p.degrees && base.top == p.top &&
               base.left == p.left);
         CHECK(!base.jitter && !base.photometric && base.blur_sigma == 0 && !base.jpeg_quality &&
-              !base.erase_h);
+              !base.erase_h && !base.rrc_h);
+        /* RandomResizedCrop draws from its own stream: the other additions' draws stay put */
+        fer_augment_params o;
+        fer_augment_draw(&no_rrc, seed, &o);
+        CHECK(!o.rrc_h && o.jitter == p.jitter && o.jitter_scale == p.jitter_scale &&
+              o.gamma == p.gamma && o.blur_sigma == p.blur_sigma &&
+              o.jpeg_quality == p.jpeg_quality && o.erase_h == p.erase_h &&
+              o.erase_top == p.erase_top);
+        if (p.rrc_h) {
+            counts[5]++;
+            CHECK(p.rrc_top >= 0 && p.rrc_left >= 0 && p.rrc_w >= 1);
+            CHECK(p.rrc_top + p.rrc_h <= 48 && p.rrc_left + p.rrc_w <= 48);
+            double area = (double)p.rrc_h * p.rrc_w / N, aspect = (double)p.rrc_w / p.rrc_h;
+            min_area = fmin(min_area, area);
+            min_aspect = fmin(min_aspect, aspect);
+            max_aspect = fmax(max_aspect, aspect);
+        }
         if (p.jitter) {
             counts[0]++;
             CHECK(p.jitter_scale >= 0.85 && p.jitter_scale <= 1.15);
@@ -157,7 +177,7 @@ static void draws(void)
         }
     }
     /* each at probability 0.5 (5 sigma); erasing: a box is found for nearly every draw */
-    for (int k = 0; k < 5; k++) {
+    for (int k = 0; k < 6; k++) {
         printf("addition %d applied %d / %d\n", k, counts[k], n);
         CHECK(fabs(counts[k] - n * 0.5) < 5 * sqrt(n * 0.25) + (k == 4 ? n * 0.02 : 0));
     }
@@ -165,6 +185,11 @@ static void draws(void)
     printf("erased fraction: min %.3f max %.3f mean %.3f\n", min_frac, max_frac,
            erased / counts[4]);
     CHECK(min_frac > 0.012 && max_frac < 0.36);
+    /* RandomResizedCrop: area share in [0.5, 1] and aspect in [3/4, 4/3] up to the rounding of
+     * h and w to pixels (one pixel of ~34: 3%), and both ends of the ranges are reached */
+    printf("rrc: min area %.3f, aspect %.3f .. %.3f\n", min_area, min_aspect, max_aspect);
+    CHECK(min_area > 0.47 && min_area < 0.52);
+    CHECK(min_aspect > 0.72 && min_aspect < 0.78 && max_aspect > 1.28 && max_aspect < 1.38);
     /* full augmentation with everything on: in range and deterministic, erasing gives zeros */
     uint8_t src[N], a[N], b[N];
     test_image(src);
@@ -186,6 +211,43 @@ static void draws(void)
     for (int i = 0; i < 100; i++) {
         fer_augment_draw(&cfg, (uint64_t)i, &p);
         CHECK(p.degrees == 0.0);
+    }
+}
+
+/* fer_augment_resized_crop: the whole image is the identity; a box inside one flat quadrant
+ * gives that quadrant's gray everywhere; a box of a ramp stretches it (still monotonic, ends
+ * kept); a box outside the image changes nothing. */
+static void resized_crop(const uint8_t *src)
+{
+    uint8_t img[N], quad[N];
+    memcpy(img, src, N);
+    fer_augment_resized_crop(img, 0, 0, 48, 48);
+    CHECK(!memcmp(img, src, N), "the whole-image box is not the identity");
+    for (int y = 0; y < 48; y++)
+        for (int x = 0; x < 48; x++) quad[y * 48 + x] = (uint8_t)(y < 24 ? (x < 24 ? 10 : 80) : (x < 24 ? 150 : 220));
+    const int boxes[4][4] = {{0, 0, 24, 24}, {0, 24, 24, 24}, {24, 0, 20, 24}, {30, 26, 18, 22}};
+    const uint8_t want[4] = {10, 80, 150, 220};
+    for (int b = 0; b < 4; b++) {
+        memcpy(img, quad, N);
+        fer_augment_resized_crop(img, boxes[b][0], boxes[b][1], boxes[b][2], boxes[b][3]);
+        int bad = 0;
+        for (int i = 0; i < N; i++) bad += img[i] != want[b];
+        CHECK(bad == 0, "box %d: %d pixels differ from the quadrant's gray %d", b, bad, want[b]);
+    }
+    uint8_t ramp[N];
+    for (int y = 0; y < 48; y++)
+        for (int x = 0; x < 48; x++) ramp[y * 48 + x] = (uint8_t)(x * 5);
+    memcpy(img, ramp, N);
+    fer_augment_resized_crop(img, 4, 10, 30, 24); /* columns 10..33: grays 50..165 */
+    for (int y = 0; y < 48; y++) {
+        CHECK(abs(img[y * 48] - 50) <= 3 && abs(img[y * 48 + 47] - 165) <= 3);
+        for (int x = 1; x < 48; x++) CHECK(img[y * 48 + x] >= img[y * 48 + x - 1]);
+    }
+    const int outside[4][4] = {{-1, 0, 10, 10}, {40, 0, 10, 10}, {0, 0, 0, 10}, {0, 47, 10, 2}};
+    for (int b = 0; b < 4; b++) {
+        memcpy(img, src, N);
+        fer_augment_resized_crop(img, outside[b][0], outside[b][1], outside[b][2], outside[b][3]);
+        CHECK(!memcmp(img, src, N), "an invalid box %d changed the image", b);
     }
 }
 
@@ -212,6 +274,7 @@ int main(void)
     identities(src);
     properties(src);
     draws();
+    resized_crop(src);
     perturb(src);
     printf("test_augment_video: ok\n");
     return 0;

@@ -128,7 +128,7 @@ static int train(const char *exp, const char *epochs, const char *a1, const char
                            "--ema", "0.9", "--ema_warmup", "--warmup_epochs", "2",
                            "--random_erasing", "0.5", "--aug_frame_jitter", "0.5",
                            "--aug_blur", "0.5", "--aug_jpeg", "0.5", "--aug_photometric", "0.5",
-                           "--aug_rotate_max", "10"};
+                           "--aug_rotate_max", "10", "--aug_rrc", "0.5", "--aug_rrc_scale", "0.5"};
     return fx_train(fixed, sizeof fixed / sizeof *fixed, epochs, a1, a2, runs, exp, logp,
                     sizeof logp);
 }
@@ -283,6 +283,8 @@ static void hostile(void)
     /* flags out of range: usage errors (exit 2) naming the flag */
     const char *flags[][2] = {{"--ema", "1"}, {"--ema", "-0.1"}, {"--random_erasing", "1.5"},
                               {"--aug_blur", "-1"}, {"--aug_rotate_max", "200"},
+                              {"--aug_rrc", "1.5"}, {"--aug_rrc_scale", "0"},
+                              {"--aug_rrc_scale", "1.2"},
                               {"--warmup_epochs", "9"}};
     for (size_t i = 0; i < sizeof flags / sizeof *flags; i++) {
         EXPECT_EXIT(train("flags", "3", flags[i][0], flags[i][1]), 2);

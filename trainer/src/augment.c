@@ -18,6 +18,8 @@ void fer_augment_config_seed(fer_augment_config *cfg)
     cfg->crop = 44;
     cfg->pad = 4;
     cfg->frame_jitter_p = cfg->photometric_p = cfg->blur_p = cfg->jpeg_p = cfg->erase_p = 0.0f;
+    cfg->rrc_p = 0.0f;
+    cfg->rrc_scale_min = 0.6f;
     cfg->tencrop = 0;
 }
 
@@ -224,6 +226,12 @@ void fer_augment_apply(const fer_augment_config *cfg, const fer_augment_params *
         for (int y = 0; y < S; y++)
             for (int x = 0; x < S; x++) flipped[y * S + x] = src[y * S + (S - 1 - x)];
         in = flipped;
+    }
+    uint8_t resized[S * S];
+    if (p->rrc_h > 0) {
+        memcpy(resized, in, sizeof resized);
+        fer_augment_resized_crop(resized, p->rrc_top, p->rrc_left, p->rrc_h, p->rrc_w);
+        in = resized;
     }
     uint8_t reframed[S * S];
     if (p->jitter) { /* the detector's box comes first: it frames what the rest sees */

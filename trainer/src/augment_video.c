@@ -11,7 +11,7 @@
 #define S FER_INPUT_SIZE
 
 /* One stream per addition: turning one on never moves another's draws. */
-enum { STREAM_JITTER = 1, STREAM_PHOTOMETRIC, STREAM_BLUR, STREAM_JPEG, STREAM_ERASE };
+enum { STREAM_JITTER = 1, STREAM_PHOTOMETRIC, STREAM_BLUR, STREAM_JPEG, STREAM_ERASE, STREAM_RRC };
 
 static fer_rng stream(uint64_t seed, uint64_t which)
 {
@@ -48,6 +48,36 @@ static void draw_erase(fer_rng *r, fer_augment_params *out)
     }
 }
 
+/* torchvision's RandomResizedCrop.get_params for a square S x S image, ratio (3/4, 4/3): up to
+ * 10 tries for a box inside the image; its fallback (the whole image, as 1 lies in the ratio
+ * range) otherwise. */
+static void draw_rrc(fer_rng *r, double scale_min, fer_augment_params *out)
+{
+    const double area = (double)S * S, log_lo = log(3.0 / 4.0), log_hi = log(4.0 / 3.0);
+    for (int attempt = 0; attempt < 10; attempt++) {
+        double target = area * uniform_in(r, scale_min, 1.0);
+        double aspect = exp(uniform_in(r, log_lo, log_hi)); /* width / height */
+        int w = (int)floor(sqrt(target * aspect) + 0.5);
+        int h = (int)floor(sqrt(target / aspect) + 0.5);
+        if (!(w > 0 && w <= S && h > 0 && h <= S)) continue;
+        out->rrc_top = (int)fer_rng_below(r, (uint32_t)(S - h + 1));
+        out->rrc_left = (int)fer_rng_below(r, (uint32_t)(S - w + 1));
+        out->rrc_h = h;
+        out->rrc_w = w;
+        return;
+    }
+    out->rrc_top = out->rrc_left = 0;
+    out->rrc_h = out->rrc_w = S;
+}
+
+void fer_augment_resized_crop(uint8_t *img, int top, int left, int h, int w)
+{
+    if (h < 1 || w < 1 || top < 0 || left < 0 || top + h > S || left + w > S) return;
+    uint8_t box[S * S];
+    for (int y = 0; y < h; y++) memcpy(box + y * w, img + (top + y) * S + left, (size_t)w);
+    fer_resize_bilinear_pil(box, w, h, img, S, S);
+}
+
 void fer_augment_draw_extra(const fer_augment_config *cfg, uint64_t seed, fer_augment_params *out)
 {
     out->jitter = out->photometric = 0;
@@ -58,7 +88,10 @@ void fer_augment_draw_extra(const fer_augment_config *cfg, uint64_t seed, fer_au
     out->blur_sigma = 0.0;
     out->jpeg_quality = 0;
     out->erase_top = out->erase_left = out->erase_h = out->erase_w = 0;
+    out->rrc_top = out->rrc_left = out->rrc_h = out->rrc_w = 0;
     fer_rng r;
+    if (cfg->rrc_p > 0 && (r = stream(seed, STREAM_RRC), fer_rng_uniform(&r) < cfg->rrc_p))
+        draw_rrc(&r, cfg->rrc_scale_min, out);
     if (cfg->frame_jitter_p > 0 && (r = stream(seed, STREAM_JITTER), fer_rng_uniform(&r) < cfg->frame_jitter_p)) {
         out->jitter = 1;
         out->jitter_scale = uniform_in(&r, 0.85, 1.15);

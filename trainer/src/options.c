@@ -106,6 +106,12 @@ static const opt_desc table[] = {
      "probability of JPEG-like 8x8 DCT quantisation at quality 30-90", 0},
     {"aug_photometric", T_DBL, F(aug_photometric), "0", NULL,
      "probability of gamma 0.7-1.4, contrast 0.7-1.3, brightness +-0.15", 0},
+    {"aug_rrc", T_DBL, F(aug_rrc), "0", NULL,
+     "probability of a RandomResizedCrop before the rotation: a box of area share "
+     "U(--aug_rrc_scale, 1) and aspect log-uniform in [3/4, 4/3] (torchvision's rule), resized "
+     "back to 48x48 (bilinear)", 0},
+    {"aug_rrc_scale", T_DBL, F(aug_rrc_scale), "0.6", NULL,
+     "--aug_rrc: smallest area share of the box, in (0, 1]", 0},
     {"aug_rotate_max", T_DBL, F(aug_rotate_max), "15", NULL,
      "in-plane rotation range in degrees: angle uniform in [-max, max] (0: none)", 0},
     {"mixup", T_DBL, F(mixup), "0", NULL,
@@ -420,10 +426,12 @@ fer_status fer_options_validate(const fer_train_options *o)
     const struct { const char *flag; double p; } probs[] = {
         {"random_erasing", o->random_erasing}, {"aug_frame_jitter", o->aug_frame_jitter},
         {"aug_blur", o->aug_blur}, {"aug_jpeg", o->aug_jpeg},
-        {"aug_photometric", o->aug_photometric}};
+        {"aug_photometric", o->aug_photometric}, {"aug_rrc", o->aug_rrc}};
     for (size_t i = 0; i < sizeof probs / sizeof probs[0]; i++)
         if (!(probs[i].p >= 0 && probs[i].p <= 1))
             return fer_fail(FER_ERR_ARG, "--%s: a probability, must be in [0, 1]", probs[i].flag);
+    if (!(o->aug_rrc_scale > 0 && o->aug_rrc_scale <= 1))
+        return fer_fail(FER_ERR_ARG, "--aug_rrc_scale: an area share, must be in (0, 1]");
     if (!(o->aug_rotate_max >= 0 && o->aug_rotate_max <= 180))
         return fer_fail(FER_ERR_ARG, "--aug_rotate_max: must be in [0, 180] degrees");
     if (!(o->mixup >= 0 && o->mixup <= 1000) || !(o->cutmix >= 0 && o->cutmix <= 1000))

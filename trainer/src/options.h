@@ -54,6 +54,7 @@ typedef struct fer_train_options {
     int warmup_epochs;
     double random_erasing;
     double aug_frame_jitter, aug_blur, aug_jpeg, aug_photometric, aug_rotate_max;
+    double aug_rrc, aug_rrc_scale; /* RandomResizedCrop: probability, smallest area share */
     /* issue 21: batch mixing, FER+ labels, logit adjustment */
     double mixup, cutmix, mix_prob, remix_kappa, remix_tau;
     char labels[24];

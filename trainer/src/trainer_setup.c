@@ -413,6 +413,8 @@ fer_status fer_trainer_setup(fer_trainer *t)
     fer_augment_config_seed(&t->augment);
     t->augment.max_degrees = (float)t->o.aug_rotate_max;
     t->augment.frame_jitter_p = (float)t->o.aug_frame_jitter;
+    t->augment.rrc_p = (float)t->o.aug_rrc;
+    t->augment.rrc_scale_min = (float)t->o.aug_rrc_scale;
     t->augment.photometric_p = (float)t->o.aug_photometric;
     t->augment.blur_p = (float)t->o.aug_blur;
     t->augment.jpeg_p = (float)t->o.aug_jpeg;

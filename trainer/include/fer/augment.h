@@ -33,6 +33,12 @@ typedef struct fer_augment_config {
                              U{30..90} */
     float erase_p;        /* RandomErasing: area U(0.02, 0.33) of the image, aspect log-uniform
                              in [0.3, 3.3], filled with 0 in normalised space (the mean) */
+    float rrc_p;          /* RandomResizedCrop (torchvision's get_params): a box of area share
+                             U(rrc_scale_min, 1) and aspect log-uniform in [3/4, 4/3], 10 tries
+                             to fit it in the image (else the whole image), resized back to
+                             48x48 with PIL's bilinear rule; after the flip, before the frame
+                             jitter */
+    float rrc_scale_min;  /* 0.6 */
     int tencrop;          /* flip and crop: one of fer-eval's ten-crop views, uniformly (see
                              fer_augment_tencrop_view), instead of flip_p and a random crop */
 } fer_augment_config;
@@ -53,6 +59,7 @@ typedef struct fer_augment_params {
     double blur_sigma;          /* 0: no blur */
     int jpeg_quality;           /* 0: no JPEG; 1..100 */
     int erase_top, erase_left, erase_h, erase_w; /* erase_h 0: no erasing */
+    int rrc_top, rrc_left, rrc_h, rrc_w;         /* rrc_h 0: no RandomResizedCrop */
 } fer_augment_params;
 
 void fer_augment_draw(const fer_augment_config *cfg, uint64_t seed, fer_augment_params *out);
@@ -73,6 +80,9 @@ void fer_augment_frame_jitter(uint8_t *img, double scale, double dx, double dy);
 void fer_augment_photometric(uint8_t *img, double gamma, double contrast, double brightness);
 void fer_augment_blur(uint8_t *img, double sigma);
 void fer_augment_jpeg(uint8_t *img, int quality);
+/* The box (top, left, h, w) of img, resized to the whole image (PIL bilinear); the box must lie
+ * inside the image (1 <= h, w; top + h, left + w <= FER_INPUT_SIZE). */
+void fer_augment_resized_crop(uint8_t *img, int top, int left, int h, int w);
 
 /* fer-eval --perturb video: a fixed video-like copy of evaluation image `index`, in place.
  * All four video steps of training (frame jitter, photometric, blur, JPEG, in the training
