@@ -111,9 +111,12 @@ int main(int argc, char **argv)
     check(fer_backend_new(backend, threads, &b), "backend");
     if (amp)
         check(fer_backend_set_precision(b, FER_PREC_BF16), "--amp");
-    const char *no_fusion = getenv("FER_BENCH_NO_FUSION"); /* 1: batch norm + ReLU apart */
+    /* 1: batch norm, ReLU and max pool apart; pool: only the max pool apart */
+    const char *no_fusion = getenv("FER_BENCH_NO_FUSION");
     if (no_fusion && strcmp(no_fusion, "1") == 0)
-        b->fuses_relu = 0;
+        b->fuses_relu = b->fuses_pool = 0;
+    if (no_fusion && strcmp(no_fusion, "pool") == 0)
+        b->fuses_pool = 0;
     printf("# backend: %s\n", fer_backend_note(b));
     printf("# arch: %s\n", arch.name);
     fer_model *m;

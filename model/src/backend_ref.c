@@ -225,8 +225,9 @@ fer_status fer_ref_batchnorm_forward(fer_backend *b, const fer_bn_args *a, int t
                                      float *save_mean, float *save_invstd)
 {
     (void)b;
-    if (a->relu)
-        return fer_fail(FER_ERR_UNSUPPORTED, "ref backend: batch norm with a fused ReLU");
+    if (a->relu || a->pool)
+        return fer_fail(FER_ERR_UNSUPPORTED, "ref backend: batch norm with a fused %s",
+                        a->relu ? "ReLU" : "max pool");
     const size_t hw = (size_t)a->hw, count = (size_t)a->n * hw;
     for (int c = 0; c < a->c; c++) {
         float mean, invstd;

@@ -257,19 +257,37 @@ static fer_status bump_batches_tracked(fer_model *m, int t)
     return FER_OP(m->b, upload, m->tensors[t].data, &v, sizeof v);
 }
 
+static fer_pool_args pool_args(const fer_layer_rt *l, int n);
+
+/* The max pool node whose forward this batch norm runs (plan_pool_fusions), or NULL. Never in
+ * a folded model: quant.c runs its nodes one at a time. */
+static const fer_layer_rt *fused_pool(const fer_model *m, const fer_layer_rt *l)
+{
+    return l->pool_into >= 0 && !m->folded ? &m->layers[l->pool_into] : NULL;
+}
+
 static fer_status bn_forward(fer_model *m, int i, const float *const *x, int n,
                                   int train, uint64_t seed)
 {
     (void)seed;
     fer_layer_rt *l = &m->layers[i];
     fer_bn_args a = bn_args(l, n);
+    const fer_layer_rt *pl = fused_pool(m, l);
+    fer_pool_args pa = pl ? pool_args(pl, n) : (fer_pool_args){0};
     if (train && fer_bn_sync_on(m)) { /* data-parallel: statistics of every process's images */
         FER_TRY(fer_bn_sync_forward(m, i, &a, x[0]));
         if (l->relu_fused) /* the absorbed ReLU's own pass */
             FER_TRY(FER_OP(m->b, relu_forward, (size_t)n * l->out_numel, l->y, l->y));
+        if (pl) /* the absorbed pool's own pass */
+            FER_TRY(FER_OP(m->b, maxpool_forward, &pa, l->y, pl->y, pl->argmax));
         return bump_batches_tracked(m, l->t_nbt);
     }
     a.relu = l->relu_fused;
+    if (pl) {
+        a.pool = &pa;
+        a.pool_y = pl->y;
+        a.pool_argmax = pl->argmax;
+    }
     if (train && (size_t)n * l->in.h * l->in.w < 2)
         return fer_fail(FER_ERR_ARG,
                         "model: batch norm needs more than one value per channel in training "
@@ -383,6 +401,8 @@ static fer_status pool_forward(fer_model *m, int i, const float *const *x, int n
 {
     (void)train, (void)seed;
     fer_layer_rt *l = &m->layers[i];
+    if (l->pool_absorbed && !m->folded && x[0] == m->layers[l->src[0]].y)
+        return FER_OK; /* its batch norm pooled in its output pass; run alone, it pools */
     fer_pool_args a = pool_args(l, n);
     return FER_OP(m->b, maxpool_forward, &a, x[0], l->y, l->argmax);
 }

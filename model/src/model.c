@@ -178,6 +178,36 @@ static int plan_gradients(fer_model *m)
     return n_slots;
 }
 
+/* A 2x2 stride-2 max pool that alone reads a 2D batch norm's output (directly, or through the
+ * ReLU in place after it): the batch norm pools each output plane while it is in cache instead
+ * of writing the plane for the pool to read back, two full-size memory passes fewer (SimpleCNN
+ * has three). Nothing else needs that output: the batch norm's backward reads its input, the
+ * pool's its argmax. A ReLU between them must be absorbed by the batch norm, forward and
+ * backward (its backward would read the unwritten output). Planned after the ReLU fusion. */
+static void plan_pool_fusions(fer_model *m)
+{
+    if (!m->b->fuses_pool)
+        return;
+    for (int q = 0; q < m->arch.n_layers; q++) {
+        fer_layer_rt *pl = &m->layers[q];
+        if (pl->spec.kind != FER_LAYER_MAXPOOL2D || pl->n_in != 1 || pl->spec.k != 2 ||
+            pl->spec.stride != 2 || pl->src[0] == FER_INPUT_NODE)
+            continue;
+        int s = pl->src[0], bn = s;
+        const fer_layer_rt *src = &m->layers[s];
+        if (src->spec.kind == FER_LAYER_RELU) {
+            if (!src->absorbed_grad)
+                continue;
+            bn = src->src[0]; /* absorbed_grad: in place on a batch norm that runs it */
+        }
+        /* the readers of s and, through the in-place ReLU, of the batch norm's output */
+        if (m->layers[bn].spec.kind != FER_LAYER_BATCHNORM2D || !exclusive_reader(m, s, q))
+            continue;
+        m->layers[bn].pool_into = q;
+        pl->pool_absorbed = 1;
+    }
+}
+
 /* A ReLU that runs in place on the output of a batch norm or an add, which nothing else reads:
  * that node applies it in its own output pass, one streaming pass fewer. After a batch norm,
  * whose gradient stays in its output gradient's slot, the batch norm's backward passes also
@@ -185,8 +215,11 @@ static int plan_gradients(fer_model *m)
  * backward pass goes too. Only on backends that say so (fer_backend.fuses_relu). */
 static void plan_fusions(fer_model *m)
 {
-    for (int i = 0; i < m->arch.n_layers; i++)
+    for (int i = 0; i < m->arch.n_layers; i++) {
         m->layers[i].relu_fused = m->layers[i].absorbed = m->layers[i].absorbed_grad = 0;
+        m->layers[i].pool_into = -1;
+        m->layers[i].pool_absorbed = 0;
+    }
     if (!m->b->fuses_relu)
         return;
     for (int i = 0; i < m->arch.n_layers; i++) {
@@ -204,6 +237,17 @@ static void plan_fusions(fer_model *m)
             p->relu_fused = r->absorbed = 1;
         }
     }
+    plan_pool_fusions(m);
+}
+
+int fer_model_fused_pools(const fer_model *m)
+{
+    int n = 0;
+    if (m->folded)
+        return 0;
+    for (int i = 0; i < m->arch.n_layers; i++)
+        n += m->layers[i].pool_absorbed;
+    return n;
 }
 
 int fer_model_fused_relus(const fer_model *m)

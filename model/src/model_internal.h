@@ -43,6 +43,10 @@ typedef struct fer_layer_rt {
      * (relu_fused), and that ReLU, whose forward it then does (absorbed) and, after a batch
      * norm, whose backward too (absorbed_grad) */
     int relu_fused, absorbed, absorbed_grad;
+    /* plan_fusions: a 2D batch norm whose output (after its fused ReLU) only a 2x2 stride-2
+     * max pool reads: that pool's node (-1: none), whose forward it then does; the pool node's
+     * pool_absorbed is 1 */
+    int pool_into, pool_absorbed;
 } fer_layer_rt;
 
 struct fer_model {

@@ -5,7 +5,12 @@
  * with the cases that must not fuse (a batch norm output that another node also reads), planes
  * whose sizes leave vector tails, batchnorm1d, a residual add, and the synchronised batch norm
  * path (one process, an identity sum). A fused ReLU run alone on other memory (as quant.c's
- * FP32 fallback runs a node) still computes its ReLU. */
+ * FP32 fallback runs a node) still computes its ReLU.
+ * Max-pool fusion (fer_model_fused_pools): a 2x2 stride-2 pool that alone reads a batch norm's
+ * output (after its fused ReLU or not) runs inside the batch norm's output pass; the same bits
+ * again, on SimpleCNN (three) and on a graph with odd planes, a pool straight after a batch norm
+ * and one that must not fuse (the ReLU's output also feeds a global pool); an absorbed pool run
+ * alone on other memory still pools. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +36,25 @@ static const char *mixed_json =
     "{\"name\":\"gap\",\"type\":\"global_avgpool\"},{\"name\":\"f\",\"type\":\"flatten\"},"
     "{\"name\":\"l\",\"type\":\"linear\",\"out\":8,\"bias\":false},"
     "{\"name\":\"b1\",\"type\":\"batchnorm1d\"},{\"name\":\"r4\",\"type\":\"relu\"}]}";
+
+/* 3x7x9 input again: p1 (after bn1 + r1, 7x9 -> 3x4, a row and a column left over) and p2
+ * (straight after bn2) fuse; p3 does not (r3 also feeds g3). */
+static const char *pooled_json =
+    "{\"name\":\"pooled\",\"input\":[3,7,9],\"classes\":3,\"layers\":["
+    "{\"name\":\"c1\",\"type\":\"conv2d\",\"out\":6,\"k\":3,\"pad\":1,\"bias\":false},"
+    "{\"name\":\"bn1\",\"type\":\"batchnorm2d\"},{\"name\":\"r1\",\"type\":\"relu\"},"
+    "{\"name\":\"p1\",\"type\":\"maxpool2d\",\"k\":2,\"stride\":2},"
+    "{\"name\":\"c2\",\"type\":\"conv2d\",\"out\":6,\"k\":3,\"pad\":1},"
+    "{\"name\":\"bn2\",\"type\":\"batchnorm2d\"},"
+    "{\"name\":\"p2\",\"type\":\"maxpool2d\",\"k\":2,\"stride\":2},"
+    "{\"name\":\"c3\",\"type\":\"conv2d\",\"out\":6,\"k\":3,\"pad\":1,\"inputs\":[\"p1\"]},"
+    "{\"name\":\"bn3\",\"type\":\"batchnorm2d\"},{\"name\":\"r3\",\"type\":\"relu\"},"
+    "{\"name\":\"p3\",\"type\":\"maxpool2d\",\"k\":2,\"stride\":2},"
+    "{\"name\":\"s\",\"type\":\"add\",\"inputs\":[\"p3\",\"p2\"]},"
+    "{\"name\":\"g1\",\"type\":\"global_avgpool\"},"
+    "{\"name\":\"g3\",\"type\":\"global_avgpool\",\"inputs\":[\"r3\"]},"
+    "{\"name\":\"s2\",\"type\":\"add\",\"inputs\":[\"g1\",\"g3\"]},"
+    "{\"name\":\"f\",\"type\":\"flatten\"},{\"name\":\"l\",\"type\":\"linear\",\"out\":4}]}";
 
 static fer_status sum_identity(void *ctx, double *values, int count)
 {
@@ -67,12 +91,12 @@ static void same_tensors(fer_model *a, fer_model *b, const char *what)
 /* Two training steps' forward/backward (the second after the running statistics moved) and an
  * eval forward, fused against unfused. */
 static void fused_matches_unfused(const char *name, const char *json, int n, int expect_fused,
-                                  int sync)
+                                  int expect_pools, int sync)
 {
     fer_backend *fused, *plain;
     OK(fer_backend_new("cpu", 2, &fused));
     OK(fer_backend_new("cpu", 2, &plain));
-    plain->fuses_relu = 0;
+    plain->fuses_relu = plain->fuses_pool = 0;
     fer_arch a;
     if (json)
         OK(fer_arch_from_json(json, name, &a));
@@ -85,6 +109,9 @@ static void fused_matches_unfused(const char *name, const char *json, int n, int
     CHECK(expect_fused < 0 ? nf > 0 : nf == expect_fused, "%s: %d ReLUs fused (expected %d)", name,
           nf, expect_fused);
     CHECK(fer_model_fused_relus(mp) == 0, "%s: fused on a backend that does not fuse", name);
+    int np = fer_model_fused_pools(mf);
+    CHECK(np == expect_pools, "%s: %d max pools fused (expected %d)", name, np, expect_pools);
+    CHECK(fer_model_fused_pools(mp) == 0, "%s: pools fused on a backend that does not", name);
     if (sync) {
         OK(fer_model_set_bn_sync(mf, sum_identity, NULL));
         OK(fer_model_set_bn_sync(mp, sum_identity, NULL));
@@ -115,7 +142,8 @@ static void fused_matches_unfused(const char *name, const char *json, int n, int
     OK(fer_model_forward(mf, x, n, FER_MODE_EVAL, NULL, 0, lf));
     OK(fer_model_forward(mp, x, n, FER_MODE_EVAL, NULL, 0, lp));
     CHECK(same_floats(lf, lp, nl), "%s: eval logits differ with fusion", name);
-    printf("%s%s: %d ReLUs fused, same bits as unfused\n", name, sync ? " (bn sync)" : "", nf);
+    printf("%s%s: %d ReLUs and %d max pools fused, same bits as unfused\n", name,
+           sync ? " (bn sync)" : "", nf, np);
     free(x);
     free(lf);
     free(lp);
@@ -157,13 +185,49 @@ static void absorbed_relu_alone(void)
     fer_backend_free(b);
 }
 
+/* The absorbed p1 (node 3 of pooled) run alone on a buffer of its own still pools it. */
+static void absorbed_pool_alone(void)
+{
+    fer_backend *b;
+    fer_model *m;
+    OK(fer_backend_new("cpu", 1, &b));
+    fer_arch a;
+    OK(fer_arch_from_json(pooled_json, "pooled", &a));
+    OK(fer_model_new(&a, b, 2, &m));
+    const fer_layer_rt *p1 = &m->layers[3];
+    CHECK(p1->spec.kind == FER_LAYER_MAXPOOL2D && p1->pool_absorbed, "node 3 is the absorbed p1");
+    const int c = 6, h = 7, w = 9, oh = 3, ow = 4;
+    float *in = malloc(2 * (size_t)c * h * w * sizeof *in);
+    for (int i = 0; i < 2 * c * h * w; i++)
+        in[i] = fer_rng_symmetric(9, (uint64_t)i);
+    const float *xs[1] = {in};
+    OK(fer_layer_op_of(FER_LAYER_MAXPOOL2D)->forward(m, 3, xs, 2, 0, 0));
+    int bad = 0;
+    for (int p = 0; p < 2 * c; p++)
+        for (int y = 0; y < oh; y++)
+            for (int x = 0; x < ow; x++) {
+                const float *q = in + (size_t)p * h * w + (size_t)(2 * y) * w + 2 * x;
+                float mx = q[0] > q[1] ? q[0] : q[1];
+                mx = q[w] > mx ? q[w] : mx;
+                mx = q[w + 1] > mx ? q[w + 1] : mx;
+                bad += p1->y[(size_t)p * oh * ow + (size_t)y * ow + x] != mx;
+            }
+    CHECK(bad == 0, "an absorbed max pool run alone: %d values are not the window maxima", bad);
+    free(in);
+    fer_model_free(m);
+    fer_backend_free(b);
+}
+
 int main(void)
 {
     absorbed_relu_alone();
-    fused_matches_unfused("mixed", mixed_json, 5, 4, 0);
-    fused_matches_unfused("mixed", mixed_json, 5, 4, 1);
-    fused_matches_unfused("simplecnn", NULL, 3, 6, 0);
-    fused_matches_unfused("resnet_s", NULL, 2, -1, 0);
+    absorbed_pool_alone();
+    fused_matches_unfused("mixed", mixed_json, 5, 4, 0, 0);
+    fused_matches_unfused("mixed", mixed_json, 5, 4, 0, 1);
+    fused_matches_unfused("pooled", pooled_json, 5, 2, 2, 0);
+    fused_matches_unfused("pooled", pooled_json, 5, 2, 2, 1);
+    fused_matches_unfused("simplecnn", NULL, 3, 6, 3, 0);
+    fused_matches_unfused("resnet_s", NULL, 2, -1, 0, 0);
 
     /* ref (the oracle) runs the plain graph */
     fer_backend *ref;

@@ -40,6 +40,12 @@ typedef struct fer_conv2d_args {
     uint64_t weights_gen;
 } fer_conv2d_args;
 
+typedef struct fer_pool_args {
+    int n, c, in_h, in_w;
+    int out_h, out_w;
+    int k, stride;
+} fer_pool_args;
+
 /* Batch norm over (n, hw) per channel c. */
 typedef struct fer_bn_args {
     int n, c, hw;
@@ -49,13 +55,14 @@ typedef struct fer_bn_args {
      * the gradient of that output, masked by the sign of BN(x) recomputed from x, the saved
      * statistics, gamma and beta exactly as forward computed it */
     int relu;
+    /* non-NULL (only on a backend with fuses_pool, forward only): the 2x2 stride-2 max pool
+     * that reads this output runs inside the output pass, plane by plane from cache: y is not
+     * written; pool_y and pool_argmax get what maxpool_forward(pool, y) would write, bit for
+     * bit */
+    const fer_pool_args *pool;
+    float *pool_y;
+    int32_t *pool_argmax;
 } fer_bn_args;
-
-typedef struct fer_pool_args {
-    int n, c, in_h, in_w;
-    int out_h, out_w;
-    int k, stride;
-} fer_pool_args;
 
 /* Average pooling of n*c planes (fer/pool_math.h: windows, divisor, PyTorch semantics). */
 typedef struct fer_avgpool_args {
@@ -269,6 +276,8 @@ struct fer_backend {
     /* 1: the model runs a ReLU that follows a batch norm or an add inside that node: the batch
      * norm ops honour fer_bn_args.relu, and ops->add_relu exists (tests clear it to compare) */
     int fuses_relu;
+    /* 1: batchnorm_forward honours fer_bn_args.pool (tests clear it to compare) */
+    int fuses_pool;
 };
 
 /* name: "auto" (cuda when a device answers, else cpu), "ref", "cpu", "cuda".

@@ -137,6 +137,10 @@ int fer_model_is_folded(const fer_model *m);
  * output that nothing else reads, on a backend with fuses_relu (the cpu backend). The
  * results are the same bits as running the two nodes apart. */
 int fer_model_fused_relus(const fer_model *m);
+/* 2x2 stride-2 max pools that run inside the 2D batch norm before them (the only reader of its
+ * output, after an in-place ReLU or not), on a backend with fuses_pool (the cpu backend), in
+ * models that are not folded. The same bits as running the nodes apart. */
+int fer_model_fused_pools(const fer_model *m);
 
 /* Synchronised batch norm for data-parallel training (fer-train under mpirun, issue 23).
  * With sum set, the training forward of every batch-norm layer takes the mean and variance of

@@ -317,6 +317,7 @@ fer_status fer_backend_cpu_new(int threads, fer_backend **out)
     c->pool = (*out)->pool;
     c->threads = (*out)->threads;
     (*out)->fuses_relu = 1; /* the ReLU in batch norm's passes (cpu_layers.c) and add's */
+    (*out)->fuses_pool = 1; /* a 2x2 max pool in batch norm's output pass (cpu_layers.c) */
     write_note(*out);
     return FER_OK;
 }

@@ -25,6 +25,8 @@ typedef struct bn_job {
     float *scale, *shift;   /* per channel: y = x*scale + shift */
     float *mdy, *mdyx;      /* backward: means of dy and dy*xhat */
     int relu;               /* fer_bn_args.relu: y = relu(BN(x)); backward gates dy */
+    float *plane_scratch;   /* fer_bn_args.pool: a plane per worker, pool_plane_floats apart */
+    size_t pool_plane_floats;
 } bn_job;
 
 /* The per-channel map y = x * scale + shift of a batch norm: forward's output pass and the
@@ -65,12 +67,21 @@ static void bn_stats_task(void *ctx, int c, int worker)
 
 static void bn_apply_task(void *ctx, int plane, int worker)
 {
-    (void)worker;
     const bn_job *j = ctx;
     size_t hw = (size_t)j->a->hw;
     int c = plane % j->a->c;
-    j->k->affine(hw, j->x + (size_t)plane * hw, j->scale[c], j->shift[c], j->relu,
-                 j->y + (size_t)plane * hw);
+    const fer_pool_args *pa = j->a->pool;
+    if (!pa) {
+        j->k->affine(hw, j->x + (size_t)plane * hw, j->scale[c], j->shift[c], j->relu,
+                     j->y + (size_t)plane * hw);
+        return;
+    }
+    /* the plane into cache, then the same 2x2 pool maxpool_forward runs on it */
+    float *z = j->plane_scratch + (size_t)worker * j->pool_plane_floats;
+    size_t out_plane = (size_t)pa->out_h * pa->out_w;
+    j->k->affine(hw, j->x + (size_t)plane * hw, j->scale[c], j->shift[c], j->relu, z);
+    j->k->maxpool2x2(z, pa->in_w, pa->out_h, pa->out_w, j->a->pool_y + (size_t)plane * out_plane,
+                     j->a->pool_argmax ? j->a->pool_argmax + (size_t)plane * out_plane : NULL);
 }
 
 fer_status cpu_batchnorm_forward(fer_backend *b, const fer_bn_args *a, int training,
@@ -79,10 +90,20 @@ fer_status cpu_batchnorm_forward(fer_backend *b, const fer_bn_args *a, int train
                                  float *save_mean, float *save_invstd)
 {
     cpu_ctx *cx = cpu_of(b);
-    float *ws = cpu_workspace(cx, 2 * (size_t)a->c);
+    const fer_pool_args *pa = a->pool;
+    if (pa && (pa->k != 2 || pa->stride != 2 || pa->n != a->n || pa->c != a->c ||
+               (size_t)pa->in_h * pa->in_w != (size_t)a->hw || pa->out_h != pa->in_h / 2 ||
+               pa->out_w != pa->in_w / 2 || !a->pool_y))
+        return fer_fail(FER_ERR_ARG, "cpu backend: batch norm: the fused pool is not a 2x2 "
+                        "stride-2 pool of its %d x %d output planes", a->c, a->hw);
+    /* per worker a plane, on its own cache lines */
+    size_t plane_floats = pa ? ((size_t)a->hw + 15) / 16 * 16 : 0;
+    float *ws = cpu_workspace(cx, 2 * (size_t)a->c + 16 + plane_floats * (size_t)cx->threads);
     if (!ws)
         return FER_ERR_NOMEM;
     bn_job j = {0};
+    j.plane_scratch = ws + ((2 * (size_t)a->c + 15) / 16 * 16);
+    j.pool_plane_floats = plane_floats;
     j.k = cx->k;
     j.a = a;
     j.x = x;

@@ -365,8 +365,9 @@ fer_status cuda_batchnorm_forward(fer_backend *b, const fer_bn_args *a, int trai
                                   float *running_mean, float *running_var, float *y,
                                   float *save_mean, float *save_invstd)
 {
-    if (a->relu)
-        return fer_fail(FER_ERR_UNSUPPORTED, "cuda backend: batch norm with a fused ReLU");
+    if (a->relu || a->pool) /* fuses_relu and fuses_pool are 0 here */
+        return fer_fail(FER_ERR_UNSUPPORTED, "cuda backend: batch norm with a fused %s",
+                        a->relu ? "ReLU" : "max pool");
     bn_descs d;
     fer_status st = bn_descs_make(a, &d);
     if (st == FER_OK)
