@@ -221,7 +221,7 @@ static fer_status fold(fer_model *m, fer_backend *b, int max_batch, int lean, fe
     if (st == FER_OK)
         st = carry_weights(m, p, f);
     if (st == FER_OK) {
-        f->folded = 1;
+        fer_model_set_folded(f);
         fer_model_weights_changed(f); /* from here on its weights carry a generation */
         if (n_folded)
             *n_folded = p->n_removed;

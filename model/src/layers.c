@@ -259,11 +259,10 @@ static fer_status bump_batches_tracked(fer_model *m, int t)
 
 static fer_pool_args pool_args(const fer_layer_rt *l, int n);
 
-/* The max pool node whose forward this batch norm runs (plan_pool_fusions), or NULL. Never in
- * a folded model: quant.c runs its nodes one at a time. */
+/* The max pool node whose forward this batch norm runs (plan_pool_fusions), or NULL. */
 static const fer_layer_rt *fused_pool(const fer_model *m, const fer_layer_rt *l)
 {
-    return l->pool_into >= 0 && !m->folded ? &m->layers[l->pool_into] : NULL;
+    return l->pool_into >= 0 ? &m->layers[l->pool_into] : NULL;
 }
 
 static fer_status bn_forward(fer_model *m, int i, const float *const *x, int n,
@@ -401,7 +400,7 @@ static fer_status pool_forward(fer_model *m, int i, const float *const *x, int n
 {
     (void)train, (void)seed;
     fer_layer_rt *l = &m->layers[i];
-    if (l->pool_absorbed && !m->folded && x[0] == m->layers[l->src[0]].y)
+    if (l->pool_absorbed && x[0] == m->layers[l->src[0]].y)
         return FER_OK; /* its batch norm pooled in its output pass; run alone, it pools */
     fer_pool_args a = pool_args(l, n);
     return FER_OP(m->b, maxpool_forward, &a, x[0], l->y, l->argmax);

@@ -240,11 +240,18 @@ static void plan_fusions(fer_model *m)
     plan_pool_fusions(m);
 }
 
+void fer_model_set_folded(fer_model *m)
+{
+    m->folded = 1;
+    for (int i = 0; i < m->arch.n_layers; i++) {
+        m->layers[i].pool_into = -1;
+        m->layers[i].pool_absorbed = 0;
+    }
+}
+
 int fer_model_fused_pools(const fer_model *m)
 {
     int n = 0;
-    if (m->folded)
-        return 0;
     for (int i = 0; i < m->arch.n_layers; i++)
         n += m->layers[i].pool_absorbed;
     return n;

@@ -104,6 +104,9 @@ fer_status fer_model_tensor_to_host(fer_model *m, const char *name, const char *
 /* Call after anything that may change m's weights: a folded model takes a new generation
  * (model.c), so the backend derives its weight caches afresh. */
 void fer_model_weights_changed(fer_model *m);
+/* Marks fer_model_fold's copy (inference only) and drops its max-pool fusions: quant.c runs
+ * a folded model's nodes one at a time, so each must write its own output. */
+void fer_model_set_folded(fer_model *m);
 /* fer_model_new with share_activations set before the memory is planned (fold.c). */
 fer_status fer_model_new_shared(const fer_arch *arch, fer_backend *backend, int max_batch,
                                 fer_model **out);

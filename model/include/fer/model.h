@@ -139,7 +139,8 @@ int fer_model_is_folded(const fer_model *m);
 int fer_model_fused_relus(const fer_model *m);
 /* 2x2 stride-2 max pools that run inside the 2D batch norm before them (the only reader of its
  * output, after an in-place ReLU or not), on a backend with fuses_pool (the cpu backend), in
- * models that are not folded. The same bits as running the nodes apart. */
+ * models that are not folded (fer_model_set_folded drops them). The same bits as running the
+ * nodes apart. */
 int fer_model_fused_pools(const fer_model *m);
 
 /* Synchronised batch norm for data-parallel training (fer-train under mpirun, issue 23).
