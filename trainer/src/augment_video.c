@@ -30,42 +30,46 @@ static uint8_t to_u8(double v)
     return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-/* torchvision's RandomErasing.get_params: up to 10 tries for a box inside the image. */
-static void draw_erase(fer_rng *r, fer_augment_params *out)
+/* torchvision's box search, shared by RandomErasing and RandomResizedCrop: up to 10 tries of
+ * an area share U(area_lo, area_hi) of the S x S image and a log-uniform ratio in
+ * [ratio_lo, ratio_hi]; the ratio is h / w (erasing) or w / h (crops, ratio_is_w_over_h). A
+ * box with sides in [1, max_side] is kept and placed uniformly: top, then left. 0 when no try
+ * fits. */
+static int draw_box(fer_rng *r, double area_lo, double area_hi, double ratio_lo, double ratio_hi,
+                    int ratio_is_w_over_h, int max_side, int *top, int *left, int *h, int *w)
 {
-    const double area = (double)S * S, log_lo = log(0.3), log_hi = log(3.3);
+    const double area = (double)S * S, log_lo = log(ratio_lo), log_hi = log(ratio_hi);
     for (int attempt = 0; attempt < 10; attempt++) {
-        double target = area * uniform_in(r, 0.02, 0.33);
-        double aspect = exp(uniform_in(r, log_lo, log_hi));
-        int h = (int)floor(sqrt(target * aspect) + 0.5);
-        int w = (int)floor(sqrt(target / aspect) + 0.5);
-        if (!(h < S && w < S) || h < 1 || w < 1) continue;
-        out->erase_top = (int)fer_rng_below(r, (uint32_t)(S - h + 1));
-        out->erase_left = (int)fer_rng_below(r, (uint32_t)(S - w + 1));
-        out->erase_h = h;
-        out->erase_w = w;
-        return;
+        double target = area * uniform_in(r, area_lo, area_hi);
+        double ratio = exp(uniform_in(r, log_lo, log_hi));
+        int along = (int)floor(sqrt(target * ratio) + 0.5); /* the side the ratio's numerator names */
+        int across = (int)floor(sqrt(target / ratio) + 0.5);
+        int bh = ratio_is_w_over_h ? across : along, bw = ratio_is_w_over_h ? along : across;
+        if (bh < 1 || bw < 1 || bh > max_side || bw > max_side) continue;
+        *top = (int)fer_rng_below(r, (uint32_t)(S - bh + 1));
+        *left = (int)fer_rng_below(r, (uint32_t)(S - bw + 1));
+        *h = bh;
+        *w = bw;
+        return 1;
     }
+    return 0;
 }
 
-/* torchvision's RandomResizedCrop.get_params for a square S x S image, ratio (3/4, 4/3): up to
- * 10 tries for a box inside the image; its fallback (the whole image, as 1 lies in the ratio
- * range) otherwise. */
+/* RandomErasing.get_params: area 2-33%, h / w in [0.3, 3.3], sides below the image's; no box
+ * when every try fails (nothing is erased). */
+static void draw_erase(fer_rng *r, fer_augment_params *out)
+{
+    draw_box(r, 0.02, 0.33, 0.3, 3.3, 0, S - 1, &out->erase_top, &out->erase_left, &out->erase_h,
+             &out->erase_w);
+}
+
+/* RandomResizedCrop.get_params with ratio (3/4, 4/3); its fallback when every try fails is the
+ * whole image (1 lies in the ratio range). */
 static void draw_rrc(fer_rng *r, double scale_min, fer_augment_params *out)
 {
-    const double area = (double)S * S, log_lo = log(3.0 / 4.0), log_hi = log(4.0 / 3.0);
-    for (int attempt = 0; attempt < 10; attempt++) {
-        double target = area * uniform_in(r, scale_min, 1.0);
-        double aspect = exp(uniform_in(r, log_lo, log_hi)); /* width / height */
-        int w = (int)floor(sqrt(target * aspect) + 0.5);
-        int h = (int)floor(sqrt(target / aspect) + 0.5);
-        if (!(w > 0 && w <= S && h > 0 && h <= S)) continue;
-        out->rrc_top = (int)fer_rng_below(r, (uint32_t)(S - h + 1));
-        out->rrc_left = (int)fer_rng_below(r, (uint32_t)(S - w + 1));
-        out->rrc_h = h;
-        out->rrc_w = w;
+    if (draw_box(r, scale_min, 1.0, 3.0 / 4.0, 4.0 / 3.0, 1, S, &out->rrc_top, &out->rrc_left,
+                 &out->rrc_h, &out->rrc_w))
         return;
-    }
     out->rrc_top = out->rrc_left = 0;
     out->rrc_h = out->rrc_w = S;
 }
