@@ -27,6 +27,8 @@ static const conv_case conv_cases[] = {
     {1, 16, 24, 6, 5, 3, 1, 2, 1, 1},    /* pad 2: input gradient with pad 0 */
     {3, 32, 32, 48, 48, 3, 1, 1, 0, 1},  /* SimpleCNN block 1, several bands per image */
     {2, 128, 128, 12, 12, 3, 1, 1, 0, 1}, /* SimpleCNN block 3 */
+    {2, 9, 19, 10, 8, 3, 1, 1, 1, 1},     /* F(4x4) streamed (FER_CPU_STREAM=all): a 2-row last
+                                            strip, a partial channel group, bias */
     /* groups (grouped and depthwise): the cpu backend's direct grouped path */
     {3, 4, 6, 7, 9, 3, 1, 1, 1, 2},   /* groups 2, non-square, bias */
     {1, 6, 4, 8, 8, 1, 1, 0, 0, 2},   /* groups 2, 1x1 */

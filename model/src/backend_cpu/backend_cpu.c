@@ -309,6 +309,12 @@ fer_status fer_backend_cpu_new(int threads, fer_backend **out)
               : strcmp(wino, "0") == 0 ? 0
               : strcmp(wino, "4") == 0 ? 4
               : strcmp(wino, "2") == 0 ? 2 : CPU_WINO_AUTO;
+    /* streaming stores for large outputs (CPU_STREAM_MIN_BYTES); FER_CPU_STREAM=0 turns them
+     * off (comparisons), =all on for outputs of any size (tests reach the path on small data) */
+    const char *stream = getenv("FER_CPU_STREAM");
+    c->stream_min_bytes = stream && strcmp(stream, "0") == 0     ? SIZE_MAX
+                          : stream && strcmp(stream, "all") == 0 ? 0
+                                                                 : CPU_STREAM_MIN_BYTES;
     fer_status st = fer_backend_host_new("cpu", &cpu_ops, c, threads, out);
     if (st != FER_OK) {
         free(c);

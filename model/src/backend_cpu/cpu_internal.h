@@ -109,6 +109,10 @@ typedef struct cpu_kernels {
                        int32_t *argmax);
     /* y[i] += alpha * x[i] */
     void (*axpy)(size_t n, float alpha, const float *x, float *y);
+    /* dst = src, with non-temporal (streaming) stores where the set has them: for outputs
+     * far larger than the caches, which skip the read-for-ownership of every line; the caller
+     * calls cpu_stream_fence before other threads read dst */
+    void (*stream_copy)(float *dst, const float *src, size_t n);
     /* C[j] (one row, j < n) from a[k] and rows b[j*ldb + k], k < kc, with exactly
      * gemm_micro's arithmetic for that element: acc = chain over k, then
      * C = first ? acc : C + acc (small-batch linear without packing, same bits) */
@@ -180,6 +184,8 @@ typedef struct cpu_ctx {
                    * has AMX-BF16, unless FER_CPU_AMX=0 */
     int wino;     /* Winograd tile for 3x3 convolutions: CPU_WINO_AUTO (default; see
                    * cpu_wino_tile), or forced 2, 4, or 0 = off (FER_CPU_WINOGRAD=2|4|0) */
+    size_t stream_min_bytes; /* outputs this large leave by stream_copy: CPU_STREAM_MIN_BYTES,
+                              * or FER_CPU_STREAM=0|all (SIZE_MAX: never; 0: always) */
     /* workspace arenas: grow to the largest request, never shrink */
     float *ws;
     size_t ws_floats;
@@ -188,6 +194,20 @@ typedef struct cpu_ctx {
     cpu_wcache_entry wcache[CPU_WCACHE_ENTRIES];
     unsigned long wcache_clock;
 } cpu_ctx;
+
+/* Outputs this large are written with streaming stores (cpu_kernels.stream_copy): at batch
+ * 256 a layer's output (SimpleCNN's first: 75 MB) is long out of cache when the next layer
+ * reads it, so the read-for-ownership of every line is wasted; small outputs (batch-1
+ * inference, the detector) are read back from cache and keep plain stores (bench/RESULTS.md). */
+#define CPU_STREAM_MIN_BYTES ((size_t)8 << 20)
+
+/* Orders this thread's streaming stores before what follows (a task's end): x86 sfence. */
+static inline void cpu_stream_fence(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_sfence();
+#endif
+}
 
 static inline cpu_ctx *cpu_of(fer_backend *b)
 {

@@ -32,6 +32,7 @@ typedef __m256 vf;
 #define v_zero() _mm256_setzero_ps()
 #define v_load(p) _mm256_loadu_ps(p)
 #define v_store(p, v) _mm256_storeu_ps((p), (v))
+#define v_stream(p, v) _mm256_stream_ps((p), (v)) /* p aligned to the vector */
 #define v_bcast(p) _mm256_broadcast_ss(p)
 #define v_set1(s) _mm256_set1_ps(s)
 #define v_add(a, b) _mm256_add_ps((a), (b))
@@ -166,6 +167,7 @@ const cpu_kernels cpu_kernels_avx2 = {
     .grad_sums = grad_sums_avx2,
     .maxpool2x2 = cpu_avx2_maxpool2x2,
     .axpy = axpy_avx2,
+    .stream_copy = stream_copy_avx2,
     .gemm_row_nt = cpu_avx2_gemm_row_nt,
     .wino_block = wino_block_band,
     .dw3_blocked = dw3_blocked,

@@ -48,6 +48,7 @@ typedef __m512 vf;
 #define v_zero() _mm512_setzero_ps()
 #define v_load(p) _mm512_loadu_ps(p)
 #define v_store(p, v) _mm512_storeu_ps((p), (v))
+#define v_stream(p, v) _mm512_stream_ps((p), (v)) /* p aligned to the vector */
 #define v_bcast(p) _mm512_set1_ps(*(p))
 #define v_set1(s) _mm512_set1_ps(s)
 #define v_add(a, b) _mm512_add_ps((a), (b))
@@ -98,6 +99,7 @@ const cpu_kernels cpu_kernels_avx512 = {
     .grad_sums = grad_sums_avx512,
     .maxpool2x2 = cpu_avx2_maxpool2x2,
     .axpy = axpy_avx512,
+    .stream_copy = stream_copy_avx512,
     .gemm_row_nt = cpu_avx2_gemm_row_nt,
     .wino_block = wino_block_band,
     .dw3_blocked = dw3_blocked,

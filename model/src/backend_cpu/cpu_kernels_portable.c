@@ -169,6 +169,11 @@ static void maxpool2x2_portable(const float *x, int in_w, int out_h, int out_w, 
         maxpool2x2_row(x, in_w, out_w, oh, 0, y, argmax);
 }
 
+static void stream_copy_portable(float *dst, const float *src, size_t n)
+{
+    memcpy(dst, src, n * sizeof(float));
+}
+
 static void axpy_portable(size_t n, float alpha, const float *x, float *y)
 {
     for (size_t i = 0; i < n; i++)
@@ -234,6 +239,7 @@ const cpu_kernels cpu_kernels_portable = {
     .grad_sums = grad_sums_portable,
     .maxpool2x2 = maxpool2x2_portable,
     .axpy = axpy_portable,
+    .stream_copy = stream_copy_portable,
     .gemm_row_nt = gemm_row_nt_portable,
     .wino_block = wino_block_band,
     .dw3_blocked = dw3_blocked,

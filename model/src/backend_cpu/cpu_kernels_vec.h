@@ -7,6 +7,7 @@
  *   vf                    the vector type
  *   VK(name)              the kernel's name in this set (name##_avx2, ...)
  *   v_zero() v_load(p) v_store(p, v) v_bcast(p) v_set1(s) v_add(a, b) v_sub(a, b)
+ *   v_stream(p, v)        a non-temporal store to p, aligned to the vector
  *   v_fma(a, b, c) = a*b + c, v_fms(a, b, c) = a*b - c, v_fnma(a, b, c) = c - a*b (all fused)
  *   v_max0(x)             max(x, +0) returning +0 for NaN and -0 (fer_relu)
  *   v_keep_pos(y, d)      y > 0 ? d : 0 per lane (fer_relu_backward)
@@ -454,6 +455,19 @@ static void VK(grad_sums)(size_t n, const float *x, const float *dy, float mean,
     }
     s[0] += ta;
     s[1] += tb;
+}
+
+/* dst = src with non-temporal stores where dst is vector-aligned (the ends plainly); the caller
+ * fences (cpu_stream_fence) before another thread may read dst */
+static void VK(stream_copy)(float *dst, const float *src, size_t n)
+{
+    size_t i = 0;
+    for (; i < n && ((uintptr_t)(dst + i) & (VW * sizeof(float) - 1)); i++)
+        dst[i] = src[i];
+    for (; i + VW <= n; i += VW)
+        v_stream(dst + i, v_load(src + i));
+    for (; i < n; i++)
+        dst[i] = src[i];
 }
 
 static void VK(axpy)(size_t n, float alpha, const float *x, float *y)

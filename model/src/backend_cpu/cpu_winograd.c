@@ -89,6 +89,10 @@ typedef struct wino_plan {
      * gradient's A operand is transposed into t16_floats of per-worker scratch */
     int amx;
     size_t t16_floats;
+    /* streamed output (F(4x4) only): each tile row's outputs go to stage_floats of per-worker
+     * scratch, then to y by stream_copy, one contiguous m-row strip per channel */
+    int stream;
+    size_t stage_floats;
 } wino_plan;
 
 static const float G4[6][3] = {{0.25f, 0.0f, 0.0f},
@@ -221,7 +225,8 @@ static void plan_init(wino_plan *p, cpu_ctx *c, const fer_conv2d_args *a)
 
 static size_t worker_floats(const wino_plan *p)
 {
-    return p->xb_floats + p->v_floats + p->m_floats + p->w16_floats + p->t16_floats;
+    return p->xb_floats + p->v_floats + p->m_floats + p->w16_floats + p->t16_floats +
+           p->stage_floats;
 }
 
 /* The task's images and tile rows. */
@@ -322,6 +327,27 @@ static void wino_task(void *ctx, int task, int worker)
                 k->wino_gemm(p->cip, v + t * v_t + (size_t)xi * p->cip, v_t, b,
                              m + t * m_t + (size_t)xi * p->cop + ob * p->wob, m_t);
         }
+    if (p->stream) { /* one tile row at a time through the stage: m rows x out_w per channel */
+        float *stage = xb + worker_floats(p) - p->stage_floats;
+        size_t strip = (size_t)p->m * a->out_w;
+        for (int i = 0; i < n_img; i++)
+            for (int r = 0; r < nr; r++) {
+                int row = p->m * (r0 + r), rows = a->out_h - row < p->m ? a->out_h - row : p->m;
+                float *y_row =
+                    p->y + (size_t)(n0 + i) * a->out_c * out_plane + (size_t)row * a->out_w;
+                for (int og = 0; og < a->out_c; og += p->cb) {
+                    int n_co = a->out_c - og < p->cb ? a->out_c - og : p->cb;
+                    p->f->out(m + ((size_t)i * tiles_img + (size_t)r * p->tw) * m_t + og,
+                              (size_t)p->cop, m_t, 1, p->tw, p->bias ? p->bias + og : NULL, n_co,
+                              stage, strip, a->out_w, rows, a->out_w);
+                    for (int ch = 0; ch < n_co; ch++)
+                        k->stream_copy(y_row + (size_t)(og + ch) * out_plane, stage + ch * strip,
+                                       (size_t)rows * a->out_w);
+                }
+            }
+        cpu_stream_fence();
+        return;
+    }
     for (int i = 0; i < n_img; i++) {
         float *y_img =
             p->y + (size_t)(n0 + i) * a->out_c * out_plane + (size_t)(p->m * r0) * a->out_w;
@@ -351,6 +377,11 @@ fer_status cpu_wino_conv(cpu_ctx *c, const fer_conv2d_args *a, const float *x, c
         p.bf16 ? transform_bf16_cb : transform_cb, &tc);
     p.u = u;
     p.u16 = (const uint32_t *)u;
+    /* F(4x4) strips of 4 rows: whole cache lines where the rows hold a multiple of 4 floats
+     * (48, 24, 12 columns); F(2x2)'s 2-row strips of small planes measured slower */
+    size_t out_bytes = (size_t)a->n * a->out_c * a->out_h * a->out_w * sizeof(float);
+    p.stream = p.m == 4 && a->out_w % 4 == 0 && out_bytes >= c->stream_min_bytes;
+    p.stage_floats = p.stream ? round_to((size_t)p.cb * p.m * a->out_w, 16) : 0;
     p.scratch = cpu_workspace(c, worker_floats(&p) * (size_t)c->threads);
     if (!p.u || !p.scratch)
         return FER_ERR_NOMEM;
