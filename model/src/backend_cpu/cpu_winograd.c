@@ -89,8 +89,8 @@ typedef struct wino_plan {
      * gradient's A operand is transposed into t16_floats of per-worker scratch */
     int amx;
     size_t t16_floats;
-    /* streamed output (F(4x4) only): each tile row's outputs go to stage_floats of per-worker
-     * scratch, then to y by stream_copy, one contiguous m-row strip per channel */
+    /* streamed output: each tile row's outputs go to stage_floats of per-worker scratch, then
+     * to y by stream_copy, one contiguous m-row strip per channel */
     int stream;
     size_t stage_floats;
 } wino_plan;
@@ -377,10 +377,10 @@ fer_status cpu_wino_conv(cpu_ctx *c, const fer_conv2d_args *a, const float *x, c
         p.bf16 ? transform_bf16_cb : transform_cb, &tc);
     p.u = u;
     p.u16 = (const uint32_t *)u;
-    /* F(4x4) strips of 4 rows: whole cache lines where the rows hold a multiple of 4 floats
-     * (48, 24, 12 columns); F(2x2)'s 2-row strips of small planes measured slower */
+    /* strips of whole cache lines (F(4x4): 4 rows of 48, 24 or 12 columns; F(2x2): 2 rows of
+     * 48 or 24); other widths keep plain stores (the copy's unaligned ends measured slower) */
     size_t out_bytes = (size_t)a->n * a->out_c * a->out_h * a->out_w * sizeof(float);
-    p.stream = p.m == 4 && a->out_w % 4 == 0 && out_bytes >= c->stream_min_bytes;
+    p.stream = (p.m * a->out_w) % 16 == 0 && out_bytes >= c->stream_min_bytes;
     p.stage_floats = p.stream ? round_to((size_t)p.cb * p.m * a->out_w, 16) : 0;
     p.scratch = cpu_workspace(c, worker_floats(&p) * (size_t)c->threads);
     if (!p.u || !p.scratch)
