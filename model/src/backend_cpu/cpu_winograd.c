@@ -89,9 +89,8 @@ typedef struct wino_plan {
      * gradient's A operand is transposed into t16_floats of per-worker scratch */
     int amx;
     size_t t16_floats;
-    /* streamed output: each tile row's outputs go to stage_floats of per-worker scratch, then
-     * to y by stream_copy, one contiguous m-row strip per channel */
-    int stream;
+    /* streamed output when > 0: each tile row's outputs go to stage_floats of per-worker
+     * scratch, then to y by stream_copy, one contiguous m-row strip per channel */
     size_t stage_floats;
 } wino_plan;
 
@@ -327,7 +326,7 @@ static void wino_task(void *ctx, int task, int worker)
                 k->wino_gemm(p->cip, v + t * v_t + (size_t)xi * p->cip, v_t, b,
                              m + t * m_t + (size_t)xi * p->cop + ob * p->wob, m_t);
         }
-    if (p->stream) { /* one tile row at a time through the stage: m rows x out_w per channel */
+    if (p->stage_floats) { /* one tile row at a time through the stage: m rows x out_w per channel */
         float *stage = xb + worker_floats(p) - p->stage_floats;
         size_t strip = (size_t)p->m * a->out_w;
         for (int i = 0; i < n_img; i++)
@@ -380,8 +379,8 @@ fer_status cpu_wino_conv(cpu_ctx *c, const fer_conv2d_args *a, const float *x, c
     /* strips of whole cache lines (F(4x4): 4 rows of 48, 24 or 12 columns; F(2x2): 2 rows of
      * 48 or 24); other widths keep plain stores (the copy's unaligned ends measured slower) */
     size_t out_bytes = (size_t)a->n * a->out_c * a->out_h * a->out_w * sizeof(float);
-    p.stream = (p.m * a->out_w) % 16 == 0 && out_bytes >= c->stream_min_bytes;
-    p.stage_floats = p.stream ? round_to((size_t)p.cb * p.m * a->out_w, 16) : 0;
+    int stream = (p.m * a->out_w) % 16 == 0 && out_bytes >= c->stream_min_bytes;
+    p.stage_floats = stream ? round_to((size_t)p.cb * p.m * a->out_w, 16) : 0;
     p.scratch = cpu_workspace(c, worker_floats(&p) * (size_t)c->threads);
     if (!p.u || !p.scratch)
         return FER_ERR_NOMEM;
